@@ -1,0 +1,26 @@
+/**
+ * The application message as the router and the sessions see it: what a
+ * PUBLISH carries, independent of the protocol version of the sender or the
+ * receiver. Plain data; crosses threads only in the binary form of messages.ts.
+ */
+export type QoS = 0 | 1 | 2;
+
+/** MQTT 5.0 properties that travel with an application message. */
+export interface MessageProperties {
+  payloadFormatIndicator?: boolean;
+  messageExpiryInterval?: number;
+  contentType?: string;
+  responseTopic?: string;
+  correlationData?: Buffer;
+  userProperties?: Record<string, string | string[]>;
+}
+
+export interface AppMessage {
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+  properties?: MessageProperties;
+  /** Absolute expiry time in ms since the epoch, from Message Expiry Interval. */
+  expiresAt?: number;
+}

@@ -1,0 +1,252 @@
+/**
+ * The broker on the main thread: owns the listeners, every client
+ * connection, the sharded topic router, and the handles of the actor hosts
+ * (worker threads, or inline with `workers: 0`). It moves data-plane batches
+ * between connections, router and hosts, and never awaits on that path.
+ */
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { AppMessage, MessageProperties, QoS } from './app-message.js';
+import { BatchReader } from './channel/batch-reader.js';
+import { Outbox } from './channel/outbox.js';
+import { peekConnect } from './codec/connect-peek.js';
+import { ReasonCode } from './codec/reason-codes.js';
+import { resolveConfig, type BrokerConfig } from './config.js';
+import type { HostHandle, HostLauncher, HostStats } from './hosts/host-handle.js';
+import { InlineHosts } from './hosts/inline-hosts.js';
+import { hostFor } from './hosts/placement.js';
+import { WorkerHosts } from './hosts/worker-hosts.js';
+import { createLogger, type Logger } from './log.js';
+import { readToRouter, writeClosed, writeDeliver, writeOpen, writePacket, type ToRouter, type TransportInfo } from './messages.js';
+import { Connection, type ConnectionOwner } from './net/connection.js';
+import { isValidTopicName } from './router/topic.js';
+import { Router, type RouterStats } from './router/router.js';
+
+const CONNECT = 1;
+const DEFAULT_POOL = '';
+/** How often keepalive and connect deadlines are checked, in ms. */
+const SWEEP_INTERVAL_MS = 250;
+
+export interface PublishOptions {
+  topic: string;
+  payload: Buffer | string;
+  qos?: QoS;
+  retain?: boolean;
+  properties?: MessageProperties;
+}
+
+export interface BrokerStats {
+  connections: number;
+  router: RouterStats;
+  hosts: HostStats[];
+}
+
+export class Broker extends EventEmitter {
+  readonly config: BrokerConfig;
+  readonly log: Logger;
+  private readonly launcher: HostLauncher;
+  private readonly hosts: HostHandle[] = [];
+  private readonly outboxes: Outbox[] = [];
+  private readonly router: Router;
+  private readonly connections = new Map<number, Connection>();
+  private readonly corked: Connection[] = [];
+  private readonly owner: ConnectionOwner;
+  private server: Server | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
+  private nextConnId = 1;
+  private closing = false;
+
+  constructor(options: Partial<BrokerConfig> = {}) {
+    super();
+    this.config = resolveConfig(options);
+    this.log = createLogger(this.config.logLevel, 'main');
+    const hostCount = Math.max(1, this.config.workers);
+    this.launcher = this.config.workers === 0 ? new InlineHosts(this.config, this.log) : new WorkerHosts(this.config);
+    this.router = new Router(hostCount, (host, message, targets) => {
+      const outbox = this.outboxes[host] as Outbox;
+      writeDeliver(outbox.writer, message, targets);
+      outbox.commit();
+    }, this.config.maxRetainedMemory);
+    this.owner = {
+      onPacket: (conn, packet) => this.onPacket(conn, packet),
+      onClose: (conn, reason) => this.onClose(conn, reason),
+      corked: (conn) => { this.corked.push(conn); },
+    };
+    for (let i = 0; i < hostCount; i++) this.startHost(i);
+  }
+
+  /** Starts the TCP listener; resolves with its address. */
+  async listen(): Promise<AddressInfo> {
+    const server = createServer({ noDelay: true }, (socket) => this.accept(socket, 'tcp'));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.config.port, this.config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.log.error({ err }, 'listener error'));
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    this.sweeper.unref();
+    const address = server.address() as AddressInfo;
+    this.log.info({ host: address.address, port: address.port, workers: this.config.workers }, 'listening');
+    return address;
+  }
+
+  /** Publishes a message from the embedding application, as if a client had sent it. */
+  async publish(options: PublishOptions): Promise<void> {
+    if (!isValidTopicName(options.topic)) throw new TypeError(`invalid topic name: ${options.topic}`);
+    const payload = typeof options.payload === 'string' ? Buffer.from(options.payload) : options.payload;
+    const message: AppMessage = { topic: options.topic, payload, qos: options.qos ?? 0, retain: options.retain ?? false };
+    if (options.properties) message.properties = options.properties;
+    this.router.route(DEFAULT_POOL, message, -1, 0);
+  }
+
+  async stats(): Promise<BrokerStats> {
+    const hosts = await Promise.all(this.hosts.map((h) => h.control.stats()));
+    return { connections: this.connections.size, router: this.router.stats(), hosts };
+  }
+
+  /** Graceful stop: no new connections, sessions tell their clients, sockets close, hosts stop. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+    const serverClosed = this.server ? new Promise<void>((resolve) => this.server?.close(() => resolve())) : Promise.resolve();
+    for (const outbox of this.outboxes) outbox.flush();
+    await Promise.all(this.hosts.map((h) => h.control.shutdown().catch(() => undefined)));
+    await this.allConnectionsClosed(2000);
+    for (const conn of this.connections.values()) conn.destroy('broker shutting down');
+    for (const outbox of this.outboxes) outbox.close();
+    await this.launcher.close();
+    await serverClosed;
+    this.log.info('closed');
+  }
+
+  private startHost(index: number): void {
+    const handle = this.launcher.start(index);
+    this.hosts[index] = handle;
+    this.outboxes[index] = new Outbox(handle.endpoint, this.config);
+    handle.endpoint.onBatch((batch) => this.onHostBatch(index, batch));
+    handle.exited.then(
+      () => undefined,
+      (err: unknown) => this.onHostFailed(index, handle, err),
+    );
+  }
+
+  /** A worker died: its sessions are gone; their clients are disconnected and a new host takes the shard. */
+  private onHostFailed(index: number, handle: HostHandle, err: unknown): void {
+    if (this.closing || this.hosts[index] !== handle) return;
+    this.log.error({ err, host: index }, 'actor host failed; restarting it and disconnecting its clients');
+    handle.endpoint.close();
+    this.router.clearHost(index);
+    this.startHost(index);
+    for (const conn of this.connections.values()) {
+      if (conn.host === index) conn.destroy('actor host failed');
+    }
+  }
+
+  private accept(socket: Socket, type: TransportInfo['type']): void {
+    if (this.closing || (this.config.maxConnections > 0 && this.connections.size >= this.config.maxConnections)) {
+      socket.destroy();
+      return;
+    }
+    const transport: TransportInfo = { type, remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 };
+    const conn = new Connection(this.nextConnId++ >>> 0, socket, transport, this.config.maxIncomingPacketSize, this.owner, this.log);
+    this.connections.set(conn.id, conn);
+  }
+
+  private onPacket(conn: Connection, packet: Buffer): void {
+    if (conn.host >= 0) {
+      const outbox = this.outboxes[conn.host] as Outbox;
+      writePacket(outbox.writer, conn.id, packet);
+      outbox.commit();
+      return;
+    }
+    if ((packet[0] as number) >> 4 !== CONNECT) {
+      conn.destroy('first packet is not CONNECT [MQTT-3.1.0-1]');
+      return;
+    }
+    let peeked;
+    try {
+      peeked = peekConnect(packet);
+    } catch {
+      conn.destroy('malformed CONNECT');
+      return;
+    }
+    const clientIdAssigned = peeked.clientId === '';
+    const clientId = clientIdAssigned ? `shoal-${randomBytes(8).toString('hex')}` : peeked.clientId;
+    conn.protocolVersion = peeked.protocolVersion;
+    conn.keepaliveMs = peeked.keepalive * 1000;
+    conn.host = hostFor(DEFAULT_POOL, clientId, this.hosts.length);
+    const outbox = this.outboxes[conn.host] as Outbox;
+    writeOpen(outbox.writer, { kind: 'open', connId: conn.id, clientId, clientIdAssigned, transport: conn.transport, packet });
+    outbox.commit();
+  }
+
+  private onClose(conn: Connection, reason: string): void {
+    this.connections.delete(conn.id);
+    if (conn.host < 0 || this.closing) return;
+    const outbox = this.outboxes[conn.host] as Outbox;
+    writeClosed(outbox.writer, conn.id, reason);
+    outbox.commit();
+    if (this.connections.size === 0) this.emit('idle');
+  }
+
+  private onHostBatch(host: number, batch: Buffer): void {
+    const reader = new BatchReader(batch);
+    while (!reader.done) this.handleFromHost(host, readToRouter(reader));
+    const corked = this.corked;
+    for (let i = 0; i < corked.length; i++) (corked[i] as Connection).uncork();
+    corked.length = 0;
+  }
+
+  private handleFromHost(host: number, msg: ToRouter): void {
+    switch (msg.kind) {
+      case 'send': this.connections.get(msg.connId)?.write(msg.bytes); return;
+      case 'publish': this.router.route(msg.pool, msg.message, host, msg.sid); return;
+      case 'end': this.connections.get(msg.connId)?.end(); return;
+      case 'accepted': {
+        const conn = this.connections.get(msg.connId);
+        if (!conn) return;
+        conn.accepted = true;
+        conn.keepaliveMs = msg.keepalive * 1000;
+        return;
+      }
+      case 'subscribe': this.router.subscribe(host, msg); return;
+      case 'unsubscribe': this.router.unsubscribe(host, msg.pool, msg.sid, msg.filter); return;
+      case 'drop': this.router.drop(host, msg.sid); return;
+      case 'event': this.emit(msg.name, msg.clientId, msg.detail); return;
+    }
+  }
+
+  /** Connect deadline for new connections, keepalive at 1.5x for accepted ones [MQTT-3.1.2-24]. */
+  private sweep(): void {
+    const now = Date.now();
+    for (const conn of this.connections.values()) {
+      if (!conn.accepted) {
+        if (now - conn.openedAt > this.config.connectTimeoutMs) conn.destroy('no CONNECT within connectTimeoutMs');
+      } else if (conn.keepaliveMs > 0 && now - conn.lastActivity > conn.keepaliveMs * 1.5) {
+        this.log.info({ connId: conn.id }, 'keepalive timeout');
+        conn.abort(ReasonCode.KeepAliveTimeout, 'keepalive timeout');
+      }
+    }
+  }
+
+  private allConnectionsClosed(timeoutMs: number): Promise<void> {
+    if (this.connections.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.once('idle', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
+export function createBroker(options: Partial<BrokerConfig> = {}): Broker {
+  return new Broker(options);
+}

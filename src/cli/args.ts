@@ -1,0 +1,59 @@
+/**
+ * Command-line options of `shoal` (serve mode), parsed with node:util
+ * parseArgs and merged over the JSON config file. Main thread.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { BrokerConfig, LogLevel } from '../config.js';
+
+export const USAGE = `Usage: shoal [options]
+       shoal bench [bench options]     (see: shoal bench --help)
+
+Runs the Shoal MQTT 3.1.1/5.0 broker. On its defaults it listens on
+127.0.0.1:1883 and allows anonymous clients.
+
+Options:
+  --port N          TCP port (default 1883)
+  --host ADDR       address to bind (default 127.0.0.1)
+  --workers N       worker threads hosting sessions; 0 = main thread only
+  --config FILE     JSON file with any configuration field (see broker.example.json)
+  --log-level LVL   fatal|error|warn|info|debug|trace|silent (default info)
+  -h, --help        this text
+Command-line options win over the config file.`;
+
+export interface CliOptions { help: boolean; config: Partial<BrokerConfig> }
+
+export function parseCli(argv: string[]): CliOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      workers: { type: 'string' },
+      config: { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  const config: Partial<BrokerConfig> = values.config ? readConfigFile(values.config) : {};
+  if (values.port !== undefined) config.port = toNumber('--port', values.port);
+  if (values.host !== undefined) config.host = values.host;
+  if (values.workers !== undefined) config.workers = toNumber('--workers', values.workers);
+  if (values['log-level'] !== undefined) config.logLevel = values['log-level'] as LogLevel;
+  return { help: values.help === true, config };
+}
+
+function readConfigFile(path: string): Partial<BrokerConfig> {
+  const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new TypeError(`${path}: expected a JSON object of configuration fields`);
+  }
+  return parsed as Partial<BrokerConfig>;
+}
+
+function toNumber(flag: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || Number.isNaN(n)) throw new TypeError(`${flag}: expected a number, got "${value}"`);
+  return n;
+}

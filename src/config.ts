@@ -1,0 +1,156 @@
+/**
+ * Broker configuration: every limit as a named field with its default and
+ * unit, merged with user options and validated at start. The resolved config
+ * is plain data and is copied to every actor host (main thread and workers).
+ */
+import { availableParallelism } from 'node:os';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface BrokerConfig {
+  /** Address the TCP listener binds to. */
+  host: string;
+  /** TCP port of the MQTT listener; 0 picks a free port. */
+  port: number;
+  /** Worker threads hosting session actors; 0 hosts them on the main thread. */
+  workers: number;
+  /** pino log level. */
+  logLevel: LogLevel;
+  /** Accept clients without credentials (no auth plugin needed). */
+  allowAnonymous: boolean;
+  /** Largest packet accepted from a client, in bytes (checked from the fixed header). */
+  maxIncomingPacketSize: number;
+  /** Largest packet sent to a client, in bytes; 0 = no cap beyond the client's own Maximum Packet Size. */
+  maxOutgoingPacketSize: number;
+  /** Time a new connection has to send CONNECT, in milliseconds. */
+  connectTimeoutMs: number;
+  /** Open client connections accepted at once; 0 = unlimited. */
+  maxConnections: number;
+  /** Longest client identifier accepted, in characters. */
+  maxClientIdLength: number;
+  /** Longest topic name or filter accepted, in bytes. */
+  maxTopicLength: number;
+  /** Most levels in a topic name or filter. */
+  maxTopicLevels: number;
+  /** Highest keepalive granted, in seconds (5.0 clients asking more, or 0, get Server Keep Alive). */
+  maxKeepalive: number;
+  /** Session expiry for 3.1.1 clients with clean session = 0, in seconds. */
+  persistentSessionExpiry: number;
+  /** Cap on the Session Expiry Interval a 5.0 client may ask for, in seconds. */
+  maxSessionExpiryInterval: number;
+  /** Unacknowledged QoS 1/2 messages sent to one client at once (5.0 clients may ask fewer). */
+  maxInflightMessages: number;
+  /** Receive Maximum advertised to 5.0 clients: their unacknowledged QoS 2 publishes towards us. */
+  receiveMaximum: number;
+  /** Messages queued for a connected session beyond its inflight window. */
+  maxOnlineMessages: number;
+  /** Messages queued for a disconnected persistent session. */
+  maxOfflineMessages: number;
+  /** Sustained incoming PUBLISH rate per session, in messages per second (token bucket refill). */
+  maxIncomingMessagesRate: number;
+  /** Extra incoming PUBLISH burst per session, in messages, on top of the rate. */
+  maxIncomingMessagesBurst: number;
+  /** Bytes of retained messages held per pool before eviction. */
+  maxRetainedMemory: number;
+  /** Data-plane batch flushed early once it holds this many bytes. */
+  batchFlushBytes: number;
+  /** Data-plane batch flushed early once it holds this many frames. */
+  batchFlushFrames: number;
+}
+
+interface FieldSpec { min: number; max: number; integer: boolean }
+
+const NUMERIC_FIELDS: Record<string, FieldSpec> = {
+  port: { min: 0, max: 65535, integer: true },
+  workers: { min: 0, max: 256, integer: true },
+  maxIncomingPacketSize: { min: 64, max: 268435455, integer: true },
+  maxOutgoingPacketSize: { min: 0, max: 268435455, integer: true },
+  connectTimeoutMs: { min: 100, max: 3_600_000, integer: true },
+  maxConnections: { min: 0, max: 10_000_000, integer: true },
+  maxClientIdLength: { min: 23, max: 65535, integer: true },
+  maxTopicLength: { min: 1, max: 65535, integer: true },
+  maxTopicLevels: { min: 1, max: 65535, integer: true },
+  maxKeepalive: { min: 1, max: 65535, integer: true },
+  persistentSessionExpiry: { min: 0, max: 4294967295, integer: true },
+  maxSessionExpiryInterval: { min: 0, max: 4294967295, integer: true },
+  maxInflightMessages: { min: 1, max: 65535, integer: true },
+  receiveMaximum: { min: 1, max: 65535, integer: true },
+  maxOnlineMessages: { min: 0, max: 100_000_000, integer: true },
+  maxOfflineMessages: { min: 0, max: 100_000_000, integer: true },
+  maxIncomingMessagesRate: { min: 1, max: 1e9, integer: false },
+  maxIncomingMessagesBurst: { min: 0, max: 1e9, integer: true },
+  maxRetainedMemory: { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true },
+  batchFlushBytes: { min: 1024, max: 64 * 1024 * 1024, integer: true },
+  batchFlushFrames: { min: 1, max: 1_000_000, integer: true },
+};
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Worker count when none is given: one worker per core beyond the main thread's, at least one. */
+export function defaultWorkerCount(): number {
+  return Math.max(1, Math.min(4, availableParallelism() - 1));
+}
+
+export function defaultConfig(): BrokerConfig {
+  return {
+    host: '127.0.0.1',
+    port: 1883,
+    workers: defaultWorkerCount(),
+    logLevel: 'info',
+    allowAnonymous: true,
+    maxIncomingPacketSize: 20 * 1024 * 1024,
+    maxOutgoingPacketSize: 0,
+    connectTimeoutMs: 10_000,
+    maxConnections: 0,
+    maxClientIdLength: 100,
+    maxTopicLength: 65535,
+    maxTopicLevels: 128,
+    maxKeepalive: 60,
+    persistentSessionExpiry: 7200,
+    maxSessionExpiryInterval: 86400,
+    maxInflightMessages: 20,
+    receiveMaximum: 65535,
+    maxOnlineMessages: 1000,
+    maxOfflineMessages: 1000,
+    maxIncomingMessagesRate: 1000,
+    maxIncomingMessagesBurst: 5000,
+    maxRetainedMemory: 500 * 1024 * 1024,
+    batchFlushBytes: 64 * 1024,
+    batchFlushFrames: 256,
+  };
+}
+
+/** Merges `options` over the defaults and validates every field; throws an error naming the field. */
+export function resolveConfig(options: Partial<BrokerConfig> = {}): BrokerConfig {
+  const config = defaultConfig();
+  const target = config as unknown as Record<string, unknown>;
+  for (const [field, value] of Object.entries(options)) {
+    if (!(field in config)) throw new RangeError(`config.${field}: unknown field`);
+    if (value !== undefined) target[field] = value;
+  }
+  for (const [field, spec] of Object.entries(NUMERIC_FIELDS)) {
+    checkNumber(field, target[field], spec);
+  }
+  if (typeof config.host !== 'string' || config.host === '') {
+    throw new TypeError('config.host: expected a non-empty string');
+  }
+  if (!LOG_LEVELS.includes(config.logLevel)) {
+    throw new RangeError(`config.logLevel: expected one of ${LOG_LEVELS.join(', ')}`);
+  }
+  if (typeof config.allowAnonymous !== 'boolean') {
+    throw new TypeError('config.allowAnonymous: expected a boolean');
+  }
+  return config;
+}
+
+function checkNumber(field: string, value: unknown, spec: FieldSpec): void {
+  if (typeof value !== 'number' || Number.isNaN(value)) {
+    throw new TypeError(`config.${field}: expected a number, got ${JSON.stringify(value)}`);
+  }
+  if (spec.integer && !Number.isInteger(value)) {
+    throw new RangeError(`config.${field}: expected an integer, got ${value}`);
+  }
+  if (value < spec.min || value > spec.max) {
+    throw new RangeError(`config.${field}: ${value} is outside ${spec.min}..${spec.max}`);
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * Stable placement of sessions on actor hosts: FNV-1a of pool and client id,
+ * modulo the host count, so a reconnect always finds its session. Main thread.
+ */
+export function hostFor(pool: string, clientId: string, hostCount: number): number {
+  let h = 0x811c9dc5;
+  const key = `${pool}\0${clientId}`;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % hostCount;
+}

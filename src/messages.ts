@@ -1,0 +1,232 @@
+/**
+ * The only shapes that cross a thread: `ToSession` (main thread → actor host)
+ * and `ToRouter` (actor host → main thread), and their binary frame codecs.
+ * Frames are written into a BatchWriter and read back from a BatchReader;
+ * hot kinds (packet, send, publish, deliver) are plain binary, cold kinds
+ * carry a small JSON body. Used on every thread.
+ */
+import type { AppMessage, MessageProperties, QoS } from './app-message.js';
+import type { BatchReader } from './channel/batch-reader.js';
+import type { BatchWriter } from './channel/batch-writer.js';
+
+/** How a connection reached the broker. */
+export interface TransportInfo {
+  type: 'tcp' | 'tls' | 'ws' | 'wss';
+  remoteAddress: string;
+  remotePort: number;
+}
+
+export interface DeliveryTarget {
+  sid: number;
+  qos: QoS;
+  retain: boolean;
+  subscriptionIds: number[];
+}
+
+export type ToSession =
+  | { kind: 'open'; connId: number; clientId: string; clientIdAssigned: boolean; transport: TransportInfo; packet: Buffer }
+  | { kind: 'packet'; connId: number; packet: Buffer }
+  | { kind: 'closed'; connId: number; reason: string }
+  | { kind: 'deliver'; message: AppMessage; targets: DeliveryTarget[] };
+
+export interface SubscribeRequest {
+  pool: string;
+  sid: number;
+  filter: string;
+  qos: QoS;
+  noLocal: boolean;
+  retainAsPublished: boolean;
+  subscriptionId: number;
+  sendRetained: boolean;
+}
+
+export type SessionEventName = 'client-connected' | 'client-disconnected';
+
+export type ToRouter =
+  | { kind: 'send'; connId: number; bytes: Buffer }
+  | { kind: 'end'; connId: number }
+  | { kind: 'accepted'; connId: number; keepalive: number }
+  | { kind: 'publish'; pool: string; sid: number; message: AppMessage }
+  | ({ kind: 'subscribe' } & SubscribeRequest)
+  | { kind: 'unsubscribe'; pool: string; sid: number; filter: string }
+  | { kind: 'drop'; sid: number }
+  | { kind: 'event'; name: SessionEventName; clientId: string; detail: Record<string, unknown> };
+
+const S_OPEN = 1, S_PACKET = 2, S_CLOSED = 3, S_DELIVER = 4;
+const R_SEND = 1, R_END = 2, R_ACCEPTED = 3, R_PUBLISH = 4, R_SUBSCRIBE = 5, R_UNSUBSCRIBE = 6, R_DROP = 7, R_EVENT = 8;
+
+// ── towards a session ────────────────────────────────────────────────────────
+
+export function writeOpen(w: BatchWriter, m: Extract<ToSession, { kind: 'open' }>): void {
+  w.u8(S_OPEN);
+  w.u32(m.connId);
+  w.str(JSON.stringify({ clientId: m.clientId, clientIdAssigned: m.clientIdAssigned, transport: m.transport }));
+  w.bytes(m.packet);
+}
+
+export function writePacket(w: BatchWriter, connId: number, packet: Uint8Array): void {
+  w.u8(S_PACKET);
+  w.u32(connId);
+  w.bytes(packet);
+}
+
+export function writeClosed(w: BatchWriter, connId: number, reason: string): void {
+  w.u8(S_CLOSED);
+  w.u32(connId);
+  w.str(reason);
+}
+
+export function writeDeliver(w: BatchWriter, message: AppMessage, targets: readonly DeliveryTarget[]): void {
+  w.u8(S_DELIVER);
+  writeAppMessage(w, message);
+  w.u32(targets.length);
+  for (const t of targets) {
+    w.u32(t.sid);
+    w.u8(t.qos | (t.retain ? 4 : 0));
+    w.u32(t.subscriptionIds.length);
+    for (const id of t.subscriptionIds) w.u32(id);
+  }
+}
+
+export function readToSession(r: BatchReader): ToSession {
+  const kind = r.u8();
+  switch (kind) {
+    case S_PACKET: return { kind: 'packet', connId: r.u32(), packet: r.bytes() };
+    case S_DELIVER: {
+      const message = readAppMessage(r);
+      const n = r.u32();
+      const targets: DeliveryTarget[] = new Array(n);
+      for (let i = 0; i < n; i++) {
+        const sid = r.u32();
+        const flags = r.u8();
+        const ids = r.u32();
+        const subscriptionIds: number[] = new Array(ids);
+        for (let j = 0; j < ids; j++) subscriptionIds[j] = r.u32();
+        targets[i] = { sid, qos: (flags & 3) as QoS, retain: (flags & 4) !== 0, subscriptionIds };
+      }
+      return { kind: 'deliver', message, targets };
+    }
+    case S_OPEN: {
+      const connId = r.u32();
+      const meta = JSON.parse(r.str()) as { clientId: string; clientIdAssigned: boolean; transport: TransportInfo };
+      return { kind: 'open', connId, ...meta, packet: r.bytes() };
+    }
+    case S_CLOSED: return { kind: 'closed', connId: r.u32(), reason: r.str() };
+    default: throw new Error(`unknown ToSession frame kind ${kind}`);
+  }
+}
+
+// ── towards the router ───────────────────────────────────────────────────────
+
+export function writeSend(w: BatchWriter, connId: number, bytes: Uint8Array): void {
+  w.u8(R_SEND);
+  w.u32(connId);
+  w.bytes(bytes);
+}
+
+export function writeEnd(w: BatchWriter, connId: number): void {
+  w.u8(R_END);
+  w.u32(connId);
+}
+
+export function writeAccepted(w: BatchWriter, connId: number, keepalive: number): void {
+  w.u8(R_ACCEPTED);
+  w.u32(connId);
+  w.u32(keepalive);
+}
+
+export function writePublish(w: BatchWriter, pool: string, sid: number, message: AppMessage): void {
+  w.u8(R_PUBLISH);
+  w.str(pool);
+  w.u32(sid);
+  writeAppMessage(w, message);
+}
+
+export function writeSubscribe(w: BatchWriter, s: SubscribeRequest): void {
+  w.u8(R_SUBSCRIBE);
+  w.str(s.pool);
+  w.u32(s.sid);
+  w.str(s.filter);
+  w.u8(s.qos | (s.noLocal ? 4 : 0) | (s.retainAsPublished ? 8 : 0) | (s.sendRetained ? 16 : 0));
+  w.u32(s.subscriptionId);
+}
+
+export function writeUnsubscribe(w: BatchWriter, pool: string, sid: number, filter: string): void {
+  w.u8(R_UNSUBSCRIBE);
+  w.str(pool);
+  w.u32(sid);
+  w.str(filter);
+}
+
+export function writeDrop(w: BatchWriter, sid: number): void {
+  w.u8(R_DROP);
+  w.u32(sid);
+}
+
+export function writeEvent(w: BatchWriter, name: SessionEventName, clientId: string, detail: Record<string, unknown>): void {
+  w.u8(R_EVENT);
+  w.str(JSON.stringify({ name, clientId, detail }));
+}
+
+export function readToRouter(r: BatchReader): ToRouter {
+  const kind = r.u8();
+  switch (kind) {
+    case R_SEND: return { kind: 'send', connId: r.u32(), bytes: r.bytes() };
+    case R_PUBLISH: return { kind: 'publish', pool: r.str(), sid: r.u32(), message: readAppMessage(r) };
+    case R_END: return { kind: 'end', connId: r.u32() };
+    case R_ACCEPTED: return { kind: 'accepted', connId: r.u32(), keepalive: r.u32() };
+    case R_SUBSCRIBE: {
+      const pool = r.str();
+      const sid = r.u32();
+      const filter = r.str();
+      const flags = r.u8();
+      return {
+        kind: 'subscribe', pool, sid, filter, qos: (flags & 3) as QoS,
+        noLocal: (flags & 4) !== 0, retainAsPublished: (flags & 8) !== 0, sendRetained: (flags & 16) !== 0,
+        subscriptionId: r.u32(),
+      };
+    }
+    case R_UNSUBSCRIBE: return { kind: 'unsubscribe', pool: r.str(), sid: r.u32(), filter: r.str() };
+    case R_DROP: return { kind: 'drop', sid: r.u32() };
+    case R_EVENT: {
+      const e = JSON.parse(r.str()) as { name: SessionEventName; clientId: string; detail: Record<string, unknown> };
+      return { kind: 'event', ...e };
+    }
+    default: throw new Error(`unknown ToRouter frame kind ${kind}`);
+  }
+}
+
+// ── the application message ──────────────────────────────────────────────────
+
+const F_RETAIN = 4, F_PROPS = 8, F_EXPIRY = 16;
+
+function writeAppMessage(w: BatchWriter, m: AppMessage): void {
+  const hasProps = m.properties !== undefined;
+  const hasExpiry = m.expiresAt !== undefined;
+  w.u8(m.qos | (m.retain ? F_RETAIN : 0) | (hasProps ? F_PROPS : 0) | (hasExpiry ? F_EXPIRY : 0));
+  w.str(m.topic);
+  w.bytes(m.payload);
+  if (hasProps) w.str(encodeProperties(m.properties as MessageProperties));
+  if (hasExpiry) w.f64(m.expiresAt as number);
+}
+
+function readAppMessage(r: BatchReader): AppMessage {
+  const flags = r.u8();
+  const message: AppMessage = { qos: (flags & 3) as QoS, retain: (flags & F_RETAIN) !== 0, topic: r.str(), payload: r.bytes() };
+  if (flags & F_PROPS) message.properties = decodeProperties(r.str());
+  if (flags & F_EXPIRY) message.expiresAt = r.f64();
+  return message;
+}
+
+function encodeProperties(p: MessageProperties): string {
+  if (p.correlationData === undefined) return JSON.stringify(p);
+  return JSON.stringify({ ...p, correlationData: p.correlationData.toString('base64') });
+}
+
+function decodeProperties(json: string): MessageProperties {
+  const p = JSON.parse(json) as MessageProperties & { correlationData?: string };
+  if (typeof p.correlationData === 'string') {
+    return { ...p, correlationData: Buffer.from(p.correlationData, 'base64') };
+  }
+  return p as MessageProperties;
+}

@@ -1,0 +1,109 @@
+/**
+ * One client transport on the main thread: its socket, its framer, its
+ * keepalive and connect deadlines, and corked writes flushed once per batch.
+ * It knows which actor host serves its session, not the session itself.
+ * Main thread.
+ */
+import type { Socket } from 'node:net';
+import { encodeDisconnectV5 } from '../codec/disconnect.js';
+import { Framer } from '../codec/framer.js';
+import { ProtocolError } from '../codec/protocol-error.js';
+import type { Logger } from '../log.js';
+import type { TransportInfo } from '../messages.js';
+
+export interface ConnectionOwner {
+  onPacket(conn: Connection, packet: Buffer): void;
+  onClose(conn: Connection, reason: string): void;
+  /** The connection corked its socket; the owner uncorks it after the current batch. */
+  corked(conn: Connection): void;
+}
+
+export class Connection {
+  /** Actor host of the session, once CONNECT was forwarded; -1 before. */
+  host = -1;
+  /** Protocol level from the CONNECT (3, 4 or 5); 0 before. */
+  protocolVersion = 0;
+  /** Set when the session accepted the CONNECT. */
+  accepted = false;
+  keepaliveMs = 0;
+  lastActivity: number;
+  readonly openedAt: number;
+  private readonly framer: Framer;
+  private isCorked = false;
+  private closeReason = 'connection closed';
+  private closed = false;
+
+  constructor(
+    readonly id: number,
+    private readonly socket: Socket,
+    readonly transport: TransportInfo,
+    maxPacketSize: number,
+    private readonly owner: ConnectionOwner,
+    private readonly log: Logger,
+  ) {
+    this.openedAt = this.lastActivity = Date.now();
+    this.framer = new Framer(maxPacketSize, (packet) => owner.onPacket(this, packet));
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => {
+      this.closeReason = `socket error: ${err.message}`;
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      owner.onClose(this, this.closeReason);
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private onData(chunk: Buffer): void {
+    this.lastActivity = Date.now();
+    try {
+      this.framer.push(chunk);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      this.log.info({ connId: this.id, reasonCode: err.reasonCode, err: err.message }, 'bad packet framing, closing');
+      this.abort(err.reasonCode, err.message);
+    }
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.closed) return;
+    if (!this.isCorked) {
+      this.isCorked = true;
+      this.socket.cork();
+      this.owner.corked(this);
+    }
+    this.socket.write(bytes);
+  }
+
+  uncork(): void {
+    if (!this.isCorked) return;
+    this.isCorked = false;
+    this.socket.uncork();
+  }
+
+  /** Closes after pending writes are flushed. */
+  end(): void {
+    this.uncork();
+    this.socket.destroySoon();
+  }
+
+  /** Closes at once; a 5.0 client that was accepted first gets DISCONNECT with `reasonCode`. */
+  abort(reasonCode: number, reason: string): void {
+    this.closeReason = reason;
+    if (this.accepted && this.protocolVersion === 5 && !this.closed) {
+      this.write(encodeDisconnectV5(reasonCode));
+      this.end();
+      return;
+    }
+    this.socket.destroy();
+  }
+
+  destroy(reason: string): void {
+    this.closeReason = reason;
+    this.socket.destroy();
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * The topic router: one Shard per actor host and one retained store per pool.
+ * It turns a routed message into at most one deliver frame per host, and
+ * answers a new subscription with the matching retained messages.
+ * Main thread; synchronous, never awaits.
+ */
+import type { AppMessage } from '../app-message.js';
+import type { DeliveryTarget, SubscribeRequest } from '../messages.js';
+import { RetainedStore } from './retained-store.js';
+import { Shard } from './shard.js';
+
+/** Hands one message and its targets to the host that owns shard `host`. */
+export type DeliverySink = (host: number, message: AppMessage, targets: DeliveryTarget[]) => void;
+
+export interface RouterStats {
+  routed: number;
+  delivered: number;
+  subscriptions: number;
+  retained: number;
+  retainedBytes: number;
+}
+
+export class Router {
+  private readonly shards: Shard[];
+  private readonly retained = new Map<string, RetainedStore>();
+  private routed = 0;
+  private delivered = 0;
+
+  constructor(hostCount: number, private readonly sink: DeliverySink, private readonly maxRetainedMemory: number) {
+    this.shards = Array.from({ length: hostCount }, () => new Shard());
+  }
+
+  /** Routes a message published by session `sid` of host `fromHost` (-1: the embedding application). */
+  route(pool: string, message: AppMessage, fromHost: number, sid: number, now = Date.now()): void {
+    this.routed++;
+    if (message.retain) this.retainedStore(pool).set(ownedMessage(message), now);
+    for (let host = 0; host < this.shards.length; host++) {
+      const targets = (this.shards[host] as Shard).match(pool, message.topic, message.qos, message.retain, host === fromHost ? sid : -1);
+      if (targets) {
+        this.delivered += targets.length;
+        this.sink(host, message, targets);
+      }
+    }
+  }
+
+  subscribe(host: number, req: SubscribeRequest, now = Date.now()): void {
+    this.shard(host).subscribe(req);
+    if (!req.sendRetained) return;
+    this.retained.get(req.pool)?.match(req.filter, now, (message) => {
+      const qos = message.qos < req.qos ? message.qos : req.qos;
+      this.sink(host, message, [{ sid: req.sid, qos, retain: true, subscriptionIds: req.subscriptionId ? [req.subscriptionId] : [] }]);
+    });
+  }
+
+  unsubscribe(host: number, pool: string, sid: number, filter: string): void {
+    this.shard(host).unsubscribe(pool, sid, filter);
+  }
+
+  drop(host: number, sid: number): void {
+    this.shard(host).drop(sid);
+  }
+
+  /** Forgets every subscription of a host (its worker died). */
+  clearHost(host: number): void {
+    this.shard(host).clear();
+  }
+
+  stats(): RouterStats {
+    let retained = 0, retainedBytes = 0;
+    for (const store of this.retained.values()) {
+      retained += store.size;
+      retainedBytes += store.memoryBytes;
+    }
+    const subscriptions = this.shards.reduce((n, s) => n + s.subscriptionCount, 0);
+    return { routed: this.routed, delivered: this.delivered, subscriptions, retained, retainedBytes };
+  }
+
+  private shard(host: number): Shard {
+    const shard = this.shards[host];
+    if (!shard) throw new RangeError(`no router shard for host ${host}`);
+    return shard;
+  }
+
+  private retainedStore(pool: string): RetainedStore {
+    let store = this.retained.get(pool);
+    if (!store) {
+      store = new RetainedStore({ maxMemoryBytes: this.maxRetainedMemory });
+      this.retained.set(pool, store);
+    }
+    return store;
+  }
+}
+
+/** A copy whose payload owns its memory, so the store never pins a received batch. */
+function ownedMessage(message: AppMessage): AppMessage {
+  const payload = Buffer.allocUnsafe(message.payload.length);
+  message.payload.copy(payload);
+  return { ...message, payload };
+}

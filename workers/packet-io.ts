@@ -1,0 +1,36 @@
+/**
+ * mqtt-packet behind one small surface for the actor host: parse one whole
+ * control packet, and generate the packets the hand codec does not cover
+ * (CONNACK, SUBACK, UNSUBACK, DISCONNECT, PINGRESP, AUTH).
+ * Runs wherever the actor host runs (a worker, or the main thread).
+ */
+import mqttPacket from 'mqtt-packet';
+import { ProtocolError } from '../src/codec/protocol-error.js';
+import { ReasonCode } from '../src/codec/reason-codes.js';
+
+export type Packet = mqttPacket.Packet;
+
+/** Parses exactly one whole packet; throws ProtocolError 0x81 when mqtt-packet rejects it. */
+export function parsePacket(bytes: Buffer, protocolVersion: number): Packet {
+  const parser = mqttPacket.parser({ protocolVersion: protocolVersion as 3 | 4 | 5 });
+  let packet: Packet | undefined;
+  let error: Error | undefined;
+  parser.on('packet', (p: Packet) => { packet ??= p; });
+  parser.on('error', (e: Error) => { error ??= e; });
+  parser.parse(bytes);
+  if (error) throw new ProtocolError(protocolErrorCode(error.message), error.message);
+  if (!packet) throw new ProtocolError(ReasonCode.MalformedPacket, 'truncated packet');
+  return packet;
+}
+
+/** mqtt-packet reports every problem as an Error; a few of them are protocol errors rather than malformed packets. */
+function protocolErrorCode(message: string): number {
+  if (/protocol ?id|protocol version/i.test(message)) return ReasonCode.UnsupportedProtocolVersion;
+  return ReasonCode.MalformedPacket;
+}
+
+export function generatePacket(packet: Packet, protocolVersion: number): Buffer {
+  return mqttPacket.generate(packet, { protocolVersion: protocolVersion as 3 | 4 | 5 });
+}
+
+export const PINGRESP = Buffer.from([0xd0, 0x00]);

@@ -1,0 +1,59 @@
+/**
+ * The actor host's way out: typed writers for every ToRouter frame, appended
+ * to the host's outbound batch (flushed once per event-loop turn).
+ * Runs wherever the actor host runs.
+ */
+import type { AppMessage } from '../src/app-message.js';
+import type { Outbox } from '../src/channel/outbox.js';
+import {
+  writeAccepted, writeDrop, writeEnd, writeEvent, writePublish, writeSend, writeSubscribe, writeUnsubscribe,
+  type SessionEventName, type SubscribeRequest,
+} from '../src/messages.js';
+
+export class RouterLink {
+  constructor(private readonly outbox: Outbox) {}
+
+  send(connId: number, bytes: Uint8Array): void {
+    writeSend(this.outbox.writer, connId, bytes);
+    this.outbox.commit();
+  }
+
+  end(connId: number): void {
+    writeEnd(this.outbox.writer, connId);
+    this.outbox.commit();
+  }
+
+  accepted(connId: number, keepalive: number): void {
+    writeAccepted(this.outbox.writer, connId, keepalive);
+    this.outbox.commit();
+  }
+
+  publish(pool: string, sid: number, message: AppMessage): void {
+    writePublish(this.outbox.writer, pool, sid, message);
+    this.outbox.commit();
+  }
+
+  subscribe(req: SubscribeRequest): void {
+    writeSubscribe(this.outbox.writer, req);
+    this.outbox.commit();
+  }
+
+  unsubscribe(pool: string, sid: number, filter: string): void {
+    writeUnsubscribe(this.outbox.writer, pool, sid, filter);
+    this.outbox.commit();
+  }
+
+  drop(sid: number): void {
+    writeDrop(this.outbox.writer, sid);
+    this.outbox.commit();
+  }
+
+  event(name: SessionEventName, clientId: string, detail: Record<string, unknown>): void {
+    writeEvent(this.outbox.writer, name, clientId, detail);
+    this.outbox.commit();
+  }
+
+  flush(): void {
+    this.outbox.flush();
+  }
+}

@@ -1,0 +1,259 @@
+/**
+ * One MQTT session as an actor: its subscriptions, its outbound QoS 1/2 flow,
+ * its inbound QoS 2 ids, its will, its expiry, and the transport it is
+ * attached to (or none). It outlives its connections until it expires.
+ * Plain object inside an ActorHost; runs wherever the host runs.
+ */
+import type mqttPacket from 'mqtt-packet';
+import type { AppMessage, MessageProperties, QoS } from '../src/app-message.js';
+import { ProtocolError } from '../src/codec/protocol-error.js';
+import { ReasonCode } from '../src/codec/reason-codes.js';
+import type { BrokerConfig } from '../src/config.js';
+import type { Logger } from '../src/log.js';
+import type { DeliveryTarget, TransportInfo } from '../src/messages.js';
+import { OutboundFlow, type Outgoing } from './outbound-flow.js';
+import { generatePacket } from './packet-io.js';
+import type { RouterLink } from './router-link.js';
+import { handleSessionPacket } from './session-inbound.js';
+import { sendOutgoing } from './session-outbound.js';
+import { TokenBucket } from './token-bucket.js';
+
+export interface SessionEnv {
+  config: BrokerConfig;
+  link: RouterLink;
+  log: Logger;
+  /** The host forgets the session (expired, or replaced by a clean start). */
+  ended(session: SessionActor): void;
+  /** The host stops routing packets of `connId` to this session. */
+  unbind(connId: number): void;
+}
+
+export interface SubscriptionOptions {
+  qos: QoS;
+  noLocal: boolean;
+  retainAsPublished: boolean;
+  retainHandling: number;
+  subscriptionId: number;
+}
+
+export interface Will {
+  message: AppMessage;
+  delaySeconds: number;
+}
+
+/** Per-connection settings negotiated at CONNECT. */
+export interface Negotiated {
+  protocolVersion: number;
+  keepalive: number;
+  /** Largest packet the client accepts (its Maximum Packet Size, capped by ours). */
+  maxOutgoingPacketSize: number;
+}
+
+export class SessionActor {
+  connId = -1;
+  transport: TransportInfo | undefined;
+  negotiated: Negotiated = { protocolVersion: 4, keepalive: 0, maxOutgoingPacketSize: 0 };
+  sessionExpiry = 0;
+  will: Will | undefined;
+  readonly subscriptions = new Map<string, SubscriptionOptions>();
+  readonly flow: OutboundFlow;
+  readonly inboundQos2 = new Set<number>();
+  readonly bucket: TokenBucket;
+  /** Messages dropped for this session: over a queue limit, over the packet size, or over the publish rate. */
+  readonly drops = { queueFull: 0, packetTooLarge: 0, rateLimited: 0, expired: 0 };
+  /** A will waiting for its Will Delay Interval. */
+  private pendingWill: Will | undefined;
+  private willTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private ended = false;
+
+  constructor(
+    readonly env: SessionEnv,
+    readonly sid: number,
+    readonly pool: string,
+    readonly clientId: string,
+  ) {
+    this.flow = new OutboundFlow(env.config.maxInflightMessages);
+    this.bucket = new TokenBucket(env.config.maxIncomingMessagesRate, env.config.maxIncomingMessagesBurst, Date.now());
+  }
+
+  get connected(): boolean {
+    return this.connId >= 0;
+  }
+
+  get protocolVersion(): number {
+    return this.negotiated.protocolVersion;
+  }
+
+  /** Binds a new transport after its CONNACK was sent; resends what was unacknowledged [MQTT-4.4.0-1]. */
+  attach(connId: number, transport: TransportInfo, negotiated: Negotiated, receiveMaximum: number): void {
+    this.clearTimers();
+    this.connId = connId;
+    this.transport = transport;
+    this.negotiated = negotiated;
+    this.flow.window = Math.min(this.env.config.maxInflightMessages, receiveMaximum);
+    this.inboundQos2.clear();
+    for (const o of this.flow.inflight.values()) {
+      if (o.state === 'publish') sendOutgoing(this, o, true);
+      else this.env.link.send(connId, generatePacket({ cmd: 'pubrel', messageId: o.packetId }, negotiated.protocolVersion));
+    }
+    this.pump();
+  }
+
+  handlePacket(connId: number, bytes: Buffer): void {
+    if (connId !== this.connId) return;
+    try {
+      handleSessionPacket(this, bytes);
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        this.env.log.info({ clientId: this.clientId, reasonCode: err.reasonCode, err: err.message }, 'protocol error, closing');
+        this.closeTransport(err.reasonCode);
+      } else {
+        this.env.log.error({ clientId: this.clientId, err }, 'session failed on a packet, closing');
+        this.closeTransport(ReasonCode.ImplementationSpecificError);
+      }
+    }
+  }
+
+  /** Sends DISCONNECT (5.0 only) with `reasonCode`, closes the transport, and treats it as an abnormal loss. */
+  closeTransport(reasonCode: number): void {
+    const connId = this.connId;
+    if (connId < 0) return;
+    if (this.protocolVersion === 5) {
+      this.env.link.send(connId, generatePacket({ cmd: 'disconnect', reasonCode }, 5));
+    }
+    this.env.link.end(connId);
+    this.detach(`server disconnect 0x${reasonCode.toString(16)}`);
+  }
+
+  /** The transport is gone without a normal DISCONNECT. */
+  transportClosed(connId: number, reason: string): void {
+    if (connId !== this.connId) return;
+    this.detach(reason);
+  }
+
+  /** Normal DISCONNECT from the client: the will is dropped unless 5.0 reason 0x04 asks for it. */
+  clientDisconnected(keepWill: boolean): void {
+    if (!keepWill) this.will = undefined;
+    const connId = this.connId;
+    this.env.link.end(connId);
+    this.detach('client disconnect');
+  }
+
+  private detach(reason: string): void {
+    const connId = this.connId;
+    this.env.unbind(connId);
+    this.connId = -1;
+    this.env.link.event('client-disconnected', this.clientId, { reason, pool: this.pool });
+    this.scheduleWill();
+    if (this.sessionExpiry === 0) {
+      this.end();
+    } else if (this.sessionExpiry < 0xffffffff) {
+      this.expiryTimer = setTimeout(() => this.end(), this.sessionExpiry * 1000);
+      this.expiryTimer.unref();
+    }
+  }
+
+  private scheduleWill(): void {
+    const will = this.will;
+    if (!will) return;
+    this.will = undefined;
+    if (will.delaySeconds === 0 || this.sessionExpiry === 0) {
+      this.publishWill(will);
+      return;
+    }
+    this.willTimer = setTimeout(() => {
+      this.willTimer = undefined;
+      this.publishWill(will);
+    }, Math.min(will.delaySeconds, this.sessionExpiry) * 1000);
+    this.willTimer.unref();
+    this.pendingWill = will;
+  }
+
+  private publishWill(will: Will): void {
+    this.pendingWill = undefined;
+    this.env.link.publish(this.pool, this.sid, will.message);
+  }
+
+  private clearTimers(): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    if (this.willTimer) clearTimeout(this.willTimer);
+    this.willTimer = undefined;
+    this.pendingWill = undefined;
+  }
+
+  /** Ends the session: a will still waiting for its delay goes out now [MQTT-3.1.3-9], subscriptions and queues go. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    const will = this.pendingWill;
+    this.clearTimers();
+    if (will) this.publishWill(will);
+    if (this.connId >= 0) {
+      this.env.link.end(this.connId);
+      this.env.unbind(this.connId);
+      this.connId = -1;
+    }
+    this.env.link.drop(this.sid);
+    this.flow.clear();
+    this.subscriptions.clear();
+    this.env.ended(this);
+  }
+
+  /** A routed message for this session. */
+  deliver(message: AppMessage, target: DeliveryTarget): void {
+    if (message.expiresAt !== undefined && message.expiresAt <= Date.now()) {
+      this.drops.expired++;
+      return;
+    }
+    const o: Outgoing = { message, qos: target.qos, retain: target.retain, subscriptionIds: target.subscriptionIds, packetId: 0, state: 'publish' };
+    if (o.qos === 0) {
+      if (this.connected) sendOutgoing(this, o, false);
+      return;
+    }
+    o.message = ownedCopy(message);
+    if (this.connected && this.flow.hasSlot && this.flow.queued === 0) {
+      sendOutgoing(this, this.flow.start(o), false);
+      return;
+    }
+    const limit = this.connected ? this.env.config.maxOnlineMessages : this.env.config.maxOfflineMessages;
+    if (this.flow.enqueue(o, limit)) this.drops.queueFull++;
+  }
+
+  /** Moves queued messages into free inflight slots. */
+  pump(): void {
+    while (this.connected && this.flow.hasSlot) {
+      const o = this.flow.shift();
+      if (!o) return;
+      if (o.message.expiresAt !== undefined && o.message.expiresAt <= Date.now()) {
+        this.drops.expired++;
+        continue;
+      }
+      sendOutgoing(this, this.flow.start(o), false);
+    }
+  }
+
+  /** Routes a message published by this session's client. */
+  publish(message: AppMessage): void {
+    this.env.link.publish(this.pool, this.sid, message);
+  }
+
+  send(bytes: Uint8Array): void {
+    if (this.connId >= 0) this.env.link.send(this.connId, bytes);
+  }
+
+  sendPacket(packet: mqttPacket.Packet): void {
+    this.send(generatePacket(packet, this.protocolVersion));
+  }
+}
+
+/** Messages kept beyond the current batch must own their payload. */
+function ownedCopy(message: AppMessage): AppMessage {
+  const payload = Buffer.allocUnsafe(message.payload.length);
+  message.payload.copy(payload);
+  const copy: AppMessage = { topic: message.topic, payload, qos: message.qos, retain: message.retain };
+  if (message.properties) copy.properties = message.properties as MessageProperties;
+  if (message.expiresAt !== undefined) copy.expiresAt = message.expiresAt;
+  return copy;
+}

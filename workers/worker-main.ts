@@ -1,0 +1,27 @@
+/**
+ * Entry of a worker thread in the piscina pool. One long-lived task per
+ * worker: it hosts an ActorHost on the transferred data port, serves the
+ * host's control surface over comlink on the control port, and resolves only
+ * when the host stops. Worker thread.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import { exposeOnPort } from '../src/channel/comlink-node.js';
+import { portEndpoint } from '../src/channel/endpoint.js';
+import type { BrokerConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+import { ActorHost } from './actor-host.js';
+
+export interface HostTask {
+  index: number;
+  config: BrokerConfig;
+  dataPort: MessagePort;
+  controlPort: MessagePort;
+}
+
+export default async function hostTask(task: HostTask): Promise<void> {
+  const log = createLogger(task.config.logLevel, `host-${task.index}`);
+  const host = new ActorHost(task.index, task.config, portEndpoint(task.dataPort), log);
+  exposeOnPort(host.control, task.controlPort);
+  await host.stopped;
+  task.controlPort.close();
+}
