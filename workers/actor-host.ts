@@ -140,8 +140,8 @@ export class ActorHost implements SessionDirectory {
       }
       this.link.end(session.connId);
     }
-    this.link.flush();
     this.outbox.close();
-    this.stopResolve?.();
+    // Stop after this turn, so the control reply to shutdown() leaves first.
+    setImmediate(() => this.stopResolve?.());
   }
 }
