@@ -48,6 +48,9 @@ export class Broker extends EventEmitter {
   private readonly launcher: HostLauncher;
   private readonly hosts: HostHandle[] = [];
   private readonly outboxes: Outbox[] = [];
+  /** Per host: batches it reported handled, and whether its clients' reads are paused. */
+  private readonly credited: number[] = [];
+  private readonly paused: boolean[] = [];
   private readonly router: Router;
   private readonly connections = new Map<number, Connection>();
   private readonly corked: Connection[] = [];
@@ -129,6 +132,8 @@ export class Broker extends EventEmitter {
     const handle = this.launcher.start(index);
     this.hosts[index] = handle;
     this.outboxes[index] = new Outbox(handle.endpoint, this.config);
+    this.credited[index] = 0;
+    this.paused[index] = false;
     handle.endpoint.onBatch((batch) => this.onHostBatch(index, batch));
     handle.exited.then(
       () => undefined,
@@ -154,7 +159,9 @@ export class Broker extends EventEmitter {
       return;
     }
     const transport: TransportInfo = { type, remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 };
-    const conn = new Connection(this.nextConnId++ >>> 0, socket, transport, this.config.maxIncomingPacketSize, this.owner, this.log);
+    const conn = new Connection(
+      this.nextConnId++ >>> 0, socket, transport, this.config.maxIncomingPacketSize, this.owner, this.log, this.config.maxConnectionBufferBytes,
+    );
     this.connections.set(conn.id, conn);
   }
 
@@ -163,6 +170,7 @@ export class Broker extends EventEmitter {
       const outbox = this.outboxes[conn.host] as Outbox;
       writePacket(outbox.writer, conn.id, packet);
       outbox.commit();
+      if (outbox.posted - (this.credited[conn.host] as number) > this.config.maxPendingBatches) this.pauseHost(conn.host);
       return;
     }
     if ((packet[0] as number) >> 4 !== CONNECT) {
@@ -219,7 +227,24 @@ export class Broker extends EventEmitter {
       case 'unsubscribe': this.router.unsubscribe(host, msg.pool, msg.sid, msg.filter); return;
       case 'drop': this.router.drop(host, msg.sid); return;
       case 'event': this.emit(msg.name, msg.clientId, msg.detail); return;
+      case 'credit': this.onCredit(host, msg.batches); return;
     }
+  }
+
+  /** Inbound flow control: a host that falls behind stops its clients' reads until it catches up. */
+  private pauseHost(host: number): void {
+    if (this.paused[host]) return;
+    this.paused[host] = true;
+    for (const conn of this.connections.values()) if (conn.host === host) conn.pause();
+  }
+
+  private onCredit(host: number, batches: number): void {
+    const credited = (this.credited[host] as number) + batches;
+    this.credited[host] = credited;
+    if (!this.paused[host]) return;
+    if ((this.outboxes[host] as Outbox).posted - credited > this.config.maxPendingBatches / 2) return;
+    this.paused[host] = false;
+    for (const conn of this.connections.values()) if (conn.host === host) conn.resume();
   }
 
   /** Connect deadline for new connections, keepalive at 1.5x for accepted ones [MQTT-3.1.2-24]. */
@@ -228,7 +253,7 @@ export class Broker extends EventEmitter {
     for (const conn of this.connections.values()) {
       if (!conn.accepted) {
         if (now - conn.openedAt > this.config.connectTimeoutMs) conn.destroy('no CONNECT within connectTimeoutMs');
-      } else if (conn.keepaliveMs > 0 && now - conn.lastActivity > conn.keepaliveMs * 1.5) {
+      } else if (conn.keepaliveMs > 0 && !this.paused[conn.host] && now - conn.lastActivity > conn.keepaliveMs * 1.5) {
         this.log.info({ connId: conn.id }, 'keepalive timeout');
         conn.abort(ReasonCode.KeepAliveTimeout, 'keepalive timeout');
       }

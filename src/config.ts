@@ -52,6 +52,10 @@ export interface BrokerConfig {
   maxIncomingMessagesBurst: number;
   /** Bytes of retained messages held per pool before eviction. */
   maxRetainedMemory: number;
+  /** Bytes waiting in one client's socket above which QoS 0 messages to it are dropped (slow consumer). */
+  maxConnectionBufferBytes: number;
+  /** Batches sent to one actor host and not yet handled, above which reading from its clients pauses. */
+  maxPendingBatches: number;
   /** Data-plane batch flushed early once it holds this many bytes. */
   batchFlushBytes: number;
   /** Data-plane batch flushed early once it holds this many frames. */
@@ -80,6 +84,8 @@ const NUMERIC_FIELDS: Record<string, FieldSpec> = {
   maxIncomingMessagesRate: { min: 1, max: 1e9, integer: false },
   maxIncomingMessagesBurst: { min: 0, max: 1e9, integer: true },
   maxRetainedMemory: { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true },
+  maxConnectionBufferBytes: { min: 1024, max: 1024 * 1024 * 1024, integer: true },
+  maxPendingBatches: { min: 2, max: 1_000_000, integer: true },
   batchFlushBytes: { min: 1024, max: 64 * 1024 * 1024, integer: true },
   batchFlushFrames: { min: 1, max: 1_000_000, integer: true },
 };
@@ -115,6 +121,8 @@ export function defaultConfig(): BrokerConfig {
     maxIncomingMessagesRate: 1000,
     maxIncomingMessagesBurst: 5000,
     maxRetainedMemory: 500 * 1024 * 1024,
+    maxConnectionBufferBytes: 2 * 1024 * 1024,
+    maxPendingBatches: 64,
     batchFlushBytes: 64 * 1024,
     batchFlushFrames: 256,
   };

@@ -50,10 +50,11 @@ export type ToRouter =
   | ({ kind: 'subscribe' } & SubscribeRequest)
   | { kind: 'unsubscribe'; pool: string; sid: number; filter: string }
   | { kind: 'drop'; sid: number }
-  | { kind: 'event'; name: SessionEventName; clientId: string; detail: Record<string, unknown> };
+  | { kind: 'event'; name: SessionEventName; clientId: string; detail: Record<string, unknown> }
+  | { kind: 'credit'; batches: number };
 
 const S_OPEN = 1, S_PACKET = 2, S_CLOSED = 3, S_DELIVER = 4;
-const R_SEND = 1, R_END = 2, R_ACCEPTED = 3, R_PUBLISH = 4, R_SUBSCRIBE = 5, R_UNSUBSCRIBE = 6, R_DROP = 7, R_EVENT = 8;
+const R_SEND = 1, R_END = 2, R_ACCEPTED = 3, R_PUBLISH = 4, R_SUBSCRIBE = 5, R_UNSUBSCRIBE = 6, R_DROP = 7, R_EVENT = 8, R_CREDIT = 9;
 
 // ── towards a session ────────────────────────────────────────────────────────
 
@@ -168,6 +169,12 @@ export function writeEvent(w: BatchWriter, name: SessionEventName, clientId: str
   w.str(JSON.stringify({ name, clientId, detail }));
 }
 
+/** The host has handled `batches` more batches from the main thread (inbound flow control). */
+export function writeCredit(w: BatchWriter, batches: number): void {
+  w.u8(R_CREDIT);
+  w.u32(batches);
+}
+
 export function readToRouter(r: BatchReader): ToRouter {
   const kind = r.u8();
   switch (kind) {
@@ -188,6 +195,7 @@ export function readToRouter(r: BatchReader): ToRouter {
     }
     case R_UNSUBSCRIBE: return { kind: 'unsubscribe', pool: r.str(), sid: r.u32(), filter: r.str() };
     case R_DROP: return { kind: 'drop', sid: r.u32() };
+    case R_CREDIT: return { kind: 'credit', batches: r.u32() };
     case R_EVENT: {
       const e = JSON.parse(r.str()) as { name: SessionEventName; clientId: string; detail: Record<string, unknown> };
       return { kind: 'event', ...e };

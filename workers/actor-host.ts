@@ -65,6 +65,7 @@ export class ActorHost implements SessionDirectory {
   private onBatch(batch: Buffer): void {
     const reader = new BatchReader(batch);
     while (!reader.done) this.dispatch(readToSession(reader));
+    this.link.credit(1);
   }
 
   private dispatch(msg: ToSession): void {

@@ -6,7 +6,7 @@
 import type { AppMessage } from '../src/app-message.js';
 import type { Outbox } from '../src/channel/outbox.js';
 import {
-  writeAccepted, writeDrop, writeEnd, writeEvent, writePublish, writeSend, writeSubscribe, writeUnsubscribe,
+  writeAccepted, writeCredit, writeDrop, writeEnd, writeEvent, writePublish, writeSend, writeSubscribe, writeUnsubscribe,
   type SessionEventName, type SubscribeRequest,
 } from '../src/messages.js';
 
@@ -50,6 +50,11 @@ export class RouterLink {
 
   event(name: SessionEventName, clientId: string, detail: Record<string, unknown>): void {
     writeEvent(this.outbox.writer, name, clientId, detail);
+    this.outbox.commit();
+  }
+
+  credit(batches: number): void {
+    writeCredit(this.outbox.writer, batches);
     this.outbox.commit();
   }
 

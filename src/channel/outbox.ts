@@ -12,6 +12,8 @@ export class Outbox {
   readonly writer: BatchWriter;
   private scheduled: NodeJS.Immediate | undefined;
   private readonly flushBound = (): void => this.flush();
+  /** Batches posted so far (inbound flow control compares it with the host's credits). */
+  posted = 0;
 
   constructor(private readonly endpoint: BatchEndpoint, private readonly limits: OutboxLimits) {
     this.writer = new BatchWriter(Math.min(limits.batchFlushBytes, 64 * 1024));
@@ -35,6 +37,7 @@ export class Outbox {
     }
     if (this.writer.length === 0) return;
     const { buffer, length } = this.writer.take();
+    this.posted++;
     this.endpoint.post(buffer, length);
   }
 

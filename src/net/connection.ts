@@ -26,6 +26,8 @@ export class Connection {
   /** Set when the session accepted the CONNECT. */
   accepted = false;
   keepaliveMs = 0;
+  /** QoS 0 PUBLISHes dropped because the client did not read fast enough. */
+  droppedQos0 = 0;
   lastActivity: number;
   readonly openedAt: number;
   private readonly framer: Framer;
@@ -40,6 +42,7 @@ export class Connection {
     maxPacketSize: number,
     private readonly owner: ConnectionOwner,
     private readonly log: Logger,
+    private readonly maxBufferBytes: number,
   ) {
     this.openedAt = this.lastActivity = Date.now();
     this.framer = new Framer(maxPacketSize, (packet) => owner.onPacket(this, packet));
@@ -69,8 +72,13 @@ export class Connection {
     }
   }
 
+  /** Queues bytes for the socket; a QoS 0 PUBLISH is dropped while the socket holds over maxBufferBytes. */
   write(bytes: Uint8Array): void {
     if (this.closed) return;
+    if (((bytes[0] as number) & 0xf6) === 0x30 && this.socket.writableLength > this.maxBufferBytes) {
+      this.droppedQos0++;
+      return;
+    }
     if (!this.isCorked) {
       this.isCorked = true;
       this.socket.cork();
@@ -83,6 +91,16 @@ export class Connection {
     if (!this.isCorked) return;
     this.isCorked = false;
     this.socket.uncork();
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  /** Reads resume; the time spent paused by the broker does not count against the keepalive. */
+  resume(): void {
+    this.lastActivity = Date.now();
+    this.socket.resume();
   }
 
   /** Closes after pending writes are flushed. */
