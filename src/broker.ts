@@ -6,7 +6,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { Server as TlsServer } from 'node:tls';
 import type { AppMessage, MessageProperties, QoS } from './app-message.js';
 import { BatchReader } from './channel/batch-reader.js';
 import { Outbox } from './channel/outbox.js';
@@ -20,6 +24,8 @@ import { WorkerHosts } from './hosts/worker-hosts.js';
 import { createLogger, type Logger } from './log.js';
 import { readToRouter, writeClosed, writeDeliver, writeOpen, writePacket, type ToRouter, type TransportInfo } from './messages.js';
 import { Connection, type ConnectionOwner } from './net/connection.js';
+import { startTlsListener, startWssListener } from './net/tls-listener.js';
+import { attachWebSocket, startWebSocketListener, type AcceptStream, type Listener } from './net/ws-listener.js';
 import { isValidTopicName } from './router/topic.js';
 import { Router, type RouterStats } from './router/router.js';
 
@@ -35,6 +41,9 @@ export interface PublishOptions {
   retain?: boolean;
   properties?: MessageProperties;
 }
+
+/** Addresses of the started listeners, by transport. */
+export interface BrokerAddresses { tcp?: AddressInfo; ws?: AddressInfo; tls?: AddressInfo; wss?: AddressInfo }
 
 export interface BrokerStats {
   connections: number;
@@ -56,6 +65,9 @@ export class Broker extends EventEmitter {
   private readonly corked: Connection[] = [];
   private readonly owner: ConnectionOwner;
   private server: Server | undefined;
+  /** Optional listeners (WebSocket, TLS, WSS) and WebSocket endpoints attached to the application's servers. */
+  private readonly transports: Listener[] = [];
+  private readonly acceptStream: AcceptStream = (stream, transport) => this.accept(stream, transport);
   private sweeper: NodeJS.Timeout | undefined;
   private nextConnId = 1;
   private closing = false;
@@ -70,7 +82,7 @@ export class Broker extends EventEmitter {
       const outbox = this.outboxes[host] as Outbox;
       writeDeliver(outbox.writer, message, targets);
       outbox.commit();
-    }, this.config.maxRetainedMemory);
+    }, this.config.maxRetainedMemory, this.config.sharedSubscriptionStrategy);
     this.owner = {
       onPacket: (conn, packet) => this.onPacket(conn, packet),
       onClose: (conn, reason) => this.onClose(conn, reason),
@@ -79,9 +91,14 @@ export class Broker extends EventEmitter {
     for (let i = 0; i < hostCount; i++) this.startHost(i);
   }
 
-  /** Starts the TCP listener; resolves with its address. */
+  /**
+   * Starts the TCP listener and the optional ones the config enables (wsPort,
+   * tlsPort, wssPort); resolves with the TCP address (see addresses()).
+   */
   async listen(): Promise<AddressInfo> {
-    const server = createServer({ noDelay: true }, (socket) => this.accept(socket, 'tcp'));
+    const server = createServer({ noDelay: true }, (socket) => {
+      this.accept(socket, { type: 'tcp', remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 });
+    });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -91,11 +108,47 @@ export class Broker extends EventEmitter {
       });
     });
     server.on('error', (err) => this.log.error({ err }, 'listener error'));
-    this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
-    this.sweeper.unref();
     const address = server.address() as AddressInfo;
     this.log.info({ host: address.address, port: address.port, workers: this.config.workers }, 'listening');
+    try {
+      const { wsPort, tlsPort, wssPort } = this.config;
+      if (wsPort >= 0) this.transports.push(await startWebSocketListener(this.config, this.acceptStream, this.log));
+      if (tlsPort >= 0) this.transports.push(await startTlsListener(this.config, this.acceptStream, this.log));
+      if (wssPort >= 0) this.transports.push(await startWssListener(this.config, this.acceptStream, this.log));
+    } catch (err) {
+      await Promise.all(this.transports.splice(0).map((l) => l.close()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      this.server = undefined;
+      throw err;
+    }
+    this.startSweeper();
     return address;
+  }
+
+  /** Addresses of the started listeners; a listener that is off has none. */
+  addresses(): BrokerAddresses {
+    const addresses: BrokerAddresses = {};
+    const tcp = this.server?.address();
+    if (tcp && typeof tcp === 'object') addresses.tcp = tcp;
+    for (const listener of this.transports) {
+      const address = listener.address();
+      if (address) addresses[listener.type] = address;
+    }
+    return addresses;
+  }
+
+  /**
+   * Serves MQTT over WebSocket on `path` (default `wsPath`) of an HTTP or
+   * HTTPS server of the embedding application (`wss` for HTTPS). Upgrades
+   * on other paths are left to the application. Detached by close().
+   */
+  attachWebSocket(server: HttpServer | HttpsServer, path: string = this.config.wsPath): void {
+    if (!path.startsWith('/')) throw new TypeError(`attachWebSocket: path must start with '/', got ${JSON.stringify(path)}`);
+    const type = server instanceof TlsServer ? 'wss' : 'ws';
+    this.transports.push(attachWebSocket(server, {
+      path, type, maxPayload: this.config.maxIncomingPacketSize, accept: this.acceptStream, log: this.log, exclusive: false,
+    }));
+    this.startSweeper();
   }
 
   /** Publishes a message from the embedding application, as if a client had sent it. */
@@ -118,6 +171,7 @@ export class Broker extends EventEmitter {
     this.closing = true;
     if (this.sweeper) clearInterval(this.sweeper);
     const serverClosed = this.server ? new Promise<void>((resolve) => this.server?.close(() => resolve())) : Promise.resolve();
+    for (const listener of this.transports) listener.stop();
     for (const outbox of this.outboxes) outbox.flush();
     await Promise.all(this.hosts.map((h) => h.control.shutdown().catch(() => undefined)));
     await this.allConnectionsClosed(2000);
@@ -125,6 +179,7 @@ export class Broker extends EventEmitter {
     for (const outbox of this.outboxes) outbox.close();
     await this.launcher.close();
     await serverClosed;
+    await Promise.all(this.transports.map((l) => l.close()));
     this.log.info('closed');
   }
 
@@ -153,14 +208,20 @@ export class Broker extends EventEmitter {
     }
   }
 
-  private accept(socket: Socket, type: TransportInfo['type']): void {
+  private startSweeper(): void {
+    if (this.sweeper || this.closing) return;
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    this.sweeper.unref();
+  }
+
+  /** A new client byte stream from any listener: a TCP or TLS socket, or a WebSocket as a stream. */
+  private accept(stream: Duplex, transport: TransportInfo): void {
     if (this.closing || (this.config.maxConnections > 0 && this.connections.size >= this.config.maxConnections)) {
-      socket.destroy();
+      stream.destroy();
       return;
     }
-    const transport: TransportInfo = { type, remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 };
     const conn = new Connection(
-      this.nextConnId++ >>> 0, socket, transport, this.config.maxIncomingPacketSize, this.owner, this.log, this.config.maxConnectionBufferBytes,
+      this.nextConnId++ >>> 0, stream, transport, this.config.maxIncomingPacketSize, this.owner, this.log, this.config.maxConnectionBufferBytes,
     );
     this.connections.set(conn.id, conn);
   }
@@ -196,11 +257,11 @@ export class Broker extends EventEmitter {
 
   private onClose(conn: Connection, reason: string): void {
     this.connections.delete(conn.id);
+    if (this.connections.size === 0) this.emit('idle');
     if (conn.host < 0 || this.closing) return;
     const outbox = this.outboxes[conn.host] as Outbox;
     writeClosed(outbox.writer, conn.id, reason);
     outbox.commit();
-    if (this.connections.size === 0) this.emit('idle');
   }
 
   private onHostBatch(host: number, batch: Buffer): void {
@@ -228,6 +289,8 @@ export class Broker extends EventEmitter {
       case 'drop': this.router.drop(host, msg.sid); return;
       case 'event': this.emit(msg.name, msg.clientId, msg.detail); return;
       case 'credit': this.onCredit(host, msg.batches); return;
+      case 'redispatch': this.router.redispatch(host, msg.pool, msg.sid, msg.share, msg.message); return;
+      case 'presence': this.router.presence(host, msg.sid, msg.online); return;
     }
   }
 

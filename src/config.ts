@@ -7,6 +7,9 @@ import { availableParallelism } from 'node:os';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
+/** How a shared subscription group picks the member that gets a message. */
+export type SharedSubscriptionStrategy = 'round-robin' | 'random' | 'sticky';
+
 export interface BrokerConfig {
   /** Address the TCP listener binds to. */
   host: string;
@@ -32,7 +35,7 @@ export interface BrokerConfig {
   maxTopicLength: number;
   /** Most levels in a topic name or filter. */
   maxTopicLevels: number;
-  /** Highest keepalive granted, in seconds (5.0 clients asking more, or 0, get Server Keep Alive). */
+  /** Highest keepalive granted, in seconds: 5.0 clients asking for more, or for none (0), get Server Keep Alive. */
   maxKeepalive: number;
   /** Session expiry for 3.1.1 clients with clean session = 0, in seconds. */
   persistentSessionExpiry: number;
@@ -60,6 +63,35 @@ export interface BrokerConfig {
   batchFlushBytes: number;
   /** Data-plane batch flushed early once it holds this many frames. */
   batchFlushFrames: number;
+  /** Topic Alias Maximum advertised to 5.0 clients: the aliases they may define towards us, per connection; 0 = none. */
+  topicAliasMaximum: number;
+  /** Topic aliases the broker assigns towards one 5.0 client, per connection (also capped by the client's own Topic Alias Maximum); 0 = never. */
+  maxOutgoingTopicAliases: number;
+  /** How a shared subscription group (`$share/{group}/{filter}`) picks the member that gets each message. */
+  sharedSubscriptionStrategy: SharedSubscriptionStrategy;
+  /** Response Information sent in CONNACK to 5.0 clients that set Request Response Information; '' = none. */
+  responseInformation: string;
+
+  // Optional transports. Their ports use -1 for "off"; 0 picks a free port, as
+  // for `port`. They bind to `host`; `broker.addresses()` tells where.
+  /** Port of the WebSocket listener (`ws://`); -1 = off, 0 picks a free port. */
+  wsPort: number;
+  /** HTTP path the WebSocket and WSS listeners serve (and `attachWebSocket` by default); must start with '/'. */
+  wsPath: string;
+  /** Port of the TLS listener (`mqtts://`); -1 = off, 0 picks a free port. Needs tlsCert and tlsKey. */
+  tlsPort: number;
+  /** Port of the secure WebSocket listener (`wss://`); -1 = off, 0 picks a free port. Needs tlsCert and tlsKey. */
+  wssPort: number;
+  /** PEM file with the server certificate (and chain) of the TLS and WSS listeners; '' = none. */
+  tlsCert: string;
+  /** PEM file with the private key of tlsCert; '' = none. */
+  tlsKey: string;
+  /** PEM file with the CA certificates client certificates are checked against; '' = Node's default CAs. */
+  tlsCa: string;
+  /** Ask TLS and WSS clients for a certificate. */
+  tlsRequestCert: boolean;
+  /** With tlsRequestCert: refuse a client whose certificate is missing or not signed by a trusted CA. */
+  tlsRejectUnauthorized: boolean;
 }
 
 interface FieldSpec { min: number; max: number; integer: boolean }
@@ -88,6 +120,11 @@ const NUMERIC_FIELDS: Record<string, FieldSpec> = {
   maxPendingBatches: { min: 2, max: 1_000_000, integer: true },
   batchFlushBytes: { min: 1024, max: 64 * 1024 * 1024, integer: true },
   batchFlushFrames: { min: 1, max: 1_000_000, integer: true },
+  topicAliasMaximum: { min: 0, max: 65535, integer: true },
+  maxOutgoingTopicAliases: { min: 0, max: 65535, integer: true },
+  wsPort: { min: -1, max: 65535, integer: true },
+  tlsPort: { min: -1, max: 65535, integer: true },
+  wssPort: { min: -1, max: 65535, integer: true },
 };
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -125,6 +162,19 @@ export function defaultConfig(): BrokerConfig {
     maxPendingBatches: 64,
     batchFlushBytes: 64 * 1024,
     batchFlushFrames: 256,
+    topicAliasMaximum: 10,
+    maxOutgoingTopicAliases: 10,
+    sharedSubscriptionStrategy: 'round-robin',
+    responseInformation: '',
+    wsPort: -1,
+    wsPath: '/mqtt',
+    tlsPort: -1,
+    wssPort: -1,
+    tlsCert: '',
+    tlsKey: '',
+    tlsCa: '',
+    tlsRequestCert: false,
+    tlsRejectUnauthorized: true,
   };
 }
 
@@ -148,7 +198,39 @@ export function resolveConfig(options: Partial<BrokerConfig> = {}): BrokerConfig
   if (typeof config.allowAnonymous !== 'boolean') {
     throw new TypeError('config.allowAnonymous: expected a boolean');
   }
+  checkTransports(config);
+  checkProtocolOptions(config);
   return config;
+}
+
+/** The optional transports' fields (their ports are checked with the numbers). */
+function checkTransports(config: BrokerConfig): void {
+  if (typeof config.wsPath !== 'string' || !config.wsPath.startsWith('/')) {
+    throw new TypeError(`config.wsPath: expected a path starting with '/', got ${JSON.stringify(config.wsPath)}`);
+  }
+  for (const field of ['tlsCert', 'tlsKey', 'tlsCa'] as const) {
+    if (typeof config[field] !== 'string') throw new TypeError(`config.${field}: expected a file path string ('' = none)`);
+  }
+  for (const field of ['tlsRequestCert', 'tlsRejectUnauthorized'] as const) {
+    if (typeof config[field] !== 'boolean') throw new TypeError(`config.${field}: expected a boolean`);
+  }
+  if (config.tlsPort >= 0 || config.wssPort >= 0) {
+    for (const field of ['tlsCert', 'tlsKey'] as const) {
+      if (config[field] === '') throw new RangeError(`config.${field}: required when tlsPort or wssPort is set`);
+    }
+  }
+}
+
+const SHARED_STRATEGIES: readonly SharedSubscriptionStrategy[] = ['round-robin', 'random', 'sticky'];
+
+/** The non-numeric MQTT 5.0 feature fields. */
+function checkProtocolOptions(config: BrokerConfig): void {
+  if (!SHARED_STRATEGIES.includes(config.sharedSubscriptionStrategy)) {
+    throw new RangeError(`config.sharedSubscriptionStrategy: expected one of ${SHARED_STRATEGIES.join(', ')}`);
+  }
+  if (typeof config.responseInformation !== 'string' || Buffer.byteLength(config.responseInformation) > 65535) {
+    throw new TypeError('config.responseInformation: expected a string of at most 65535 bytes');
+  }
 }
 
 function checkNumber(field: string, value: unknown, spec: FieldSpec): void {

@@ -18,6 +18,13 @@ Options:
   --workers N       worker threads hosting sessions; 0 = main thread only
   --config FILE     JSON file with any configuration field (see broker.example.json)
   --log-level LVL   fatal|error|warn|info|debug|trace|silent (default info)
+  --ws-port N       MQTT over WebSocket (ws://, path wsPath, default /mqtt);
+                    -1 = off (default), 0 = any free port
+  --tls-port N      MQTT over TLS (mqtts://); -1 = off (default); needs --cert, --key
+  --wss-port N      MQTT over secure WebSocket (wss://); -1 = off (default); needs --cert, --key
+  --cert FILE       PEM server certificate (chain) of the TLS and WSS listeners
+  --key FILE        PEM private key of --cert
+  --ca FILE         PEM CA certificates for client certificates (config tlsRequestCert)
   -h, --help        this text
 Command-line options win over the config file.`;
 
@@ -32,6 +39,12 @@ export function parseCli(argv: string[]): CliOptions {
       workers: { type: 'string' },
       config: { type: 'string' },
       'log-level': { type: 'string' },
+      'ws-port': { type: 'string' },
+      'tls-port': { type: 'string' },
+      'wss-port': { type: 'string' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
+      ca: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -41,6 +54,12 @@ export function parseCli(argv: string[]): CliOptions {
   if (values.host !== undefined) config.host = values.host;
   if (values.workers !== undefined) config.workers = toNumber('--workers', values.workers);
   if (values['log-level'] !== undefined) config.logLevel = values['log-level'] as LogLevel;
+  if (values['ws-port'] !== undefined) config.wsPort = toNumber('--ws-port', values['ws-port']);
+  if (values['tls-port'] !== undefined) config.tlsPort = toNumber('--tls-port', values['tls-port']);
+  if (values['wss-port'] !== undefined) config.wssPort = toNumber('--wss-port', values['wss-port']);
+  if (values.cert !== undefined) config.tlsCert = values.cert;
+  if (values.key !== undefined) config.tlsKey = values.key;
+  if (values.ca !== undefined) config.tlsCa = values.ca;
   return { help: values.help === true, config };
 }
 

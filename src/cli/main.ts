@@ -17,7 +17,12 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const broker = createBroker(options.config);
-  await broker.listen();
+  try {
+    await broker.listen();
+  } catch (err) {
+    await broker.close();
+    throw err;
+  }
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);

@@ -1,10 +1,11 @@
 /**
- * One client transport on the main thread: its socket, its framer, its
+ * One client transport on the main thread: its byte stream, its framer, its
  * keepalive and connect deadlines, and corked writes flushed once per batch.
- * It knows which actor host serves its session, not the session itself.
- * Main thread.
+ * The stream is any `Duplex`: a TCP or TLS socket, or a WebSocket wrapped as a
+ * byte stream (src/net/ws-listener.ts). It knows which actor host serves its
+ * session, not the session itself. Main thread.
  */
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { encodeDisconnectV5 } from '../codec/disconnect.js';
 import { Framer } from '../codec/framer.js';
 import { ProtocolError } from '../codec/protocol-error.js';
@@ -16,6 +17,12 @@ export interface ConnectionOwner {
   onClose(conn: Connection, reason: string): void;
   /** The connection corked its socket; the owner uncorks it after the current batch. */
   corked(conn: Connection): void;
+}
+
+/** What a socket offers beyond `Duplex`; used only where the stream has it. */
+interface SocketExtras {
+  setNoDelay?(noDelay?: boolean): unknown;
+  destroySoon?(): void;
 }
 
 export class Connection {
@@ -37,7 +44,7 @@ export class Connection {
 
   constructor(
     readonly id: number,
-    private readonly socket: Socket,
+    private readonly socket: Duplex & SocketExtras,
     readonly transport: TransportInfo,
     maxPacketSize: number,
     private readonly owner: ConnectionOwner,
@@ -46,7 +53,7 @@ export class Connection {
   ) {
     this.openedAt = this.lastActivity = Date.now();
     this.framer = new Framer(maxPacketSize, (packet) => owner.onPacket(this, packet));
-    socket.setNoDelay(true);
+    if (typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => {
       this.closeReason = `socket error: ${err.message}`;
@@ -106,7 +113,15 @@ export class Connection {
   /** Closes after pending writes are flushed. */
   end(): void {
     this.uncork();
-    this.socket.destroySoon();
+    const socket = this.socket;
+    if (typeof socket.destroySoon === 'function') {
+      socket.destroySoon();
+      return;
+    }
+    // What net.Socket#destroySoon does, for any Duplex.
+    if (socket.writable) socket.end();
+    if (socket.writableFinished) socket.destroy();
+    else socket.once('finish', () => socket.destroy());
   }
 
   /** Closes at once; a 5.0 client that was accepted first gets DISCONNECT with `reasonCode`. */
