@@ -93,11 +93,12 @@ export class Broker extends EventEmitter {
 
   /**
    * Starts the TCP listener and the optional ones the config enables (wsPort,
-   * tlsPort, wssPort); resolves with the TCP address (see addresses()).
+   * tlsPort, wssPort); resolves with the TCP address (see addresses()). With
+   * `proxyProtocol`, TCP connections start with a PROXY protocol header.
    */
   async listen(): Promise<AddressInfo> {
     const server = createServer({ noDelay: true }, (socket) => {
-      this.accept(socket, { type: 'tcp', remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 });
+      this.accept(socket, { type: 'tcp', remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 }, this.config.proxyProtocol);
     });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -109,7 +110,7 @@ export class Broker extends EventEmitter {
     });
     server.on('error', (err) => this.log.error({ err }, 'listener error'));
     const address = server.address() as AddressInfo;
-    this.log.info({ host: address.address, port: address.port, workers: this.config.workers }, 'listening');
+    this.log.info({ host: address.address, port: address.port, workers: this.config.workers, proxyProtocol: this.config.proxyProtocol }, 'listening');
     try {
       const { wsPort, tlsPort, wssPort } = this.config;
       if (wsPort >= 0) this.transports.push(await startWebSocketListener(this.config, this.acceptStream, this.log));
@@ -215,13 +216,14 @@ export class Broker extends EventEmitter {
   }
 
   /** A new client byte stream from any listener: a TCP or TLS socket, or a WebSocket as a stream. */
-  private accept(stream: Duplex, transport: TransportInfo): void {
+  private accept(stream: Duplex, transport: TransportInfo, proxyProtocol = false): void {
     if (this.closing || (this.config.maxConnections > 0 && this.connections.size >= this.config.maxConnections)) {
       stream.destroy();
       return;
     }
     const conn = new Connection(
       this.nextConnId++ >>> 0, stream, transport, this.config.maxIncomingPacketSize, this.owner, this.log, this.config.maxConnectionBufferBytes,
+      proxyProtocol,
     );
     this.connections.set(conn.id, conn);
   }
@@ -315,7 +317,7 @@ export class Broker extends EventEmitter {
     const now = Date.now();
     for (const conn of this.connections.values()) {
       if (!conn.accepted) {
-        if (now - conn.openedAt > this.config.connectTimeoutMs) conn.destroy('no CONNECT within connectTimeoutMs');
+        if (conn.host < 0 && now - conn.openedAt > this.config.connectTimeoutMs) conn.destroy('no CONNECT within connectTimeoutMs');
       } else if (conn.keepaliveMs > 0 && !this.paused[conn.host] && now - conn.lastActivity > conn.keepaliveMs * 1.5) {
         this.log.info({ connId: conn.id }, 'keepalive timeout');
         conn.abort(ReasonCode.KeepAliveTimeout, 'keepalive timeout');

@@ -92,6 +92,16 @@ export interface BrokerConfig {
   tlsRequestCert: boolean;
   /** With tlsRequestCert: refuse a client whose certificate is missing or not signed by a trusted CA. */
   tlsRejectUnauthorized: boolean;
+  /**
+   * Connections to the TCP listener (`port`) start with a PROXY protocol
+   * header, v1 (text) or v2 (binary), from a load balancer in front of the
+   * broker: the client address it carries is the one sessions, events and
+   * logs see. A connection without a valid header (at most 107 bytes for v1,
+   * 4096 for v2, within connectTimeoutMs) is closed. Only turn it on behind
+   * such a proxy: anyone reaching the port could claim any address. The
+   * WebSocket, TLS and WSS listeners do not take it.
+   */
+  proxyProtocol: boolean;
 }
 
 interface FieldSpec { min: number; max: number; integer: boolean }
@@ -175,6 +185,7 @@ export function defaultConfig(): BrokerConfig {
     tlsCa: '',
     tlsRequestCert: false,
     tlsRejectUnauthorized: true,
+    proxyProtocol: false,
   };
 }
 
@@ -211,7 +222,7 @@ function checkTransports(config: BrokerConfig): void {
   for (const field of ['tlsCert', 'tlsKey', 'tlsCa'] as const) {
     if (typeof config[field] !== 'string') throw new TypeError(`config.${field}: expected a file path string ('' = none)`);
   }
-  for (const field of ['tlsRequestCert', 'tlsRejectUnauthorized'] as const) {
+  for (const field of ['tlsRequestCert', 'tlsRejectUnauthorized', 'proxyProtocol'] as const) {
     if (typeof config[field] !== 'boolean') throw new TypeError(`config.${field}: expected a boolean`);
   }
   if (config.tlsPort >= 0 || config.wssPort >= 0) {

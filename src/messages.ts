@@ -21,6 +21,8 @@ export interface DeliveryTarget {
   qos: QoS;
   retain: boolean;
   subscriptionIds: number[];
+  /** The shared subscription (`$share/{group}/{filter}`) the message was picked for; absent for ordinary ones. */
+  share?: string;
 }
 
 export type ToSession =
@@ -51,10 +53,17 @@ export type ToRouter =
   | { kind: 'unsubscribe'; pool: string; sid: number; filter: string }
   | { kind: 'drop'; sid: number }
   | { kind: 'event'; name: SessionEventName; clientId: string; detail: Record<string, unknown> }
-  | { kind: 'credit'; batches: number };
+  | { kind: 'credit'; batches: number }
+  /** A message the session got for shared subscription `share` and will not deliver: route it to another member. */
+  | { kind: 'redispatch'; pool: string; sid: number; share: string; message: AppMessage }
+  /** The session's transport came or went; shared subscription groups prefer online members. */
+  | { kind: 'presence'; sid: number; online: boolean };
 
 const S_OPEN = 1, S_PACKET = 2, S_CLOSED = 3, S_DELIVER = 4;
 const R_SEND = 1, R_END = 2, R_ACCEPTED = 3, R_PUBLISH = 4, R_SUBSCRIBE = 5, R_UNSUBSCRIBE = 6, R_DROP = 7, R_EVENT = 8, R_CREDIT = 9;
+const R_REDISPATCH = 10, R_PRESENCE = 11;
+/** Target flags of a deliver frame, next to the QoS in the low two bits. */
+const T_RETAIN = 4, T_SHARE = 8;
 
 // ── towards a session ────────────────────────────────────────────────────────
 
@@ -83,9 +92,10 @@ export function writeDeliver(w: BatchWriter, message: AppMessage, targets: reado
   w.u32(targets.length);
   for (const t of targets) {
     w.u32(t.sid);
-    w.u8(t.qos | (t.retain ? 4 : 0));
+    w.u8(t.qos | (t.retain ? T_RETAIN : 0) | (t.share !== undefined ? T_SHARE : 0));
     w.u32(t.subscriptionIds.length);
     for (const id of t.subscriptionIds) w.u32(id);
+    if (t.share !== undefined) w.str(t.share);
   }
 }
 
@@ -103,7 +113,9 @@ export function readToSession(r: BatchReader): ToSession {
         const ids = r.u32();
         const subscriptionIds: number[] = new Array(ids);
         for (let j = 0; j < ids; j++) subscriptionIds[j] = r.u32();
-        targets[i] = { sid, qos: (flags & 3) as QoS, retain: (flags & 4) !== 0, subscriptionIds };
+        const target: DeliveryTarget = { sid, qos: (flags & 3) as QoS, retain: (flags & T_RETAIN) !== 0, subscriptionIds };
+        if (flags & T_SHARE) target.share = r.str();
+        targets[i] = target;
       }
       return { kind: 'deliver', message, targets };
     }
@@ -175,6 +187,20 @@ export function writeCredit(w: BatchWriter, batches: number): void {
   w.u32(batches);
 }
 
+export function writeRedispatch(w: BatchWriter, pool: string, sid: number, share: string, message: AppMessage): void {
+  w.u8(R_REDISPATCH);
+  w.str(pool);
+  w.u32(sid);
+  w.str(share);
+  writeAppMessage(w, message);
+}
+
+export function writePresence(w: BatchWriter, sid: number, online: boolean): void {
+  w.u8(R_PRESENCE);
+  w.u32(sid);
+  w.u8(online ? 1 : 0);
+}
+
 export function readToRouter(r: BatchReader): ToRouter {
   const kind = r.u8();
   switch (kind) {
@@ -196,6 +222,8 @@ export function readToRouter(r: BatchReader): ToRouter {
     case R_UNSUBSCRIBE: return { kind: 'unsubscribe', pool: r.str(), sid: r.u32(), filter: r.str() };
     case R_DROP: return { kind: 'drop', sid: r.u32() };
     case R_CREDIT: return { kind: 'credit', batches: r.u32() };
+    case R_REDISPATCH: return { kind: 'redispatch', pool: r.str(), sid: r.u32(), share: r.str(), message: readAppMessage(r) };
+    case R_PRESENCE: return { kind: 'presence', sid: r.u32(), online: r.u8() === 1 };
     case R_EVENT: {
       const e = JSON.parse(r.str()) as { name: SessionEventName; clientId: string; detail: Record<string, unknown> };
       return { kind: 'event', ...e };

@@ -1,8 +1,9 @@
 /**
  * The actor host: owns the session actors of one shard (by client id hash),
- * their index by client id and by connection, and the data-plane link to the
- * router. It does not care where it runs: a worker thread (worker-main.ts) or
- * the main thread (`workers: 0`).
+ * their index by client id and by connection, the CONNECTs waiting for an
+ * authentication exchange, and the data-plane link to the router. It does not
+ * care where it runs: a worker thread (worker-main.ts) or the main thread
+ * (`workers: 0`).
  */
 import { BatchReader } from '../src/channel/batch-reader.js';
 import type { BatchEndpoint } from '../src/channel/endpoint.js';
@@ -10,6 +11,7 @@ import { Outbox } from '../src/channel/outbox.js';
 import type { BrokerConfig } from '../src/config.js';
 import type { Logger } from '../src/log.js';
 import { readToSession, type ToSession } from '../src/messages.js';
+import type { Authenticator, ConnectAuth } from './auth-flow.js';
 import { handleConnect, type SessionDirectory } from './connect-handler.js';
 import { RouterLink } from './router-link.js';
 import { SessionActor, type SessionEnv } from './session-actor.js';
@@ -36,6 +38,8 @@ export class ActorHost implements SessionDirectory {
   private readonly sessions = new Map<number, SessionActor>();
   private readonly byClient = new Map<string, SessionActor>();
   private readonly byConn = new Map<number, SessionActor>();
+  /** Connections whose CONNECT waits for its authentication exchange. */
+  private readonly pendingAuth = new Map<number, ConnectAuth>();
   private readonly outbox: Outbox;
   private readonly link: RouterLink;
   private readonly env: SessionEnv;
@@ -43,13 +47,21 @@ export class ActorHost implements SessionDirectory {
   private stopResolve: (() => void) | undefined;
   readonly stopped: Promise<void>;
 
-  constructor(readonly index: number, readonly config: BrokerConfig, endpoint: BatchEndpoint, private readonly log: Logger) {
+  /** `authenticator` decides enhanced authentication; without one every Authentication Method is refused. */
+  constructor(
+    readonly index: number,
+    readonly config: BrokerConfig,
+    endpoint: BatchEndpoint,
+    private readonly log: Logger,
+    readonly authenticator: Authenticator | undefined = undefined,
+  ) {
     this.outbox = new Outbox(endpoint, config);
     this.link = new RouterLink(this.outbox);
     this.env = {
       config,
       link: this.link,
       log,
+      authenticator,
       ended: (s) => this.forget(s),
       unbind: (connId) => { this.byConn.delete(connId); },
     };
@@ -70,9 +82,13 @@ export class ActorHost implements SessionDirectory {
 
   private dispatch(msg: ToSession): void {
     switch (msg.kind) {
-      case 'packet':
-        this.byConn.get(msg.connId)?.handlePacket(msg.connId, msg.packet);
+      case 'packet': {
+        const session = this.byConn.get(msg.connId);
+        if (session) return session.handlePacket(msg.connId, msg.packet);
+        const auth = this.pendingAuth.get(msg.connId);
+        if (auth && !auth.onPacket(msg.packet)) this.pendingAuth.delete(msg.connId);
         return;
+      }
       case 'deliver':
         for (const target of msg.targets) this.sessions.get(target.sid)?.deliver(msg.message, target);
         return;
@@ -85,6 +101,7 @@ export class ActorHost implements SessionDirectory {
         }
         return;
       case 'closed':
+        this.pendingAuth.delete(msg.connId);
         this.byConn.get(msg.connId)?.transportClosed(msg.connId, msg.reason);
         return;
     }
@@ -111,6 +128,10 @@ export class ActorHost implements SessionDirectory {
 
   endRaw(connId: number): void {
     this.link.end(connId);
+  }
+
+  pendAuth(connId: number, auth: ConnectAuth): void {
+    this.pendingAuth.set(connId, auth);
   }
 
   private forget(session: SessionActor): void {
@@ -141,6 +162,8 @@ export class ActorHost implements SessionDirectory {
       }
       this.link.end(session.connId);
     }
+    for (const connId of this.pendingAuth.keys()) this.link.end(connId);
+    this.pendingAuth.clear();
     this.outbox.close();
     // Stop after this turn, so the control reply to shutdown() leaves first.
     setImmediate(() => this.stopResolve?.());

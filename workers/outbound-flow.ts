@@ -13,6 +13,8 @@ export interface Outgoing {
   packetId: number;
   /** 'publish': waiting for PUBACK/PUBREC; 'pubrel': PUBREL sent, waiting for PUBCOMP. */
   state: 'publish' | 'pubrel';
+  /** The shared subscription this message was picked for, if any. */
+  share?: string;
 }
 
 export class OutboundFlow {
@@ -77,6 +79,31 @@ export class OutboundFlow {
     if (!o) return false;
     o.state = 'pubrel';
     return true;
+  }
+
+  /**
+   * Removes and returns the messages of shared subscriptions that may go to
+   * another member: every queued one, and the inflight QoS 1 ones not yet
+   * acknowledged. Inflight QoS 2 messages stay.
+   */
+  takeShared(): Outgoing[] {
+    const taken: Outgoing[] = [];
+    for (const [packetId, o] of this.inflight) {
+      if (o.share !== undefined && o.qos === 1 && o.state === 'publish') {
+        this.inflight.delete(packetId);
+        taken.push(o);
+      }
+    }
+    if (this.queued === 0) return taken;
+    const kept: Outgoing[] = [];
+    for (let i = this.head; i < this.queue.length; i++) {
+      const o = this.queue[i] as Outgoing;
+      if (o.share !== undefined) taken.push(o);
+      else kept.push(o);
+    }
+    this.queue = kept;
+    this.head = 0;
+    return taken;
   }
 
   /** Forgets everything (clean start, or session end). */

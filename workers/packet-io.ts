@@ -1,7 +1,8 @@
 /**
  * mqtt-packet behind one small surface for the actor host: parse one whole
  * control packet, and generate the packets the hand codec does not cover
- * (CONNACK, SUBACK, UNSUBACK, DISCONNECT, PINGRESP, AUTH).
+ * (CONNACK, SUBACK, UNSUBACK, DISCONNECT, PINGRESP, AUTH), with or without
+ * a Reason String.
  * Runs wherever the actor host runs (a worker, or the main thread).
  */
 import mqttPacket from 'mqtt-packet';
@@ -31,6 +32,20 @@ function protocolErrorCode(message: string): number {
 
 export function generatePacket(packet: Packet, protocolVersion: number): Buffer {
   return mqttPacket.generate(packet, { protocolVersion: protocolVersion as 3 | 4 | 5 });
+}
+
+/**
+ * Generates a 5.0 packet with `reasonString` among its properties, or without
+ * it when `reasonString` is undefined or would take the packet over
+ * `maxPacketSize` (0 = no limit) [MQTT-3.1.2-24].
+ */
+export function generateWithReason(packet: Packet, reasonString: string | undefined, maxPacketSize: number): Buffer {
+  if (reasonString !== undefined) {
+    const { properties } = packet as { properties?: Record<string, unknown> };
+    const bytes = generatePacket({ ...packet, properties: { ...properties, reasonString } } as Packet, 5);
+    if (maxPacketSize === 0 || bytes.length <= maxPacketSize) return bytes;
+  }
+  return generatePacket(packet, 5);
 }
 
 export const PINGRESP = Buffer.from([0xd0, 0x00]);

@@ -6,8 +6,8 @@
 import type { AppMessage } from '../src/app-message.js';
 import type { Outbox } from '../src/channel/outbox.js';
 import {
-  writeAccepted, writeCredit, writeDrop, writeEnd, writeEvent, writePublish, writeSend, writeSubscribe, writeUnsubscribe,
-  type SessionEventName, type SubscribeRequest,
+  writeAccepted, writeCredit, writeDrop, writeEnd, writeEvent, writePresence, writePublish, writeRedispatch, writeSend, writeSubscribe,
+  writeUnsubscribe, type SessionEventName, type SubscribeRequest,
 } from '../src/messages.js';
 
 export class RouterLink {
@@ -50,6 +50,16 @@ export class RouterLink {
 
   event(name: SessionEventName, clientId: string, detail: Record<string, unknown>): void {
     writeEvent(this.outbox.writer, name, clientId, detail);
+    this.outbox.commit();
+  }
+
+  redispatch(pool: string, sid: number, share: string, message: AppMessage): void {
+    writeRedispatch(this.outbox.writer, pool, sid, share, message);
+    this.outbox.commit();
+  }
+
+  presence(sid: number, online: boolean): void {
+    writePresence(this.outbox.writer, sid, online);
     this.outbox.commit();
   }
 

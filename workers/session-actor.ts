@@ -1,7 +1,9 @@
 /**
  * One MQTT session as an actor: its subscriptions, its outbound QoS 1/2 flow,
  * its inbound QoS 2 ids, its will, its expiry, and the transport it is
- * attached to (or none). It outlives its connections until it expires.
+ * attached to (or none) with that connection's topic aliases and
+ * authentication. It outlives its connections until it expires; messages it
+ * holds for shared subscriptions go back to the router when it goes offline.
  * Plain object inside an ActorHost; runs wherever the host runs.
  */
 import type mqttPacket from 'mqtt-packet';
@@ -11,17 +13,21 @@ import { ReasonCode } from '../src/codec/reason-codes.js';
 import type { BrokerConfig } from '../src/config.js';
 import type { Logger } from '../src/log.js';
 import type { DeliveryTarget, TransportInfo } from '../src/messages.js';
+import type { Authenticator, ConnectionAuth } from './auth-flow.js';
 import { OutboundFlow, type Outgoing } from './outbound-flow.js';
-import { generatePacket } from './packet-io.js';
+import { generatePacket, generateWithReason } from './packet-io.js';
 import type { RouterLink } from './router-link.js';
 import { handleSessionPacket } from './session-inbound.js';
 import { sendOutgoing } from './session-outbound.js';
 import { TokenBucket } from './token-bucket.js';
+import { InboundAliases, OutboundAliases } from './topic-alias.js';
 
 export interface SessionEnv {
   config: BrokerConfig;
   link: RouterLink;
   log: Logger;
+  /** Decides enhanced authentication (AUTH); undefined = every Authentication Method is refused. */
+  authenticator: Authenticator | undefined;
   /** The host forgets the session (expired, or replaced by a clean start). */
   ended(session: SessionActor): void;
   /** The host stops routing packets of `connId` to this session. */
@@ -47,14 +53,25 @@ export interface Negotiated {
   keepalive: number;
   /** Largest packet the client accepts (its Maximum Packet Size, capped by ours). */
   maxOutgoingPacketSize: number;
+  /** The client's Topic Alias Maximum: aliases we may use towards it. */
+  topicAliasMaximum: number;
+  /** False when the client asked for no Reason Strings outside PUBLISH, CONNACK and DISCONNECT [MQTT-3.1.2-29]. */
+  requestProblemInformation: boolean;
 }
+
+const SHARE_PREFIX = '$share/';
 
 export class SessionActor {
   connId = -1;
   transport: TransportInfo | undefined;
-  negotiated: Negotiated = { protocolVersion: 4, keepalive: 0, maxOutgoingPacketSize: 0 };
+  negotiated: Negotiated = { protocolVersion: 4, keepalive: 0, maxOutgoingPacketSize: 0, topicAliasMaximum: 0, requestProblemInformation: true };
   sessionExpiry = 0;
   will: Will | undefined;
+  /** Enhanced authentication of the current connection, when its CONNECT named a method. */
+  auth: ConnectionAuth | undefined;
+  /** Topic aliases of the current connection (5.0). */
+  inboundAliases: InboundAliases | undefined;
+  outboundAliases: OutboundAliases | undefined;
   readonly subscriptions = new Map<string, SubscriptionOptions>();
   readonly flow: OutboundFlow;
   readonly inboundQos2 = new Set<number>();
@@ -85,14 +102,23 @@ export class SessionActor {
     return this.negotiated.protocolVersion;
   }
 
-  /** Binds a new transport after its CONNACK was sent; resends what was unacknowledged [MQTT-4.4.0-1]. */
+  /**
+   * Binds a new transport after its CONNACK was sent, with fresh topic aliases
+   * [MQTT-3.3.2-7]; resends what was unacknowledged [MQTT-4.4.0-1].
+   */
   attach(connId: number, transport: TransportInfo, negotiated: Negotiated, receiveMaximum: number): void {
     this.clearTimers();
     this.connId = connId;
     this.transport = transport;
     this.negotiated = negotiated;
     this.flow.window = Math.min(this.env.config.maxInflightMessages, receiveMaximum);
-    this.inboundQos2.clear();
+    // Inbound QoS 2 ids awaiting PUBREL are session state: kept across connections [MQTT-4.3.3-10].
+    const v5 = negotiated.protocolVersion === 5;
+    const { topicAliasMaximum, maxOutgoingTopicAliases } = this.env.config;
+    this.inboundAliases = v5 && topicAliasMaximum > 0 ? new InboundAliases(topicAliasMaximum) : undefined;
+    const outgoing = Math.min(negotiated.topicAliasMaximum, maxOutgoingTopicAliases);
+    this.outboundAliases = v5 && outgoing > 0 ? new OutboundAliases(outgoing) : undefined;
+    if (this.hasSharedSubscriptions()) this.env.link.presence(this.sid, true);
     for (const o of this.flow.inflight.values()) {
       if (o.state === 'publish') sendOutgoing(this, o, true);
       else this.env.link.send(connId, generatePacket({ cmd: 'pubrel', messageId: o.packetId }, negotiated.protocolVersion));
@@ -107,7 +133,7 @@ export class SessionActor {
     } catch (err) {
       if (err instanceof ProtocolError) {
         this.env.log.info({ clientId: this.clientId, reasonCode: err.reasonCode, err: err.message }, 'protocol error, closing');
-        this.closeTransport(err.reasonCode);
+        this.closeTransport(err.reasonCode, err.message);
       } else {
         this.env.log.error({ clientId: this.clientId, err }, 'session failed on a packet, closing');
         this.closeTransport(ReasonCode.ImplementationSpecificError);
@@ -115,12 +141,12 @@ export class SessionActor {
     }
   }
 
-  /** Sends DISCONNECT (5.0 only) with `reasonCode`, closes the transport, and treats it as an abnormal loss. */
-  closeTransport(reasonCode: number): void {
+  /** Sends DISCONNECT (5.0 only) with `reasonCode` and `reasonString`, closes the transport, and treats it as an abnormal loss. */
+  closeTransport(reasonCode: number, reasonString?: string): void {
     const connId = this.connId;
     if (connId < 0) return;
     if (this.protocolVersion === 5) {
-      this.env.link.send(connId, generatePacket({ cmd: 'disconnect', reasonCode }, 5));
+      this.env.link.send(connId, generateWithReason({ cmd: 'disconnect', reasonCode }, reasonString, this.negotiated.maxOutgoingPacketSize));
     }
     this.env.link.end(connId);
     this.detach(`server disconnect 0x${reasonCode.toString(16)}`);
@@ -144,7 +170,11 @@ export class SessionActor {
     const connId = this.connId;
     this.env.unbind(connId);
     this.connId = -1;
+    this.auth = undefined;
+    this.inboundAliases = this.outboundAliases = undefined;
     this.env.link.event('client-disconnected', this.clientId, { reason, pool: this.pool });
+    if (this.hasSharedSubscriptions()) this.env.link.presence(this.sid, false);
+    this.redispatchShared();
     this.scheduleWill();
     if (this.sessionExpiry === 0) {
       this.end();
@@ -195,6 +225,7 @@ export class SessionActor {
       this.env.unbind(this.connId);
       this.connId = -1;
     }
+    this.redispatchShared();
     this.env.link.drop(this.sid);
     this.flow.clear();
     this.subscriptions.clear();
@@ -208,6 +239,7 @@ export class SessionActor {
       return;
     }
     const o: Outgoing = { message, qos: target.qos, retain: target.retain, subscriptionIds: target.subscriptionIds, packetId: 0, state: 'publish' };
+    if (target.share !== undefined) o.share = target.share;
     if (o.qos === 0) {
       if (this.connected) sendOutgoing(this, o, false);
       return;
@@ -245,6 +277,33 @@ export class SessionActor {
 
   sendPacket(packet: mqttPacket.Packet): void {
     this.send(generatePacket(packet, this.protocolVersion));
+  }
+
+  /**
+   * Sends an acknowledgement with a Reason String on 5.0, unless the client
+   * asked for no problem information [MQTT-3.1.2-29] or the string would not fit.
+   */
+  sendWithReason(packet: mqttPacket.Packet, reasonString: string): void {
+    if (this.protocolVersion !== 5) return this.sendPacket(packet);
+    const allowed = this.negotiated.requestProblemInformation ? reasonString : undefined;
+    this.send(generateWithReason(packet, allowed, this.negotiated.maxOutgoingPacketSize));
+  }
+
+  private hasSharedSubscriptions(): boolean {
+    for (const filter of this.subscriptions.keys()) if (filter.startsWith(SHARE_PREFIX)) return true;
+    return false;
+  }
+
+  /**
+   * Gives the router back the messages held for shared subscriptions that
+   * another member may deliver: queued ones, and QoS 1 ones sent but not
+   * acknowledged. QoS 2 ones already sent stay: their delivery must complete
+   * with this client [MQTT-4.8.2-4] [MQTT-4.8.2-5].
+   */
+  private redispatchShared(): void {
+    for (const o of this.flow.takeShared()) {
+      this.env.link.redispatch(this.pool, this.sid, o.share as string, o.message);
+    }
   }
 }
 

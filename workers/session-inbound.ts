@@ -1,8 +1,10 @@
 /**
  * Handlers for the packets a connected client sends to its session
- * (everything after CONNECT): PUBLISH and its acknowledgements, SUBSCRIBE,
- * UNSUBSCRIBE, PINGREQ, DISCONNECT. Checks run in the order state, flags,
- * fields; every violation is a ProtocolError. Runs wherever the actor host runs.
+ * (everything after CONNECT): PUBLISH (with its Topic Alias) and its
+ * acknowledgements, PINGREQ, DISCONNECT; SUBSCRIBE and UNSUBSCRIBE go to
+ * session-subscribe.ts, AUTH to auth-flow.ts. Checks run in the order state,
+ * flags, fields; every violation is a ProtocolError. Runs wherever the actor
+ * host runs.
  */
 import { isUtf8 } from 'node:buffer';
 import type mqttPacket from 'mqtt-packet';
@@ -10,9 +12,11 @@ import type { AppMessage, MessageProperties } from '../src/app-message.js';
 import { ProtocolError } from '../src/codec/protocol-error.js';
 import { decodePublish, encodeAck, type DecodedPublish } from '../src/codec/publish.js';
 import { ReasonCode } from '../src/codec/reason-codes.js';
-import { isValidTopicFilter, isValidTopicName, topicLevelCount } from '../src/router/topic.js';
+import { isValidTopicName, topicLevelCount } from '../src/router/topic.js';
+import { handleAuth } from './auth-flow.js';
 import { parsePacket, PINGRESP } from './packet-io.js';
 import type { SessionActor } from './session-actor.js';
+import { handleSubscribe, handleUnsubscribe } from './session-subscribe.js';
 
 const PUBLISH = 3, PUBACK = 4, PUBREC = 5, PUBREL = 6, PUBCOMP = 7;
 
@@ -31,8 +35,7 @@ export function handleSessionPacket(session: SessionActor, bytes: Buffer): void 
     case 'disconnect': return handleDisconnect(session, packet);
     case 'connect':
       throw new ProtocolError(ReasonCode.ProtocolError, 'second CONNECT on a connection [MQTT-3.1.0-2]');
-    case 'auth':
-      throw new ProtocolError(ReasonCode.ProtocolError, 'AUTH without an authentication method [MQTT-4.12.0-1]');
+    case 'auth': return handleAuth(session, packet);
     default:
       throw new ProtocolError(ReasonCode.ProtocolError, `unexpected ${packet.cmd} from a client`);
   }
@@ -42,15 +45,18 @@ function handlePublish(session: SessionActor, bytes: Buffer): void {
   const v5 = session.protocolVersion === 5;
   const p = decodePublish(bytes, session.protocolVersion);
   const { config } = session.env;
-  if (p.properties?.topicAlias !== undefined) {
-    throw new ProtocolError(ReasonCode.TopicAliasInvalid, 'Topic Alias above the Topic Alias Maximum of 0 [MQTT-3.3.2-9]');
-  }
-  if (p.topic === '') throw new ProtocolError(ReasonCode.ProtocolError, 'empty topic name [MQTT-4.7.3-1]');
-  if (!isValidTopicName(p.topic) || Buffer.byteLength(p.topic) > config.maxTopicLength || topicLevelCount(p.topic) > config.maxTopicLevels) {
+  const alias = p.properties?.topicAlias;
+  if (p.topic !== '' && (!isValidTopicName(p.topic) || Buffer.byteLength(p.topic) > config.maxTopicLength || topicLevelCount(p.topic) > config.maxTopicLevels)) {
     throw new ProtocolError(ReasonCode.TopicNameInvalid, 'invalid topic name [MQTT-3.3.2-2]');
   }
+  if (alias !== undefined) {
+    const aliases = session.inboundAliases;
+    if (!aliases) throw new ProtocolError(ReasonCode.TopicAliasInvalid, 'Topic Alias while the Topic Alias Maximum is 0 [MQTT-3.2.2-18]');
+    p.topic = aliases.resolve(alias, p.topic);
+  }
+  if (p.topic === '') throw new ProtocolError(ReasonCode.ProtocolError, 'empty topic name without a Topic Alias [MQTT-4.7.3-1]');
   if (v5 && p.properties?.payloadFormatIndicator && !isUtf8(p.payload)) {
-    return refusePublish(session, p, ReasonCode.PayloadFormatInvalid);
+    return refusePublish(session, p, ReasonCode.PayloadFormatInvalid, 'payload is not UTF-8 but its Payload Format Indicator says so (§3.3.2.3.2)');
   }
   if (p.qos === 2 && p.messageId !== undefined && session.inboundQos2.has(p.messageId)) {
     session.send(encodeAck('pubrec', p.messageId, ReasonCode.Success, session.protocolVersion));
@@ -60,10 +66,10 @@ function handlePublish(session: SessionActor, bytes: Buffer): void {
     session.drops.rateLimited++;
     if (p.qos === 0) return;
     if (!v5) throw new ProtocolError(ReasonCode.QuotaExceeded, 'incoming publish rate exceeded');
-    return refusePublish(session, p, ReasonCode.QuotaExceeded);
+    return refusePublish(session, p, ReasonCode.QuotaExceeded, 'incoming publish rate exceeded');
   }
   if (p.qos === 2 && session.inboundQos2.size >= config.receiveMaximum) {
-    throw new ProtocolError(ReasonCode.ReceiveMaximumExceeded, 'more unacknowledged QoS 2 publishes than Receive Maximum [MQTT-3.3.4-9]');
+    throw new ProtocolError(ReasonCode.ReceiveMaximumExceeded, 'more unacknowledged QoS 2 publishes than Receive Maximum [MQTT-3.3.4-7]');
   }
   session.publish(toAppMessage(p));
   if (p.qos === 1) session.send(encodeAck('puback', p.messageId as number, ReasonCode.Success, session.protocolVersion));
@@ -73,10 +79,10 @@ function handlePublish(session: SessionActor, bytes: Buffer): void {
   }
 }
 
-/** 5.0: a QoS 1/2 publish refused with a reason code in its acknowledgement; QoS 0 is dropped. */
-function refusePublish(session: SessionActor, p: DecodedPublish, reasonCode: number): void {
+/** 5.0: a QoS 1/2 publish refused with a reason code (and Reason String) in its acknowledgement; QoS 0 is dropped. */
+function refusePublish(session: SessionActor, p: DecodedPublish, reasonCode: number, reasonString: string): void {
   if (p.qos === 0) return;
-  session.send(encodeAck(p.qos === 1 ? 'puback' : 'pubrec', p.messageId as number, reasonCode, session.protocolVersion));
+  session.sendWithReason({ cmd: p.qos === 1 ? 'puback' : 'pubrec', messageId: p.messageId as number, reasonCode }, reasonString);
 }
 
 function toAppMessage(p: DecodedPublish): AppMessage {
@@ -130,45 +136,6 @@ function bodyOffset(bytes: Buffer): number {
   let i = 1;
   while (((bytes[i] as number) & 0x80) !== 0) i++;
   return i + 1;
-}
-
-function handleSubscribe(session: SessionActor, packet: mqttPacket.ISubscribePacket): void {
-  const v5 = session.protocolVersion === 5;
-  const { config } = session.env;
-  const subscriptionId = packet.properties?.subscriptionIdentifier ?? 0;
-  const granted: number[] = [];
-  for (const s of packet.subscriptions) {
-    const filter = s.topic;
-    if (!isValidTopicFilter(filter) || Buffer.byteLength(filter) > config.maxTopicLength || topicLevelCount(filter) > config.maxTopicLevels) {
-      granted.push(v5 ? ReasonCode.TopicFilterInvalid : 0x80);
-      continue;
-    }
-    if (filter.startsWith('$share/')) {
-      granted.push(v5 ? ReasonCode.SharedSubscriptionsNotSupported : 0x80);
-      continue;
-    }
-    const qos = s.qos;
-    const existed = session.subscriptions.has(filter);
-    const retainHandling = v5 ? s.rh ?? 0 : 0;
-    const options = { qos, noLocal: v5 && s.nl === true, retainAsPublished: v5 && s.rap === true, retainHandling, subscriptionId };
-    session.subscriptions.set(filter, options);
-    session.env.link.subscribe({
-      pool: session.pool, sid: session.sid, filter, qos, noLocal: options.noLocal, retainAsPublished: options.retainAsPublished,
-      subscriptionId, sendRetained: retainHandling === 0 || (retainHandling === 1 && !existed),
-    });
-    granted.push(qos);
-  }
-  session.sendPacket({ cmd: 'suback', messageId: packet.messageId as number, granted });
-}
-
-function handleUnsubscribe(session: SessionActor, packet: mqttPacket.IUnsubscribePacket): void {
-  const codes: number[] = [];
-  for (const filter of packet.unsubscriptions) {
-    const existed = session.subscriptions.delete(filter);
-    if (existed) session.env.link.unsubscribe(session.pool, session.sid, filter);
-    codes.push(existed ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted);
-  }
-  session.sendPacket({ cmd: 'unsuback', messageId: packet.messageId as number, granted: codes });
 }
 
 function handleDisconnect(session: SessionActor, packet: mqttPacket.IDisconnectPacket): void {

@@ -1,12 +1,13 @@
 /**
  * Encoding of one outgoing PUBLISH for a session: its protocol version, the
- * subscription identifiers and remaining Message Expiry of 5.0, and the
- * client's Maximum Packet Size (an oversized message is skipped and counted,
- * never a disconnect). Runs wherever the actor host runs.
+ * subscription identifiers, remaining Message Expiry and Topic Alias of 5.0,
+ * and the client's Maximum Packet Size (an oversized message is skipped and
+ * counted, never a disconnect). Runs wherever the actor host runs.
  */
 import { encodePublish, encodedPublishLength, type EncodablePublish, type PublishProperties } from '../src/codec/publish.js';
 import type { Outgoing } from './outbound-flow.js';
 import type { SessionActor } from './session-actor.js';
+import type { AliasChoice } from './topic-alias.js';
 
 export function sendOutgoing(session: SessionActor, o: Outgoing, dup: boolean): void {
   const { message } = o;
@@ -19,8 +20,16 @@ export function sendOutgoing(session: SessionActor, o: Outgoing, dup: boolean): 
   };
   if (o.qos > 0) packet.messageId = o.packetId;
   const v5 = session.protocolVersion === 5;
+  const aliases = session.outboundAliases;
+  let alias: AliasChoice | undefined;
   if (v5) {
-    const properties = outgoingProperties(o);
+    let properties = outgoingProperties(o);
+    if (aliases) {
+      // [MQTT-3.1.2-26] [MQTT-3.3.2-11]: never above the client's Topic Alias Maximum.
+      alias = aliases.choose(message.topic);
+      (properties ??= {}).topicAlias = alias.alias;
+      if (alias.known) packet.topic = '';
+    }
     if (properties) packet.properties = properties;
   }
   const limit = session.negotiated.maxOutgoingPacketSize;
@@ -33,6 +42,7 @@ export function sendOutgoing(session: SessionActor, o: Outgoing, dup: boolean): 
     return;
   }
   session.send(encodePublish(packet, session.protocolVersion));
+  if (alias) aliases?.commit(message.topic, alias);
 }
 
 function outgoingProperties(o: Outgoing): PublishProperties | undefined {

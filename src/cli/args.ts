@@ -25,6 +25,8 @@ Options:
   --cert FILE       PEM server certificate (chain) of the TLS and WSS listeners
   --key FILE        PEM private key of --cert
   --ca FILE         PEM CA certificates for client certificates (config tlsRequestCert)
+  --proxy-protocol  TCP connections start with a PROXY protocol v1/v2 header (behind a
+                    load balancer); the client address comes from it
   -h, --help        this text
 Command-line options win over the config file.`;
 
@@ -45,6 +47,7 @@ export function parseCli(argv: string[]): CliOptions {
       cert: { type: 'string' },
       key: { type: 'string' },
       ca: { type: 'string' },
+      'proxy-protocol': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -60,6 +63,7 @@ export function parseCli(argv: string[]): CliOptions {
   if (values.cert !== undefined) config.tlsCert = values.cert;
   if (values.key !== undefined) config.tlsKey = values.key;
   if (values.ca !== undefined) config.tlsCa = values.ca;
+  if (values['proxy-protocol'] === true) config.proxyProtocol = true;
   return { help: values.help === true, config };
 }
 

@@ -167,14 +167,15 @@ function parseProperties(section: Buffer, contentLength: number): PublishPropert
 }
 
 /**
- * Encodes a PUBLISH. Without properties (or on 3.1.1, which has none) it is
- * written by hand into one buffer; with properties mqtt-packet generates it.
- * The buffer may be a slice of Node's shared pool: copy it before transferring
- * its ArrayBuffer to another thread.
+ * Encodes a PUBLISH. Without properties, with a Topic Alias alone, or on
+ * 3.1.1 (which has none) it is written by hand into one buffer; with other
+ * properties mqtt-packet generates it. The buffer may be a slice of Node's
+ * shared pool: copy it before transferring its ArrayBuffer to another thread.
  */
 export function encodePublish(p: EncodablePublish, protocolVersion: number): Buffer {
   const v5 = protocolVersion === 5;
-  if (v5 && hasProperties(p.properties)) {
+  const alias = v5 ? topicAliasOnly(p.properties) : undefined;
+  if (v5 && alias === undefined && hasProperties(p.properties)) {
     const packet: mqttPacket.IPublishPacket = {
       cmd: 'publish',
       topic: p.topic,
@@ -190,7 +191,8 @@ export function encodePublish(p: EncodablePublish, protocolVersion: number): Buf
   if (p.qos > 0 && p.messageId === undefined) throw new Error('PUBLISH at QoS > 0 needs a messageId');
 
   const topicLength = Buffer.byteLength(p.topic);
-  const remaining = 2 + topicLength + (p.qos > 0 ? 2 : 0) + (v5 ? 1 : 0) + p.payload.length;
+  const propertyBytes = v5 ? (alias === undefined ? 1 : 4) : 0;
+  const remaining = 2 + topicLength + (p.qos > 0 ? 2 : 0) + propertyBytes + p.payload.length;
   const buf = Buffer.allocUnsafe(1 + varintSize(remaining) + remaining);
   buf[0] = 0x30 | (p.dup ? 0x08 : 0) | (p.qos << 1) | (p.retain ? 0x01 : 0);
   let pos = writeVarint(buf, 1, remaining);
@@ -198,9 +200,28 @@ export function encodePublish(p: EncodablePublish, protocolVersion: number): Buf
   pos += 2;
   pos += buf.write(p.topic, pos);
   if (p.qos > 0) pos = buf.writeUInt16BE(p.messageId!, pos);
-  if (v5) buf[pos++] = 0;
+  if (alias !== undefined) {
+    buf[pos++] = 3;
+    buf[pos++] = 0x23; // Topic Alias
+    pos = buf.writeUInt16BE(alias, pos);
+  } else if (v5) {
+    buf[pos++] = 0;
+  }
   p.payload.copy(buf, pos);
   return buf;
+}
+
+/** The Topic Alias when it is the only property given (a valid one), else undefined. */
+function topicAliasOnly(properties: PublishProperties | undefined): number | undefined {
+  if (properties === undefined) return undefined;
+  let alias: number | undefined;
+  for (const name in properties) {
+    const value = properties[name as keyof PublishProperties];
+    if (value === undefined) continue;
+    if (name !== 'topicAlias' || !isUint(value, 0xffff)) return undefined;
+    alias = value;
+  }
+  return alias;
 }
 
 /** The size in bytes that encodePublish would produce, without encoding. */

@@ -3,7 +3,10 @@
  * keepalive and connect deadlines, and corked writes flushed once per batch.
  * The stream is any `Duplex`: a TCP or TLS socket, or a WebSocket wrapped as a
  * byte stream (src/net/ws-listener.ts). It knows which actor host serves its
- * session, not the session itself. Main thread.
+ * session, not the session itself. With `proxyProtocol`, the stream starts
+ * with a PROXY protocol header (src/net/proxy-protocol.ts): it is read before
+ * any MQTT byte, under the same connect deadline, and the real client's
+ * address replaces the socket's in `transport`. Main thread.
  */
 import type { Duplex } from 'node:stream';
 import { encodeDisconnectV5 } from '../codec/disconnect.js';
@@ -11,6 +14,7 @@ import { Framer } from '../codec/framer.js';
 import { ProtocolError } from '../codec/protocol-error.js';
 import type { Logger } from '../log.js';
 import type { TransportInfo } from '../messages.js';
+import { ProxyHeaderReader, ProxyProtocolError } from './proxy-protocol.js';
 
 export interface ConnectionOwner {
   onPacket(conn: Connection, packet: Buffer): void;
@@ -41,17 +45,23 @@ export class Connection {
   private isCorked = false;
   private closeReason = 'connection closed';
   private closed = false;
+  private transportInfo: TransportInfo;
+  /** Set until the PROXY protocol header is read, when the listener expects one. */
+  private proxyHeader: ProxyHeaderReader | undefined;
 
   constructor(
     readonly id: number,
     private readonly socket: Duplex & SocketExtras,
-    readonly transport: TransportInfo,
+    transport: TransportInfo,
     maxPacketSize: number,
     private readonly owner: ConnectionOwner,
     private readonly log: Logger,
     private readonly maxBufferBytes: number,
+    proxyProtocol = false,
   ) {
     this.openedAt = this.lastActivity = Date.now();
+    this.transportInfo = transport;
+    if (proxyProtocol) this.proxyHeader = new ProxyHeaderReader();
     this.framer = new Framer(maxPacketSize, (packet) => owner.onPacket(this, packet));
     if (typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -68,8 +78,18 @@ export class Connection {
     return this.closed;
   }
 
+  /** Transport and client address; with the PROXY protocol, the forwarded client once the header is read. */
+  get transport(): TransportInfo {
+    return this.transportInfo;
+  }
+
   private onData(chunk: Buffer): void {
     this.lastActivity = Date.now();
+    if (this.proxyHeader) {
+      const rest = this.readProxyHeader(this.proxyHeader, chunk);
+      if (rest === undefined || rest.length === 0) return;
+      chunk = rest;
+    }
     try {
       this.framer.push(chunk);
     } catch (err) {
@@ -77,6 +97,28 @@ export class Connection {
       this.log.info({ connId: this.id, reasonCode: err.reasonCode, err: err.message }, 'bad packet framing, closing');
       this.abort(err.reasonCode, err.message);
     }
+  }
+
+  /** Feeds the PROXY header reader; returns the bytes after a complete header, undefined while it is incomplete or bad. */
+  private readProxyHeader(reader: ProxyHeaderReader, chunk: Buffer): Buffer | undefined {
+    const socketAddress = { remoteAddress: this.transportInfo.remoteAddress, remotePort: this.transportInfo.remotePort };
+    let result;
+    try {
+      result = reader.push(chunk);
+    } catch (err) {
+      if (!(err instanceof ProxyProtocolError)) throw err;
+      this.log.warn({ connId: this.id, ...socketAddress, err: err.message }, 'bad PROXY protocol header, closing');
+      this.destroy(`bad PROXY protocol header: ${err.message}`);
+      return undefined;
+    }
+    if (!result) return undefined;
+    this.proxyHeader = undefined;
+    const { header } = result;
+    if (header.command === 'proxy' && header.source) {
+      this.transportInfo = { ...this.transportInfo, remoteAddress: header.source.address, remotePort: header.source.port };
+    }
+    this.log.debug({ connId: this.id, proxy: socketAddress, version: header.version, command: header.command, source: header.source, destination: header.destination }, 'PROXY protocol header');
+    return result.rest;
   }
 
   /** Queues bytes for the socket; a QoS 0 PUBLISH is dropped while the socket holds over maxBufferBytes. */

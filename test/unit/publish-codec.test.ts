@@ -104,6 +104,17 @@ describe('encodePublish', () => {
     assert.equal(encodedPublishLength(p, 5), encodePublish(p, 5).length);
   });
 
+  it('matches mqtt-packet with a Topic Alias alone (the hand-written path), with and without a topic', () => {
+    for (const topic of ['', 'a/b']) {
+      for (const qos of [0, 1] as const) {
+        const p: EncodablePublish = { topic, payload: Buffer.from('xyz'), qos, retain: false, dup: false, properties: { topicAlias: 513 } };
+        if (qos > 0) p.messageId = 7;
+        assert.deepEqual(encodePublish(p, 5), generate(p, 5));
+        assert.equal(encodedPublishLength(p, 5), generate(p, 5).length);
+      }
+    }
+  });
+
   it('ignores properties on 3.1.1, as mqtt-packet does', () => {
     const p: EncodablePublish = {
       topic: 't', payload: Buffer.from('x'), qos: 1, messageId: 1, retain: false, dup: false, properties: { topicAlias: 1 },

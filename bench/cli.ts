@@ -1,0 +1,273 @@
+/**
+ * `shoal bench`: the end-to-end load benchmark orchestrator. Runs in the
+ * parent process (via `shoal bench` or bench/load/main.ts) and owns the run
+ * plan: for each scenario it starts each broker in turn (fresh process,
+ * pinned to the broker CPUs, on a free 127.0.0.1 port), runs one load
+ * generator process (bench/load/generator.ts, pinned to the generator CPUs)
+ * against it, and stops the broker. The broker order rotates by one per
+ * scenario so no broker always runs first. It shows a progress line on stderr,
+ * prints the result table on stdout, and writes the JSON report and SVG chart
+ * when asked.
+ *
+ *   shoal bench [--scenario NAME[,NAME]] [--workers 1,2,4] [--against aedes,mosquitto]
+ *               [--duration S] [--json FILE] [--svg FILE] [--sweep-workers] [--no-shoal]
+ *               [--broker-cpus LIST] [--generator-cpus LIST]
+ */
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { cpusAllowed } from './load/measure.js';
+import { isScenarioName, PROGRESS_PREFIX, SCENARIOS, type ScenarioName, type ScenarioResult } from './load/result.js';
+import { PAYLOAD_BYTES } from './load/scenarios.js';
+import { BrokerUnavailable, PEERS, startBroker, type BrokerKind, type BrokerTarget, type RunningBroker } from './peers/brokers.js';
+import { freePort, spawnPinned, stopProcess, tail, TASKSET_AVAILABLE } from './peers/process.js';
+import { describeEnvironment } from './report/environment.js';
+import type { BenchReport, RunRecord } from './report/model.js';
+import { recommendWorkers } from './report/recommend.js';
+import { renderSvg } from './report/svg.js';
+import { formatFindings, formatHeader, formatTable } from './report/table.js';
+
+const GENERATOR_ENTRY = fileURLToPath(new URL('./load/generator.js', import.meta.url));
+const DEFAULT_WORKERS = [1];
+const SWEEP_WORKERS = [0, 1, 2, 4];
+
+const USAGE = `usage: shoal bench [options]
+  --scenario NAME[,NAME]   ${SCENARIOS.join(', ')} (default: all)
+  --workers N[,N]          Shoal worker threads to run (default ${DEFAULT_WORKERS.join(',')}; with --sweep-workers ${SWEEP_WORKERS.join(',')})
+  --sweep-workers          run Shoal at each worker count and recommend one
+  --against NAME[,NAME]    peer brokers: ${PEERS.join(', ')} (default: both; "none" for none)
+  --no-shoal               run only the peer brokers
+  --duration S             seconds per measured phase (default 5)
+  --json FILE              write the full report as JSON
+  --svg FILE               write a throughput / p99 chart against worker count
+  --broker-cpus LIST       taskset CPU list for the broker (default 0)
+  --generator-cpus LIST    taskset CPU list for the load generator (default 1)
+`;
+
+interface BenchOptions {
+  scenarios: ScenarioName[];
+  targets: BrokerTarget[];
+  sweep: boolean;
+  durationS: number;
+  json: string | undefined;
+  svg: string | undefined;
+  brokerCpus: string;
+  generatorCpus: string;
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+function parseOptions(argv: string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      scenario: { type: 'string' },
+      workers: { type: 'string' },
+      'sweep-workers': { type: 'boolean', default: false },
+      against: { type: 'string', default: PEERS.join(',') },
+      'no-shoal': { type: 'boolean', default: false },
+      duration: { type: 'string', default: '5' },
+      json: { type: 'string' },
+      svg: { type: 'string' },
+      'broker-cpus': { type: 'string', default: '0' },
+      'generator-cpus': { type: 'string', default: '1' },
+    },
+    strict: true,
+  });
+  const scenarios = values.scenario === undefined ? [...SCENARIOS] : list(values.scenario);
+  for (const s of scenarios) if (!isScenarioName(s)) throw new Error(`unknown scenario "${s}" (known: ${SCENARIOS.join(', ')})`);
+  const sweep = values['sweep-workers'];
+  const workers = values.workers === undefined ? (sweep ? SWEEP_WORKERS : DEFAULT_WORKERS) : list(values.workers).map(Number);
+  for (const w of workers) if (!Number.isInteger(w) || w < 0) throw new Error(`bad worker count in --workers: ${values.workers}`);
+  const peers = values.against === 'none' ? [] : list(values.against);
+  for (const p of peers) if (!(PEERS as readonly string[]).includes(p)) throw new Error(`unknown peer "${p}" (known: ${PEERS.join(', ')})`);
+  const targets: BrokerTarget[] = [
+    ...(values['no-shoal'] ? [] : [...new Set(workers)].map((w) => ({ kind: 'shoal' as const, label: `shoal w=${w}`, workers: w }))),
+    ...[...new Set(peers)].map((p) => ({ kind: p as BrokerKind, label: p })),
+  ];
+  if (targets.length === 0) throw new Error('nothing to run: no Shoal and no peers');
+  const durationS = Number(values.duration);
+  if (!(durationS > 0)) throw new Error(`bad --duration: ${values.duration}`);
+  return {
+    scenarios: scenarios as ScenarioName[],
+    targets,
+    sweep,
+    durationS,
+    json: values.json,
+    svg: values.svg,
+    brokerCpus: values['broker-cpus'],
+    generatorCpus: values['generator-cpus'],
+  };
+}
+
+/** One status line on stderr: rewritten in place on a terminal, else printed when it changes (at most every 2 s). */
+class Progress {
+  private done = 0;
+  private current = '';
+  private started = Date.now();
+  private lastLine = 0;
+  private readonly tty = process.stderr.isTTY === true;
+
+  constructor(private readonly total: number) {}
+
+  begin(what: string): void {
+    this.current = what;
+    this.started = Date.now();
+    this.show('starting', true);
+  }
+
+  update(detail: string): void {
+    this.show(detail, false);
+  }
+
+  finish(): void {
+    this.done++;
+    if (this.tty) process.stderr.write('\r\x1b[K');
+  }
+
+  private show(detail: string, force: boolean): void {
+    const width = 20;
+    const filled = Math.round((this.done / this.total) * width);
+    const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${this.done + 1}/${this.total}`;
+    const line = `${bar} ${this.current} · ${detail} · ${Math.round((Date.now() - this.started) / 1000)}s`;
+    if (this.tty) {
+      process.stderr.write(`\r\x1b[K${line.slice(0, (process.stderr.columns || 120) - 1)}`);
+    } else if (force || Date.now() - this.lastLine >= 2000) {
+      this.lastLine = Date.now();
+      process.stderr.write(`${line}\n`);
+    }
+  }
+}
+
+/** Upper bound on one generator run, after which it is killed: generous, as fan-in may take ~10 phases. */
+const generatorTimeoutMs = (durationS: number): number => 120_000 + 25_000 * durationS;
+
+function runGenerator(opts: BenchOptions, scenario: ScenarioName, port: number, brokerPid: number, progress: Progress): Promise<ScenarioResult> {
+  const child = spawnPinned(opts.generatorCpus, process.execPath, [
+    GENERATOR_ENTRY,
+    '--scenario', scenario,
+    '--port', String(port),
+    '--duration-ms', String(Math.round(opts.durationS * 1000)),
+    '--broker-pid', String(brokerPid),
+  ]);
+  const stdout = tail(child.stdout, 1 << 20);
+  let diagnostics = '';
+  let partial = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString('utf8')).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.startsWith(PROGRESS_PREFIX)) progress.update(line.slice(PROGRESS_PREFIX.length));
+      else diagnostics = `${diagnostics}${line}\n`.slice(-4000);
+    }
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      diagnostics += `killed after ${generatorTimeoutMs(opts.durationS) / 1000} s\n`;
+      void stopProcess(child, 1000);
+    }, generatorTimeoutMs(opts.durationS));
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      const last = stdout().trim().split('\n').pop() ?? '';
+      if (code === 0 && last.startsWith('{')) resolve(JSON.parse(last) as ScenarioResult);
+      else reject(new Error(`generator exited with ${code}: ${(diagnostics + partial).trim() || 'no output'}`));
+    });
+  });
+}
+
+async function runOne(opts: BenchOptions, scenario: ScenarioName, target: BrokerTarget, progress: Progress): Promise<RunRecord> {
+  const t0 = Date.now();
+  const record: RunRecord = { scenario, target, brokerPid: null, brokerCpus: null, result: null, error: null, skipped: null, wallS: 0 };
+  progress.begin(`${scenario} · ${target.label}`);
+  let broker: RunningBroker | null = null;
+  try {
+    const port = await freePort();
+    broker = await startBroker(target, port, opts.brokerCpus);
+    record.brokerPid = broker.pid;
+    record.brokerCpus = broker.cpus;
+    record.result = await runGenerator(opts, scenario, port, broker.pid, progress);
+  } catch (err) {
+    if (err instanceof BrokerUnavailable) record.skipped = err.message;
+    else {
+      const died = broker?.exitStatus() ?? null;
+      record.error = died === null ? (err as Error).message : `${(err as Error).message}\nthe broker died (${died}): ${broker?.output().slice(-1500)}`;
+    }
+  } finally {
+    await broker?.stop();
+  }
+  record.wallS = Math.round((Date.now() - t0) / 100) / 10;
+  progress.finish();
+  return record;
+}
+
+/** Entry point of `shoal bench`; returns the process exit code (0 ok, 1 some run failed, 2 usage). */
+export async function runBench(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  let opts: BenchOptions;
+  try {
+    opts = parseOptions(argv);
+  } catch (err) {
+    process.stderr.write(`shoal bench: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const report: BenchReport = {
+    environment: describeEnvironment(),
+    settings: {
+      scenarios: opts.scenarios,
+      durationS: opts.durationS,
+      brokerCpus: opts.brokerCpus,
+      generatorCpus: opts.generatorCpus,
+      pinned: TASKSET_AVAILABLE,
+      payloadBytes: PAYLOAD_BYTES,
+    },
+    brokers: opts.targets.map((t) => t.label),
+    ratioSubject: null,
+    runs: [],
+    recommendation: null,
+  };
+  process.stdout.write(`${formatHeader(report)}\nOrchestrator CPUs ${cpusAllowed('self')}; brokers: ${report.brokers.join(', ')}\n`);
+
+  const skipped = new Map<string, string>();
+  const progress = new Progress(opts.scenarios.length * opts.targets.length);
+  for (const [s, scenario] of opts.scenarios.entries()) {
+    const order = opts.targets.map((_, i) => opts.targets[(i + s) % opts.targets.length] as BrokerTarget);
+    for (const target of order) {
+      // A broker that cannot run here is tried once; later scenarios record the same reason.
+      const reason = skipped.get(target.label);
+      let record: RunRecord;
+      if (reason === undefined) {
+        record = await runOne(opts, scenario, target, progress);
+        if (record.skipped !== null) skipped.set(target.label, record.skipped);
+      } else {
+        record = { scenario, target, brokerPid: null, brokerCpus: null, result: null, error: null, skipped: reason, wallS: 0 };
+        progress.finish();
+      }
+      report.runs.push(record);
+    }
+  }
+
+  if (opts.sweep) report.recommendation = recommendWorkers(report.runs, opts.scenarios);
+  const shoalLabels = opts.targets.filter((t) => t.kind === 'shoal').map((t) => t.label);
+  const headline = report.recommendation === null ? shoalLabels[0] : `shoal w=${report.recommendation.workers}`;
+  const kinds = new Set(opts.targets.map((t) => t.kind));
+  report.ratioSubject = kinds.size < 2 ? null : (headline ?? opts.targets[0]?.label ?? null);
+
+  process.stdout.write(`\n${formatTable(report)}\n\n${formatFindings(report)}\n`);
+  if (opts.json !== undefined) {
+    writeFileSync(opts.json, `${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(`JSON report: ${opts.json}\n`);
+  }
+  if (opts.svg !== undefined) {
+    writeFileSync(opts.svg, renderSvg(report));
+    process.stdout.write(`SVG chart: ${opts.svg}\n`);
+  }
+  return report.runs.some((r) => r.error !== null) ? 1 : 0;
+}

@@ -1,0 +1,71 @@
+/**
+ * Load generator process entry: runs one scenario against one broker and
+ * prints one JSON ScenarioResult on stdout. The orchestrator (bench/cli.ts)
+ * spawns it pinned to its own CPU (`taskset -c 1` by default):
+ *
+ *   node dist/bench/load/generator.js --scenario fan-in --port 1883 \
+ *     [--host 127.0.0.1] [--duration-ms 5000] [--broker-pid PID]
+ *
+ * Progress goes to stderr as lines starting with PROGRESS_PREFIX; anything
+ * else on stderr is a diagnostic. Exit code 0 with a result, 1 on failure.
+ */
+import { parseArgs } from 'node:util';
+import { cpusAllowed } from './measure.js';
+import { isScenarioName, PROGRESS_PREFIX, type GeneratorOptions, type ScenarioResult } from './result.js';
+import { SCENARIO_RUNNERS } from './scenarios.js';
+
+/** Generator CPU (% of one core) in a phase from which the generator, not the broker, may be the limit. */
+const SATURATED_PCT = 90;
+/** Run-queue wait (% of a phase) of either main thread from which the phase counts as disturbed. */
+const CONTENDED_PCT = 10;
+
+function parseOptions(argv: string[]): GeneratorOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      scenario: { type: 'string' },
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string' },
+      'duration-ms': { type: 'string', default: '5000' },
+      'broker-pid': { type: 'string', default: '0' },
+    },
+    strict: true,
+  });
+  const scenario = values.scenario ?? '';
+  if (!isScenarioName(scenario)) throw new Error(`unknown or missing --scenario: ${scenario}`);
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`bad --port: ${values.port}`);
+  const durationMs = Number(values['duration-ms']);
+  if (!(durationMs > 0)) throw new Error(`bad --duration-ms: ${values['duration-ms']}`);
+  return { scenario, host: values.host, port, durationMs, brokerPid: Number(values['broker-pid']) || 0 };
+}
+
+// A scenario awaiting a reply that can no longer come leaves nothing pending: fail rather than exit 0 silently.
+process.on('beforeExit', () => {
+  process.stderr.write('generator: the scenario stalled (nothing left to wait on; a broker reply never came)\n');
+  process.exit(1);
+});
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  const outcome = await SCENARIO_RUNNERS[opts.scenario]({
+    opts,
+    progress: (text) => process.stderr.write(`${PROGRESS_PREFIX}${text}\n`),
+  });
+  for (const phase of outcome.phases) {
+    if (phase.generatorCpuPct >= SATURATED_PCT) {
+      outcome.notes.push(`generator at ${phase.generatorCpuPct}% CPU in phase "${phase.name}": that result may be bounded by the generator`);
+    }
+    const waits = [`broker ${phase.brokerWaitPct ?? 0}%`, `generator ${phase.generatorWaitPct ?? 0}%`];
+    if ((phase.brokerWaitPct ?? 0) >= CONTENDED_PCT || (phase.generatorWaitPct ?? 0) >= CONTENDED_PCT) {
+      outcome.notes.push(`phase "${phase.name}": main threads waited for a CPU (${waits.join(', ')} of the phase): other work shared their cores`);
+    }
+  }
+  const result: ScenarioResult = { scenario: opts.scenario, generatorCpus: cpusAllowed('self'), ...outcome };
+  process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`generator: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

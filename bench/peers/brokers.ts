@@ -1,0 +1,137 @@
+/**
+ * The brokers under test, each started in its own child process pinned to the
+ * broker CPU list on a 127.0.0.1 port, for the bench orchestrator
+ * (bench/cli.ts): Shoal (dist/src/cli/main.js, at a given worker count),
+ * Aedes (bench/peers/aedes-server.ts) and Mosquitto (/usr/sbin/mosquitto).
+ * Shoal and Mosquitto get generated config files that put them under
+ * comparable limits (Aedes has none of these limits). A broker that cannot run here (binary or build
+ * missing) raises BrokerUnavailable so that the run can skip it and say why.
+ */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
+import { cpusAllowed } from '../load/measure.js';
+import { spawnPinned, stopProcess, tail, waitForPort } from './process.js';
+
+export type BrokerKind = 'shoal' | 'aedes' | 'mosquitto';
+export const PEERS: readonly BrokerKind[] = ['aedes', 'mosquitto'];
+
+/** One broker configuration of a run: Shoal once per worker count, each peer once. */
+export interface BrokerTarget {
+  kind: BrokerKind;
+  label: string;
+  workers?: number;
+}
+
+export interface RunningBroker {
+  pid: number;
+  /** Cpus_allowed_list of the broker process, read back from /proc. */
+  cpus: string;
+  stop(): Promise<void>;
+  /** How the process ended ("exit code 1", "signal SIGSEGV"), or null while it runs. */
+  exitStatus(): string | null;
+  /** The last few KiB of the broker's stdout and stderr. */
+  output(): string;
+}
+
+export class BrokerUnavailable extends Error {}
+
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const SHOAL_ENTRY = join(REPO_ROOT, 'dist/src/cli/main.js');
+const AEDES_ENTRY = fileURLToPath(new URL('./aedes-server.js', import.meta.url));
+const MOSQUITTO_BIN = '/usr/sbin/mosquitto';
+const HOST = '127.0.0.1';
+/** How long a broker may take to accept its first TCP connection. */
+const READY_TIMEOUT_MS = 15_000;
+
+/** Deepest per-client queue of undelivered messages, for both Mosquitto and Shoal (their defaults are 1,000). */
+const QUEUED_MESSAGES = 100_000;
+
+/**
+ * Shoal's config file (`--config`) for the bench: lifts the per-client
+ * incoming PUBLISH rate limit (default 1,000 msgs/s plus a 5,000 burst; over
+ * it the client is disconnected, which the flat-out phases would trip at
+ * once) and matches Mosquitto's queue depth and in-flight settings below.
+ */
+function shoalConfig(): string {
+  return `${JSON.stringify({
+    maxIncomingMessagesRate: 1e9,
+    maxIncomingMessagesBurst: 1e9,
+    maxOnlineMessages: QUEUED_MESSAGES,
+    maxInflightMessages: 65535,
+  })}\n`;
+}
+
+/**
+ * Mosquitto settings: anonymous access, deep queues so that QoS 0/1 bursts
+ * are not dropped at the default 1,000, no in-flight cap, no persistence.
+ */
+function mosquittoConfig(port: number): string {
+  return [
+    `listener ${port} ${HOST}`,
+    'allow_anonymous true',
+    `max_queued_messages ${QUEUED_MESSAGES}`,
+    'max_inflight_messages 0',
+    'persistence false',
+    'log_dest stderr',
+    'log_type error',
+    'log_type warning',
+    '',
+  ].join('\n');
+}
+
+/** Writes a config file into a fresh temporary directory; `cleanup` removes the directory. */
+function tempFile(name: string, content: string): { file: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-bench-'));
+  const file = join(dir, name);
+  writeFileSync(file, content);
+  return { file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+function command(target: BrokerTarget, port: number): { command: string; args: string[]; cleanup: () => void } {
+  const none = (): void => undefined;
+  switch (target.kind) {
+    case 'shoal': {
+      if (!existsSync(SHOAL_ENTRY)) throw new BrokerUnavailable(`${SHOAL_ENTRY} not found (build Shoal first)`);
+      const { file, cleanup } = tempFile('shoal.json', shoalConfig());
+      return {
+        command: process.execPath,
+        args: [SHOAL_ENTRY, '--port', String(port), '--host', HOST, '--workers', String(target.workers ?? 1), '--log-level', 'warn', '--config', file],
+        cleanup,
+      };
+    }
+    case 'aedes':
+      return { command: process.execPath, args: [AEDES_ENTRY, '--port', String(port), '--host', HOST], cleanup: none };
+    case 'mosquitto': {
+      if (!existsSync(MOSQUITTO_BIN)) throw new BrokerUnavailable(`${MOSQUITTO_BIN} not found`);
+      const { file, cleanup } = tempFile('mosquitto.conf', mosquittoConfig(port));
+      return { command: MOSQUITTO_BIN, args: ['-c', file], cleanup };
+    }
+  }
+}
+
+/** Starts the broker pinned to `cpus` and resolves once its port accepts TCP connections. */
+export async function startBroker(target: BrokerTarget, port: number, cpus: string): Promise<RunningBroker> {
+  const { command: cmd, args, cleanup } = command(target, port);
+  const child: ChildProcess = spawnPinned(cpus, cmd, args);
+  const stdout = tail(child.stdout);
+  const stderr = tail(child.stderr);
+  const output = (): string => `${stdout()}${stderr()}`.trim();
+  const stop = async (): Promise<void> => {
+    await stopProcess(child);
+    cleanup();
+  };
+  try {
+    await waitForPort(child, port, HOST, READY_TIMEOUT_MS);
+  } catch (err) {
+    await stop();
+    const detail = output();
+    throw new Error(`${target.label}: ${(err as Error).message}${detail === '' ? '' : `\n${detail}`}`);
+  }
+  const pid = child.pid ?? 0;
+  const exitStatus = (): string | null =>
+    child.exitCode !== null ? `exit code ${child.exitCode}` : child.signalCode !== null ? `signal ${child.signalCode}` : null;
+  return { pid, cpus: cpusAllowed(pid), stop, exitStatus, output };
+}

@@ -1,0 +1,113 @@
+/**
+ * Plain-text rendering of a bench report for the terminal (bench/cli.ts,
+ * orchestrator process): the environment header, one row per scenario metric
+ * with a column per broker and ratio columns (subject ÷ each other broker
+ * kind), the generator's and brokers' peak CPU per scenario, then the notes,
+ * errors and the worker-count recommendation.
+ */
+import type { ScenarioName } from '../load/result.js';
+import { findMetric, metricCatalogue, type BenchReport, type RunRecord } from './model.js';
+
+/** 1-minute load average above which the header warns that the machine was not quiet. */
+const BUSY_LOAD = 0.5;
+
+/** Thousands separators from 1,000 up; three significant digits below. */
+export function formatNumber(value: number): string {
+  if (!Number.isFinite(value)) return '–';
+  if (Math.abs(value) >= 1000) return Math.round(value).toLocaleString('en-US');
+  return Number(value.toPrecision(3)).toString();
+}
+
+function pad(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, [...cell].length)));
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+function runOf(report: BenchReport, scenario: ScenarioName, label: string): RunRecord | undefined {
+  return report.runs.find((r) => r.scenario === scenario && r.target.label === label);
+}
+
+/** The cell of a broker that has no value for a metric: why not. */
+function missingCell(run: RunRecord | undefined): string {
+  if (run === undefined) return '';
+  if (run.skipped !== null) return 'skipped';
+  if (run.error !== null) return 'error';
+  return '–';
+}
+
+function ratioColumns(report: BenchReport): string[] {
+  const subject = report.ratioSubject;
+  if (subject === null) return [];
+  const kind = report.runs.find((r) => r.target.label === subject)?.target.kind;
+  return report.brokers.filter((label) => label !== subject && report.runs.find((r) => r.target.label === label)?.target.kind !== kind);
+}
+
+function cpuRow(report: BenchReport, scenario: ScenarioName, label: string, pick: 'generator' | 'broker', width: number): string[] {
+  const cells = report.brokers.map((broker) => {
+    const phases = runOf(report, scenario, broker)?.result?.phases ?? [];
+    const values = phases.map((p) => (pick === 'generator' ? p.generatorCpuPct : p.brokerCpuPct)).filter((v): v is number => v !== null);
+    return values.length === 0 ? '–' : formatNumber(Math.max(...values));
+  });
+  return [`  ${label}`, '%', '', ...cells, ...Array<string>(width).fill('')];
+}
+
+export function formatTable(report: BenchReport): string {
+  const ratios = ratioColumns(report);
+  const subject = report.ratioSubject;
+  const header = ['scenario / metric', 'unit', 'better', ...report.brokers, ...ratios.map((other) => `${subject} ÷ ${other}`)];
+  const rows: string[][] = [header];
+  const catalogue = metricCatalogue(report.runs, report.settings.scenarios);
+  for (const scenario of report.settings.scenarios) {
+    rows.push([scenario]);
+    for (const { metric } of catalogue.filter((c) => c.scenario === scenario)) {
+      const cells = report.brokers.map((label) => {
+        const m = findMetric(report.runs, scenario, label, metric.key);
+        return m === undefined ? missingCell(runOf(report, scenario, label)) : formatNumber(m.value);
+      });
+      const ratioCells = ratios.map((other) => {
+        const a = subject === null ? undefined : findMetric(report.runs, scenario, subject, metric.key)?.value;
+        const b = findMetric(report.runs, scenario, other, metric.key)?.value;
+        return a === undefined || b === undefined || b === 0 ? '–' : `${(a / b).toFixed(2)}×`;
+      });
+      rows.push([`  ${metric.label}`, metric.unit, metric.better === 'higher' ? '↑' : '↓', ...cells, ...ratioCells]);
+    }
+    rows.push(cpuRow(report, scenario, 'generator CPU, busiest phase', 'generator', ratios.length));
+    rows.push(cpuRow(report, scenario, 'broker CPU, busiest phase', 'broker', ratios.length));
+  }
+  return pad(rows);
+}
+
+export function formatHeader(report: BenchReport): string {
+  const { environment: env, settings } = report;
+  const pinning = settings.pinned ? `broker CPUs ${settings.brokerCpus}, generator CPUs ${settings.generatorCpus}` : 'unpinned (taskset not found)';
+  return [
+    `CPU: ${env.cpuModel} × ${env.logicalCpus} · ${env.kernel} · Node ${env.node} · commit ${env.commit}`,
+    `Pinning: ${pinning} · ${settings.durationS} s per measured phase · ${settings.payloadBytes} B payloads · MQTT 3.1.1`,
+    `Load average at start: ${env.loadAverage}${env.loadAverage > BUSY_LOAD ? ' (other processes are using the CPUs: expect noisy numbers)' : ''}`,
+  ].join('\n');
+}
+
+/** Notes, errors and skips per run, and the recommendation, one item per line. */
+export function formatFindings(report: BenchReport): string {
+  const lines: string[] = [];
+  for (const run of report.runs) {
+    const where = `${run.scenario} · ${run.target.label}`;
+    if (run.skipped !== null) lines.push(`skipped ${where}: ${run.skipped}`);
+    if (run.error !== null) lines.push(`error ${where}: ${run.error}`);
+    for (const note of run.result?.notes ?? []) lines.push(`note ${where}: ${note}`);
+  }
+  const brokerCpus = new Set(report.runs.flatMap((r) => (r.brokerCpus === null ? [] : [r.brokerCpus])));
+  const generatorCpus = new Set(report.runs.flatMap((r) => (r.result === null ? [] : [r.result.generatorCpus])));
+  lines.push(`measured affinity (/proc Cpus_allowed_list): brokers on CPUs ${[...brokerCpus].join(' | ') || '?'}, generators on CPUs ${[...generatorCpus].join(' | ') || '?'}`);
+  const rec = report.recommendation;
+  if (rec !== null) lines.push(`recommended --workers ${rec.workers}: ${rec.reason}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,106 @@
+/**
+ * Conformance, flow control and limits (spec 3.3.4, 4.9, 3.1.2.11.4,
+ * 3.2.2.3.3): the client's Receive Maximum (5.0) or maxInflightMessages
+ * bounding our unacknowledged messages, a client exceeding our Receive
+ * Maximum (0x93), the client's Maximum Packet Size (messages skipped), our
+ * maximum packet size (0x95), and the publish rate (0x97). MQTT 3.1.1 and 5.0
+ * where both have the feature. Two brokers: one with small limits, one with a
+ * publish rate of 1 message per second.
+ */
+import { after, afterEach, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { VERSIONS } from '../helpers/clients.js';
+import { closeAllRawClients } from '../helpers/raw-client.js';
+import { label } from '../helpers/spec.js';
+import { connectRaw, expectNoPublish, expectServerClose, publish, receive, roundTrip, subscribe, topic } from './support.js';
+
+const MAX_INFLIGHT = 3;
+const RECEIVE_MAXIMUM = 2;
+const MAX_PACKET = 1024;
+
+let b: TestBroker;
+let slow: TestBroker;
+before(async () => {
+  [b, slow] = await Promise.all([
+    startBroker({ maxInflightMessages: MAX_INFLIGHT, receiveMaximum: RECEIVE_MAXIMUM, maxIncomingPacketSize: MAX_PACKET }),
+    startBroker({ maxIncomingMessagesRate: 1, maxIncomingMessagesBurst: 0 }),
+  ]);
+});
+after(async () => {
+  await closeAllRawClients();
+  await Promise.all([b?.close(), slow?.close()]);
+});
+afterEach(() => closeAllRawClients());
+
+for (const version of VERSIONS) {
+  describe(`09 flow control (${label(version)})`, () => {
+    const window = version === 5 ? 2 : MAX_INFLIGHT;
+    test(`${version === 5 ? '[MQTT-3.3.4-9] ' : ''}at most ${window} unacknowledged QoS 1 messages are sent (${version === 5 ? 'the client\'s Receive Maximum' : 'maxInflightMessages'}); an acknowledgement lets the next one go [MQTT-4.9.0-3]`, async () => {
+      const t = topic('window');
+      const sub = await connectRaw(b.port, version, version === 5 ? { properties: { receiveMaximum: 2 } } : {});
+      await subscribe(sub, [{ topic: t, qos: 1 }]);
+      const pub = await connectRaw(b.port, version);
+      for (let i = 0; i < 6; i++) await publish(pub, t, `m${i}`, 1);
+      const first = [];
+      for (let i = 0; i < window; i++) first.push(await receive(sub, false));
+      await expectNoPublish(sub, pub); // PINGREQ is still answered with the quota at 0.
+      sub.send({ cmd: 'puback', messageId: first[0]?.messageId as number });
+      const next = await receive(sub, false);
+      assert.equal(next.payload.toString(), `m${window}`);
+      await roundTrip(sub);
+      assert.equal(sub.unread().filter((p) => p.cmd === 'publish').length, 0);
+    });
+
+    test(`${version === 5 ? '§3.2.2.3.6 ' : ''}a packet over the server's maximum packet size closes the connection${version === 5 ? ' (DISCONNECT 0x95)' : ''}`, async () => {
+      const c = await connectRaw(b.port, version);
+      await publish(c, topic('large'), Buffer.alloc(MAX_PACKET + 10, 1), 0);
+      await expectServerClose(c, version, 0x95);
+    });
+
+    test(`${version === 5 ? '§3.4.2.1 PUBACK 0x97 (Quota Exceeded)' : 'a close'} answers a QoS 1 publish over maxIncomingMessagesRate`, async () => {
+      const c = await connectRaw(slow.port, version);
+      await publish(c, topic('rate'), 'first', 1);
+      if (version === 5) {
+        const puback = await publish(c, topic('rate'), 'second', 1);
+        assert.equal((puback as { reasonCode?: number }).reasonCode, 0x97);
+        assert.match((puback as { properties?: { reasonString?: string } }).properties?.reasonString ?? '', /rate/);
+      } else {
+        c.send({ cmd: 'publish', topic: topic('rate'), payload: 'second', qos: 1, messageId: 9, retain: false, dup: false });
+        await expectServerClose(c, 4);
+        assert.equal(c.received.filter((p) => p.cmd === 'puback').length, 1, 'no PUBACK for the refused message');
+      }
+    });
+  });
+}
+
+describe('09 flow control (MQTT 5.0 only)', () => {
+  test('§3.3.4 more unacknowledged QoS 2 publishes than our Receive Maximum is a DISCONNECT 0x93', async () => {
+    const c = await connectRaw(b.port, 5);
+    assert.equal(c.connack.properties?.receiveMaximum, RECEIVE_MAXIMUM);
+    for (let i = 1; i <= RECEIVE_MAXIMUM; i++) {
+      c.send({ cmd: 'publish', topic: topic('rm'), payload: 'x', qos: 2, messageId: i, retain: false, dup: false });
+      await c.waitForPacket('pubrec');
+    }
+    c.send({ cmd: 'publish', topic: topic('rm'), payload: 'x', qos: 2, messageId: RECEIVE_MAXIMUM + 1, retain: false, dup: false });
+    await expectServerClose(c, 5, 0x93);
+  });
+
+  test('§3.3.4 a completed QoS 2 exchange frees its place in our Receive Maximum', async () => {
+    const c = await connectRaw(b.port, 5);
+    for (let i = 0; i < RECEIVE_MAXIMUM * 3; i++) await publish(c, topic('rm-ok'), 'x', 2);
+    await roundTrip(c);
+  });
+
+  test('[MQTT-3.1.2-24] [MQTT-3.1.2-25] a message over the client\'s Maximum Packet Size is skipped, and the ones after it still come', async () => {
+    const t = topic('mps');
+    const sub = await connectRaw(b.port, 5, { properties: { maximumPacketSize: 128, receiveMaximum: 1 } });
+    await subscribe(sub, [{ topic: t, qos: 1 }]);
+    const pub = await connectRaw(b.port, 5);
+    await publish(pub, t, Buffer.alloc(400, 0x61), 1);
+    await publish(pub, t, 'small', 1);
+    const got = await receive(sub);
+    assert.equal(got.payload.toString(), 'small', 'the large QoS 1 message neither arrived nor held the window of 1');
+    await expectNoPublish(sub, pub);
+  });
+});

@@ -1,0 +1,152 @@
+/**
+ * Integration: the embedding API of createBroker — broker.publish reaching
+ * subscribers, client-connected / client-disconnected events, and a graceful
+ * close() that disconnects clients (5.0: DISCONNECT 0x8B) and frees the port.
+ * MQTT 3.1.1 and 5.0; close() cases get their own broker.
+ */
+import { after, afterEach, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import type { IDisconnectPacket } from 'mqtt-packet';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
+import {
+  closeAllClients, closeClient, connectClient, dropConnection, nextMessage, once, uniqueId, uniqueTopic, VERSIONS,
+} from '../helpers/clients.js';
+import { closeAllRawClients, describe as describePacket, RawClient } from '../helpers/raw-client.js';
+import { label } from '../helpers/spec.js';
+
+let b: TestBroker;
+before(async () => {
+  b = await startBroker({ workers: 1 });
+});
+after(async () => {
+  await closeAllClients();
+  await closeAllRawClients();
+  await b?.close();
+});
+afterEach(async () => {
+  await closeAllClients();
+  await closeAllRawClients();
+});
+
+function portRefuses(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.once('connect', () => { s.destroy(); resolve(false); });
+    s.once('error', () => resolve(true));
+  });
+}
+
+for (const version of VERSIONS) {
+  describe(`embedding API (${label(version)})`, () => {
+    for (const qos of [0, 1, 2] as const) {
+      test(`broker.publish at QoS ${qos} reaches a subscriber at min(QoS, granted)`, async () => {
+        const topic = uniqueTopic('app');
+        const sub = await connectClient(b.port, { version });
+        await sub.subscribeAsync(topic, { qos: 1 });
+        await b.broker.publish({ topic, payload: Buffer.from(`app-${qos}`), qos, retain: false });
+        const m = await nextMessage(sub);
+        assert.equal(m.topic, topic);
+        assert.equal(m.payload.toString(), `app-${qos}`);
+        assert.equal(m.packet.qos, Math.min(qos, 1));
+        assert.equal(m.packet.retain, false);
+      });
+    }
+
+    test('broker.publish reaches wildcard subscribers and a persistent offline session (QoS 1)', async () => {
+      const base = uniqueTopic('app');
+      const clientId = uniqueId('appoff');
+      const options = version === 5 ? { clean: false, properties: { sessionExpiryInterval: 60 } } : { clean: false };
+      const offline = await connectClient(b.port, { version, clientId, ...options });
+      await offline.subscribeAsync(`${base}/#`, { qos: 1 });
+      const gone = once<[string, unknown]>(b.broker, 'client-disconnected', 5_000, (id) => id === clientId);
+      await closeClient(offline);
+      await gone;
+      const live = await connectClient(b.port, { version });
+      await live.subscribeAsync(`${base}/+`, { qos: 1 });
+      await b.broker.publish({ topic: `${base}/x`, payload: Buffer.from('to-all'), qos: 1, retain: false });
+      assert.equal((await nextMessage(live)).payload.toString(), 'to-all');
+      const back = await connectClient(b.port, { version, clientId, ...options });
+      assert.equal(back.connack.sessionPresent, true);
+      assert.equal((await nextMessage(back)).payload.toString(), 'to-all');
+    });
+
+    test('broker.publish rejects an invalid topic name', async () => {
+      await assert.rejects(b.broker.publish({ topic: 'a/+/b', payload: Buffer.from('x'), qos: 0, retain: false }));
+      await assert.rejects(b.broker.publish({ topic: '', payload: Buffer.from('x'), qos: 0, retain: false }));
+    });
+
+    test('client-connected and client-disconnected fire with the client id (DISCONNECT and dropped socket)', async () => {
+      for (const how of ['disconnect', 'drop'] as const) {
+        const clientId = uniqueId(`ev-${how}`);
+        const connected = once<[string, Record<string, unknown>]>(b.broker, 'client-connected', 5_000, (id) => id === clientId);
+        const client = await connectClient(b.port, { version, clientId });
+        const [id, detail] = await connected;
+        assert.equal(id, clientId);
+        assert.equal(typeof detail, 'object');
+        const disconnected = once<[string, Record<string, unknown>]>(b.broker, 'client-disconnected', 5_000, (i) => i === clientId);
+        if (how === 'disconnect') await closeClient(client);
+        else dropConnection(client);
+        const [gone] = await disconnected;
+        assert.equal(gone, clientId);
+      }
+    });
+
+    test('client-connected reports the assigned id for an empty client id', async () => {
+      const connected = once<[string, Record<string, unknown>]>(b.broker, 'client-connected', 5_000);
+      const raw = await RawClient.connect(b.port, version);
+      const connack = await raw.handshake({ clientId: '', clean: true });
+      const [id] = await connected;
+      assert.ok(id.length > 0);
+      if (version === 5) assert.equal(id, connack.properties?.assignedClientIdentifier);
+    });
+
+    test(`close() disconnects clients${version === 5 ? ' with DISCONNECT 0x8B' : ''}, resolves, and frees the port`, async () => {
+      const own = await startBroker({ workers: 1 });
+      try {
+        const raw = await RawClient.connect(own.port, version);
+        await raw.handshake();
+        const client = await connectClient(own.port, { version });
+        const reasons: number[] = [];
+        client.on('disconnect', (p) => reasons.push(p.reasonCode ?? 0));
+        const clientClosed = once(client, 'close', 10_000);
+        await own.close();
+        const { packets } = await raw.expectClose(1_000);
+        await clientClosed;
+        if (version === 5) {
+          assert.equal(packets.length, 1, packets.map(describePacket).join('; ') || 'no DISCONNECT before close');
+          assert.equal(packets[0]?.cmd, 'disconnect');
+          assert.equal((packets[0] as IDisconnectPacket).reasonCode, 0x8b);
+          assert.deepEqual(reasons, [0x8b]);
+        } else {
+          assert.deepEqual(packets.map(describePacket), []);
+        }
+        assert.equal(await portRefuses(own.port), true, 'the listener still accepts connections after close()');
+      } finally {
+        await own.close();
+      }
+    });
+  });
+}
+
+describe('embedding API (any version)', () => {
+  test('workers: 0 broker listens, routes and closes', async () => {
+    const own = await startBroker({ workers: 0 });
+    try {
+      const topic = uniqueTopic('inline');
+      const sub = await connectClient(own.port, { version: 5 });
+      await sub.subscribeAsync(topic, { qos: 1 });
+      await own.broker.publish({ topic, payload: Buffer.from('inline'), qos: 1, retain: false });
+      assert.equal((await nextMessage(sub)).payload.toString(), 'inline');
+    } finally {
+      await closeAllClients();
+      await own.close();
+    }
+  });
+
+  test('close() twice is harmless', async () => {
+    const own = await startBroker({ workers: 1 });
+    await own.broker.close();
+    await own.broker.close();
+  });
+});

@@ -1,0 +1,249 @@
+/**
+ * Enhanced authentication (spec 4.12) through a real ActorHost with an
+ * Authenticator: the host is driven with the binary frames the main thread
+ * would send (open, packet, closed) over an in-thread endpoint pair, and the
+ * packets it answers are decoded with mqtt-packet. The socket-level paths
+ * without an authenticator are in test/conformance/01-connect.test.ts; the
+ * broker has no way yet to install an authenticator (the lifecycle hooks will).
+ */
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import mqttPacket from 'mqtt-packet';
+import { BatchReader } from '../../src/channel/batch-reader.js';
+import { inlineEndpoints } from '../../src/channel/endpoint.js';
+import { Outbox } from '../../src/channel/outbox.js';
+import { resolveConfig } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
+import { readToRouter, writeClosed, writeOpen, writePacket, type ToRouter } from '../../src/messages.js';
+import { ActorHost } from '../../workers/actor-host.js';
+import type { AuthExchange, Authenticator, AuthRequest } from '../../workers/auth-flow.js';
+
+const METHOD = 'TOKEN';
+
+/** Accepts CONNECT/AUTH data 'hello', answers 'challenge', then accepts 'response' with 'welcome'. Throws on 'boom'. */
+class TokenAuthenticator implements Authenticator {
+  readonly requests: AuthRequest[] = [];
+  start(request: AuthRequest): AuthExchange | undefined {
+    if (request.method !== METHOD) return undefined;
+    this.requests.push(request);
+    let step = 0;
+    return {
+      step(data) {
+        const text = data?.toString();
+        if (text === 'boom') throw new Error('authenticator bug');
+        if (step++ === 0 && text === 'hello') return { outcome: 'continue', data: Buffer.from('challenge') };
+        if (step === 2 && text === 'response') return { outcome: 'success', data: Buffer.from('welcome') };
+        return { outcome: 'failure', reasonString: 'wrong token' };
+      },
+    };
+  }
+}
+
+interface Harness {
+  host: ActorHost;
+  authenticator: TokenAuthenticator;
+  open(connId: number, packet: mqttPacket.Packet): void;
+  packet(connId: number, packet: mqttPacket.Packet): void;
+  closed(connId: number): void;
+  /** The next packet sent to `connId`, or 'end' when the host closed it. */
+  next(connId: number, timeoutMs?: number): Promise<mqttPacket.Packet | 'end'>;
+}
+
+let h: Harness;
+let stop: () => Promise<void>;
+
+beforeEach(() => {
+  const config = resolveConfig({ logLevel: 'silent', workers: 0 });
+  const [routerSide, hostSide] = inlineEndpoints();
+  const authenticator = new TokenAuthenticator();
+  const host = new ActorHost(0, config, hostSide, createLogger('silent', 'test'), authenticator);
+  const toHost = new Outbox(routerSide, config);
+  const queues = new Map<number, Array<mqttPacket.Packet | 'end'>>();
+  const waiters = new Map<number, (p: mqttPacket.Packet | 'end') => void>();
+  const push = (connId: number, item: mqttPacket.Packet | 'end'): void => {
+    const waiter = waiters.get(connId);
+    if (waiter) {
+      waiters.delete(connId);
+      waiter(item);
+      return;
+    }
+    const queue = queues.get(connId) ?? [];
+    queue.push(item);
+    queues.set(connId, queue);
+  };
+  routerSide.onBatch((batch) => {
+    const reader = new BatchReader(batch);
+    while (!reader.done) {
+      const frame: ToRouter = readToRouter(reader);
+      if (frame.kind === 'end') push(frame.connId, 'end');
+      if (frame.kind === 'send') {
+        const parser = mqttPacket.parser({ protocolVersion: 5 });
+        parser.on('packet', (p: mqttPacket.Packet) => push(frame.connId, p));
+        parser.parse(Buffer.from(frame.bytes));
+      }
+    }
+  });
+  const generate = (p: mqttPacket.Packet): Buffer => Buffer.from(mqttPacket.generate(p, { protocolVersion: 5 }));
+  h = {
+    host,
+    authenticator,
+    open(connId, packet) {
+      const clientId = (packet as mqttPacket.IConnectPacket).clientId;
+      writeOpen(toHost.writer, {
+        kind: 'open', connId, clientId, clientIdAssigned: false, transport: { type: 'tcp', remoteAddress: '127.0.0.1', remotePort: 1 }, packet: generate(packet),
+      });
+      toHost.commit();
+    },
+    packet(connId, packet) {
+      writePacket(toHost.writer, connId, generate(packet));
+      toHost.commit();
+    },
+    closed(connId) {
+      writeClosed(toHost.writer, connId, 'test');
+      toHost.commit();
+    },
+    next(connId, timeoutMs = 2_000) {
+      const queued = queues.get(connId)?.shift();
+      if (queued !== undefined) return Promise.resolve(queued);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`nothing sent to connection ${connId}`)), timeoutMs);
+        waiters.set(connId, (p) => {
+          clearTimeout(timer);
+          resolve(p);
+        });
+      });
+    },
+  };
+  stop = async () => {
+    await host.control.shutdown();
+    toHost.close();
+    routerSide.close();
+  };
+});
+
+afterEach(() => stop());
+
+function connect(clientId: string, method: string | undefined, data?: string): mqttPacket.IConnectPacket {
+  const properties: mqttPacket.IConnectPacket['properties'] = {};
+  if (method !== undefined) properties.authenticationMethod = method;
+  if (data !== undefined) properties.authenticationData = Buffer.from(data);
+  return { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId, clean: true, keepalive: 0, properties };
+}
+
+function auth(reasonCode: number, method: string, data?: string): mqttPacket.IAuthPacket {
+  const properties: NonNullable<mqttPacket.IAuthPacket['properties']> = { authenticationMethod: method };
+  if (data !== undefined) properties.authenticationData = Buffer.from(data);
+  return { cmd: 'auth', reasonCode, properties };
+}
+
+async function expectPacket<C extends mqttPacket.PacketCmd>(connId: number, cmd: C): Promise<Extract<mqttPacket.Packet, { cmd: C }>> {
+  const p = await h.next(connId);
+  assert.notEqual(p, 'end', `expected ${cmd}, the connection was ended`);
+  assert.equal((p as mqttPacket.Packet).cmd, cmd);
+  return p as Extract<mqttPacket.Packet, { cmd: C }>;
+}
+
+/** Runs the whole CONNECT exchange on `connId` and checks the CONNACK. */
+async function authenticate(connId: number, clientId: string): Promise<void> {
+  h.open(connId, connect(clientId, METHOD, 'hello'));
+  const challenge = await expectPacket(connId, 'auth');
+  assert.equal(challenge.reasonCode, 0x18, '[MQTT-4.12.0-2] AUTH 0x18 continues');
+  assert.equal(challenge.properties?.authenticationMethod, METHOD);
+  assert.equal(challenge.properties?.authenticationData?.toString(), 'challenge');
+  h.packet(connId, auth(0x18, METHOD, 'response'));
+  const connack = await expectPacket(connId, 'connack');
+  assert.equal(connack.reasonCode, 0);
+  assert.equal(connack.properties?.authenticationMethod, METHOD, '[MQTT-4.12.0-5] CONNACK carries the method');
+  assert.equal(connack.properties?.authenticationData?.toString(), 'welcome');
+}
+
+describe('enhanced authentication with an Authenticator', () => {
+  test('[MQTT-4.12.0-2] [MQTT-4.12.0-3] [MQTT-4.12.0-5] CONNECT, AUTH 0x18 challenge, AUTH 0x18 response, CONNACK 0x00 with the method', async () => {
+    await authenticate(1, 'a1');
+    assert.deepEqual(h.authenticator.requests.map((r) => [r.method, r.clientId, r.reauthentication]), [[METHOD, 'a1', false]]);
+    h.packet(1, { cmd: 'pingreq' });
+    await expectPacket(1, 'pingresp');
+  });
+
+  test('[MQTT-4.12.0-4] a failed exchange gets CONNACK 0x87 with a Reason String, and a close', async () => {
+    h.open(2, connect('a2', METHOD, 'hello'));
+    await expectPacket(2, 'auth');
+    h.packet(2, auth(0x18, METHOD, 'wrong'));
+    const connack = await expectPacket(2, 'connack');
+    assert.equal(connack.reasonCode, 0x87);
+    assert.equal(connack.properties?.reasonString, 'wrong token');
+    assert.equal(await h.next(2), 'end');
+  });
+
+  test('[MQTT-4.12.0-1] a method the Authenticator does not support gets CONNACK 0x8C', async () => {
+    h.open(3, connect('a3', 'KERBEROS', 'x'));
+    assert.equal((await expectPacket(3, 'connack')).reasonCode, 0x8c);
+    assert.equal(await h.next(3), 'end');
+  });
+
+  test('[MQTT-3.1.2-30] a packet other than AUTH or DISCONNECT before CONNACK gets CONNACK 0x82', async () => {
+    h.open(4, connect('a4', METHOD, 'hello'));
+    await expectPacket(4, 'auth');
+    h.packet(4, { cmd: 'pingreq' });
+    assert.equal((await expectPacket(4, 'connack')).reasonCode, 0x82);
+    assert.equal(await h.next(4), 'end');
+  });
+
+  test('[MQTT-4.12.0-5] an AUTH with another method during the exchange gets CONNACK 0x82', async () => {
+    h.open(5, connect('a5', METHOD, 'hello'));
+    await expectPacket(5, 'auth');
+    h.packet(5, auth(0x18, 'OTHER', 'response'));
+    assert.equal((await expectPacket(5, 'connack')).reasonCode, 0x82);
+  });
+
+  test('a DISCONNECT during the exchange ends it without CONNACK; an authenticator that throws gets CONNACK 0x80', async () => {
+    h.open(6, connect('a6', METHOD, 'hello'));
+    await expectPacket(6, 'auth');
+    h.packet(6, { cmd: 'disconnect', reasonCode: 0 });
+    assert.equal(await h.next(6), 'end');
+    h.open(7, connect('a7', METHOD, 'boom'));
+    assert.equal((await expectPacket(7, 'connack')).reasonCode, 0x80);
+  });
+
+  test('a connection that closes during the exchange is forgotten', async () => {
+    h.open(8, connect('a8', METHOD, 'hello'));
+    await expectPacket(8, 'auth');
+    h.closed(8);
+    h.packet(8, auth(0x18, METHOD, 'response'));
+    await assert.rejects(h.next(8, 300), /nothing sent/);
+  });
+
+  test('[MQTT-4.12.1-1] re-authentication: AUTH 0x19 with the same method, a challenge, then AUTH 0x00; the session goes on', async () => {
+    await authenticate(9, 'a9');
+    h.packet(9, auth(0x19, METHOD, 'hello'));
+    assert.equal((await expectPacket(9, 'auth')).reasonCode, 0x18);
+    h.packet(9, auth(0x18, METHOD, 'response'));
+    const done = await expectPacket(9, 'auth');
+    assert.equal(done.reasonCode, 0x00);
+    assert.equal(done.properties?.authenticationData?.toString(), 'welcome');
+    assert.equal(h.authenticator.requests.at(-1)?.reauthentication, true);
+    h.packet(9, { cmd: 'pingreq' });
+    await expectPacket(9, 'pingresp');
+  });
+
+  test('[MQTT-4.12.1-1] re-authentication with another method is a DISCONNECT 0x82', async () => {
+    await authenticate(10, 'a10');
+    h.packet(10, auth(0x19, 'OTHER', 'hello'));
+    assert.equal((await expectPacket(10, 'disconnect')).reasonCode, 0x82);
+    assert.equal(await h.next(10), 'end');
+  });
+
+  test('[MQTT-4.12.1-2] a failed re-authentication is a DISCONNECT with its reason code', async () => {
+    await authenticate(11, 'a11');
+    h.packet(11, auth(0x19, METHOD, 'not-hello'));
+    const disconnect = await expectPacket(11, 'disconnect');
+    assert.equal(disconnect.reasonCode, 0x87);
+    assert.equal(disconnect.properties?.reasonString, 'wrong token');
+  });
+
+  test('AUTH 0x18 with no re-authentication in progress is a DISCONNECT 0x82', async () => {
+    await authenticate(12, 'a12');
+    h.packet(12, auth(0x18, METHOD, 'response'));
+    assert.equal((await expectPacket(12, 'disconnect')).reasonCode, 0x82);
+  });
+});
