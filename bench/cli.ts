@@ -147,13 +147,23 @@ class Progress {
 /** Upper bound on one generator run, after which it is killed: generous, as fan-in may take ~10 phases. */
 const generatorTimeoutMs = (durationS: number): number => 120_000 + 25_000 * durationS;
 
-function runGenerator(opts: BenchOptions, scenario: ScenarioName, port: number, brokerPid: number, progress: Progress): Promise<ScenarioResult> {
+function runGenerator(
+  opts: BenchOptions,
+  scenario: ScenarioName,
+  port: number,
+  brokerPid: number,
+  progress: Progress,
+): Promise<ScenarioResult> {
   const child = spawnPinned(opts.generatorCpus, process.execPath, [
     GENERATOR_ENTRY,
-    '--scenario', scenario,
-    '--port', String(port),
-    '--duration-ms', String(Math.round(opts.durationS * 1000)),
-    '--broker-pid', String(brokerPid),
+    '--scenario',
+    scenario,
+    '--port',
+    String(port),
+    '--duration-ms',
+    String(Math.round(opts.durationS * 1000)),
+    '--broker-pid',
+    String(brokerPid),
   ]);
   const stdout = tail(child.stdout, 1 << 20);
   let diagnostics = '';
@@ -195,7 +205,8 @@ async function runOne(opts: BenchOptions, scenario: ScenarioName, target: Broker
     if (err instanceof BrokerUnavailable) record.skipped = err.message;
     else {
       const died = broker?.exitStatus() ?? null;
-      record.error = died === null ? (err as Error).message : `${(err as Error).message}\nthe broker died (${died}): ${broker?.output().slice(-1500)}`;
+      record.error =
+        died === null ? (err as Error).message : `${(err as Error).message}\nthe broker died (${died}): ${broker?.output().slice(-1500)}`;
     }
   } finally {
     await broker?.stop();

@@ -96,9 +96,12 @@ const KEEPALIVE_S = 60;
  * out by the broker. One timer for the process; it does not keep it alive.
  */
 const live = new Set<LoadClient>();
-setInterval(() => {
-  for (const client of live) client.write(PINGREQ);
-}, (KEEPALIVE_S * 1000) / 2).unref();
+setInterval(
+  () => {
+    for (const client of live) client.write(PINGREQ);
+  },
+  (KEEPALIVE_S * 1000) / 2,
+).unref();
 
 export class LoadClient {
   /** PUBLISH packets received. */

@@ -10,13 +10,13 @@
  * else on stderr is a diagnostic. Exit code 0 with a result, 1 on failure.
  */
 import { parseArgs } from 'node:util';
-import { cpusAllowed } from './measure.js';
-import { isScenarioName, PROGRESS_PREFIX, type GeneratorOptions, type ScenarioResult } from './result.js';
+import { countCpus, cpusAllowed } from './measure.js';
+import { isScenarioName, PROGRESS_PREFIX, type GeneratorOptions, type PhaseStats, type ScenarioResult } from './result.js';
 import { SCENARIO_RUNNERS } from './scenarios.js';
 
 /** Generator CPU (% of one core) in a phase from which the generator, not the broker, may be the limit. */
 const SATURATED_PCT = 90;
-/** Run-queue wait (% of a phase) of either main thread from which the phase counts as disturbed. */
+/** Run-queue wait (% of a phase) of a main thread from which the phase may count as disturbed. */
 const CONTENDED_PCT = 10;
 
 function parseOptions(argv: string[]): GeneratorOptions {
@@ -46,21 +46,38 @@ process.on('beforeExit', () => {
   process.exit(1);
 });
 
+/**
+ * Notes on phases whose numbers may be bent: the generator near saturation,
+ * or a process kept off its CPUs by others. A main thread waiting for a CPU
+ * counts as contention only while its process left its CPUs partly unused;
+ * otherwise its own threads (GC, Shoal's workers) were the competition.
+ */
+function phaseNotes(phases: readonly PhaseStats[], brokerCpus: number, generatorCpus: number): string[] {
+  const notes: string[] = [];
+  const list = (picked: PhaseStats[], pct: (p: PhaseStats) => number | null, what: string): string =>
+    picked.map((p) => `${p.name} (${what} ${pct(p)}%)`).join(', ');
+  const saturated = phases.filter((p) => p.generatorCpuPct >= SATURATED_PCT);
+  if (saturated.length > 0) {
+    notes.push(
+      `generator near saturation in ${list(saturated, (p) => p.generatorCpuPct, 'CPU')}: those results may be bounded by the generator`,
+    );
+  }
+  const contended = (wait: number | null, cpu: number | null, cpus: number): boolean =>
+    (wait ?? 0) >= CONTENDED_PCT && cpu !== null && cpu < SATURATED_PCT * cpus;
+  const broker = phases.filter((p) => contended(p.brokerWaitPct, p.brokerCpuPct, brokerCpus));
+  if (broker.length > 0) notes.push(`other processes took CPU from the broker in ${list(broker, (p) => p.brokerWaitPct, 'waited')}`);
+  const own = phases.filter((p) => contended(p.generatorWaitPct, p.generatorCpuPct, generatorCpus));
+  if (own.length > 0) notes.push(`other processes took CPU from the generator in ${list(own, (p) => p.generatorWaitPct, 'waited')}`);
+  return notes;
+}
+
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   const outcome = await SCENARIO_RUNNERS[opts.scenario]({
     opts,
     progress: (text) => process.stderr.write(`${PROGRESS_PREFIX}${text}\n`),
   });
-  for (const phase of outcome.phases) {
-    if (phase.generatorCpuPct >= SATURATED_PCT) {
-      outcome.notes.push(`generator at ${phase.generatorCpuPct}% CPU in phase "${phase.name}": that result may be bounded by the generator`);
-    }
-    const waits = [`broker ${phase.brokerWaitPct ?? 0}%`, `generator ${phase.generatorWaitPct ?? 0}%`];
-    if ((phase.brokerWaitPct ?? 0) >= CONTENDED_PCT || (phase.generatorWaitPct ?? 0) >= CONTENDED_PCT) {
-      outcome.notes.push(`phase "${phase.name}": main threads waited for a CPU (${waits.join(', ')} of the phase): other work shared their cores`);
-    }
-  }
+  outcome.notes.push(...phaseNotes(outcome.phases, countCpus(cpusAllowed(opts.brokerPid)), countCpus(cpusAllowed('self'))));
   const result: ScenarioResult = { scenario: opts.scenario, generatorCpus: cpusAllowed('self'), ...outcome };
   process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
 }

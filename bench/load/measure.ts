@@ -70,6 +70,17 @@ export function cpusAllowed(pid: number | 'self'): string {
   return statusField(pid, 'Cpus_allowed_list') ?? 'unknown';
 }
 
+/** Number of CPUs in a list such as "0-1,3"; 1 when unparsable. */
+export function countCpus(list: string): number {
+  let n = 0;
+  for (const part of list.split(',')) {
+    const [lo, hi] = part.split('-').map(Number);
+    if (lo === undefined || !Number.isInteger(lo)) return 1;
+    n += hi === undefined ? 1 : Number.isInteger(hi) ? hi - lo + 1 : 1;
+  }
+  return Math.max(1, n);
+}
+
 /** Soft limit on open files ("Max open files" in /proc/<pid>/limits); null when unreadable. */
 export function openFileLimit(pid: number | 'self'): number | null {
   try {
@@ -103,7 +114,8 @@ export class Phase {
     const wallMs = performance.now() - this.t0;
     const cpu = process.cpuUsage(this.cpu0);
     const pct = (ms: number): number => Math.round((ms / wallMs) * 1000) / 10;
-    const delta = (before: number | null, after: number | null): number | null => (before === null || after === null ? null : pct(after - before));
+    const delta = (before: number | null, after: number | null): number | null =>
+      before === null || after === null ? null : pct(after - before);
     return {
       name: this.name,
       wallMs: Math.round(wallMs),

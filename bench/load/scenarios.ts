@@ -7,16 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { connectMany, encodePublish, LoadClient, type ClientOptions } from './client.js';
-import {
-  LatencySamples,
-  openFileLimit,
-  Phase,
-  rssKiB,
-  sleep,
-  waitBrokerIdle,
-  waitSettled,
-  waitUntil,
-} from './measure.js';
+import { LatencySamples, openFileLimit, Phase, rssKiB, sleep, waitBrokerIdle, waitSettled, waitUntil } from './measure.js';
 import type { GeneratorOptions, Metric, PhaseStats, ScenarioName, ScenarioResult } from './result.js';
 import {
   FlatOutPump,
@@ -145,7 +136,13 @@ interface StepResult {
 }
 
 /** Offers `rate` msgs/s from the publishers to the subscriber and judges whether it was sustained. */
-async function sustainStep(ctx: ScenarioContext, rate: number, pubs: LoadClient[], sources: Source[], sub: LoadClient): Promise<StepResult> {
+async function sustainStep(
+  ctx: ScenarioContext,
+  rate: number,
+  pubs: LoadClient[],
+  sources: Source[],
+  sub: LoadClient,
+): Promise<StepResult> {
   const r0 = sub.received;
   const pump = new PacedPump(pubs, sources, rate, FAN_IN_TICK_MS);
   pump.start();
@@ -194,7 +191,10 @@ function nextRate(previous: StepResult | null, last: StepResult): number {
  * SEARCH_RETRY_BELOW_CPU) is taken for interference from other processes and
  * retried once at the same rate.
  */
-async function findMaxRate(ctx: ScenarioContext, step: (rate: number) => Promise<StepResult>): Promise<{ best: StepResult | null; steps: StepResult[] }> {
+async function findMaxRate(
+  ctx: ScenarioContext,
+  step: (rate: number) => Promise<StepResult>,
+): Promise<{ best: StepResult | null; steps: StepResult[] }> {
   const steps: StepResult[] = [];
   let best: StepResult | null = null;
   let rate = SEARCH_START_RATE;
@@ -231,9 +231,11 @@ async function fanIn(ctx: ScenarioContext): Promise<ScenarioOutcome> {
 
   const search = await findMaxRate(ctx, (rate) => sustainStep(ctx, rate, pubs, sources, sub));
   if (search.best === null) notes.push('no offered rate was sustained');
-  else if (search.steps[search.steps.length - 1]?.pass === true) notes.push(`every step passed: the sustainable rate is above ${search.best.rate}`);
+  else if (search.steps[search.steps.length - 1]?.pass === true)
+    notes.push(`every step passed: the sustainable rate is above ${search.best.rate}`);
   const busy = search.steps.filter((s) => !s.idle).map((s) => s.rate);
-  if (busy.length > 0) notes.push(`broker still busy ${IDLE_MAX_MS / 1000} s after the steps at ${busy.join(', ')} msgs/s: later steps ran on its backlog`);
+  if (busy.length > 0)
+    notes.push(`broker still busy ${IDLE_MAX_MS / 1000} s after the steps at ${busy.join(', ')} msgs/s: later steps ran on its backlog`);
 
   ctx.progress('flat out');
   const r0 = sub.received;
@@ -246,7 +248,9 @@ async function fanIn(ctx: ScenarioContext): Promise<ScenarioOutcome> {
   const undeliveredPct = round((100 * (flat.sent - received)) / Math.max(1, flat.sent), 2);
   w.phase.detail.undeliveredPct = undeliveredPct;
   if (undeliveredPct > 1) {
-    notes.push(`flat out: ${undeliveredPct}% of the QoS 0 messages written were not delivered by ${DRAIN_MAX_MS / 1000} s after the phase (dropped, or still queued in the broker or socket buffers)`);
+    notes.push(
+      `flat out: ${undeliveredPct}% of the QoS 0 messages written were not delivered by ${DRAIN_MAX_MS / 1000} s after the phase (dropped, or still queued in the broker or socket buffers)`,
+    );
   }
   return {
     metrics: [
@@ -258,7 +262,14 @@ async function fanIn(ctx: ScenarioContext): Promise<ScenarioOutcome> {
         better: 'higher',
         throughput: true,
       },
-      { key: 'flat-out', label: 'delivered rate, publishers flat out', value: w.rate.delivered as number, unit: 'msgs/s', better: 'higher', throughput: true },
+      {
+        key: 'flat-out',
+        label: 'delivered rate, publishers flat out',
+        value: w.rate.delivered as number,
+        unit: 'msgs/s',
+        better: 'higher',
+        throughput: true,
+      },
     ],
     phases: [...search.steps.map((s) => s.phase), w.phase],
     notes,
@@ -281,7 +292,16 @@ async function fanOut(ctx: ScenarioContext): Promise<ScenarioOutcome> {
   if (pump.stalls > 0) notes.push(`${pump.stalls} stalls: copies written off as dropped by the broker`);
   w.phase.detail.stalls = pump.stalls;
   return {
-    metrics: [{ key: 'delivered', label: 'delivered rate (1 → 1,000)', value: w.rate.delivered as number, unit: 'msgs/s', better: 'higher', throughput: true }],
+    metrics: [
+      {
+        key: 'delivered',
+        label: 'delivered rate (1 → 1,000)',
+        value: w.rate.delivered as number,
+        unit: 'msgs/s',
+        better: 'higher',
+        throughput: true,
+      },
+    ],
     phases: [w.phase],
     notes,
   };
@@ -331,10 +351,18 @@ async function pairwiseQos1(ctx: ScenarioContext): Promise<ScenarioOutcome> {
   if (achieved < SUSTAIN_DELIVERED * LATENCY_RATE) {
     notes.push(`latency phase delivered ${achieved} msgs/s, below the offered ${LATENCY_RATE}: latencies include queueing`);
   }
-  if (paced.skipped > 0) notes.push(`latency phase: ${paced.skipped} messages not offered because publishers' sockets were blocked (not in the percentiles)`);
+  if (paced.skipped > 0)
+    notes.push(`latency phase: ${paced.skipped} messages not offered because publishers' sockets were blocked (not in the percentiles)`);
   return {
     metrics: [
-      { key: 'acked', label: 'acknowledged rate, QoS 1 flat out', value: flat.rate.acked as number, unit: 'msgs/s', better: 'higher', throughput: true },
+      {
+        key: 'acked',
+        label: 'acknowledged rate, QoS 1 flat out',
+        value: flat.rate.acked as number,
+        unit: 'msgs/s',
+        better: 'higher',
+        throughput: true,
+      },
       { key: 'p50', label: `p50 latency at ${LATENCY_RATE / 1000}k msgs/s`, value: round(p50, 3), unit: 'ms', better: 'lower' },
       { key: 'p99', label: `p99 latency at ${LATENCY_RATE / 1000}k msgs/s`, value: round(p99, 3), unit: 'ms', better: 'lower' },
     ],
@@ -355,7 +383,8 @@ async function connectionStorm(ctx: ScenarioContext): Promise<ScenarioOutcome> {
     notes.push(`generator open-file limit is ${ownLimit}: storm reduced to ${target} clients`);
   }
   const brokerLimit = ctx.opts.brokerPid > 0 ? openFileLimit(ctx.opts.brokerPid) : null;
-  if (brokerLimit !== null && brokerLimit < target + 50) notes.push(`broker open-file limit is ${brokerLimit}, below ${target} connections`);
+  if (brokerLimit !== null && brokerLimit < target + 50)
+    notes.push(`broker open-file limit is ${brokerLimit}, below ${target} connections`);
 
   const rssBefore = rssKiB(ctx.opts.brokerPid);
   const phase = new Phase('connect', ctx.opts.brokerPid);
@@ -382,10 +411,23 @@ async function connectionStorm(ctx: ScenarioContext): Promise<ScenarioOutcome> {
   const rssAfter = rssKiB(ctx.opts.brokerPid);
   if (held < clients.length) notes.push(`${clients.length - held} connections closed while held`);
   const metrics: Metric[] = [
-    { key: 'connects', label: `connects/s (${target.toLocaleString('en-US')} clients, ${STORM_CONCURRENCY} pending)`, value: round(clients.length / seconds), unit: 'conn/s', better: 'higher', throughput: true },
+    {
+      key: 'connects',
+      label: `connects/s (${target.toLocaleString('en-US')} clients, ${STORM_CONCURRENCY} pending)`,
+      value: round(clients.length / seconds),
+      unit: 'conn/s',
+      better: 'higher',
+      throughput: true,
+    },
   ];
   if (rssBefore !== null && rssAfter !== null && held > 0) {
-    metrics.push({ key: 'rss-per-conn', label: 'broker RSS per held connection', value: round((rssAfter - rssBefore) / held, 2), unit: 'KiB', better: 'lower' });
+    metrics.push({
+      key: 'rss-per-conn',
+      label: 'broker RSS per held connection',
+      value: round((rssAfter - rssBefore) / held, 2),
+      unit: 'KiB',
+      better: 'lower',
+    });
     connectPhase.detail.rssBeforeKiB = rssBefore;
     connectPhase.detail.rssAfterKiB = rssAfter;
   } else {
@@ -438,20 +480,44 @@ async function retained(ctx: ScenarioContext): Promise<ScenarioOutcome> {
   const t1 = performance.now();
   const subscribed = sub.subscribe('#', 0);
   const deadline = performance.now() + RETAINED_TIMEOUT_MS;
-  const progress = setInterval(() => ctx.progress(`${count.toLocaleString('en-US')} / ${RETAINED_TOPICS.toLocaleString('en-US')} retained received`), 500);
+  const progress = setInterval(
+    () => ctx.progress(`${count.toLocaleString('en-US')} / ${RETAINED_TOPICS.toLocaleString('en-US')} retained received`),
+    500,
+  );
   await Promise.race([all, waitSettled(() => count, RETAINED_TOPICS, RETAINED_QUIET_MS, deadline - performance.now())]);
   clearInterval(progress);
   const receiveSeconds = (performance.now() - t1) / 1000;
   await subscribed;
   const receivePhase = receive.end({ received: count });
   const metrics: Metric[] = [
-    { key: 'receive-rate', label: 'retained delivery rate', value: round(count / receiveSeconds), unit: 'msgs/s', better: 'higher', throughput: true },
-    { key: 'publish-all', label: `time to publish ${RETAINED_TOPICS / 1000}k retained`, value: round(publishSeconds, 3), unit: 's', better: 'lower' },
+    {
+      key: 'receive-rate',
+      label: 'retained delivery rate',
+      value: round(count / receiveSeconds),
+      unit: 'msgs/s',
+      better: 'higher',
+      throughput: true,
+    },
+    {
+      key: 'publish-all',
+      label: `time to publish ${RETAINED_TOPICS / 1000}k retained`,
+      value: round(publishSeconds, 3),
+      unit: 's',
+      better: 'lower',
+    },
   ];
   if (count === RETAINED_TOPICS) {
-    metrics.unshift({ key: 'receive-all', label: `time to receive ${RETAINED_TOPICS / 1000}k retained on #`, value: round(receiveSeconds, 3), unit: 's', better: 'lower' });
+    metrics.unshift({
+      key: 'receive-all',
+      label: `time to receive ${RETAINED_TOPICS / 1000}k retained on #`,
+      value: round(receiveSeconds, 3),
+      unit: 's',
+      better: 'lower',
+    });
   } else {
-    notes.push(`only ${count} of ${RETAINED_TOPICS} retained messages arrived (no more for ${RETAINED_QUIET_MS / 1000} s, or ${RETAINED_TIMEOUT_MS / 1000} s in all)`);
+    notes.push(
+      `only ${count} of ${RETAINED_TOPICS} retained messages arrived (no more for ${RETAINED_QUIET_MS / 1000} s, or ${RETAINED_TIMEOUT_MS / 1000} s in all)`,
+    );
   }
   return { metrics, phases: [publishPhase, receivePhase], notes };
 }

@@ -98,7 +98,19 @@ function command(target: BrokerTarget, port: number): { command: string; args: s
       const { file, cleanup } = tempFile('shoal.json', shoalConfig());
       return {
         command: process.execPath,
-        args: [SHOAL_ENTRY, '--port', String(port), '--host', HOST, '--workers', String(target.workers ?? 1), '--log-level', 'warn', '--config', file],
+        args: [
+          SHOAL_ENTRY,
+          '--port',
+          String(port),
+          '--host',
+          HOST,
+          '--workers',
+          String(target.workers ?? 1),
+          '--log-level',
+          'warn',
+          '--config',
+          file,
+        ],
         cleanup,
       };
     }

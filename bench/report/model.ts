@@ -52,7 +52,10 @@ export function findMetric(runs: readonly RunRecord[], scenario: ScenarioName, l
 }
 
 /** Every (scenario, metric) pair that some run reported, in scenario order then metric order. */
-export function metricCatalogue(runs: readonly RunRecord[], scenarios: readonly ScenarioName[]): { scenario: ScenarioName; metric: Metric }[] {
+export function metricCatalogue(
+  runs: readonly RunRecord[],
+  scenarios: readonly ScenarioName[],
+): { scenario: ScenarioName; metric: Metric }[] {
   const out: { scenario: ScenarioName; metric: Metric }[] = [];
   for (const scenario of scenarios) {
     const seen = new Set<string>();

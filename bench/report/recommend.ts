@@ -9,12 +9,12 @@ import { findMetric, metricCatalogue, type Recommendation, type RunRecord } from
 import type { ScenarioName } from '../load/result.js';
 
 /** Scores closer than this (relative) to the best count as a tie, since run-to-run noise on a shared box is several %. */
-export const TIE_MARGIN = 0.03;
+const TIE_MARGIN = 0.03;
 
 export function recommendWorkers(runs: readonly RunRecord[], scenarios: readonly ScenarioName[]): Recommendation | null {
-  const shoal = [...new Map(runs.filter((r) => r.target.kind === 'shoal').map((r) => [r.target.label, r.target.workers ?? 0])).entries()].sort(
-    (a, b) => a[1] - b[1],
-  );
+  const shoal = [
+    ...new Map(runs.filter((r) => r.target.kind === 'shoal').map((r) => [r.target.label, r.target.workers ?? 0])).entries(),
+  ].sort((a, b) => a[1] - b[1]);
   if (shoal.length < 2) return null;
   const metrics = metricCatalogue(runs, scenarios).filter((c) => c.metric.throughput === true);
   // Only metrics every worker count reported (and above zero) can be compared.

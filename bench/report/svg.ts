@@ -25,7 +25,8 @@ interface Series {
 }
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const text = (x: number, y: number, s: string, attrs = ''): string => `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" ${attrs}>${esc(s)}</text>`;
+const text = (x: number, y: number, s: string, attrs = ''): string =>
+  `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" ${attrs}>${esc(s)}</text>`;
 
 /** Log scale over the values with some margin: ticks at 1, 2, 5 × 10^k when the range is under two decades, else at 10^k. */
 function logScale(values: number[]): { y(v: number): number; ticks: number[] } {
@@ -47,9 +48,11 @@ function panel(x0: number, title: string, unit: string, series: Series[], worker
   const right = x0 + PANEL_WIDTH;
   const left = x0 + PLOT.left;
   parts.push(`<rect x="${left}" y="${PLOT.top}" width="${right - left}" height="${PLOT.bottom - PLOT.top}" fill="none" stroke="#999"/>`);
-  if (values.length === 0) return [...parts, text((left + right) / 2, (PLOT.top + PLOT.bottom) / 2, 'no data', 'text-anchor="middle" fill="#999"')].join('\n');
+  if (values.length === 0)
+    return [...parts, text((left + right) / 2, (PLOT.top + PLOT.bottom) / 2, 'no data', 'text-anchor="middle" fill="#999"')].join('\n');
   const scale = logScale(values);
-  const x = (i: number): number => (workers.length <= 1 ? (left + right) / 2 : left + 30 + (i * (right - left - 60)) / (workers.length - 1));
+  const x = (i: number): number =>
+    workers.length <= 1 ? (left + right) / 2 : left + 30 + (i * (right - left - 60)) / (workers.length - 1);
   for (const t of scale.ticks) {
     const y = scale.y(t);
     parts.push(`<line x1="${left}" x2="${right}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="#eee"/>`);
@@ -58,17 +61,31 @@ function panel(x0: number, title: string, unit: string, series: Series[], worker
   workers.forEach((w, i) => parts.push(text(x(i), PLOT.bottom + 18, String(w), 'text-anchor="middle"')));
   const axis = workers.length === 0 ? 'no Shoal runs: peers only' : 'Shoal worker threads (--workers)';
   parts.push(text((left + right) / 2, PLOT.bottom + 38, axis, 'text-anchor="middle"'));
-  parts.push(text(x0 + 16, (PLOT.top + PLOT.bottom) / 2, unit, `text-anchor="middle" transform="rotate(-90 ${x0 + 16} ${(PLOT.top + PLOT.bottom) / 2})"`));
+  parts.push(
+    text(
+      x0 + 16,
+      (PLOT.top + PLOT.bottom) / 2,
+      unit,
+      `text-anchor="middle" transform="rotate(-90 ${x0 + 16} ${(PLOT.top + PLOT.bottom) / 2})"`,
+    ),
+  );
   for (const s of series) {
     s.peers.forEach((v, p) => {
       if (v === undefined || v <= 0) return;
       const y = scale.y(v).toFixed(1);
-      parts.push(`<line x1="${left}" x2="${right}" y1="${y}" y2="${y}" stroke="${s.colour}" stroke-dasharray="${PEER_DASHES[p % PEER_DASHES.length]}" opacity="0.8"><title>${esc(`${s.name} · ${peers[p]}: ${formatNumber(v)}`)}</title></line>`);
+      parts.push(
+        `<line x1="${left}" x2="${right}" y1="${y}" y2="${y}" stroke="${s.colour}" stroke-dasharray="${PEER_DASHES[p % PEER_DASHES.length]}" opacity="0.8"><title>${esc(`${s.name} · ${peers[p]}: ${formatNumber(v)}`)}</title></line>`,
+      );
     });
     const points = s.shoal.map((v, i) => (v === undefined || v <= 0 ? null : { x: x(i), y: scale.y(v), v })).filter((p) => p !== null);
-    if (points.length > 1) parts.push(`<polyline fill="none" stroke="${s.colour}" stroke-width="2" points="${points.map((p) => `${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' ')}"/>`);
+    if (points.length > 1)
+      parts.push(
+        `<polyline fill="none" stroke="${s.colour}" stroke-width="2" points="${points.map((p) => `${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' ')}"/>`,
+      );
     for (const p of points) {
-      parts.push(`<circle cx="${p.x.toFixed(1)}" cy="${p.y.toFixed(1)}" r="3.5" fill="${s.colour}"><title>${esc(`${s.name}: ${formatNumber(p.v)}`)}</title></circle>`);
+      parts.push(
+        `<circle cx="${p.x.toFixed(1)}" cy="${p.y.toFixed(1)}" r="3.5" fill="${s.colour}"><title>${esc(`${s.name}: ${formatNumber(p.v)}`)}</title></circle>`,
+      );
     }
   }
   return parts.join('\n');
@@ -80,19 +97,27 @@ function legend(series: Series[], peers: string[]): string {
   series.forEach((s, i) => {
     const x = 20 + (i % 4) * 245;
     const y = y0 + Math.floor(i / 4) * 20;
-    parts.push(`<line x1="${x}" x2="${x + 24}" y1="${y - 4}" y2="${y - 4}" stroke="${s.colour}" stroke-width="2"/>`, text(x + 30, y, s.name));
+    parts.push(
+      `<line x1="${x}" x2="${x + 24}" y1="${y - 4}" y2="${y - 4}" stroke="${s.colour}" stroke-width="2"/>`,
+      text(x + 30, y, s.name),
+    );
   });
   const y = y0 + Math.ceil(series.length / 4) * 20 + 10;
   parts.push(`<line x1="20" x2="44" y1="${y - 4}" y2="${y - 4}" stroke="#333" stroke-width="2"/>`, text(50, y, 'Shoal'));
   peers.forEach((peer, p) => {
     const x = 140 + p * 160;
-    parts.push(`<line x1="${x}" x2="${x + 24}" y1="${y - 4}" y2="${y - 4}" stroke="#333" stroke-dasharray="${PEER_DASHES[p % PEER_DASHES.length]}"/>`, text(x + 30, y, peer));
+    parts.push(
+      `<line x1="${x}" x2="${x + 24}" y1="${y - 4}" y2="${y - 4}" stroke="#333" stroke-dasharray="${PEER_DASHES[p % PEER_DASHES.length]}"/>`,
+      text(x + 30, y, peer),
+    );
   });
   return parts.join('\n');
 }
 
 export function renderSvg(report: BenchReport): string {
-  const shoal = [...new Map(report.runs.filter((r) => r.target.kind === 'shoal').map((r) => [r.target.workers ?? 0, r.target.label])).entries()].sort((a, b) => a[0] - b[0]);
+  const shoal = [
+    ...new Map(report.runs.filter((r) => r.target.kind === 'shoal').map((r) => [r.target.workers ?? 0, r.target.label])).entries(),
+  ].sort((a, b) => a[0] - b[0]);
   const workers = shoal.map(([w]) => w);
   const peers = [...new Set(report.runs.filter((r) => r.target.kind !== 'shoal').map((r) => r.target.label))];
   const build = (scenario: ScenarioName, key: string, name: string, i: number): Series => ({
@@ -105,7 +130,9 @@ export function renderSvg(report: BenchReport): string {
   const throughput = catalogue
     .filter((c) => c.metric.throughput === true)
     .map((c, i) => build(c.scenario, c.metric.key, `${c.scenario} · ${c.metric.key}`, i));
-  const p99 = catalogue.filter((c) => c.metric.key === 'p99').map((c, i) => build(c.scenario, c.metric.key, `${c.scenario} · p99`, throughput.length + i));
+  const p99 = catalogue
+    .filter((c) => c.metric.key === 'p99')
+    .map((c, i) => build(c.scenario, c.metric.key, `${c.scenario} · p99`, throughput.length + i));
   const env = report.environment;
   const subtitle = `${env.cpuModel} × ${env.logicalCpus} · Node ${env.node} · commit ${env.commit} · ${report.settings.durationS} s phases · ${env.date}`;
   return [

@@ -87,7 +87,9 @@ export function formatTable(report: BenchReport): string {
 
 export function formatHeader(report: BenchReport): string {
   const { environment: env, settings } = report;
-  const pinning = settings.pinned ? `broker CPUs ${settings.brokerCpus}, generator CPUs ${settings.generatorCpus}` : 'unpinned (taskset not found)';
+  const pinning = settings.pinned
+    ? `broker CPUs ${settings.brokerCpus}, generator CPUs ${settings.generatorCpus}`
+    : 'unpinned (taskset not found)';
   return [
     `CPU: ${env.cpuModel} × ${env.logicalCpus} · ${env.kernel} · Node ${env.node} · commit ${env.commit}`,
     `Pinning: ${pinning} · ${settings.durationS} s per measured phase · ${settings.payloadBytes} B payloads · MQTT 3.1.1`,
@@ -106,7 +108,9 @@ export function formatFindings(report: BenchReport): string {
   }
   const brokerCpus = new Set(report.runs.flatMap((r) => (r.brokerCpus === null ? [] : [r.brokerCpus])));
   const generatorCpus = new Set(report.runs.flatMap((r) => (r.result === null ? [] : [r.result.generatorCpus])));
-  lines.push(`measured affinity (/proc Cpus_allowed_list): brokers on CPUs ${[...brokerCpus].join(' | ') || '?'}, generators on CPUs ${[...generatorCpus].join(' | ') || '?'}`);
+  lines.push(
+    `measured affinity (/proc Cpus_allowed_list): brokers on CPUs ${[...brokerCpus].join(' | ') || '?'}, generators on CPUs ${[...generatorCpus].join(' | ') || '?'}`,
+  );
   const rec = report.recommendation;
   if (rec !== null) lines.push(`recommended --workers ${rec.workers}: ${rec.reason}`);
   return lines.join('\n');
