@@ -3,13 +3,16 @@
  * pooled (allocUnsafeSlow), so a full batch can be transferred to another
  * thread without a copy. Used on every thread by an Outbox.
  */
+/** Smallest buffer a batch starts with, in bytes. */
+const MIN_BATCH_BYTES = 2048;
+
 export class BatchWriter {
   private buf: Buffer;
   private pos = 0;
   frames = 0;
 
   constructor(private readonly initialSize: number) {
-    this.buf = Buffer.allocUnsafeSlow(initialSize);
+    this.buf = Buffer.allocUnsafeSlow(MIN_BATCH_BYTES);
   }
 
   get length(): number {
@@ -53,7 +56,9 @@ export class BatchWriter {
   /** Hands out the filled buffer and starts a fresh one. */
   take(): { buffer: ArrayBuffer; length: number } {
     const out = { buffer: this.buf.buffer as ArrayBuffer, length: this.pos };
-    this.buf = Buffer.allocUnsafeSlow(Math.max(this.initialSize, Math.min(this.pos, 4 * this.initialSize)));
+    // Size the next batch after this one: a fresh transferable buffer per flush is external memory,
+    // and allocating the full initial size for small batches makes V8 run full GCs far too often.
+    this.buf = Buffer.allocUnsafeSlow(Math.min(this.initialSize, Math.max(MIN_BATCH_BYTES, this.pos * 2)));
     this.pos = 0;
     this.frames = 0;
     return out;

@@ -42,9 +42,9 @@ export class Router {
   }
 
   /** Routes a message published by session `sid` of host `fromHost` (-1: the embedding application). */
-  route(pool: string, message: AppMessage, fromHost: number, sid: number, now = Date.now()): void {
+  route(pool: string, message: AppMessage, fromHost: number, sid: number, now?: number): void {
     this.routed++;
-    if (message.retain) this.retainedStore(pool).set(ownedMessage(message), now);
+    if (message.retain) this.retainedStore(pool).set(ownedMessage(message), now ?? Date.now());
     const shared = this.shared.size > 0 ? this.shared.match(pool, message, this.shards.length) : undefined;
     for (let host = 0; host < this.shards.length; host++) {
       let targets = (this.shards[host] as Shard).match(pool, message.topic, message.qos, message.retain, host === fromHost ? sid : -1);
