@@ -1,8 +1,10 @@
 /**
  * The broker on the main thread: owns the listeners, every client
- * connection, the sharded topic router, and the handles of the actor hosts
- * (worker threads, or inline with `workers: 0`). It moves data-plane batches
- * between connections, router and hosts, and never awaits on that path.
+ * connection, the sharded topic router, the in-process plugins
+ * (`addPlugin`), and the handles of the actor hosts (worker threads, or
+ * inline with `workers: 0`). It moves data-plane batches between
+ * connections, router and hosts, serves the hosts' hookCall frames, and never
+ * awaits on that path.
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -21,8 +23,12 @@ import type { HostHandle, HostLauncher, HostStats } from './hosts/host-handle.js
 import { InlineHosts } from './hosts/inline-hosts.js';
 import { hostFor } from './hosts/placement.js';
 import { WorkerHosts } from './hosts/worker-hosts.js';
+import { PluginRegistry } from './hooks/registry.js';
+import type { Plugin } from './hooks/types.js';
 import { createLogger, type Logger } from './log.js';
-import { readToRouter, writeClosed, writeDeliver, writeOpen, writePacket, type ToRouter, type TransportInfo } from './messages.js';
+import {
+  readToRouter, writeClosed, writeDeliver, writeHookResult, writeOpen, writePacket, writePlugins, type ToRouter, type TransportInfo,
+} from './messages.js';
 import { Connection, type ConnectionOwner } from './net/connection.js';
 import { startTlsListener, startWssListener } from './net/tls-listener.js';
 import { attachWebSocket, startWebSocketListener, type AcceptStream, type Listener } from './net/ws-listener.js';
@@ -33,6 +39,8 @@ const CONNECT = 1;
 const DEFAULT_POOL = '';
 /** How often keepalive and connect deadlines are checked, in ms. */
 const SWEEP_INTERVAL_MS = 250;
+/** How long close() waits for a host to tell its clients goodbye before its worker is stopped anyway, in ms. */
+const HOST_SHUTDOWN_TIMEOUT_MS = 5000;
 
 export interface PublishOptions {
   topic: string;
@@ -55,6 +63,7 @@ export class Broker extends EventEmitter {
   readonly config: BrokerConfig;
   readonly log: Logger;
   private readonly launcher: HostLauncher;
+  private readonly plugins: PluginRegistry;
   private readonly hosts: HostHandle[] = [];
   private readonly outboxes: Outbox[] = [];
   /** Per host: batches it reported handled, and whether its clients' reads are paused. */
@@ -70,14 +79,16 @@ export class Broker extends EventEmitter {
   private readonly acceptStream: AcceptStream = (stream, transport) => this.accept(stream, transport);
   private sweeper: NodeJS.Timeout | undefined;
   private nextConnId = 1;
+  private listening = false;
   private closing = false;
 
   constructor(options: Partial<BrokerConfig> = {}) {
     super();
     this.config = resolveConfig(options);
     this.log = createLogger(this.config.logLevel, 'main');
+    this.plugins = new PluginRegistry(this.log.child({ plugins: 'in-process' }));
     const hostCount = Math.max(1, this.config.workers);
-    this.launcher = this.config.workers === 0 ? new InlineHosts(this.config, this.log) : new WorkerHosts(this.config);
+    this.launcher = this.config.workers === 0 ? new InlineHosts(this.config, this.log, this.plugins.plugins) : new WorkerHosts(this.config);
     this.router = new Router(hostCount, (host, message, targets) => {
       const outbox = this.outboxes[host] as Outbox;
       writeDeliver(outbox.writer, message, targets);
@@ -97,6 +108,9 @@ export class Broker extends EventEmitter {
    * `proxyProtocol`, TCP connections start with a PROXY protocol header.
    */
   async listen(): Promise<AddressInfo> {
+    this.listening = true;
+    // A module plugin that fails to load makes listen() fail, before any client is accepted.
+    if (this.config.plugins.length > 0) await Promise.all(this.hosts.map((h) => h.control.ready()));
     const server = createServer({ noDelay: true }, (socket) => {
       this.accept(socket, { type: 'tcp', remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 }, this.config.proxyProtocol);
     });
@@ -152,6 +166,18 @@ export class Broker extends EventEmitter {
     this.startSweeper();
   }
 
+  /**
+   * Adds an in-process plugin: an object of hook functions (README "Writing a
+   * plugin"), called in this thread. Its hooks run after those of the module
+   * plugins (`config.plugins`), in the order plugins were added. Only before
+   * listen().
+   */
+  addPlugin(plugin: Plugin): void {
+    if (this.listening) throw new Error('addPlugin: call it before listen()');
+    this.plugins.add(plugin);
+    for (let host = 0; host < this.hosts.length; host++) this.sendPlugins(host);
+  }
+
   /** Publishes a message from the embedding application, as if a client had sent it. */
   async publish(options: PublishOptions): Promise<void> {
     if (!isValidTopicName(options.topic)) throw new TypeError(`invalid topic name: ${options.topic}`);
@@ -174,7 +200,7 @@ export class Broker extends EventEmitter {
     const serverClosed = this.server ? new Promise<void>((resolve) => this.server?.close(() => resolve())) : Promise.resolve();
     for (const listener of this.transports) listener.stop();
     for (const outbox of this.outboxes) outbox.flush();
-    await Promise.all(this.hosts.map((h) => h.control.shutdown().catch(() => undefined)));
+    await Promise.all(this.hosts.map((h) => withTimeout(h.control.shutdown(), HOST_SHUTDOWN_TIMEOUT_MS)));
     await this.allConnectionsClosed(2000);
     for (const conn of this.connections.values()) conn.destroy('broker shutting down');
     for (const outbox of this.outboxes) outbox.close();
@@ -190,6 +216,7 @@ export class Broker extends EventEmitter {
     this.outboxes[index] = new Outbox(handle.endpoint, this.config);
     this.credited[index] = 0;
     this.paused[index] = false;
+    if (this.plugins.plugins.length > 0) this.sendPlugins(index);
     handle.endpoint.onBatch((batch) => this.onHostBatch(index, batch));
     handle.exited.then(
       () => undefined,
@@ -207,6 +234,24 @@ export class Broker extends EventEmitter {
     for (const conn of this.connections.values()) {
       if (conn.host === index) conn.destroy('actor host failed');
     }
+    this.emit('host-failed', index, err);
+  }
+
+  /** Tells host `index` which hooks the in-process plugins implement. */
+  private sendPlugins(index: number): void {
+    const outbox = this.outboxes[index] as Outbox;
+    writePlugins(outbox.writer, this.plugins.hookNames());
+    outbox.commit();
+  }
+
+  /** Runs a host's hookCall in the in-process plugins; an all_till_ok chain's outcome goes back as hookResult. */
+  private serveHookCall(host: number, msg: Extract<ToRouter, { kind: 'hookCall' }>): void {
+    const outbox = this.outboxes[host] as Outbox;
+    this.plugins.serve(msg.hook, msg.args, (result) => {
+      if (msg.callId === 0 || this.outboxes[host] !== outbox) return; // the host was restarted meanwhile
+      writeHookResult(outbox.writer, msg.callId, result);
+      outbox.commit();
+    });
   }
 
   private startSweeper(): void {
@@ -284,6 +329,7 @@ export class Broker extends EventEmitter {
         if (!conn) return;
         conn.accepted = true;
         conn.keepaliveMs = msg.keepalive * 1000;
+        if (msg.maxPacketSize > 0) conn.setMaxPacketSize(msg.maxPacketSize);
         return;
       }
       case 'subscribe': this.router.subscribe(host, msg); return;
@@ -293,6 +339,7 @@ export class Broker extends EventEmitter {
       case 'credit': this.onCredit(host, msg.batches); return;
       case 'redispatch': this.router.redispatch(host, msg.pool, msg.sid, msg.share, msg.message); return;
       case 'presence': this.router.presence(host, msg.sid, msg.online); return;
+      case 'hookCall': this.serveHookCall(host, msg); return;
     }
   }
 
@@ -335,6 +382,18 @@ export class Broker extends EventEmitter {
       });
     });
   }
+}
+
+/** Settles when `promise` settles or after `ms`, whichever comes first; never rejects. */
+function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    promise.then(done, done);
+  });
 }
 
 export function createBroker(options: Partial<BrokerConfig> = {}): Broker {

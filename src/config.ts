@@ -19,7 +19,11 @@ export interface BrokerConfig {
   workers: number;
   /** pino log level. */
   logLevel: LogLevel;
-  /** Accept clients without credentials (no auth plugin needed). */
+  /**
+   * With no plugin implementing auth_on_register(_m5): accept every client
+   * (false: refuse every one). With such plugins: also accept a client for
+   * which every plugin answered `next`.
+   */
   allowAnonymous: boolean;
   /** Largest packet accepted from a client, in bytes (checked from the fixed header). */
   maxIncomingPacketSize: number;
@@ -71,6 +75,14 @@ export interface BrokerConfig {
   sharedSubscriptionStrategy: SharedSubscriptionStrategy;
   /** Response Information sent in CONNACK to 5.0 clients that set Request Response Information; '' = none. */
   responseInformation: string;
+  /**
+   * Plugin modules every actor host loads (README "Writing a plugin"): a path
+   * starting with '.' or '/' (resolved against the working directory) or a
+   * package name. Their hooks run before those of `broker.addPlugin`.
+   */
+  plugins: string[];
+  /** Longest wait for a hook that answers asynchronously, in milliseconds; a chain still waiting then counts as an error. */
+  pluginTimeoutMs: number;
 
   // Optional transports. Their ports use -1 for "off"; 0 picks a free port, as
   // for `port`. They bind to `host`; `broker.addresses()` tells where.
@@ -132,6 +144,7 @@ const NUMERIC_FIELDS: Record<string, FieldSpec> = {
   batchFlushFrames: { min: 1, max: 1_000_000, integer: true },
   topicAliasMaximum: { min: 0, max: 65535, integer: true },
   maxOutgoingTopicAliases: { min: 0, max: 65535, integer: true },
+  pluginTimeoutMs: { min: 1, max: 3_600_000, integer: true },
   wsPort: { min: -1, max: 65535, integer: true },
   tlsPort: { min: -1, max: 65535, integer: true },
   wssPort: { min: -1, max: 65535, integer: true },
@@ -139,9 +152,14 @@ const NUMERIC_FIELDS: Record<string, FieldSpec> = {
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-/** Worker count when none is given: one worker per core beyond the main thread's, at least one. */
+/**
+ * Worker count when none is given. On two cores or fewer the load benchmark
+ * (BENCHMARKS.md, worker sweep) found sessions on the main thread fastest;
+ * above that, one worker per core beyond the main thread's, at most 4.
+ */
 export function defaultWorkerCount(): number {
-  return Math.max(1, Math.min(4, availableParallelism() - 1));
+  const cores = availableParallelism();
+  return cores <= 2 ? 0 : Math.min(4, cores - 1);
 }
 
 export function defaultConfig(): BrokerConfig {
@@ -176,6 +194,8 @@ export function defaultConfig(): BrokerConfig {
     maxOutgoingTopicAliases: 10,
     sharedSubscriptionStrategy: 'round-robin',
     responseInformation: '',
+    plugins: [],
+    pluginTimeoutMs: 5000,
     wsPort: -1,
     wsPath: '/mqtt',
     tlsPort: -1,
@@ -234,13 +254,16 @@ function checkTransports(config: BrokerConfig): void {
 
 const SHARED_STRATEGIES: readonly SharedSubscriptionStrategy[] = ['round-robin', 'random', 'sticky'];
 
-/** The non-numeric MQTT 5.0 feature fields. */
+/** The non-numeric MQTT 5.0 feature fields, and the plugin modules. */
 function checkProtocolOptions(config: BrokerConfig): void {
   if (!SHARED_STRATEGIES.includes(config.sharedSubscriptionStrategy)) {
     throw new RangeError(`config.sharedSubscriptionStrategy: expected one of ${SHARED_STRATEGIES.join(', ')}`);
   }
   if (typeof config.responseInformation !== 'string' || Buffer.byteLength(config.responseInformation) > 65535) {
     throw new TypeError('config.responseInformation: expected a string of at most 65535 bytes');
+  }
+  if (!Array.isArray(config.plugins) || config.plugins.some((p) => typeof p !== 'string' || p === '')) {
+    throw new TypeError('config.plugins: expected an array of module paths or package names');
   }
 }
 

@@ -29,7 +29,11 @@ export type ToSession =
   | { kind: 'open'; connId: number; clientId: string; clientIdAssigned: boolean; transport: TransportInfo; packet: Buffer }
   | { kind: 'packet'; connId: number; packet: Buffer }
   | { kind: 'closed'; connId: number; reason: string }
-  | { kind: 'deliver'; message: AppMessage; targets: DeliveryTarget[] };
+  | { kind: 'deliver'; message: AppMessage; targets: DeliveryTarget[] }
+  /** The hooks the embedding application's in-process plugins implement (sent whenever the list changes). */
+  | { kind: 'plugins'; hooks: string[] }
+  /** The outcome of the in-process chain for hookCall `callId`, as src/hooks/wire.ts JSON. */
+  | { kind: 'hookResult'; callId: number; result: string };
 
 export interface SubscribeRequest {
   pool: string;
@@ -47,7 +51,8 @@ export type SessionEventName = 'client-connected' | 'client-disconnected';
 export type ToRouter =
   | { kind: 'send'; connId: number; bytes: Buffer }
   | { kind: 'end'; connId: number }
-  | { kind: 'accepted'; connId: number; keepalive: number }
+  /** CONNACK 0x00 was sent; `maxPacketSize` (0 = unchanged) is what the connection may now send, from a plugin's modifiers. */
+  | { kind: 'accepted'; connId: number; keepalive: number; maxPacketSize: number }
   | { kind: 'publish'; pool: string; sid: number; message: AppMessage }
   | ({ kind: 'subscribe' } & SubscribeRequest)
   | { kind: 'unsubscribe'; pool: string; sid: number; filter: string }
@@ -57,11 +62,16 @@ export type ToRouter =
   /** A message the session got for shared subscription `share` and will not deliver: route it to another member. */
   | { kind: 'redispatch'; pool: string; sid: number; share: string; message: AppMessage }
   /** The session's transport came or went; shared subscription groups prefer online members. */
-  | { kind: 'presence'; sid: number; online: boolean };
+  | { kind: 'presence'; sid: number; online: boolean }
+  /**
+   * Run hook `hook` in the in-process plugins with `args` (src/hooks/wire.ts
+   * JSON); callId 0 (an `all` hook) expects no hookResult.
+   */
+  | { kind: 'hookCall'; callId: number; hook: string; args: string };
 
-const S_OPEN = 1, S_PACKET = 2, S_CLOSED = 3, S_DELIVER = 4;
+const S_OPEN = 1, S_PACKET = 2, S_CLOSED = 3, S_DELIVER = 4, S_PLUGINS = 5, S_HOOK_RESULT = 6;
 const R_SEND = 1, R_END = 2, R_ACCEPTED = 3, R_PUBLISH = 4, R_SUBSCRIBE = 5, R_UNSUBSCRIBE = 6, R_DROP = 7, R_EVENT = 8, R_CREDIT = 9;
-const R_REDISPATCH = 10, R_PRESENCE = 11;
+const R_REDISPATCH = 10, R_PRESENCE = 11, R_HOOK_CALL = 12;
 /** Target flags of a deliver frame, next to the QoS in the low two bits. */
 const T_RETAIN = 4, T_SHARE = 8;
 
@@ -99,6 +109,17 @@ export function writeDeliver(w: BatchWriter, message: AppMessage, targets: reado
   }
 }
 
+export function writePlugins(w: BatchWriter, hooks: readonly string[]): void {
+  w.u8(S_PLUGINS);
+  w.str(JSON.stringify(hooks));
+}
+
+export function writeHookResult(w: BatchWriter, callId: number, result: string): void {
+  w.u8(S_HOOK_RESULT);
+  w.u32(callId);
+  w.str(result);
+}
+
 export function readToSession(r: BatchReader): ToSession {
   const kind = r.u8();
   switch (kind) {
@@ -125,6 +146,8 @@ export function readToSession(r: BatchReader): ToSession {
       return { kind: 'open', connId, ...meta, packet: r.bytes() };
     }
     case S_CLOSED: return { kind: 'closed', connId: r.u32(), reason: r.str() };
+    case S_PLUGINS: return { kind: 'plugins', hooks: JSON.parse(r.str()) as string[] };
+    case S_HOOK_RESULT: return { kind: 'hookResult', callId: r.u32(), result: r.str() };
     default: throw new Error(`unknown ToSession frame kind ${kind}`);
   }
 }
@@ -142,10 +165,11 @@ export function writeEnd(w: BatchWriter, connId: number): void {
   w.u32(connId);
 }
 
-export function writeAccepted(w: BatchWriter, connId: number, keepalive: number): void {
+export function writeAccepted(w: BatchWriter, connId: number, keepalive: number, maxPacketSize: number): void {
   w.u8(R_ACCEPTED);
   w.u32(connId);
   w.u32(keepalive);
+  w.u32(maxPacketSize);
 }
 
 export function writePublish(w: BatchWriter, pool: string, sid: number, message: AppMessage): void {
@@ -201,13 +225,20 @@ export function writePresence(w: BatchWriter, sid: number, online: boolean): voi
   w.u8(online ? 1 : 0);
 }
 
+export function writeHookCall(w: BatchWriter, callId: number, hook: string, args: string): void {
+  w.u8(R_HOOK_CALL);
+  w.u32(callId);
+  w.str(hook);
+  w.str(args);
+}
+
 export function readToRouter(r: BatchReader): ToRouter {
   const kind = r.u8();
   switch (kind) {
     case R_SEND: return { kind: 'send', connId: r.u32(), bytes: r.bytes() };
     case R_PUBLISH: return { kind: 'publish', pool: r.str(), sid: r.u32(), message: readAppMessage(r) };
     case R_END: return { kind: 'end', connId: r.u32() };
-    case R_ACCEPTED: return { kind: 'accepted', connId: r.u32(), keepalive: r.u32() };
+    case R_ACCEPTED: return { kind: 'accepted', connId: r.u32(), keepalive: r.u32(), maxPacketSize: r.u32() };
     case R_SUBSCRIBE: {
       const pool = r.str();
       const sid = r.u32();
@@ -224,6 +255,7 @@ export function readToRouter(r: BatchReader): ToRouter {
     case R_CREDIT: return { kind: 'credit', batches: r.u32() };
     case R_REDISPATCH: return { kind: 'redispatch', pool: r.str(), sid: r.u32(), share: r.str(), message: readAppMessage(r) };
     case R_PRESENCE: return { kind: 'presence', sid: r.u32(), online: r.u8() === 1 };
+    case R_HOOK_CALL: return { kind: 'hookCall', callId: r.u32(), hook: r.str(), args: r.str() };
     case R_EVENT: {
       const e = JSON.parse(r.str()) as { name: SessionEventName; clientId: string; detail: Record<string, unknown> };
       return { kind: 'event', ...e };

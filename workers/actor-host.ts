@@ -1,18 +1,23 @@
 /**
  * The actor host: owns the session actors of one shard (by client id hash),
  * their index by client id and by connection, the CONNECTs waiting for an
- * authentication exchange, and the data-plane link to the router. It does not
- * care where it runs: a worker thread (worker-main.ts) or the main thread
- * (`workers: 0`).
+ * authentication exchange or for their plugin hooks (with the packets that
+ * arrive meanwhile), the plugin chains (host-hooks.ts), and the data-plane
+ * link to the router. Until its module plugins are loaded it keeps the
+ * batches it receives. It does not care where it runs: a worker thread
+ * (worker-main.ts) or the main thread (`workers: 0`).
  */
 import { BatchReader } from '../src/channel/batch-reader.js';
 import type { BatchEndpoint } from '../src/channel/endpoint.js';
 import { Outbox } from '../src/channel/outbox.js';
 import type { BrokerConfig } from '../src/config.js';
+import type { NamedPlugin } from '../src/hooks/chain.js';
 import type { Logger } from '../src/log.js';
 import { readToSession, type ToSession } from '../src/messages.js';
 import type { Authenticator, ConnectAuth } from './auth-flow.js';
 import { handleConnect, type SessionDirectory } from './connect-handler.js';
+import { HostHooks } from './host-hooks.js';
+import { pluginAuthenticator } from './plugin-auth.js';
 import { RouterLink } from './router-link.js';
 import { SessionActor, type SessionEnv } from './session-actor.js';
 import { generatePacket } from './packet-io.js';
@@ -32,7 +37,20 @@ export interface HostControl {
   stats(): Promise<HostStats>;
   /** Tells every connected 5.0 client that the server shuts down, closes every transport, and stops. */
   shutdown(): Promise<void>;
+  /** Resolves once the host's module plugins are loaded; rejects with the loading error. */
+  ready(): Promise<void>;
 }
+
+/** The plugins of a host. */
+export interface HostPlugins {
+  /** The module plugins of `config.plugins`, loaded or loading. */
+  modules: NamedPlugin[] | Promise<NamedPlugin[]>;
+  /** The in-process plugins' live list, when the host runs on the main thread. */
+  inProcess?: readonly NamedPlugin[];
+}
+
+/** A connection whose CONNECT waits for its plugin hooks: its later packets, and its close. */
+interface Connecting { held: Buffer[]; closed: string | undefined }
 
 export class ActorHost implements SessionDirectory {
   private readonly sessions = new Map<number, SessionActor>();
@@ -40,39 +58,75 @@ export class ActorHost implements SessionDirectory {
   private readonly byConn = new Map<number, SessionActor>();
   /** Connections whose CONNECT waits for its authentication exchange. */
   private readonly pendingAuth = new Map<number, ConnectAuth>();
+  /** Connections between their CONNECT and their CONNACK. */
+  private readonly connecting = new Map<number, Connecting>();
   private readonly outbox: Outbox;
   private readonly link: RouterLink;
   private readonly env: SessionEnv;
+  readonly hooks: HostHooks;
+  /** Batches received before the module plugins were loaded. */
+  private early: Buffer[] | undefined;
+  private readonly loaded: Promise<void>;
   private nextSid = 1;
   private stopResolve: (() => void) | undefined;
   readonly stopped: Promise<void>;
 
-  /** `authenticator` decides enhanced authentication; without one every Authentication Method is refused. */
+  readonly authenticator: Authenticator;
+
+  /**
+   * `authenticator` decides enhanced authentication; without one, the plugins'
+   * on_auth_m5 does (every Authentication Method is refused when no plugin has it).
+   */
   constructor(
     readonly index: number,
     readonly config: BrokerConfig,
     endpoint: BatchEndpoint,
-    private readonly log: Logger,
-    readonly authenticator: Authenticator | undefined = undefined,
+    readonly log: Logger,
+    authenticator: Authenticator | undefined = undefined,
+    plugins: HostPlugins = { modules: [] },
   ) {
     this.outbox = new Outbox(endpoint, config);
     this.link = new RouterLink(this.outbox);
+    this.hooks = new HostHooks(this.link, plugins.inProcess, config.pluginTimeoutMs, log);
+    this.authenticator = authenticator ?? pluginAuthenticator(this.hooks);
     this.env = {
       config,
       link: this.link,
       log,
-      authenticator,
+      authenticator: this.authenticator,
+      hooks: this.hooks,
       ended: (s) => this.forget(s),
       unbind: (connId) => { this.byConn.delete(connId); },
     };
     this.stopped = new Promise((resolve) => { this.stopResolve = resolve; });
-    endpoint.onBatch((batch) => this.onBatch(batch));
+    this.loaded = this.load(plugins.modules);
+    endpoint.onBatch((batch) => {
+      if (this.early) this.early.push(batch);
+      else this.onBatch(batch);
+    });
   }
 
   readonly control: HostControl = {
     stats: async () => this.stats(),
     shutdown: async () => this.shutdown(),
+    ready: () => this.loaded,
   };
+
+  private load(modules: NamedPlugin[] | Promise<NamedPlugin[]>): Promise<void> {
+    if (Array.isArray(modules)) {
+      this.hooks.setModules(modules);
+      return Promise.resolve();
+    }
+    this.early = [];
+    const loaded = modules.then((loadedModules) => {
+      this.hooks.setModules(loadedModules);
+      const early = this.early ?? [];
+      this.early = undefined;
+      for (const batch of early) this.onBatch(batch);
+    });
+    loaded.catch((err: unknown) => this.log.error({ err }, 'loading the plugin modules failed; this host serves no client'));
+    return loaded;
+  }
 
   private onBatch(batch: Buffer): void {
     const reader = new BatchReader(batch);
@@ -86,13 +140,19 @@ export class ActorHost implements SessionDirectory {
         const session = this.byConn.get(msg.connId);
         if (session) return session.handlePacket(msg.connId, msg.packet);
         const auth = this.pendingAuth.get(msg.connId);
-        if (auth && !auth.onPacket(msg.packet)) this.pendingAuth.delete(msg.connId);
+        if (auth) {
+          if (!auth.onPacket(msg.packet)) this.pendingAuth.delete(msg.connId);
+          return;
+        }
+        // The batch's bytes are not ours to keep.
+        this.connecting.get(msg.connId)?.held.push(Buffer.from(msg.packet));
         return;
       }
       case 'deliver':
         for (const target of msg.targets) this.sessions.get(target.sid)?.deliver(msg.message, target);
         return;
       case 'open':
+        this.connecting.set(msg.connId, { held: [], closed: undefined });
         try {
           handleConnect(this, msg);
         } catch (err) {
@@ -100,9 +160,22 @@ export class ActorHost implements SessionDirectory {
           this.endRaw(msg.connId);
         }
         return;
-      case 'closed':
-        this.pendingAuth.delete(msg.connId);
-        this.byConn.get(msg.connId)?.transportClosed(msg.connId, msg.reason);
+      case 'closed': {
+        if (this.pendingAuth.delete(msg.connId)) {
+          this.connecting.delete(msg.connId);
+          return;
+        }
+        // A registration waiting for a hook sees it and stops; an established session gets it after its waiting packets.
+        const connecting = this.connecting.get(msg.connId);
+        if (connecting) connecting.closed = msg.reason;
+        else this.byConn.get(msg.connId)?.transportClosed(msg.connId, msg.reason);
+        return;
+      }
+      case 'plugins':
+        this.hooks.setInProcess(msg.hooks);
+        return;
+      case 'hookResult':
+        this.hooks.settle(msg.callId, msg.result);
         return;
     }
   }
@@ -118,8 +191,18 @@ export class ActorHost implements SessionDirectory {
     return session;
   }
 
-  bind(connId: number, session: SessionActor): void {
+  isConnecting(connId: number): boolean {
+    const connecting = this.connecting.get(connId);
+    return connecting !== undefined && connecting.closed === undefined;
+  }
+
+  established(connId: number, session: SessionActor): void {
     this.byConn.set(connId, session);
+    const connecting = this.connecting.get(connId);
+    this.connecting.delete(connId);
+    if (!connecting) return;
+    for (const packet of connecting.held) session.handlePacket(connId, packet);
+    if (connecting.closed !== undefined) session.transportClosed(connId, connecting.closed);
   }
 
   sendRaw(connId: number, bytes: Buffer): void {
@@ -127,6 +210,7 @@ export class ActorHost implements SessionDirectory {
   }
 
   endRaw(connId: number): void {
+    this.connecting.delete(connId);
     this.link.end(connId);
   }
 
@@ -162,7 +246,8 @@ export class ActorHost implements SessionDirectory {
       }
       this.link.end(session.connId);
     }
-    for (const connId of this.pendingAuth.keys()) this.link.end(connId);
+    for (const connId of this.connecting.keys()) this.link.end(connId);
+    this.connecting.clear();
     this.pendingAuth.clear();
     this.outbox.close();
     // Stop after this turn, so the control reply to shutdown() leaves first.

@@ -6,8 +6,8 @@
 import type { AppMessage } from '../src/app-message.js';
 import type { Outbox } from '../src/channel/outbox.js';
 import {
-  writeAccepted, writeCredit, writeDrop, writeEnd, writeEvent, writePresence, writePublish, writeRedispatch, writeSend, writeSubscribe,
-  writeUnsubscribe, type SessionEventName, type SubscribeRequest,
+  writeAccepted, writeCredit, writeDrop, writeEnd, writeEvent, writeHookCall, writePresence, writePublish, writeRedispatch, writeSend,
+  writeSubscribe, writeUnsubscribe, type SessionEventName, type SubscribeRequest,
 } from '../src/messages.js';
 
 export class RouterLink {
@@ -23,8 +23,8 @@ export class RouterLink {
     this.outbox.commit();
   }
 
-  accepted(connId: number, keepalive: number): void {
-    writeAccepted(this.outbox.writer, connId, keepalive);
+  accepted(connId: number, keepalive: number, maxPacketSize: number): void {
+    writeAccepted(this.outbox.writer, connId, keepalive, maxPacketSize);
     this.outbox.commit();
   }
 
@@ -60,6 +60,11 @@ export class RouterLink {
 
   presence(sid: number, online: boolean): void {
     writePresence(this.outbox.writer, sid, online);
+    this.outbox.commit();
+  }
+
+  hookCall(callId: number, hook: string, args: string): void {
+    writeHookCall(this.outbox.writer, callId, hook, args);
     this.outbox.commit();
   }
 

@@ -11,14 +11,18 @@ import type { AppMessage, MessageProperties, QoS } from '../src/app-message.js';
 import { ProtocolError } from '../src/codec/protocol-error.js';
 import { ReasonCode } from '../src/codec/reason-codes.js';
 import type { BrokerConfig } from '../src/config.js';
+import type { SubscriberId } from '../src/hooks/types.js';
 import type { Logger } from '../src/log.js';
 import type { DeliveryTarget, TransportInfo } from '../src/messages.js';
 import type { Authenticator, ConnectionAuth } from './auth-flow.js';
+import type { HostHooks } from './host-hooks.js';
 import { OutboundFlow, type Outgoing } from './outbound-flow.js';
 import { generatePacket, generateWithReason } from './packet-io.js';
 import type { RouterLink } from './router-link.js';
+import { notifyDrop, notifyExpired, notifyOfflineMessage, notifyTransportLost } from './session-hooks.js';
 import { handleSessionPacket } from './session-inbound.js';
-import { sendOutgoing } from './session-outbound.js';
+import { defaultLimits, upgradedQos, type SessionLimits } from './session-limits.js';
+import { DeliveryGate, sendOutgoing } from './session-outbound.js';
 import { TokenBucket } from './token-bucket.js';
 import { InboundAliases, OutboundAliases } from './topic-alias.js';
 
@@ -28,6 +32,8 @@ export interface SessionEnv {
   log: Logger;
   /** Decides enhanced authentication (AUTH); undefined = every Authentication Method is refused. */
   authenticator: Authenticator | undefined;
+  /** The plugin chains of this host. */
+  hooks: HostHooks;
   /** The host forgets the session (expired, or replaced by a clean start). */
   ended(session: SessionActor): void;
   /** The host stops routing packets of `connId` to this session. */
@@ -61,12 +67,22 @@ export interface Negotiated {
 
 const SHARE_PREFIX = '$share/';
 
+/** A packet (or the close) of a connection that arrived while a hook answered an earlier packet asynchronously. */
+interface Held { connId: number; bytes: Buffer | undefined; closed: string | undefined }
+
 export class SessionActor {
   connId = -1;
   transport: TransportInfo | undefined;
   negotiated: Negotiated = { protocolVersion: 4, keepalive: 0, maxOutgoingPacketSize: 0, topicAliasMaximum: 0, requestProblemInformation: true };
   sessionExpiry = 0;
   will: Will | undefined;
+  /** The user name of the current (or last) connection, as plugins see it. */
+  username: string | undefined;
+  /** What the plugins' register modifiers set for the current (or last) connection. */
+  limits: SessionLimits;
+  /** A connection whose CONNECT is being registered on this session (its hooks still answering), if any. */
+  registering: number | undefined;
+  readonly subscriberId: SubscriberId;
   /** Enhanced authentication of the current connection, when its CONNECT named a method. */
   auth: ConnectionAuth | undefined;
   /** Topic aliases of the current connection (5.0). */
@@ -75,7 +91,9 @@ export class SessionActor {
   readonly subscriptions = new Map<string, SubscriptionOptions>();
   readonly flow: OutboundFlow;
   readonly inboundQos2 = new Set<number>();
-  readonly bucket: TokenBucket;
+  bucket: TokenBucket;
+  /** Deliveries waiting for on_deliver, in order. */
+  readonly deliveries = new DeliveryGate(this);
   /** Messages dropped for this session: over a queue limit, over the packet size, or over the publish rate. */
   readonly drops = { queueFull: 0, packetTooLarge: 0, rateLimited: 0, expired: 0 };
   /** A will waiting for its Will Delay Interval. */
@@ -83,6 +101,8 @@ export class SessionActor {
   private willTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private ended = false;
+  /** Set while a hook of a packet of this session answers asynchronously: later packets wait here, in order. */
+  private held: Held[] | undefined;
 
   constructor(
     readonly env: SessionEnv,
@@ -92,6 +112,8 @@ export class SessionActor {
   ) {
     this.flow = new OutboundFlow(env.config.maxInflightMessages);
     this.bucket = new TokenBucket(env.config.maxIncomingMessagesRate, env.config.maxIncomingMessagesBurst, Date.now());
+    this.limits = defaultLimits(env.config);
+    this.subscriberId = Object.freeze({ mountpoint: pool, clientId });
   }
 
   get connected(): boolean {
@@ -111,15 +133,17 @@ export class SessionActor {
     this.connId = connId;
     this.transport = transport;
     this.negotiated = negotiated;
-    this.flow.window = Math.min(this.env.config.maxInflightMessages, receiveMaximum);
+    this.flow.window = Math.min(this.limits.maxInflightMessages, receiveMaximum);
     // Inbound QoS 2 ids awaiting PUBREL are session state: kept across connections [MQTT-4.3.3-10].
     const v5 = negotiated.protocolVersion === 5;
-    const { topicAliasMaximum, maxOutgoingTopicAliases } = this.env.config;
+    const { topicAliasMaximum } = this.limits;
+    const { maxOutgoingTopicAliases } = this.env.config;
     this.inboundAliases = v5 && topicAliasMaximum > 0 ? new InboundAliases(topicAliasMaximum) : undefined;
     const outgoing = Math.min(negotiated.topicAliasMaximum, maxOutgoingTopicAliases);
     this.outboundAliases = v5 && outgoing > 0 ? new OutboundAliases(outgoing) : undefined;
     if (this.hasSharedSubscriptions()) this.env.link.presence(this.sid, true);
     for (const o of this.flow.inflight.values()) {
+      if (this.deliveries.holds(o)) continue; // sent once on_deliver answers
       if (o.state === 'publish') sendOutgoing(this, o, true);
       else this.env.link.send(connId, generatePacket({ cmd: 'pubrel', messageId: o.packetId }, negotiated.protocolVersion));
     }
@@ -127,17 +151,51 @@ export class SessionActor {
   }
 
   handlePacket(connId: number, bytes: Buffer): void {
+    if (this.held) {
+      this.held.push({ connId, bytes: Buffer.from(bytes), closed: undefined }); // the batch's bytes are not ours to keep
+      return;
+    }
+    this.process(connId, bytes);
+  }
+
+  private process(connId: number, bytes: Buffer): void {
     if (connId !== this.connId) return;
+    let pending: Promise<void> | void;
     try {
-      handleSessionPacket(this, bytes);
+      pending = handleSessionPacket(this, bytes);
     } catch (err) {
-      if (err instanceof ProtocolError) {
-        this.env.log.info({ clientId: this.clientId, reasonCode: err.reasonCode, err: err.message }, 'protocol error, closing');
-        this.closeTransport(err.reasonCode, err.message);
-      } else {
-        this.env.log.error({ clientId: this.clientId, err }, 'session failed on a packet, closing');
-        this.closeTransport(ReasonCode.ImplementationSpecificError);
+      this.fail(err);
+      return;
+    }
+    if (!pending) return;
+    this.held = [];
+    pending
+      .then(undefined, (err: unknown) => { if (connId === this.connId) this.fail(err); })
+      .then(() => this.release());
+  }
+
+  /** Handles what waited for a hook, until one more hook answers asynchronously. */
+  private release(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (let i = 0; i < held.length; i++) {
+      const h = held[i] as Held;
+      if (h.bytes) this.process(h.connId, h.bytes);
+      else this.transportClosed(h.connId, h.closed as string);
+      if (this.held) {
+        (this.held as Held[]).push(...held.slice(i + 1));
+        return;
       }
+    }
+  }
+
+  private fail(err: unknown): void {
+    if (err instanceof ProtocolError) {
+      this.env.log.info({ clientId: this.clientId, reasonCode: err.reasonCode, err: err.message }, 'protocol error, closing');
+      this.closeTransport(err.reasonCode, err.message);
+    } else {
+      this.env.log.error({ clientId: this.clientId, err }, 'session failed on a packet, closing');
+      this.closeTransport(ReasonCode.ImplementationSpecificError);
     }
   }
 
@@ -152,8 +210,12 @@ export class SessionActor {
     this.detach(`server disconnect 0x${reasonCode.toString(16)}`);
   }
 
-  /** The transport is gone without a normal DISCONNECT. */
+  /** The transport is gone without a normal DISCONNECT (after the packets that wait for a hook). */
   transportClosed(connId: number, reason: string): void {
+    if (this.held) {
+      this.held.push({ connId, bytes: undefined, closed: reason });
+      return;
+    }
     if (connId !== this.connId) return;
     this.detach(reason);
   }
@@ -176,12 +238,35 @@ export class SessionActor {
     if (this.hasSharedSubscriptions()) this.env.link.presence(this.sid, false);
     this.redispatchShared();
     this.scheduleWill();
+    this.offline();
+  }
+
+  /** Without a transport: on_client_gone and the end (expiry 0), or on_client_offline and the expiry timer. */
+  private offline(): void {
+    notifyTransportLost(this);
     if (this.sessionExpiry === 0) {
       this.end();
     } else if (this.sessionExpiry < 0xffffffff) {
-      this.expiryTimer = setTimeout(() => this.end(), this.sessionExpiry * 1000);
+      this.expiryTimer = setTimeout(() => {
+        notifyExpired(this);
+        this.end();
+      }, this.sessionExpiry * 1000);
       this.expiryTimer.unref();
     }
+  }
+
+  /** A CONNECT is being registered on this session: it must not expire meanwhile. */
+  holdFor(connId: number): void {
+    this.registering = connId;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+  }
+
+  /** The CONNECT registering on this session failed or went away before its CONNACK: the session is offline again. */
+  abandon(connId: number): void {
+    if (this.registering !== connId) return;
+    this.registering = undefined;
+    if (!this.connected && !this.ended) this.offline();
   }
 
   private scheduleWill(): void {
@@ -234,11 +319,13 @@ export class SessionActor {
 
   /** A routed message for this session. */
   deliver(message: AppMessage, target: DeliveryTarget): void {
+    const qos = this.limits.upgradeQos ? upgradedQos(this.subscriptions, message.topic, target) : target.qos;
     if (message.expiresAt !== undefined && message.expiresAt <= Date.now()) {
       this.drops.expired++;
+      notifyDrop(this, message, qos, 'expired');
       return;
     }
-    const o: Outgoing = { message, qos: target.qos, retain: target.retain, subscriptionIds: target.subscriptionIds, packetId: 0, state: 'publish' };
+    const o: Outgoing = { message, qos, retain: target.retain, subscriptionIds: target.subscriptionIds, packetId: 0, state: 'publish' };
     if (target.share !== undefined) o.share = target.share;
     if (o.qos === 0) {
       if (this.connected) sendOutgoing(this, o, false);
@@ -249,8 +336,12 @@ export class SessionActor {
       sendOutgoing(this, this.flow.start(o), false);
       return;
     }
-    const limit = this.connected ? this.env.config.maxOnlineMessages : this.env.config.maxOfflineMessages;
-    if (this.flow.enqueue(o, limit)) this.drops.queueFull++;
+    const limit = this.connected ? this.limits.maxOnlineMessages : this.limits.maxOfflineMessages;
+    const dropped = this.flow.enqueue(o, limit);
+    if (!this.connected && dropped !== o) notifyOfflineMessage(this, o.message, o.qos, o.retain);
+    if (!dropped) return;
+    this.drops.queueFull++;
+    notifyDrop(this, dropped.message, dropped.qos, 'queue_full');
   }
 
   /** Moves queued messages into free inflight slots. */
@@ -260,6 +351,7 @@ export class SessionActor {
       if (!o) return;
       if (o.message.expiresAt !== undefined && o.message.expiresAt <= Date.now()) {
         this.drops.expired++;
+        notifyDrop(this, o.message, o.qos, 'expired');
         continue;
       }
       sendOutgoing(this, this.flow.start(o), false);

@@ -1,10 +1,12 @@
 /**
  * Handlers for the packets a connected client sends to its session
- * (everything after CONNECT): PUBLISH (with its Topic Alias) and its
+ * (everything after CONNECT): PUBLISH (with its Topic Alias, then
+ * auth_on_publish(_m5) before routing and on_publish(_m5) after) and its
  * acknowledgements, PINGREQ, DISCONNECT; SUBSCRIBE and UNSUBSCRIBE go to
  * session-subscribe.ts, AUTH to auth-flow.ts. Checks run in the order state,
- * flags, fields; every violation is a ProtocolError. Runs wherever the actor
- * host runs.
+ * flags, fields; every violation is a ProtocolError. A handler returns a
+ * promise only when a plugin answered with one: the session then holds its
+ * later packets until it settles. Runs wherever the actor host runs.
  */
 import { isUtf8 } from 'node:buffer';
 import type mqttPacket from 'mqtt-packet';
@@ -12,15 +14,19 @@ import type { AppMessage, MessageProperties } from '../src/app-message.js';
 import { ProtocolError } from '../src/codec/protocol-error.js';
 import { decodePublish, encodeAck, type DecodedPublish } from '../src/codec/publish.js';
 import { ReasonCode } from '../src/codec/reason-codes.js';
+import { isPromise, type ChainOutcome } from '../src/hooks/chain.js';
+import type { PublishModifiers } from '../src/hooks/types.js';
 import { isValidTopicName, topicLevelCount } from '../src/router/topic.js';
 import { handleAuth } from './auth-flow.js';
+import { applyPublishModifiers, refusalOf } from './hook-outcomes.js';
 import { parsePacket, PINGRESP } from './packet-io.js';
 import type { SessionActor } from './session-actor.js';
+import { messageArgs, versioned } from './session-hooks.js';
 import { handleSubscribe, handleUnsubscribe } from './session-subscribe.js';
 
 const PUBLISH = 3, PUBACK = 4, PUBREC = 5, PUBREL = 6, PUBCOMP = 7;
 
-export function handleSessionPacket(session: SessionActor, bytes: Buffer): void {
+export function handleSessionPacket(session: SessionActor, bytes: Buffer): void | Promise<void> {
   const type = (bytes[0] as number) >> 4;
   switch (type) {
     case PUBLISH: return handlePublish(session, bytes);
@@ -41,7 +47,7 @@ export function handleSessionPacket(session: SessionActor, bytes: Buffer): void 
   }
 }
 
-function handlePublish(session: SessionActor, bytes: Buffer): void {
+function handlePublish(session: SessionActor, bytes: Buffer): void | Promise<void> {
   const v5 = session.protocolVersion === 5;
   const p = decodePublish(bytes, session.protocolVersion);
   const { config } = session.env;
@@ -68,10 +74,46 @@ function handlePublish(session: SessionActor, bytes: Buffer): void {
     if (!v5) throw new ProtocolError(ReasonCode.QuotaExceeded, 'incoming publish rate exceeded');
     return refusePublish(session, p, ReasonCode.QuotaExceeded, 'incoming publish rate exceeded');
   }
-  if (p.qos === 2 && session.inboundQos2.size >= config.receiveMaximum) {
+  if (p.qos === 2 && session.inboundQos2.size >= session.limits.receiveMaximum) {
     throw new ProtocolError(ReasonCode.ReceiveMaximumExceeded, 'more unacknowledged QoS 2 publishes than Receive Maximum [MQTT-3.3.4-7]');
   }
-  session.publish(toAppMessage(p));
+  const message = toAppMessage(p);
+  const { hooks } = session.env;
+  const hook = versioned(session, 'auth_on_publish');
+  if (!hooks.has(hook)) return route(session, p, message);
+  const outcome = hooks.tillOk<PublishModifiers | Buffer>(hook, messageArgs(session, message, p.qos, p.retain));
+  if (!isPromise(outcome)) return authorized(session, p, message, outcome);
+  const connId = session.connId;
+  return outcome.then((o) => (session.connId === connId ? authorized(session, p, message, o) : undefined));
+}
+
+/**
+ * auth_on_publish answered: route the message with its modifiers, or refuse
+ * it. A refused 5.0 QoS 1/2 publish gets the plugin's reason code (default
+ * 0x87); 3.1.1 cannot refuse in an acknowledgement, so the message is dropped
+ * and acknowledged as VerneMQ does (the client would resend it otherwise).
+ */
+function authorized(session: SessionActor, p: DecodedPublish, message: AppMessage, outcome: ChainOutcome<PublishModifiers | Buffer>): void | Promise<void> {
+  const v5 = session.protocolVersion === 5;
+  if (outcome.kind === 'ok') return route(session, p, applyPublishModifiers(message, outcome.modifiers, v5));
+  if (!v5) return acknowledge(session, p);
+  const refusal = refusalOf(outcome.kind === 'error' ? outcome.reason : undefined, ReasonCode.NotAuthorized);
+  return refusePublish(session, p, refusal.reasonCode, refusal.reasonString ?? 'not authorized');
+}
+
+/** Routes the message, calls on_publish(_m5), then acknowledges. */
+function route(session: SessionActor, p: DecodedPublish, message: AppMessage): void | Promise<void> {
+  session.publish(message);
+  const { hooks } = session.env;
+  const hook = versioned(session, 'on_publish');
+  if (!hooks.has(hook)) return acknowledge(session, p);
+  const done = hooks.all(hook, messageArgs(session, message, message.qos, message.retain));
+  if (!done) return acknowledge(session, p);
+  const connId = session.connId;
+  return done.then(() => (session.connId === connId ? acknowledge(session, p) : undefined));
+}
+
+function acknowledge(session: SessionActor, p: DecodedPublish): void {
   if (p.qos === 1) session.send(encodeAck('puback', p.messageId as number, ReasonCode.Success, session.protocolVersion));
   else if (p.qos === 2) {
     session.inboundQos2.add(p.messageId as number);

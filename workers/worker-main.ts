@@ -1,13 +1,15 @@
 /**
  * Entry of a worker thread in the piscina pool. One long-lived task per
- * worker: it hosts an ActorHost on the transferred data port, serves the
- * host's control surface over comlink on the control port, and resolves only
- * when the host stops. Worker thread.
+ * worker: it hosts an ActorHost on the transferred data port, loads the
+ * module plugins of the config into it, serves the host's control surface
+ * over comlink on the control port, and resolves only when the host stops.
+ * Worker thread.
  */
 import type { MessagePort } from 'node:worker_threads';
 import { exposeOnPort } from '../src/channel/comlink-node.js';
 import { portEndpoint } from '../src/channel/endpoint.js';
 import type { BrokerConfig } from '../src/config.js';
+import { loadPlugins } from '../src/hooks/loader.js';
 import { createLogger } from '../src/log.js';
 import { ActorHost } from './actor-host.js';
 
@@ -20,7 +22,9 @@ export interface HostTask {
 
 export default async function hostTask(task: HostTask): Promise<void> {
   const log = createLogger(task.config.logLevel, `host-${task.index}`);
-  const host = new ActorHost(task.index, task.config, portEndpoint(task.dataPort), log);
+  const { plugins } = task.config;
+  const modules = plugins.length > 0 ? loadPlugins(plugins, task.index, log) : [];
+  const host = new ActorHost(task.index, task.config, portEndpoint(task.dataPort), log, undefined, { modules });
   exposeOnPort(host.control, task.controlPort);
   await host.stopped;
   task.controlPort.close();

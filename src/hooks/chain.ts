@@ -22,7 +22,7 @@ export interface NamedPlugin {
 
 type HookFn = (...args: unknown[]) => unknown;
 
-function isPromise(value: unknown): value is Promise<unknown> {
+export function isPromise(value: unknown): value is Promise<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 

@@ -1,19 +1,26 @@
 /**
  * Actor hosts on the main thread (`workers: 0`): the same ActorHost code as in
- * a worker, joined to the router by an in-thread endpoint pair. Main thread.
+ * a worker, joined to the router by an in-thread endpoint pair, with its own
+ * module plugins and a direct view of the in-process ones. Main thread.
  */
 import { ActorHost } from '../../workers/actor-host.js';
 import { inlineEndpoints } from '../channel/endpoint.js';
 import type { BrokerConfig } from '../config.js';
+import type { NamedPlugin } from '../hooks/chain.js';
+import { loadPlugins } from '../hooks/loader.js';
 import type { Logger } from '../log.js';
 import type { HostHandle, HostLauncher } from './host-handle.js';
 
 export class InlineHosts implements HostLauncher {
-  constructor(private readonly config: BrokerConfig, private readonly log: Logger) {}
+  /** `inProcess`: the live list of the broker's in-process plugins. */
+  constructor(private readonly config: BrokerConfig, private readonly log: Logger, private readonly inProcess: readonly NamedPlugin[]) {}
 
   start(index: number): HostHandle {
     const [routerSide, hostSide] = inlineEndpoints();
-    const host = new ActorHost(index, this.config, hostSide, this.log.child({ host: index }));
+    const log = this.log.child({ host: index });
+    const { plugins } = this.config;
+    const modules = plugins.length > 0 ? loadPlugins(plugins, index, log) : [];
+    const host = new ActorHost(index, this.config, hostSide, log, undefined, { modules, inProcess: this.inProcess });
     return { index, endpoint: routerSide, control: host.control, exited: host.stopped };
   }
 

@@ -40,7 +40,7 @@ export class WorkerHosts implements HostLauncher {
     return {
       index,
       endpoint: portEndpoint(data.port1),
-      control: { stats: () => remote.stats(), shutdown: () => remote.shutdown() },
+      control: { stats: () => remote.stats(), shutdown: () => remote.shutdown(), ready: () => remote.ready() },
       exited,
     };
   }

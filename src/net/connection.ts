@@ -78,6 +78,11 @@ export class Connection {
     return this.closed;
   }
 
+  /** The largest packet the client may send from now on (its session's limit, from a plugin). */
+  setMaxPacketSize(bytes: number): void {
+    this.framer.maxPacketSize = bytes;
+  }
+
   /** Transport and client address; with the PROXY protocol, the forwarded client once the header is read. */
   get transport(): TransportInfo {
     return this.transportInfo;

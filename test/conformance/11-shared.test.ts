@@ -8,7 +8,7 @@
  * groups whose members live in different actor hosts, and on 5.0 No Local
  * refused. Shoal offers shared subscriptions to 3.1.1 clients too, as
  * Mosquitto does. Brokers: round-robin with maxInflightMessages 1, two
- * workers, sticky, random.
+ * workers, sticky and random (these two with sessions on the main thread).
  */
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,8 +28,9 @@ before(async () => {
   [b, twoHosts, sticky, random] = await Promise.all([
     startBroker({ maxInflightMessages: 1 }),
     startBroker({ workers: 2 }),
-    startBroker({ sharedSubscriptionStrategy: 'sticky' }),
-    startBroker({ sharedSubscriptionStrategy: 'random' }),
+    // The strategy lives in the router (main thread): these two host their sessions there too.
+    startBroker({ sharedSubscriptionStrategy: 'sticky', workers: 0 }),
+    startBroker({ sharedSubscriptionStrategy: 'random', workers: 0 }),
   ]);
 });
 after(async () => {

@@ -6,6 +6,7 @@
  */
 import { createBroker } from '../../src/index.js';
 import type { BrokerConfig, LogLevel } from '../../src/config.js';
+import type { Plugin } from '../../src/hooks/types.js';
 
 export type Broker = ReturnType<typeof createBroker>;
 
@@ -23,11 +24,14 @@ const CLOSE_BOUND_MS = 10_000;
 export interface StartOptions {
   /** Wait until every actor host answers before resolving (default true). */
   waitForHosts?: boolean;
+  /** In-process plugins added (broker.addPlugin) before listen(). */
+  plugins?: Plugin[];
 }
 
 export async function startBroker(overrides: Partial<BrokerConfig> = {}, options: StartOptions = {}): Promise<TestBroker> {
   const logLevel = (process.env['SHOAL_TEST_LOG'] as LogLevel | undefined) ?? 'silent';
   const broker = createBroker({ host: '127.0.0.1', port: 0, workers: 1, logLevel, ...overrides });
+  for (const plugin of options.plugins ?? []) broker.addPlugin(plugin);
   const { port } = await withTimeout(broker.listen(), 15_000, 'broker.listen()');
   // listen() can resolve before the worker threads are up; a stats() round trip
   // with every host is the readiness barrier, so a test's first CONNECT does not

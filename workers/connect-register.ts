@@ -1,0 +1,256 @@
+/**
+ * The registration of a CONNECT that passed its checks (and its enhanced
+ * authentication, if any), in VerneMQ's order: auth_on_register(_m5) and its
+ * modifiers → attach to the session (taking over a connected one, whose
+ * on_client_offline / on_client_gone runs; clean start; then
+ * on_client_wakeup) → on_register(_m5) → auth_on_publish(_m5) of the will →
+ * CONNACK → the session's queued messages and the packets that arrived
+ * meanwhile. While a plugin answers asynchronously the actor host holds the
+ * connection's later packets; a connection that closes meanwhile is not
+ * registered. Runs wherever the actor host runs.
+ */
+import type mqttPacket from 'mqtt-packet';
+import type { AppMessage, MessageProperties } from '../src/app-message.js';
+import { ConnackReturnCode, ReasonCode } from '../src/codec/reason-codes.js';
+import type { BrokerConfig } from '../src/config.js';
+import type { ChainOutcome } from '../src/hooks/chain.js';
+import type { Peer, PublishModifiers, RegisterModifiers } from '../src/hooks/types.js';
+import type { ToSession } from '../src/messages.js';
+import { refuse, type SessionDirectory } from './connect-handler.js';
+import { applyPublishModifiers, refusalOf } from './hook-outcomes.js';
+import { andThen, type MaybeAsync } from './host-hooks.js';
+import { generatePacket } from './packet-io.js';
+import type { SessionActor, Will } from './session-actor.js';
+import { applyRegisterModifiers, minLimit, type Registration } from './session-limits.js';
+import { TokenBucket } from './token-bucket.js';
+
+/** The outcome of a successful enhanced authentication, echoed in CONNACK [MQTT-4.12.0-5]. */
+export interface Authenticated { method: string; data: Buffer | undefined }
+
+type OpenFrame = Extract<ToSession, { kind: 'open' }>;
+
+export function register(dir: SessionDirectory, open: OpenFrame, connect: mqttPacket.IConnectPacket, authenticated: Authenticated | undefined): void {
+  const registration = new Register(dir, open, connect, authenticated);
+  const pending = registration.start();
+  if (pending) pending.catch((err: unknown) => registration.failed(err));
+}
+
+class Register {
+  private readonly v5: boolean;
+  private readonly connId: number;
+  private readonly peer: Peer;
+  private session: SessionActor | undefined;
+  private sessionPresent = false;
+  private registration: Registration | undefined;
+
+  constructor(
+    private readonly dir: SessionDirectory,
+    private readonly open: OpenFrame,
+    private readonly connect: mqttPacket.IConnectPacket,
+    private readonly authenticated: Authenticated | undefined,
+  ) {
+    this.v5 = connect.protocolVersion === 5;
+    this.connId = open.connId;
+    this.peer = { address: open.transport.remoteAddress, port: open.transport.remotePort };
+  }
+
+  /**
+   * auth_on_register(_m5). Without a plugin implementing it, `allowAnonymous`
+   * decides; with plugins, an error refuses, and a chain where every plugin
+   * said `next` refuses unless `allowAnonymous` (or enhanced authentication
+   * already succeeded).
+   */
+  start(): MaybeAsync<void> {
+    const { hooks, config } = this.dir;
+    const hook = this.v5 ? 'auth_on_register_m5' : 'auth_on_register';
+    if (!hooks.has(hook)) {
+      if (!config.allowAnonymous && !this.authenticated) return this.refuse(ReasonCode.NotAuthorized, 'anonymous clients are not allowed');
+      return this.attach(undefined);
+    }
+    const c = this.connect;
+    const password = c.password === undefined ? undefined : Buffer.from(c.password);
+    const args: unknown[] = [this.peer, { mountpoint: '', clientId: this.open.clientId }, c.username, password, c.clean !== false];
+    if (this.v5) args.push(c.properties ?? {});
+    return andThen(hooks.tillOk<RegisterModifiers>(hook, args), (outcome) => this.authorized(outcome));
+  }
+
+  private authorized(outcome: ChainOutcome<RegisterModifiers>): MaybeAsync<void> {
+    if (!this.dir.isConnecting(this.connId)) return this.abandon();
+    if (outcome.kind === 'ok') return this.attach(outcome.modifiers);
+    if (outcome.kind === 'error') {
+      const refusal = refusalOf(outcome.reason, ReasonCode.NotAuthorized);
+      return this.refuse(refusal.reasonCode, refusal.reasonString ?? 'not authorized', refusal.serverReference);
+    }
+    if (this.dir.config.allowAnonymous || this.authenticated) return this.attach(undefined);
+    return this.refuse(ReasonCode.NotAuthorized, 'no plugin accepted the client');
+  }
+
+  /** Finds, takes over or creates the session, then on_client_wakeup. */
+  private attach(mods: RegisterModifiers | undefined): MaybeAsync<void> {
+    const { dir, connId } = this;
+    const registration = applyRegisterModifiers(
+      dir.config, { mountpoint: '', clientId: this.open.clientId }, this.connect.clean !== false, mods, this.v5, dir.log,
+    );
+    this.registration = registration;
+    const { mountpoint: pool, clientId } = registration.subscriberId;
+    let session = dir.find(pool, clientId);
+    // An earlier CONNECT of this client id still waiting for its hooks loses to this one.
+    if (session?.registering !== undefined && session.registering !== connId) dir.endRaw(session.registering);
+    if (session?.connected) {
+      session.closeTransport(ReasonCode.SessionTakenOver); // [MQTT-3.1.4-3]
+      session = dir.find(pool, clientId);
+    }
+    if (session && registration.cleanStart) {
+      session.end();
+      session = undefined;
+    }
+    this.sessionPresent = session !== undefined;
+    session ??= dir.create(pool, clientId);
+    session.holdFor(connId);
+    this.session = session;
+    return andThen(dir.hooks.all('on_client_wakeup', [session.subscriberId]), () => this.registered(session));
+  }
+
+  private registered(session: SessionActor): MaybeAsync<void> {
+    if (!this.dir.isConnecting(this.connId)) return this.abandon();
+    const args: unknown[] = [this.peer, session.subscriberId, this.connect.username];
+    if (this.v5) args.push(this.connect.properties ?? {});
+    return andThen(this.dir.hooks.all(this.v5 ? 'on_register_m5' : 'on_register', args), () => this.checkWill(session));
+  }
+
+  /** auth_on_publish(_m5) of the will: its modifiers apply to the will; a refusal is CONNACK not authorized. */
+  private checkWill(session: SessionActor): MaybeAsync<void> {
+    if (!this.dir.isConnecting(this.connId)) return this.abandon();
+    const { hooks } = this.dir;
+    const hook = this.v5 ? 'auth_on_publish_m5' : 'auth_on_publish';
+    if (!this.connect.will) return this.accept(session, undefined);
+    const will = willFrom(this.connect.will, this.v5);
+    if (!hooks.has(hook)) return this.accept(session, will);
+    const m = will.message;
+    const args: unknown[] = [this.connect.username, session.subscriberId, m.qos, m.topic, m.payload, m.retain];
+    if (this.v5) args.push(m.properties ?? {});
+    return andThen(hooks.tillOk<PublishModifiers | Buffer>(hook, args), (outcome) => {
+      if (!this.dir.isConnecting(this.connId)) return this.abandon();
+      if (outcome.kind !== 'ok') {
+        this.refuse(ReasonCode.NotAuthorized, 'will message not authorized');
+        session.abandon(this.connId);
+        return undefined;
+      }
+      will.message = applyPublishModifiers(will.message, outcome.modifiers, this.v5);
+      return this.accept(session, will);
+    });
+  }
+
+  /** CONNACK 0x00 with the negotiated settings, then the session takes the transport. */
+  private accept(session: SessionActor, will: Will | undefined): void {
+    const { dir, connect, open, connId, v5 } = this;
+    const { config } = dir;
+    const registration = this.registration as Registration;
+    const { limits } = registration;
+    const clientId = session.clientId;
+    if (limits.maxMessageRate !== session.limits.maxMessageRate) {
+      const burst = limits.maxMessageRate === config.maxIncomingMessagesRate ? config.maxIncomingMessagesBurst : 0;
+      session.bucket = new TokenBucket(limits.maxMessageRate, burst, Date.now());
+    }
+    session.registering = undefined;
+    session.limits = limits;
+    session.username = connect.username;
+    session.sessionExpiry = registration.sessionExpiry ?? sessionExpiryFor(config, connect, registration.cleanStart);
+    session.will = will;
+
+    const askedKeepalive = connect.keepalive ?? 0;
+    const keepalive = v5 && (askedKeepalive === 0 || askedKeepalive > config.maxKeepalive) ? config.maxKeepalive : askedKeepalive;
+    const clientMax = connect.properties?.maximumPacketSize ?? 0;
+    const sessionPresent = this.sessionPresent;
+    const connack: mqttPacket.IConnackPacket = { cmd: 'connack', sessionPresent };
+    if (v5) {
+      connack.reasonCode = ReasonCode.Success;
+      connack.properties = connackProperties(config, connect, session, open.clientIdAssigned ? clientId : undefined, keepalive !== askedKeepalive ? keepalive : undefined);
+      if (this.authenticated) {
+        connack.properties.authenticationMethod = this.authenticated.method;
+        if (this.authenticated.data !== undefined) connack.properties.authenticationData = this.authenticated.data;
+      }
+    } else {
+      connack.returnCode = ConnackReturnCode.Accepted;
+    }
+    session.negotiated = {
+      protocolVersion: connect.protocolVersion ?? 4,
+      keepalive,
+      maxOutgoingPacketSize: minLimit(config.maxOutgoingPacketSize, clientMax),
+      topicAliasMaximum: v5 ? connect.properties?.topicAliasMaximum ?? 0 : 0,
+      requestProblemInformation: connect.properties?.requestProblemInformation !== false,
+    };
+    session.auth = this.authenticated ? { method: this.authenticated.method, username: connect.username, exchange: undefined } : undefined;
+    session.connId = connId;
+    session.send(generatePacket(connack, session.negotiated.protocolVersion));
+    const packetLimit = limits.maxIncomingPacketSize !== config.maxIncomingPacketSize ? limits.maxIncomingPacketSize : 0;
+    session.env.link.accepted(connId, keepalive, packetLimit);
+    session.attach(connId, open.transport, session.negotiated, connect.properties?.receiveMaximum ?? 65535);
+    session.env.link.event('client-connected', clientId, {
+      sessionPresent, protocolVersion: session.negotiated.protocolVersion, transport: open.transport.type,
+      remoteAddress: open.transport.remoteAddress, remotePort: open.transport.remotePort,
+    });
+    dir.established(connId, session);
+  }
+
+  private refuse(code: number, reason: string, serverReference?: string): void {
+    if (!this.dir.isConnecting(this.connId)) return;
+    refuse(this.dir, this.connId, this.v5 ? 5 : this.connect.protocolVersion ?? 4, code, reason, this.connect.properties?.maximumPacketSize ?? 0, serverReference);
+  }
+
+  /** The connection went away (or was refused) after the session was attached: the session is offline again. */
+  private abandon(): void {
+    this.dir.endRaw(this.connId);
+    this.session?.abandon(this.connId);
+  }
+
+  /** A hook's continuation threw: the connection is closed without CONNACK. */
+  failed(err: unknown): void {
+    this.dir.log.error({ err, connId: this.connId }, 'CONNECT registration failed');
+    this.abandon();
+  }
+}
+
+function sessionExpiryFor(config: BrokerConfig, connect: mqttPacket.IConnectPacket, cleanStart: boolean): number {
+  if (connect.protocolVersion === 5) {
+    return Math.min(connect.properties?.sessionExpiryInterval ?? 0, config.maxSessionExpiryInterval);
+  }
+  return cleanStart ? 0 : config.persistentSessionExpiry;
+}
+
+function willFrom(will: NonNullable<mqttPacket.IConnectPacket['will']>, v5: boolean): Will {
+  const payload = Buffer.from(will.payload);
+  const message: AppMessage = { topic: will.topic, payload, qos: will.qos ?? 0, retain: will.retain === true };
+  let delaySeconds = 0;
+  if (v5 && will.properties) {
+    const { willDelayInterval, messageExpiryInterval, ...rest } = will.properties;
+    delaySeconds = willDelayInterval ?? 0;
+    if (messageExpiryInterval !== undefined) message.expiresAt = Date.now() + (delaySeconds + messageExpiryInterval) * 1000;
+    if (Object.keys(rest).length > 0) message.properties = rest as MessageProperties;
+  }
+  return { message, delaySeconds };
+}
+
+/** CONNACK properties: the session's limits (plugin modifiers included) and what the client must be told. */
+function connackProperties(
+  config: BrokerConfig, connect: mqttPacket.IConnectPacket, session: SessionActor, assignedClientId: string | undefined,
+  serverKeepAlive: number | undefined,
+): NonNullable<mqttPacket.IConnackPacket['properties']> {
+  const { limits } = session;
+  const props: NonNullable<mqttPacket.IConnackPacket['properties']> = {
+    receiveMaximum: limits.receiveMaximum,
+    maximumPacketSize: limits.maxIncomingPacketSize,
+    retainAvailable: true,
+    wildcardSubscriptionAvailable: true,
+    subscriptionIdentifiersAvailable: true,
+    sharedSubscriptionAvailable: true,
+    topicAliasMaximum: limits.topicAliasMaximum,
+  };
+  if (assignedClientId !== undefined) props.assignedClientIdentifier = assignedClientId;
+  if (connect.properties?.requestResponseInformation === true && config.responseInformation !== '') {
+    props.responseInformation = config.responseInformation; // [MQTT-3.1.2-28]
+  }
+  if (serverKeepAlive !== undefined) props.serverKeepAlive = serverKeepAlive;
+  if ((connect.properties?.sessionExpiryInterval ?? 0) !== session.sessionExpiry) props.sessionExpiryInterval = session.sessionExpiry;
+  return props;
+}
