@@ -6,7 +6,7 @@
  * on_register → will auth_on_publish → CONNACK), the takeover order (the old
  * session's on_client_offline / on_client_gone before the new
  * on_client_wakeup), a chain answering asynchronously while the client's
- * next packets wait, and on_auth_m5.
+ * next packets wait, on_auth_m5, and a hook that never answers.
  */
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -321,4 +321,19 @@ describe('on_auth_m5 (enhanced authentication)', () => {
       await b.close();
     }
   });
+});
+
+describe('a hook that never answers', () => {
+  for (const workers of WORKER_COUNTS) {
+    test(`workers ${workers}: counts as an error after pluginTimeoutMs (the CONNECT is refused)`, async () => {
+      const b = await startBroker({ workers, pluginTimeoutMs: 200 }, { plugins: [{ auth_on_register: () => new Promise(() => {}) }] });
+      try {
+        const raw = await RawClient.connect(b.port, 4);
+        assert.equal((await raw.handshake({})).returnCode, 5);
+      } finally {
+        await closeAllRawClients();
+        await b.close();
+      }
+    });
+  }
 });

@@ -4,7 +4,7 @@
  * would send (open, packet, closed) over an in-thread endpoint pair, and the
  * packets it answers are decoded with mqtt-packet. The socket-level paths
  * without an authenticator are in test/conformance/01-connect.test.ts; the
- * broker has no way yet to install an authenticator (the lifecycle hooks will).
+ * broker's authenticator is the plugins' on_auth_m5 (test/hooks/connect.test.ts).
  */
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
