@@ -16,7 +16,7 @@ Options:
   --port N          TCP port (default 1883)
   --host ADDR       address to bind (default 127.0.0.1)
   --workers N       worker threads hosting sessions; 0 = main thread only
-  --config FILE     JSON file with any configuration field (see broker.example.json)
+  --config FILE     JSON file with any configuration field (broker.example.json lists every field with its default)
   --log-level LVL   fatal|error|warn|info|debug|trace|silent (default info)
   --ws-port N       MQTT over WebSocket (ws://, path wsPath, default /mqtt);
                     -1 = off (default), 0 = any free port
