@@ -8,10 +8,11 @@
 import mqttPacket from 'mqtt-packet';
 import { ProtocolError } from '../src/codec/protocol-error.js';
 import { ReasonCode } from '../src/codec/reason-codes.js';
+import { validateClientPacket } from '../src/codec/validate.js';
 
 export type Packet = mqttPacket.Packet;
 
-/** Parses exactly one whole packet; throws ProtocolError 0x81 when mqtt-packet rejects it. */
+/** Parses exactly one whole packet; throws ProtocolError 0x81 when mqtt-packet or validateClientPacket rejects it. */
 export function parsePacket(bytes: Buffer, protocolVersion: number): Packet {
   const parser = mqttPacket.parser({ protocolVersion: protocolVersion as 3 | 4 | 5 });
   let packet: Packet | undefined;
@@ -21,6 +22,8 @@ export function parsePacket(bytes: Buffer, protocolVersion: number): Packet {
   parser.parse(bytes);
   if (error) throw new ProtocolError(protocolErrorCode(error.message), error.message);
   if (!packet) throw new ProtocolError(ReasonCode.MalformedPacket, 'truncated packet');
+  // What mqtt-packet lets through: bad UTF-8, packet id 0, bodies where none belong, 5.0 properties not allowed or repeated.
+  validateClientPacket(bytes, packet.cmd, protocolVersion);
   return packet;
 }
 

@@ -13,6 +13,7 @@ import type mqttPacket from 'mqtt-packet';
 import type { AppMessage, MessageProperties } from '../src/app-message.js';
 import { ProtocolError } from '../src/codec/protocol-error.js';
 import { decodePublish, encodeAck, type DecodedPublish } from '../src/codec/publish.js';
+import { checkAckProperties } from '../src/codec/validate.js';
 import { ReasonCode } from '../src/codec/reason-codes.js';
 import { isPromise, type ChainOutcome } from '../src/hooks/chain.js';
 import type { PublishModifiers } from '../src/hooks/types.js';
@@ -148,6 +149,7 @@ function handleAck(session: SessionActor, type: number, bytes: Buffer): void {
   if (remaining < 2 || (v !== 5 && remaining !== 2)) {
     throw new ProtocolError(ReasonCode.MalformedPacket, 'acknowledgement of the wrong length');
   }
+  if (v === 5 && remaining > 3) checkAckProperties(bytes);
   const messageId = bytes.readUInt16BE(offset);
   const reasonCode = remaining > 2 ? (bytes[offset + 2] as number) : ReasonCode.Success;
   switch (type) {
