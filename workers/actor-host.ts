@@ -20,7 +20,7 @@ import { HostHooks } from './host-hooks.js';
 import { pluginAuthenticator } from './plugin-auth.js';
 import { RouterLink } from './router-link.js';
 import { SessionActor, type SessionEnv } from './session-actor.js';
-import { generatePacket } from './packet-io.js';
+import { generatePacket } from '../src/codec/packet-io.js';
 import { ReasonCode } from '../src/codec/reason-codes.js';
 
 export interface HostStats {

@@ -8,7 +8,7 @@
 import type mqttPacket from 'mqtt-packet';
 import { ProtocolError } from '../src/codec/protocol-error.js';
 import { ReasonCode } from '../src/codec/reason-codes.js';
-import { generatePacket, parsePacket } from './packet-io.js';
+import { generatePacket, parsePacket } from '../src/codec/packet-io.js';
 import type { SessionActor } from './session-actor.js';
 
 /** The outcome of one step of an exchange. */

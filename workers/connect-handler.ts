@@ -15,7 +15,7 @@ import { isValidTopicName } from '../src/router/topic.js';
 import { ConnectAuth, type Authenticator } from './auth-flow.js';
 import { register } from './connect-register.js';
 import type { HostHooks } from './host-hooks.js';
-import { generatePacket, generateWithReason, parsePacket } from './packet-io.js';
+import { generatePacket, generateWithReason, parsePacket } from '../src/codec/packet-io.js';
 import type { SessionActor } from './session-actor.js';
 
 /** What the connect handler needs from its actor host. */

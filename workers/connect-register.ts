@@ -19,7 +19,7 @@ import type { ToSession } from '../src/messages.js';
 import { refuse, type SessionDirectory } from './connect-handler.js';
 import { applyPublishModifiers, refusalOf } from './hook-outcomes.js';
 import { andThen, type MaybeAsync } from './host-hooks.js';
-import { generatePacket } from './packet-io.js';
+import { generatePacket } from '../src/codec/packet-io.js';
 import type { SessionActor, Will } from './session-actor.js';
 import { applyRegisterModifiers, minLimit, type Registration } from './session-limits.js';
 import { TokenBucket } from './token-bucket.js';

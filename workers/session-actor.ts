@@ -17,7 +17,7 @@ import type { DeliveryTarget, TransportInfo } from '../src/messages.js';
 import type { Authenticator, ConnectionAuth } from './auth-flow.js';
 import type { HostHooks } from './host-hooks.js';
 import { OutboundFlow, type Outgoing } from './outbound-flow.js';
-import { generatePacket, generateWithReason } from './packet-io.js';
+import { generatePacket, generateWithReason } from '../src/codec/packet-io.js';
 import type { RouterLink } from './router-link.js';
 import { notifyDrop, notifyExpired, notifyOfflineMessage, notifyTransportLost } from './session-hooks.js';
 import { handleSessionPacket } from './session-inbound.js';

@@ -20,7 +20,7 @@ import type { PublishModifiers } from '../src/hooks/types.js';
 import { isValidTopicName, topicLevelCount } from '../src/router/topic.js';
 import { handleAuth } from './auth-flow.js';
 import { applyPublishModifiers, refusalOf } from './hook-outcomes.js';
-import { parsePacket, PINGRESP } from './packet-io.js';
+import { parsePacket, PINGRESP } from '../src/codec/packet-io.js';
 import type { SessionActor } from './session-actor.js';
 import { messageArgs, versioned } from './session-hooks.js';
 import { handleSubscribe, handleUnsubscribe } from './session-subscribe.js';

@@ -6,9 +6,9 @@
  * Runs wherever the actor host runs (a worker, or the main thread).
  */
 import mqttPacket from 'mqtt-packet';
-import { ProtocolError } from '../src/codec/protocol-error.js';
-import { ReasonCode } from '../src/codec/reason-codes.js';
-import { validateClientPacket } from '../src/codec/validate.js';
+import { ProtocolError } from './protocol-error.js';
+import { ReasonCode } from './reason-codes.js';
+import { validateClientPacket } from './validate.js';
 
 export type Packet = mqttPacket.Packet;
 
