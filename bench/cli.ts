@@ -10,7 +10,7 @@
  * when asked.
  *
  *   shoal bench [--scenario NAME[,NAME]] [--workers 1,2,4] [--against aedes,mosquitto]
- *               [--duration S] [--json FILE] [--svg FILE] [--sweep-workers] [--no-shoal]
+ *               [--duration S] [--json FILE] [--svg FILE] [--sweep-workers] [--hooks] [--no-shoal]
  *               [--broker-cpus LIST] [--generator-cpus LIST]
  */
 import { writeFileSync } from 'node:fs';
@@ -35,6 +35,8 @@ const USAGE = `usage: shoal bench [options]
   --scenario NAME[,NAME]   ${SCENARIOS.join(', ')} (default: all)
   --workers N[,N]          Shoal worker threads to run (default ${DEFAULT_WORKERS.join(',')}; with --sweep-workers ${SWEEP_WORKERS.join(',')})
   --sweep-workers          run Shoal at each worker count and recommend one
+  --hooks                  also run Shoal with a trivial auth_on_register/auth_on_publish plugin,
+                           loaded in the workers (hooks@workers) and in the main process (hooks@main)
   --against NAME[,NAME]    peer brokers: ${PEERS.join(', ')} (default: both; "none" for none)
   --no-shoal               run only the peer brokers
   --duration S             seconds per measured phase (default 5)
@@ -69,6 +71,7 @@ function parseOptions(argv: string[]): BenchOptions {
       scenario: { type: 'string' },
       workers: { type: 'string' },
       'sweep-workers': { type: 'boolean', default: false },
+      hooks: { type: 'boolean', default: false },
       against: { type: 'string', default: PEERS.join(',') },
       'no-shoal': { type: 'boolean', default: false },
       duration: { type: 'string', default: '5' },
@@ -86,10 +89,15 @@ function parseOptions(argv: string[]): BenchOptions {
   for (const w of workers) if (!Number.isInteger(w) || w < 0) throw new Error(`bad worker count in --workers: ${values.workers}`);
   const peers = values.against === 'none' ? [] : list(values.against);
   for (const p of peers) if (!(PEERS as readonly string[]).includes(p)) throw new Error(`unknown peer "${p}" (known: ${PEERS.join(', ')})`);
-  const targets: BrokerTarget[] = [
-    ...(values['no-shoal'] ? [] : [...new Set(workers)].map((w) => ({ kind: 'shoal' as const, label: `shoal w=${w}`, workers: w }))),
-    ...[...new Set(peers)].map((p) => ({ kind: p as BrokerKind, label: p })),
-  ];
+  if (values.hooks && (sweep || values['no-shoal'])) throw new Error('--hooks runs Shoal: it does not go with --sweep-workers or --no-shoal');
+  const shoalTargets = values['no-shoal'] ? [] : [...new Set(workers)].flatMap((w): BrokerTarget[] => [
+    { kind: 'shoal', label: `shoal w=${w}`, workers: w },
+    ...(values.hooks ? [
+      { kind: 'shoal' as const, label: `shoal w=${w} hooks@workers`, workers: w, hooks: 'workers' as const },
+      { kind: 'shoal' as const, label: `shoal w=${w} hooks@main`, workers: w, hooks: 'main' as const },
+    ] : []),
+  ]);
+  const targets: BrokerTarget[] = [...shoalTargets, ...[...new Set(peers)].map((p) => ({ kind: p as BrokerKind, label: p }))];
   if (targets.length === 0) throw new Error('nothing to run: no Shoal and no peers');
   const durationS = Number(values.duration);
   if (!(durationS > 0)) throw new Error(`bad --duration: ${values.duration}`);

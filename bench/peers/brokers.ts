@@ -23,6 +23,12 @@ export interface BrokerTarget {
   kind: BrokerKind;
   label: string;
   workers?: number;
+  /**
+   * Shoal with the trivial plugin of trivial-plugin.ts: 'workers' loads it as
+   * a module plugin in every actor host, 'main' registers it in the broker's
+   * own process (`addPlugin`).
+   */
+  hooks?: 'workers' | 'main';
 }
 
 export interface RunningBroker {
@@ -40,6 +46,8 @@ export class BrokerUnavailable extends Error {}
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SHOAL_ENTRY = join(REPO_ROOT, 'dist/src/cli/main.js');
+const SHOAL_EMBEDDED_ENTRY = fileURLToPath(new URL('./shoal-embedded.js', import.meta.url));
+const TRIVIAL_PLUGIN = fileURLToPath(new URL('./trivial-plugin.js', import.meta.url));
 const AEDES_ENTRY = fileURLToPath(new URL('./aedes-server.js', import.meta.url));
 const MOSQUITTO_BIN = '/usr/sbin/mosquitto';
 const HOST = '127.0.0.1';
@@ -55,12 +63,13 @@ const QUEUED_MESSAGES = 100_000;
  * it the client is disconnected, which the flat-out phases would trip at
  * once) and matches Mosquitto's queue depth and in-flight settings below.
  */
-function shoalConfig(): string {
+function shoalConfig(hooks: BrokerTarget['hooks']): string {
   return `${JSON.stringify({
     maxIncomingMessagesRate: 1e9,
     maxIncomingMessagesBurst: 1e9,
     maxOnlineMessages: QUEUED_MESSAGES,
     maxInflightMessages: 65535,
+    ...(hooks === 'workers' ? { plugins: [TRIVIAL_PLUGIN] } : {}),
   })}\n`;
 }
 
@@ -95,24 +104,14 @@ function command(target: BrokerTarget, port: number): { command: string; args: s
   switch (target.kind) {
     case 'shoal': {
       if (!existsSync(SHOAL_ENTRY)) throw new BrokerUnavailable(`${SHOAL_ENTRY} not found (build Shoal first)`);
-      const { file, cleanup } = tempFile('shoal.json', shoalConfig());
-      return {
-        command: process.execPath,
-        args: [
-          SHOAL_ENTRY,
-          '--port',
-          String(port),
-          '--host',
-          HOST,
-          '--workers',
-          String(target.workers ?? 1),
-          '--log-level',
-          'warn',
-          '--config',
-          file,
-        ],
-        cleanup,
-      };
+      const { file, cleanup } = tempFile('shoal.json', shoalConfig(target.hooks));
+      const workers = String(target.workers ?? 1);
+      if (target.hooks === 'main') {
+        const args = [SHOAL_EMBEDDED_ENTRY, '--port', String(port), '--host', HOST, '--workers', workers, '--config', file];
+        return { command: process.execPath, args, cleanup };
+      }
+      const args = [SHOAL_ENTRY, '--port', String(port), '--host', HOST, '--workers', workers, '--log-level', 'warn', '--config', file];
+      return { command: process.execPath, args, cleanup };
     }
     case 'aedes':
       return { command: process.execPath, args: [AEDES_ENTRY, '--port', String(port), '--host', HOST], cleanup: none };
