@@ -57,6 +57,8 @@ export interface BrokerStats {
   connections: number;
   router: RouterStats;
   hosts: HostStats[];
+  /** QoS 0 PUBLISHes the main thread dropped because their client did not read fast enough (maxConnectionBufferBytes), closed connections included. */
+  droppedQos0: number;
 }
 
 export class Broker extends EventEmitter {
@@ -79,6 +81,8 @@ export class Broker extends EventEmitter {
   private readonly acceptStream: AcceptStream = (stream, transport) => this.accept(stream, transport);
   private sweeper: NodeJS.Timeout | undefined;
   private nextConnId = 1;
+  /** QoS 0 drops (slow consumers) of connections already closed. */
+  private droppedQos0Closed = 0;
   private listening = false;
   private closing = false;
 
@@ -189,7 +193,9 @@ export class Broker extends EventEmitter {
 
   async stats(): Promise<BrokerStats> {
     const hosts = await Promise.all(this.hosts.map((h) => h.control.stats()));
-    return { connections: this.connections.size, router: this.router.stats(), hosts };
+    let droppedQos0 = this.droppedQos0Closed;
+    for (const conn of this.connections.values()) droppedQos0 += conn.droppedQos0;
+    return { connections: this.connections.size, router: this.router.stats(), hosts, droppedQos0 };
   }
 
   /** Graceful stop: no new connections, sessions tell their clients, sockets close, hosts stop. */
@@ -304,6 +310,7 @@ export class Broker extends EventEmitter {
 
   private onClose(conn: Connection, reason: string): void {
     this.connections.delete(conn.id);
+    this.droppedQos0Closed += conn.droppedQos0;
     if (this.connections.size === 0) this.emit('idle');
     if (conn.host < 0 || this.closing) return;
     const outbox = this.outboxes[conn.host] as Outbox;

@@ -4,6 +4,7 @@
  * is plain data and is copied to every actor host (main thread and workers).
  */
 import { availableParallelism } from 'node:os';
+import type { PluginSpec } from './hooks/types.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -78,9 +79,11 @@ export interface BrokerConfig {
   /**
    * Plugin modules every actor host loads (README "Writing a plugin"): a path
    * starting with '.' or '/' (resolved against the working directory) or a
-   * package name. Their hooks run before those of `broker.addPlugin`.
+   * package name, a bundled plugin (`shoal/passwd`, `shoal/acl`), or
+   * `{ module, options }` with options for the module's factory. Their hooks
+   * run before those of `broker.addPlugin`.
    */
-  plugins: string[];
+  plugins: PluginSpec[];
   /** Longest wait for a hook that answers asynchronously, in milliseconds; a chain still waiting then counts as an error. */
   pluginTimeoutMs: number;
 
@@ -262,9 +265,20 @@ function checkProtocolOptions(config: BrokerConfig): void {
   if (typeof config.responseInformation !== 'string' || Buffer.byteLength(config.responseInformation) > 65535) {
     throw new TypeError('config.responseInformation: expected a string of at most 65535 bytes');
   }
-  if (!Array.isArray(config.plugins) || config.plugins.some((p) => typeof p !== 'string' || p === '')) {
-    throw new TypeError('config.plugins: expected an array of module paths or package names');
+  if (!Array.isArray(config.plugins)) {
+    throw new TypeError('config.plugins: expected an array of module paths, package names or { module, options } entries');
   }
+  config.plugins.forEach((entry: unknown, i) => {
+    if (typeof entry === 'string' && entry !== '') return;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      throw new TypeError(`config.plugins[${i}]: expected a module path, a package name or { module, options }, got ${JSON.stringify(entry)}`);
+    }
+    const { module, options } = entry as { module?: unknown; options?: unknown };
+    if (typeof module !== 'string' || module === '') throw new TypeError(`config.plugins[${i}].module: expected a module path or package name`);
+    if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+      throw new TypeError(`config.plugins[${i}].options: expected an object`);
+    }
+  });
 }
 
 function checkNumber(field: string, value: unknown, spec: FieldSpec): void {

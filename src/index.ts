@@ -8,5 +8,5 @@ export type { AppMessage, MessageProperties, QoS } from './app-message.js';
 export { ReasonCode } from './codec/reason-codes.js';
 export type {
   AuthData, AuthModifiers, ChainResult, DeliverModifiers, DropReason, DroppedMessage, HookName, Hooks, M5Error, Peer, Plugin, PluginContext,
-  PluginFactory, PublishModifiers, RegisterModifiers, SubscribeModifiers, SubscribeTopic, SubscriberId,
+  PluginFactory, PluginSpec, PublishModifiers, RegisterModifiers, SubscribeModifiers, SubscribeTopic, SubscriberId,
 } from './hooks/types.js';

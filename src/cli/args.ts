@@ -8,6 +8,7 @@ import type { BrokerConfig, LogLevel } from '../config.js';
 
 export const USAGE = `Usage: shoal [options]
        shoal bench [bench options]     (see: shoal bench --help)
+       shoal passwd [-D] FILE USER     (password file of the shoal/passwd plugin; see: shoal passwd --help)
 
 Runs the Shoal MQTT 3.1.1/5.0 broker. On its defaults it listens on
 127.0.0.1:1883 and allows anonymous clients.
@@ -28,7 +29,8 @@ Options:
   --proxy-protocol  TCP connections start with a PROXY protocol v1/v2 header (behind a
                     load balancer); the client address comes from it
   -h, --help        this text
-Command-line options win over the config file.`;
+Command-line options win over the config file. SIGHUP makes the bundled
+plugins (shoal/passwd, shoal/acl) re-read their files.`;
 
 export interface CliOptions { help: boolean; config: Partial<BrokerConfig> }
 

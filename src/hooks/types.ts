@@ -135,7 +135,17 @@ export interface PluginContext {
   hostIndex: number;
   /** The plugin's own logger (pino). */
   log: Logger;
+  /** The `options` of its `config.plugins` entry (`{}` for a plain specifier string). */
+  options: Readonly<Record<string, unknown>>;
 }
+
+/**
+ * One entry of `config.plugins`: a module specifier (a path starting with '.'
+ * or '/', a package name, or a bundled plugin: `shoal/passwd`, `shoal/acl`),
+ * or `{ module, options }` to hand the factory options (structured-cloneable,
+ * since every actor host gets a copy).
+ */
+export type PluginSpec = string | { module: string; options?: Record<string, unknown> };
 
 /** How each hook's chain runs (src/hooks/chain.ts). */
 export const HOOK_KINDS: Readonly<Record<HookName, 'all_till_ok' | 'all'>> = {
