@@ -18,7 +18,7 @@ export type PoolChoice = { pool: string; username: string | undefined } | { refu
 
 /**
  * The pool of a CONNECT and the username plugins and the runtime see (the
- * user part of `vhost:user`). A vhost naming another pool than its
+ * user part of `vhost:user`; none for `vhost:`). A vhost naming another pool than its
  * listener's, or one `vhost_pool` does not know, is refused.
  */
 export function choosePool(runtime: Runtime, username: string | undefined, listenerPool: string | undefined): PoolChoice {
@@ -30,7 +30,8 @@ export function choosePool(runtime: Runtime, username: string | undefined, liste
   if (listenerPool !== undefined && pool !== listenerPool) {
     return { refused: `virtual host ${JSON.stringify(vhost)} is not served on this listener` };
   }
-  return { pool, username: username.slice(colon + 1) };
+  const user = username.slice(colon + 1);
+  return { pool, username: user === '' ? undefined : user };
 }
 
 /** The pool a topic name or filter of a session in `pool` routes in. */
