@@ -8,27 +8,24 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
 import {
-  closeAllClients, closeClient, connectClient, expectNoMessage, nextMessage, uniqueId, uniqueTopic, VERSIONS, type ConnectOptions, type Version,
+  closeAllClients, closeClient, connectClient, expectNoMessage, nextMessage, uniqueId, uniqueTopic, VERSIONS, type Version,
 } from '../helpers/clients.js';
 import { Recorder } from '../hooks/support.js';
+import { startWsBroker, type WsBroker } from './support.js';
 
 const label = (v: Version): string => (v === 5 ? 'MQTT 5.0' : 'MQTT 3.1.1');
 
 describe('pools', () => {
-  let tb: TestBroker;
-  let wsPort: number;
+  let tb: WsBroker;
   const recorder = new Recorder();
   before(async () => {
-    tb = await startBroker({ wsPort: 0, listenerPools: { ws: 'web' } }, { plugins: [recorder.plugin] });
-    wsPort = tb.broker.addresses().ws?.port as number;
+    tb = await startWsBroker({ listenerPools: { ws: 'web' } }, [recorder.plugin]);
   });
   after(async () => {
     await closeAllClients();
     await tb.close();
   });
-  const overWs = (opts: ConnectOptions): ConnectOptions => ({ ...opts, protocol: 'ws', path: tb.broker.config.wsPath });
 
   for (const version of VERSIONS) {
     test(`${label(version)}: vhost:user joins pool vhost; plugins get the user part and the pool as mountpoint`, async () => {
@@ -86,14 +83,14 @@ describe('pools', () => {
 
     test(`${label(version)}: a listener's pool holds its clients without a vhost; another vhost there gets CONNACK server unavailable`, async () => {
       const topic = uniqueTopic('listener');
-      const web = await connectClient(wsPort, overWs({ version }));
-      const webNamed = await connectClient(wsPort, overWs({ version, username: 'web:u' }));
+      const web = await connectClient(tb.wsPort, tb.overWs({ version }));
+      const webNamed = await connectClient(tb.wsPort, tb.overWs({ version, username: 'web:u' }));
       const tcp = await connectClient(tb.port, { version });
       for (const c of [web, webNamed, tcp]) await c.subscribeAsync(topic, { qos: 1 });
       await webNamed.publishAsync(topic, 'w', { qos: 1 });
       assert.equal((await nextMessage(web)).payload.toString(), 'w');
       await expectNoMessage(tcp);
-      await assert.rejects(connectClient(wsPort, overWs({ version, username: 'red:u' })), (err: { code?: number }) => err.code === (version === 5 ? 0x88 : 3));
+      await assert.rejects(connectClient(tb.wsPort, tb.overWs({ version, username: 'red:u' })), (err: { code?: number }) => err.code === (version === 5 ? 0x88 : 3));
     });
   }
 });

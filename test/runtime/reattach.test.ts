@@ -7,26 +7,23 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
 import {
-  closeAllClients, closeClient, connectClient, nextMessage, persistent, roundTrip, uniqueId, uniqueTopic, VERSIONS, type ConnectOptions, type Version,
+  closeAllClients, closeClient, connectClient, nextMessage, persistent, roundTrip, uniqueId, uniqueTopic, VERSIONS, type Version,
 } from '../helpers/clients.js';
+import { startWsBroker, type WsBroker } from './support.js';
 
 const label = (v: Version): string => (v === 5 ? 'MQTT 5.0' : 'MQTT 3.1.1');
 const notAuthorized = (v: Version) => (err: { code?: number }): boolean => err.code === (v === 5 ? 0x87 : 5);
 
 describe('reattach under another user', () => {
-  let tb: TestBroker;
-  let wsPort: number;
+  let tb: WsBroker;
   before(async () => {
-    tb = await startBroker({ wsPort: 0 });
-    wsPort = tb.broker.addresses().ws?.port as number;
+    tb = await startWsBroker();
   });
   after(async () => {
     await closeAllClients();
     await tb.close();
   });
-  const overWs = (opts: ConnectOptions): ConnectOptions => ({ ...opts, protocol: 'ws', path: tb.broker.config.wsPath });
 
   for (const version of VERSIONS) {
     test(`${label(version)}: another user is refused, over any transport, and the session's own connection stays`, async () => {
@@ -34,12 +31,12 @@ describe('reattach under another user', () => {
       const topic = uniqueTopic('own');
       const alice = await connectClient(tb.port, { version, clientId, username: 'alice', ...persistent(version) });
       await alice.subscribeAsync(topic, { qos: 1 });
-      await assert.rejects(connectClient(wsPort, overWs({ version, clientId, username: 'mallory', ...persistent(version) })), notAuthorized(version));
+      await assert.rejects(connectClient(tb.wsPort, tb.overWs({ version, clientId, username: 'mallory', ...persistent(version) })), notAuthorized(version));
       await assert.rejects(connectClient(tb.port, { version, clientId, username: 'mallory' }), notAuthorized(version));
       await roundTrip(alice);
       await tb.broker.publish({ topic, payload: 'still', qos: 1 });
       assert.equal((await nextMessage(alice)).payload.toString(), 'still');
-      const fromWs = await connectClient(wsPort, overWs({ version, clientId, username: 'alice', ...persistent(version) }));
+      const fromWs = await connectClient(tb.wsPort, tb.overWs({ version, clientId, username: 'alice', ...persistent(version) }));
       assert.equal(fromWs.connack.sessionPresent, true);
       await closeClient(fromWs);
     });

@@ -1,12 +1,16 @@
 /**
  * Helpers of the session runtime suites: the path of the recording runtime
  * fixture, a listener collecting the calls it reports on its
- * BroadcastChannel (from any actor host), bounded waits for a call, and the
- * worker counts the suites run under (hosts on the main thread, and a worker).
+ * BroadcastChannel (from any actor host), bounded waits for a call, the
+ * worker counts the suites run under (hosts on the main thread, and a
+ * worker), and a broker with a WebSocket listener with mqtt.js options for it.
  */
 import { BroadcastChannel } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import { WAIT_MS } from '../helpers/clients.js';
+import type { BrokerConfig } from '../../src/config.js';
+import type { Plugin } from '../../src/hooks/types.js';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { WAIT_MS, type ConnectOptions } from '../helpers/clients.js';
 import { CHANNEL, type RuntimeCall } from './fixtures/recording-runtime.js';
 
 export const RUNTIME_FIXTURE = fileURLToPath(new URL('./fixtures/recording-runtime.js', import.meta.url));
@@ -54,4 +58,21 @@ export class RuntimeCalls {
   close(): void {
     this.channel.close();
   }
+}
+
+export interface WsBroker extends TestBroker {
+  wsPort: number;
+  /** `opts` for a client of the WebSocket listener, sending `userAgent` in the upgrade request when given. */
+  overWs(opts: ConnectOptions, userAgent?: string): ConnectOptions;
+}
+
+/** A test broker with a WebSocket listener too. */
+export async function startWsBroker(overrides: Partial<BrokerConfig> = {}, plugins: Plugin[] = []): Promise<WsBroker> {
+  const tb = await startBroker({ wsPort: 0, ...overrides }, { plugins });
+  const path = tb.broker.config.wsPath;
+  return {
+    ...tb,
+    wsPort: tb.broker.addresses().ws?.port as number,
+    overWs: (opts, userAgent) => ({ ...opts, protocol: 'ws', path, ...(userAgent ? { wsOptions: { headers: { 'User-Agent': userAgent } } } : {}) }),
+  };
 }
