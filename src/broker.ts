@@ -113,8 +113,8 @@ export class Broker extends EventEmitter {
    */
   async listen(): Promise<AddressInfo> {
     this.listening = true;
-    // A module plugin that fails to load makes listen() fail, before any client is accepted.
-    if (this.config.plugins.length > 0) await Promise.all(this.hosts.map((h) => h.control.ready()));
+    // A module plugin or runtime that fails to load makes listen() fail, before any client is accepted.
+    if (this.config.plugins.length > 0 || this.config.runtime !== '') await Promise.all(this.hosts.map((h) => h.control.ready()));
     const server = createServer({ noDelay: true }, (socket) => {
       this.accept(socket, { type: 'tcp', remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 }, this.config.proxyProtocol);
     });

@@ -5,6 +5,8 @@
  */
 import { availableParallelism } from 'node:os';
 import type { PluginSpec } from './hooks/types.js';
+import type { ListenerPools } from './runtime/pools.js';
+import type { RuntimeSpec } from './runtime/types.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -86,6 +88,18 @@ export interface BrokerConfig {
   plugins: PluginSpec[];
   /** Longest wait for a hook that answers asynchronously, in milliseconds; a chain still waiting then counts as an error. */
   pluginTimeoutMs: number;
+  /**
+   * The session runtime every actor host loads (README "Session runtime"):
+   * '' for the default runtime, a module specifier as for `plugins`, or
+   * `{ module, options }`. It decides after the plugins.
+   */
+  runtime: RuntimeSpec;
+  /** The pool of the clients of each listener (`tcp`, `tls`, `ws`, `wss`) whose username names no vhost; a listener left out uses the runtime's pool_default. */
+  listenerPools: ListenerPools;
+  /** Longest expiry of an anonymous WebSocket session after its transport went away, in seconds (never longer than negotiated). */
+  wsAnonymousSessionExpiry: number;
+  /** Longest expiry of an anonymous WebSocket session of a crawler after its transport went away, in seconds. */
+  wsCrawlerSessionExpiry: number;
 
   // Optional transports. Their ports use -1 for "off"; 0 picks a free port, as
   // for `port`. They bind to `host`; `broker.addresses()` tells where.
@@ -148,6 +162,8 @@ const NUMERIC_FIELDS: Record<string, FieldSpec> = {
   topicAliasMaximum: { min: 0, max: 65535, integer: true },
   maxOutgoingTopicAliases: { min: 0, max: 65535, integer: true },
   pluginTimeoutMs: { min: 1, max: 3_600_000, integer: true },
+  wsAnonymousSessionExpiry: { min: 0, max: 4294967295, integer: true },
+  wsCrawlerSessionExpiry: { min: 0, max: 4294967295, integer: true },
   wsPort: { min: -1, max: 65535, integer: true },
   tlsPort: { min: -1, max: 65535, integer: true },
   wssPort: { min: -1, max: 65535, integer: true },
@@ -199,6 +215,10 @@ export function defaultConfig(): BrokerConfig {
     responseInformation: '',
     plugins: [],
     pluginTimeoutMs: 5000,
+    runtime: '',
+    listenerPools: {},
+    wsAnonymousSessionExpiry: 30,
+    wsCrawlerSessionExpiry: 10,
     wsPort: -1,
     wsPath: '/mqtt',
     tlsPort: -1,
@@ -234,6 +254,7 @@ export function resolveConfig(options: Partial<BrokerConfig> = {}): BrokerConfig
   }
   checkTransports(config);
   checkProtocolOptions(config);
+  checkRuntime(config);
   return config;
 }
 
@@ -268,17 +289,35 @@ function checkProtocolOptions(config: BrokerConfig): void {
   if (!Array.isArray(config.plugins)) {
     throw new TypeError('config.plugins: expected an array of module paths, package names or { module, options } entries');
   }
-  config.plugins.forEach((entry: unknown, i) => {
-    if (typeof entry === 'string' && entry !== '') return;
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
-      throw new TypeError(`config.plugins[${i}]: expected a module path, a package name or { module, options }, got ${JSON.stringify(entry)}`);
-    }
-    const { module, options } = entry as { module?: unknown; options?: unknown };
-    if (typeof module !== 'string' || module === '') throw new TypeError(`config.plugins[${i}].module: expected a module path or package name`);
-    if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
-      throw new TypeError(`config.plugins[${i}].options: expected an object`);
-    }
-  });
+  config.plugins.forEach((entry: unknown, i) => checkModuleSpec(`plugins[${i}]`, entry, false));
+}
+
+/** A module entry: a non-empty specifier string ('' too when `emptyAllowed`) or `{ module, options }`. */
+function checkModuleSpec(field: string, entry: unknown, emptyAllowed: boolean): void {
+  if (typeof entry === 'string' && (entry !== '' || emptyAllowed)) return;
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+    throw new TypeError(`config.${field}: expected a module path, a package name or { module, options }, got ${JSON.stringify(entry)}`);
+  }
+  const { module, options } = entry as { module?: unknown; options?: unknown };
+  if (typeof module !== 'string' || module === '') throw new TypeError(`config.${field}.module: expected a module path or package name`);
+  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+    throw new TypeError(`config.${field}.options: expected an object`);
+  }
+}
+
+const LISTENER_TYPES: readonly string[] = ['tcp', 'tls', 'ws', 'wss'];
+
+/** The session runtime and the pools of the listeners. */
+function checkRuntime(config: BrokerConfig): void {
+  checkModuleSpec('runtime', config.runtime, true);
+  const pools: unknown = config.listenerPools;
+  if (typeof pools !== 'object' || pools === null || Array.isArray(pools)) {
+    throw new TypeError('config.listenerPools: expected an object of pool names by listener (tcp, tls, ws, wss)');
+  }
+  for (const [listener, pool] of Object.entries(pools)) {
+    if (!LISTENER_TYPES.includes(listener)) throw new RangeError(`config.listenerPools.${listener}: unknown listener (expected tcp, tls, ws or wss)`);
+    if (typeof pool !== 'string') throw new TypeError(`config.listenerPools.${listener}: expected a pool name string`);
+  }
 }
 
 function checkNumber(field: string, value: unknown, spec: FieldSpec): void {

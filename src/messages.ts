@@ -14,6 +14,10 @@ export interface TransportInfo {
   type: 'tcp' | 'tls' | 'ws' | 'wss';
   remoteAddress: string;
   remotePort: number;
+  /** WebSocket: the Origin header of the upgrade request, if any. */
+  origin?: string;
+  /** WebSocket: the User-Agent header of the upgrade request, if any. */
+  userAgent?: string;
 }
 
 export interface DeliveryTarget {
@@ -23,6 +27,8 @@ export interface DeliveryTarget {
   subscriptionIds: number[];
   /** The shared subscription (`$share/{group}/{filter}`) the message was picked for; absent for ordinary ones. */
   share?: string;
+  /** A retained message sent because of a new subscription. */
+  stored?: true;
 }
 
 export type ToSession =
@@ -73,7 +79,7 @@ const S_OPEN = 1, S_PACKET = 2, S_CLOSED = 3, S_DELIVER = 4, S_PLUGINS = 5, S_HO
 const R_SEND = 1, R_END = 2, R_ACCEPTED = 3, R_PUBLISH = 4, R_SUBSCRIBE = 5, R_UNSUBSCRIBE = 6, R_DROP = 7, R_EVENT = 8, R_CREDIT = 9;
 const R_REDISPATCH = 10, R_PRESENCE = 11, R_HOOK_CALL = 12;
 /** Target flags of a deliver frame, next to the QoS in the low two bits. */
-const T_RETAIN = 4, T_SHARE = 8;
+const T_RETAIN = 4, T_SHARE = 8, T_STORED = 16;
 
 // ── towards a session ────────────────────────────────────────────────────────
 
@@ -102,7 +108,7 @@ export function writeDeliver(w: BatchWriter, message: AppMessage, targets: reado
   w.u32(targets.length);
   for (const t of targets) {
     w.u32(t.sid);
-    w.u8(t.qos | (t.retain ? T_RETAIN : 0) | (t.share !== undefined ? T_SHARE : 0));
+    w.u8(t.qos | (t.retain ? T_RETAIN : 0) | (t.share !== undefined ? T_SHARE : 0) | (t.stored ? T_STORED : 0));
     w.u32(t.subscriptionIds.length);
     for (const id of t.subscriptionIds) w.u32(id);
     if (t.share !== undefined) w.str(t.share);
@@ -136,6 +142,7 @@ export function readToSession(r: BatchReader): ToSession {
         for (let j = 0; j < ids; j++) subscriptionIds[j] = r.u32();
         const target: DeliveryTarget = { sid, qos: (flags & 3) as QoS, retain: (flags & T_RETAIN) !== 0, subscriptionIds };
         if (flags & T_SHARE) target.share = r.str();
+        if (flags & T_STORED) target.stored = true;
         targets[i] = target;
       }
       return { kind: 'deliver', message, targets };

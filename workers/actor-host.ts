@@ -2,9 +2,9 @@
  * The actor host: owns the session actors of one shard (by client id hash),
  * their index by client id and by connection, the CONNECTs waiting for an
  * authentication exchange or for their plugin hooks (with the packets that
- * arrive meanwhile), the plugin chains (host-hooks.ts), and the data-plane
- * link to the router. Until its module plugins are loaded it keeps the
- * batches it receives. It does not care where it runs: a worker thread
+ * arrive meanwhile), the plugin chains (host-hooks.ts), the session runtime
+ * (host-runtime.ts), and the data-plane link to the router. Until its module
+ * plugins and its runtime are loaded it keeps the batches it receives. It does not care where it runs: a worker thread
  * (worker-main.ts) or the main thread (`workers: 0`).
  */
 import { BatchReader } from '../src/channel/batch-reader.js';
@@ -16,8 +16,10 @@ import type { Logger } from '../src/log.js';
 import { readToSession, type ToSession } from '../src/messages.js';
 import type { Authenticator, ConnectAuth } from './auth-flow.js';
 import { handleConnect, type SessionDirectory } from './connect-handler.js';
+import type { Runtime } from '../src/runtime/types.js';
 import { HostHooks } from './host-hooks.js';
-import { pluginAuthenticator } from './plugin-auth.js';
+import { HostRuntime } from './host-runtime.js';
+import { hostAuthenticator } from './plugin-auth.js';
 import { RouterLink } from './router-link.js';
 import { SessionActor, type SessionEnv } from './session-actor.js';
 import { generatePacket } from '../src/codec/packet-io.js';
@@ -47,6 +49,8 @@ export interface HostPlugins {
   modules: NamedPlugin[] | Promise<NamedPlugin[]>;
   /** The in-process plugins' live list, when the host runs on the main thread. */
   inProcess?: readonly NamedPlugin[];
+  /** The session runtime of `config.runtime`, loaded or loading; the default runtime when absent. */
+  runtime?: Runtime | Promise<Runtime>;
 }
 
 /** A connection whose CONNECT waits for its plugin hooks: its later packets, and its close. */
@@ -64,7 +68,8 @@ export class ActorHost implements SessionDirectory {
   private readonly link: RouterLink;
   private readonly env: SessionEnv;
   readonly hooks: HostHooks;
-  /** Batches received before the module plugins were loaded. */
+  readonly runtime = new HostRuntime();
+  /** Batches received before the module plugins and the runtime were loaded. */
   private early: Buffer[] | undefined;
   private readonly loaded: Promise<void>;
   private nextSid = 1;
@@ -75,7 +80,7 @@ export class ActorHost implements SessionDirectory {
 
   /**
    * `authenticator` decides enhanced authentication; without one, the plugins'
-   * on_auth_m5 does (every Authentication Method is refused when no plugin has it).
+   * on_auth_m5 does, or the runtime's reauth when no plugin has it.
    */
   constructor(
     readonly index: number,
@@ -88,18 +93,19 @@ export class ActorHost implements SessionDirectory {
     this.outbox = new Outbox(endpoint, config);
     this.link = new RouterLink(this.outbox);
     this.hooks = new HostHooks(this.link, plugins.inProcess, config.pluginTimeoutMs, log);
-    this.authenticator = authenticator ?? pluginAuthenticator(this.hooks);
+    this.authenticator = authenticator ?? hostAuthenticator(this.hooks, this.runtime);
     this.env = {
       config,
       link: this.link,
       log,
       authenticator: this.authenticator,
       hooks: this.hooks,
+      runtime: this.runtime,
       ended: (s) => this.forget(s),
       unbind: (connId) => { this.byConn.delete(connId); },
     };
     this.stopped = new Promise((resolve) => { this.stopResolve = resolve; });
-    this.loaded = this.load(plugins.modules);
+    this.loaded = this.load(plugins.modules, plugins.runtime);
     endpoint.onBatch((batch) => {
       if (this.early) this.early.push(batch);
       else this.onBatch(batch);
@@ -112,19 +118,21 @@ export class ActorHost implements SessionDirectory {
     ready: () => this.loaded,
   };
 
-  private load(modules: NamedPlugin[] | Promise<NamedPlugin[]>): Promise<void> {
-    if (Array.isArray(modules)) {
+  private load(modules: NamedPlugin[] | Promise<NamedPlugin[]>, runtime: Runtime | Promise<Runtime> | undefined): Promise<void> {
+    if (Array.isArray(modules) && !(runtime instanceof Promise)) {
       this.hooks.setModules(modules);
+      if (runtime) this.runtime.set(runtime);
       return Promise.resolve();
     }
     this.early = [];
-    const loaded = modules.then((loadedModules) => {
+    const loaded = Promise.all([modules, runtime]).then(([loadedModules, loadedRuntime]) => {
       this.hooks.setModules(loadedModules);
+      if (loadedRuntime) this.runtime.set(loadedRuntime);
       const early = this.early ?? [];
       this.early = undefined;
       for (const batch of early) this.onBatch(batch);
     });
-    loaded.catch((err: unknown) => this.log.error({ err }, 'loading the plugin modules failed; this host serves no client'));
+    loaded.catch((err: unknown) => this.log.error({ err }, 'loading the plugin modules or the runtime failed; this host serves no client'));
     return loaded;
   }
 

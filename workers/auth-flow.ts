@@ -30,6 +30,10 @@ export interface AuthRequest {
   username: string | undefined;
   /** True for a re-authentication (AUTH 0x19) on a connected session. */
   reauthentication: boolean;
+  /** The session's pool. */
+  pool: string;
+  /** The runtime's user context of the session; undefined at CONNECT. */
+  userContext: unknown;
 }
 
 export interface Authenticator {
@@ -121,7 +125,7 @@ export function handleAuth(session: SessionActor, packet: mqttPacket.IAuthPacket
   if (method !== auth.method) throw new ProtocolError(ReasonCode.ProtocolError, 'AUTH with another Authentication Method [MQTT-4.12.1-1]');
   if (packet.reasonCode === ReasonCode.ReAuthenticate) {
     if (auth.exchange) throw new ProtocolError(ReasonCode.ProtocolError, 'AUTH 0x19 while a re-authentication is in progress');
-    const request = { method, clientId: session.clientId, username: auth.username, reauthentication: true };
+    const request = { method, clientId: session.clientId, username: auth.username, reauthentication: true, pool: session.pool, userContext: session.userContext };
     auth.exchange = session.env.authenticator?.start(request);
     if (!auth.exchange) throw new ProtocolError(ReasonCode.BadAuthenticationMethod, `re-authentication with ${method} is not supported`);
   } else if (packet.reasonCode !== ReasonCode.ContinueAuthentication || !auth.exchange) {

@@ -1,7 +1,8 @@
 /**
  * CONNECT on a new transport: parse and validate it (the client id check),
- * run the enhanced authentication exchange when it names an Authentication
- * Method, then hand it to the registration (connect-register.ts: the plugin
+ * choose its pool (a `vhost:user` username or the listener, src/runtime/pools.ts;
+ * refused with server unavailable), run the enhanced authentication exchange
+ * when it names an Authentication Method, then hand it to the registration (connect-register.ts: the plugin
  * hooks, the session, CONNACK). Refusals get the right CONNACK code (and a
  * Reason String on 5.0) and a close. Runs wherever the actor host runs.
  */
@@ -15,6 +16,8 @@ import { isValidTopicName } from '../src/router/topic.js';
 import { ConnectAuth, type Authenticator } from './auth-flow.js';
 import { register } from './connect-register.js';
 import type { HostHooks } from './host-hooks.js';
+import type { HostRuntime } from './host-runtime.js';
+import { choosePool } from '../src/runtime/pools.js';
 import { generatePacket, generateWithReason, parsePacket } from '../src/codec/packet-io.js';
 import type { SessionActor } from './session-actor.js';
 
@@ -23,6 +26,7 @@ export interface SessionDirectory {
   readonly config: BrokerConfig;
   readonly authenticator: Authenticator | undefined;
   readonly hooks: HostHooks;
+  readonly runtime: HostRuntime;
   readonly log: Logger;
   find(pool: string, clientId: string): SessionActor | undefined;
   create(pool: string, clientId: string): SessionActor;
@@ -56,14 +60,20 @@ export function handleConnect(dir: SessionDirectory, open: OpenFrame): void {
   const maxPacketSize = connect.properties?.maximumPacketSize ?? 0;
   const refusal = validate(dir.config, connect, open.clientIdAssigned);
   if (refusal !== undefined) return refuse(dir, open.connId, v, refusal.code, refusal.reason, maxPacketSize);
+  const choice = choosePool(dir.runtime.runtime, connect.username, dir.config.listenerPools[open.transport.type]);
+  if ('refused' in choice) return refuse(dir, open.connId, v, ReasonCode.ServerUnavailable, choice.refused, maxPacketSize);
+  const { pool } = choice;
+  if (choice.username === undefined) delete connect.username;
+  else connect.username = choice.username;
   const method = v === 5 ? connect.properties?.authenticationMethod : undefined;
-  if (method === undefined) return register(dir, open, connect, undefined);
-  const exchange = dir.authenticator?.start({ method, clientId: open.clientId, username: connect.username, reauthentication: false });
+  if (method === undefined) return register(dir, open, connect, pool, undefined);
+  const request = { method, clientId: open.clientId, username: connect.username, reauthentication: false, pool, userContext: undefined };
+  const exchange = dir.authenticator?.start(request);
   if (!exchange) {
     return refuse(dir, open.connId, 5, ReasonCode.BadAuthenticationMethod, `Authentication Method ${method} is not supported [MQTT-4.12.0-1]`, maxPacketSize);
   }
   const auth = new ConnectAuth(method, exchange, {
-    accept: (m, data) => register(dir, open, connect, { method: m, data }),
+    accept: (m, data) => register(dir, open, connect, pool, { method: m, data }),
     refuse: (code, reason) => refuse(dir, open.connId, 5, code, reason, maxPacketSize),
     sendAuth: (bytes) => dir.sendRaw(open.connId, bytes),
     close: () => dir.endRaw(open.connId),

@@ -1,10 +1,12 @@
 /**
  * The registration of a CONNECT that passed its checks (and its enhanced
- * authentication, if any), in VerneMQ's order: auth_on_register(_m5) and its
- * modifiers → attach to the session (taking over a connected one, whose
- * on_client_offline / on_client_gone runs; clean start; then
- * on_client_wakeup) → on_register(_m5) → auth_on_publish(_m5) of the will →
- * CONNACK → the session's queued messages and the packets that arrived
+ * authentication, if any), in VerneMQ's order with the session runtime
+ * deciding after the plugins: auth_on_register(_m5) and its modifiers → the
+ * runtime's connect (with the session's user context, or a new one from
+ * new_user_context) → attach to the session (taking over a connected one,
+ * whose on_client_offline / on_client_gone runs; clean start; then
+ * on_client_wakeup) → on_register(_m5) → auth_on_publish(_m5) of the will,
+ * then the runtime's is_allowed('publish') of it → CONNACK → the session's queued messages and the packets that arrived
  * meanwhile. While a plugin answers asynchronously the actor host holds the
  * connection's later packets; a connection that closes meanwhile is not
  * registered. Runs wherever the actor host runs.
@@ -16,9 +18,11 @@ import type { BrokerConfig } from '../src/config.js';
 import type { ChainOutcome } from '../src/hooks/chain.js';
 import type { Peer, PublishModifiers, RegisterModifiers } from '../src/hooks/types.js';
 import type { ToSession } from '../src/messages.js';
+import type { ConnectAnswer, ConnectPacket, SessionOptions } from '../src/runtime/types.js';
 import { refuse, type SessionDirectory } from './connect-handler.js';
 import { applyPublishModifiers, refusalOf } from './hook-outcomes.js';
 import { andThen, type MaybeAsync } from './host-hooks.js';
+import { sessionOptions } from './host-runtime.js';
 import { generatePacket } from '../src/codec/packet-io.js';
 import type { SessionActor, Will } from './session-actor.js';
 import { applyRegisterModifiers, minLimit, type Registration } from './session-limits.js';
@@ -29,8 +33,11 @@ export interface Authenticated { method: string; data: Buffer | undefined }
 
 type OpenFrame = Extract<ToSession, { kind: 'open' }>;
 
-export function register(dir: SessionDirectory, open: OpenFrame, connect: mqttPacket.IConnectPacket, authenticated: Authenticated | undefined): void {
-  const registration = new Register(dir, open, connect, authenticated);
+/** Registers `connect` in `pool` (its `username` is already the user part of a `vhost:user` name). */
+export function register(
+  dir: SessionDirectory, open: OpenFrame, connect: mqttPacket.IConnectPacket, pool: string, authenticated: Authenticated | undefined,
+): void {
+  const registration = new Register(dir, open, connect, pool, authenticated);
   const pending = registration.start();
   if (pending) pending.catch((err: unknown) => registration.failed(err));
 }
@@ -39,6 +46,7 @@ class Register {
   private readonly v5: boolean;
   private readonly connId: number;
   private readonly peer: Peer;
+  private readonly opts: SessionOptions;
   private session: SessionActor | undefined;
   private sessionPresent = false;
   private registration: Registration | undefined;
@@ -47,11 +55,13 @@ class Register {
     private readonly dir: SessionDirectory,
     private readonly open: OpenFrame,
     private readonly connect: mqttPacket.IConnectPacket,
+    private readonly pool: string,
     private readonly authenticated: Authenticated | undefined,
   ) {
     this.v5 = connect.protocolVersion === 5;
     this.connId = open.connId;
     this.peer = { address: open.transport.remoteAddress, port: open.transport.remotePort };
+    this.opts = sessionOptions(open.transport);
   }
 
   /**
@@ -65,33 +75,54 @@ class Register {
     const hook = this.v5 ? 'auth_on_register_m5' : 'auth_on_register';
     if (!hooks.has(hook)) {
       if (!config.allowAnonymous && !this.authenticated) return this.refuse(ReasonCode.NotAuthorized, 'anonymous clients are not allowed');
-      return this.attach(undefined);
+      return this.runtimeConnect(undefined);
     }
     const c = this.connect;
     const password = c.password === undefined ? undefined : Buffer.from(c.password);
-    const args: unknown[] = [this.peer, { mountpoint: '', clientId: this.open.clientId }, c.username, password, c.clean !== false];
+    const args: unknown[] = [this.peer, { mountpoint: this.pool, clientId: this.open.clientId }, c.username, password, c.clean !== false];
     if (this.v5) args.push(c.properties ?? {});
     return andThen(hooks.tillOk<RegisterModifiers>(hook, args), (outcome) => this.authorized(outcome));
   }
 
   private authorized(outcome: ChainOutcome<RegisterModifiers>): MaybeAsync<void> {
     if (!this.dir.isConnecting(this.connId)) return this.abandon();
-    if (outcome.kind === 'ok') return this.attach(outcome.modifiers);
+    if (outcome.kind === 'ok') return this.runtimeConnect(outcome.modifiers);
     if (outcome.kind === 'error') {
       const refusal = refusalOf(outcome.reason, ReasonCode.NotAuthorized);
       return this.refuse(refusal.reasonCode, refusal.reasonString ?? 'not authorized', refusal.serverReference);
     }
-    if (this.dir.config.allowAnonymous || this.authenticated) return this.attach(undefined);
+    if (this.dir.config.allowAnonymous || this.authenticated) return this.runtimeConnect(undefined);
     return this.refuse(ReasonCode.NotAuthorized, 'no plugin accepted the client');
   }
 
-  /** Finds, takes over or creates the session, then on_client_wakeup. */
-  private attach(mods: RegisterModifiers | undefined): MaybeAsync<void> {
-    const { dir, connId } = this;
+  /**
+   * The runtime's connect, with the user context of the session this CONNECT
+   * would resume or take over, or a new one (new_user_context) when there is
+   * none; a refusal leaves that session untouched.
+   */
+  private runtimeConnect(mods: RegisterModifiers | undefined): MaybeAsync<void> {
+    const { dir } = this;
     const registration = applyRegisterModifiers(
-      dir.config, { mountpoint: '', clientId: this.open.clientId }, this.connect.clean !== false, mods, this.v5, dir.log,
+      dir.config, { mountpoint: this.pool, clientId: this.open.clientId }, this.connect.clean !== false, mods, this.v5, dir.log,
     );
     this.registration = registration;
+    const { mountpoint: pool, clientId } = registration.subscriberId;
+    const { runtime } = dir.runtime;
+    const existing = dir.find(pool, clientId);
+    const userContext = existing ? existing.userContext : runtime.new_user_context(pool, clientId, this.opts);
+    const sessionPresent = existing !== undefined && !registration.cleanStart;
+    const packet = this.connect as unknown as ConnectPacket;
+    return andThen(runtime.connect(packet, sessionPresent, this.opts, userContext), (answer) => {
+      if (!this.dir.isConnecting(this.connId)) return this.abandon();
+      if (answer.reasonCode !== ReasonCode.Success) return this.refuse(answer.reasonCode, answer.reasonString ?? 'refused by the session runtime');
+      return this.attach(answer);
+    });
+  }
+
+  /** Finds, takes over or creates the session, then on_client_wakeup. */
+  private attach(answer: ConnectAnswer): MaybeAsync<void> {
+    const { dir, connId } = this;
+    const registration = this.registration as Registration;
     const { mountpoint: pool, clientId } = registration.subscriberId;
     let session = dir.find(pool, clientId);
     // An earlier CONNECT of this client id still waiting for its hooks loses to this one.
@@ -106,6 +137,7 @@ class Register {
     }
     this.sessionPresent = session !== undefined;
     session ??= dir.create(pool, clientId);
+    session.userContext = answer.userContext;
     session.holdFor(connId);
     this.session = session;
     return andThen(dir.hooks.all('on_client_wakeup', [session.subscriberId]), () => this.registered(session));
@@ -118,27 +150,40 @@ class Register {
     return andThen(this.dir.hooks.all(this.v5 ? 'on_register_m5' : 'on_register', args), () => this.checkWill(session));
   }
 
-  /** auth_on_publish(_m5) of the will: its modifiers apply to the will; a refusal is CONNACK not authorized. */
+  /**
+   * auth_on_publish(_m5) of the will (its modifiers apply to the will), then
+   * the runtime's is_allowed('publish') of the result; a refusal is CONNACK
+   * not authorized.
+   */
   private checkWill(session: SessionActor): MaybeAsync<void> {
     if (!this.dir.isConnecting(this.connId)) return this.abandon();
     const { hooks } = this.dir;
     const hook = this.v5 ? 'auth_on_publish_m5' : 'auth_on_publish';
     if (!this.connect.will) return this.accept(session, undefined);
     const will = willFrom(this.connect.will, this.v5);
-    if (!hooks.has(hook)) return this.accept(session, will);
+    if (!hooks.has(hook)) return this.runtimeWill(session, will);
     const m = will.message;
     const args: unknown[] = [this.connect.username, session.subscriberId, m.qos, m.topic, m.payload, m.retain];
     if (this.v5) args.push(m.properties ?? {});
     return andThen(hooks.tillOk<PublishModifiers | Buffer>(hook, args), (outcome) => {
       if (!this.dir.isConnecting(this.connId)) return this.abandon();
-      if (outcome.kind !== 'ok') {
-        this.refuse(ReasonCode.NotAuthorized, 'will message not authorized');
-        session.abandon(this.connId);
-        return undefined;
-      }
+      if (outcome.kind !== 'ok') return this.refuseWill(session);
       will.message = applyPublishModifiers(will.message, outcome.modifiers, this.v5);
-      return this.accept(session, will);
+      return this.runtimeWill(session, will);
     });
+  }
+
+  private runtimeWill(session: SessionActor, will: Will): MaybeAsync<void> {
+    const allowed = this.dir.runtime.allowed('publish', will.message.topic, will.message, session.userContext);
+    return andThen(allowed, (ok) => {
+      if (!this.dir.isConnecting(this.connId)) return this.abandon();
+      return ok ? this.accept(session, will) : this.refuseWill(session);
+    });
+  }
+
+  private refuseWill(session: SessionActor): void {
+    this.refuse(ReasonCode.NotAuthorized, 'will message not authorized');
+    session.abandon(this.connId);
   }
 
   /** CONNACK 0x00 with the negotiated settings, then the session takes the transport. */
@@ -182,6 +227,7 @@ class Register {
     };
     session.auth = this.authenticated ? { method: this.authenticated.method, username: connect.username, exchange: undefined } : undefined;
     session.connId = connId;
+    session.transportOptions = this.opts;
     session.send(generatePacket(connack, session.negotiated.protocolVersion));
     const packetLimit = limits.maxIncomingPacketSize !== config.maxIncomingPacketSize ? limits.maxIncomingPacketSize : 0;
     session.env.link.accepted(connId, keepalive, packetLimit);

@@ -1,25 +1,33 @@
 /**
- * on_auth_m5 as the actor host's Authenticator (auth-flow.ts): each step of
+ * The actor host's Authenticator (auth-flow.ts): the plugins' on_auth_m5
+ * when a plugin implements it, else the runtime's reauth.
+ *
+ * on_auth_m5: each step of
  * an enhanced authentication exchange (CONNECT, AUTH, re-authentication) asks
  * the plugin chain with (username, subscriberId, { method, data }). `{ ok }`
  * succeeds (or continues with `reason_code: 'continue_authentication'`),
  * sending `auth_data` back; an error refuses with its reason code (default
  * 0x87). The exchange of auth-flow.ts is synchronous, so a plugin answering
  * with a promise fails the step with 0x83. Without a plugin implementing
- * on_auth_m5 every method is unsupported (0x8C). Runs wherever the actor host runs.
+ * on_auth_m5 the runtime's reauth answers each step with the session's user
+ * context (undefined at CONNECT), synchronously too; the default runtime
+ * supports no method (0x8C). Runs wherever the actor host runs.
  */
 import { ReasonCode } from '../src/codec/reason-codes.js';
 import { isPromise, type ChainOutcome } from '../src/hooks/chain.js';
 import type { AuthModifiers } from '../src/hooks/types.js';
-import type { AuthExchange, Authenticator, AuthStep } from './auth-flow.js';
+import type { AuthExchange, Authenticator, AuthRequest, AuthStep } from './auth-flow.js';
 import { refusalOf } from './hook-outcomes.js';
 import type { HostHooks } from './host-hooks.js';
+import type { HostRuntime } from './host-runtime.js';
+import { defaultRuntime } from '../src/runtime/default-runtime.js';
+import type { ReauthAnswer } from '../src/runtime/types.js';
 
-export function pluginAuthenticator(hooks: HostHooks): Authenticator {
+export function hostAuthenticator(hooks: HostHooks, host: HostRuntime): Authenticator {
   return {
     start(request): AuthExchange | undefined {
-      if (!hooks.has('on_auth_m5')) return undefined;
-      const subscriberId = { mountpoint: '', clientId: request.clientId };
+      if (!hooks.has('on_auth_m5')) return runtimeExchange(host, request);
+      const subscriberId = { mountpoint: request.pool, clientId: request.clientId };
       return {
         step(data) {
           const outcome = hooks.tillOk<AuthModifiers>('on_auth_m5', [request.username, subscriberId, { method: request.method, data }]);
@@ -44,4 +52,22 @@ function authStep(outcome: ChainOutcome<AuthModifiers>): AuthStep {
     return { outcome: 'failure', reasonCode: refusal.reasonCode, reasonString: refusal.reasonString ?? 'authentication refused' };
   }
   return { outcome: 'failure', reasonCode: ReasonCode.NotAuthorized, reasonString: 'no plugin accepted the authentication' };
+}
+
+/** An exchange answered by the runtime's reauth; none with the default runtime's. */
+function runtimeExchange(host: HostRuntime, request: AuthRequest): AuthExchange | undefined {
+  const { runtime } = host;
+  if (runtime.reauth === defaultRuntime.reauth) return undefined;
+  return {
+    step(data) {
+      const answer: ReauthAnswer | Promise<unknown> = runtime.reauth({ method: request.method, data, reauthentication: request.reauthentication }, request.userContext);
+      if (isPromise(answer)) {
+        return { outcome: 'failure', reasonCode: ReasonCode.ImplementationSpecificError, reasonString: 'reauth must answer synchronously' };
+      }
+      if (answer === 'not_supported') {
+        return { outcome: 'failure', reasonCode: ReasonCode.BadAuthenticationMethod, reasonString: `Authentication Method ${request.method} is not supported` };
+      }
+      return answer;
+    },
+  };
 }

@@ -2,7 +2,8 @@
  * One MQTT session as an actor: its subscriptions, its outbound QoS 1/2 flow,
  * its inbound QoS 2 ids, its will, its expiry, and the transport it is
  * attached to (or none) with that connection's topic aliases and
- * authentication. It outlives its connections until it expires; messages it
+ * authentication, and the runtime's user context. It outlives its
+ * connections until it expires (the runtime may shorten that); messages it
  * holds for shared subscriptions go back to the router when it goes offline.
  * Plain object inside an ActorHost; runs wherever the host runs.
  */
@@ -16,11 +17,15 @@ import type { Logger } from '../src/log.js';
 import type { DeliveryTarget, TransportInfo } from '../src/messages.js';
 import type { Authenticator, ConnectionAuth } from './auth-flow.js';
 import type { HostHooks } from './host-hooks.js';
+import type { HostRuntime } from './host-runtime.js';
+import { routingPool } from '../src/runtime/pools.js';
+import type { SessionOptions, UserContext } from '../src/runtime/types.js';
 import { OutboundFlow, type Outgoing } from './outbound-flow.js';
 import { generatePacket, generateWithReason } from '../src/codec/packet-io.js';
 import type { RouterLink } from './router-link.js';
 import { notifyDrop, notifyExpired, notifyOfflineMessage, notifyTransportLost } from './session-hooks.js';
 import { handleSessionPacket } from './session-inbound.js';
+import { handleValidatedPacket } from './session-runtime.js';
 import { defaultLimits, upgradedQos, type SessionLimits } from './session-limits.js';
 import { DeliveryGate, sendOutgoing } from './session-outbound.js';
 import { TokenBucket } from './token-bucket.js';
@@ -34,6 +39,8 @@ export interface SessionEnv {
   authenticator: Authenticator | undefined;
   /** The plugin chains of this host. */
   hooks: HostHooks;
+  /** The session runtime of this host. */
+  runtime: HostRuntime;
   /** The host forgets the session (expired, or replaced by a clean start). */
   ended(session: SessionActor): void;
   /** The host stops routing packets of `connId` to this session. */
@@ -78,6 +85,10 @@ export class SessionActor {
   will: Will | undefined;
   /** The user name of the current (or last) connection, as plugins see it. */
   username: string | undefined;
+  /** The runtime's user context (new_user_context, then what connect and control_message answer). */
+  userContext: UserContext;
+  /** The current (or last) connection, as the runtime sees it. */
+  transportOptions: SessionOptions | undefined;
   /** What the plugins' register modifiers set for the current (or last) connection. */
   limits: SessionLimits;
   /** A connection whose CONNECT is being registered on this session (its hooks still answering), if any. */
@@ -162,7 +173,7 @@ export class SessionActor {
     if (connId !== this.connId) return;
     let pending: Promise<void> | void;
     try {
-      pending = handleSessionPacket(this, bytes);
+      pending = this.env.runtime.checksMessages ? handleValidatedPacket(this, bytes) : handleSessionPacket(this, bytes);
     } catch (err) {
       this.fail(err);
       return;
@@ -241,16 +252,21 @@ export class SessionActor {
     this.offline();
   }
 
-  /** Without a transport: on_client_gone and the end (expiry 0), or on_client_offline and the expiry timer. */
+  /**
+   * Without a transport: on_client_gone and the end (expiry 0), or
+   * on_client_offline and the expiry timer (shorter for an anonymous
+   * WebSocket session, host-runtime.ts).
+   */
   private offline(): void {
-    notifyTransportLost(this);
-    if (this.sessionExpiry === 0) {
+    const expiry = this.env.runtime.expiryAfterDisconnect(this.env.config, this.sessionExpiry, this.userContext);
+    notifyTransportLost(this, expiry);
+    if (expiry === 0) {
       this.end();
-    } else if (this.sessionExpiry < 0xffffffff) {
+    } else if (expiry < 0xffffffff) {
       this.expiryTimer = setTimeout(() => {
         notifyExpired(this);
         this.end();
-      }, this.sessionExpiry * 1000);
+      }, expiry * 1000);
       this.expiryTimer.unref();
     }
   }
@@ -287,7 +303,7 @@ export class SessionActor {
 
   private publishWill(will: Will): void {
     this.pendingWill = undefined;
-    this.env.link.publish(this.pool, this.sid, will.message);
+    this.publish(will.message);
   }
 
   private clearTimers(): void {
@@ -317,8 +333,21 @@ export class SessionActor {
     this.env.ended(this);
   }
 
-  /** A routed message for this session. */
+  /**
+   * A routed message for this session. A retained message sent because of a
+   * new subscription first passes the runtime's is_allowed('subscribe') with
+   * its topic; if that answers later, later messages may overtake it.
+   */
   deliver(message: AppMessage, target: DeliveryTarget): void {
+    const { runtime } = this.env;
+    if (!target.stored || !runtime.checksAccess) return this.deliverAllowed(message, target);
+    const owned = ownedCopy(message);
+    const allowed = runtime.allowed('subscribe', message.topic, owned, this.userContext);
+    if (allowed === true) this.deliverAllowed(owned, target);
+    else if (allowed !== false) void allowed.then((ok) => { if (ok && !this.ended) this.deliverAllowed(owned, target); });
+  }
+
+  private deliverAllowed(message: AppMessage, target: DeliveryTarget): void {
     const qos = this.limits.upgradeQos ? upgradedQos(this.subscriptions, message.topic, target) : target.qos;
     if (message.expiresAt !== undefined && message.expiresAt <= Date.now()) {
       this.drops.expired++;
@@ -358,9 +387,9 @@ export class SessionActor {
     }
   }
 
-  /** Routes a message published by this session's client. */
+  /** Routes a message published by this session's client (or its will); `$SYS/...` routes in the default pool. */
   publish(message: AppMessage): void {
-    this.env.link.publish(this.pool, this.sid, message);
+    this.env.link.publish(routingPool(this.pool, message.topic), this.sid, message);
   }
 
   send(bytes: Uint8Array): void {
@@ -394,7 +423,7 @@ export class SessionActor {
    */
   private redispatchShared(): void {
     for (const o of this.flow.takeShared()) {
-      this.env.link.redispatch(this.pool, this.sid, o.share as string, o.message);
+      this.env.link.redispatch(routingPool(this.pool, o.share as string), this.sid, o.share as string, o.message);
     }
   }
 }

@@ -10,9 +10,9 @@ import type { AppMessage, QoS } from '../src/app-message.js';
 import type { DropReason, DroppedMessage, HookName } from '../src/hooks/types.js';
 import type { SessionActor } from './session-actor.js';
 
-/** The session lost its last transport: gone when it ends with it (expiry 0), offline otherwise. */
-export function notifyTransportLost(session: SessionActor): void {
-  session.env.hooks.notify(session.sessionExpiry === 0 ? 'on_client_gone' : 'on_client_offline', [session.subscriberId]);
+/** The session lost its last transport: gone when it ends with it (`expiry` 0), offline otherwise. */
+export function notifyTransportLost(session: SessionActor, expiry: number): void {
+  session.env.hooks.notify(expiry === 0 ? 'on_client_gone' : 'on_client_offline', [session.subscriberId]);
 }
 
 export function notifyExpired(session: SessionActor): void {

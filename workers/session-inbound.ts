@@ -1,7 +1,9 @@
 /**
  * Handlers for the packets a connected client sends to its session
- * (everything after CONNECT): PUBLISH (with its Topic Alias, then
- * auth_on_publish(_m5) before routing and on_publish(_m5) after) and its
+ * (everything after CONNECT): PUBLISH (with its Topic Alias; a QoS 0 one
+ * to `$client/<own client id>/...` goes to the runtime's control_message and
+ * is not routed; others pass auth_on_publish(_m5), then the runtime's
+ * is_allowed('publish'), before routing and on_publish(_m5) after) and its
  * acknowledgements, PINGREQ, DISCONNECT; SUBSCRIBE and UNSUBSCRIBE go to
  * session-subscribe.ts, AUTH to auth-flow.ts. Checks run in the order state,
  * flags, fields; every violation is a ProtocolError. A handler returns a
@@ -23,6 +25,7 @@ import { applyPublishModifiers, refusalOf } from './hook-outcomes.js';
 import { parsePacket, PINGRESP } from '../src/codec/packet-io.js';
 import type { SessionActor } from './session-actor.js';
 import { messageArgs, versioned } from './session-hooks.js';
+import { controlTopicRest, handleControlMessage } from './session-runtime.js';
 import { handleSubscribe, handleUnsubscribe } from './session-subscribe.js';
 
 const PUBLISH = 3, PUBACK = 4, PUBREC = 5, PUBREL = 6, PUBCOMP = 7;
@@ -79,9 +82,13 @@ function handlePublish(session: SessionActor, bytes: Buffer): void | Promise<voi
     throw new ProtocolError(ReasonCode.ReceiveMaximumExceeded, 'more unacknowledged QoS 2 publishes than Receive Maximum [MQTT-3.3.4-7]');
   }
   const message = toAppMessage(p);
+  if (p.qos === 0 && p.topic.charCodeAt(0) === 0x24) {
+    const rest = controlTopicRest(session, p.topic);
+    if (rest !== undefined) return handleControlMessage(session, rest, message);
+  }
   const { hooks } = session.env;
   const hook = versioned(session, 'auth_on_publish');
-  if (!hooks.has(hook)) return route(session, p, message);
+  if (!hooks.has(hook)) return runtimeAllowed(session, p, message);
   const outcome = hooks.tillOk<PublishModifiers | Buffer>(hook, messageArgs(session, message, p.qos, p.retain));
   if (!isPromise(outcome)) return authorized(session, p, message, outcome);
   const connId = session.connId;
@@ -96,10 +103,25 @@ function handlePublish(session: SessionActor, bytes: Buffer): void | Promise<voi
  */
 function authorized(session: SessionActor, p: DecodedPublish, message: AppMessage, outcome: ChainOutcome<PublishModifiers | Buffer>): void | Promise<void> {
   const v5 = session.protocolVersion === 5;
-  if (outcome.kind === 'ok') return route(session, p, applyPublishModifiers(message, outcome.modifiers, v5));
+  if (outcome.kind === 'ok') return runtimeAllowed(session, p, applyPublishModifiers(message, outcome.modifiers, v5));
   if (!v5) return acknowledge(session, p);
   const refusal = refusalOf(outcome.kind === 'error' ? outcome.reason : undefined, ReasonCode.NotAuthorized);
   return refusePublish(session, p, refusal.reasonCode, refusal.reasonString ?? 'not authorized');
+}
+
+/** The runtime's is_allowed('publish', topic, message) after the plugins; refused like a plugin refusal with 0x87. */
+function runtimeAllowed(session: SessionActor, p: DecodedPublish, message: AppMessage): void | Promise<void> {
+  const { runtime } = session.env;
+  if (!runtime.checksAccess) return route(session, p, message);
+  const decide = (ok: boolean): void | Promise<void> => {
+    if (ok) return route(session, p, message);
+    if (session.protocolVersion !== 5) return acknowledge(session, p);
+    return refusePublish(session, p, ReasonCode.NotAuthorized, 'not authorized');
+  };
+  const allowed = runtime.allowed('publish', message.topic, message, session.userContext);
+  if (!isPromise(allowed)) return decide(allowed);
+  const connId = session.connId;
+  return allowed.then((ok) => (session.connId === connId ? decide(ok) : undefined));
 }
 
 /** Routes the message, calls on_publish(_m5), then acknowledges. */

@@ -1,8 +1,10 @@
 /**
  * SUBSCRIBE and UNSUBSCRIBE of a connected client: filter checks,
- * auth_on_subscribe(_m5) (which may rewrite or refuse filters), the session's
+ * auth_on_subscribe(_m5) (which may rewrite or refuse filters), then the
+ * runtime's is_allowed('subscribe') per filter it kept, the session's
  * own copy of its subscriptions, the subscribe / unsubscribe frames for the
- * router (shared `$share/{group}/{filter}` ones included), on_subscribe(_m5)
+ * router (shared `$share/{group}/{filter}` ones included; `$SYS/...` in the
+ * default pool), on_subscribe(_m5)
  * before the SUBACK, on_unsubscribe(_m5) (which may rewrite the filters)
  * before the removal, and the UNSUBACK. A handler returns a promise only when
  * a plugin answered with one. Runs wherever the actor host runs.
@@ -14,6 +16,7 @@ import { ReasonCode } from '../src/codec/reason-codes.js';
 import { isPromise, type ChainOutcome } from '../src/hooks/chain.js';
 import type { SubscribeModifiers, SubscribeTopic } from '../src/hooks/types.js';
 import { isValidTopicFilter, parseSharedFilter, topicLevelCount } from '../src/router/topic.js';
+import { routingPool } from '../src/runtime/pools.js';
 import { refusalOf } from './hook-outcomes.js';
 import type { SessionActor } from './session-actor.js';
 import { versioned } from './session-hooks.js';
@@ -46,11 +49,11 @@ export function handleSubscribe(session: SessionActor, packet: mqttPacket.ISubsc
   });
   if (invalid.length > 0) state.problems.push(`invalid topic filter: ${invalid.join(', ')}`);
   const hook = versioned(session, 'auth_on_subscribe');
-  if (asked.length === 0 || !hooks.has(hook)) return store(session, packet, asked, state);
+  if (asked.length === 0 || !hooks.has(hook)) return runtimeAllowed(session, packet, asked, state);
   const args: unknown[] = [session.username, session.subscriberId, asked.map((a): SubscribeTopic => ({ topic: a.sub.topic, qos: a.sub.qos }))];
   if (v5) args.push(packet.properties ?? {});
   const outcome = hooks.tillOk<SubscribeModifiers>(hook, args);
-  const decide = (o: ChainOutcome<SubscribeModifiers>): void | Promise<void> => store(session, packet, authorize(session, asked, o, state), state);
+  const decide = (o: ChainOutcome<SubscribeModifiers>): void | Promise<void> => runtimeAllowed(session, packet, authorize(session, asked, o, state), state);
   if (!isPromise(outcome)) return decide(outcome);
   const connId = session.connId;
   return outcome.then((o) => (session.connId === connId ? decide(o) : undefined));
@@ -94,6 +97,29 @@ function authorize(session: SessionActor, asked: Asked[], outcome: ChainOutcome<
   return [];
 }
 
+/**
+ * The runtime's is_allowed('subscribe', filter, SUBSCRIBE packet) for each
+ * filter the plugins allowed; a refused one gets 0x87 (3.1.1: 0x80).
+ */
+function runtimeAllowed(session: SessionActor, packet: mqttPacket.ISubscribePacket, allowed: Asked[], state: SubackState): void | Promise<void> {
+  const { runtime } = session.env;
+  if (!runtime.checksAccess || allowed.length === 0) return store(session, packet, allowed, state);
+  const answers = allowed.map((a) => runtime.allowed('subscribe', a.sub.topic, packet, session.userContext));
+  const decide = (oks: readonly boolean[]): void | Promise<void> => {
+    const denied = session.protocolVersion === 5 ? ReasonCode.NotAuthorized : V3_FAILURE;
+    const kept = allowed.filter((a, i) => {
+      if (oks[i] === true) return true;
+      state.codes[a.index] = denied;
+      return false;
+    });
+    if (kept.length < allowed.length) state.problems.push('not authorized');
+    return store(session, packet, kept, state);
+  };
+  if (!answers.some(isPromise)) return decide(answers as boolean[]);
+  const connId = session.connId;
+  return Promise.all(answers).then((oks) => (session.connId === connId ? decide(oks) : undefined));
+}
+
 /** Stores the allowed subscriptions, calls on_subscribe(_m5), then answers SUBACK. */
 function store(session: SessionActor, packet: mqttPacket.ISubscribePacket, allowed: Asked[], state: SubackState): void | Promise<void> {
   const v5 = session.protocolVersion === 5;
@@ -106,7 +132,7 @@ function store(session: SessionActor, packet: mqttPacket.ISubscribePacket, allow
     const options = { qos, noLocal: v5 && sub.nl === true, retainAsPublished: v5 && sub.rap === true, retainHandling, subscriptionId };
     session.subscriptions.set(filter, options);
     session.env.link.subscribe({
-      pool: session.pool, sid: session.sid, filter, qos, noLocal: options.noLocal, retainAsPublished: options.retainAsPublished,
+      pool: routingPool(session.pool, filter), sid: session.sid, filter, qos, noLocal: options.noLocal, retainAsPublished: options.retainAsPublished,
       subscriptionId, sendRetained: parseSharedFilter(filter) === undefined && (retainHandling === 0 || (retainHandling === 1 && !existed)),
     });
     state.codes[index] = qos;
@@ -150,7 +176,7 @@ function unsubscribe(session: SessionActor, packet: mqttPacket.IUnsubscribePacke
   const codes: number[] = [];
   for (const filter of filters) {
     const existed = session.subscriptions.delete(filter);
-    if (existed) session.env.link.unsubscribe(session.pool, session.sid, filter);
+    if (existed) session.env.link.unsubscribe(routingPool(session.pool, filter), session.sid, filter);
     codes.push(existed ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted);
   }
   const granted = codes.length === packet.unsubscriptions.length ? codes : packet.unsubscriptions.map(() => ReasonCode.Success);

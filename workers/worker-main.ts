@@ -1,7 +1,7 @@
 /**
  * Entry of a worker thread in the piscina pool. One long-lived task per
  * worker: it hosts an ActorHost on the transferred data port, loads the
- * module plugins of the config into it, serves the host's control surface
+ * module plugins and the runtime of the config into it, serves the host's control surface
  * over comlink on the control port, and resolves only when the host stops.
  * Worker thread.
  */
@@ -11,6 +11,7 @@ import { portEndpoint } from '../src/channel/endpoint.js';
 import type { BrokerConfig } from '../src/config.js';
 import { loadPlugins } from '../src/hooks/loader.js';
 import { createLogger } from '../src/log.js';
+import { loadRuntime } from '../src/runtime/loader.js';
 import { ActorHost } from './actor-host.js';
 
 export interface HostTask {
@@ -24,7 +25,7 @@ export default async function hostTask(task: HostTask): Promise<void> {
   const log = createLogger(task.config.logLevel, `host-${task.index}`);
   const { plugins } = task.config;
   const modules = plugins.length > 0 ? loadPlugins(plugins, task.index, log) : [];
-  const host = new ActorHost(task.index, task.config, portEndpoint(task.dataPort), log, undefined, { modules });
+  const host = new ActorHost(task.index, task.config, portEndpoint(task.dataPort), log, undefined, { modules, runtime: loadRuntime(task.config.runtime, task.index, log) });
   exposeOnPort(host.control, task.controlPort);
   await host.stopped;
   task.controlPort.close();

@@ -20,14 +20,19 @@ const BUNDLED: Readonly<Record<string, string>> = {
   'shoal/acl': new URL('../plugins/acl.js', import.meta.url).href,
 };
 
+/** The default export of module `specifier` (a bundled name, a path starting with '.' or '/', or a package). */
+export async function importDefault(specifier: string): Promise<unknown> {
+  const url = BUNDLED[specifier] ?? (specifier.startsWith('.') || isAbsolute(specifier) ? pathToFileURL(resolve(specifier)).href : specifier);
+  const module = (await import(url)) as { default?: unknown };
+  return module.default;
+}
+
 export async function loadPlugins(entries: readonly PluginSpec[], hostIndex: number, log: Logger): Promise<NamedPlugin[]> {
   const loaded: NamedPlugin[] = [];
   for (const entry of entries) {
     const specifier = typeof entry === 'string' ? entry : entry.module;
     const options = typeof entry === 'string' ? {} : entry.options ?? {};
-    const url = BUNDLED[specifier] ?? (specifier.startsWith('.') || isAbsolute(specifier) ? pathToFileURL(resolve(specifier)).href : specifier);
-    const module = (await import(url)) as { default?: unknown };
-    const exported = module.default;
+    const exported = await importDefault(specifier);
     const plugin = typeof exported === 'function'
       ? await (exported as PluginFactory)({ hostIndex, log: log.child({ plugin: specifier }), options })
       : exported;

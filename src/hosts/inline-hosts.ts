@@ -9,6 +9,7 @@ import type { BrokerConfig } from '../config.js';
 import type { NamedPlugin } from '../hooks/chain.js';
 import { loadPlugins } from '../hooks/loader.js';
 import type { Logger } from '../log.js';
+import { loadRuntime } from '../runtime/loader.js';
 import type { HostHandle, HostLauncher } from './host-handle.js';
 
 export class InlineHosts implements HostLauncher {
@@ -20,7 +21,7 @@ export class InlineHosts implements HostLauncher {
     const log = this.log.child({ host: index });
     const { plugins } = this.config;
     const modules = plugins.length > 0 ? loadPlugins(plugins, index, log) : [];
-    const host = new ActorHost(index, this.config, hostSide, log, undefined, { modules, inProcess: this.inProcess });
+    const host = new ActorHost(index, this.config, hostSide, log, undefined, { modules, inProcess: this.inProcess, runtime: loadRuntime(this.config.runtime, index, log) });
     return { index, endpoint: routerSide, control: host.control, exited: host.stopped };
   }
 

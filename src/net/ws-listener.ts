@@ -150,11 +150,13 @@ export function attachWebSocket(server: HttpServer | HttpsServer, options: WebSo
       if (options.exclusive || server.listenerCount('upgrade') === 1) refuseUpgrade(socket, 404, 'Not Found');
       return;
     }
-    const remoteAddress = req.socket.remoteAddress ?? '';
-    const remotePort = req.socket.remotePort ?? 0;
+    const transport: TransportInfo = { type, remoteAddress: req.socket.remoteAddress ?? '', remotePort: req.socket.remotePort ?? 0 };
+    const { origin, 'user-agent': userAgent } = req.headers;
+    if (origin !== undefined) transport.origin = origin;
+    if (userAgent !== undefined) transport.userAgent = userAgent;
     wss.handleUpgrade(req, socket, head, (ws) => {
-      log.debug({ remoteAddress, remotePort, protocol: ws.protocol, type }, 'WebSocket connection');
-      accept(new WebSocketStream(ws), { type, remoteAddress, remotePort });
+      log.debug({ ...transport, protocol: ws.protocol }, 'WebSocket connection');
+      accept(new WebSocketStream(ws), transport);
     });
   };
   server.on('upgrade', onUpgrade);

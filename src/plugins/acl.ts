@@ -9,9 +9,13 @@
  *   topic [read|write|readwrite] FILTER     (access defaults to readwrite)
  *   user NAME                               (the topic lines below are NAME's)
  *   pattern [read|write|readwrite] FILTER   (every client; %u = username, %c = client id)
+ *   pool NAME                               (the lines below are pool NAME's)
  *
- * `topic` lines before the first `user` line apply to clients without a
- * username. A pattern with %u does not apply to a client without a username,
+ * Rules are per pool (the session's mountpoint): those before the first
+ * `pool` line are the default pool's (''), those after `pool NAME` (up to
+ * the next `pool` line) pool NAME's; a pool without rules allows nothing.
+ * Within a pool, `topic` lines before its first `user` line apply to
+ * clients without a username. A pattern with %u does not apply to a client without a username,
  * and a pattern whose username or client id holds '+', '#' or '/' does not
  * apply at all (so nobody widens a pattern with a crafted name).
  *
@@ -39,6 +43,7 @@ import { fileOption, WatchedFile } from './watched-file.js';
 type Access = 'read' | 'write' | 'readwrite';
 interface Rule { access: Access; filter: string }
 
+/** The rules of one pool. */
 export interface Acl {
   /** `topic` rules of clients without a username. */
   anonymous: Rule[];
@@ -50,9 +55,21 @@ export interface Acl {
 
 const ACCESS = new Set<string>(['read', 'write', 'readwrite']);
 
+/** The rules of an ACL file, by pool. */
+export type AclFile = Map<string, Acl>;
+
 /** Parses an ACL file; throws on a malformed line, naming it. */
-export function parseAclFile(text: string, file = 'ACL file'): Acl {
-  const acl: Acl = { anonymous: [], users: new Map(), patterns: [] };
+export function parseAclFile(text: string, file = 'ACL file'): AclFile {
+  const pools: AclFile = new Map();
+  const poolAcl = (name: string): Acl => {
+    let acl = pools.get(name);
+    if (!acl) {
+      acl = { anonymous: [], users: new Map(), patterns: [] };
+      pools.set(name, acl);
+    }
+    return acl;
+  };
+  let acl = poolAcl('');
   let current = acl.anonymous;
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.trim();
@@ -61,21 +78,29 @@ export function parseAclFile(text: string, file = 'ACL file'): Acl {
     const space = line.search(/\s/);
     const keyword = space < 0 ? line : line.slice(0, space);
     const rest = space < 0 ? '' : line.slice(space).trim();
+    if (keyword === 'pool') {
+      if (rest === '') fail('expected pool NAME');
+      acl = poolAcl(rest);
+      current = acl.anonymous;
+      return;
+    }
     if (keyword === 'user') {
       if (rest === '') fail('expected user NAME');
       current = acl.users.get(rest) ?? [];
       acl.users.set(rest, current);
       return;
     }
-    if (keyword !== 'topic' && keyword !== 'pattern') fail(`unknown keyword "${keyword}" (expected topic, user or pattern)`);
+    if (keyword !== 'topic' && keyword !== 'pattern') fail(`unknown keyword "${keyword}" (expected topic, user, pattern or pool)`);
     const word = rest.split(/\s/, 1)[0] ?? '';
     const access: Access = ACCESS.has(word) ? (word as Access) : 'readwrite';
     const filter = ACCESS.has(word) ? rest.slice(word.length).trim() : rest;
     if (!isValidTopicFilter(filter)) fail(`invalid topic filter "${filter}"`);
     (keyword === 'topic' ? current : acl.patterns).push({ access, filter });
   });
-  return acl;
+  return pools;
 }
+
+const NO_RULES: Acl = { anonymous: [], users: new Map(), patterns: [] };
 
 /** The read and write filters of one client, in tries. */
 interface Compiled { read: TopicTrie<true>; write: TopicTrie<true> }
@@ -137,7 +162,7 @@ const CACHE_LIMIT = 10_000;
 export default function createAclPlugin({ options, log }: PluginContext): Plugin {
   const file = fileOption(options, 'shoal/acl');
   const watched = new WatchedFile(file, (text) => parseAclFile(text, file), log);
-  let cacheOf: Acl | undefined;
+  let cacheOf: AclFile | undefined;
   const cache = new Map<string, Compiled>();
   const compiledFor = (username: string | undefined, sid: SubscriberId): Compiled => {
     const acl = watched.current();
@@ -145,11 +170,11 @@ export default function createAclPlugin({ options, log }: PluginContext): Plugin
       cache.clear();
       cacheOf = acl;
     }
-    const key = `${username === undefined ? '' : `u${username}`}\u0000${sid.clientId}`;
+    const key = `${sid.mountpoint}\u0000${username === undefined ? '' : `u${username}`}\u0000${sid.clientId}`;
     let compiled = cache.get(key);
     if (compiled === undefined) {
       if (cache.size >= CACHE_LIMIT) cache.clear();
-      compiled = compile(rulesFor(acl, username, sid.clientId));
+      compiled = compile(rulesFor(acl.get(sid.mountpoint) ?? NO_RULES, username, sid.clientId));
       cache.set(key, compiled);
     }
     return compiled;

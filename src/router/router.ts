@@ -68,7 +68,7 @@ export class Router {
     if (!req.sendRetained) return;
     this.retained.get(req.pool)?.match(req.filter, now, (message) => {
       const qos = message.qos < req.qos ? message.qos : req.qos;
-      this.sink(host, message, [{ sid: req.sid, qos, retain: true, subscriptionIds: req.subscriptionId ? [req.subscriptionId] : [] }]);
+      this.sink(host, message, [{ sid: req.sid, qos, retain: true, subscriptionIds: req.subscriptionId ? [req.subscriptionId] : [], stored: true }]);
     });
   }
 

@@ -4,7 +4,8 @@
  * rules with %u and %c, read/write/readwrite, publish refusals (5.0 PUBACK
  * 0x87; 3.1.1 acknowledged and dropped), per-filter subscribe refusals
  * (covered exactly or by a wider wildcard), and a reload after the file
- * changes, without dropping a connected client. A `watcher` user who may read
+ * changes, without dropping a connected client; `pool NAME` sections scope
+ * the rules to the clients of one pool. A `watcher` user who may read
  * everything under the test's root observes what was routed; a refused
  * message is checked against a later allowed one from the same publisher
  * (ordered), not with a sleep.
@@ -40,6 +41,14 @@ function aclText(extraForAlice = ''): string {
     `pattern readwrite ${R}/users/%u/#`,
     `pattern write ${R}/clients/%c`,
     `pattern read ${R}/inbox/%c/+`,
+    'pool red',
+    `topic read ${R}/red/public/#`,
+    'user watcher',
+    `topic read ${R}/#`,
+    'user alice',
+    `topic ${R}/red/alice/#`,
+    `topic write ${R}/marker/#`,
+    `pattern write ${R}/red/clients/%c`,
     '',
   ].join('\n');
 }
@@ -164,7 +173,24 @@ describe('shoal/acl', () => {
     assert.ok(clients.every((c) => c.connected));
   });
 
+  for (const version of VERSIONS) {
+    test(`${label(version)}: a pool section's rules are its clients' only rules (vhost:user clients of pool red)`, async () => {
+      const watcher = await connect(version, 'red:watcher');
+      assert.deepEqual(await grants(watcher, [`${R}/#`]), [1]);
+      const alice = await connect(version, 'red:alice', uniqueId('redc'));
+      assert.equal(await routed(alice, watcher, `${R}/red/alice/x`), true, "the pool's user rule");
+      assert.equal(await routed(alice, watcher, `${R}/red/clients/${alice.options.clientId}`), true, "the pool's pattern");
+      assert.equal(await routed(alice, watcher, `${R}/alice/x`), false, "the default pool's rule");
+      assert.equal(await routed(alice, watcher, `${R}/users/alice/x`), false, "the default pool's pattern");
+      const defaultAlice = await connect(version, 'alice');
+      assert.deepEqual(await grants(defaultAlice, [`${R}/red/public/#`]), [version === 5 ? 0x87 : 0x80]);
+      const anonymous = await connect(version, 'red:');
+      assert.deepEqual(await grants(anonymous, [`${R}/red/public/#`, `${R}/public/#`]), [1, version === 5 ? 0x87 : 0x80]);
+    });
+  }
+
   test('a malformed file is refused with its line number', () => {
+    assert.throws(() => parseAclFile('pool\n', 'f'), /f:1: expected pool NAME/);
     assert.throws(() => parseAclFile('user a\ntopic read a/#/b\n', 'f'), /f:2: invalid topic filter/);
     assert.throws(() => parseAclFile('topic read x\nallow y\n', 'f'), /f:2: unknown keyword/);
     assert.throws(() => parseAclFile('user\n', 'f'), /f:1: expected user NAME/);

@@ -1,0 +1,78 @@
+/**
+ * Helpers of the session runtime suites: the path of the recording runtime
+ * fixture, a listener collecting the calls it reports on its
+ * BroadcastChannel (from any actor host), bounded waits for a call, the
+ * worker counts the suites run under (hosts on the main thread, and a
+ * worker), and a broker with a WebSocket listener with mqtt.js options for it.
+ */
+import { BroadcastChannel } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import type { BrokerConfig } from '../../src/config.js';
+import type { Plugin } from '../../src/hooks/types.js';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { WAIT_MS, type ConnectOptions } from '../helpers/clients.js';
+import { CHANNEL, type RuntimeCall } from './fixtures/recording-runtime.js';
+
+export const RUNTIME_FIXTURE = fileURLToPath(new URL('./fixtures/recording-runtime.js', import.meta.url));
+
+export const WORKER_COUNTS = [0, 1] as const;
+
+export class RuntimeCalls {
+  readonly calls: RuntimeCall[] = [];
+  private readonly channel = new BroadcastChannel(CHANNEL);
+  private waiters: Array<{ match: (c: RuntimeCall) => boolean; resolve: (c: RuntimeCall) => void }> = [];
+
+  constructor() {
+    this.channel.onmessage = (event) => {
+      const call = (event as { data: RuntimeCall }).data;
+      this.calls.push(call);
+      this.waiters = this.waiters.filter((w) => {
+        if (!w.match(call)) return true;
+        w.resolve(call);
+        return false;
+      });
+    };
+  }
+
+  /** Calls of `callback` so far whose arguments satisfy `match`. */
+  of(callback: string, match: (args: unknown[]) => boolean = () => true): RuntimeCall[] {
+    return this.calls.filter((c) => c.callback === callback && match(c.args));
+  }
+
+  /** The first call of `callback` (seen or to come) whose arguments satisfy `match`, bounded. */
+  waitFor(callback: string, match: (args: unknown[]) => boolean = () => true, timeoutMs = WAIT_MS): Promise<RuntimeCall> {
+    const seen = this.of(callback, match)[0];
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`runtime callback ${callback} not called within ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.push({
+        match: (c) => c.callback === callback && match(c.args),
+        resolve: (c) => {
+          clearTimeout(timer);
+          resolve(c);
+        },
+      });
+    });
+  }
+
+  close(): void {
+    this.channel.close();
+  }
+}
+
+export interface WsBroker extends TestBroker {
+  wsPort: number;
+  /** `opts` for a client of the WebSocket listener, sending `userAgent` in the upgrade request when given. */
+  overWs(opts: ConnectOptions, userAgent?: string): ConnectOptions;
+}
+
+/** A test broker with a WebSocket listener too. */
+export async function startWsBroker(overrides: Partial<BrokerConfig> = {}, plugins: Plugin[] = []): Promise<WsBroker> {
+  const tb = await startBroker({ wsPort: 0, ...overrides }, { plugins });
+  const path = tb.broker.config.wsPath;
+  return {
+    ...tb,
+    wsPort: tb.broker.addresses().ws?.port as number,
+    overWs: (opts, userAgent) => ({ ...opts, protocol: 'ws', path, ...(userAgent ? { wsOptions: { headers: { 'User-Agent': userAgent } } } : {}) }),
+  };
+}
