@@ -337,6 +337,7 @@ export class Broker extends EventEmitter {
         conn.accepted = true;
         conn.keepaliveMs = msg.keepalive * 1000;
         if (msg.maxPacketSize > 0) conn.setMaxPacketSize(msg.maxPacketSize);
+        conn.maxOutgoingPacketSize = msg.maxOutgoingPacketSize;
         return;
       }
       case 'subscribe': this.router.subscribe(host, msg); return;
