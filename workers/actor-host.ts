@@ -140,10 +140,7 @@ export class ActorHost implements SessionDirectory {
         const session = this.byConn.get(msg.connId);
         if (session) return session.handlePacket(msg.connId, msg.packet);
         const auth = this.pendingAuth.get(msg.connId);
-        if (auth) {
-          if (!auth.onPacket(msg.packet)) this.pendingAuth.delete(msg.connId);
-          return;
-        }
+        if (auth?.active) return auth.onPacket(msg.packet);
         // The batch's bytes are not ours to keep.
         this.connecting.get(msg.connId)?.held.push(Buffer.from(msg.packet));
         return;
@@ -161,7 +158,10 @@ export class ActorHost implements SessionDirectory {
         }
         return;
       case 'closed': {
-        if (this.pendingAuth.delete(msg.connId)) {
+        const auth = this.pendingAuth.get(msg.connId);
+        if (auth?.active) {
+          auth.cancel();
+          this.pendingAuth.delete(msg.connId);
           this.connecting.delete(msg.connId);
           return;
         }
@@ -198,6 +198,7 @@ export class ActorHost implements SessionDirectory {
 
   established(connId: number, session: SessionActor): void {
     this.byConn.set(connId, session);
+    this.pendingAuth.delete(connId);
     const connecting = this.connecting.get(connId);
     this.connecting.delete(connId);
     if (!connecting) return;
@@ -211,6 +212,7 @@ export class ActorHost implements SessionDirectory {
 
   endRaw(connId: number): void {
     this.connecting.delete(connId);
+    this.pendingAuth.delete(connId);
     this.link.end(connId);
   }
 
@@ -248,6 +250,7 @@ export class ActorHost implements SessionDirectory {
     }
     for (const connId of this.connecting.keys()) this.link.end(connId);
     this.connecting.clear();
+    for (const auth of this.pendingAuth.values()) auth.cancel();
     this.pendingAuth.clear();
     this.outbox.close();
     // Stop after this turn, so the control reply to shutdown() leaves first.

@@ -35,7 +35,7 @@ export interface SessionDirectory {
   sendRaw(connId: number, bytes: Buffer): void;
   /** Closes `connId` (and forgets it, if it was waiting for its CONNACK). */
   endRaw(connId: number): void;
-  /** Keeps a CONNECT waiting for its authentication exchange: the packets of `connId` go to `auth` until it settles. */
+  /** Keeps a CONNECT waiting for its authentication exchange: the packets of `connId` go to `auth` while it is active. */
   pendAuth(connId: number, auth: ConnectAuth): void;
 }
 
@@ -69,8 +69,13 @@ export function handleConnect(dir: SessionDirectory, open: OpenFrame): void {
     refuse: (code, reason) => refuse(dir, open.connId, 5, code, reason, maxPacketSize),
     sendAuth: (bytes) => dir.sendRaw(open.connId, bytes),
     close: () => dir.endRaw(open.connId),
-  });
-  if (auth.step(connect.properties?.authenticationData)) dir.pendAuth(open.connId, auth);
+    failed: (err) => {
+      dir.log.error({ err, connId: open.connId }, 'enhanced authentication failed');
+      dir.endRaw(open.connId);
+    },
+  }, maxPacketSize);
+  dir.pendAuth(open.connId, auth);
+  auth.step(connect.properties?.authenticationData);
 }
 
 /** The protocol level byte of a CONNECT: 3 (MQIsdp), 4 (3.1.1) or 5. */

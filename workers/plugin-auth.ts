@@ -4,9 +4,10 @@
  * the plugin chain with (username, subscriberId, { method, data }). `{ ok }`
  * succeeds (or continues with `reason_code: 'continue_authentication'`),
  * sending `auth_data` back; an error refuses with its reason code (default
- * 0x87). The exchange of auth-flow.ts is synchronous, so a plugin answering
- * with a promise fails the step with 0x83. Without a plugin implementing
- * on_auth_m5 every method is unsupported (0x8C). Runs wherever the actor host runs.
+ * 0x87). A chain answering with a promise (an asynchronous plugin, or an
+ * in-process plugin asked from a worker host) decides the step when it
+ * settles, within pluginTimeoutMs. Without a plugin implementing on_auth_m5
+ * every method is unsupported (0x8C). Runs wherever the actor host runs.
  */
 import { ReasonCode } from '../src/codec/reason-codes.js';
 import { isPromise, type ChainOutcome } from '../src/hooks/chain.js';
@@ -23,10 +24,7 @@ export function pluginAuthenticator(hooks: HostHooks): Authenticator {
       return {
         step(data) {
           const outcome = hooks.tillOk<AuthModifiers>('on_auth_m5', [request.username, subscriberId, { method: request.method, data }]);
-          if (isPromise(outcome)) {
-            return { outcome: 'failure', reasonCode: ReasonCode.ImplementationSpecificError, reasonString: 'on_auth_m5 must answer synchronously' };
-          }
-          return authStep(outcome);
+          return isPromise(outcome) ? outcome.then(authStep) : authStep(outcome);
         },
       };
     },

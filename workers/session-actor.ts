@@ -189,7 +189,8 @@ export class SessionActor {
     }
   }
 
-  private fail(err: unknown): void {
+  /** A packet's handling failed: a ProtocolError disconnects with its code, anything else with 0x83. */
+  fail(err: unknown): void {
     if (err instanceof ProtocolError) {
       this.env.log.info({ clientId: this.clientId, reasonCode: err.reasonCode, err: err.message }, 'protocol error, closing');
       this.closeTransport(err.reasonCode, err.message);
