@@ -20,7 +20,8 @@ import { HostHooks } from './host-hooks.js';
 import { pluginAuthenticator } from './plugin-auth.js';
 import { RouterLink } from './router-link.js';
 import { SessionActor, type SessionEnv } from './session-actor.js';
-import { generatePacket } from '../src/codec/packet-io.js';
+import type mqttPacket from 'mqtt-packet';
+import { generateWithReason } from '../src/codec/packet-io.js';
 import { ReasonCode } from '../src/codec/reason-codes.js';
 
 export interface HostStats {
@@ -32,11 +33,33 @@ export interface HostStats {
   drops: { queueFull: number; packetTooLarge: number; rateLimited: number; expired: number };
 }
 
+/** A DISCONNECT the embedding application asks for: a reason code a server may send, and its optional properties. */
+export interface ServerDisconnect {
+  reasonCode: number;
+  reasonString?: string;
+  serverReference?: string;
+}
+
+/** Where the clients should go when the broker closes (5.0 Server Reference): 0x9D Server moved when `permanent`, else 0x9C Use another server. */
+export interface ServerRedirect {
+  serverReference: string;
+  permanent: boolean;
+}
+
 /** The control-plane surface of a host (served over comlink for worker hosts). */
 export interface HostControl {
   stats(): Promise<HostStats>;
-  /** Tells every connected 5.0 client that the server shuts down, closes every transport, and stops. */
-  shutdown(): Promise<void>;
+  /**
+   * Tells every connected 5.0 client that the server shuts down (0x8B), or
+   * where to go instead with `redirect`, closes every transport, and stops.
+   */
+  shutdown(redirect?: ServerRedirect): Promise<void>;
+  /**
+   * Disconnects the connected client `clientId` of `pool`, if this host has
+   * it: a server-initiated disconnect (its will follows, its session lives on
+   * per its expiry). False when this host has no such connected client.
+   */
+  disconnect(pool: string, clientId: string, request: ServerDisconnect): Promise<boolean>;
   /** Resolves once the host's module plugins are loaded; rejects with the loading error. */
   ready(): Promise<void>;
 }
@@ -108,7 +131,8 @@ export class ActorHost implements SessionDirectory {
 
   readonly control: HostControl = {
     stats: async () => this.stats(),
-    shutdown: async () => this.shutdown(),
+    shutdown: async (redirect) => this.shutdown(redirect),
+    disconnect: async (pool, clientId, request) => this.disconnect(pool, clientId, request),
     ready: () => this.loaded,
   };
 
@@ -241,11 +265,23 @@ export class ActorHost implements SessionDirectory {
     return { host: this.index, sessions: this.sessions.size, connected, queued, inflight, drops };
   }
 
-  private shutdown(): void {
+  private disconnect(pool: string, clientId: string, request: ServerDisconnect): boolean {
+    const session = this.find(pool, clientId);
+    if (!session?.connected) return false;
+    this.log.info({ clientId, pool, reasonCode: request.reasonCode }, 'disconnecting a client on request');
+    session.closeTransport(request.reasonCode, request.reasonString, request.serverReference);
+    return true;
+  }
+
+  private shutdown(redirect: ServerRedirect | undefined): void {
+    const disconnect: mqttPacket.IDisconnectPacket = { cmd: 'disconnect', reasonCode: ReasonCode.ServerShuttingDown };
+    if (redirect) {
+      disconnect.reasonCode = redirect.permanent ? ReasonCode.ServerMoved : ReasonCode.UseAnotherServer;
+      disconnect.properties = { serverReference: redirect.serverReference };
+    }
     for (const session of this.byConn.values()) {
-      if (session.protocolVersion === 5) {
-        this.link.send(session.connId, generatePacket({ cmd: 'disconnect', reasonCode: ReasonCode.ServerShuttingDown }, 5));
-      }
+      const bytes = session.protocolVersion === 5 ? generateWithReason(disconnect, undefined, session.negotiated.maxOutgoingPacketSize) : undefined;
+      if (bytes) this.link.send(session.connId, bytes);
       this.link.end(session.connId);
     }
     for (const connId of this.connecting.keys()) this.link.end(connId);
