@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import mqttPacket, { type IDisconnectPacket, type Packet } from 'mqtt-packet';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { uniqueId } from '../helpers/clients.js';
+import { varint } from '../hostile/wire.js';
 import { closeAllRawClients, RawClient } from '../helpers/raw-client.js';
 import { connectRaw, expectServerClose, subscribe, topic } from './support.js';
 
@@ -31,22 +32,14 @@ after(async () => {
 });
 afterEach(() => closeAllRawClients());
 
+/** The fixed header of a QoS 0 PUBLISH one byte over our maximum, without its body. */
+function publishHeaderOverMax(): Buffer {
+  return Buffer.from([0x30, ...varint(MAX_IN + 1)]);
+}
+
 /** The size of `packet` on the wire. */
 function size(packet: Packet): number {
   return mqttPacket.generate(packet, { protocolVersion: 5 }).length;
-}
-
-/** A fixed header only: packet type byte and a Remaining Length of `remaining`, no body. */
-function fixedHeader(typeByte: number, remaining: number): Buffer {
-  const out = [typeByte];
-  let x = remaining;
-  do {
-    let byte = x % 128;
-    x = Math.floor(x / 128);
-    if (x > 0) byte |= 0x80;
-    out.push(byte);
-  } while (x > 0);
-  return Buffer.from(out);
 }
 
 describe('13 server packets within the client\'s Maximum Packet Size (MQTT 5.0)', () => {
@@ -95,11 +88,11 @@ describe('13 server packets within the client\'s Maximum Packet Size (MQTT 5.0)'
 
   test('[MQTT-3.14.2-3] DISCONNECT 0x95 for a packet over our maximum carries a Reason String, left out when it would not fit', async () => {
     const told = await connectRaw(b.port, 5);
-    told.sendBytes(fixedHeader(0x30, MAX_IN + 1));
+    told.sendBytes(publishHeaderOverMax());
     const explained = await expectServerClose(told, 5, 0x95) as IDisconnectPacket;
     assert.ok(explained.properties?.reasonString, 'a Reason String');
     const small = await connectRaw(b.port, 5, { properties: { maximumPacketSize: 16, requestProblemInformation: false } });
-    small.sendBytes(fixedHeader(0x30, MAX_IN + 1));
+    small.sendBytes(publishHeaderOverMax());
     const bare = await expectServerClose(small, 5, 0x95) as IDisconnectPacket;
     assert.equal(bare.properties, undefined);
   });
