@@ -34,6 +34,7 @@ import { startTlsListener, startWssListener } from './net/tls-listener.js';
 import { attachWebSocket, startWebSocketListener, type AcceptStream, type Listener } from './net/ws-listener.js';
 import { isValidTopicName } from './router/topic.js';
 import { Router, type RouterStats } from './router/router.js';
+import { serverDisconnect, serverRedirect, type CloseOptions, type DisconnectClientOptions } from './server-disconnect.js';
 
 const CONNECT = 1;
 const DEFAULT_POOL = '';
@@ -198,15 +199,40 @@ export class Broker extends EventEmitter {
     return { connections: this.connections.size, router: this.router.stats(), hosts, droppedQos0 };
   }
 
-  /** Graceful stop: no new connections, sessions tell their clients, sockets close, hosts stop. */
-  async close(): Promise<void> {
+  /**
+   * Disconnects the connected client `clientId` (of `options.pool`, default
+   * ''), as the server: a 5.0 client gets DISCONNECT with `reasonCode`
+   * (default 0x98 Administrative action), `reasonString` and
+   * `serverReference`; a 3.1.1 client is just closed. Its will is published
+   * and its session lives on per its expiry. Resolves with whether such a
+   * client was connected. Throws on a reason code a server may not send in
+   * DISCONNECT.
+   */
+  async disconnectClient(clientId: string, options: DisconnectClientOptions = {}): Promise<boolean> {
+    if (typeof clientId !== 'string') throw new TypeError('disconnectClient: clientId must be a string');
+    const request = serverDisconnect(options);
+    if (this.closing) return false;
+    const pool = options.pool ?? DEFAULT_POOL;
+    // A plugin may have moved the session to another pool or client id than its placement's, so every host is asked.
+    const found = await Promise.all(this.hosts.map((h) => h.control.disconnect(pool, clientId, request)));
+    return found.includes(true);
+  }
+
+  /**
+   * Graceful stop: no new connections, sessions tell their clients, sockets
+   * close, hosts stop. 5.0 clients get DISCONNECT 0x8B Server shutting down;
+   * with `serverReference` (a rolling restart, a move) 0x9C Use another
+   * server, or 0x9D Server moved when `permanent`, with that Server Reference.
+   */
+  async close(options: CloseOptions = {}): Promise<void> {
+    const redirect = serverRedirect(options);
     if (this.closing) return;
     this.closing = true;
     if (this.sweeper) clearInterval(this.sweeper);
     const serverClosed = this.server ? new Promise<void>((resolve) => this.server?.close(() => resolve())) : Promise.resolve();
     for (const listener of this.transports) listener.stop();
     for (const outbox of this.outboxes) outbox.flush();
-    await Promise.all(this.hosts.map((h) => withTimeout(h.control.shutdown(), HOST_SHUTDOWN_TIMEOUT_MS)));
+    await Promise.all(this.hosts.map((h) => withTimeout(h.control.shutdown(redirect), HOST_SHUTDOWN_TIMEOUT_MS)));
     await this.allConnectionsClosed(2000);
     for (const conn of this.connections.values()) conn.destroy('broker shutting down');
     for (const outbox of this.outboxes) outbox.close();
@@ -337,6 +363,7 @@ export class Broker extends EventEmitter {
         conn.accepted = true;
         conn.keepaliveMs = msg.keepalive * 1000;
         if (msg.maxPacketSize > 0) conn.setMaxPacketSize(msg.maxPacketSize);
+        conn.maxOutgoingPacketSize = msg.maxOutgoingPacketSize;
         return;
       }
       case 'subscribe': this.router.subscribe(host, msg); return;

@@ -57,8 +57,13 @@ export type SessionEventName = 'client-connected' | 'client-disconnected';
 export type ToRouter =
   | { kind: 'send'; connId: number; bytes: Buffer }
   | { kind: 'end'; connId: number }
-  /** CONNACK 0x00 was sent; `maxPacketSize` (0 = unchanged) is what the connection may now send, from a plugin's modifiers. */
-  | { kind: 'accepted'; connId: number; keepalive: number; maxPacketSize: number }
+  /**
+   * CONNACK 0x00 was sent; `maxPacketSize` (0 = unchanged) is what the
+   * connection may now send, from a plugin's modifiers; `maxOutgoingPacketSize`
+   * (0 = no limit) is the largest packet the client accepts, for the
+   * DISCONNECTs the main thread writes.
+   */
+  | { kind: 'accepted'; connId: number; keepalive: number; maxPacketSize: number; maxOutgoingPacketSize: number }
   | { kind: 'publish'; pool: string; sid: number; message: AppMessage }
   | ({ kind: 'subscribe' } & SubscribeRequest)
   | { kind: 'unsubscribe'; pool: string; sid: number; filter: string }
@@ -172,11 +177,12 @@ export function writeEnd(w: BatchWriter, connId: number): void {
   w.u32(connId);
 }
 
-export function writeAccepted(w: BatchWriter, connId: number, keepalive: number, maxPacketSize: number): void {
+export function writeAccepted(w: BatchWriter, connId: number, keepalive: number, maxPacketSize: number, maxOutgoingPacketSize: number): void {
   w.u8(R_ACCEPTED);
   w.u32(connId);
   w.u32(keepalive);
   w.u32(maxPacketSize);
+  w.u32(maxOutgoingPacketSize);
 }
 
 export function writePublish(w: BatchWriter, pool: string, sid: number, message: AppMessage): void {
@@ -245,7 +251,7 @@ export function readToRouter(r: BatchReader): ToRouter {
     case R_SEND: return { kind: 'send', connId: r.u32(), bytes: r.bytes() };
     case R_PUBLISH: return { kind: 'publish', pool: r.str(), sid: r.u32(), message: readAppMessage(r) };
     case R_END: return { kind: 'end', connId: r.u32() };
-    case R_ACCEPTED: return { kind: 'accepted', connId: r.u32(), keepalive: r.u32(), maxPacketSize: r.u32() };
+    case R_ACCEPTED: return { kind: 'accepted', connId: r.u32(), keepalive: r.u32(), maxPacketSize: r.u32(), maxOutgoingPacketSize: r.u32() };
     case R_SUBSCRIBE: {
       const pool = r.str();
       const sid = r.u32();

@@ -22,7 +22,8 @@ import { HostRuntime } from './host-runtime.js';
 import { hostAuthenticator } from './plugin-auth.js';
 import { RouterLink } from './router-link.js';
 import { SessionActor, type SessionEnv } from './session-actor.js';
-import { generatePacket } from '../src/codec/packet-io.js';
+import type mqttPacket from 'mqtt-packet';
+import { generateWithReason } from '../src/codec/packet-io.js';
 import { ReasonCode } from '../src/codec/reason-codes.js';
 
 export interface HostStats {
@@ -34,11 +35,33 @@ export interface HostStats {
   drops: { queueFull: number; packetTooLarge: number; rateLimited: number; expired: number };
 }
 
+/** A DISCONNECT the embedding application asks for: a reason code a server may send, and its optional properties. */
+export interface ServerDisconnect {
+  reasonCode: number;
+  reasonString?: string;
+  serverReference?: string;
+}
+
+/** Where the clients should go when the broker closes (5.0 Server Reference): 0x9D Server moved when `permanent`, else 0x9C Use another server. */
+export interface ServerRedirect {
+  serverReference: string;
+  permanent: boolean;
+}
+
 /** The control-plane surface of a host (served over comlink for worker hosts). */
 export interface HostControl {
   stats(): Promise<HostStats>;
-  /** Tells every connected 5.0 client that the server shuts down, closes every transport, and stops. */
-  shutdown(): Promise<void>;
+  /**
+   * Tells every connected 5.0 client that the server shuts down (0x8B), or
+   * where to go instead with `redirect`, closes every transport, and stops.
+   */
+  shutdown(redirect?: ServerRedirect): Promise<void>;
+  /**
+   * Disconnects the connected client `clientId` of `pool`, if this host has
+   * it: a server-initiated disconnect (its will follows, its session lives on
+   * per its expiry). False when this host has no such connected client.
+   */
+  disconnect(pool: string, clientId: string, request: ServerDisconnect): Promise<boolean>;
   /** Resolves once the host's module plugins are loaded; rejects with the loading error. */
   ready(): Promise<void>;
 }
@@ -114,7 +137,8 @@ export class ActorHost implements SessionDirectory {
 
   readonly control: HostControl = {
     stats: async () => this.stats(),
-    shutdown: async () => this.shutdown(),
+    shutdown: async (redirect) => this.shutdown(redirect),
+    disconnect: async (pool, clientId, request) => this.disconnect(pool, clientId, request),
     ready: () => this.loaded,
   };
 
@@ -148,10 +172,7 @@ export class ActorHost implements SessionDirectory {
         const session = this.byConn.get(msg.connId);
         if (session) return session.handlePacket(msg.connId, msg.packet);
         const auth = this.pendingAuth.get(msg.connId);
-        if (auth) {
-          if (!auth.onPacket(msg.packet)) this.pendingAuth.delete(msg.connId);
-          return;
-        }
+        if (auth?.active) return auth.onPacket(msg.packet);
         // The batch's bytes are not ours to keep.
         this.connecting.get(msg.connId)?.held.push(Buffer.from(msg.packet));
         return;
@@ -169,7 +190,10 @@ export class ActorHost implements SessionDirectory {
         }
         return;
       case 'closed': {
-        if (this.pendingAuth.delete(msg.connId)) {
+        const auth = this.pendingAuth.get(msg.connId);
+        if (auth?.active) {
+          auth.cancel();
+          this.pendingAuth.delete(msg.connId);
           this.connecting.delete(msg.connId);
           return;
         }
@@ -206,6 +230,7 @@ export class ActorHost implements SessionDirectory {
 
   established(connId: number, session: SessionActor): void {
     this.byConn.set(connId, session);
+    this.pendingAuth.delete(connId);
     const connecting = this.connecting.get(connId);
     this.connecting.delete(connId);
     if (!connecting) return;
@@ -219,6 +244,7 @@ export class ActorHost implements SessionDirectory {
 
   endRaw(connId: number): void {
     this.connecting.delete(connId);
+    this.pendingAuth.delete(connId);
     this.link.end(connId);
   }
 
@@ -247,15 +273,28 @@ export class ActorHost implements SessionDirectory {
     return { host: this.index, sessions: this.sessions.size, connected, queued, inflight, drops };
   }
 
-  private shutdown(): void {
+  private disconnect(pool: string, clientId: string, request: ServerDisconnect): boolean {
+    const session = this.find(pool, clientId);
+    if (!session?.connected) return false;
+    this.log.info({ clientId, pool, reasonCode: request.reasonCode }, 'disconnecting a client on request');
+    session.closeTransport(request.reasonCode, request.reasonString, request.serverReference);
+    return true;
+  }
+
+  private shutdown(redirect: ServerRedirect | undefined): void {
+    const disconnect: mqttPacket.IDisconnectPacket = { cmd: 'disconnect', reasonCode: ReasonCode.ServerShuttingDown };
+    if (redirect) {
+      disconnect.reasonCode = redirect.permanent ? ReasonCode.ServerMoved : ReasonCode.UseAnotherServer;
+      disconnect.properties = { serverReference: redirect.serverReference };
+    }
     for (const session of this.byConn.values()) {
-      if (session.protocolVersion === 5) {
-        this.link.send(session.connId, generatePacket({ cmd: 'disconnect', reasonCode: ReasonCode.ServerShuttingDown }, 5));
-      }
+      const bytes = session.protocolVersion === 5 ? generateWithReason(disconnect, undefined, session.negotiated.maxOutgoingPacketSize) : undefined;
+      if (bytes) this.link.send(session.connId, bytes);
       this.link.end(session.connId);
     }
     for (const connId of this.connecting.keys()) this.link.end(connId);
     this.connecting.clear();
+    for (const auth of this.pendingAuth.values()) auth.cancel();
     this.pendingAuth.clear();
     this.outbox.close();
     // Stop after this turn, so the control reply to shutdown() leaves first.

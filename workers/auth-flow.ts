@@ -1,14 +1,20 @@
 /**
  * MQTT 5.0 enhanced authentication (spec 4.12): the `Authenticator`
  * interface that decides, and the AUTH packet exchanges around it, at CONNECT
- * (before CONNACK) and for re-authentication on a connected session. Without
- * an authenticator every Authentication Method is refused (0x8C).
+ * (before CONNACK) and for re-authentication on a connected session. A step
+ * may be decided at once or with a promise: at CONNECT the connection waits
+ * for it (a packet other than DISCONNECT meanwhile is a Protocol Error, as
+ * the client must wait for the server's answer); on a connected session the
+ * other packets go on meanwhile, and a second AUTH is a Protocol Error. A
+ * connection that closes meanwhile gets nothing. Without an authenticator
+ * every Authentication Method is refused (0x8C).
  * Runs wherever the actor host runs.
  */
 import type mqttPacket from 'mqtt-packet';
 import { ProtocolError } from '../src/codec/protocol-error.js';
 import { ReasonCode } from '../src/codec/reason-codes.js';
-import { generatePacket, parsePacket } from '../src/codec/packet-io.js';
+import { generateWithReason, parsePacket } from '../src/codec/packet-io.js';
+import { isPromise } from '../src/hooks/chain.js';
 import type { SessionActor } from './session-actor.js';
 
 /** The outcome of one step of an exchange. */
@@ -20,8 +26,8 @@ export type AuthStep =
 
 /** One authentication exchange; it may keep its state between steps. */
 export interface AuthExchange {
-  /** Takes the client's Authentication Data (from CONNECT or AUTH) and decides. */
-  step(data: Buffer | undefined): AuthStep;
+  /** Takes the client's Authentication Data (from CONNECT or AUTH) and decides, now or later. */
+  step(data: Buffer | undefined): AuthStep | Promise<AuthStep>;
 }
 
 export interface AuthRequest {
@@ -47,6 +53,8 @@ export interface ConnectionAuth {
   username: string | undefined;
   /** The re-authentication in progress, if any. */
   exchange: AuthExchange | undefined;
+  /** True while a step of the re-authentication waits for the authenticator's answer. */
+  deciding?: boolean;
 }
 
 /** What the CONNECT-time exchange does on its outcome; supplied by the connect handler. */
@@ -57,72 +65,102 @@ export interface ConnectAuthHandlers {
   sendAuth(bytes: Buffer): void;
   /** Closes the connection without a CONNACK (the client sent DISCONNECT). */
   close(): void;
+  /** Acting on a step the authenticator decided later threw: the connection is closed without a CONNACK. */
+  failed(err: unknown): void;
 }
 
 /** An exchange between CONNECT and CONNACK. */
 export class ConnectAuth {
+  private state: 'ready' | 'deciding' | 'done' = 'ready';
+
   constructor(
     private readonly method: string,
     private readonly exchange: AuthExchange,
     private readonly handlers: ConnectAuthHandlers,
+    /** The client's Maximum Packet Size (0 = none): an AUTH over it cannot be sent, and the CONNECT is refused with 0x95. */
+    private readonly maxPacketSize: number,
   ) {}
 
-  /** One step with the client's data; true while the exchange goes on. */
-  step(data: Buffer | undefined): boolean {
+  /** False once the exchange ended: accepted, refused, closed, or cancelled. */
+  get active(): boolean {
+    return this.state !== 'done';
+  }
+
+  /** The connection closed: whatever a pending step answers is dropped. */
+  cancel(): void {
+    this.state = 'done';
+  }
+
+  /** One step with the client's data, decided now or when the authenticator's promise settles. */
+  step(data: Buffer | undefined): void {
     const step = runStep(this.exchange, data);
-    switch (step.outcome) {
-      case 'continue':
-        this.handlers.sendAuth(authPacket(ReasonCode.ContinueAuthentication, this.method, step.data));
-        return true;
-      case 'success':
-        this.handlers.accept(this.method, step.data);
-        return false;
-      default:
-        this.handlers.refuse(step.reasonCode ?? ReasonCode.NotAuthorized, step.reasonString ?? 'authentication failed');
-        return false;
+    if (!isPromise(step)) return this.decide(step);
+    this.state = 'deciding';
+    step.then((decided) => {
+      if (this.state !== 'deciding') return;
+      this.state = 'ready';
+      this.decide(decided);
+    }).catch((err: unknown) => {
+      this.state = 'done';
+      this.handlers.failed(err);
+    });
+  }
+
+  private decide(step: AuthStep): void {
+    if (step.outcome === 'continue') {
+      const bytes = generateWithReason(authPacket(ReasonCode.ContinueAuthentication, this.method, step.data), undefined, this.maxPacketSize);
+      if (bytes) return this.handlers.sendAuth(bytes);
+      return this.refuse(ReasonCode.PacketTooLarge, 'AUTH exceeds the client\'s Maximum Packet Size [MQTT-3.1.2-24]');
     }
+    this.state = 'done';
+    if (step.outcome === 'success') this.handlers.accept(this.method, step.data);
+    else this.handlers.refuse(step.reasonCode ?? ReasonCode.NotAuthorized, step.reasonString ?? 'authentication failed');
+  }
+
+  private refuse(reasonCode: number, reasonString: string): void {
+    this.state = 'done';
+    this.handlers.refuse(reasonCode, reasonString);
   }
 
   /**
    * A packet from the client before CONNACK: AUTH 0x18 with the same method
    * goes on, DISCONNECT ends it, anything else is a Protocol Error
-   * [MQTT-3.1.2-30]. True while the exchange goes on.
+   * [MQTT-3.1.2-30], and so is an AUTH while the previous step is decided.
    */
-  onPacket(bytes: Buffer): boolean {
+  onPacket(bytes: Buffer): void {
     let packet: mqttPacket.Packet;
     try {
       packet = parsePacket(bytes, 5);
     } catch (err) {
-      this.handlers.refuse(err instanceof ProtocolError ? err.reasonCode : ReasonCode.MalformedPacket, 'malformed packet during authentication');
-      return false;
+      return this.refuse(err instanceof ProtocolError ? err.reasonCode : ReasonCode.MalformedPacket, 'malformed packet during authentication');
     }
     if (packet.cmd === 'disconnect') {
-      this.handlers.close();
-      return false;
+      this.state = 'done';
+      return this.handlers.close();
     }
-    if (packet.cmd !== 'auth') {
-      this.handlers.refuse(ReasonCode.ProtocolError, `${packet.cmd} before CONNACK during authentication [MQTT-3.1.2-30]`);
-      return false;
-    }
+    if (packet.cmd !== 'auth') return this.refuse(ReasonCode.ProtocolError, `${packet.cmd} before CONNACK during authentication [MQTT-3.1.2-30]`);
+    if (this.state === 'deciding') return this.refuse(ReasonCode.ProtocolError, 'AUTH before the server answered the previous one');
     if (packet.reasonCode !== ReasonCode.ContinueAuthentication || packet.properties?.authenticationMethod !== this.method) {
-      this.handlers.refuse(ReasonCode.ProtocolError, 'AUTH must continue (0x18) with the CONNECT Authentication Method [MQTT-4.12.0-5]');
-      return false;
+      return this.refuse(ReasonCode.ProtocolError, 'AUTH must continue (0x18) with the CONNECT Authentication Method [MQTT-4.12.0-5]');
     }
-    return this.step(packet.properties.authenticationData);
+    this.step(packet.properties.authenticationData);
   }
 }
 
 /**
  * AUTH from a connected client: starts (0x19) or continues (0x18) a
  * re-authentication with the method of its CONNECT [MQTT-4.12.1-1]. Every
- * violation, and a failed re-authentication [MQTT-4.12.1-2], is a
- * ProtocolError that disconnects.
+ * violation is a ProtocolError that disconnects; a failed re-authentication
+ * [MQTT-4.12.1-2] disconnects with its reason code. A step the authenticator
+ * answers with a promise is answered when it settles, unless the connection
+ * is gone by then; the session serves its other packets meanwhile.
  */
 export function handleAuth(session: SessionActor, packet: mqttPacket.IAuthPacket): void {
   const auth = session.auth;
   if (!auth) throw new ProtocolError(ReasonCode.ProtocolError, 'AUTH on a connection without an Authentication Method [MQTT-4.12.0-7]');
   const method = packet.properties?.authenticationMethod;
   if (method !== auth.method) throw new ProtocolError(ReasonCode.ProtocolError, 'AUTH with another Authentication Method [MQTT-4.12.1-1]');
+  if (auth.deciding) throw new ProtocolError(ReasonCode.ProtocolError, 'AUTH before the server answered the previous one');
   if (packet.reasonCode === ReasonCode.ReAuthenticate) {
     if (auth.exchange) throw new ProtocolError(ReasonCode.ProtocolError, 'AUTH 0x19 while a re-authentication is in progress');
     const request = { method, clientId: session.clientId, username: auth.username, reauthentication: true, pool: session.pool, userContext: session.userContext };
@@ -132,30 +170,45 @@ export function handleAuth(session: SessionActor, packet: mqttPacket.IAuthPacket
     throw new ProtocolError(ReasonCode.ProtocolError, `AUTH 0x${(packet.reasonCode ?? 0).toString(16)} out of sequence`);
   }
   const step = runStep(auth.exchange, packet.properties?.authenticationData);
+  if (!isPromise(step)) return reauthenticated(session, auth, step);
+  auth.deciding = true;
+  step.then((decided) => {
+    if (session.auth !== auth) return; // the connection is gone
+    auth.deciding = false;
+    reauthenticated(session, auth, decided);
+  }).catch((err: unknown) => {
+    if (session.auth === auth) session.fail(err);
+  });
+}
+
+function reauthenticated(session: SessionActor, auth: ConnectionAuth, step: AuthStep): void {
   switch (step.outcome) {
     case 'continue':
-      session.send(authPacket(ReasonCode.ContinueAuthentication, method, step.data));
+      session.sendPacket(authPacket(ReasonCode.ContinueAuthentication, auth.method, step.data));
       return;
     case 'success':
       auth.exchange = undefined;
-      session.send(authPacket(ReasonCode.Success, method, step.data));
+      session.sendPacket(authPacket(ReasonCode.Success, auth.method, step.data));
       return;
     default:
-      throw new ProtocolError(step.reasonCode ?? ReasonCode.NotAuthorized, step.reasonString ?? 're-authentication failed');
+      session.closeTransport(step.reasonCode ?? ReasonCode.NotAuthorized, step.reasonString ?? 're-authentication failed');
   }
 }
 
-/** An authenticator that throws fails the step instead of the host. */
-function runStep(exchange: AuthExchange, data: Buffer | undefined): AuthStep {
+const FAILED: AuthStep = { outcome: 'failure', reasonCode: ReasonCode.UnspecifiedError, reasonString: 'authenticator failed' };
+
+/** An authenticator that throws, or whose promise rejects, fails the step instead of the host. */
+function runStep(exchange: AuthExchange, data: Buffer | undefined): AuthStep | Promise<AuthStep> {
   try {
-    return exchange.step(data);
+    const step = exchange.step(data);
+    return isPromise(step) ? step.then(undefined, () => FAILED) : step;
   } catch {
-    return { outcome: 'failure', reasonCode: ReasonCode.UnspecifiedError, reasonString: 'authenticator failed' };
+    return FAILED;
   }
 }
 
-function authPacket(reasonCode: number, method: string, data: Buffer | undefined): Buffer {
+function authPacket(reasonCode: number, method: string, data: Buffer | undefined): mqttPacket.IAuthPacket {
   const properties: NonNullable<mqttPacket.IAuthPacket['properties']> = { authenticationMethod: method };
   if (data !== undefined) properties.authenticationData = data;
-  return generatePacket({ cmd: 'auth', reasonCode, properties }, 5);
+  return { cmd: 'auth', reasonCode, properties };
 }

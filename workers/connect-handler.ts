@@ -4,8 +4,10 @@
  * refused with server unavailable), run the enhanced authentication exchange
  * when it names an Authentication Method, then hand it to the registration (connect-register.ts: the plugin
  * hooks, the session, CONNACK). Refusals get the right CONNACK code (and a
- * Reason String on 5.0) and a close. Runs wherever the actor host runs.
+ * Reason String on 5.0) and a close; a 5.0 will whose Payload Format
+ * Indicator says UTF-8 is checked to be so (0x99). Runs wherever the actor host runs.
  */
+import { isUtf8 } from 'node:buffer';
 import type mqttPacket from 'mqtt-packet';
 import { ProtocolError } from '../src/codec/protocol-error.js';
 import { connackCodeForV3, ReasonCode } from '../src/codec/reason-codes.js';
@@ -37,7 +39,7 @@ export interface SessionDirectory {
   sendRaw(connId: number, bytes: Buffer): void;
   /** Closes `connId` (and forgets it, if it was waiting for its CONNACK). */
   endRaw(connId: number): void;
-  /** Keeps a CONNECT waiting for its authentication exchange: the packets of `connId` go to `auth` until it settles. */
+  /** Keeps a CONNECT waiting for its authentication exchange: the packets of `connId` go to `auth` while it is active. */
   pendAuth(connId: number, auth: ConnectAuth): void;
 }
 
@@ -77,8 +79,13 @@ export function handleConnect(dir: SessionDirectory, open: OpenFrame): void {
     refuse: (code, reason) => refuse(dir, open.connId, 5, code, reason, maxPacketSize),
     sendAuth: (bytes) => dir.sendRaw(open.connId, bytes),
     close: () => dir.endRaw(open.connId),
-  });
-  if (auth.step(connect.properties?.authenticationData)) dir.pendAuth(open.connId, auth);
+    failed: (err) => {
+      dir.log.error({ err, connId: open.connId }, 'enhanced authentication failed');
+      dir.endRaw(open.connId);
+    },
+  }, maxPacketSize);
+  dir.pendAuth(open.connId, auth);
+  auth.step(connect.properties?.authenticationData);
 }
 
 /** The protocol level byte of a CONNECT: 3 (MQIsdp), 4 (3.1.1) or 5. */
@@ -100,12 +107,18 @@ function validate(config: BrokerConfig, connect: mqttPacket.IConnectPacket, assi
   if (connect.will && !isValidTopicName(connect.will.topic)) {
     return { code: v === 5 ? ReasonCode.TopicNameInvalid : ReasonCode.MalformedPacket, reason: 'invalid will topic' };
   }
+  const willPayload = connect.will?.payload;
+  if (v === 5 && connect.will?.properties?.payloadFormatIndicator === true && Buffer.isBuffer(willPayload) && !isUtf8(willPayload)) {
+    return { code: ReasonCode.PayloadFormatInvalid, reason: 'will payload is not UTF-8 but its Payload Format Indicator says so (§3.1.3.2.3)' };
+  }
   return undefined;
 }
 
 /**
  * CONNACK with a refusal code (a Reason String, and a Server Reference when
- * given, on 5.0), then close; a malformed 3.1.1 CONNECT is just closed.
+ * given, on 5.0), then close; a malformed 3.1.1 CONNECT is just closed, and
+ * so is a 5.0 one whose CONNACK would not fit its Maximum Packet Size even
+ * without the Reason String [MQTT-3.1.2-24].
  */
 export function refuse(
   dir: SessionDirectory, connId: number, version: number, reasonCode: number, reason: string, maxPacketSize: number, serverReference?: string,
@@ -113,7 +126,8 @@ export function refuse(
   if (version === 5) {
     const connack: mqttPacket.IConnackPacket = { cmd: 'connack', sessionPresent: false, reasonCode };
     if (serverReference !== undefined) connack.properties = { serverReference };
-    dir.sendRaw(connId, generateWithReason(connack, reason, maxPacketSize));
+    const bytes = generateWithReason(connack, reason, maxPacketSize);
+    if (bytes) dir.sendRaw(connId, bytes);
   } else if (reasonCode !== ReasonCode.MalformedPacket) {
     dir.sendRaw(connId, generatePacket({ cmd: 'connack', sessionPresent: false, returnCode: connackCodeForV3(reasonCode) }, version));
   }

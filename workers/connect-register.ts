@@ -23,9 +23,9 @@ import { refuse, type SessionDirectory } from './connect-handler.js';
 import { applyPublishModifiers, refusalOf } from './hook-outcomes.js';
 import { andThen, type MaybeAsync } from './host-hooks.js';
 import { sessionOptions } from './host-runtime.js';
-import { generatePacket } from '../src/codec/packet-io.js';
+import { generateConnack, generatePacket } from '../src/codec/packet-io.js';
 import type { SessionActor, Will } from './session-actor.js';
-import { applyRegisterModifiers, minLimit, type Registration } from './session-limits.js';
+import { applyRegisterModifiers, minLimit, type Registration, type SessionLimits } from './session-limits.js';
 import { TokenBucket } from './token-bucket.js';
 
 /** The outcome of a successful enhanced authentication, echoed in CONNACK [MQTT-4.12.0-5]. */
@@ -186,31 +186,30 @@ class Register {
     session.abandon(this.connId);
   }
 
-  /** CONNACK 0x00 with the negotiated settings, then the session takes the transport. */
+  /**
+   * CONNACK 0x00 with the negotiated settings, then the session takes the
+   * transport. A CONNACK that cannot be made to fit the client's Maximum
+   * Packet Size [MQTT-3.1.2-24] is not sent: the CONNECT is refused with
+   * 0x95 Packet too large instead.
+   */
   private accept(session: SessionActor, will: Will | undefined): void {
     const { dir, connect, open, connId, v5 } = this;
     const { config } = dir;
     const registration = this.registration as Registration;
     const { limits } = registration;
     const clientId = session.clientId;
-    if (limits.maxMessageRate !== session.limits.maxMessageRate) {
-      const burst = limits.maxMessageRate === config.maxIncomingMessagesRate ? config.maxIncomingMessagesBurst : 0;
-      session.bucket = new TokenBucket(limits.maxMessageRate, burst, Date.now());
-    }
-    session.registering = undefined;
-    session.limits = limits;
-    session.username = connect.username;
-    session.sessionExpiry = registration.sessionExpiry ?? sessionExpiryFor(config, connect, registration.cleanStart);
-    session.will = will;
-
+    const sessionExpiry = registration.sessionExpiry ?? sessionExpiryFor(config, connect, registration.cleanStart);
     const askedKeepalive = connect.keepalive ?? 0;
     const keepalive = v5 && (askedKeepalive === 0 || askedKeepalive > config.maxKeepalive) ? config.maxKeepalive : askedKeepalive;
     const clientMax = connect.properties?.maximumPacketSize ?? 0;
+    const maxOutgoingPacketSize = minLimit(config.maxOutgoingPacketSize, clientMax);
     const sessionPresent = this.sessionPresent;
     const connack: mqttPacket.IConnackPacket = { cmd: 'connack', sessionPresent };
     if (v5) {
       connack.reasonCode = ReasonCode.Success;
-      connack.properties = connackProperties(config, connect, session, open.clientIdAssigned ? clientId : undefined, keepalive !== askedKeepalive ? keepalive : undefined);
+      connack.properties = connackProperties(
+        config, connect, limits, sessionExpiry, open.clientIdAssigned ? clientId : undefined, keepalive !== askedKeepalive ? keepalive : undefined,
+      );
       if (this.authenticated) {
         connack.properties.authenticationMethod = this.authenticated.method;
         if (this.authenticated.data !== undefined) connack.properties.authenticationData = this.authenticated.data;
@@ -218,19 +217,34 @@ class Register {
     } else {
       connack.returnCode = ConnackReturnCode.Accepted;
     }
+    const connackBytes = v5 ? generateConnack(connack, maxOutgoingPacketSize) : generatePacket(connack, connect.protocolVersion ?? 4);
+    if (connackBytes === undefined) {
+      this.refuse(ReasonCode.PacketTooLarge, 'CONNACK exceeds the client\'s Maximum Packet Size [MQTT-3.1.2-24]');
+      session.abandon(connId);
+      return;
+    }
+    if (limits.maxMessageRate !== session.limits.maxMessageRate) {
+      const burst = limits.maxMessageRate === config.maxIncomingMessagesRate ? config.maxIncomingMessagesBurst : 0;
+      session.bucket = new TokenBucket(limits.maxMessageRate, burst, Date.now());
+    }
+    session.registering = undefined;
+    session.limits = limits;
+    session.username = connect.username;
+    session.sessionExpiry = sessionExpiry;
+    session.will = will;
     session.negotiated = {
       protocolVersion: connect.protocolVersion ?? 4,
       keepalive,
-      maxOutgoingPacketSize: minLimit(config.maxOutgoingPacketSize, clientMax),
+      maxOutgoingPacketSize,
       topicAliasMaximum: v5 ? connect.properties?.topicAliasMaximum ?? 0 : 0,
       requestProblemInformation: connect.properties?.requestProblemInformation !== false,
     };
     session.auth = this.authenticated ? { method: this.authenticated.method, username: connect.username, exchange: undefined } : undefined;
     session.connId = connId;
     session.transportOptions = this.opts;
-    session.send(generatePacket(connack, session.negotiated.protocolVersion));
+    session.send(connackBytes);
     const packetLimit = limits.maxIncomingPacketSize !== config.maxIncomingPacketSize ? limits.maxIncomingPacketSize : 0;
-    session.env.link.accepted(connId, keepalive, packetLimit);
+    session.env.link.accepted(connId, keepalive, packetLimit, maxOutgoingPacketSize);
     session.attach(connId, open.transport, session.negotiated, connect.properties?.receiveMaximum ?? 65535);
     session.env.link.event('client-connected', clientId, {
       sessionPresent, protocolVersion: session.negotiated.protocolVersion, transport: open.transport.type,
@@ -279,10 +293,9 @@ function willFrom(will: NonNullable<mqttPacket.IConnectPacket['will']>, v5: bool
 
 /** CONNACK properties: the session's limits (plugin modifiers included) and what the client must be told. */
 function connackProperties(
-  config: BrokerConfig, connect: mqttPacket.IConnectPacket, session: SessionActor, assignedClientId: string | undefined,
+  config: BrokerConfig, connect: mqttPacket.IConnectPacket, limits: SessionLimits, sessionExpiry: number, assignedClientId: string | undefined,
   serverKeepAlive: number | undefined,
 ): NonNullable<mqttPacket.IConnackPacket['properties']> {
-  const { limits } = session;
   const props: NonNullable<mqttPacket.IConnackPacket['properties']> = {
     receiveMaximum: limits.receiveMaximum,
     maximumPacketSize: limits.maxIncomingPacketSize,
@@ -297,6 +310,6 @@ function connackProperties(
     props.responseInformation = config.responseInformation; // [MQTT-3.1.2-28]
   }
   if (serverKeepAlive !== undefined) props.serverKeepAlive = serverKeepAlive;
-  if ((connect.properties?.sessionExpiryInterval ?? 0) !== session.sessionExpiry) props.sessionExpiryInterval = session.sessionExpiry;
+  if ((connect.properties?.sessionExpiryInterval ?? 0) !== sessionExpiry) props.sessionExpiryInterval = sessionExpiry;
   return props;
 }

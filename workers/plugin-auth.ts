@@ -2,16 +2,17 @@
  * The actor host's Authenticator (auth-flow.ts): the plugins' on_auth_m5
  * when a plugin implements it, else the runtime's reauth.
  *
- * on_auth_m5: each step of
- * an enhanced authentication exchange (CONNECT, AUTH, re-authentication) asks
- * the plugin chain with (username, subscriberId, { method, data }). `{ ok }`
- * succeeds (or continues with `reason_code: 'continue_authentication'`),
- * sending `auth_data` back; an error refuses with its reason code (default
- * 0x87). The exchange of auth-flow.ts is synchronous, so a plugin answering
- * with a promise fails the step with 0x83. Without a plugin implementing
- * on_auth_m5 the runtime's reauth answers each step with the session's user
- * context (undefined at CONNECT), synchronously too; the default runtime
- * supports no method (0x8C). Runs wherever the actor host runs.
+ * on_auth_m5: each step of an enhanced authentication exchange (CONNECT,
+ * AUTH, re-authentication) asks the plugin chain with (username,
+ * subscriberId, { method, data }). `{ ok }` succeeds (or continues with
+ * `reason_code: 'continue_authentication'`), sending `auth_data` back; an
+ * error refuses with its reason code (default 0x87). A chain answering with a
+ * promise (an asynchronous plugin, or an in-process plugin asked from a
+ * worker host) decides the step when it settles, within pluginTimeoutMs.
+ * Without a plugin implementing on_auth_m5 the runtime's reauth answers each
+ * step with the session's user context (undefined at CONNECT), at once or
+ * with a promise; the default runtime supports no method (0x8C). Runs
+ * wherever the actor host runs.
  */
 import { ReasonCode } from '../src/codec/reason-codes.js';
 import { isPromise, type ChainOutcome } from '../src/hooks/chain.js';
@@ -31,14 +32,30 @@ export function hostAuthenticator(hooks: HostHooks, host: HostRuntime): Authenti
       return {
         step(data) {
           const outcome = hooks.tillOk<AuthModifiers>('on_auth_m5', [request.username, subscriberId, { method: request.method, data }]);
-          if (isPromise(outcome)) {
-            return { outcome: 'failure', reasonCode: ReasonCode.ImplementationSpecificError, reasonString: 'on_auth_m5 must answer synchronously' };
-          }
-          return authStep(outcome);
+          return isPromise(outcome) ? outcome.then(authStep) : authStep(outcome);
         },
       };
     },
   };
+}
+
+/** An exchange answered by the runtime's reauth; none with the default runtime's. */
+function runtimeExchange(host: HostRuntime, request: AuthRequest): AuthExchange | undefined {
+  const { runtime } = host;
+  if (runtime.reauth === defaultRuntime.reauth) return undefined;
+  return {
+    step(data) {
+      const answer = runtime.reauth({ method: request.method, data, reauthentication: request.reauthentication }, request.userContext);
+      return isPromise(answer) ? answer.then((a) => reauthStep(a as ReauthAnswer, request.method)) : reauthStep(answer, request.method);
+    },
+  };
+}
+
+function reauthStep(answer: ReauthAnswer, method: string): AuthStep {
+  if (answer === 'not_supported') {
+    return { outcome: 'failure', reasonCode: ReasonCode.BadAuthenticationMethod, reasonString: `Authentication Method ${method} is not supported` };
+  }
+  return answer;
 }
 
 function authStep(outcome: ChainOutcome<AuthModifiers>): AuthStep {
@@ -52,22 +69,4 @@ function authStep(outcome: ChainOutcome<AuthModifiers>): AuthStep {
     return { outcome: 'failure', reasonCode: refusal.reasonCode, reasonString: refusal.reasonString ?? 'authentication refused' };
   }
   return { outcome: 'failure', reasonCode: ReasonCode.NotAuthorized, reasonString: 'no plugin accepted the authentication' };
-}
-
-/** An exchange answered by the runtime's reauth; none with the default runtime's. */
-function runtimeExchange(host: HostRuntime, request: AuthRequest): AuthExchange | undefined {
-  const { runtime } = host;
-  if (runtime.reauth === defaultRuntime.reauth) return undefined;
-  return {
-    step(data) {
-      const answer: ReauthAnswer | Promise<unknown> = runtime.reauth({ method: request.method, data, reauthentication: request.reauthentication }, request.userContext);
-      if (isPromise(answer)) {
-        return { outcome: 'failure', reasonCode: ReasonCode.ImplementationSpecificError, reasonString: 'reauth must answer synchronously' };
-      }
-      if (answer === 'not_supported') {
-        return { outcome: 'failure', reasonCode: ReasonCode.BadAuthenticationMethod, reasonString: `Authentication Method ${request.method} is not supported` };
-      }
-      return answer;
-    },
-  };
 }

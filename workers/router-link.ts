@@ -23,8 +23,8 @@ export class RouterLink {
     this.outbox.commit();
   }
 
-  accepted(connId: number, keepalive: number, maxPacketSize: number): void {
-    writeAccepted(this.outbox.writer, connId, keepalive, maxPacketSize);
+  accepted(connId: number, keepalive: number, maxPacketSize: number, maxOutgoingPacketSize: number): void {
+    writeAccepted(this.outbox.writer, connId, keepalive, maxPacketSize, maxOutgoingPacketSize);
     this.outbox.commit();
   }
 

@@ -200,7 +200,8 @@ export class SessionActor {
     }
   }
 
-  private fail(err: unknown): void {
+  /** A packet's handling failed: a ProtocolError disconnects with its code, anything else with 0x83. */
+  fail(err: unknown): void {
     if (err instanceof ProtocolError) {
       this.env.log.info({ clientId: this.clientId, reasonCode: err.reasonCode, err: err.message }, 'protocol error, closing');
       this.closeTransport(err.reasonCode, err.message);
@@ -210,12 +211,19 @@ export class SessionActor {
     }
   }
 
-  /** Sends DISCONNECT (5.0 only) with `reasonCode` and `reasonString`, closes the transport, and treats it as an abnormal loss. */
-  closeTransport(reasonCode: number, reasonString?: string): void {
+  /**
+   * Sends DISCONNECT (5.0 only) with `reasonCode`, `reasonString` (whatever
+   * Request Problem Information said) and `serverReference`, closes the
+   * transport, and treats it as an abnormal loss: the will follows.
+   */
+  closeTransport(reasonCode: number, reasonString?: string, serverReference?: string): void {
     const connId = this.connId;
     if (connId < 0) return;
     if (this.protocolVersion === 5) {
-      this.env.link.send(connId, generateWithReason({ cmd: 'disconnect', reasonCode }, reasonString, this.negotiated.maxOutgoingPacketSize));
+      const disconnect: mqttPacket.IDisconnectPacket = { cmd: 'disconnect', reasonCode };
+      if (serverReference !== undefined) disconnect.properties = { serverReference };
+      const bytes = generateWithReason(disconnect, reasonString, this.negotiated.maxOutgoingPacketSize);
+      if (bytes) this.env.link.send(connId, bytes);
     }
     this.env.link.end(connId);
     this.detach(`server disconnect 0x${reasonCode.toString(16)}`);
@@ -392,8 +400,21 @@ export class SessionActor {
     this.env.link.publish(routingPool(this.pool, message.topic), this.sid, message);
   }
 
+  /**
+   * Sends a packet to the current transport. One over the client's Maximum
+   * Packet Size is not sent [MQTT-3.1.2-24]: the connection is closed with
+   * DISCONNECT 0x95 (when that fits), as the exchange it belonged to cannot
+   * complete. PUBLISHes are measured before (session-outbound.ts) and skipped.
+   */
   send(bytes: Uint8Array): void {
-    if (this.connId >= 0) this.env.link.send(this.connId, bytes);
+    if (this.connId < 0) return;
+    const limit = this.negotiated.maxOutgoingPacketSize;
+    if (limit > 0 && bytes.length > limit) {
+      this.env.log.info({ clientId: this.clientId, size: bytes.length, limit }, 'packet over the client\'s Maximum Packet Size, closing');
+      this.closeTransport(ReasonCode.PacketTooLarge, 'a packet for the client exceeds its Maximum Packet Size');
+      return;
+    }
+    this.env.link.send(this.connId, bytes);
   }
 
   sendPacket(packet: mqttPacket.Packet): void {
@@ -402,12 +423,13 @@ export class SessionActor {
 
   /**
    * Sends an acknowledgement with a Reason String on 5.0, unless the client
-   * asked for no problem information [MQTT-3.1.2-29] or the string would not fit.
+   * asked for no problem information [MQTT-3.1.2-29] or the string would not
+   * fit; one too large even without it goes to send(), which refuses it.
    */
   sendWithReason(packet: mqttPacket.Packet, reasonString: string): void {
     if (this.protocolVersion !== 5) return this.sendPacket(packet);
     const allowed = this.negotiated.requestProblemInformation ? reasonString : undefined;
-    this.send(generateWithReason(packet, allowed, this.negotiated.maxOutgoingPacketSize));
+    this.send(generateWithReason(packet, allowed, this.negotiated.maxOutgoingPacketSize) ?? generatePacket(packet, 5));
   }
 
   private hasSharedSubscriptions(): boolean {

@@ -184,12 +184,12 @@ function handleAck(session: SessionActor, type: number, bytes: Buffer): void {
       } else if (session.flow.released(messageId)) {
         session.send(encodeAck('pubrel', messageId, ReasonCode.Success, v));
       } else {
-        session.send(encodeAck('pubrel', messageId, ReasonCode.PacketIdentifierNotFound, v));
+        session.sendWithReason({ cmd: 'pubrel', messageId, reasonCode: ReasonCode.PacketIdentifierNotFound }, 'unknown packet identifier');
       }
       return;
     case PUBREL: {
-      const known = session.inboundQos2.delete(messageId);
-      session.send(encodeAck('pubcomp', messageId, known ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound, v));
+      if (session.inboundQos2.delete(messageId)) session.send(encodeAck('pubcomp', messageId, ReasonCode.Success, v));
+      else session.sendWithReason({ cmd: 'pubcomp', messageId, reasonCode: ReasonCode.PacketIdentifierNotFound }, 'unknown packet identifier');
       return;
     }
     default:

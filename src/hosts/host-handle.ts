@@ -6,7 +6,7 @@
 import type { BatchEndpoint } from '../channel/endpoint.js';
 import type { HostControl } from '../../workers/actor-host.js';
 
-export type { HostControl, HostStats } from '../../workers/actor-host.js';
+export type { HostControl, HostStats, ServerDisconnect, ServerRedirect } from '../../workers/actor-host.js';
 
 export interface HostHandle {
   readonly index: number;

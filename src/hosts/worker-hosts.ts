@@ -40,7 +40,12 @@ export class WorkerHosts implements HostLauncher {
     return {
       index,
       endpoint: portEndpoint(data.port1),
-      control: { stats: () => remote.stats(), shutdown: () => remote.shutdown(), ready: () => remote.ready() },
+      control: {
+        stats: () => remote.stats(),
+        shutdown: (redirect) => remote.shutdown(redirect),
+        disconnect: (pool, clientId, request) => remote.disconnect(pool, clientId, request),
+        ready: () => remote.ready(),
+      },
       exited,
     };
   }

@@ -9,8 +9,8 @@
  * address replaces the socket's in `transport`. Main thread.
  */
 import type { Duplex } from 'node:stream';
-import { encodeDisconnectV5 } from '../codec/disconnect.js';
 import { Framer } from '../codec/framer.js';
+import { generateWithReason } from '../codec/packet-io.js';
 import { ProtocolError } from '../codec/protocol-error.js';
 import type { Logger } from '../log.js';
 import type { TransportInfo } from '../messages.js';
@@ -37,6 +37,8 @@ export class Connection {
   /** Set when the session accepted the CONNECT. */
   accepted = false;
   keepaliveMs = 0;
+  /** The largest packet the client accepts (its Maximum Packet Size, capped by ours); 0 = no limit. */
+  maxOutgoingPacketSize = 0;
   /** QoS 0 PUBLISHes dropped because the client did not read fast enough. */
   droppedQos0 = 0;
   lastActivity: number;
@@ -171,11 +173,16 @@ export class Connection {
     else socket.once('finish', () => socket.destroy());
   }
 
-  /** Closes at once; a 5.0 client that was accepted first gets DISCONNECT with `reasonCode`. */
+  /**
+   * Closes at once; a 5.0 client that was accepted first gets DISCONNECT with
+   * `reasonCode` and `reason` as its Reason String, which is left out when it
+   * would not fit the client's Maximum Packet Size [MQTT-3.14.2-3].
+   */
   abort(reasonCode: number, reason: string): void {
     this.closeReason = reason;
     if (this.accepted && this.protocolVersion === 5 && !this.closed) {
-      this.write(encodeDisconnectV5(reasonCode));
+      const disconnect = generateWithReason({ cmd: 'disconnect', reasonCode }, reason, this.maxOutgoingPacketSize);
+      if (disconnect) this.write(disconnect);
       this.end();
       return;
     }

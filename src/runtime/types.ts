@@ -51,8 +51,9 @@ export type Action = 'publish' | 'subscribe';
 
 /**
  * A runtime. A module may implement any subset: the default runtime
- * (default-runtime.ts) answers the rest. `vhost_pool`, `pool_default` and
- * `reauth` answer synchronously; the others may return a promise.
+ * (default-runtime.ts) answers the rest. `vhost_pool`, `pool_default`,
+ * `new_user_context`, `is_websocket_origin`, `is_crawler` and
+ * `is_anonymous_user` answer synchronously; the others may return a promise.
  */
 export interface Runtime {
   /** The pool of a client whose username is `vhost:user`; undefined refuses the client (CONNACK 0x88). */
@@ -64,7 +65,7 @@ export interface Runtime {
   /** Every CONNECT that passed the plugins' auth_on_register, before the session is taken over, resumed or created. */
   connect(packet: ConnectPacket, sessionPresent: boolean, opts: SessionOptions, userContext: UserContext): MaybePromise<ConnectAnswer>;
   /** Each step of an enhanced authentication when no plugin implements on_auth_m5. */
-  reauth(request: ReauthRequest, userContext: UserContext): ReauthAnswer;
+  reauth(request: ReauthRequest, userContext: UserContext): MaybePromise<ReauthAnswer>;
   /**
    * After the plugins allowed it: an inbound PUBLISH and the will ('publish',
    * topic name), each SUBSCRIBE filter ('subscribe', filter), and each

@@ -2,7 +2,8 @@
  * Conformance, will messages (spec 3.1.2.5 to 3.1.2.7, 3.1.3.2, 3.14.4):
  * published on an abnormal close, dropped on a normal DISCONNECT, Will Retain,
  * and on 5.0 DISCONNECT 0x04, the Will Delay Interval, its cancellation by a
- * reconnect, the session end cutting the delay short, and will properties.
+ * reconnect, the session end cutting the delay short, will properties, and
+ * the Payload Format Indicator of a will checked against its payload.
  * MQTT 3.1.1 and 5.0 where both have the feature. One broker for the file.
  */
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -10,7 +11,7 @@ import assert from 'node:assert/strict';
 import type { IConnectPacket } from 'mqtt-packet';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { uniqueId, VERSIONS } from '../helpers/clients.js';
-import { closeAllRawClients, type RawClient } from '../helpers/raw-client.js';
+import { closeAllRawClients, RawClient } from '../helpers/raw-client.js';
 import { label, rule } from '../helpers/spec.js';
 import { connectRaw, expectNoPublish, receive, subscribe, topic } from './support.js';
 
@@ -117,5 +118,20 @@ describe('06 will (MQTT 5.0 only)', () => {
     });
     await c.destroy();
     assert.equal((await receive(w, true, 4_000)).payload.toString(), 'gone');
+  });
+
+  test('§3.1.3.2.3 a will whose Payload Format Indicator says UTF-8 but whose payload is not gets CONNACK 0x99 and a close', async () => {
+    const t = topic('pfi');
+    const refused = await RawClient.connect(b.port, 5);
+    const connack = await refused.handshake({ will: will(t, { payload: Buffer.from([0xc3, 0x28]), properties: { payloadFormatIndicator: true } }) });
+    assert.equal(connack.reasonCode, 0x99);
+    assert.ok(connack.properties?.reasonString, 'explained');
+    await refused.expectClose();
+    const w = await watcher(5, t);
+    const c = await connectRaw(b.port, 5, { will: will(t, { payload: Buffer.from('héllo'), properties: { payloadFormatIndicator: true } }) });
+    await c.destroy();
+    const got = await receive(w);
+    assert.equal(got.payload.toString(), 'héllo');
+    assert.equal(got.properties?.payloadFormatIndicator, true);
   });
 });

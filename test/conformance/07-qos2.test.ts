@@ -60,12 +60,15 @@ for (const version of VERSIONS) {
       assert.equal((await receive(sub)).payload.toString(), 'm2');
     });
 
-    test(`${rule(version, '4.3.3-12', '4.3.3-11')} PUBREL for an unknown packet identifier still gets PUBCOMP${version === 5 ? ' (0x92)' : ''}`, async () => {
+    test(`${rule(version, '4.3.3-12', '4.3.3-11')} PUBREL for an unknown packet identifier still gets PUBCOMP${version === 5 ? ' (0x92, with a Reason String)' : ''}`, async () => {
       const c = await connectRaw(b.port, version);
       c.send({ cmd: 'pubrel', messageId: 4242 });
       const pubcomp = await c.waitForPacket('pubcomp');
       assert.equal(pubcomp.messageId, 4242);
-      if (version === 5) assert.equal(pubcomp.reasonCode, 0x92);
+      if (version === 5) {
+        assert.equal(pubcomp.reasonCode, 0x92);
+        assert.equal(pubcomp.properties?.reasonString, 'unknown packet identifier');
+      }
     });
 
     test(`${rule(version, '4.4.0-1')} after PUBREC, a reconnect resends PUBREL, not the PUBLISH`, async () => {

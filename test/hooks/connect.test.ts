@@ -310,17 +310,48 @@ describe('on_auth_m5 (enhanced authentication)', () => {
     }
   });
 
-  test('workers 2: an in-process on_auth_m5 answers over the data plane, asynchronously, which the AUTH exchange does not take yet (0x83)', async () => {
-    const b = await startBroker({ workers: 2 }, { plugins: [{ on_auth_m5: () => 'ok' }] });
-    try {
-      const raw = await RawClient.connect(b.port, 5);
-      raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: uniqueId('auth2'), properties: { authenticationMethod: 'TOKEN' } });
-      assert.equal((await raw.expectPacket('connack')).reasonCode, 0x83);
-    } finally {
-      await closeAllRawClients();
-      await b.close();
-    }
-  });
+  for (const workers of [0, 1]) {
+    test(`workers ${workers}: an on_auth_m5 answering with a promise decides each step when it settles (continue, success, CONNACK), and a re-authentication`, async () => {
+      const recorder = new Recorder();
+      recorder.answer('on_auth_m5', async (_u, _sid, auth) => {
+        await new Promise((resolve) => setImmediate(resolve));
+        const text = auth.data?.toString();
+        if (text === 'hello') return { ok: { reason_code: 'continue_authentication', auth_data: Buffer.from('challenge') } };
+        return text === 'response' ? { ok: { auth_data: Buffer.from('welcome') } } : { error: { reasonCode: 0x87, reasonString: 'wrong token' } };
+      });
+      const b = await startBroker({ workers }, { plugins: [recorder.plugin] });
+      try {
+        const clientId = uniqueId('authasync');
+        const raw = await RawClient.connect(b.port, 5);
+        raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId, properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from('hello') } });
+        const challenge = await raw.expectPacket('auth');
+        assert.equal(challenge.reasonCode, 0x18, '[MQTT-4.12.0-2]');
+        assert.equal(challenge.properties?.authenticationData?.toString(), 'challenge');
+        raw.send({ cmd: 'auth', reasonCode: 0x18, properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from('response') } });
+        const connack = await raw.expectPacket('connack');
+        assert.equal(connack.reasonCode, 0);
+        assert.equal(connack.properties?.authenticationMethod, 'TOKEN', '[MQTT-4.12.0-5]');
+        assert.equal(connack.properties?.authenticationData?.toString(), 'welcome');
+
+        raw.send({ cmd: 'auth', reasonCode: 0x19, properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from('hello') } });
+        raw.send({ cmd: 'pingreq' });
+        await raw.waitForPacket('pingresp');
+        assert.equal((await raw.waitForPacket('auth')).reasonCode, 0x18);
+        raw.send({ cmd: 'auth', reasonCode: 0x18, properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from('response') } });
+        const done = await raw.expectPacket('auth');
+        assert.equal(done.reasonCode, 0x00, '[MQTT-4.12.1-1] re-authentication succeeded');
+        assert.equal(recorder.sequence(clientId, ['on_auth_m5']).length, 4);
+
+        raw.send({ cmd: 'auth', reasonCode: 0x19, properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from('nope') } });
+        const disconnect = await raw.expectPacket('disconnect');
+        assert.equal(disconnect.reasonCode, 0x87, '[MQTT-4.12.1-2] a failed re-authentication disconnects');
+        assert.equal(disconnect.properties?.reasonString, 'wrong token');
+      } finally {
+        await closeAllRawClients();
+        await b.close();
+      }
+    });
+  }
 });
 
 describe('a hook that never answers', () => {

@@ -136,6 +136,25 @@ describe('module plugins (workers 2)', () => {
       await recorder.waitFor(m5('auth_on_publish'), pub.clientId);
     });
   }
+  test('5.0: a module on_auth_m5 answering with a promise runs the exchange in the worker: continue, success, then a re-authentication', async () => {
+    const clientId = uniqueId('modauth');
+    const raw = await RawClient.connect(b.port, 5);
+    const auth = (reasonCode: number, data: string): Parameters<RawClient['send']>[0] => ({
+      cmd: 'auth', reasonCode, properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from(data) },
+    });
+    raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId, properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from('hello') } });
+    assert.equal((await raw.expectPacket('auth')).properties?.authenticationData?.toString(), 'challenge');
+    raw.send(auth(0x18, 'response'));
+    const connack = await raw.expectPacket('connack');
+    assert.equal(connack.reasonCode, 0);
+    assert.equal(connack.properties?.authenticationData?.toString(), 'welcome');
+    raw.send(auth(0x19, 'hello'));
+    assert.equal((await raw.expectPacket('auth')).reasonCode, 0x18);
+    raw.send(auth(0x18, 'response'));
+    assert.equal((await raw.expectPacket('auth')).reasonCode, 0x00);
+    await reports.waitFor(forClient(clientId, 'on_auth_m5'), 'on_auth_m5 in the module');
+    assert.deepEqual(recorder.sequence(clientId, ['on_auth_m5']), [], 'decided by the module');
+  });
 });
 
 describe('a module plugin that fails to load', () => {

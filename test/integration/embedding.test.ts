@@ -1,8 +1,11 @@
 /**
  * Integration: the embedding API of createBroker — broker.publish reaching
- * subscribers, client-connected / client-disconnected events, and a graceful
- * close() that disconnects clients (5.0: DISCONNECT 0x8B) and frees the port.
- * MQTT 3.1.1 and 5.0; close() cases get their own broker.
+ * subscribers, client-connected / client-disconnected events,
+ * disconnectClient (a server-initiated DISCONNECT with a reason code, Reason
+ * String and Server Reference; the will follows, the session lives on), and a
+ * graceful close() that disconnects clients (5.0: DISCONNECT 0x8B, or 0x9C /
+ * 0x9D with a Server Reference) and frees the port. MQTT 3.1.1 and 5.0;
+ * close() cases get their own broker.
  */
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +13,7 @@ import net from 'node:net';
 import type { IDisconnectPacket } from 'mqtt-packet';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import {
-  closeAllClients, closeClient, connectClient, dropConnection, nextMessage, once, uniqueId, uniqueTopic, VERSIONS,
+  closeAllClients, closeClient, connectClient, dropConnection, nextMessage, once, persistent, uniqueId, uniqueTopic, VERSIONS,
 } from '../helpers/clients.js';
 import { closeAllRawClients, describe as describePacket, RawClient } from '../helpers/raw-client.js';
 import { label } from '../helpers/spec.js';
@@ -101,6 +104,58 @@ for (const version of VERSIONS) {
       if (version === 5) assert.equal(id, connack.properties?.assignedClientIdentifier);
     });
 
+    test(`disconnectClient: ${version === 5 ? 'DISCONNECT with the reason code, Reason String and Server Reference' : 'the connection is closed'}; the will is published and the session lives on`, async () => {
+      const clientId = uniqueId('kick');
+      const willTopic = uniqueTopic('kickwill');
+      const watcher = await connectClient(b.port, { version });
+      await watcher.subscribeAsync(willTopic, { qos: 1 });
+      const client = await connectClient(b.port, { version, clientId, ...persistent(version), will: { topic: willTopic, payload: Buffer.from('gone'), qos: 1, retain: false } });
+      const disconnects: IDisconnectPacket[] = [];
+      client.on('disconnect', (p) => disconnects.push(p));
+      const closed = once(client, 'close', 5_000);
+      const found = await b.broker.disconnectClient(clientId, { reasonCode: 0x9c, reasonString: 'maintenance', serverReference: 'other.example:1883' });
+      assert.equal(found, true);
+      await closed;
+      if (version === 5) {
+        assert.equal(disconnects.length, 1);
+        assert.equal(disconnects[0]?.reasonCode, 0x9c);
+        assert.equal(disconnects[0]?.properties?.reasonString, 'maintenance');
+        assert.equal(disconnects[0]?.properties?.serverReference, 'other.example:1883');
+      } else {
+        assert.deepEqual(disconnects, [], '3.1.1 has no server DISCONNECT');
+      }
+      assert.equal((await nextMessage(watcher)).payload.toString(), 'gone', 'a server-initiated disconnect publishes the will');
+      const back = await connectClient(b.port, { version, clientId, ...persistent(version) });
+      assert.equal(back.connack.sessionPresent, true, 'the session lived on');
+      assert.equal(await b.broker.disconnectClient(uniqueId('nobody')), false, 'no such client');
+    });
+
+    test(`close({ serverReference }) ${version === 5 ? 'sends DISCONNECT 0x9C, or 0x9D when permanent, with the Server Reference' : 'closes 3.1.1 clients'}`, async () => {
+      for (const permanent of [false, true]) {
+        const own = await startBroker({ workers: 1 });
+        try {
+          const raw = await RawClient.connect(own.port, version);
+          await raw.handshake();
+          const client = await connectClient(own.port, { version });
+          const disconnects: IDisconnectPacket[] = [];
+          client.on('disconnect', (p) => disconnects.push(p));
+          const clientClosed = once(client, 'close', 10_000);
+          await own.broker.close({ serverReference: 'next.example:1883', permanent });
+          const { packets } = await raw.expectClose(1_000);
+          await clientClosed;
+          const code = permanent ? 0x9d : 0x9c;
+          if (version === 5) {
+            assert.deepEqual(packets.map((p) => [(p as IDisconnectPacket).reasonCode, (p as IDisconnectPacket).properties?.serverReference]), [[code, 'next.example:1883']]);
+            assert.deepEqual(disconnects.map((p) => [p.reasonCode, p.properties?.serverReference]), [[code, 'next.example:1883']]);
+          } else {
+            assert.deepEqual(packets.map(describePacket), []);
+          }
+        } finally {
+          await own.close();
+        }
+      }
+    });
+
     test(`close() disconnects clients${version === 5 ? ' with DISCONNECT 0x8B' : ''}, resolves, and frees the port`, async () => {
       const own = await startBroker({ workers: 1 });
       try {
@@ -138,6 +193,30 @@ describe('embedding API (any version)', () => {
       await sub.subscribeAsync(topic, { qos: 1 });
       await own.broker.publish({ topic, payload: Buffer.from('inline'), qos: 1, retain: false });
       assert.equal((await nextMessage(sub)).payload.toString(), 'inline');
+    } finally {
+      await closeAllClients();
+      await own.close();
+    }
+  });
+
+  test('disconnectClient refuses a reason code a server may not send in DISCONNECT; close() checks its redirection', async () => {
+    await assert.rejects(b.broker.disconnectClient('x', { reasonCode: 0x04 }), /reasonCode 4 is not a reason code a server may send in DISCONNECT/);
+    await assert.rejects(b.broker.disconnectClient('x', { reasonCode: 0x18 }), RangeError);
+    await assert.rejects(b.broker.disconnectClient('x', { serverReference: 'a\0b' }), /serverReference must be/);
+    await assert.rejects(b.broker.close({ permanent: true }), /permanent needs a serverReference/);
+    await assert.rejects(b.broker.close({ serverReference: '' }), /serverReference must not be empty/);
+  });
+
+  test('workers: 0: disconnectClient with the default 0x98 Administrative action, in a pool', async () => {
+    const own = await startBroker({ workers: 0 });
+    try {
+      const clientId = uniqueId('kick0');
+      const client = await connectClient(own.port, { version: 5, clientId });
+      assert.equal(await own.broker.disconnectClient(clientId, { pool: 'elsewhere' }), false, 'another pool');
+      const disconnected = once<[IDisconnectPacket]>(client, 'disconnect', 5_000);
+      assert.equal(await own.broker.disconnectClient(clientId), true);
+      const [packet] = await disconnected;
+      assert.equal(packet.reasonCode, 0x98);
     } finally {
       await closeAllClients();
       await own.close();

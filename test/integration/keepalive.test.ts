@@ -53,6 +53,7 @@ for (const version of VERSIONS) {
         assert.equal(version, 5, `3.1.1 has no server DISCONNECT: ${describePacket(p)}`);
         assert.equal(p.cmd, 'disconnect', describePacket(p));
         assert.equal((p as mqttPacket.IDisconnectPacket).reasonCode, 0x8d);
+        assert.equal((p as mqttPacket.IDisconnectPacket).properties?.reasonString, 'keepalive timeout', '[MQTT-3.14.2-3] with a Reason String');
       }
     });
 

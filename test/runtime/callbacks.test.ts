@@ -202,6 +202,10 @@ for (const workers of WORKER_COUNTS) {
       const other = await RawClient.connect(tb.port, 5);
       const refused = await other.handshake({ properties: { authenticationMethod: 'other-method' } });
       assert.equal(refused.reasonCode, 0x8c);
+      const patient = await RawClient.connect(tb.port, 5);
+      const late: IConnackPacket = await patient.handshake({ properties: { authenticationMethod: 'rt-method', authenticationData: Buffer.from('later') } });
+      assert.equal(late.reasonCode, 0, 'a step answered with a promise');
+      assert.equal(late.properties?.authenticationData?.toString(), 'welcome');
     });
   });
 }

@@ -16,27 +16,39 @@ import { resolveConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { readToRouter, writeClosed, writeOpen, writePacket, type ToRouter } from '../../src/messages.js';
 import { ActorHost } from '../../workers/actor-host.js';
-import type { AuthExchange, Authenticator, AuthRequest } from '../../workers/auth-flow.js';
+import type { AuthExchange, Authenticator, AuthRequest, AuthStep } from '../../workers/auth-flow.js';
 
 const METHOD = 'TOKEN';
 
-/** Accepts CONNECT/AUTH data 'hello', answers 'challenge', then accepts 'response' with 'welcome'. Throws on 'boom'. */
+/**
+ * Accepts CONNECT/AUTH data 'hello', answers 'challenge', then accepts
+ * 'response' with 'welcome'. Throws on 'boom'. While `gate` is set, every step
+ * answers with a promise that settles after it (rejects on 'boom').
+ */
 class TokenAuthenticator implements Authenticator {
   readonly requests: AuthRequest[] = [];
+  gate: Promise<void> | undefined;
   start(request: AuthRequest): AuthExchange | undefined {
     if (request.method !== METHOD) return undefined;
     this.requests.push(request);
     let step = 0;
+    const decide = (text: string | undefined): AuthStep => {
+      if (text === 'boom') throw new Error('authenticator bug');
+      if (step++ === 0 && text === 'hello') return { outcome: 'continue', data: Buffer.from('challenge') };
+      if (step === 2 && text === 'response') return { outcome: 'success', data: Buffer.from('welcome') };
+      return { outcome: 'failure', reasonString: 'wrong token' };
+    };
     return {
-      step(data) {
-        const text = data?.toString();
-        if (text === 'boom') throw new Error('authenticator bug');
-        if (step++ === 0 && text === 'hello') return { outcome: 'continue', data: Buffer.from('challenge') };
-        if (step === 2 && text === 'response') return { outcome: 'success', data: Buffer.from('welcome') };
-        return { outcome: 'failure', reasonString: 'wrong token' };
-      },
+      step: (data) => (this.gate ? this.gate.then(() => decide(data?.toString())) : decide(data?.toString())),
     };
   }
+}
+
+/** A gate the test opens: steps asked meanwhile answer once it is open. */
+function gate(): { promise: Promise<void>; open: () => void } {
+  let open = (): void => undefined;
+  const promise = new Promise<void>((resolve) => { open = resolve; });
+  return { promise, open };
 }
 
 interface Harness {
@@ -245,5 +257,77 @@ describe('enhanced authentication with an Authenticator', () => {
     await authenticate(12, 'a12');
     h.packet(12, auth(0x18, METHOD, 'response'));
     assert.equal((await expectPacket(12, 'disconnect')).reasonCode, 0x82);
+  });
+});
+
+describe('enhanced authentication with an Authenticator answering with promises', () => {
+  test('[MQTT-4.12.0-2] [MQTT-4.12.0-5] each step is decided when its promise settles: challenge, then CONNACK 0x00 with the method', async () => {
+    h.authenticator.gate = Promise.resolve();
+    await authenticate(20, 'p20');
+    h.packet(20, { cmd: 'pingreq' });
+    await expectPacket(20, 'pingresp');
+  });
+
+  test('[MQTT-3.1.2-30] a packet other than DISCONNECT while a step is decided gets CONNACK 0x82; the late answer sends nothing', async () => {
+    const g = gate();
+    h.authenticator.gate = g.promise;
+    h.open(21, connect('p21', METHOD, 'hello'));
+    h.packet(21, auth(0x18, METHOD, 'response'));
+    assert.equal((await expectPacket(21, 'connack')).reasonCode, 0x82);
+    assert.equal(await h.next(21), 'end');
+    g.open();
+    await assert.rejects(h.next(21, 300), /nothing sent/);
+  });
+
+  test('a connection that closes while a step is decided gets nothing', async () => {
+    const g = gate();
+    h.authenticator.gate = g.promise;
+    h.open(22, connect('p22', METHOD, 'hello'));
+    h.closed(22);
+    g.open();
+    await assert.rejects(h.next(22, 300), /nothing sent/);
+  });
+
+  test('a promise that rejects fails the step with CONNACK 0x80', async () => {
+    h.authenticator.gate = Promise.resolve();
+    h.open(23, connect('p23', METHOD, 'boom'));
+    assert.equal((await expectPacket(23, 'connack')).reasonCode, 0x80);
+    assert.equal(await h.next(23), 'end');
+  });
+
+  test('[MQTT-4.12.1-1] re-authentication: the session serves other packets while a step is decided, then answers AUTH', async () => {
+    await authenticate(24, 'p24');
+    const g = gate();
+    h.authenticator.gate = g.promise;
+    h.packet(24, auth(0x19, METHOD, 'hello'));
+    h.packet(24, { cmd: 'pingreq' });
+    await expectPacket(24, 'pingresp');
+    g.open();
+    assert.equal((await expectPacket(24, 'auth')).reasonCode, 0x18);
+    h.packet(24, auth(0x18, METHOD, 'response'));
+    const done = await expectPacket(24, 'auth');
+    assert.equal(done.reasonCode, 0x00);
+    assert.equal(done.properties?.authenticationData?.toString(), 'welcome');
+  });
+
+  test('a second AUTH while a re-authentication step is decided is a DISCONNECT 0x82; the late answer sends nothing', async () => {
+    await authenticate(25, 'p25');
+    const g = gate();
+    h.authenticator.gate = g.promise;
+    h.packet(25, auth(0x19, METHOD, 'hello'));
+    h.packet(25, auth(0x18, METHOD, 'response'));
+    assert.equal((await expectPacket(25, 'disconnect')).reasonCode, 0x82);
+    assert.equal(await h.next(25), 'end');
+    g.open();
+    await assert.rejects(h.next(25, 300), /nothing sent/);
+  });
+
+  test('[MQTT-4.12.1-2] a re-authentication refused later is a DISCONNECT with its reason code', async () => {
+    await authenticate(26, 'p26');
+    h.authenticator.gate = Promise.resolve();
+    h.packet(26, auth(0x19, METHOD, 'not-hello'));
+    const disconnect = await expectPacket(26, 'disconnect');
+    assert.equal(disconnect.reasonCode, 0x87);
+    assert.equal(disconnect.properties?.reasonString, 'wrong token');
   });
 });
