@@ -1,11 +1,12 @@
 /**
- * CONNECT on a new transport: parse and validate it (the client id check),
- * choose its pool (a `vhost:user` username or the listener, src/runtime/pools.ts;
+ * CONNECT on a new transport: parse it and check its will (topic name; a 5.0
+ * will whose Payload Format Indicator says UTF-8 must be so: 0x99), choose
+ * its pool (a `vhost:user` username or the listener, src/runtime/pools.ts;
  * refused with server unavailable), run the enhanced authentication exchange
- * when it names an Authentication Method, then hand it to the registration (connect-register.ts: the plugin
- * hooks, the session, CONNACK). Refusals get the right CONNACK code (and a
- * Reason String on 5.0) and a close; a 5.0 will whose Payload Format
- * Indicator says UTF-8 is checked to be so (0x99). Runs wherever the actor host runs.
+ * when it names an Authentication Method, check the client id, then hand it
+ * to the registration (connect-register.ts: the plugin hooks, the session,
+ * CONNACK), in VerneMQ's order. Refusals get the right CONNACK code (and a
+ * Reason String on 5.0) and a close. Runs wherever the actor host runs.
  */
 import { isUtf8 } from 'node:buffer';
 import type mqttPacket from 'mqtt-packet';
@@ -16,7 +17,7 @@ import type { Logger } from '../src/log.js';
 import type { ToSession } from '../src/messages.js';
 import { isValidTopicName } from '../src/router/topic.js';
 import { ConnectAuth, type Authenticator } from './auth-flow.js';
-import { register } from './connect-register.js';
+import { register, type Authenticated } from './connect-register.js';
 import type { HostHooks } from './host-hooks.js';
 import type { HostRuntime } from './host-runtime.js';
 import { choosePool } from '../src/runtime/pools.js';
@@ -60,22 +61,28 @@ export function handleConnect(dir: SessionDirectory, open: OpenFrame): void {
   }
   const v = connect.protocolVersion ?? 4;
   const maxPacketSize = connect.properties?.maximumPacketSize ?? 0;
-  const refusal = validate(dir.config, connect, open.clientIdAssigned);
+  const refusal = willRefusal(connect);
   if (refusal !== undefined) return refuse(dir, open.connId, v, refusal.code, refusal.reason, maxPacketSize);
   const choice = choosePool(dir.runtime.runtime, connect.username, dir.config.listenerPools[open.transport.type]);
   if ('refused' in choice) return refuse(dir, open.connId, v, ReasonCode.ServerUnavailable, choice.refused, maxPacketSize);
   const { pool } = choice;
   if (choice.username === undefined) delete connect.username;
   else connect.username = choice.username;
+  // VerneMQ's order: the enhanced authentication, then the client id check, then auth_on_register.
+  const registerChecked = (authenticated: Authenticated | undefined): void => {
+    const idRefusal = clientIdRefusal(dir.config, connect, open.clientIdAssigned);
+    if (idRefusal !== undefined) return refuse(dir, open.connId, v, idRefusal.code, idRefusal.reason, maxPacketSize);
+    register(dir, open, connect, pool, authenticated);
+  };
   const method = v === 5 ? connect.properties?.authenticationMethod : undefined;
-  if (method === undefined) return register(dir, open, connect, pool, undefined);
+  if (method === undefined) return registerChecked(undefined);
   const request = { method, clientId: open.clientId, username: connect.username, reauthentication: false, pool, userContext: undefined };
   const exchange = dir.authenticator?.start(request);
   if (!exchange) {
     return refuse(dir, open.connId, 5, ReasonCode.BadAuthenticationMethod, `Authentication Method ${method} is not supported [MQTT-4.12.0-1]`, maxPacketSize);
   }
   const auth = new ConnectAuth(method, exchange, {
-    accept: (m, data) => register(dir, open, connect, pool, { method: m, data }),
+    accept: (m, data) => registerChecked({ method: m, data }),
     refuse: (code, reason) => refuse(dir, open.connId, 5, code, reason, maxPacketSize),
     sendAuth: (bytes) => dir.sendRaw(open.connId, bytes),
     close: () => dir.endRaw(open.connId),
@@ -96,14 +103,18 @@ function protocolLevel(packet: Buffer): number {
   return (packet[i + 3 + nameLength] as number | undefined) ?? 4;
 }
 
-function validate(config: BrokerConfig, connect: mqttPacket.IConnectPacket, assigned: boolean): Refusal | undefined {
-  const v = connect.protocolVersion ?? 4;
-  if (assigned && connect.clean === false && v !== 5) {
+function clientIdRefusal(config: BrokerConfig, connect: mqttPacket.IConnectPacket, assigned: boolean): Refusal | undefined {
+  if (assigned && connect.clean === false && connect.protocolVersion !== 5) {
     return { code: ReasonCode.ClientIdentifierNotValid, reason: 'an empty client id needs clean session [MQTT-3.1.3-8]' };
   }
   if (connect.clientId.length > config.maxClientIdLength) {
     return { code: ReasonCode.ClientIdentifierNotValid, reason: `client id longer than ${config.maxClientIdLength} characters` };
   }
+  return undefined;
+}
+
+function willRefusal(connect: mqttPacket.IConnectPacket): Refusal | undefined {
+  const v = connect.protocolVersion ?? 4;
   if (connect.will && !isValidTopicName(connect.will.topic)) {
     return { code: v === 5 ? ReasonCode.TopicNameInvalid : ReasonCode.MalformedPacket, reason: 'invalid will topic' };
   }

@@ -310,6 +310,23 @@ describe('on_auth_m5 (enhanced authentication)', () => {
     }
   });
 
+  test('workers 0: on_auth_m5 runs before the client id check (VerneMQ\'s order): an over-long client id is refused with 0x85 after a successful exchange, auth_on_register_m5 never asked', async () => {
+    const recorder = new Recorder();
+    recorder.answer('on_auth_m5', () => ({ ok: {} }));
+    const b = await startBroker({ workers: 0 }, { plugins: [recorder.plugin] });
+    try {
+      const clientId = `${uniqueId('authlong')}-${'x'.repeat(100)}`;
+      const raw = await RawClient.connect(b.port, 5);
+      raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId, properties: { authenticationMethod: 'TOKEN' } });
+      const connack = await raw.expectPacket('connack');
+      assert.equal(connack.reasonCode, 0x85);
+      assert.deepEqual(recorder.sequence(clientId, ['on_auth_m5', 'auth_on_register_m5']), ['on_auth_m5']);
+    } finally {
+      await closeAllRawClients();
+      await b.close();
+    }
+  });
+
   for (const workers of [0, 1]) {
     test(`workers ${workers}: an on_auth_m5 answering with a promise decides each step when it settles (continue, success, CONNACK), and a re-authentication`, async () => {
       const recorder = new Recorder();
