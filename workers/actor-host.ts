@@ -20,6 +20,7 @@ import { HostHooks } from './host-hooks.js';
 import { pluginAuthenticator } from './plugin-auth.js';
 import { RouterLink } from './router-link.js';
 import { SessionActor, type SessionEnv } from './session-actor.js';
+import { notifyTransportDrop } from './session-hooks.js';
 import { generatePacket } from '../src/codec/packet-io.js';
 import { ReasonCode } from '../src/codec/reason-codes.js';
 
@@ -28,6 +29,8 @@ export interface HostStats {
   sessions: number;
   connected: number;
   queued: number;
+  /** Estimated bytes of the queued messages (src/message-bytes.ts plus a fixed cost per entry). */
+  queuedBytes: number;
   inflight: number;
   drops: { queueFull: number; packetTooLarge: number; rateLimited: number; expired: number };
 }
@@ -37,8 +40,8 @@ export interface HostControl {
   stats(): Promise<HostStats>;
   /** Tells every connected 5.0 client that the server shuts down, closes every transport, and stops. */
   shutdown(): Promise<void>;
-  /** Resolves once the host's module plugins are loaded; rejects with the loading error. */
-  ready(): Promise<void>;
+  /** Resolves with the hooks the host's module plugins implement once they are loaded; rejects with the loading error. */
+  ready(): Promise<string[]>;
 }
 
 /** The plugins of a host. */
@@ -109,7 +112,7 @@ export class ActorHost implements SessionDirectory {
   readonly control: HostControl = {
     stats: async () => this.stats(),
     shutdown: async () => this.shutdown(),
-    ready: () => this.loaded,
+    ready: () => this.loaded.then(() => this.hooks.moduleHooks()),
   };
 
   private load(modules: NamedPlugin[] | Promise<NamedPlugin[]>): Promise<void> {
@@ -171,6 +174,11 @@ export class ActorHost implements SessionDirectory {
         else this.byConn.get(msg.connId)?.transportClosed(msg.connId, msg.reason);
         return;
       }
+      case 'dropped': {
+        const session = this.byConn.get(msg.connId);
+        if (session) notifyTransportDrop(session, msg.packet);
+        return;
+      }
       case 'plugins':
         this.hooks.setInProcess(msg.hooks);
         return;
@@ -226,17 +234,18 @@ export class ActorHost implements SessionDirectory {
 
   stats(): HostStats {
     const drops = { queueFull: 0, packetTooLarge: 0, rateLimited: 0, expired: 0 };
-    let connected = 0, queued = 0, inflight = 0;
+    let connected = 0, queued = 0, queuedBytes = 0, inflight = 0;
     for (const s of this.sessions.values()) {
       if (s.connected) connected++;
       queued += s.flow.queued;
+      queuedBytes += s.flow.queuedBytes;
       inflight += s.flow.inflight.size;
       drops.queueFull += s.drops.queueFull;
       drops.packetTooLarge += s.drops.packetTooLarge;
       drops.rateLimited += s.drops.rateLimited;
       drops.expired += s.drops.expired;
     }
-    return { host: this.index, sessions: this.sessions.size, connected, queued, inflight, drops };
+    return { host: this.index, sessions: this.sessions.size, connected, queued, queuedBytes, inflight, drops };
   }
 
   private shutdown(): void {
