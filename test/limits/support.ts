@@ -76,24 +76,24 @@ export class StalledSubscriber {
   }
 
   /**
-   * Acknowledges one message at a time, collecting what the freed slots
-   * bring, then proves the queue is empty: PINGRESP comes before any other
-   * PUBLISH. Returns the labels received after the first `window`.
+   * Acknowledges one message at a time until `count` more have come through
+   * the freed slots, acknowledges those too, then checks that nothing more
+   * was queued: PINGRESP comes before any other PUBLISH (a plugin's
+   * asynchronous on_deliver could delay one past it). Returns their labels.
    */
-  async drain(): Promise<string[]> {
+  async drain(count: number): Promise<string[]> {
     const labels: string[] = [];
-    while (this.unacked.length > 0) {
-      const p = this.unacked.shift() as IPublishPacket;
+    while (labels.length < count) {
+      const p = this.unacked.shift();
+      if (!p) throw new Error(`only ${labels.length} of ${count} messages came`);
       this.raw.send({ cmd: 'puback', messageId: p.messageId as number });
-      this.raw.send({ cmd: 'pingreq' });
-      for (;;) {
-        const next = await this.raw.expectPacket();
-        if (next.cmd === 'pingresp') break;
-        if (next.cmd !== 'publish') throw new Error(`unexpected ${next.cmd}`);
-        this.unacked.push(next);
-        labels.push(labelOf(next.payload as Buffer));
-      }
+      const next = await this.raw.expectPacket('publish');
+      this.unacked.push(next);
+      labels.push(labelOf(next.payload as Buffer));
     }
+    for (const p of this.unacked.splice(0)) this.raw.send({ cmd: 'puback', messageId: p.messageId as number });
+    this.raw.send({ cmd: 'pingreq' });
+    await this.raw.expectPacket('pingresp');
     return labels;
   }
 }
