@@ -27,7 +27,7 @@ import { PluginRegistry } from './hooks/registry.js';
 import type { Plugin } from './hooks/types.js';
 import { createLogger, type Logger } from './log.js';
 import {
-  readToRouter, writeClosed, writeDeliver, writeHookResult, writeOpen, writePacket, writePlugins, type ToRouter, type TransportInfo,
+  readToRouter, writeClosed, writeDeliver, writeDropped, writeHookResult, writeOpen, writePacket, writePlugins, type ToRouter, type TransportInfo,
 } from './messages.js';
 import { Connection, type ConnectionOwner } from './net/connection.js';
 import { startTlsListener, startWssListener } from './net/tls-listener.js';
@@ -82,6 +82,8 @@ export class Broker extends EventEmitter {
   private readonly acceptStream: AcceptStream = (stream, transport) => this.accept(stream, transport);
   private sweeper: NodeJS.Timeout | undefined;
   private nextConnId = 1;
+  /** Whether a plugin implements on_message_drop (known at listen()): QoS 0 drops then go to the hosts. */
+  private reportDrops = false;
   /** QoS 0 drops (slow consumers) of connections already closed. */
   private droppedQos0Closed = 0;
   private listening = false;
@@ -103,6 +105,7 @@ export class Broker extends EventEmitter {
       onPacket: (conn, packet) => this.onPacket(conn, packet),
       onClose: (conn, reason) => this.onClose(conn, reason),
       corked: (conn) => { this.corked.push(conn); },
+      droppedQos0: (conn, packet) => this.onDroppedQos0(conn, packet),
     };
     for (let i = 0; i < hostCount; i++) this.startHost(i);
   }
@@ -115,7 +118,9 @@ export class Broker extends EventEmitter {
   async listen(): Promise<AddressInfo> {
     this.listening = true;
     // A module plugin or runtime that fails to load makes listen() fail, before any client is accepted.
-    if (this.config.plugins.length > 0 || this.config.runtime !== '') await Promise.all(this.hosts.map((h) => h.control.ready()));
+    const loading = this.config.plugins.length > 0 || this.config.runtime !== '';
+    const moduleHooks = loading ? await Promise.all(this.hosts.map((h) => h.control.ready())) : [];
+    this.reportDrops = [...moduleHooks.flat(), ...this.plugins.hookNames()].includes('on_message_drop');
     const server = createServer({ noDelay: true }, (socket) => {
       this.accept(socket, { type: 'tcp', remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 }, this.config.proxyProtocol);
     });
@@ -331,6 +336,14 @@ export class Broker extends EventEmitter {
     conn.host = hostFor(DEFAULT_POOL, clientId, this.hosts.length);
     const outbox = this.outboxes[conn.host] as Outbox;
     writeOpen(outbox.writer, { kind: 'open', connId: conn.id, clientId, clientIdAssigned, transport: conn.transport, packet });
+    outbox.commit();
+  }
+
+  /** Hands a dropped QoS 0 PUBLISH to the session's host, for on_message_drop, when a plugin implements it. */
+  private onDroppedQos0(conn: Connection, packet: Uint8Array): void {
+    if (!this.reportDrops || conn.host < 0) return;
+    const outbox = this.outboxes[conn.host] as Outbox;
+    writeDropped(outbox.writer, conn.id, packet);
     outbox.commit();
   }
 

@@ -10,6 +10,9 @@ import type { RuntimeSpec } from './runtime/types.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
+/** Which message a full session queue drops: the one arriving ('newest') or the oldest queued ('oldest'). */
+export type QueueDropPolicy = 'newest' | 'oldest';
+
 /** How a shared subscription group picks the member that gets a message. */
 export type SharedSubscriptionStrategy = 'round-robin' | 'random' | 'sticky';
 
@@ -56,6 +59,12 @@ export interface BrokerConfig {
   maxOnlineMessages: number;
   /** Messages queued for a disconnected persistent session. */
   maxOfflineMessages: number;
+  /** Estimated bytes queued for a connected session beyond its inflight window (src/message-bytes.ts); 0 = no byte cap. */
+  maxOnlineBytes: number;
+  /** Estimated bytes queued for a disconnected persistent session; 0 = no byte cap. */
+  maxOfflineBytes: number;
+  /** Which message a full session queue drops (each drop goes to on_message_drop as queue_full). */
+  queueDropPolicy: QueueDropPolicy;
   /** Sustained incoming PUBLISH rate per session, in messages per second (token bucket refill). */
   maxIncomingMessagesRate: number;
   /** Extra incoming PUBLISH burst per session, in messages, on top of the rate. */
@@ -152,6 +161,8 @@ const NUMERIC_FIELDS: Record<string, FieldSpec> = {
   receiveMaximum: { min: 1, max: 65535, integer: true },
   maxOnlineMessages: { min: 0, max: 100_000_000, integer: true },
   maxOfflineMessages: { min: 0, max: 100_000_000, integer: true },
+  maxOnlineBytes: { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true },
+  maxOfflineBytes: { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true },
   maxIncomingMessagesRate: { min: 1, max: 1e9, integer: false },
   maxIncomingMessagesBurst: { min: 0, max: 1e9, integer: true },
   maxRetainedMemory: { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true },
@@ -202,6 +213,9 @@ export function defaultConfig(): BrokerConfig {
     receiveMaximum: 65535,
     maxOnlineMessages: 1000,
     maxOfflineMessages: 1000,
+    maxOnlineBytes: 32 * 1024 * 1024,
+    maxOfflineBytes: 32 * 1024 * 1024,
+    queueDropPolicy: 'oldest',
     maxIncomingMessagesRate: 1000,
     maxIncomingMessagesBurst: 5000,
     maxRetainedMemory: 500 * 1024 * 1024,
@@ -277,11 +291,15 @@ function checkTransports(config: BrokerConfig): void {
 }
 
 const SHARED_STRATEGIES: readonly SharedSubscriptionStrategy[] = ['round-robin', 'random', 'sticky'];
+const DROP_POLICIES: readonly QueueDropPolicy[] = ['newest', 'oldest'];
 
 /** The non-numeric MQTT 5.0 feature fields, and the plugin modules. */
 function checkProtocolOptions(config: BrokerConfig): void {
   if (!SHARED_STRATEGIES.includes(config.sharedSubscriptionStrategy)) {
     throw new RangeError(`config.sharedSubscriptionStrategy: expected one of ${SHARED_STRATEGIES.join(', ')}`);
+  }
+  if (!DROP_POLICIES.includes(config.queueDropPolicy)) {
+    throw new RangeError(`config.queueDropPolicy: expected one of ${DROP_POLICIES.join(', ')}`);
   }
   if (typeof config.responseInformation !== 'string' || Buffer.byteLength(config.responseInformation) > 65535) {
     throw new TypeError('config.responseInformation: expected a string of at most 65535 bytes');

@@ -35,6 +35,8 @@ export type ToSession =
   | { kind: 'open'; connId: number; clientId: string; clientIdAssigned: boolean; transport: TransportInfo; packet: Buffer }
   | { kind: 'packet'; connId: number; packet: Buffer }
   | { kind: 'closed'; connId: number; reason: string }
+  /** A QoS 0 PUBLISH the connection dropped (its socket held over maxConnectionBufferBytes), for on_message_drop. */
+  | { kind: 'dropped'; connId: number; packet: Buffer }
   | { kind: 'deliver'; message: AppMessage; targets: DeliveryTarget[] }
   /** The hooks the embedding application's in-process plugins implement (sent whenever the list changes). */
   | { kind: 'plugins'; hooks: string[] }
@@ -80,7 +82,7 @@ export type ToRouter =
    */
   | { kind: 'hookCall'; callId: number; hook: string; args: string };
 
-const S_OPEN = 1, S_PACKET = 2, S_CLOSED = 3, S_DELIVER = 4, S_PLUGINS = 5, S_HOOK_RESULT = 6;
+const S_OPEN = 1, S_PACKET = 2, S_CLOSED = 3, S_DELIVER = 4, S_PLUGINS = 5, S_HOOK_RESULT = 6, S_DROPPED = 7;
 const R_SEND = 1, R_END = 2, R_ACCEPTED = 3, R_PUBLISH = 4, R_SUBSCRIBE = 5, R_UNSUBSCRIBE = 6, R_DROP = 7, R_EVENT = 8, R_CREDIT = 9;
 const R_REDISPATCH = 10, R_PRESENCE = 11, R_HOOK_CALL = 12;
 /** Target flags of a deliver frame, next to the QoS in the low two bits. */
@@ -105,6 +107,12 @@ export function writeClosed(w: BatchWriter, connId: number, reason: string): voi
   w.u8(S_CLOSED);
   w.u32(connId);
   w.str(reason);
+}
+
+export function writeDropped(w: BatchWriter, connId: number, packet: Uint8Array): void {
+  w.u8(S_DROPPED);
+  w.u32(connId);
+  w.bytes(packet);
 }
 
 export function writeDeliver(w: BatchWriter, message: AppMessage, targets: readonly DeliveryTarget[]): void {
@@ -158,6 +166,7 @@ export function readToSession(r: BatchReader): ToSession {
       return { kind: 'open', connId, ...meta, packet: r.bytes() };
     }
     case S_CLOSED: return { kind: 'closed', connId: r.u32(), reason: r.str() };
+    case S_DROPPED: return { kind: 'dropped', connId: r.u32(), packet: r.bytes() };
     case S_PLUGINS: return { kind: 'plugins', hooks: JSON.parse(r.str()) as string[] };
     case S_HOOK_RESULT: return { kind: 'hookResult', callId: r.u32(), result: r.str() };
     default: throw new Error(`unknown ToSession frame kind ${kind}`);

@@ -22,6 +22,7 @@ import { HostRuntime } from './host-runtime.js';
 import { hostAuthenticator } from './plugin-auth.js';
 import { RouterLink } from './router-link.js';
 import { SessionActor, type SessionEnv } from './session-actor.js';
+import { notifyTransportDrop } from './session-hooks.js';
 import type mqttPacket from 'mqtt-packet';
 import { generateWithReason } from '../src/codec/packet-io.js';
 import { ReasonCode } from '../src/codec/reason-codes.js';
@@ -31,6 +32,8 @@ export interface HostStats {
   sessions: number;
   connected: number;
   queued: number;
+  /** Estimated bytes of the queued messages (src/message-bytes.ts plus a fixed cost per entry). */
+  queuedBytes: number;
   inflight: number;
   drops: { queueFull: number; packetTooLarge: number; rateLimited: number; expired: number };
 }
@@ -62,8 +65,8 @@ export interface HostControl {
    * per its expiry). False when this host has no such connected client.
    */
   disconnect(pool: string, clientId: string, request: ServerDisconnect): Promise<boolean>;
-  /** Resolves once the host's module plugins are loaded; rejects with the loading error. */
-  ready(): Promise<void>;
+  /** Resolves with the hooks the host's module plugins implement once they and the runtime are loaded; rejects with the loading error. */
+  ready(): Promise<string[]>;
 }
 
 /** The plugins of a host. */
@@ -139,7 +142,7 @@ export class ActorHost implements SessionDirectory {
     stats: async () => this.stats(),
     shutdown: async (redirect) => this.shutdown(redirect),
     disconnect: async (pool, clientId, request) => this.disconnect(pool, clientId, request),
-    ready: () => this.loaded,
+    ready: () => this.loaded.then(() => this.hooks.moduleHooks()),
   };
 
   private load(modules: NamedPlugin[] | Promise<NamedPlugin[]>, runtime: Runtime | Promise<Runtime> | undefined): Promise<void> {
@@ -203,6 +206,11 @@ export class ActorHost implements SessionDirectory {
         else this.byConn.get(msg.connId)?.transportClosed(msg.connId, msg.reason);
         return;
       }
+      case 'dropped': {
+        const session = this.byConn.get(msg.connId);
+        if (session) notifyTransportDrop(session, msg.packet);
+        return;
+      }
       case 'plugins':
         this.hooks.setInProcess(msg.hooks);
         return;
@@ -260,17 +268,18 @@ export class ActorHost implements SessionDirectory {
 
   stats(): HostStats {
     const drops = { queueFull: 0, packetTooLarge: 0, rateLimited: 0, expired: 0 };
-    let connected = 0, queued = 0, inflight = 0;
+    let connected = 0, queued = 0, queuedBytes = 0, inflight = 0;
     for (const s of this.sessions.values()) {
       if (s.connected) connected++;
       queued += s.flow.queued;
+      queuedBytes += s.flow.queuedBytes;
       inflight += s.flow.inflight.size;
       drops.queueFull += s.drops.queueFull;
       drops.packetTooLarge += s.drops.packetTooLarge;
       drops.rateLimited += s.drops.rateLimited;
       drops.expired += s.drops.expired;
     }
-    return { host: this.index, sessions: this.sessions.size, connected, queued, inflight, drops };
+    return { host: this.index, sessions: this.sessions.size, connected, queued, queuedBytes, inflight, drops };
   }
 
   private disconnect(pool: string, clientId: string, request: ServerDisconnect): boolean {

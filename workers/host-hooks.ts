@@ -50,6 +50,11 @@ export class HostHooks {
     this.rebuild(hooks);
   }
 
+  /** The hooks the module plugins implement. */
+  moduleHooks(): string[] {
+    return [...new Set(this.modules.flatMap((plugin) => implementedHooks(plugin.hooks)))];
+  }
+
   has(hook: HookName): boolean {
     return this.implemented.has(hook);
   }

@@ -1,9 +1,13 @@
 /**
  * Outbound QoS 1/2 state of one session: packet ids, the inflight window of
- * unacknowledged publishes (and PUBRELs awaiting PUBCOMP), and the bounded
- * queue of messages waiting for a slot. Lives inside a session actor.
+ * unacknowledged publishes (and PUBRELs awaiting PUBCOMP), and the queue of
+ * messages waiting for a slot, bounded by messages and by estimated bytes
+ * with a drop policy. Lives inside a session actor; runs wherever the actor
+ * host runs.
  */
 import type { AppMessage, QoS } from '../src/app-message.js';
+import type { QueueDropPolicy } from '../src/config.js';
+import { messageBytes } from '../src/message-bytes.js';
 
 export interface Outgoing {
   message: AppMessage;
@@ -17,12 +21,34 @@ export interface Outgoing {
   share?: string;
 }
 
+/** The bounds of a session's queue: messages, estimated bytes (0 = no byte cap), and which message goes when full. */
+export interface QueueCaps {
+  messages: number;
+  bytes: number;
+  policy: QueueDropPolicy;
+}
+
+/**
+ * Estimated bytes a queued message holds beyond its topic, payload and
+ * properties (src/message-bytes.ts): the Outgoing record, its AppMessage
+ * copy, the payload's Buffer object and its slot in the queue.
+ */
+const QUEUE_ENTRY_OVERHEAD_BYTES = 200;
+
+/** What a queued message counts against the byte cap. */
+export function queuedBytes(message: AppMessage): number {
+  return QUEUE_ENTRY_OVERHEAD_BYTES + messageBytes(message);
+}
+
 export class OutboundFlow {
   readonly inflight = new Map<number, Outgoing>();
   private queue: Outgoing[] = [];
+  /** queuedBytes() of each queued message, in the same order. */
+  private sizes: number[] = [];
   private head = 0;
   private nextPacketId = 1;
-  dropped = 0;
+  /** Estimated bytes of the queued messages. */
+  queuedBytes = 0;
 
   constructor(public window: number) {}
 
@@ -42,27 +68,50 @@ export class OutboundFlow {
     return o;
   }
 
-  /** Queues `o`; when the queue is at `limit`, drops the oldest. Returns the dropped message, if any. */
-  enqueue(o: Outgoing, limit: number): Outgoing | undefined {
-    if (limit === 0) {
-      this.dropped++;
-      return o;
-    }
+  /**
+   * Queues `o` within `caps`; returns the messages dropped for it, in order:
+   * `o` itself when it alone is over the caps or the policy keeps the queue
+   * as it is ('newest'), the oldest queued ones otherwise ('oldest').
+   */
+  enqueue(o: Outgoing, bytes: number, caps: QueueCaps): Outgoing[] {
+    if (caps.messages === 0 || (caps.bytes > 0 && bytes > caps.bytes)) return [o];
+    if (caps.policy === 'newest' && this.over(caps, 1, bytes)) return [o];
     this.queue.push(o);
-    if (this.queued <= limit) return undefined;
-    this.dropped++;
-    return this.shift();
+    this.sizes.push(bytes);
+    this.queuedBytes += bytes;
+    return this.trim(caps);
+  }
+
+  /** Drops queued messages until the queue is within `caps`: the oldest, or the newest, as the policy says. */
+  trim(caps: QueueCaps): Outgoing[] {
+    const dropped: Outgoing[] = [];
+    while (this.queued > 0 && this.over(caps, 0, 0)) {
+      dropped.push(caps.policy === 'oldest' ? this.shift() as Outgoing : this.pop());
+    }
+    return dropped;
   }
 
   shift(): Outgoing | undefined {
     if (this.head >= this.queue.length) return undefined;
     const o = this.queue[this.head] as Outgoing;
+    this.queuedBytes -= this.sizes[this.head] as number;
     this.queue[this.head++] = undefined as unknown as Outgoing;
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head);
+      this.sizes = this.sizes.slice(this.head);
       this.head = 0;
     }
     return o;
+  }
+
+  private pop(): Outgoing {
+    this.queuedBytes -= this.sizes.pop() as number;
+    return this.queue.pop() as Outgoing;
+  }
+
+  /** Whether the queue with `count` more messages of `bytes` more bytes is over `caps`. */
+  private over(caps: QueueCaps, count: number, bytes: number): boolean {
+    return this.queued + count > caps.messages || (caps.bytes > 0 && this.queuedBytes + bytes > caps.bytes);
   }
 
   /** Removes a finished exchange (PUBACK, PUBCOMP); false when the id was not inflight in that state. */
@@ -96,12 +145,19 @@ export class OutboundFlow {
     }
     if (this.queued === 0) return taken;
     const kept: Outgoing[] = [];
+    const keptSizes: number[] = [];
     for (let i = this.head; i < this.queue.length; i++) {
       const o = this.queue[i] as Outgoing;
-      if (o.share !== undefined) taken.push(o);
-      else kept.push(o);
+      if (o.share !== undefined) {
+        taken.push(o);
+        this.queuedBytes -= this.sizes[i] as number;
+      } else {
+        kept.push(o);
+        keptSizes.push(this.sizes[i] as number);
+      }
     }
     this.queue = kept;
+    this.sizes = keptSizes;
     this.head = 0;
     return taken;
   }
@@ -110,7 +166,9 @@ export class OutboundFlow {
   clear(): void {
     this.inflight.clear();
     this.queue = [];
+    this.sizes = [];
     this.head = 0;
+    this.queuedBytes = 0;
   }
 
   private freePacketId(): number {

@@ -20,7 +20,7 @@ import type { HostHooks } from './host-hooks.js';
 import type { HostRuntime } from './host-runtime.js';
 import { routingPool } from '../src/runtime/pools.js';
 import type { SessionOptions, UserContext } from '../src/runtime/types.js';
-import { OutboundFlow, type Outgoing } from './outbound-flow.js';
+import { OutboundFlow, queuedBytes, type Outgoing, type QueueCaps } from './outbound-flow.js';
 import { generatePacket, generateWithReason } from '../src/codec/packet-io.js';
 import type { RouterLink } from './router-link.js';
 import { notifyDrop, notifyExpired, notifyOfflineMessage, notifyTransportLost } from './session-hooks.js';
@@ -256,6 +256,7 @@ export class SessionActor {
     this.env.link.event('client-disconnected', this.clientId, { reason, pool: this.pool });
     if (this.hasSharedSubscriptions()) this.env.link.presence(this.sid, false);
     this.redispatchShared();
+    this.queueFull(this.flow.trim(this.queueCaps()));
     this.scheduleWill();
     this.offline();
   }
@@ -373,12 +374,25 @@ export class SessionActor {
       sendOutgoing(this, this.flow.start(o), false);
       return;
     }
-    const limit = this.connected ? this.limits.maxOnlineMessages : this.limits.maxOfflineMessages;
-    const dropped = this.flow.enqueue(o, limit);
-    if (!this.connected && dropped !== o) notifyOfflineMessage(this, o.message, o.qos, o.retain);
-    if (!dropped) return;
-    this.drops.queueFull++;
-    notifyDrop(this, dropped.message, dropped.qos, 'queue_full');
+    const dropped = this.flow.enqueue(o, queuedBytes(o.message), this.queueCaps());
+    if (!this.connected && dropped[0] !== o) notifyOfflineMessage(this, o.message, o.qos, o.retain);
+    this.queueFull(dropped);
+  }
+
+  /** The bounds of the queue now: the online ones with a transport, the offline ones without. */
+  private queueCaps(): QueueCaps {
+    const { limits } = this;
+    const policy = this.env.config.queueDropPolicy;
+    return this.connected
+      ? { messages: limits.maxOnlineMessages, bytes: limits.maxOnlineBytes, policy }
+      : { messages: limits.maxOfflineMessages, bytes: limits.maxOfflineBytes, policy };
+  }
+
+  private queueFull(dropped: readonly Outgoing[]): void {
+    for (const o of dropped) {
+      this.drops.queueFull++;
+      notifyDrop(this, o.message, o.qos, 'queue_full');
+    }
   }
 
   /** Moves queued messages into free inflight slots. */

@@ -7,8 +7,10 @@
  * Runs wherever the actor host runs.
  */
 import type { AppMessage, QoS } from '../src/app-message.js';
+import { decodePublish } from '../src/codec/publish.js';
 import type { DropReason, DroppedMessage, HookName } from '../src/hooks/types.js';
 import type { SessionActor } from './session-actor.js';
+import { toAppMessage } from './session-inbound.js';
 
 /** The session lost its last transport: gone when it ends with it (`expiry` 0), offline otherwise. */
 export function notifyTransportLost(session: SessionActor, expiry: number): void {
@@ -24,6 +26,19 @@ export function notifyOfflineMessage(session: SessionActor, message: AppMessage,
   const { hooks } = session.env;
   if (!hooks.has('on_offline_message')) return;
   hooks.notify('on_offline_message', [session.subscriberId, qos, message.topic, message.payload, retain]);
+}
+
+/**
+ * A QoS 0 PUBLISH the main thread dropped for this session's connection (its
+ * socket held over maxConnectionBufferBytes): reported as queue_full, the
+ * socket buffer being the queue of QoS 0 messages.
+ */
+export function notifyTransportDrop(session: SessionActor, packet: Buffer): void {
+  if (!session.env.hooks.has('on_message_drop')) return;
+  const decoded = decodePublish(packet, session.protocolVersion);
+  const alias = decoded.properties?.topicAlias;
+  if (decoded.topic === '' && alias !== undefined) decoded.topic = session.outboundAliases?.topicOf(alias) ?? '';
+  notifyDrop(session, toAppMessage(decoded), 0, 'queue_full');
 }
 
 export function notifyDrop(session: SessionActor, message: AppMessage, qos: QoS, reason: DropReason): void {

@@ -150,7 +150,7 @@ function refusePublish(session: SessionActor, p: DecodedPublish, reasonCode: num
   session.sendWithReason({ cmd: p.qos === 1 ? 'puback' : 'pubrec', messageId: p.messageId as number, reasonCode }, reasonString);
 }
 
-function toAppMessage(p: DecodedPublish): AppMessage {
+export function toAppMessage(p: DecodedPublish): AppMessage {
   const message: AppMessage = { topic: p.topic, payload: p.payload, qos: p.qos, retain: p.retain };
   const props = p.properties;
   if (!props) return message;

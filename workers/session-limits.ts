@@ -16,6 +16,9 @@ export interface SessionLimits {
   maxInflightMessages: number;
   maxOnlineMessages: number;
   maxOfflineMessages: number;
+  /** Estimated bytes of the queues (0 = no byte cap). */
+  maxOnlineBytes: number;
+  maxOfflineBytes: number;
   /** Largest packet the client may send, in bytes (enforced by its connection on the main thread). */
   maxIncomingPacketSize: number;
   /** Incoming PUBLISH rate (the token bucket's refill), messages per second. */
@@ -45,6 +48,8 @@ export function defaultLimits(config: BrokerConfig): SessionLimits {
     maxInflightMessages: config.maxInflightMessages,
     maxOnlineMessages: config.maxOnlineMessages,
     maxOfflineMessages: config.maxOfflineMessages,
+    maxOnlineBytes: config.maxOnlineBytes,
+    maxOfflineBytes: config.maxOfflineBytes,
     maxIncomingPacketSize: config.maxIncomingPacketSize,
     maxMessageRate: config.maxIncomingMessagesRate,
     receiveMaximum: config.receiveMaximum,
@@ -90,6 +95,8 @@ export function applyRegisterModifiers(
   if (inflight !== undefined) limits.maxInflightMessages = inflight === 0 ? UNLIMITED_INFLIGHT : inflight;
   limits.maxOnlineMessages = count('max_online_messages', 100_000_000) ?? limits.maxOnlineMessages;
   limits.maxOfflineMessages = count('max_offline_messages', 100_000_000) ?? limits.maxOfflineMessages;
+  limits.maxOnlineBytes = count('max_online_bytes', Number.MAX_SAFE_INTEGER) ?? limits.maxOnlineBytes;
+  limits.maxOfflineBytes = count('max_offline_bytes', Number.MAX_SAFE_INTEGER) ?? limits.maxOfflineBytes;
   const rate = count('max_message_rate', 1e9);
   if (rate) limits.maxMessageRate = rate;
   limits.upgradeQos = flag('upgrade_qos') ?? false;

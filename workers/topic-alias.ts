@@ -55,6 +55,12 @@ export class OutboundAliases {
     return { alias: reused, known: false, evicts };
   }
 
+  /** The topic `alias` stands for, if assigned. */
+  topicOf(alias: number): string | undefined {
+    for (const [topic, a] of this.aliases) if (a === alias) return topic;
+    return undefined;
+  }
+
   /** Records that `topic` went out with `choice` (the packet was sent). */
   commit(topic: string, choice: AliasChoice): void {
     if (choice.evicts !== undefined) this.aliases.delete(choice.evicts);

@@ -204,6 +204,15 @@ export class LoadClient {
     return ok;
   }
 
+  /** Stops reading from the socket (a subscriber that no longer keeps up). */
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
   destroy(): void {
     this.socket.destroy();
   }

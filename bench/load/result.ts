@@ -5,7 +5,7 @@
  * result object a scenario prints. Plain data, no behaviour.
  */
 
-export const SCENARIOS = ['fan-in', 'fan-out', 'pairwise-qos1', 'connection-storm', 'retained'] as const;
+export const SCENARIOS = ['fan-in', 'fan-out', 'pairwise-qos1', 'connection-storm', 'retained', 'slow-subscriber'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export function isScenarioName(name: string): name is ScenarioName {

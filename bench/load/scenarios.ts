@@ -1,5 +1,5 @@
 /**
- * The five end-to-end load scenarios, run inside the load generator process
+ * The end-to-end load scenarios (slow-subscriber in its own module), run inside the load generator process
  * (bench/load/generator.ts) against one broker on 127.0.0.1. Each connects its
  * clients, runs bounded phases (a warm-up, then a measured window of
  * `durationMs`), and returns metrics plus per-phase CPU of the generator and
@@ -8,6 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { connectMany, encodePublish, LoadClient, type ClientOptions } from './client.js';
 import { LatencySamples, openFileLimit, Phase, rssKiB, sleep, waitBrokerIdle, waitSettled, waitUntil } from './measure.js';
+import { slowSubscriber } from './slow-subscriber.js';
 import type { GeneratorOptions, Metric, PhaseStats, ScenarioName, ScenarioResult } from './result.js';
 import {
   FlatOutPump,
@@ -528,4 +529,5 @@ export const SCENARIO_RUNNERS: Record<ScenarioName, (ctx: ScenarioContext) => Pr
   'pairwise-qos1': pairwiseQos1,
   'connection-storm': connectionStorm,
   retained,
+  'slow-subscriber': slowSubscriber,
 };

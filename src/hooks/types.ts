@@ -42,6 +42,10 @@ export interface RegisterModifiers {
   upgrade_qos?: boolean;
   max_online_messages?: number;
   max_offline_messages?: number;
+  /** Shoal: byte cap of the queue while connected (maxOnlineBytes; 0 = none). */
+  max_online_bytes?: number;
+  /** Shoal: byte cap of the queue while disconnected (maxOfflineBytes; 0 = none). */
+  max_offline_bytes?: number;
   /** 5.0: seconds (told in CONNACK when it differs from the client's). */
   session_expiry_interval?: number;
   /** 5.0: Receive Maximum advertised to the client (its unacknowledged QoS 2 publishes towards us). */
@@ -88,6 +92,12 @@ export interface AuthModifiers { reason_code?: 'success' | 'continue_authenticat
 /** A message on_message_drop is told about. */
 export interface DroppedMessage { topic: string; payload: Buffer; qos: QoS; retain: boolean; properties?: MessageProperties }
 
+/**
+ * Why on_message_drop was called: a session queue (or, for QoS 0, the
+ * connection's socket buffer) was full, the Message Expiry Interval passed
+ * while the message waited, or the message is over the client's Maximum
+ * Packet Size.
+ */
 export type DropReason = 'queue_full' | 'expired' | 'max_packet_size_exceeded';
 
 /** CONNECT properties of a 5.0 client, as mqtt-packet decodes them. */

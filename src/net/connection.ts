@@ -21,6 +21,8 @@ export interface ConnectionOwner {
   onClose(conn: Connection, reason: string): void;
   /** The connection corked its socket; the owner uncorks it after the current batch. */
   corked(conn: Connection): void;
+  /** A QoS 0 PUBLISH was dropped because the socket held over maxBufferBytes. */
+  droppedQos0(conn: Connection, packet: Uint8Array): void;
 }
 
 /** What a socket offers beyond `Duplex`; used only where the stream has it. */
@@ -133,6 +135,7 @@ export class Connection {
     if (this.closed) return;
     if (((bytes[0] as number) & 0xf6) === 0x30 && this.socket.writableLength > this.maxBufferBytes) {
       this.droppedQos0++;
+      this.owner.droppedQos0(this, bytes);
       return;
     }
     if (!this.isCorked) {

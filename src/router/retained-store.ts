@@ -14,6 +14,7 @@
  *  - a min-heap by expiry time of the entries that expire, with lazy deletion.
  */
 import type { AppMessage } from '../app-message.js';
+import { messageBytes } from '../message-bytes.js';
 
 /**
  * Estimated bytes each entry costs beyond its topic, payload and properties:
@@ -22,8 +23,6 @@ import type { AppMessage } from '../app-message.js';
  * an estimate, not a measurement.
  */
 const ENTRY_OVERHEAD_BYTES = 200;
-/** Estimated bytes of a properties object before its strings and buffers. */
-const PROPERTIES_OVERHEAD_BYTES = 64;
 /** The heap is rebuilt without stale slots when it grows past twice its live size plus this. */
 const HEAP_SLACK = 1024;
 
@@ -233,19 +232,7 @@ function siftDown(heap: Entry[], i: number, entry: Entry): void {
 }
 
 function estimateBytes(msg: AppMessage): number {
-  let bytes = ENTRY_OVERHEAD_BYTES + msg.topic.length * 2 + msg.payload.length;
-  const p = msg.properties;
-  if (p !== undefined) {
-    bytes += PROPERTIES_OVERHEAD_BYTES;
-    bytes += ((p.contentType?.length ?? 0) + (p.responseTopic?.length ?? 0)) * 2;
-    bytes += p.correlationData?.length ?? 0;
-    for (const [name, value] of Object.entries(p.userProperties ?? {})) {
-      bytes += name.length * 2;
-      if (typeof value === 'string') bytes += value.length * 2;
-      else for (const v of value) bytes += v.length * 2;
-    }
-  }
-  return bytes;
+  return ENTRY_OVERHEAD_BYTES + messageBytes(msg);
 }
 
 /** Visits the unexpired messages under `node` that match `levels[i..]`. */
