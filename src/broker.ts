@@ -193,7 +193,16 @@ export class Broker extends EventEmitter {
     if (!isValidTopicName(options.topic)) throw new TypeError(`invalid topic name: ${options.topic}`);
     const payload = typeof options.payload === 'string' ? Buffer.from(options.payload) : options.payload;
     const message: AppMessage = { topic: options.topic, payload, qos: options.qos ?? 0, retain: options.retain ?? false };
-    if (options.properties) message.properties = options.properties;
+    if (options.properties) {
+      const { messageExpiryInterval, ...properties } = options.properties;
+      if (messageExpiryInterval !== undefined) {
+        if (!Number.isInteger(messageExpiryInterval) || messageExpiryInterval < 0 || messageExpiryInterval > 0xffffffff) {
+          throw new RangeError(`publish: properties.messageExpiryInterval ${messageExpiryInterval} is not a whole number of seconds in 0..4294967295`);
+        }
+        message.expiresAt = Date.now() + messageExpiryInterval * 1000;
+      }
+      if (Object.keys(properties).length > 0) message.properties = properties;
+    }
     this.router.route(DEFAULT_POOL, message, -1, 0);
   }
 

@@ -229,3 +229,37 @@ describe('embedding API (any version)', () => {
     await own.broker.close();
   });
 });
+
+describe('broker.publish with a Message Expiry Interval', () => {
+  test('[MQTT-3.3.2-6] a 5.0 subscriber gets the remaining lifetime; a 3.1.1 subscriber gets the message without properties', async () => {
+    const topic = uniqueTopic('appexp');
+    const v5 = await connectClient(b.port, { version: 5 });
+    const v4 = await connectClient(b.port, { version: 4 });
+    await v5.subscribeAsync(topic, { qos: 1 });
+    await v4.subscribeAsync(topic, { qos: 1 });
+    await b.broker.publish({ topic, payload: Buffer.from('ttl'), qos: 1, properties: { messageExpiryInterval: 60, contentType: 'text/plain' } });
+    const m5 = await nextMessage(v5);
+    const lifetime = m5.packet.properties?.messageExpiryInterval;
+    assert.ok(lifetime !== undefined && lifetime > 0 && lifetime <= 60, `remaining lifetime ${lifetime}`);
+    assert.equal(m5.packet.properties?.contentType, 'text/plain');
+    const m4 = await nextMessage(v4);
+    assert.equal(m4.payload.toString(), 'ttl');
+  });
+
+  test('a retained message whose interval has passed is not sent to a new subscriber', async () => {
+    const topic = uniqueTopic('appexp');
+    await b.broker.publish({ topic, payload: Buffer.from('gone'), qos: 0, retain: true, properties: { messageExpiryInterval: 0 } });
+    const sub = await connectClient(b.port, { version: 5 });
+    await sub.subscribeAsync(topic, { qos: 0 });
+    // Retained messages are sent before any message published after the SUBACK.
+    await b.broker.publish({ topic, payload: Buffer.from('live'), qos: 0 });
+    assert.equal((await nextMessage(sub)).payload.toString(), 'live', 'the expired retained message is skipped');
+  });
+
+  test('an interval that is not a whole number of seconds is refused with an error naming it', async () => {
+    await assert.rejects(
+      b.broker.publish({ topic: uniqueTopic('appexp'), payload: 'x', properties: { messageExpiryInterval: -1 } }),
+      /messageExpiryInterval/,
+    );
+  });
+});
