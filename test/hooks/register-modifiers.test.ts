@@ -3,7 +3,8 @@
  * (the 5.0-only ones under 5.0), with the actor hosts on the main thread and
  * in two workers: subscriber_id, mountpoint, clean_session / clean_start,
  * max_message_size, max_message_rate, max_inflight_messages, upgrade_qos,
- * max_online_messages, max_offline_messages, and for 5.0
+ * max_online_messages, max_offline_messages, max_online_bytes,
+ * max_offline_bytes, and for 5.0
  * session_expiry_interval, receive_max, topic_alias_max, max_packet_size.
  * An invalid modifier is ignored.
  */
@@ -144,42 +145,56 @@ for (const workers of WORKER_COUNTS) {
         assert.equal((await nextMessage(sub)).packet.qos, 1);
       });
 
-      test('max_online_messages: the queue of a connected session beyond its inflight window; the oldest is dropped', async () => {
-        const clientId = uniqueId('online');
-        const topic = uniqueTopic('online');
-        mods.set(clientId, { max_inflight_messages: 1, max_online_messages: 1 });
-        const raw = await RawClient.connect(b.port, version);
-        await raw.handshake({ clientId });
-        raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });
-        await raw.expectPacket('suback');
-        const pub = await connectClient(b.port, { version });
-        for (const payload of ['inflight', 'queued-then-dropped', 'kept']) await pub.publishAsync(topic, payload, { qos: 1 });
-        const first = await raw.expectPacket('publish');
-        assert.equal(first.payload.toString(), 'inflight');
-        const drop = await recorder.waitFor('on_message_drop', clientId);
-        assert.equal(drop.args[2], 'queue_full');
-        raw.send({ cmd: 'puback', messageId: first.messageId as number });
-        assert.equal((await raw.expectPacket('publish')).payload.toString(), 'kept');
-      });
+      /** Bytes of one queued message as maxOnlineBytes / maxOfflineBytes count them (no 5.0 properties). */
+      const queuedBytes = (topic: string, payload: string): number => 200 + 2 * topic.length + Buffer.byteLength(payload);
+      const pad = (text: string): string => text.padEnd(100, '.');
+      const queueCaps = [
+        { modifier: 'max_online_messages', online: (): RegisterModifiers => ({ max_online_messages: 1 }), offline: (): RegisterModifiers => ({ max_offline_messages: 1 }) },
+        {
+          modifier: 'max_online_bytes',
+          online: (topic: string): RegisterModifiers => ({ max_online_bytes: Math.floor(queuedBytes(topic, pad('x')) * 1.5) }),
+          offline: (topic: string): RegisterModifiers => ({ max_offline_bytes: Math.floor(queuedBytes(topic, pad('x')) * 1.5) }),
+        },
+      ] as const;
 
-      test('max_offline_messages: the queue of a disconnected session; the oldest is dropped', async () => {
-        const clientId = uniqueId('offq');
-        const topic = uniqueTopic('offq');
-        mods.set(clientId, { max_offline_messages: 1 });
-        const raw = await RawClient.connect(b.port, version);
-        await raw.handshake({ clientId, ...rawPersistent(version) });
-        raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });
-        await raw.expectPacket('suback');
-        raw.disconnect();
-        await recorder.waitFor('on_client_offline', clientId);
-        const pub = await connectClient(b.port, { version });
-        await pub.publishAsync(topic, 'first', { qos: 1 });
-        await pub.publishAsync(topic, 'second', { qos: 1 });
-        const back = await RawClient.connect(b.port, version);
-        const connack = await back.handshake({ clientId, ...rawPersistent(version) });
-        assert.equal(connack.sessionPresent, true);
-        assert.equal((await back.expectPacket('publish')).payload.toString(), 'second');
-      });
+      for (const cap of queueCaps) {
+        test(`${cap.modifier}: the queue of a connected session beyond its inflight window; the oldest is dropped`, async () => {
+          const clientId = uniqueId('online');
+          const topic = uniqueTopic('online');
+          mods.set(clientId, { max_inflight_messages: 1, ...cap.online(topic) });
+          const raw = await RawClient.connect(b.port, version);
+          await raw.handshake({ clientId });
+          raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });
+          await raw.expectPacket('suback');
+          const pub = await connectClient(b.port, { version });
+          for (const payload of ['inflight', 'queued-then-dropped', 'kept']) await pub.publishAsync(topic, pad(payload), { qos: 1 });
+          const first = await raw.expectPacket('publish');
+          assert.equal(first.payload.toString(), pad('inflight'));
+          const drop = await recorder.waitFor('on_message_drop', clientId);
+          assert.equal(drop.args[2], 'queue_full');
+          raw.send({ cmd: 'puback', messageId: first.messageId as number });
+          assert.equal((await raw.expectPacket('publish')).payload.toString(), pad('kept'));
+        });
+
+        test(`${cap.modifier.replace('online', 'offline')}: the queue of a disconnected session; the oldest is dropped`, async () => {
+          const clientId = uniqueId('offq');
+          const topic = uniqueTopic('offq');
+          mods.set(clientId, cap.offline(topic));
+          const raw = await RawClient.connect(b.port, version);
+          await raw.handshake({ clientId, ...rawPersistent(version) });
+          raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });
+          await raw.expectPacket('suback');
+          raw.disconnect();
+          await recorder.waitFor('on_client_offline', clientId);
+          const pub = await connectClient(b.port, { version });
+          await pub.publishAsync(topic, pad('first'), { qos: 1 });
+          await pub.publishAsync(topic, pad('second'), { qos: 1 });
+          const back = await RawClient.connect(b.port, version);
+          const connack = await back.handshake({ clientId, ...rawPersistent(version) });
+          assert.equal(connack.sessionPresent, true);
+          assert.equal((await back.expectPacket('publish')).payload.toString(), pad('second'));
+        });
+      }
 
       test('an invalid modifier is ignored', async () => {
         const clientId = uniqueId('bad');
