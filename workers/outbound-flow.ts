@@ -40,6 +40,9 @@ export function queuedBytes(message: AppMessage): number {
   return QUEUE_ENTRY_OVERHEAD_BYTES + messageBytes(message);
 }
 
+/** What enqueue() and trim() answer when nothing was dropped (no allocation on the common path). */
+const NONE: readonly Outgoing[] = [];
+
 export class OutboundFlow {
   readonly inflight = new Map<number, Outgoing>();
   private queue: Outgoing[] = [];
@@ -73,7 +76,7 @@ export class OutboundFlow {
    * `o` itself when it alone is over the caps or the policy keeps the queue
    * as it is ('newest'), the oldest queued ones otherwise ('oldest').
    */
-  enqueue(o: Outgoing, bytes: number, caps: QueueCaps): Outgoing[] {
+  enqueue(o: Outgoing, bytes: number, caps: QueueCaps): readonly Outgoing[] {
     if (caps.messages === 0 || (caps.bytes > 0 && bytes > caps.bytes)) return [o];
     if (caps.policy === 'newest' && this.over(caps, 1, bytes)) return [o];
     this.queue.push(o);
@@ -83,7 +86,8 @@ export class OutboundFlow {
   }
 
   /** Drops queued messages until the queue is within `caps`: the oldest, or the newest, as the policy says. */
-  trim(caps: QueueCaps): Outgoing[] {
+  trim(caps: QueueCaps): readonly Outgoing[] {
+    if (this.queued === 0 || !this.over(caps, 0, 0)) return NONE;
     const dropped: Outgoing[] = [];
     while (this.queued > 0 && this.over(caps, 0, 0)) {
       dropped.push(caps.policy === 'oldest' ? this.shift() as Outgoing : this.pop());
