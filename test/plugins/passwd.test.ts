@@ -16,9 +16,10 @@ import { resolveConfig } from '../../src/config.js';
 import { hashPassword, parsePasswordFile } from '../../src/plugins/passwd.js';
 import { broadcastReload } from '../../src/plugins/watched-file.js';
 import { brokerForSuite, startBroker } from '../helpers/broker.js';
+import { runCli } from '../helpers/cli.js';
 import { connectClient, VERSIONS } from '../helpers/clients.js';
 import { label } from '../helpers/spec.js';
-import { connackCode, eventually, replaceFile, runCli, tempDir } from './support.js';
+import { connackCode, eventually, replaceFile, tempDir } from './support.js';
 
 const tmp = tempDir('passwd');
 const FILE = join(tmp.dir, 'passwd');

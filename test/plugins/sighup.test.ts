@@ -10,7 +10,8 @@ import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashPassword } from '../../src/plugins/passwd.js';
 import { closeAllClients, connectClient, VERSIONS } from '../helpers/clients.js';
-import { connackCode, eventually, listeningPort, replaceFile, startCli, tempDir } from './support.js';
+import { listeningPort, startCli } from '../helpers/cli.js';
+import { connackCode, eventually, replaceFile, tempDir } from './support.js';
 
 describe('SIGHUP', () => {
   const tmp = tempDir('sighup');
