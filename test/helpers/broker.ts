@@ -11,7 +11,7 @@ import { after, afterEach, before } from 'node:test';
 import { createBroker } from '../../src/index.js';
 import type { BrokerConfig, LogLevel } from '../../src/config.js';
 import type { Plugin } from '../../src/hooks/types.js';
-import { closeAllClients } from './clients.js';
+import { closeAllClients, withBound } from './clients.js';
 import { closeAllRawClients } from './raw-client.js';
 
 export type Broker = ReturnType<typeof createBroker>;
@@ -38,12 +38,12 @@ export async function startBroker(overrides: Partial<BrokerConfig> = {}, options
   const logLevel = (process.env['SHOAL_TEST_LOG'] as LogLevel | undefined) ?? 'silent';
   const broker = createBroker({ host: '127.0.0.1', port: 0, workers: 1, logLevel, ...overrides });
   for (const plugin of options.plugins ?? []) broker.addPlugin(plugin);
-  const { port } = await withTimeout(broker.listen(), 15_000, 'broker.listen()');
+  const { port } = await withBound(broker.listen(), 15_000, 'broker.listen()');
   // listen() can resolve before the worker threads are up; a stats() round trip
   // with every host is the readiness barrier, so a test's first CONNECT does not
   // also measure worker start-up (connect.test.ts covers that case on its own).
   if (options.waitForHosts !== false) {
-    await withTimeout(broker.stats(), 15_000, 'broker.stats() (actor hosts ready)');
+    await withBound(broker.stats(), 15_000, 'broker.stats() (actor hosts ready)');
   }
   let closing: Promise<void> | undefined;
   return {
@@ -51,7 +51,7 @@ export async function startBroker(overrides: Partial<BrokerConfig> = {}, options
     port,
     url: `mqtt://127.0.0.1:${port}`,
     close() {
-      closing ??= withTimeout(Promise.resolve(broker.close()), CLOSE_BOUND_MS, 'broker.close()').then(() => undefined);
+      closing ??= withBound(Promise.resolve(broker.close()), CLOSE_BOUND_MS, 'broker.close()').then(() => undefined);
       return closing;
     },
   };
@@ -106,15 +106,4 @@ export function brokerForSuite(overrides: Partial<BrokerConfig> = {}, options: S
     get url() { return current().url; },
     close: () => current().close(),
   };
-}
-
-/** Resolves or rejects like `promise`, or rejects after `ms` naming `what`. */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
-    promise.then(
-      (value) => { clearTimeout(timer); resolve(value); },
-      (err: unknown) => { clearTimeout(timer); reject(err); },
-    );
-  });
 }
