@@ -5,26 +5,18 @@
  * authentication without an authenticator. MQTT 3.1.1 and 5.0 where both have
  * the feature. One broker for the file.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IConnackPacket } from 'mqtt-packet';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/broker.js';
 import { uniqueId, VERSIONS } from '../helpers/clients.js';
-import { closeAllRawClients, connectBytes, RawClient } from '../helpers/raw-client.js';
+import { connectBytes, RawClient } from '../helpers/raw-client.js';
 import { label, rule } from '../helpers/spec.js';
 import { connectRaw, describePacket, expectServerClose, roundTrip } from './support.js';
 
 const MAX_KEEPALIVE = 20;
 
-let b: TestBroker;
-before(async () => {
-  b = await startBroker({ maxKeepalive: MAX_KEEPALIVE });
-});
-after(async () => {
-  await closeAllRawClients();
-  await b?.close();
-});
-afterEach(() => closeAllRawClients());
+const b = brokerForSuite({ maxKeepalive: MAX_KEEPALIVE });
 
 function code(connack: IConnackPacket): number | undefined {
   return connack.reasonCode ?? connack.returnCode;

@@ -5,23 +5,14 @@
  * Local and Subscription Identifiers. MQTT 3.1.1 and 5.0 where both have the
  * feature. One broker for the file.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/broker.js';
 import { VERSIONS } from '../helpers/clients.js';
-import { closeAllRawClients } from '../helpers/raw-client.js';
 import { label, rule } from '../helpers/spec.js';
 import { connectRaw, expectNoPublish, nextPacketId, publish, receive, subscribe, topic } from './support.js';
 
-let b: TestBroker;
-before(async () => {
-  b = await startBroker();
-});
-after(async () => {
-  await closeAllRawClients();
-  await b?.close();
-});
-afterEach(() => closeAllRawClients());
+const b = brokerForSuite();
 
 for (const version of VERSIONS) {
   const refused = version === 5 ? 0x8f : 0x80;

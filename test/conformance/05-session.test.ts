@@ -6,24 +6,15 @@
  * remaining lifetime forwarded. MQTT 3.1.1 and 5.0 where both have the
  * feature. One broker for the file.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IConnectPacket } from 'mqtt-packet';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/broker.js';
 import { uniqueId, VERSIONS, type Version } from '../helpers/clients.js';
-import { closeAllRawClients } from '../helpers/raw-client.js';
 import { label, rule } from '../helpers/spec.js';
 import { connectRaw, expectNoPublish, expectServerClose, publish, receive, subscribe, topic } from './support.js';
 
-let b: TestBroker;
-before(async () => {
-  b = await startBroker();
-});
-after(async () => {
-  await closeAllRawClients();
-  await b?.close();
-});
-afterEach(() => closeAllRawClients());
+const b = brokerForSuite();
 
 function persistent(version: Version, clientId: string, expiry = 60): Partial<IConnectPacket> {
   return version === 5 ? { clientId, clean: false, properties: { sessionExpiryInterval: expiry } } : { clientId, clean: false };

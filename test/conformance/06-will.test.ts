@@ -6,24 +6,16 @@
  * the Payload Format Indicator of a will checked against its payload.
  * MQTT 3.1.1 and 5.0 where both have the feature. One broker for the file.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IConnectPacket } from 'mqtt-packet';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/broker.js';
 import { uniqueId, VERSIONS } from '../helpers/clients.js';
-import { closeAllRawClients, RawClient } from '../helpers/raw-client.js';
+import { RawClient } from '../helpers/raw-client.js';
 import { label, rule } from '../helpers/spec.js';
 import { connectRaw, expectNoPublish, receive, subscribe, topic } from './support.js';
 
-let b: TestBroker;
-before(async () => {
-  b = await startBroker();
-});
-after(async () => {
-  await closeAllRawClients();
-  await b?.close();
-});
-afterEach(() => closeAllRawClients());
+const b = brokerForSuite();
 
 type Will = NonNullable<IConnectPacket['will']>;
 

@@ -6,24 +6,15 @@
  * exchange. MQTT 3.1.1 and 5.0 where both have the feature. One broker for
  * the file (maxInflightMessages 1, so a queued message shows a freed slot).
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IPublishPacket } from 'mqtt-packet';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/broker.js';
 import { uniqueId, VERSIONS } from '../helpers/clients.js';
-import { closeAllRawClients } from '../helpers/raw-client.js';
 import { label, rule } from '../helpers/spec.js';
 import { connectRaw, expectNoPublish, publish, receive, roundTrip, subscribe, topic } from './support.js';
 
-let b: TestBroker;
-before(async () => {
-  b = await startBroker({ maxInflightMessages: 1 });
-});
-after(async () => {
-  await closeAllRawClients();
-  await b?.close();
-});
-afterEach(() => closeAllRawClients());
+const b = brokerForSuite({ maxInflightMessages: 1 });
 
 for (const version of VERSIONS) {
   describe(`07 qos2 (${label(version)})`, () => {

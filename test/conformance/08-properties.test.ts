@@ -6,25 +6,16 @@
  * check that a 3.1.1 subscriber gets a 5.0 message without them. Two brokers:
  * one on defaults, one with `responseInformation` set.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAllRawClients } from '../helpers/raw-client.js';
+import { brokerForSuite } from '../helpers/broker.js';
 import { connectRaw, expectServerClose, publish, receive, subscribe, topic } from './support.js';
 
 const RESPONSE_INFORMATION = 'replies/shoal';
 const NOT_UTF8 = Buffer.from([0xc3, 0x28]);
 
-let b: TestBroker;
-let withInfo: TestBroker;
-before(async () => {
-  [b, withInfo] = await Promise.all([startBroker(), startBroker({ responseInformation: RESPONSE_INFORMATION })]);
-});
-after(async () => {
-  await closeAllRawClients();
-  await Promise.all([b?.close(), withInfo?.close()]);
-});
-afterEach(() => closeAllRawClients());
+const b = brokerForSuite();
+const withInfo = brokerForSuite({ responseInformation: RESPONSE_INFORMATION });
 
 describe('08 properties (MQTT 5.0)', () => {
   test('[MQTT-3.3.2-15] [MQTT-3.3.2-16] [MQTT-3.3.2-17] [MQTT-3.3.2-18] [MQTT-3.3.2-20] Response Topic, Correlation Data, User Properties (in order) and Content Type are forwarded unaltered', async () => {

@@ -7,11 +7,10 @@
  * where both have the feature. Two brokers: one with small limits, one with a
  * publish rate of 1 message per second.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/broker.js';
 import { VERSIONS } from '../helpers/clients.js';
-import { closeAllRawClients } from '../helpers/raw-client.js';
 import { label } from '../helpers/spec.js';
 import { connectRaw, expectNoPublish, expectServerClose, publish, receive, roundTrip, subscribe, topic } from './support.js';
 
@@ -19,19 +18,8 @@ const MAX_INFLIGHT = 3;
 const RECEIVE_MAXIMUM = 2;
 const MAX_PACKET = 1024;
 
-let b: TestBroker;
-let slow: TestBroker;
-before(async () => {
-  [b, slow] = await Promise.all([
-    startBroker({ maxInflightMessages: MAX_INFLIGHT, receiveMaximum: RECEIVE_MAXIMUM, maxIncomingPacketSize: MAX_PACKET }),
-    startBroker({ maxIncomingMessagesRate: 1, maxIncomingMessagesBurst: 0 }),
-  ]);
-});
-after(async () => {
-  await closeAllRawClients();
-  await Promise.all([b?.close(), slow?.close()]);
-});
-afterEach(() => closeAllRawClients());
+const b = brokerForSuite({ maxInflightMessages: MAX_INFLIGHT, receiveMaximum: RECEIVE_MAXIMUM, maxIncomingPacketSize: MAX_PACKET });
+const slow = brokerForSuite({ maxIncomingMessagesRate: 1, maxIncomingMessagesBurst: 0 });
 
 for (const version of VERSIONS) {
   describe(`09 flow control (${label(version)})`, () => {

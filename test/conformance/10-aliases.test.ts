@@ -7,28 +7,16 @@
  * connection. Raw clients, and mqtt.js end to end. Two brokers: defaults
  * (topicAliasMaximum 10), and topicAliasMaximum 0.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IPublishPacket } from 'mqtt-packet';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAllClients, connectClient, nextMessages, uniqueId, WAIT_MS, withBound } from '../helpers/clients.js';
-import { closeAllRawClients, type RawClient } from '../helpers/raw-client.js';
+import { brokerForSuite } from '../helpers/broker.js';
+import { connectClient, nextMessages, uniqueId, WAIT_MS, withBound } from '../helpers/clients.js';
+import { type RawClient } from '../helpers/raw-client.js';
 import { connectRaw, expectServerClose, publish, receive, subscribe, topic } from './support.js';
 
-let b: TestBroker;
-let none: TestBroker;
-before(async () => {
-  [b, none] = await Promise.all([startBroker(), startBroker({ topicAliasMaximum: 0 })]);
-});
-after(async () => {
-  await closeAllClients();
-  await closeAllRawClients();
-  await Promise.all([b?.close(), none?.close()]);
-});
-afterEach(async () => {
-  await closeAllClients();
-  await closeAllRawClients();
-});
+const b = brokerForSuite();
+const none = brokerForSuite({ topicAliasMaximum: 0 });
 
 /** Receives `count` PUBLISHes and resolves their topics as a client keeping an alias table would. */
 async function receiveAliased(client: RawClient, count: number, table = new Map<number, string>()): Promise<{ topics: string[]; packets: IPublishPacket[] }> {

@@ -10,34 +10,21 @@
  * Mosquitto does. Brokers: round-robin with maxInflightMessages 1, two
  * workers, sticky and random (these two with sessions on the main thread).
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IConnectPacket, IPublishPacket } from 'mqtt-packet';
 import { hostFor } from '../../src/hosts/placement.js';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/broker.js';
 import { uniqueId, VERSIONS, type Version } from '../helpers/clients.js';
-import { closeAllRawClients, type RawClient } from '../helpers/raw-client.js';
+import { type RawClient } from '../helpers/raw-client.js';
 import { label } from '../helpers/spec.js';
 import { connectRaw, expectNoPublish, expectServerClose, publish, receive, roundTrip, subscribe, topic } from './support.js';
 
-let b: TestBroker;
-let twoHosts: TestBroker;
-let sticky: TestBroker;
-let random: TestBroker;
-before(async () => {
-  [b, twoHosts, sticky, random] = await Promise.all([
-    startBroker({ maxInflightMessages: 1 }),
-    startBroker({ workers: 2 }),
-    // The strategy lives in the router (main thread): these two host their sessions there too.
-    startBroker({ sharedSubscriptionStrategy: 'sticky', workers: 0 }),
-    startBroker({ sharedSubscriptionStrategy: 'random', workers: 0 }),
-  ]);
-});
-after(async () => {
-  await closeAllRawClients();
-  await Promise.all([b, twoHosts, sticky, random].map((x) => x?.close()));
-});
-afterEach(() => closeAllRawClients());
+const b = brokerForSuite({ maxInflightMessages: 1 });
+const twoHosts = brokerForSuite({ workers: 2 });
+// The strategy lives in the router (main thread): these two host their sessions there too.
+const sticky = brokerForSuite({ sharedSubscriptionStrategy: 'sticky', workers: 0 });
+const random = brokerForSuite({ sharedSubscriptionStrategy: 'random', workers: 0 });
 
 function persistent(version: Version, clientId: string): Partial<IConnectPacket> {
   return version === 5 ? { clientId, clean: false, properties: { sessionExpiryInterval: 60 } } : { clientId, clean: false };

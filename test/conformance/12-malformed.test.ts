@@ -6,24 +6,16 @@
  * on 5.0 after a DISCONNECT 0x81 (Malformed Packet) or 0x82 (Protocol Error).
  * MQTT 3.1.1 and 5.0. One broker for the file.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mqttPacket from 'mqtt-packet';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/broker.js';
 import { uniqueId, VERSIONS, type Version } from '../helpers/clients.js';
-import { closeAllRawClients, connectBytes, RawClient } from '../helpers/raw-client.js';
+import { connectBytes, RawClient } from '../helpers/raw-client.js';
 import { label, rule } from '../helpers/spec.js';
 import { connectRaw, expectNoPublish, expectServerClose, subscribe, topic } from './support.js';
 
-let b: TestBroker;
-before(async () => {
-  b = await startBroker();
-});
-after(async () => {
-  await closeAllRawClients();
-  await b?.close();
-});
-afterEach(() => closeAllRawClients());
+const b = brokerForSuite();
 
 /** A packet from its first byte and body (Remaining Length of one byte). */
 function frame(first: number, body: number[] | Buffer): Buffer {

@@ -7,30 +7,21 @@
  * Strings of the DISCONNECTs the main thread writes (0x81 framing, 0x95
  * oversized packet). One broker for the file, plus one with an on_auth_m5.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mqttPacket, { type IDisconnectPacket, type Packet } from 'mqtt-packet';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/broker.js';
 import { uniqueId } from '../helpers/clients.js';
 import { varint } from '../hostile/wire.js';
-import { closeAllRawClients, RawClient } from '../helpers/raw-client.js';
+import { RawClient } from '../helpers/raw-client.js';
 import { connectRaw, expectServerClose, subscribe, topic } from './support.js';
 
 const MAX_IN = 1024;
 
-let b: TestBroker;
-let withAuth: TestBroker;
-before(async () => {
-  [b, withAuth] = await Promise.all([
-    startBroker({ maxIncomingPacketSize: MAX_IN }),
-    startBroker({}, { plugins: [{ on_auth_m5: () => ({ ok: { reason_code: 'continue_authentication', auth_data: Buffer.alloc(100, 1) } }) }] }),
-  ]);
+const b = brokerForSuite({ maxIncomingPacketSize: MAX_IN });
+const withAuth = brokerForSuite({}, {
+  plugins: [{ on_auth_m5: () => ({ ok: { reason_code: 'continue_authentication', auth_data: Buffer.alloc(100, 1) } }) }],
 });
-after(async () => {
-  await closeAllRawClients();
-  await Promise.all([b?.close(), withAuth?.close()]);
-});
-afterEach(() => closeAllRawClients());
 
 /** The fixed header of a QoS 0 PUBLISH one byte over our maximum, without its body. */
 function publishHeaderOverMax(): Buffer {

@@ -278,6 +278,7 @@ export async function closeAllClients(): Promise<void> {
   await Promise.all(clients.map((c) => new Promise<void>((resolve) => c.end(true, {}, () => resolve()))));
 }
 
+/** Resolves or rejects like `promise`, or rejects after `ms` naming `what`. */
 export function withBound<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${what} did not complete within ${ms} ms`)), ms);

@@ -8,17 +8,17 @@
  * on_client_wakeup), a chain answering asynchronously while the client's
  * next packets wait, on_auth_m5, and a hook that never answers.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
 import type { Peer, SubscriberId } from '../../src/hooks/types.js';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { startBroker } from '../helpers/broker.js';
 import {
-  closeAllClients, connectClient, dropConnection, nextMessage, once, persistent, uniqueId, uniqueTopic, VERSIONS, type Version,
+  connectClient, dropConnection, nextMessage, once, persistent, uniqueId, uniqueTopic, VERSIONS, type Version,
 } from '../helpers/clients.js';
 import { closeAllRawClients, RawClient } from '../helpers/raw-client.js';
 import { label } from '../helpers/spec.js';
-import { deferred, Recorder, WORKER_COUNTS } from './support.js';
+import { deferred, recordedBroker, Recorder, WORKER_COUNTS } from './support.js';
 
 function code(version: Version, connack: IConnackPacket): number | undefined {
   return version === 5 ? connack.reasonCode : connack.returnCode;
@@ -33,19 +33,7 @@ for (const workers of WORKER_COUNTS) {
     const m5 = (hook: string): string => (version === 5 ? `${hook}_m5` : hook);
 
     describe(`CONNECT hooks (${label(version)}, workers ${workers})`, () => {
-      const recorder = new Recorder();
-      let b: TestBroker;
-      before(async () => {
-        b = await startBroker({ workers }, { plugins: [recorder.plugin] });
-      });
-      afterEach(async () => {
-        recorder.reset();
-        await closeAllClients();
-        await closeAllRawClients();
-      });
-      after(async () => {
-        await b?.close();
-      });
+      const { recorder, b } = recordedBroker({ workers });
 
       test(`${m5('auth_on_register')} gets (peer, subscriberId, username, password, clean${version === 5 ? ', properties' : ''}); then on_client_wakeup, ${m5('on_register')}, the will's ${m5('auth_on_publish')}, and CONNACK`, async () => {
         const clientId = uniqueId('reg');

@@ -6,14 +6,12 @@
  * on_offline_message when a message is queued for it offline, and
  * on_message_drop with its three reasons.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DroppedMessage } from '../../src/hooks/types.js';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAllClients, connectClient, dropConnection, persistent, uniqueId, uniqueTopic, VERSIONS } from '../helpers/clients.js';
-import { closeAllRawClients } from '../helpers/raw-client.js';
+import { connectClient, dropConnection, persistent, uniqueId, uniqueTopic, VERSIONS } from '../helpers/clients.js';
 import { label } from '../helpers/spec.js';
-import { Recorder, WORKER_COUNTS } from './support.js';
+import { recordedBroker, WORKER_COUNTS } from './support.js';
 
 /** 3.1.1 persistent sessions expire after this many seconds on the suite's broker (5.0 clients ask for their own). */
 const PERSISTENT_EXPIRY_S = 1;
@@ -22,19 +20,7 @@ const OUTGOING_LIMIT = 512;
 for (const workers of WORKER_COUNTS) {
   for (const version of VERSIONS) {
     describe(`lifecycle hooks (${label(version)}, workers ${workers})`, () => {
-      const recorder = new Recorder();
-      let b: TestBroker;
-      before(async () => {
-        b = await startBroker({ workers, persistentSessionExpiry: PERSISTENT_EXPIRY_S, maxOutgoingPacketSize: OUTGOING_LIMIT }, { plugins: [recorder.plugin] });
-      });
-      afterEach(async () => {
-        recorder.reset();
-        await closeAllClients();
-        await closeAllRawClients();
-      });
-      after(async () => {
-        await b?.close();
-      });
+      const { recorder, b } = recordedBroker({ workers, persistentSessionExpiry: PERSISTENT_EXPIRY_S, maxOutgoingPacketSize: OUTGOING_LIMIT });
 
       test('a clean session that disconnects: on_client_gone(subscriberId), never on_client_offline', async () => {
         const clientId = uniqueId('gone');

@@ -8,16 +8,15 @@
  * [MQTT-3.3.2-5], and queue_full for a QoS 0 message dropped because the
  * subscriber's socket held over maxConnectionBufferBytes.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { QueueDropPolicy } from '../../src/config.js';
 import type { DroppedMessage } from '../../src/hooks/types.js';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAllClients, closeClient, connectClient, persistent, uniqueId, uniqueTopic, VERSIONS } from '../helpers/clients.js';
-import { closeAllRawClients, RawClient } from '../helpers/raw-client.js';
+import { closeClient, connectClient, persistent, uniqueId, uniqueTopic, VERSIONS } from '../helpers/clients.js';
+import { RawClient } from '../helpers/raw-client.js';
 import { label } from '../helpers/spec.js';
 import { hostTotals, labelled, labelOf, StalledSubscriber, waitUntil } from '../limits/support.js';
-import { Recorder, type Call } from './support.js';
+import { recordedBroker, type Call } from './support.js';
 
 const MAX_ONLINE = 1;
 const EXPIRY_S = 1;
@@ -38,21 +37,8 @@ function dropped(call: Call): { message: DroppedMessage; reason: unknown } {
 for (const { policy, workers } of SETUPS) {
   for (const version of VERSIONS) {
     describe(`on_message_drop (${label(version)}, queueDropPolicy '${policy}', workers ${workers})`, () => {
-      const recorder = new Recorder();
-      let b: TestBroker;
-      before(async () => {
-        b = await startBroker(
-          { workers, queueDropPolicy: policy, maxInflightMessages: 1, maxOnlineMessages: MAX_ONLINE, maxConnectionBufferBytes: BUFFER_BYTES },
-          { plugins: [recorder.plugin] },
-        );
-      });
-      afterEach(async () => {
-        recorder.reset();
-        await closeAllClients();
-        await closeAllRawClients();
-      });
-      after(async () => {
-        await b?.close();
+      const { recorder, b } = recordedBroker({
+        workers, queueDropPolicy: policy, maxInflightMessages: 1, maxOnlineMessages: MAX_ONLINE, maxConnectionBufferBytes: BUFFER_BYTES,
       });
 
       /** A 5.0 client publishes 'stale' with a Message Expiry Interval of EXPIRY_S. */

@@ -7,16 +7,13 @@
  * SUBACK, on_unsubscribe(_m5) rewrites, on_deliver(_m5) modifiers, and the
  * order of packets and deliveries kept while a plugin answers asynchronously.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MessageProperties } from '../../src/app-message.js';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import {
-  closeAllClients, connectClient, expectNoMessage, nextMessage, nextMessages, uniqueId, uniqueTopic, VERSIONS,
-} from '../helpers/clients.js';
-import { closeAllRawClients, RawClient } from '../helpers/raw-client.js';
+import { connectClient, expectNoMessage, nextMessage, nextMessages, uniqueId, uniqueTopic, VERSIONS } from '../helpers/clients.js';
+import { RawClient } from '../helpers/raw-client.js';
 import { label } from '../helpers/spec.js';
-import { deferred, Recorder, WORKER_COUNTS } from './support.js';
+import { deferred, recordedBroker, WORKER_COUNTS } from './support.js';
 
 for (const workers of WORKER_COUNTS) {
   for (const version of VERSIONS) {
@@ -24,19 +21,7 @@ for (const workers of WORKER_COUNTS) {
     const v5 = version === 5;
 
     describe(`message hooks (${label(version)}, workers ${workers})`, () => {
-      const recorder = new Recorder();
-      let b: TestBroker;
-      before(async () => {
-        b = await startBroker({ workers }, { plugins: [recorder.plugin] });
-      });
-      afterEach(async () => {
-        recorder.reset();
-        await closeAllClients();
-        await closeAllRawClients();
-      });
-      after(async () => {
-        await b?.close();
-      });
+      const { recorder, b } = recordedBroker({ workers });
 
       async function pair(): Promise<{ pub: Awaited<ReturnType<typeof connectClient>>; sub: Awaited<ReturnType<typeof connectClient>>; topic: string }> {
         const topic = uniqueTopic('m');

@@ -7,14 +7,14 @@
  * to load makes listen() fail. The fixture reports its calls on a
  * BroadcastChannel.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { BroadcastChannel } from 'node:worker_threads';
 import { createBroker } from '../../src/index.js';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAllClients, connectClient, nextMessage, uniqueId, uniqueTopic, VERSIONS, WAIT_MS, type Version } from '../helpers/clients.js';
-import { closeAllRawClients, RawClient } from '../helpers/raw-client.js';
+import { brokerForSuite } from '../helpers/broker.js';
+import { connectClient, nextMessage, uniqueId, uniqueTopic, VERSIONS, WAIT_MS, type Version } from '../helpers/clients.js';
+import { RawClient } from '../helpers/raw-client.js';
 import { label } from '../helpers/spec.js';
 import { CHANNEL, type Report } from './fixtures/recording-plugin.js';
 import { Recorder } from './support.js';
@@ -63,19 +63,9 @@ function code(version: Version, connack: { reasonCode?: number; returnCode?: num
 describe('module plugins (workers 2)', () => {
   const reports = new Reports();
   const recorder = new Recorder('in-process');
-  let b: TestBroker;
-  before(async () => {
-    recorder.answerBoth('auth_on_register', (_p, _sid, username) => (username === 'inproc-deny' ? { error: 'not_allowed' } : 'ok'));
-    b = await startBroker({ workers: 2, plugins: [FIXTURE] }, { plugins: [recorder.plugin] });
-  });
-  afterEach(async () => {
-    await closeAllClients();
-    await closeAllRawClients();
-  });
-  after(async () => {
-    await b?.close();
-    reports.close();
-  });
+  recorder.answerBoth('auth_on_register', (_p, _sid, username) => (username === 'inproc-deny' ? { error: 'not_allowed' } : 'ok'));
+  const b = brokerForSuite({ workers: 2, plugins: [FIXTURE] }, { plugins: [recorder.plugin] });
+  after(() => reports.close());
 
   test('every actor host loads the module once, its factory told the host index', async () => {
     await reports.waitFor((r) => r.hook === 'loaded' && r.hostIndex === 0, 'host 0 loading');

@@ -8,13 +8,13 @@
  * session_expiry_interval, receive_max, topic_alias_max, max_packet_size.
  * An invalid modifier is ignored.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IConnectPacket } from 'mqtt-packet';
 import type { RegisterModifiers } from '../../src/hooks/types.js';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAllClients, connectClient, nextMessage, once, persistent, uniqueId, uniqueTopic, VERSIONS, type Version } from '../helpers/clients.js';
-import { closeAllRawClients, RawClient } from '../helpers/raw-client.js';
+import { brokerForSuite } from '../helpers/broker.js';
+import { connectClient, nextMessage, once, persistent, uniqueId, uniqueTopic, VERSIONS, type Version } from '../helpers/clients.js';
+import { RawClient } from '../helpers/raw-client.js';
 import { label } from '../helpers/spec.js';
 import { Recorder, WORKER_COUNTS } from './support.js';
 
@@ -27,24 +27,14 @@ for (const workers of WORKER_COUNTS) {
     const v5 = version === 5;
     describe(`register modifiers (${label(version)}, workers ${workers})`, () => {
       const recorder = new Recorder();
-      let b: TestBroker;
       /** Modifiers per client id, answered by auth_on_register(_m5). */
       const mods = new Map<string, RegisterModifiers>();
-      before(async () => {
-        recorder.answerBoth('auth_on_register', (_p, sid) => {
-          const m = mods.get(sid.clientId);
-          return m ? { ok: m } : 'ok';
-        });
-        b = await startBroker({ workers }, { plugins: [recorder.plugin] });
+      recorder.answerBoth('auth_on_register', (_p, sid) => {
+        const m = mods.get(sid.clientId);
+        return m ? { ok: m } : 'ok';
       });
-      afterEach(async () => {
-        mods.clear();
-        await closeAllClients();
-        await closeAllRawClients();
-      });
-      after(async () => {
-        await b?.close();
-      });
+      afterEach(() => mods.clear());
+      const b = brokerForSuite({ workers }, { plugins: [recorder.plugin] });
 
       test('subscriber_id: the session is known by the rewritten id (events, hooks, and the next CONNECT)', async () => {
         const original = uniqueId('orig');

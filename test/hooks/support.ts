@@ -3,10 +3,15 @@
  * implements every hook (accepting by default), records each call with its
  * arguments in one ordered log (with markers the test adds, such as the
  * client's CONNACK), and answers as the test tells it per hook; bounded
- * waits for a call; and the broker settings the suites run under.
+ * waits for a call; the broker settings the suites run under; and a
+ * describe block's broker with a recorder as its plugin. Runs in the test
+ * process (main thread).
  */
+import { afterEach } from 'node:test';
+import type { BrokerConfig } from '../../src/config.js';
 import type { Hooks, HookName, Plugin } from '../../src/hooks/types.js';
 import { HOOK_KINDS } from '../../src/hooks/types.js';
+import { brokerForSuite, type TestBroker } from '../helpers/broker.js';
 import { WAIT_MS } from '../helpers/clients.js';
 
 export interface Call {
@@ -99,6 +104,17 @@ export class Recorder {
     this.waiters = this.waiters.filter((w) => !ready.includes(w));
     for (const w of ready) w.resolve(call);
   }
+}
+
+/**
+ * A broker for the enclosing describe block (brokerForSuite) with a new
+ * Recorder as its in-process plugin; after each test the recorder's answers
+ * are reset, then the test's clients are closed.
+ */
+export function recordedBroker(config: Partial<BrokerConfig>): { recorder: Recorder; b: TestBroker } {
+  const recorder = new Recorder();
+  afterEach(() => recorder.reset());
+  return { recorder, b: brokerForSuite(config, { plugins: [recorder.plugin] }) };
 }
 
 /** Whether a call names `clientId` in one of its subscriber id arguments. */

@@ -10,13 +10,13 @@
  * (2,000 + 1,000 + 300) and time limits (9 + 5 + 5 s): reproducible, and
  * about 20 s at most (about 10 s on a 2-core machine).
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import fc from 'fast-check';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAllClients, closeClient, connectClient, nextMessage, once, uniqueTopic, VERSIONS } from '../helpers/clients.js';
+import { brokerForSuite } from '../helpers/broker.js';
+import { closeClient, connectClient, nextMessage, once, uniqueTopic, VERSIONS } from '../helpers/clients.js';
 import { pkt, props, rid, str, Wire, type V } from './wire.js';
 
 const SEED = 20_240_611;
@@ -114,8 +114,10 @@ const randomFeed: fc.Arbitrary<Feed> = fc.record({
   cuts: fc.array(fc.nat(), { maxLength: 4 }),
 });
 
-let b: TestBroker;
 const hostFailures: unknown[] = [];
+const b = brokerForSuite({ workers: 1 }, {
+  onStarted: (started) => started.broker.on('host-failed', (index: number, err: unknown) => hostFailures.push({ index, err })),
+});
 let fed = 0;
 
 /** One connection: (valid CONNECT,) the stream in chunks, end; the broker must close within the bound. */
@@ -158,15 +160,6 @@ async function settledStats(expectConnections: number, expectSessions: number): 
     await once(b.broker, 'idle', 50).catch(() => undefined);
   }
 }
-
-before(async () => {
-  b = await startBroker({ workers: 1 });
-  b.broker.on('host-failed', (index: number, err: unknown) => hostFailures.push({ index, err }));
-});
-after(async () => {
-  await closeAllClients();
-  await b?.close();
-});
 
 test('fuzz: random and mutated packet streams leave the broker serving, with nothing left behind', { timeout: 60_000 }, async (t) => {
   const started = Date.now();

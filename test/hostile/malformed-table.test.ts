@@ -12,8 +12,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAllClients, closeClient, connectClient, nextMessage, uniqueTopic, type TestClient } from '../helpers/clients.js';
+import { brokerForSuite } from '../helpers/broker.js';
+import { closeClient, connectClient, nextMessage, uniqueTopic, type TestClient } from '../helpers/clients.js';
 import { connectPacket, frames, hex, pkt, props, rid, str, Wire, type V } from './wire.js';
 
 type Expect =
@@ -177,15 +177,10 @@ function describeExpect(e: Expect): string {
   return `${e.kind.toUpperCase()} 0x${e.code.toString(16)} then close`;
 }
 
-let b: TestBroker;
 const hostFailures: unknown[] = [];
-before(async () => {
-  b = await startBroker({ workers: 1 });
-  b.broker.on('host-failed', (index: number, err: unknown) => hostFailures.push({ index, err }));
-});
-after(async () => {
-  await closeAllClients();
-  await b?.close();
+const b = brokerForSuite({ workers: 1 }, {
+  closeClientsAfterEach: false,
+  onStarted: (started) => started.broker.on('host-failed', (index: number, err: unknown) => hostFailures.push({ index, err })),
 });
 
 /** Runs one row on a fresh connection and asserts the answer byte by byte. */

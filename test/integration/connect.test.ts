@@ -3,31 +3,17 @@
  * assignment and refusal, protocol level, CONNECT ordering rules, connect
  * timeout), under MQTT 3.1.1 and 5.0. One broker for the file.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mqttPacket from 'mqtt-packet';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import {
-  closeAllClients, connectClient, expectNoMessage, nextMessage, uniqueId, uniqueTopic, VERSIONS, type Version,
-} from '../helpers/clients.js';
+import { brokerForSuite, startBroker } from '../helpers/broker.js';
+import { connectClient, expectNoMessage, nextMessage, uniqueId, uniqueTopic, VERSIONS, type Version } from '../helpers/clients.js';
 import { closeAllRawClients, connectBytes, describe as describePacket, RawClient } from '../helpers/raw-client.js';
 import { label, rule } from '../helpers/spec.js';
 
 const CONNECT_TIMEOUT_MS = 1_000;
 
-let b: TestBroker;
-before(async () => {
-  b = await startBroker({ connectTimeoutMs: CONNECT_TIMEOUT_MS });
-});
-after(async () => {
-  await closeAllClients();
-  await closeAllRawClients();
-  await b?.close();
-});
-afterEach(async () => {
-  await closeAllClients();
-  await closeAllRawClients();
-});
+const b = brokerForSuite({ connectTimeoutMs: CONNECT_TIMEOUT_MS });
 
 function connackCode(connack: mqttPacket.IConnackPacket, version: Version): number | undefined {
   return version === 5 ? connack.reasonCode : connack.returnCode;

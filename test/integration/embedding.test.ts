@@ -7,30 +7,18 @@
  * 0x9D with a Server Reference) and frees the port. MQTT 3.1.1 and 5.0;
  * close() cases get their own broker.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { IDisconnectPacket } from 'mqtt-packet';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { brokerForSuite, startBroker } from '../helpers/broker.js';
 import {
   closeAllClients, closeClient, connectClient, dropConnection, nextMessage, once, persistent, uniqueId, uniqueTopic, VERSIONS,
 } from '../helpers/clients.js';
-import { closeAllRawClients, describe as describePacket, RawClient } from '../helpers/raw-client.js';
+import { describe as describePacket, RawClient } from '../helpers/raw-client.js';
 import { label } from '../helpers/spec.js';
 
-let b: TestBroker;
-before(async () => {
-  b = await startBroker({ workers: 1 });
-});
-after(async () => {
-  await closeAllClients();
-  await closeAllRawClients();
-  await b?.close();
-});
-afterEach(async () => {
-  await closeAllClients();
-  await closeAllRawClients();
-});
+const b = brokerForSuite({ workers: 1 });
 
 function portRefuses(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -9,32 +9,18 @@
  * router handled them), then the raw client's PINGREQ, which reaches its
  * session behind the deliveries, is answered.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IDisconnectPacket, IPublishPacket } from 'mqtt-packet';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import {
-  closeAllClients, connectClient, nextMessage, uniqueTopic, VERSIONS, type TestClient, type Version,
-} from '../helpers/clients.js';
-import { closeAllRawClients, describe as describePacket, RawClient } from '../helpers/raw-client.js';
+import { brokerForSuite } from '../helpers/broker.js';
+import { connectClient, nextMessage, uniqueTopic, VERSIONS, type TestClient, type Version } from '../helpers/clients.js';
+import { describe as describePacket, RawClient } from '../helpers/raw-client.js';
 import { label } from '../helpers/spec.js';
 
 const MAX_INFLIGHT = 2;
 const MAX_INCOMING = 1024;
 
-let b: TestBroker;
-before(async () => {
-  b = await startBroker({ workers: 2, maxInflightMessages: MAX_INFLIGHT, maxIncomingPacketSize: MAX_INCOMING });
-});
-after(async () => {
-  await closeAllClients();
-  await closeAllRawClients();
-  await b?.close();
-});
-afterEach(async () => {
-  await closeAllClients();
-  await closeAllRawClients();
-});
+const b = brokerForSuite({ workers: 2, maxInflightMessages: MAX_INFLIGHT, maxIncomingPacketSize: MAX_INCOMING });
 
 /** PUBLISHes received so far, after a PINGREQ round trip that trails the deliveries. */
 async function publishesAfterBarrier(raw: RawClient): Promise<IPublishPacket[]> {

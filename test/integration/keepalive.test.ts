@@ -3,29 +3,17 @@
  * after 1.5 × Keep Alive of silence; 5.0 Server Keep Alive), under MQTT 3.1.1
  * and 5.0. One broker for the file (maxKeepalive 10).
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type mqttPacket from 'mqtt-packet';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAllClients, connectClient, VERSIONS } from '../helpers/clients.js';
-import { closeAllRawClients, describe as describePacket, RawClient } from '../helpers/raw-client.js';
+import { brokerForSuite } from '../helpers/broker.js';
+import { connectClient, VERSIONS } from '../helpers/clients.js';
+import { describe as describePacket, RawClient } from '../helpers/raw-client.js';
 import { label, rule } from '../helpers/spec.js';
 
 const MAX_KEEPALIVE = 10;
 
-let b: TestBroker;
-before(async () => {
-  b = await startBroker({ maxKeepalive: MAX_KEEPALIVE });
-});
-after(async () => {
-  await closeAllClients();
-  await closeAllRawClients();
-  await b?.close();
-});
-afterEach(async () => {
-  await closeAllClients();
-  await closeAllRawClients();
-});
+const b = brokerForSuite({ maxKeepalive: MAX_KEEPALIVE });
 
 for (const version of VERSIONS) {
   describe(`keepalive (${label(version)})`, () => {

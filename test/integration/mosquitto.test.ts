@@ -4,10 +4,10 @@
  * 5.0, plus each tool against an mqtt.js peer. Skipped outside CI when the
  * tools are not installed. One broker for the file.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAllClients, connectClient, nextMessage, uniqueTopic, VERSIONS } from '../helpers/clients.js';
+import { brokerForSuite } from '../helpers/broker.js';
+import { connectClient, nextMessage, uniqueTopic, VERSIONS } from '../helpers/clients.js';
 import { mosquittoAvailable, mosquittoPub, mosquittoSub } from '../helpers/mosquitto.js';
 import { label } from '../helpers/spec.js';
 
@@ -15,17 +15,7 @@ const available = mosquittoAvailable();
 /** Outside CI a machine without the tools skips this file; in CI (which installs them) a missing tool fails it. */
 const skip = available || process.env.CI ? false : 'mosquitto_pub/mosquitto_sub not installed (apt-get install mosquitto-clients)';
 
-let b: TestBroker;
-before(async () => {
-  b = await startBroker({ workers: 2 });
-});
-after(async () => {
-  await closeAllClients();
-  await b?.close();
-});
-afterEach(async () => {
-  await closeAllClients();
-});
+const b = brokerForSuite({ workers: 2 });
 
 for (const version of VERSIONS) {
   describe(`mosquitto clients (${label(version)})`, { skip }, () => {

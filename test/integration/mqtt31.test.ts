@@ -2,23 +2,16 @@
  * Integration: MQTT 3.1 ("MQIsdp", protocol level 3) clients are accepted
  * and exchange messages with 3.1.1 and 5.0 clients at every QoS.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IClientOptions } from 'mqtt';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAllClients, connectClient, nextMessage, uniqueId, uniqueTopic } from '../helpers/clients.js';
+import { brokerForSuite } from '../helpers/broker.js';
+import { connectClient, nextMessage, uniqueId, uniqueTopic } from '../helpers/clients.js';
 
 /** mqtt.js speaks 3.1 when asked for protocol id MQIsdp at level 3. */
 const MQTT31 = { protocolId: 'MQIsdp', protocolVersion: 3 } as unknown as Partial<IClientOptions>;
 
-let b: TestBroker;
-before(async () => {
-  b = await startBroker({ workers: 1 });
-});
-after(async () => {
-  await closeAllClients();
-  await b?.close();
-});
+const b = brokerForSuite({ workers: 1 });
 
 describe('MQTT 3.1 (MQIsdp)', () => {
   test('a 3.1 CONNECT is accepted with return code 0', async () => {

@@ -4,30 +4,16 @@
  * reason first) and are not processed — under MQTT 3.1.1 and 5.0. Bytes the
  * codec will not produce are written by hand. One broker for the file.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mqttPacket from 'mqtt-packet';
 import type { IDisconnectPacket } from 'mqtt-packet';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import {
-  closeAllClients, connectClient, nextMessage, uniqueId, uniqueTopic, VERSIONS, type TestClient, type Version,
-} from '../helpers/clients.js';
-import { closeAllRawClients, connectBytes, describe as describePacket, RawClient } from '../helpers/raw-client.js';
+import { brokerForSuite } from '../helpers/broker.js';
+import { connectClient, nextMessage, uniqueId, uniqueTopic, VERSIONS, type TestClient, type Version } from '../helpers/clients.js';
+import { connectBytes, describe as describePacket, RawClient } from '../helpers/raw-client.js';
 import { label, rule } from '../helpers/spec.js';
 
-let b: TestBroker;
-before(async () => {
-  b = await startBroker({ workers: 1 });
-});
-after(async () => {
-  await closeAllClients();
-  await closeAllRawClients();
-  await b?.close();
-});
-afterEach(async () => {
-  await closeAllClients();
-  await closeAllRawClients();
-});
+const b = brokerForSuite({ workers: 1 });
 
 /** The server closes; 5.0 may first send one DISCONNECT with a failure reason (`reasons` if given). */
 async function expectProtocolClose(raw: RawClient, version: Version, reasons?: number[]): Promise<void> {

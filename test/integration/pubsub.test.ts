@@ -4,31 +4,17 @@
  * UNSUBACK codes, under MQTT 3.1.1 and 5.0. One broker with two workers for
  * the file, so publishers and subscribers often sit on different hosts.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type mqttPacket from 'mqtt-packet';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import {
-  closeAllClients, connectClient, expectNoMessage, nextMessage, uniqueTopic, VERSIONS, type Received, type TestClient,
-} from '../helpers/clients.js';
-import { closeAllRawClients, RawClient } from '../helpers/raw-client.js';
+import { brokerForSuite } from '../helpers/broker.js';
+import { connectClient, expectNoMessage, nextMessage, uniqueTopic, VERSIONS, type Received, type TestClient } from '../helpers/clients.js';
+import { RawClient } from '../helpers/raw-client.js';
 import { label, rule } from '../helpers/spec.js';
 
 const QOS = [0, 1, 2] as const;
 
-let b: TestBroker;
-before(async () => {
-  b = await startBroker({ workers: 2 });
-});
-after(async () => {
-  await closeAllClients();
-  await closeAllRawClients();
-  await b?.close();
-});
-afterEach(async () => {
-  await closeAllClients();
-  await closeAllRawClients();
-});
+const b = brokerForSuite({ workers: 2 });
 
 /** Collects messages until one with payload `until` arrives (inclusive). */
 async function collectUntil(client: TestClient, until: string): Promise<Received[]> {

@@ -5,29 +5,17 @@
  * broker keeps its side of inbound QoS 2 across a reconnect (exactly once) —
  * under MQTT 3.1.1 and 5.0. One broker with two workers for the file.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IConnectPacket, IPublishPacket } from 'mqtt-packet';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/broker.js';
 import {
-  closeAllClients, connectClient, expectNoMessage, nextMessage, once, uniqueId, uniqueTopic, VERSIONS, type TestClient, type Version,
+  connectClient, expectNoMessage, nextMessage, once, uniqueId, uniqueTopic, VERSIONS, type TestClient, type Version,
 } from '../helpers/clients.js';
-import { closeAllRawClients, RawClient } from '../helpers/raw-client.js';
+import { RawClient } from '../helpers/raw-client.js';
 import { label, rule } from '../helpers/spec.js';
 
-let b: TestBroker;
-before(async () => {
-  b = await startBroker({ workers: 2 });
-});
-after(async () => {
-  await closeAllClients();
-  await closeAllRawClients();
-  await b?.close();
-});
-afterEach(async () => {
-  await closeAllClients();
-  await closeAllRawClients();
-});
+const b = brokerForSuite({ workers: 2 });
 
 function persistentFields(version: Version): Partial<IConnectPacket> {
   return version === 5 ? { clean: false, properties: { sessionExpiryInterval: 300 } } : { clean: false };

@@ -7,25 +7,13 @@
  * which proves the router (which also keeps the retained store) handled it
  * before the next subscription is made.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import {
-  closeAllClients, connectClient, expectNoMessage, nextMessage, uniqueTopic, VERSIONS, type TestClient, type Version,
-} from '../helpers/clients.js';
+import { brokerForSuite } from '../helpers/broker.js';
+import { connectClient, expectNoMessage, nextMessage, uniqueTopic, VERSIONS, type TestClient, type Version } from '../helpers/clients.js';
 import { label, rule } from '../helpers/spec.js';
 
-let b: TestBroker;
-before(async () => {
-  b = await startBroker({ workers: 2 });
-});
-after(async () => {
-  await closeAllClients();
-  await b?.close();
-});
-afterEach(async () => {
-  await closeAllClients();
-});
+const b = brokerForSuite({ workers: 2 });
 
 /** Publishes retained `payload` on `topic` and waits until `observer` (subscribed to `topic`) got it live. */
 async function publishRetained(pub: TestClient, observer: TestClient, topic: string, payload: string, qos: 0 | 1 | 2 = 1): Promise<void> {

@@ -9,26 +9,16 @@
  * offline; an observer subscribed to the same topic receiving the offline
  * publishes says the router handled them before the reconnect.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { brokerForSuite, startBroker, type TestBroker } from '../helpers/broker.js';
 import {
   closeAllClients, closeClient, connectClient, expectNoMessage, nextMessage, nextMessages, once, persistent, uniqueId, uniqueTopic,
   VERSIONS, type TestClient,
 } from '../helpers/clients.js';
 import { label, rule } from '../helpers/spec.js';
 
-let b: TestBroker;
-before(async () => {
-  b = await startBroker({ workers: 2 });
-});
-after(async () => {
-  await closeAllClients();
-  await b?.close();
-});
-afterEach(async () => {
-  await closeAllClients();
-});
+const b = brokerForSuite({ workers: 2 });
 
 /** Ends `client` with DISCONNECT and waits until the broker reports the session offline. */
 async function goOffline(broker: TestBroker, client: TestClient): Promise<void> {

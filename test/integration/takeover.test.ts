@@ -4,29 +4,15 @@
  * continues or discards the session per clean start — under MQTT 3.1.1 and
  * 5.0. One broker with two workers for the file.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IConnectPacket, IDisconnectPacket } from 'mqtt-packet';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import {
-  closeAllClients, connectClient, expectNoMessage, nextMessage, once, uniqueId, uniqueTopic, VERSIONS, type Version,
-} from '../helpers/clients.js';
-import { closeAllRawClients, describe as describePacket, RawClient, type CloseResult } from '../helpers/raw-client.js';
+import { brokerForSuite } from '../helpers/broker.js';
+import { connectClient, expectNoMessage, nextMessage, once, uniqueId, uniqueTopic, VERSIONS, type Version } from '../helpers/clients.js';
+import { describe as describePacket, RawClient, type CloseResult } from '../helpers/raw-client.js';
 import { label, rule } from '../helpers/spec.js';
 
-let b: TestBroker;
-before(async () => {
-  b = await startBroker({ workers: 2 });
-});
-after(async () => {
-  await closeAllClients();
-  await closeAllRawClients();
-  await b?.close();
-});
-afterEach(async () => {
-  await closeAllClients();
-  await closeAllRawClients();
-});
+const b = brokerForSuite({ workers: 2 });
 
 function persistentFields(version: Version): Partial<IConnectPacket> {
   return version === 5 ? { clean: false, properties: { sessionExpiryInterval: 300 } } : { clean: false };

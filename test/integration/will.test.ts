@@ -5,29 +5,17 @@
  * 5.0, plus 5.0's DISCONNECT 0x04 and Will Delay Interval. One broker, one
  * worker, so a session's events and its will reach the router in order.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IConnectPacket } from 'mqtt-packet';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/broker.js';
 import {
-  closeAllClients, connectClient, expectNoMessage, nextMessage, once, uniqueId, uniqueTopic, VERSIONS, type TestClient, type Version,
+  connectClient, expectNoMessage, nextMessage, once, uniqueId, uniqueTopic, VERSIONS, type TestClient, type Version,
 } from '../helpers/clients.js';
-import { closeAllRawClients, RawClient } from '../helpers/raw-client.js';
+import { RawClient } from '../helpers/raw-client.js';
 import { label, rule } from '../helpers/spec.js';
 
-let b: TestBroker;
-before(async () => {
-  b = await startBroker({ workers: 1 });
-});
-after(async () => {
-  await closeAllClients();
-  await closeAllRawClients();
-  await b?.close();
-});
-afterEach(async () => {
-  await closeAllClients();
-  await closeAllRawClients();
-});
+const b = brokerForSuite({ workers: 1 });
 
 interface WillSetup {
   topic: string;

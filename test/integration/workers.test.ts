@@ -4,28 +4,18 @@
  * spread over hosts: fan-out to 20 subscribers, fan-in from them, and a
  * persistent session resumed on its host. MQTT 3.1.1 and 5.0.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/broker.js';
 import {
-  closeAllClients, closeClient, connectClient, nextMessage, nextMessages, once, persistent, uniqueId, uniqueTopic, VERSIONS,
+  closeClient, connectClient, nextMessage, nextMessages, once, persistent, uniqueId, uniqueTopic, VERSIONS,
 } from '../helpers/clients.js';
 
 const SUBSCRIBERS = 20;
 
 for (const workers of [0, 1, 4]) {
   describe(`workers: ${workers}`, () => {
-    let b: TestBroker;
-    before(async () => {
-      b = await startBroker({ workers });
-    });
-    after(async () => {
-      await closeAllClients();
-      await b?.close();
-    });
-    afterEach(async () => {
-      await closeAllClients();
-    });
+    const b = brokerForSuite({ workers });
 
     for (const version of VERSIONS) {
       test(`fan-out: 1 publisher → ${SUBSCRIBERS} subscribers, QoS 0/1/2, in order (MQTT v${version})`, async () => {

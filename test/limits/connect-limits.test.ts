@@ -4,11 +4,11 @@
  * Server Keep Alive), maxSessionExpiryInterval (5.0 CONNACK Session Expiry
  * Interval), maxConnections and connectTimeoutMs.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAllClients, VERSIONS } from '../helpers/clients.js';
-import { closeAllRawClients, RawClient } from '../helpers/raw-client.js';
+import { brokerForSuite } from '../helpers/broker.js';
+import { VERSIONS } from '../helpers/clients.js';
+import { RawClient } from '../helpers/raw-client.js';
 import { label } from '../helpers/spec.js';
 
 const MAX_ID = 30;
@@ -17,21 +17,9 @@ const MAX_LEVELS = 4;
 const MAX_KEEPALIVE = 20;
 const MAX_EXPIRY = 100;
 
-let b: TestBroker;
-before(async () => {
-  b = await startBroker({
-    workers: 1, maxClientIdLength: MAX_ID, maxTopicLength: MAX_TOPIC, maxTopicLevels: MAX_LEVELS,
-    maxKeepalive: MAX_KEEPALIVE, maxSessionExpiryInterval: MAX_EXPIRY,
-  });
-});
-after(async () => {
-  await closeAllClients();
-  await closeAllRawClients();
-  await b?.close();
-});
-afterEach(async () => {
-  await closeAllClients();
-  await closeAllRawClients();
+const b = brokerForSuite({
+  workers: 1, maxClientIdLength: MAX_ID, maxTopicLength: MAX_TOPIC, maxTopicLevels: MAX_LEVELS,
+  maxKeepalive: MAX_KEEPALIVE, maxSessionExpiryInterval: MAX_EXPIRY,
 });
 
 function idOf(length: number): string {
@@ -125,14 +113,7 @@ describe('MQTT 5.0 keepalive and session expiry caps', () => {
 });
 
 describe('maxConnections and connectTimeoutMs', () => {
-  let small: TestBroker;
-  before(async () => {
-    small = await startBroker({ workers: 0, maxConnections: 3, connectTimeoutMs: 300 });
-  });
-  after(async () => {
-    await closeAllRawClients();
-    await small?.close();
-  });
+  const small = brokerForSuite({ workers: 0, maxConnections: 3, connectTimeoutMs: 300 });
 
   test('maxConnections: the first N connections are served, the (N+1)th is closed', async () => {
     const served: RawClient[] = [];
@@ -174,14 +155,7 @@ describe('maxConnections and connectTimeoutMs', () => {
 });
 
 describe('connectTimeoutMs under 200 silent connections', () => {
-  let many: TestBroker;
-  before(async () => {
-    many = await startBroker({ workers: 1, connectTimeoutMs: 300 });
-  });
-  after(async () => {
-    await closeAllRawClients();
-    await many?.close();
-  });
+  const many = brokerForSuite({ workers: 1, connectTimeoutMs: 300 });
 
   test('connectTimeoutMs: 200 silent connections are all closed and the broker still serves', async () => {
     const silent = await Promise.all(Array.from({ length: 200 }, () => RawClient.connect(many.port, 4)));

@@ -6,32 +6,18 @@
  * counted, and still reaches others), under MQTT 3.1.1 and 5.0. The client's
  * own Maximum Packet Size is covered in test/conformance/09-flow-control.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IDisconnectPacket } from 'mqtt-packet';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import {
-  closeAllClients, connectClient, expectNoMessage, nextMessage, uniqueTopic, VERSIONS,
-} from '../helpers/clients.js';
-import { closeAllRawClients, RawClient } from '../helpers/raw-client.js';
+import { brokerForSuite } from '../helpers/broker.js';
+import { connectClient, expectNoMessage, nextMessage, uniqueTopic, VERSIONS } from '../helpers/clients.js';
+import { RawClient } from '../helpers/raw-client.js';
 import { label } from '../helpers/spec.js';
 
 const MAX_IN = 2048;
 const MAX_OUT = 4096;
 
-let b: TestBroker;
-before(async () => {
-  b = await startBroker({ workers: 1, maxIncomingPacketSize: MAX_IN, maxOutgoingPacketSize: MAX_OUT });
-});
-after(async () => {
-  await closeAllClients();
-  await closeAllRawClients();
-  await b?.close();
-});
-afterEach(async () => {
-  await closeAllClients();
-  await closeAllRawClients();
-});
+const b = brokerForSuite({ workers: 1, maxIncomingPacketSize: MAX_IN, maxOutgoingPacketSize: MAX_OUT });
 
 /** A fixed header only: packet type byte and a Remaining Length of `remaining`, no body. */
 function fixedHeader(typeByte: number, remaining: number): Buffer {

@@ -3,33 +3,21 @@
  * maxIncomingMessagesBurst 5) and maxOfflineMessages, under MQTT 3.1.1 and
  * 5.0. Each test uses a fresh clean session, hence a full bucket.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IPubackPacket } from 'mqtt-packet';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/broker.js';
 import {
-  closeAllClients, closeClient, connectClient, expectNoMessage, nextMessages, persistent, uniqueId, uniqueTopic, VERSIONS,
+  closeClient, connectClient, expectNoMessage, nextMessages, persistent, uniqueId, uniqueTopic, VERSIONS,
 } from '../helpers/clients.js';
-import { closeAllRawClients, RawClient } from '../helpers/raw-client.js';
+import { RawClient } from '../helpers/raw-client.js';
 import { label } from '../helpers/spec.js';
 
 const RATE = 1;
 const BURST = 5;
 const MAX_OFFLINE = 3;
 
-let b: TestBroker;
-before(async () => {
-  b = await startBroker({ workers: 1, maxIncomingMessagesRate: RATE, maxIncomingMessagesBurst: BURST, maxOfflineMessages: MAX_OFFLINE });
-});
-after(async () => {
-  await closeAllClients();
-  await closeAllRawClients();
-  await b?.close();
-});
-afterEach(async () => {
-  await closeAllClients();
-  await closeAllRawClients();
-});
+const b = brokerForSuite({ workers: 1, maxIncomingMessagesRate: RATE, maxIncomingMessagesBurst: BURST, maxOfflineMessages: MAX_OFFLINE });
 
 async function drops(): Promise<{ rateLimited: number; queueFull: number }> {
   const { hosts } = await b.broker.stats();

@@ -10,14 +10,13 @@
  * both sides: what fits arrives whole, what does not is dropped by the
  * policy and counted (drops.queueFull).
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { QueueDropPolicy } from '../../src/config.js';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/broker.js';
 import {
-  closeAllClients, closeClient, connectClient, expectNoMessage, nextMessages, persistent, uniqueId, uniqueTopic, VERSIONS, type Version,
+  closeClient, connectClient, expectNoMessage, nextMessages, persistent, uniqueId, uniqueTopic, VERSIONS, type Version,
 } from '../helpers/clients.js';
-import { closeAllRawClients } from '../helpers/raw-client.js';
 import { label } from '../helpers/spec.js';
 import { hostTotals, labelled, labelOf, StalledSubscriber, waitUntil } from './support.js';
 
@@ -42,21 +41,9 @@ function expected(policy: QueueDropPolicy, count: number, sent: number, fit: num
 
 for (const { policy, workers } of POLICIES) {
   describe(`queueDropPolicy '${policy}' (workers ${workers})`, () => {
-    let b: TestBroker;
-    before(async () => {
-      b = await startBroker({
-        workers, queueDropPolicy: policy, maxInflightMessages: INFLIGHT_V4,
-        maxOnlineMessages: MAX_MESSAGES, maxOfflineMessages: MAX_MESSAGES, maxOnlineBytes: MAX_BYTES, maxOfflineBytes: MAX_BYTES,
-      });
-    });
-    after(async () => {
-      await closeAllClients();
-      await closeAllRawClients();
-      await b?.close();
-    });
-    afterEach(async () => {
-      await closeAllClients();
-      await closeAllRawClients();
+    const b = brokerForSuite({
+      workers, queueDropPolicy: policy, maxInflightMessages: INFLIGHT_V4,
+      maxOnlineMessages: MAX_MESSAGES, maxOfflineMessages: MAX_MESSAGES, maxOnlineBytes: MAX_BYTES, maxOfflineBytes: MAX_BYTES,
     });
 
     /** Publishes `count` messages of `size` to a stalled subscriber; returns what it got in order and the drops counted. */

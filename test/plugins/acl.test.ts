@@ -10,13 +10,13 @@
  * message is checked against a later allowed one from the same publisher
  * (ordered), not with a sleep.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { parseAclFile } from '../../src/plugins/acl.js';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAllClients, connectClient, nextMessage, pendingMessages, uniqueId, VERSIONS, type TestClient, type Version } from '../helpers/clients.js';
+import { brokerForSuite } from '../helpers/broker.js';
+import { connectClient, nextMessage, pendingMessages, uniqueId, VERSIONS, type TestClient, type Version } from '../helpers/clients.js';
 import { label } from '../helpers/spec.js';
 import { eventually, replaceFile, tempDir } from './support.js';
 
@@ -83,16 +83,9 @@ async function grants(client: TestClient, filters: string[]): Promise<number[]> 
 }
 
 describe('shoal/acl', () => {
-  let b: TestBroker;
-  before(async () => {
-    replaceFile(FILE, aclText());
-    b = await startBroker({ plugins: [{ module: 'shoal/acl', options: { file: FILE } }] });
-  });
-  afterEach(() => closeAllClients());
-  after(async () => {
-    await b?.close();
-    tmp.remove();
-  });
+  before(() => replaceFile(FILE, aclText()));
+  const b = brokerForSuite({ plugins: [{ module: 'shoal/acl', options: { file: FILE } }] });
+  after(() => tmp.remove());
 
   const connect = (version: Version, username: string | undefined, clientId?: string): Promise<TestClient> =>
     connectClient(b.port, { version, ...(username === undefined ? {} : { username }), ...(clientId === undefined ? {} : { clientId }) });

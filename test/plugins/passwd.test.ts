@@ -8,32 +8,28 @@
  * broadcasts) picks up an edit the mtime check cannot see. Plus the
  * `{ module, options }` config validation.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveConfig } from '../../src/config.js';
 import { hashPassword, parsePasswordFile } from '../../src/plugins/passwd.js';
 import { broadcastReload } from '../../src/plugins/watched-file.js';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAllClients, connectClient, VERSIONS } from '../helpers/clients.js';
+import { brokerForSuite, startBroker } from '../helpers/broker.js';
+import { runCli } from '../helpers/cli.js';
+import { connectClient, VERSIONS } from '../helpers/clients.js';
 import { label } from '../helpers/spec.js';
-import { connackCode, eventually, replaceFile, runCli, tempDir } from './support.js';
+import { connackCode, eventually, replaceFile, tempDir } from './support.js';
 
 const tmp = tempDir('passwd');
 const FILE = join(tmp.dir, 'passwd');
 
 describe('shoal/passwd', () => {
-  let b: TestBroker;
   before(async () => {
     replaceFile(FILE, `# users\nalice:${await hashPassword('wonderland')}\nbob:${await hashPassword('builder')}\n`);
-    b = await startBroker({ allowAnonymous: false, plugins: [{ module: 'shoal/passwd', options: { file: FILE } }] });
   });
-  afterEach(() => closeAllClients());
-  after(async () => {
-    await b?.close();
-    tmp.remove();
-  });
+  const b = brokerForSuite({ allowAnonymous: false, plugins: [{ module: 'shoal/passwd', options: { file: FILE } }] });
+  after(() => tmp.remove());
 
   for (const version of VERSIONS) {
     const refusedCredentials = version === 5 ? 0x86 : 4;

@@ -9,8 +9,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashPassword } from '../../src/plugins/passwd.js';
+import { listeningPort, startCli } from '../helpers/cli.js';
 import { closeAllClients, connectClient, VERSIONS } from '../helpers/clients.js';
-import { connackCode, eventually, listeningPort, replaceFile, startCli, tempDir } from './support.js';
+import { connackCode, eventually, replaceFile, tempDir } from './support.js';
 
 describe('SIGHUP', () => {
   const tmp = tempDir('sighup');

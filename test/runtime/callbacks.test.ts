@@ -10,12 +10,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IConnackPacket } from 'mqtt';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { brokerForSuite } from '../helpers/broker.js';
 import {
-  closeAllClients, closeClient, connectClient, expectNoMessage, nextMessage, persistent, uniqueId, uniqueTopic, VERSIONS, type TestClient,
-  type Version,
+  closeClient, connectClient, expectNoMessage, nextMessage, persistent, uniqueId, uniqueTopic, VERSIONS, type TestClient, type Version,
 } from '../helpers/clients.js';
-import { closeAllRawClients, RawClient } from '../helpers/raw-client.js';
+import { RawClient } from '../helpers/raw-client.js';
 import { RUNTIME_FIXTURE, RuntimeCalls, WORKER_COUNTS } from './support.js';
 
 const label = (v: Version): string => (v === 5 ? 'MQTT 5.0' : 'MQTT 3.1.1');
@@ -43,18 +42,12 @@ async function subackCodes(client: TestClient, filters: string[]): Promise<numbe
 
 for (const workers of WORKER_COUNTS) {
   describe(`runtime callbacks (workers: ${workers})`, () => {
-    let tb: TestBroker;
     let calls: RuntimeCalls;
-    before(async () => {
+    before(() => {
       calls = new RuntimeCalls();
-      tb = await startBroker({ workers, runtime: RUNTIME_FIXTURE });
     });
-    after(async () => {
-      await closeAllClients();
-      await closeAllRawClients();
-      await tb.close();
-      calls.close();
-    });
+    const tb = brokerForSuite({ workers, runtime: RUNTIME_FIXTURE }, { closeClientsAfterEach: false });
+    after(() => calls.close());
 
     for (const version of VERSIONS) {
       test(`${label(version)}: new_user_context for a new session, connect on every CONNECT with the session's user context`, async () => {

@@ -13,19 +13,14 @@ import mqtt from 'mqtt';
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import { Broker, createBroker } from '../../src/broker.js';
 import type { BrokerConfig, LogLevel } from '../../src/config.js';
+import { withBound } from '../helpers/clients.js';
 
 /** Bound of every wait in these tests, in ms. */
 export const WAIT_MS = 5_000;
 
-/** Resolves or rejects like `promise`, or rejects after `ms` naming `what`. */
+/** withBound with these tests' argument order and default bound. */
 export function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
-    promise.then(
-      (value) => { clearTimeout(timer); resolve(value); },
-      (err: unknown) => { clearTimeout(timer); reject(err); },
-    );
-  });
+  return withBound(promise, ms, what);
 }
 
 /** The next `event` of `emitter`, bounded. */

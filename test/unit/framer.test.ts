@@ -9,6 +9,7 @@ import mqttPacket from 'mqtt-packet';
 import { Framer, readRemainingLength } from '../../src/codec/framer.js';
 import { ProtocolError } from '../../src/codec/protocol-error.js';
 import { ReasonCode } from '../../src/codec/reason-codes.js';
+import { seededRandom } from '../helpers/random.js';
 
 function isProtocolError(code: number) {
   return (error: unknown) => error instanceof ProtocolError && error.reasonCode === code;
@@ -34,16 +35,6 @@ const stream = Buffer.concat(packets);
 function collect(maxPacketSize = 1 << 20): { framer: Framer; out: Buffer[] } {
   const out: Buffer[] = [];
   return { framer: new Framer(maxPacketSize, (packet) => out.push(packet)), out };
-}
-
-/** Seeded PRNG (mulberry32) so randomized cases are reproducible. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('readRemainingLength', () => {
@@ -110,7 +101,7 @@ describe('Framer', () => {
   });
 
   it('reassembles a randomly chunked stream (seeded)', () => {
-    const next = random(42);
+    const next = seededRandom(42);
     const source = Array.from({ length: 300 }, (_, i) => publish(Math.floor(next() * 3000), (i % 65535) + 1));
     const whole = Buffer.concat(source);
     for (let round = 0; round < 20; round++) {

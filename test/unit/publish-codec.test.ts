@@ -13,6 +13,7 @@ import {
   decodePublish, encodeAck, encodedPublishLength, encodePublish,
   type AckCmd, type EncodablePublish, type PublishProperties,
 } from '../../src/codec/publish.js';
+import { seededRandom } from '../helpers/random.js';
 
 function isProtocolError(code: number) {
   return (error: unknown) => error instanceof ProtocolError && error.reasonCode === code;
@@ -32,16 +33,6 @@ function parse(buf: Buffer, protocolVersion: number): mqttPacket.IPublishPacket 
   parser.parse(buf);
   assert.equal(result?.cmd, 'publish');
   return result as mqttPacket.IPublishPacket;
-}
-
-/** Seeded PRNG (mulberry32) so randomized cases are reproducible. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const topics = ['a', 'sensor/123/temp', 'héllo/wörld/€/𝄞/日本語', `long/${'x'.repeat(300)}`];
@@ -279,7 +270,7 @@ describe('encodeAck', () => {
 
 describe('randomized round trips (seeded)', () => {
   it('encode equals mqtt-packet and decode inverts encode', () => {
-    const next = random(0x5eed);
+    const next = seededRandom(0x5eed);
     const int = (n: number) => Math.floor(next() * n);
     const alphabet = ['a', 'b', '/', 'é', '€', '𝄞', '0', '$', ' '];
     for (let i = 0; i < 2000; i++) {

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TopicTrie } from '../../src/router/topic-trie.js';
+import { seededRandom } from '../helpers/random.js';
 
 /** [filter, topic, matches] */
 const WILDCARD_TABLE: ReadonlyArray<[string, string, boolean]> = [
@@ -147,20 +148,8 @@ function naiveMatch(filter: string, topic: string): boolean {
   return f.length === t.length;
 }
 
-/** mulberry32: a small seeded PRNG, so failures reproduce. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 test('randomized cross-check against a naive matcher (seeded) [MQTT-4.7.2-1]', () => {
-  const rand = prng(20240611);
+  const rand = seededRandom(20240611);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const names = ['a', 'b', 'c', '', '$s'];
   const randomTopic = (): string => {
