@@ -224,6 +224,39 @@ function topicAliasOnly(properties: PublishProperties | undefined): number | und
   return alias;
 }
 
+/** Where a PUBLISH's topic lies in the packet, and its Topic Alias (0: none). */
+export interface TopicAliasPeek {
+  topicStart: number;
+  topicEnd: number;
+  alias: number;
+}
+
+/**
+ * The topic bounds and Topic Alias of a well-formed 5.0 PUBLISH (one
+ * encodePublish produced), without decoding it: a walk over the property
+ * identifiers a PUBLISH may carry (spec 3.3.2.3) up to the Topic Alias.
+ */
+export function peekTopicAlias(packet: Buffer): TopicAliasPeek {
+  const topicStart = 3 + readRemainingLength(packet, 1)!.bytes;
+  const topicEnd = topicStart + packet.readUInt16BE(topicStart - 2);
+  let pos = topicEnd + ((packet[0]! & 0x06) === 0 ? 0 : 2);
+  const section = readRemainingLength(packet, pos)!;
+  pos += section.bytes;
+  const end = pos + section.value;
+  while (pos < end) {
+    switch (packet[pos++]) {
+      case 0x23: return { topicStart, topicEnd, alias: packet.readUInt16BE(pos) };
+      case 0x01: pos += 1; break; // Payload Format Indicator
+      case 0x02: pos += 4; break; // Message Expiry Interval
+      case 0x03: case 0x08: case 0x09: pos += 2 + packet.readUInt16BE(pos); break; // Content Type, Response Topic, Correlation Data
+      case 0x26: pos += 2 + packet.readUInt16BE(pos); pos += 2 + packet.readUInt16BE(pos); break; // User Property
+      case 0x0b: pos += readRemainingLength(packet, pos)!.bytes; break; // Subscription Identifier
+      default: return { topicStart, topicEnd, alias: 0 };
+    }
+  }
+  return { topicStart, topicEnd, alias: 0 };
+}
+
 /** The size in bytes that encodePublish would produce, without encoding. */
 export function encodedPublishLength(p: EncodablePublish, protocolVersion: number): number {
   let remaining = 2 + Buffer.byteLength(p.topic) + (p.qos > 0 ? 2 : 0) + p.payload.length;

@@ -6,14 +6,19 @@
  * session, not the session itself. With `proxyProtocol`, the stream starts
  * with a PROXY protocol header (src/net/proxy-protocol.ts): it is read before
  * any MQTT byte, under the same connect deadline, and the real client's
- * address replaces the socket's in `transport`. Main thread.
+ * address replaces the socket's in `transport`. QoS 0 PUBLISHes to a client
+ * that does not read fast enough are dropped here, and the Topic Aliases such
+ * drops hide from a 5.0 client are taught again (src/net/lost-aliases.ts).
+ * Main thread.
  */
 import type { Duplex } from 'node:stream';
 import { Framer } from '../codec/framer.js';
 import { generateWithReason } from '../codec/packet-io.js';
 import { ProtocolError } from '../codec/protocol-error.js';
+import { ReasonCode } from '../codec/reason-codes.js';
 import type { Logger } from '../log.js';
 import type { TransportInfo } from '../messages.js';
+import { LostAliases } from './lost-aliases.js';
 import { ProxyHeaderReader, ProxyProtocolError } from './proxy-protocol.js';
 
 export interface ConnectionOwner {
@@ -21,7 +26,7 @@ export interface ConnectionOwner {
   onClose(conn: Connection, reason: string): void;
   /** The connection corked its socket; the owner uncorks it after the current batch. */
   corked(conn: Connection): void;
-  /** A QoS 0 PUBLISH was dropped because the socket held over maxBufferBytes. */
+  /** A QoS 0 PUBLISH was dropped: the socket held over maxBufferBytes, or the topic of an alias the client missed made it too large. */
   droppedQos0(conn: Connection, packet: Uint8Array): void;
 }
 
@@ -50,6 +55,8 @@ export class Connection {
   private closeReason = 'connection closed';
   private closed = false;
   private transportInfo: TransportInfo;
+  /** 5.0: Topic Aliases the client missed because a PUBLISH setting them was dropped; created on the first drop. */
+  private lostAliases: LostAliases | undefined;
   /** Set until the PROXY protocol header is read, when the listener expects one. */
   private proxyHeader: ProxyHeaderReader | undefined;
 
@@ -130,13 +137,13 @@ export class Connection {
     return result.rest;
   }
 
-  /** Queues bytes for the socket; a QoS 0 PUBLISH is dropped while the socket holds over maxBufferBytes. */
+  /** Queues bytes for the socket; a PUBLISH goes through outgoingPublish() first. */
   write(bytes: Uint8Array): void {
     if (this.closed) return;
-    if (((bytes[0] as number) & 0xf6) === 0x30 && this.socket.writableLength > this.maxBufferBytes) {
-      this.droppedQos0++;
-      this.owner.droppedQos0(this, bytes);
-      return;
+    if (((bytes[0] as number) & 0xf0) === 0x30) {
+      const publish = this.outgoingPublish(bytes);
+      if (publish === undefined) return;
+      bytes = publish;
     }
     if (!this.isCorked) {
       this.isCorked = true;
@@ -144,6 +151,35 @@ export class Connection {
       this.owner.corked(this);
     }
     this.socket.write(bytes);
+  }
+
+  /**
+   * A QoS 0 PUBLISH is dropped while the socket holds over maxBufferBytes.
+   * While the client misses a Topic Alias because of such a drop, a PUBLISH
+   * that uses it alone is re-encoded with its topic (LostAliases); one that
+   * would then exceed the client's Maximum Packet Size is dropped at QoS 0
+   * and ends the connection at QoS 1 and 2 (a session that persists resends
+   * it on the next one). Returns the bytes to write, undefined when none.
+   */
+  private outgoingPublish(bytes: Uint8Array): Uint8Array | undefined {
+    const qos0 = ((bytes[0] as number) & 0x06) === 0;
+    if (qos0 && this.socket.writableLength > this.maxBufferBytes) {
+      this.dropQos0(bytes);
+      return undefined;
+    }
+    const lost = this.lostAliases;
+    if (lost === undefined || lost.size === 0) return bytes;
+    const repaired = lost.repair(bytes, this.maxOutgoingPacketSize);
+    if (repaired !== undefined) return repaired;
+    if (qos0) this.dropQos0(bytes);
+    else this.abort(ReasonCode.ImplementationSpecificError, 'a PUBLISH with a Topic Alias the client missed exceeds its Maximum Packet Size with the topic');
+    return undefined;
+  }
+
+  private dropQos0(bytes: Uint8Array): void {
+    this.droppedQos0++;
+    this.owner.droppedQos0(this, bytes);
+    if (this.protocolVersion === 5) (this.lostAliases ??= new LostAliases()).dropped(bytes);
   }
 
   uncork(): void {
