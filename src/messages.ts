@@ -2,8 +2,9 @@
  * The only shapes that cross a thread: `ToSession` (main thread → actor host)
  * and `ToRouter` (actor host → main thread), and their binary frame codecs.
  * Frames are written into a BatchWriter and read back from a BatchReader;
- * hot kinds (packet, send, publish, deliver) are plain binary, cold kinds
- * carry a small JSON body. Used on every thread.
+ * hot kinds (packet, send, publish, deliver) are plain binary; open,
+ * plugins, event, hookCall and hookResult carry a small JSON body, the rest
+ * are binary too. Used on every thread.
  */
 import type { AppMessage, MessageProperties, QoS } from './app-message.js';
 import type { BatchReader } from './channel/batch-reader.js';

@@ -1,7 +1,8 @@
 /**
  * Token bucket for one session's incoming PUBLISH rate: `rate` tokens per
  * second, holding at most rate + burst, starting full. Never blocks: take()
- * answers whether a token was there. Lives inside a session actor.
+ * answers whether a token was there. Lives inside a session actor; runs
+ * wherever the actor host runs.
  */
 export class TokenBucket {
   private tokens: number;

@@ -4,7 +4,8 @@
  * 256 PUBLISH packets, and decoding and encoding single PUBLISH packets
  * (topic `sensor/123/temp`, 16-byte payload, QoS 1) on 3.1.1 and 5.0. Inputs
  * are 1024 distinct precomputed packets or chunks, cycled; all are built when
- * the tasks are registered, outside the timed functions.
+ * the tasks are registered, outside the timed functions. Runs in the
+ * micro-benchmark process (bench/micro/run.ts), on its main thread.
  */
 import type { Bench } from 'tinybench';
 import mqttPacket from 'mqtt-packet';

@@ -2,7 +2,8 @@
  * The bench report as the orchestrator (bench/cli.ts) assembles it and as it
  * is written to JSON: one record per (scenario, broker) run, the environment,
  * and the worker-count recommendation. The table, SVG and recommendation
- * helpers in bench/report/ read it; nothing here does I/O.
+ * helpers in bench/report/ read it; nothing here does I/O. Types only, used
+ * by the orchestrator process.
  */
 import type { BrokerTarget } from '../peers/brokers.js';
 import type { Metric, ScenarioName, ScenarioResult } from '../load/result.js';

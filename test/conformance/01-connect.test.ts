@@ -97,7 +97,7 @@ describe('01 connect (MQTT 5.0 only)', () => {
     assert.ok(typeof assigned === 'string' && assigned.length > 0, describePacket(c.connack));
   });
 
-  test('CONNACK advertises the server capabilities: Shared Subscription Available, Topic Alias Maximum, Receive Maximum, Maximum Packet Size', async () => {
+  test('CONNACK advertises the server capabilities: Shared Subscription Available, Topic Alias Maximum, Receive Maximum, Maximum Packet Size; no Maximum QoS, as QoS 2 is supported [MQTT-3.2.2-9]', async () => {
     const c = await connectRaw(b.port, 5);
     const p = c.connack.properties ?? {};
     assert.equal(p.sharedSubscriptionAvailable, true);
@@ -106,6 +106,7 @@ describe('01 connect (MQTT 5.0 only)', () => {
     assert.equal(p.wildcardSubscriptionAvailable, true);
     assert.equal(p.subscriptionIdentifiersAvailable, true);
     assert.equal(p.retainAvailable, true);
+    assert.equal(p.maximumQoS, undefined);
     assert.ok((p.maximumPacketSize ?? 0) > 0);
   });
 

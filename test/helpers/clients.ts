@@ -3,7 +3,8 @@
  * with a unique client id and no automatic reconnect, record every PUBLISH it
  * receives (in wire order, from the moment the socket opens), and wait for messages or events
  * with a bound. Nothing here sleeps to decide an outcome except
- * `expectNoMessage`, which first does a round trip with the broker.
+ * `expectNoMessage`, which first does a round trip with the broker. Runs on
+ * the test process's main thread.
  */
 import { randomBytes } from 'node:crypto';
 import type { EventEmitter } from 'node:events';

@@ -3,7 +3,8 @@
  * against a test broker on 127.0.0.1, each with a hard timeout. mosquitto_sub
  * runs with -d (and a line-buffered stdout, via stdbuf) so the test can wait
  * for its SUBACK instead of sleeping, and with -F so each message is one
- * parseable line. Without stdbuf, `subscribed` only resolves at exit.
+ * parseable line. Without stdbuf, `subscribed` only resolves at exit. Runs
+ * on the test process's main thread; the tools are child processes.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { uniqueId, type Version } from './clients.js';

@@ -3,7 +3,8 @@
  * what mqtt.js hides: exact CONNACK fields, the DUP flag and packet ids of
  * redeliveries, withheld acknowledgements, a server DISCONNECT and its reason
  * code, keepalive expiry, malformed or out-of-order packets. Packets are
- * encoded and decoded with mqtt-packet; every wait is bounded.
+ * encoded and decoded with mqtt-packet; every wait is bounded. Runs on the
+ * test process's main thread.
  */
 import net from 'node:net';
 import mqttPacket from 'mqtt-packet';

@@ -1,6 +1,7 @@
 /**
  * Names MQTT conformance statements in test titles: the 3.1.1 id for
- * protocol level 4, the 5.0 id (same unless given) for level 5.
+ * protocol level 4, the 5.0 id (same unless given) for level 5. Pure
+ * functions for the test process.
  */
 import type { Version } from './clients.js';
 
