@@ -27,7 +27,7 @@ import { PluginRegistry } from './hooks/registry.js';
 import type { Plugin } from './hooks/types.js';
 import { createLogger, type Logger } from './log.js';
 import {
-  readToRouter, writeClosed, writeDeliver, writeDropped, writeHookResult, writeOpen, writePacket, writePlugins, type ToRouter, type TransportInfo,
+  readToRouter, writeClosed, writeDeliver, writeDropped, writeHookResult, writeOpen, writePacket, writePlugins, type ToRouter, type TransportDropReason, type TransportInfo,
 } from './messages.js';
 import { Connection, type ConnectionOwner } from './net/connection.js';
 import { startTlsListener, startWssListener } from './net/tls-listener.js';
@@ -58,7 +58,7 @@ export interface BrokerStats {
   connections: number;
   router: RouterStats;
   hosts: HostStats[];
-  /** QoS 0 PUBLISHes the main thread dropped because their client did not read fast enough (maxConnectionBufferBytes), closed connections included. */
+  /** QoS 0 PUBLISHes the main thread dropped (their client did not read fast enough, maxConnectionBufferBytes; or one grew over its Maximum Packet Size when a missed Topic Alias's topic was added back), closed connections included. */
   droppedQos0: number;
 }
 
@@ -82,8 +82,10 @@ export class Broker extends EventEmitter {
   private readonly acceptStream: AcceptStream = (stream, transport) => this.accept(stream, transport);
   private sweeper: NodeJS.Timeout | undefined;
   private nextConnId = 1;
-  /** Whether a plugin implements on_message_drop (known at listen()): QoS 0 drops then go to the hosts. */
+  /** A plugin implements on_message_drop: QoS 0 drops on this thread are handed to the session's host. */
   private reportDrops = false;
+  /** Every host loaded its module plugins and runtime (hostsReady()). */
+  private ready: Promise<void> | undefined;
   /** QoS 0 drops (slow consumers) of connections already closed. */
   private droppedQos0Closed = 0;
   private listening = false;
@@ -105,7 +107,7 @@ export class Broker extends EventEmitter {
       onPacket: (conn, packet) => this.onPacket(conn, packet),
       onClose: (conn, reason) => this.onClose(conn, reason),
       corked: (conn) => { this.corked.push(conn); },
-      droppedQos0: (conn, packet) => this.onDroppedQos0(conn, packet),
+      droppedQos0: (conn, packet, reason) => this.onDroppedQos0(conn, packet, reason),
     };
     for (let i = 0; i < hostCount; i++) this.startHost(i);
   }
@@ -118,9 +120,7 @@ export class Broker extends EventEmitter {
   async listen(): Promise<AddressInfo> {
     this.listening = true;
     // A module plugin or runtime that fails to load makes listen() fail, before any client is accepted.
-    const loading = this.config.plugins.length > 0 || this.config.runtime !== '';
-    const moduleHooks = loading ? await Promise.all(this.hosts.map((h) => h.control.ready())) : [];
-    this.reportDrops = [...moduleHooks.flat(), ...this.plugins.hookNames()].includes('on_message_drop');
+    await this.hostsReady();
     const server = createServer({ noDelay: true }, (socket) => {
       this.accept(socket, { type: 'tcp', remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 }, this.config.proxyProtocol);
     });
@@ -173,6 +173,7 @@ export class Broker extends EventEmitter {
     this.transports.push(attachWebSocket(server, {
       path, type, maxPayload: this.config.maxIncomingPacketSize, accept: this.acceptStream, log: this.log, exclusive: false,
     }));
+    this.hostsReady().catch((err: unknown) => this.log.error({ err }, 'loading the plugin modules or the runtime failed'));
     this.startSweeper();
   }
 
@@ -185,6 +186,7 @@ export class Broker extends EventEmitter {
   addPlugin(plugin: Plugin): void {
     if (this.listening) throw new Error('addPlugin: call it before listen()');
     this.plugins.add(plugin);
+    if (typeof plugin.on_message_drop === 'function') this.reportDrops = true;
     for (let host = 0; host < this.hosts.length; host++) this.sendPlugins(host);
   }
 
@@ -300,6 +302,20 @@ export class Broker extends EventEmitter {
     });
   }
 
+  /**
+   * Resolves once every host has loaded its module plugins and runtime (at
+   * once without any), and learns whether a module plugin implements
+   * on_message_drop (the main thread then reports its QoS 0 drops).
+   */
+  private hostsReady(): Promise<void> {
+    this.ready ??= (async () => {
+      const loading = this.config.plugins.length > 0 || this.config.runtime !== '';
+      const moduleHooks = loading ? await Promise.all(this.hosts.map((h) => h.control.ready())) : [];
+      if (moduleHooks.flat().includes('on_message_drop')) this.reportDrops = true;
+    })();
+    return this.ready;
+  }
+
   private startSweeper(): void {
     if (this.sweeper || this.closing) return;
     this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
@@ -343,16 +359,17 @@ export class Broker extends EventEmitter {
     conn.protocolVersion = peeked.protocolVersion;
     conn.keepaliveMs = peeked.keepalive * 1000;
     conn.host = hostFor(DEFAULT_POOL, clientId, this.hosts.length);
+    conn.connectAt = Date.now();
     const outbox = this.outboxes[conn.host] as Outbox;
     writeOpen(outbox.writer, { kind: 'open', connId: conn.id, clientId, clientIdAssigned, transport: conn.transport, packet });
     outbox.commit();
   }
 
   /** Hands a dropped QoS 0 PUBLISH to the session's host, for on_message_drop, when a plugin implements it. */
-  private onDroppedQos0(conn: Connection, packet: Uint8Array): void {
+  private onDroppedQos0(conn: Connection, packet: Uint8Array, reason: TransportDropReason): void {
     if (!this.reportDrops || conn.host < 0) return;
     const outbox = this.outboxes[conn.host] as Outbox;
-    writeDropped(outbox.writer, conn.id, packet);
+    writeDropped(outbox.writer, conn.id, reason, packet);
     outbox.commit();
   }
 
@@ -420,7 +437,13 @@ export class Broker extends EventEmitter {
     const now = Date.now();
     for (const conn of this.connections.values()) {
       if (!conn.accepted) {
-        if (conn.host < 0 && now - conn.openedAt > this.config.connectTimeoutMs) conn.destroy('no CONNECT within connectTimeoutMs');
+        if (conn.host < 0) {
+          if (now - conn.openedAt > this.config.connectTimeoutMs) conn.destroy('no CONNECT within connectTimeoutMs');
+        } else if (now - conn.connectAt > this.config.connectTimeoutMs) {
+          // An authentication exchange the client left, or hooks that never settled.
+          this.log.info({ connId: conn.id }, 'no CONNACK within connectTimeoutMs of the CONNECT');
+          conn.destroy('no CONNACK within connectTimeoutMs of the CONNECT');
+        }
       } else if (conn.keepaliveMs > 0 && !this.paused[conn.host] && now - conn.lastActivity > conn.keepaliveMs * 1.5) {
         this.log.info({ connId: conn.id }, 'keepalive timeout');
         conn.abort(ReasonCode.KeepAliveTimeout, 'keepalive timeout');

@@ -9,6 +9,10 @@
 import type { AppMessage, MessageProperties, QoS } from './app-message.js';
 import type { BatchReader } from './channel/batch-reader.js';
 import type { BatchWriter } from './channel/batch-writer.js';
+import type { DropReason } from './hooks/types.js';
+
+/** Why the main thread dropped a QoS 0 PUBLISH (the `dropped` frame). */
+export type TransportDropReason = Extract<DropReason, 'queue_full' | 'max_packet_size_exceeded'>;
 
 /** How a connection reached the broker. */
 export interface TransportInfo {
@@ -36,8 +40,12 @@ export type ToSession =
   | { kind: 'open'; connId: number; clientId: string; clientIdAssigned: boolean; transport: TransportInfo; packet: Buffer }
   | { kind: 'packet'; connId: number; packet: Buffer }
   | { kind: 'closed'; connId: number; reason: string }
-  /** A QoS 0 PUBLISH the connection dropped (its socket held over maxConnectionBufferBytes), for on_message_drop. */
-  | { kind: 'dropped'; connId: number; packet: Buffer }
+  /**
+   * A QoS 0 PUBLISH the connection dropped, for on_message_drop: `queue_full`
+   * when its socket held over maxConnectionBufferBytes, `max_packet_size_exceeded`
+   * when re-adding the topic of a Topic Alias the client missed made it too large.
+   */
+  | { kind: 'dropped'; connId: number; reason: TransportDropReason; packet: Buffer }
   | { kind: 'deliver'; message: AppMessage; targets: DeliveryTarget[] }
   /** The hooks the embedding application's in-process plugins implement (sent whenever the list changes). */
   | { kind: 'plugins'; hooks: string[] }
@@ -110,9 +118,10 @@ export function writeClosed(w: BatchWriter, connId: number, reason: string): voi
   w.str(reason);
 }
 
-export function writeDropped(w: BatchWriter, connId: number, packet: Uint8Array): void {
+export function writeDropped(w: BatchWriter, connId: number, reason: TransportDropReason, packet: Uint8Array): void {
   w.u8(S_DROPPED);
   w.u32(connId);
+  w.u8(reason === 'queue_full' ? 0 : 1);
   w.bytes(packet);
 }
 
@@ -167,7 +176,7 @@ export function readToSession(r: BatchReader): ToSession {
       return { kind: 'open', connId, ...meta, packet: r.bytes() };
     }
     case S_CLOSED: return { kind: 'closed', connId: r.u32(), reason: r.str() };
-    case S_DROPPED: return { kind: 'dropped', connId: r.u32(), packet: r.bytes() };
+    case S_DROPPED: return { kind: 'dropped', connId: r.u32(), reason: r.u8() === 0 ? 'queue_full' : 'max_packet_size_exceeded', packet: r.bytes() };
     case S_PLUGINS: return { kind: 'plugins', hooks: JSON.parse(r.str()) as string[] };
     case S_HOOK_RESULT: return { kind: 'hookResult', callId: r.u32(), result: r.str() };
     default: throw new Error(`unknown ToSession frame kind ${kind}`);

@@ -24,7 +24,7 @@ import { RouterLink } from './router-link.js';
 import { SessionActor, type SessionEnv } from './session-actor.js';
 import { notifyTransportDrop } from './session-hooks.js';
 import type mqttPacket from 'mqtt-packet';
-import { generateWithReason } from '../src/codec/packet-io.js';
+import { generateDisconnect } from '../src/codec/packet-io.js';
 import { ReasonCode } from '../src/codec/reason-codes.js';
 
 export interface HostStats {
@@ -208,7 +208,7 @@ export class ActorHost implements SessionDirectory {
       }
       case 'dropped': {
         const session = this.byConn.get(msg.connId);
-        if (session) notifyTransportDrop(session, msg.packet);
+        if (session) notifyTransportDrop(session, msg.packet, msg.reason);
         return;
       }
       case 'plugins':
@@ -297,7 +297,7 @@ export class ActorHost implements SessionDirectory {
       disconnect.properties = { serverReference: redirect.serverReference };
     }
     for (const session of this.byConn.values()) {
-      const bytes = session.protocolVersion === 5 ? generateWithReason(disconnect, undefined, session.negotiated.maxOutgoingPacketSize) : undefined;
+      const bytes = session.protocolVersion === 5 ? generateDisconnect(disconnect, undefined, session.negotiated.maxOutgoingPacketSize) : undefined;
       if (bytes) this.link.send(session.connId, bytes);
       this.link.end(session.connId);
     }

@@ -21,7 +21,7 @@ import type { HostRuntime } from './host-runtime.js';
 import { routingPool } from '../src/runtime/pools.js';
 import type { SessionOptions, UserContext } from '../src/runtime/types.js';
 import { OutboundFlow, queuedBytes, type Outgoing, type QueueCaps } from './outbound-flow.js';
-import { generatePacket, generateWithReason } from '../src/codec/packet-io.js';
+import { generateDisconnect, generatePacket, generateWithReason } from '../src/codec/packet-io.js';
 import type { RouterLink } from './router-link.js';
 import { notifyDrop, notifyExpired, notifyOfflineMessage, notifyTransportLost } from './session-hooks.js';
 import { handleSessionPacket } from './session-inbound.js';
@@ -222,7 +222,7 @@ export class SessionActor {
     if (this.protocolVersion === 5) {
       const disconnect: mqttPacket.IDisconnectPacket = { cmd: 'disconnect', reasonCode };
       if (serverReference !== undefined) disconnect.properties = { serverReference };
-      const bytes = generateWithReason(disconnect, reasonString, this.negotiated.maxOutgoingPacketSize);
+      const bytes = generateDisconnect(disconnect, reasonString, this.negotiated.maxOutgoingPacketSize);
       if (bytes) this.env.link.send(connId, bytes);
     }
     this.env.link.end(connId);

@@ -9,6 +9,7 @@
 import type { AppMessage, QoS } from '../src/app-message.js';
 import { decodePublish } from '../src/codec/publish.js';
 import type { DropReason, DroppedMessage, HookName } from '../src/hooks/types.js';
+import type { TransportDropReason } from '../src/messages.js';
 import type { SessionActor } from './session-actor.js';
 import { toAppMessage } from './session-inbound.js';
 
@@ -29,16 +30,17 @@ export function notifyOfflineMessage(session: SessionActor, message: AppMessage,
 }
 
 /**
- * A QoS 0 PUBLISH the main thread dropped for this session's connection (its
- * socket held over maxConnectionBufferBytes): reported as queue_full, the
- * socket buffer being the queue of QoS 0 messages.
+ * A QoS 0 PUBLISH the main thread dropped for this session's connection:
+ * queue_full when its socket held over maxConnectionBufferBytes (the socket
+ * buffer being the queue of QoS 0 messages), max_packet_size_exceeded when
+ * the topic of a Topic Alias the client missed made it too large.
  */
-export function notifyTransportDrop(session: SessionActor, packet: Buffer): void {
+export function notifyTransportDrop(session: SessionActor, packet: Buffer, reason: TransportDropReason): void {
   if (!session.env.hooks.has('on_message_drop')) return;
   const decoded = decodePublish(packet, session.protocolVersion);
   const alias = decoded.properties?.topicAlias;
   if (decoded.topic === '' && alias !== undefined) decoded.topic = session.outboundAliases?.topicOf(alias) ?? '';
-  notifyDrop(session, toAppMessage(decoded), 0, 'queue_full');
+  notifyDrop(session, toAppMessage(decoded), 0, reason);
 }
 
 export function notifyDrop(session: SessionActor, message: AppMessage, qos: QoS, reason: DropReason): void {

@@ -61,6 +61,19 @@ export function generateWithReason(packet: Packet, reasonString: string | undefi
 }
 
 /**
+ * A 5.0 DISCONNECT within the client's `maxPacketSize`: as generateWithReason,
+ * then, when its Server Reference still does not fit, the bare reason code
+ * (the client learns why, if not where to go); undefined when even that is
+ * too large.
+ */
+export function generateDisconnect(disconnect: mqttPacket.IDisconnectPacket, reasonString: string | undefined, maxPacketSize: number): Buffer | undefined {
+  const bytes = generateWithReason(disconnect, reasonString, maxPacketSize);
+  if (bytes !== undefined || disconnect.properties?.serverReference === undefined) return bytes;
+  const bare = generatePacket({ cmd: 'disconnect', reasonCode: disconnect.reasonCode }, 5);
+  return fits(bare, maxPacketSize) ? bare : undefined;
+}
+
+/**
  * A 5.0 CONNACK within the client's `maxPacketSize`: when it is too large as
  * it is, the properties that restate their default (the availability flags
  * set to 1, Receive Maximum 65535, Topic Alias Maximum 0, Maximum Packet

@@ -17,7 +17,7 @@ import { generateWithReason } from '../codec/packet-io.js';
 import { ProtocolError } from '../codec/protocol-error.js';
 import { ReasonCode } from '../codec/reason-codes.js';
 import type { Logger } from '../log.js';
-import type { TransportInfo } from '../messages.js';
+import type { TransportDropReason, TransportInfo } from '../messages.js';
 import { LostAliases } from './lost-aliases.js';
 import { ProxyHeaderReader, ProxyProtocolError } from './proxy-protocol.js';
 
@@ -26,8 +26,12 @@ export interface ConnectionOwner {
   onClose(conn: Connection, reason: string): void;
   /** The connection corked its socket; the owner uncorks it after the current batch. */
   corked(conn: Connection): void;
-  /** A QoS 0 PUBLISH was dropped: the socket held over maxBufferBytes, or the topic of an alias the client missed made it too large. */
-  droppedQos0(conn: Connection, packet: Uint8Array): void;
+  /**
+   * A QoS 0 PUBLISH was dropped: the socket held over maxBufferBytes
+   * (`queue_full`), or the topic of an alias the client missed made it too
+   * large (`max_packet_size_exceeded`).
+   */
+  droppedQos0(conn: Connection, packet: Uint8Array, reason: TransportDropReason): void;
 }
 
 /** What a socket offers beyond `Duplex`; used only where the stream has it. */
@@ -46,10 +50,12 @@ export class Connection {
   keepaliveMs = 0;
   /** The largest packet the client accepts (its Maximum Packet Size, capped by ours); 0 = no limit. */
   maxOutgoingPacketSize = 0;
-  /** QoS 0 PUBLISHes dropped because the client did not read fast enough. */
+  /** QoS 0 PUBLISHes dropped here: the client did not read fast enough, or one would have exceeded its Maximum Packet Size. */
   droppedQos0 = 0;
   lastActivity: number;
   readonly openedAt: number;
+  /** When its CONNECT was handed to a host (ms since the epoch); 0 before. */
+  connectAt = 0;
   private readonly framer: Framer;
   private isCorked = false;
   private closeReason = 'connection closed';
@@ -164,21 +170,21 @@ export class Connection {
   private outgoingPublish(bytes: Uint8Array): Uint8Array | undefined {
     const qos0 = ((bytes[0] as number) & 0x06) === 0;
     if (qos0 && this.socket.writableLength > this.maxBufferBytes) {
-      this.dropQos0(bytes);
+      this.dropQos0(bytes, 'queue_full');
       return undefined;
     }
     const lost = this.lostAliases;
     if (lost === undefined || lost.size === 0) return bytes;
     const repaired = lost.repair(bytes, this.maxOutgoingPacketSize);
     if (repaired !== undefined) return repaired;
-    if (qos0) this.dropQos0(bytes);
+    if (qos0) this.dropQos0(bytes, 'max_packet_size_exceeded');
     else this.abort(ReasonCode.ImplementationSpecificError, 'a PUBLISH with a Topic Alias the client missed exceeds its Maximum Packet Size with the topic');
     return undefined;
   }
 
-  private dropQos0(bytes: Uint8Array): void {
+  private dropQos0(bytes: Uint8Array, reason: TransportDropReason): void {
     this.droppedQos0++;
-    this.owner.droppedQos0(this, bytes);
+    this.owner.droppedQos0(this, bytes, reason);
     if (this.protocolVersion === 5) (this.lostAliases ??= new LostAliases()).dropped(bytes);
   }
 

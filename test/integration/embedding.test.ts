@@ -251,3 +251,16 @@ describe('broker.publish with a Message Expiry Interval', () => {
     );
   });
 });
+
+describe('broker.disconnectClient towards a small Maximum Packet Size', () => {
+  test('[MQTT-3.1.2-24] a DISCONNECT whose Server Reference does not fit the client\'s Maximum Packet Size goes without it: the reason code still reaches the client', async () => {
+    const clientId = uniqueId('tiny');
+    const raw = await RawClient.connect(b.port, 5);
+    const connack = await raw.handshake({ clientId, properties: { maximumPacketSize: 24 } });
+    assert.equal(connack.reasonCode, 0);
+    assert.equal(await b.broker.disconnectClient(clientId, { reasonCode: 0x9c, serverReference: `${'x'.repeat(40)}.example:1883` }), true);
+    const disconnect = (await raw.expectPacket('disconnect')) as IDisconnectPacket;
+    assert.equal(disconnect.reasonCode, 0x9c);
+    assert.equal(disconnect.properties?.serverReference, undefined);
+  });
+});

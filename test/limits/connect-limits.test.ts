@@ -2,7 +2,8 @@
  * Limits checked at CONNECT, under MQTT 3.1.1 and 5.0: maxClientIdLength,
  * maxTopicLength / maxTopicLevels on SUBSCRIBE filters, maxKeepalive (5.0
  * Server Keep Alive), maxSessionExpiryInterval (5.0 CONNACK Session Expiry
- * Interval), maxConnections and connectTimeoutMs.
+ * Interval), maxConnections and connectTimeoutMs (before the CONNECT, and
+ * between the CONNECT and its CONNACK).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -163,5 +164,20 @@ describe('connectTimeoutMs under 200 silent connections', () => {
     assert.equal((await many.broker.stats()).connections, 0);
     const raw = await RawClient.connect(many.port, 5);
     assert.equal((await raw.handshake()).reasonCode, 0);
+  });
+});
+
+describe('connectTimeoutMs after the CONNECT', () => {
+  const challenging = brokerForSuite({ workers: 1, connectTimeoutMs: 300 }, {
+    plugins: [{ on_auth_m5: () => ({ ok: { reason_code: 'continue_authentication' as const, auth_data: Buffer.from('challenge') } }) }],
+  });
+
+  test('MQTT 5.0: a client that leaves its enhanced authentication halfway gets no CONNACK and is closed after the deadline', async () => {
+    const raw = await RawClient.connect(challenging.port, 5);
+    raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: `half-${process.pid}`, properties: { authenticationMethod: 'CHALLENGE' } });
+    const auth = await raw.expectPacket('auth');
+    assert.equal(auth.reasonCode, 0x18);
+    const { at } = await raw.expectClose(3000);
+    assert.ok(at >= 250, `closed after ${at} ms`);
   });
 });

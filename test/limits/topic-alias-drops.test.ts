@@ -147,8 +147,10 @@ for (const workers of [0, 1]) {
       });
     }
 
-    test('[MQTT-3.1.2-24] a PUBLISH that the topic of a missed Topic Alias would make larger than the client\'s Maximum Packet Size is not sent: QoS 0 is dropped, QoS 1 ends the connection with DISCONNECT 0x83', async () => {
-      b = await startBroker({ workers, maxConnectionBufferBytes: BUFFER_BYTES });
+    test('[MQTT-3.1.2-24] a PUBLISH that the topic of a missed Topic Alias would make larger than the client\'s Maximum Packet Size is not sent: QoS 0 is dropped (on_message_drop max_packet_size_exceeded), QoS 1 ends the connection with DISCONNECT 0x83', async () => {
+      const reasons: string[] = [];
+      const recorder = { on_message_drop: (_sid: unknown, _m: unknown, reason: string) => { reasons.push(reason); } };
+      b = await startBroker({ workers, maxConnectionBufferBytes: BUFFER_BYTES }, { plugins: [recorder] });
       const broker = b.broker;
       const root = uniqueTopic('alias');
       const short = `${root}/short`;
@@ -166,6 +168,8 @@ for (const workers of [0, 1]) {
       const disconnect = await reader.raw.expectPacket('disconnect', READ_MS);
       assert.equal(disconnect.reasonCode, 0x83);
       assert.equal(await droppedQos0(broker), 2);
+      await waitUntil(async () => reasons.length >= 2, 'both drops reported to on_message_drop');
+      assert.deepEqual(reasons, ['queue_full', 'max_packet_size_exceeded']);
       await reader.raw.expectClose();
     });
   });
