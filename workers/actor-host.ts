@@ -4,8 +4,9 @@
  * authentication exchange or for their plugin hooks (with the packets that
  * arrive meanwhile), the plugin chains (host-hooks.ts), the session runtime
  * (host-runtime.ts), and the data-plane link to the router. Until its module
- * plugins and its runtime are loaded it keeps the batches it receives. It does not care where it runs: a worker thread
- * (worker-main.ts) or the main thread (`workers: 0`).
+ * plugins and its runtime are loaded it keeps the batches it receives. It
+ * does not care where it runs: a worker thread (worker-main.ts) or the main
+ * thread (`workers: 0`).
  */
 import { BatchReader } from '../src/channel/batch-reader.js';
 import type { BatchEndpoint } from '../src/channel/endpoint.js';
@@ -94,7 +95,7 @@ export class ActorHost implements SessionDirectory {
   private readonly link: RouterLink;
   private readonly env: SessionEnv;
   readonly hooks: HostHooks;
-  readonly runtime = new HostRuntime();
+  readonly runtime: HostRuntime;
   /** Batches received before the module plugins and the runtime were loaded. */
   private early: Buffer[] | undefined;
   private readonly loaded: Promise<void>;
@@ -119,6 +120,7 @@ export class ActorHost implements SessionDirectory {
     this.outbox = new Outbox(endpoint, config);
     this.link = new RouterLink(this.outbox);
     this.hooks = new HostHooks(this.link, plugins.inProcess, config.pluginTimeoutMs, log);
+    this.runtime = new HostRuntime(config.pluginTimeoutMs, log);
     this.authenticator = authenticator ?? hostAuthenticator(this.hooks, this.runtime);
     this.env = {
       config,

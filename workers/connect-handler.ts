@@ -63,7 +63,7 @@ export function handleConnect(dir: SessionDirectory, open: OpenFrame): void {
   const maxPacketSize = connect.properties?.maximumPacketSize ?? 0;
   const refusal = willRefusal(connect);
   if (refusal !== undefined) return refuse(dir, open.connId, v, refusal.code, refusal.reason, maxPacketSize);
-  const choice = choosePool(dir.runtime.runtime, connect.username, dir.config.listenerPools[open.transport.type]);
+  const choice = choosePool(dir.runtime, connect.username, dir.config.listenerPools[open.transport.type]);
   if ('refused' in choice) return refuse(dir, open.connId, v, ReasonCode.ServerUnavailable, choice.refused, maxPacketSize);
   const { pool } = choice;
   if (choice.username === undefined) delete connect.username;

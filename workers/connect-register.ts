@@ -6,10 +6,11 @@
  * new_user_context) → attach to the session (taking over a connected one,
  * whose on_client_offline / on_client_gone runs; clean start; then
  * on_client_wakeup) → on_register(_m5) → auth_on_publish(_m5) of the will,
- * then the runtime's is_allowed('publish') of it → CONNACK → the session's queued messages and the packets that arrived
- * meanwhile. While a plugin answers asynchronously the actor host holds the
- * connection's later packets; a connection that closes meanwhile is not
- * registered. Runs wherever the actor host runs.
+ * then the runtime's is_allowed('publish') of it → CONNACK, when the session
+ * gets the user context connect answered → the session's queued messages and
+ * the packets that arrived meanwhile. While a plugin answers asynchronously
+ * the actor host holds the connection's later packets; a connection that
+ * closes meanwhile is not registered. Runs wherever the actor host runs.
  */
 import type mqttPacket from 'mqtt-packet';
 import type { AppMessage, MessageProperties } from '../src/app-message.js';
@@ -21,6 +22,7 @@ import type { ToSession } from '../src/messages.js';
 import type { ConnectAnswer, ConnectPacket, SessionOptions } from '../src/runtime/types.js';
 import { refuse, type SessionDirectory } from './connect-handler.js';
 import { applyPublishModifiers, refusalOf } from './hook-outcomes.js';
+import { isPromise } from '../src/hooks/chain.js';
 import { andThen, type MaybeAsync } from './host-hooks.js';
 import { sessionOptions } from './host-runtime.js';
 import { generateConnack, generatePacket } from '../src/codec/packet-io.js';
@@ -38,7 +40,13 @@ export function register(
   dir: SessionDirectory, open: OpenFrame, connect: mqttPacket.IConnectPacket, pool: string, authenticated: Authenticated | undefined,
 ): void {
   const registration = new Register(dir, open, connect, pool, authenticated);
-  const pending = registration.start();
+  let pending: MaybeAsync<void>;
+  try {
+    pending = registration.start();
+  } catch (err) {
+    registration.failed(err);
+    return;
+  }
   if (pending) pending.catch((err: unknown) => registration.failed(err));
 }
 
@@ -50,6 +58,8 @@ class Register {
   private session: SessionActor | undefined;
   private sessionPresent = false;
   private registration: Registration | undefined;
+  /** The runtime's accepting answer: its user context becomes the session's in accept(). */
+  private answer: ConnectAnswer | undefined;
 
   constructor(
     private readonly dir: SessionDirectory,
@@ -98,7 +108,15 @@ class Register {
   /**
    * The runtime's connect, with the user context of the session this CONNECT
    * would resume or take over, or a new one (new_user_context) when there is
-   * none; a refusal leaves that session untouched.
+   * none. An answer given later is for the session as it was: when another
+   * CONNECT of the client id created, replaced or changed that session
+   * meanwhile, connect is asked again about the session there is now. A
+   * refusal by connect leaves that session and its connection untouched.
+   * Once connect accepted, the takeover (attach) closes the old connection
+   * and a clean start ends the old session, whatever follows; a refusal
+   * after it (the will's checks, a CONNACK too large) leaves the session
+   * offline with its user context, limits and negotiated expiry as they were
+   * (its expiry timer starts again).
    */
   private runtimeConnect(mods: RegisterModifiers | undefined): MaybeAsync<void> {
     const { dir } = this;
@@ -106,21 +124,34 @@ class Register {
       dir.config, { mountpoint: this.pool, clientId: this.open.clientId }, this.connect.clean !== false, mods, this.v5, dir.log,
     );
     this.registration = registration;
-    const { mountpoint: pool, clientId } = registration.subscriberId;
-    const { runtime } = dir.runtime;
+    return this.askRuntime();
+  }
+
+  private askRuntime(): MaybeAsync<void> {
+    const { dir } = this;
+    const { subscriberId: { mountpoint: pool, clientId }, cleanStart } = this.registration as Registration;
     const existing = dir.find(pool, clientId);
-    const userContext = existing ? existing.userContext : runtime.new_user_context(pool, clientId, this.opts);
-    const sessionPresent = existing !== undefined && !registration.cleanStart;
+    const userContext = existing ? existing.userContext : dir.runtime.newUserContext(pool, clientId, this.opts);
+    const sessionPresent = existing !== undefined && !cleanStart;
     const packet = this.connect as unknown as ConnectPacket;
-    return andThen(runtime.connect(packet, sessionPresent, this.opts, userContext), (answer) => {
+    const answer = dir.runtime.connect(packet, sessionPresent, this.opts, userContext);
+    if (!isPromise(answer)) return this.connected(answer);
+    return answer.then((later) => {
       if (!this.dir.isConnecting(this.connId)) return this.abandon();
-      if (answer.reasonCode !== ReasonCode.Success) return this.refuse(answer.reasonCode, answer.reasonString ?? 'refused by the session runtime');
-      return this.attach(answer);
+      const now = dir.find(pool, clientId);
+      if (now !== existing || (now !== undefined && now.userContext !== userContext)) return this.askRuntime();
+      return this.connected(later);
     });
   }
 
+  private connected(answer: ConnectAnswer): MaybeAsync<void> {
+    if (answer.reasonCode !== ReasonCode.Success) return this.refuse(answer.reasonCode, answer.reasonString ?? 'refused by the session runtime');
+    this.answer = answer;
+    return this.attach();
+  }
+
   /** Finds, takes over or creates the session, then on_client_wakeup. */
-  private attach(answer: ConnectAnswer): MaybeAsync<void> {
+  private attach(): MaybeAsync<void> {
     const { dir, connId } = this;
     const registration = this.registration as Registration;
     const { mountpoint: pool, clientId } = registration.subscriberId;
@@ -137,7 +168,6 @@ class Register {
     }
     this.sessionPresent = session !== undefined;
     session ??= dir.create(pool, clientId);
-    session.userContext = answer.userContext;
     session.holdFor(connId);
     this.session = session;
     return andThen(dir.hooks.all('on_client_wakeup', [session.subscriberId]), () => this.registered(session));
@@ -174,7 +204,7 @@ class Register {
   }
 
   private runtimeWill(session: SessionActor, will: Will): MaybeAsync<void> {
-    const allowed = this.dir.runtime.allowed('publish', will.message.topic, will.message, session.userContext);
+    const allowed = this.dir.runtime.allowed('publish', will.message.topic, will.message, (this.answer as ConnectAnswer).userContext);
     return andThen(allowed, (ok) => {
       if (!this.dir.isConnecting(this.connId)) return this.abandon();
       return ok ? this.accept(session, will) : this.refuseWill(session);
@@ -228,6 +258,7 @@ class Register {
       session.bucket = new TokenBucket(limits.maxMessageRate, burst, Date.now());
     }
     session.registering = undefined;
+    session.userContext = (this.answer as ConnectAnswer).userContext;
     session.limits = limits;
     session.username = connect.username;
     session.sessionExpiry = sessionExpiry;

@@ -11,8 +11,9 @@
  * worker host) decides the step when it settles, within pluginTimeoutMs.
  * Without a plugin implementing on_auth_m5 the runtime's reauth answers each
  * step with the session's user context (undefined at CONNECT), at once or
- * with a promise; the default runtime supports no method (0x8C). Runs
- * wherever the actor host runs.
+ * with a promise (one that fails or does not answer within pluginTimeoutMs
+ * fails the step with 0x80); the default runtime supports no method (0x8C).
+ * Runs wherever the actor host runs.
  */
 import { ReasonCode } from '../src/codec/reason-codes.js';
 import { isPromise, type ChainOutcome } from '../src/hooks/chain.js';
@@ -21,7 +22,6 @@ import type { AuthExchange, Authenticator, AuthRequest, AuthStep } from './auth-
 import { refusalOf } from './hook-outcomes.js';
 import type { HostHooks } from './host-hooks.js';
 import type { HostRuntime } from './host-runtime.js';
-import { defaultRuntime } from '../src/runtime/default-runtime.js';
 import type { ReauthAnswer } from '../src/runtime/types.js';
 
 export function hostAuthenticator(hooks: HostHooks, host: HostRuntime): Authenticator {
@@ -41,11 +41,10 @@ export function hostAuthenticator(hooks: HostHooks, host: HostRuntime): Authenti
 
 /** An exchange answered by the runtime's reauth; none with the default runtime's. */
 function runtimeExchange(host: HostRuntime, request: AuthRequest): AuthExchange | undefined {
-  const { runtime } = host;
-  if (runtime.reauth === defaultRuntime.reauth) return undefined;
+  if (!host.reauthenticates) return undefined;
   return {
     step(data) {
-      const answer = runtime.reauth({ method: request.method, data, reauthentication: request.reauthentication }, request.userContext);
+      const answer = host.reauth({ method: request.method, data, reauthentication: request.reauthentication }, request.userContext);
       return isPromise(answer) ? answer.then((a) => reauthStep(a as ReauthAnswer, request.method)) : reauthStep(answer, request.method);
     },
   };

@@ -4,8 +4,10 @@
  * Protocol Error, DISCONNECT 0x82 on 5.0, and the close), and
  * control_message for a QoS 0 PUBLISH to `$client/<own client id>/...`,
  * which is not routed and whose answer becomes the user context. An answer
- * given later holds the session's later packets, in order. Runs wherever the
- * actor host runs.
+ * given later holds the session's later packets, in order; a control_message
+ * answer that comes after its connection was replaced is dropped. What a
+ * failing callback answers: host-runtime.ts. Runs wherever the actor host
+ * runs.
  */
 import type { AppMessage } from '../src/app-message.js';
 import { ProtocolError } from '../src/codec/protocol-error.js';
@@ -21,8 +23,7 @@ const CONTROL_PREFIX = '$client/';
 /** is_valid_message, then the packet's handler (the host calls this only for a runtime with its own is_valid_message). */
 export function handleValidatedPacket(session: SessionActor, bytes: Buffer): void | Promise<void> {
   const packet = parsePacket(bytes, session.protocolVersion);
-  const { runtime } = session.env.runtime;
-  const valid = runtime.is_valid_message(packet, session.transportOptions as SessionOptions, session.userContext);
+  const valid = session.env.runtime.validMessage(packet, session.transportOptions as SessionOptions, session.userContext);
   if (!isPromise(valid)) return validated(session, valid, bytes);
   const owned = Buffer.from(bytes); // the batch's bytes are not ours to keep
   const connId = session.connId;
@@ -42,12 +43,19 @@ export function controlTopicRest(session: SessionActor, topic: string): string |
   return topic.charCodeAt(end) === 0x2f ? topic.slice(end + 1) : undefined;
 }
 
-/** control_message: its answer is the session's user context. */
+/**
+ * control_message: its answer is the session's user context. An answer given
+ * later is dropped when the connection that sent the message is gone by then
+ * (a newer connection's user context stays).
+ */
 export function handleControlMessage(session: SessionActor, rest: string, message: AppMessage): void | Promise<void> {
-  const answer = session.env.runtime.runtime.control_message(rest, message, session.userContext);
+  const answer = session.env.runtime.controlMessage(rest, message, session.userContext);
   if (!isPromise(answer)) {
     session.userContext = answer;
     return undefined;
   }
-  return answer.then((userContext) => { session.userContext = userContext; });
+  const connId = session.connId;
+  return answer.then((userContext) => {
+    if (session.connId === connId) session.userContext = userContext;
+  });
 }

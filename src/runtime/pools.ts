@@ -7,25 +7,34 @@
  */
 import type { TransportInfo } from '../messages.js';
 import { parseSharedFilter } from '../router/topic.js';
-import type { Runtime } from './types.js';
 
 /** The pool `$SYS/...` topics route in, whatever the session's pool: the broker's own (`broker.publish`). */
 export const DEFAULT_POOL = '';
 
 export type ListenerPools = Partial<Record<TransportInfo['type'], string>>;
 
+/** The runtime's pool callbacks as the actor host calls them (host-runtime.ts): undefined refuses the client. */
+export interface PoolSource {
+  vhostPool(vhost: string): string | undefined;
+  poolDefault(): string | undefined;
+}
+
 export type PoolChoice = { pool: string; username: string | undefined } | { refused: string };
 
 /**
  * The pool of a CONNECT and the username plugins and the runtime see (the
- * user part of `vhost:user`; none for `vhost:`). A vhost naming another pool than its
- * listener's, or one `vhost_pool` does not know, is refused.
+ * user part of `vhost:user`; none for `vhost:`). A vhost naming another
+ * pool than its listener's, or one `vhost_pool` does not know, is refused,
+ * and so is a client without a vhost when `pool_default` fails.
  */
-export function choosePool(runtime: Runtime, username: string | undefined, listenerPool: string | undefined): PoolChoice {
+export function choosePool(runtime: PoolSource, username: string | undefined, listenerPool: string | undefined): PoolChoice {
   const colon = username === undefined ? -1 : username.indexOf(':');
-  if (username === undefined || colon < 0) return { pool: listenerPool ?? runtime.pool_default(), username };
+  if (username === undefined || colon < 0) {
+    const pool = listenerPool ?? runtime.poolDefault();
+    return typeof pool === 'string' ? { pool, username } : { refused: 'the session runtime has no default pool' };
+  }
   const vhost = username.slice(0, colon);
-  const pool = runtime.vhost_pool(vhost);
+  const pool = runtime.vhostPool(vhost);
   if (typeof pool !== 'string') return { refused: `unknown virtual host ${JSON.stringify(vhost)}` };
   if (listenerPool !== undefined && pool !== listenerPool) {
     return { refused: `virtual host ${JSON.stringify(vhost)} is not served on this listener` };

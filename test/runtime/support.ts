@@ -1,6 +1,6 @@
 /**
- * Helpers of the session runtime suites: the path of the recording runtime
- * fixture, a listener collecting the calls it reports on its
+ * Helpers of the session runtime suites: the paths of the recording and the
+ * faulty runtime fixtures, a listener collecting the calls it reports on its
  * BroadcastChannel (from any actor host), bounded waits for a call, the
  * worker counts the suites run under (hosts on the main thread, and a
  * worker), and a broker with a WebSocket listener with mqtt.js options for it.
@@ -14,6 +14,7 @@ import { WAIT_MS, type ConnectOptions } from '../helpers/clients.js';
 import { CHANNEL, type RuntimeCall } from './fixtures/recording-runtime.js';
 
 export const RUNTIME_FIXTURE = fileURLToPath(new URL('./fixtures/recording-runtime.js', import.meta.url));
+export const FAULTY_RUNTIME_FIXTURE = fileURLToPath(new URL('./fixtures/faulty-runtime.js', import.meta.url));
 
 export const WORKER_COUNTS = [0, 1] as const;
 
@@ -39,14 +40,18 @@ export class RuntimeCalls {
     return this.calls.filter((c) => c.callback === callback && match(c.args));
   }
 
-  /** The first call of `callback` (seen or to come) whose arguments satisfy `match`, bounded. */
-  waitFor(callback: string, match: (args: unknown[]) => boolean = () => true, timeoutMs = WAIT_MS): Promise<RuntimeCall> {
-    const seen = this.of(callback, match)[0];
-    if (seen) return Promise.resolve(seen);
+  /**
+   * The first call of `callback` (seen or to come) whose arguments satisfy
+   * `match`, after the first `skip` such calls, bounded.
+   */
+  waitFor(callback: string, match: (args: unknown[]) => boolean = () => true, timeoutMs = WAIT_MS, skip = 0): Promise<RuntimeCall> {
+    const seen = this.of(callback, match);
+    if (seen.length > skip) return Promise.resolve(seen[skip] as RuntimeCall);
+    let toSkip = skip - seen.length;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`runtime callback ${callback} not called within ${timeoutMs} ms`)), timeoutMs);
       this.waiters.push({
-        match: (c) => c.callback === callback && match(c.args),
+        match: (c) => c.callback === callback && match(c.args) && toSkip-- === 0,
         resolve: (c) => {
           clearTimeout(timer);
           resolve(c);
