@@ -439,10 +439,10 @@ export class Broker extends EventEmitter {
       if (!conn.accepted) {
         if (conn.host < 0) {
           if (now - conn.openedAt > this.config.connectTimeoutMs) conn.destroy('no CONNECT within connectTimeoutMs');
-        } else if (now - conn.connectAt > this.config.connectTimeoutMs) {
+        } else if (now - conn.connectAt > this.config.handshakeTimeoutMs) {
           // An authentication exchange the client left, or hooks that never settled.
-          this.log.info({ connId: conn.id }, 'no CONNACK within connectTimeoutMs of the CONNECT');
-          conn.destroy('no CONNACK within connectTimeoutMs of the CONNECT');
+          this.log.info({ connId: conn.id }, 'no CONNACK within handshakeTimeoutMs of the CONNECT');
+          conn.destroy('no CONNACK within handshakeTimeoutMs of the CONNECT');
         }
       } else if (conn.keepaliveMs > 0 && !this.paused[conn.host] && now - conn.lastActivity > conn.keepaliveMs * 1.5) {
         this.log.info({ connId: conn.id }, 'keepalive timeout');

@@ -37,6 +37,8 @@ export interface BrokerConfig {
   maxOutgoingPacketSize: number;
   /** Time a new connection has to send CONNECT, in milliseconds. */
   connectTimeoutMs: number;
+  /** Time from a CONNECT to its CONNACK (hooks, enhanced authentication, the runtime), in milliseconds. */
+  handshakeTimeoutMs: number;
   /** Open client connections accepted at once; 0 = unlimited. */
   maxConnections: number;
   /** Longest client identifier accepted, in characters. */
@@ -150,6 +152,7 @@ const NUMERIC_FIELDS: Record<string, FieldSpec> = {
   maxIncomingPacketSize: { min: 64, max: 268435455, integer: true },
   maxOutgoingPacketSize: { min: 0, max: 268435455, integer: true },
   connectTimeoutMs: { min: 100, max: 3_600_000, integer: true },
+  handshakeTimeoutMs: { min: 100, max: 3_600_000, integer: true },
   maxConnections: { min: 0, max: 10_000_000, integer: true },
   maxClientIdLength: { min: 23, max: 65535, integer: true },
   maxTopicLength: { min: 1, max: 65535, integer: true },
@@ -202,6 +205,7 @@ export function defaultConfig(): BrokerConfig {
     maxIncomingPacketSize: 20 * 1024 * 1024,
     maxOutgoingPacketSize: 0,
     connectTimeoutMs: 10_000,
+    handshakeTimeoutMs: 30_000,
     maxConnections: 0,
     maxClientIdLength: 100,
     maxTopicLength: 65535,

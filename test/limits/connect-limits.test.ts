@@ -2,8 +2,8 @@
  * Limits checked at CONNECT, under MQTT 3.1.1 and 5.0: maxClientIdLength,
  * maxTopicLength / maxTopicLevels on SUBSCRIBE filters, maxKeepalive (5.0
  * Server Keep Alive), maxSessionExpiryInterval (5.0 CONNACK Session Expiry
- * Interval), maxConnections and connectTimeoutMs (before the CONNECT, and
- * between the CONNECT and its CONNACK).
+ * Interval), maxConnections, connectTimeoutMs (until the CONNECT) and
+ * handshakeTimeoutMs (from the CONNECT to its CONNACK).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -167,8 +167,8 @@ describe('connectTimeoutMs under 200 silent connections', () => {
   });
 });
 
-describe('connectTimeoutMs after the CONNECT', () => {
-  const challenging = brokerForSuite({ workers: 1, connectTimeoutMs: 300 }, {
+describe('handshakeTimeoutMs', () => {
+  const challenging = brokerForSuite({ workers: 1, handshakeTimeoutMs: 300 }, {
     plugins: [{ on_auth_m5: () => ({ ok: { reason_code: 'continue_authentication' as const, auth_data: Buffer.from('challenge') } }) }],
   });
 
