@@ -256,7 +256,8 @@ export class SessionActor {
     this.env.link.event('client-disconnected', this.clientId, { reason, pool: this.pool });
     if (this.hasSharedSubscriptions()) this.env.link.presence(this.sid, false);
     this.redispatchShared();
-    this.queueFull(this.flow.trim(this.queueCaps()));
+    // A session that ends now takes its queue with it: nothing to trim or report.
+    if (this.sessionExpiry > 0) this.queueFull(this.flow.trim(this.queueCaps()));
     this.scheduleWill();
     this.offline();
   }
