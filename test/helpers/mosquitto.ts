@@ -39,6 +39,17 @@ function versionArg(version: Version): string {
   return version === 5 ? 'mqttv5' : 'mqttv311';
 }
 
+/** The arguments both tools take alike: broker address, protocol version, client id (default `<idPrefix>-…`), QoS, topic. */
+function commonArgs(o: { port: number; topic: string; qos?: 0 | 1 | 2; version?: Version; clientId?: string }, idPrefix: string): string[] {
+  return [
+    '-h', '127.0.0.1', '-p', String(o.port),
+    '-V', versionArg(o.version ?? 4),
+    '-i', o.clientId ?? uniqueId(idPrefix),
+    '-q', String(o.qos ?? 0),
+    '-t', o.topic,
+  ];
+}
+
 function run(cmd: string, args: string[], timeoutMs: number): { child: ReturnType<typeof spawn>; done: Promise<ToolResult>; stdout: () => string } {
   // A piped stdout is block-buffered: without stdbuf -oL, mosquitto_sub's "received SUBACK"
   // line would only show up when it exits, far too late to be a subscription barrier.
@@ -80,11 +91,7 @@ export interface PubOptions {
 /** Runs mosquitto_pub once; resolves with its exit status and output. */
 export function mosquittoPub(o: PubOptions): Promise<ToolResult> {
   const args = [
-    '-h', '127.0.0.1', '-p', String(o.port),
-    '-V', versionArg(o.version ?? 4),
-    '-i', o.clientId ?? uniqueId('mpub'),
-    '-q', String(o.qos ?? 0),
-    '-t', o.topic,
+    ...commonArgs(o, 'mpub'),
     '-m', o.message,
     '-d',
   ];
@@ -116,11 +123,7 @@ export interface SubHandle {
 /** Starts mosquitto_sub -C count -W waitSeconds; see SubHandle. */
 export function mosquittoSub(o: SubOptions): SubHandle {
   const args = [
-    '-h', '127.0.0.1', '-p', String(o.port),
-    '-V', versionArg(o.version ?? 4),
-    '-i', o.clientId ?? uniqueId('msub'),
-    '-q', String(o.qos ?? 0),
-    '-t', o.topic,
+    ...commonArgs(o, 'msub'),
     '-C', String(o.count ?? 1),
     '-W', String(o.waitSeconds ?? 10),
     '-F', `${MESSAGE_MARK}\t%t\t%q\t%r\t%p`,

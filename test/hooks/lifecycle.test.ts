@@ -9,7 +9,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DroppedMessage } from '../../src/hooks/types.js';
-import { connectClient, dropConnection, persistent, uniqueId, uniqueTopic, VERSIONS } from '../helpers/clients.js';
+import { connectClient, dropConnection, persistent, uniqueId, uniqueTopic, VERSIONS, type TestClient } from '../helpers/clients.js';
 import { label } from '../helpers/spec.js';
 import { recordedBroker, WORKER_COUNTS } from './support.js';
 
@@ -21,6 +21,15 @@ for (const workers of WORKER_COUNTS) {
   for (const version of VERSIONS) {
     describe(`lifecycle hooks (${label(version)}, workers ${workers})`, () => {
       const { recorder, b } = recordedBroker({ workers, persistentSessionExpiry: PERSISTENT_EXPIRY_S, maxOutgoingPacketSize: OUTGOING_LIMIT });
+
+      /** Subscribes a persistent session for `clientId` to `topic` at QoS 1 and waits for its on_client_offline; returns a publisher. */
+      async function subscribeThenGoOffline(clientId: string, topic: string): Promise<TestClient> {
+        const sub = await connectClient(b.port, { version, clientId, ...persistent(version, 300) });
+        await sub.subscribeAsync(topic, { qos: 1 });
+        await sub.endAsync();
+        await recorder.waitFor('on_client_offline', clientId);
+        return connectClient(b.port, { version });
+      }
 
       test('a clean session that disconnects: on_client_gone(subscriberId), never on_client_offline', async () => {
         const clientId = uniqueId('gone');
@@ -45,11 +54,7 @@ for (const workers of WORKER_COUNTS) {
       test('a message queued for an offline session: on_offline_message(subscriberId, qos, topic, payload, retain)', async () => {
         const clientId = uniqueId('offmsg');
         const topic = uniqueTopic('off');
-        const sub = await connectClient(b.port, { version, clientId, ...persistent(version, 300) });
-        await sub.subscribeAsync(topic, { qos: 1 });
-        await sub.endAsync();
-        await recorder.waitFor('on_client_offline', clientId);
-        const pub = await connectClient(b.port, { version });
+        const pub = await subscribeThenGoOffline(clientId, topic);
         await pub.publishAsync(topic, 'while away', { qos: 1 });
         const call = await recorder.waitFor('on_offline_message', clientId);
         assert.deepEqual(call.args.map((a) => (Buffer.isBuffer(a) ? a.toString() : a)), [{ mountpoint: '', clientId }, 1, topic, 'while away', false]);
@@ -59,11 +64,7 @@ for (const workers of WORKER_COUNTS) {
         const clientId = uniqueId('full');
         const topic = uniqueTopic('full');
         recorder.answerBoth('auth_on_register', (_p, sid) => (sid.clientId === clientId ? { ok: { max_offline_messages: 1 } } : 'ok'));
-        const sub = await connectClient(b.port, { version, clientId, ...persistent(version, 300) });
-        await sub.subscribeAsync(topic, { qos: 1 });
-        await sub.endAsync();
-        await recorder.waitFor('on_client_offline', clientId);
-        const pub = await connectClient(b.port, { version });
+        const pub = await subscribeThenGoOffline(clientId, topic);
         await pub.publishAsync(topic, 'oldest', { qos: 1 });
         await pub.publishAsync(topic, 'newest', { qos: 1 });
         const drop = await recorder.waitFor('on_message_drop', clientId);

@@ -10,10 +10,10 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { BroadcastChannel } from 'node:worker_threads';
 import { createBroker } from '../../src/index.js';
 import { brokerForSuite } from '../helpers/broker.js';
-import { connectClient, nextMessage, uniqueId, uniqueTopic, VERSIONS, WAIT_MS, type Version } from '../helpers/clients.js';
+import { ChannelLog } from '../helpers/channel.js';
+import { connectClient, nextMessage, uniqueId, uniqueTopic, VERSIONS, type Version } from '../helpers/clients.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { label } from '../helpers/spec.js';
 import { CHANNEL, type Report } from './fixtures/recording-plugin.js';
@@ -23,32 +23,13 @@ const FIXTURE = fileURLToPath(new URL('./fixtures/recording-plugin.js', import.m
 const BROKEN = fileURLToPath(new URL('./fixtures/broken-plugin.js', import.meta.url));
 
 /** The fixture's reports, as they arrive from the worker hosts. */
-class Reports {
-  readonly all: Report[] = [];
-  private readonly channel = new BroadcastChannel(CHANNEL);
-  private waiters: Array<{ match: (r: Report) => boolean; resolve: (r: Report) => void }> = [];
-
+class Reports extends ChannelLog<Report> {
   constructor() {
-    this.channel.onmessage = (event) => {
-      const report = (event as { data: Report }).data;
-      this.all.push(report);
-      const ready = this.waiters.filter((w) => w.match(report));
-      this.waiters = this.waiters.filter((w) => !ready.includes(w));
-      for (const w of ready) w.resolve(report);
-    };
+    super(CHANNEL);
   }
 
-  waitFor(match: (r: Report) => boolean, what: string): Promise<Report> {
-    const found = this.all.find(match);
-    if (found) return Promise.resolve(found);
-    return new Promise<Report>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no report of ${what} within ${WAIT_MS} ms`)), WAIT_MS);
-      this.waiters.push({ match, resolve: (r) => { clearTimeout(timer); resolve(r); } });
-    });
-  }
-
-  close(): void {
-    this.channel.close();
+  override waitFor(match: (r: Report) => boolean, what: string): Promise<Report> {
+    return super.waitFor(match, `report of ${what}`);
   }
 }
 

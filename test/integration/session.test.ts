@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { brokerForSuite, startBroker, type TestBroker } from '../helpers/broker.js';
 import {
   closeAllClients, closeClient, connectClient, expectNoMessage, nextMessage, nextMessages, once, persistent, uniqueId, uniqueTopic,
-  VERSIONS, type TestClient,
+  VERSIONS, type TestClient, type Version,
 } from '../helpers/clients.js';
 import { label, rule } from '../helpers/spec.js';
 
@@ -25,6 +25,24 @@ async function goOffline(broker: TestBroker, client: TestClient): Promise<void> 
   const gone = once<[string, unknown]>(broker.broker, 'client-disconnected', 5_000, (id) => id === client.clientId);
   await closeClient(client);
   await gone;
+}
+
+/**
+ * Connects a persistent session under a new client id subscribed to `topic`
+ * at `qos`, an observer subscribed to the same topic, and a publisher; then
+ * takes the session offline.
+ */
+async function offlineSubscriber(
+  broker: TestBroker, version: Version, topic: string, qos: 1 | 2,
+): Promise<{ clientId: string; observer: TestClient; pub: TestClient }> {
+  const clientId = uniqueId('pers');
+  const first = await connectClient(broker.port, { version, clientId, ...persistent(version) });
+  await first.subscribeAsync(topic, { qos });
+  const observer = await connectClient(broker.port, { version });
+  await observer.subscribeAsync(topic, { qos });
+  const pub = await connectClient(broker.port, { version });
+  await goOffline(broker, first);
+  return { clientId, observer, pub };
 }
 
 /** Publishes each [payload, qos] on `topic` and waits until `observer` saw them all (router barrier). */
@@ -53,13 +71,7 @@ for (const version of VERSIONS) {
 
     test(`${rule(version, '3.1.2-5', '3.1.2-23')} QoS 1 and 2 messages published while offline are delivered on reconnect, in order; QoS 0 is not queued (§4.1: optional, broker policy)`, async () => {
       const topic = uniqueTopic('queue');
-      const clientId = uniqueId('pers');
-      const first = await connectClient(b.port, { version, clientId, ...persistent(version) });
-      await first.subscribeAsync(topic, { qos: 2 });
-      const observer = await connectClient(b.port, { version });
-      await observer.subscribeAsync(topic, { qos: 2 });
-      const pub = await connectClient(b.port, { version });
-      await goOffline(b, first);
+      const { clientId, observer, pub } = await offlineSubscriber(b, version, topic, 2);
 
       await publishObserved(pub, observer, topic, [['one', 1], ['zero', 0], ['two', 2], ['three', 1]]);
 
@@ -74,13 +86,7 @@ for (const version of VERSIONS) {
 
     test(`${rule(version, '3.1.2-6', '3.1.2-4')} ${rule(version, '3.2.2-1', '3.2.2-2')} clean start discards the session: subscriptions and queued messages`, async () => {
       const topic = uniqueTopic('discard');
-      const clientId = uniqueId('pers');
-      const first = await connectClient(b.port, { version, clientId, ...persistent(version) });
-      await first.subscribeAsync(topic, { qos: 1 });
-      const observer = await connectClient(b.port, { version });
-      await observer.subscribeAsync(topic, { qos: 1 });
-      const pub = await connectClient(b.port, { version });
-      await goOffline(b, first);
+      const { clientId, observer, pub } = await offlineSubscriber(b, version, topic, 1);
       await publishObserved(pub, observer, topic, [['queued-then-discarded', 1]]);
 
       const clean = await connectClient(b.port, { version, clientId, clean: true });
@@ -128,13 +134,7 @@ for (const version of VERSIONS) {
 
       test('[MQTT-3.3.2-5] [MQTT-3.3.2-6] an expired queued message is not delivered; a live one carries the remaining Message Expiry Interval', async () => {
         const topic = uniqueTopic('mexp');
-        const clientId = uniqueId('pers');
-        const first = await connectClient(b.port, { version, clientId, ...persistent(version) });
-        await first.subscribeAsync(topic, { qos: 1 });
-        const observer = await connectClient(b.port, { version });
-        await observer.subscribeAsync(topic, { qos: 1 });
-        const pub = await connectClient(b.port, { version });
-        await goOffline(b, first);
+        const { clientId, observer, pub } = await offlineSubscriber(b, version, topic, 1);
         await pub.publishAsync(topic, 'short', { qos: 1, properties: { messageExpiryInterval: 1 } });
         await pub.publishAsync(topic, 'long', { qos: 1, properties: { messageExpiryInterval: 60 } });
         await nextMessage(observer, (m) => m.payload.toString() === 'short');
@@ -181,13 +181,7 @@ for (const version of VERSIONS) {
       const own = await startBroker({ maxOfflineMessages: 3 });
       try {
         const topic = uniqueTopic('limit');
-        const clientId = uniqueId('pers');
-        const first = await connectClient(own.port, { version, clientId, ...persistent(version) });
-        await first.subscribeAsync(topic, { qos: 1 });
-        const observer = await connectClient(own.port, { version });
-        await observer.subscribeAsync(topic, { qos: 1 });
-        const pub = await connectClient(own.port, { version });
-        await goOffline(own, first);
+        const { clientId, observer, pub } = await offlineSubscriber(own, version, topic, 1);
         await publishObserved(pub, observer, topic, [1, 2, 3, 4, 5, 6].map((i) => [`m${i}`, 1] as [string, 1]));
         const again = await connectClient(own.port, { version, clientId, ...persistent(version) });
         await pub.publishAsync(topic, 'live', { qos: 1 });

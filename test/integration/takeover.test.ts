@@ -6,7 +6,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { IConnectPacket, IDisconnectPacket } from 'mqtt-packet';
+import type { IConnackPacket, IConnectPacket, IDisconnectPacket } from 'mqtt-packet';
 import { brokerForSuite } from '../helpers/broker.js';
 import { connectClient, expectNoMessage, nextMessage, once, uniqueId, uniqueTopic, VERSIONS, type Version } from '../helpers/clients.js';
 import { describe as describePacket, RawClient, type CloseResult } from '../helpers/raw-client.js';
@@ -16,6 +16,15 @@ const b = brokerForSuite({ workers: 2 });
 
 function persistentFields(version: Version): Partial<IConnectPacket> {
   return version === 5 ? { clean: false, properties: { sessionExpiryInterval: 300 } } : { clean: false };
+}
+
+/** A raw client with a persistent session for `clientId`, subscribed to `topic` at QoS 1; with the CONNACK it got. */
+async function persistentSubscriber(version: Version, clientId: string, topic: string): Promise<{ raw: RawClient; connack: IConnackPacket }> {
+  const raw = await RawClient.connect(b.port, version);
+  const connack = await raw.handshake({ clientId, ...persistentFields(version) });
+  raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });
+  await raw.expectPacket('suback');
+  return { raw, connack };
 }
 
 /** The old transport's end: 5.0 sees exactly one DISCONNECT 0x8E, 3.1.1 a bare close. */
@@ -35,11 +44,8 @@ for (const version of VERSIONS) {
     test(`${rule(version, '3.1.4-2', '3.1.4-3')} a second CONNECT with the same client id disconnects the first transport and continues the session`, async () => {
       const clientId = uniqueId('take');
       const topic = uniqueTopic('take');
-      const first = await RawClient.connect(b.port, version);
-      const c1 = await first.handshake({ clientId, ...persistentFields(version) });
+      const { raw: first, connack: c1 } = await persistentSubscriber(version, clientId, topic);
       assert.equal(c1.sessionPresent, false);
-      first.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });
-      await first.expectPacket('suback');
 
       const connected = once<[string, Record<string, unknown>]>(b.broker, 'client-connected', 5_000, (id) => id === clientId);
       const second = await RawClient.connect(b.port, version);
@@ -60,10 +66,7 @@ for (const version of VERSIONS) {
     test(`${rule(version, '3.1.4-2', '3.1.4-3')} takeover with clean start discards the old session`, async () => {
       const clientId = uniqueId('take');
       const topic = uniqueTopic('take');
-      const first = await RawClient.connect(b.port, version);
-      await first.handshake({ clientId, ...persistentFields(version) });
-      first.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });
-      await first.expectPacket('suback');
+      const { raw: first } = await persistentSubscriber(version, clientId, topic);
 
       const second = await connectClient(b.port, { version, clientId, clean: true });
       assert.equal(second.connack.sessionPresent, false, rule(version, '3.2.2-1', '3.2.2-2'));
@@ -90,10 +93,7 @@ for (const version of VERSIONS) {
     test('[MQTT-4.4.0-1] a QoS 1 message unacknowledged by the old transport is resent to the new one with DUP = 1', async () => {
       const clientId = uniqueId('take');
       const topic = uniqueTopic('take');
-      const first = await RawClient.connect(b.port, version);
-      await first.handshake({ clientId, ...persistentFields(version) });
-      first.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });
-      await first.expectPacket('suback');
+      const { raw: first } = await persistentSubscriber(version, clientId, topic);
       const pub = await connectClient(b.port, { version });
       await pub.publishAsync(topic, 'unacked', { qos: 1 });
       const original = await first.expectPacket('publish');

@@ -5,11 +5,11 @@
  * worker counts the suites run under (hosts on the main thread, and a
  * worker), and a broker with a WebSocket listener with mqtt.js options for it.
  */
-import { BroadcastChannel } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import type { BrokerConfig } from '../../src/config.js';
 import type { Plugin } from '../../src/hooks/types.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { ChannelLog } from '../helpers/channel.js';
 import { WAIT_MS, type ConnectOptions } from '../helpers/clients.js';
 import { CHANNEL, type RuntimeCall } from './fixtures/recording-runtime.js';
 
@@ -18,21 +18,13 @@ export const FAULTY_RUNTIME_FIXTURE = fileURLToPath(new URL('./fixtures/faulty-r
 
 export const WORKER_COUNTS = [0, 1] as const;
 
+/** The calls the recording runtime reports, from any actor host. */
 export class RuntimeCalls {
-  readonly calls: RuntimeCall[] = [];
-  private readonly channel = new BroadcastChannel(CHANNEL);
-  private waiters: Array<{ match: (c: RuntimeCall) => boolean; resolve: (c: RuntimeCall) => void }> = [];
+  private readonly log = new ChannelLog<RuntimeCall>(CHANNEL);
 
-  constructor() {
-    this.channel.onmessage = (event) => {
-      const call = (event as { data: RuntimeCall }).data;
-      this.calls.push(call);
-      this.waiters = this.waiters.filter((w) => {
-        if (!w.match(call)) return true;
-        w.resolve(call);
-        return false;
-      });
-    };
+  /** Every call reported so far, in arrival order. */
+  get calls(): RuntimeCall[] {
+    return this.log.all;
   }
 
   /** Calls of `callback` so far whose arguments satisfy `match`. */
@@ -45,23 +37,11 @@ export class RuntimeCalls {
    * `match`, after the first `skip` such calls, bounded.
    */
   waitFor(callback: string, match: (args: unknown[]) => boolean = () => true, timeoutMs = WAIT_MS, skip = 0): Promise<RuntimeCall> {
-    const seen = this.of(callback, match);
-    if (seen.length > skip) return Promise.resolve(seen[skip] as RuntimeCall);
-    let toSkip = skip - seen.length;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`runtime callback ${callback} not called within ${timeoutMs} ms`)), timeoutMs);
-      this.waiters.push({
-        match: (c) => c.callback === callback && match(c.args) && toSkip-- === 0,
-        resolve: (c) => {
-          clearTimeout(timer);
-          resolve(c);
-        },
-      });
-    });
+    return this.log.waitFor((c) => c.callback === callback && match(c.args), `call of runtime callback ${callback}`, timeoutMs, skip);
   }
 
   close(): void {
-    this.channel.close();
+    this.log.close();
   }
 }
 
