@@ -87,11 +87,11 @@ const payload = (): Buffer => Buffer.alloc(PAYLOAD_BYTES, 0x61);
 const round = (n: number, digits = 0): number => Math.round(n * 10 ** digits) / 10 ** digits;
 const warmupMs = (ctx: ScenarioContext): number => Math.min(1000, Math.max(250, ctx.opts.durationMs / 4));
 
-function clientOptions(ctx: ScenarioContext, clientId: string): ClientOptions {
+export function clientOptions(ctx: ScenarioContext, clientId: string): ClientOptions {
   return { host: ctx.opts.host, port: ctx.opts.port, clientId };
 }
 
-async function connectAll(ctx: ScenarioContext, prefix: string, count: number): Promise<LoadClient[]> {
+export async function connectAll(ctx: ScenarioContext, prefix: string, count: number): Promise<LoadClient[]> {
   const { clients, failed, errors } = await connectMany(count, SETUP_CONCURRENCY, (i) => clientOptions(ctx, `${prefix}-${i}`));
   if (failed > 0) throw new Error(`${failed} of ${count} ${prefix} clients failed to connect: ${errors.join('; ')}`);
   return clients;
