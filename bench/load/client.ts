@@ -10,6 +10,7 @@
  */
 import net from 'node:net';
 import mqttPacket from 'mqtt-packet';
+import { varintSize, writeVarint } from '../../src/codec/publish.js';
 
 /** A PUBLISH packet encoded once, with the offsets a sender patches per copy. */
 export interface PublishTemplate {
@@ -23,18 +24,9 @@ export interface PublishTemplate {
 export function encodePublish(topic: string, payload: Buffer, qos: 0 | 1, retain: boolean): PublishTemplate {
   const topicBytes = Buffer.from(topic, 'utf8');
   const remaining = 2 + topicBytes.length + (qos > 0 ? 2 : 0) + payload.length;
-  const lengthBytes: number[] = [];
-  let n = remaining;
-  do {
-    let digit = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) digit |= 0x80;
-    lengthBytes.push(digit);
-  } while (n > 0);
-  const bytes = Buffer.allocUnsafe(1 + lengthBytes.length + remaining);
-  let at = 0;
-  bytes[at++] = 0x30 | (qos << 1) | (retain ? 1 : 0);
-  for (const b of lengthBytes) bytes[at++] = b;
+  const bytes = Buffer.allocUnsafe(1 + varintSize(remaining) + remaining);
+  bytes[0] = 0x30 | (qos << 1) | (retain ? 1 : 0);
+  let at = writeVarint(bytes, 1, remaining);
   bytes.writeUInt16BE(topicBytes.length, at);
   at += 2;
   topicBytes.copy(bytes, at);

@@ -86,12 +86,14 @@ const RETAINED_QUIET_MS = 5_000;
 const payload = (): Buffer => Buffer.alloc(PAYLOAD_BYTES, 0x61);
 const round = (n: number, digits = 0): number => Math.round(n * 10 ** digits) / 10 ** digits;
 const warmupMs = (ctx: ScenarioContext): number => Math.min(1000, Math.max(250, ctx.opts.durationMs / 4));
+/** A throughput metric: a message (or connection) rate, higher is better. */
+const rateMetric = (key: string, label: string, value: number, unit = 'msgs/s'): Metric => ({ key, label, value, unit, better: 'higher', throughput: true });
 
-function clientOptions(ctx: ScenarioContext, clientId: string): ClientOptions {
+export function clientOptions(ctx: ScenarioContext, clientId: string): ClientOptions {
   return { host: ctx.opts.host, port: ctx.opts.port, clientId };
 }
 
-async function connectAll(ctx: ScenarioContext, prefix: string, count: number): Promise<LoadClient[]> {
+export async function connectAll(ctx: ScenarioContext, prefix: string, count: number): Promise<LoadClient[]> {
   const { clients, failed, errors } = await connectMany(count, SETUP_CONCURRENCY, (i) => clientOptions(ctx, `${prefix}-${i}`));
   if (failed > 0) throw new Error(`${failed} of ${count} ${prefix} clients failed to connect: ${errors.join('; ')}`);
   return clients;
@@ -255,22 +257,8 @@ async function fanIn(ctx: ScenarioContext): Promise<ScenarioOutcome> {
   }
   return {
     metrics: [
-      {
-        key: 'sustained',
-        label: 'highest sustainable delivered rate',
-        value: search.best === null ? 0 : Math.min(search.best.delivered, search.best.rate),
-        unit: 'msgs/s',
-        better: 'higher',
-        throughput: true,
-      },
-      {
-        key: 'flat-out',
-        label: 'delivered rate, publishers flat out',
-        value: w.rate.delivered as number,
-        unit: 'msgs/s',
-        better: 'higher',
-        throughput: true,
-      },
+      rateMetric('sustained', 'highest sustainable delivered rate', search.best === null ? 0 : Math.min(search.best.delivered, search.best.rate)),
+      rateMetric('flat-out', 'delivered rate, publishers flat out', w.rate.delivered as number),
     ],
     phases: [...search.steps.map((s) => s.phase), w.phase],
     notes,
@@ -294,14 +282,7 @@ async function fanOut(ctx: ScenarioContext): Promise<ScenarioOutcome> {
   w.phase.detail.stalls = pump.stalls;
   return {
     metrics: [
-      {
-        key: 'delivered',
-        label: 'delivered rate (1 → 1,000)',
-        value: w.rate.delivered as number,
-        unit: 'msgs/s',
-        better: 'higher',
-        throughput: true,
-      },
+      rateMetric('delivered', 'delivered rate (1 → 1,000)', w.rate.delivered as number),
     ],
     phases: [w.phase],
     notes,
@@ -356,14 +337,7 @@ async function pairwiseQos1(ctx: ScenarioContext): Promise<ScenarioOutcome> {
     notes.push(`latency phase: ${paced.skipped} messages not offered because publishers' sockets were blocked (not in the percentiles)`);
   return {
     metrics: [
-      {
-        key: 'acked',
-        label: 'acknowledged rate, QoS 1 flat out',
-        value: flat.rate.acked as number,
-        unit: 'msgs/s',
-        better: 'higher',
-        throughput: true,
-      },
+      rateMetric('acked', 'acknowledged rate, QoS 1 flat out', flat.rate.acked as number),
       { key: 'p50', label: `p50 latency at ${LATENCY_RATE / 1000}k msgs/s`, value: round(p50, 3), unit: 'ms', better: 'lower' },
       { key: 'p99', label: `p99 latency at ${LATENCY_RATE / 1000}k msgs/s`, value: round(p99, 3), unit: 'ms', better: 'lower' },
     ],
@@ -412,14 +386,7 @@ async function connectionStorm(ctx: ScenarioContext): Promise<ScenarioOutcome> {
   const rssAfter = rssKiB(ctx.opts.brokerPid);
   if (held < clients.length) notes.push(`${clients.length - held} connections closed while held`);
   const metrics: Metric[] = [
-    {
-      key: 'connects',
-      label: `connects/s (${target.toLocaleString('en-US')} clients, ${STORM_CONCURRENCY} pending)`,
-      value: round(clients.length / seconds),
-      unit: 'conn/s',
-      better: 'higher',
-      throughput: true,
-    },
+    rateMetric('connects', `connects/s (${target.toLocaleString('en-US')} clients, ${STORM_CONCURRENCY} pending)`, round(clients.length / seconds), 'conn/s'),
   ];
   if (rssBefore !== null && rssAfter !== null && held > 0) {
     metrics.push({
@@ -491,14 +458,7 @@ async function retained(ctx: ScenarioContext): Promise<ScenarioOutcome> {
   await subscribed;
   const receivePhase = receive.end({ received: count });
   const metrics: Metric[] = [
-    {
-      key: 'receive-rate',
-      label: 'retained delivery rate',
-      value: round(count / receiveSeconds),
-      unit: 'msgs/s',
-      better: 'higher',
-      throughput: true,
-    },
+    rateMetric('receive-rate', 'retained delivery rate', round(count / receiveSeconds)),
     {
       key: 'publish-all',
       label: `time to publish ${RETAINED_TOPICS / 1000}k retained`,

@@ -7,10 +7,10 @@
  * counts what it still gets: published − received is what the broker
  * dropped (kernel socket buffers included in what was received).
  */
-import { connectMany, encodePublish, LoadClient } from './client.js';
+import { encodePublish, LoadClient } from './client.js';
 import { Phase, rssKiB, sleep, waitSettled } from './measure.js';
 import type { Metric } from './result.js';
-import type { ScenarioContext, ScenarioOutcome } from './scenarios.js';
+import { clientOptions, connectAll, type ScenarioContext, type ScenarioOutcome } from './scenarios.js';
 import { PacedPump, RepeatSource } from './traffic.js';
 
 const PUBLISHERS = 100;
@@ -25,12 +25,10 @@ const DRAIN_MAX_MS = 60_000;
 
 export async function slowSubscriber(ctx: ScenarioContext): Promise<ScenarioOutcome> {
   const notes: string[] = [];
-  const options = (clientId: string) => ({ host: ctx.opts.host, port: ctx.opts.port, clientId });
-  const sub = await LoadClient.connect(options('slow-sub'));
+  const sub = await LoadClient.connect(clientOptions(ctx, 'slow-sub'));
   await sub.subscribe('bench/slow/+', 0);
   sub.pause();
-  const { clients: pubs, failed, errors } = await connectMany(PUBLISHERS, 100, (i) => options(`slow-pub-${i}`));
-  if (failed > 0) throw new Error(`${failed} publishers failed to connect: ${errors.join('; ')}`);
+  const pubs = await connectAll(ctx, 'slow-pub', PUBLISHERS);
   const payload = Buffer.alloc(SLOW_PAYLOAD_BYTES, 0x73);
   const sources = pubs.map((_, i) => new RepeatSource(encodePublish(`bench/slow/${i}`, payload, 0, false)));
 

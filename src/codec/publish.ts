@@ -351,12 +351,13 @@ function isUint(value: unknown, max: number): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= max;
 }
 
-function varintSize(value: number): number {
+/** Bytes a Variable Byte Integer (Remaining Length, property length) of `value` takes. */
+export function varintSize(value: number): number {
   return value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : 4;
 }
 
 /** Writes `value` as a Variable Byte Integer at `pos`; returns the position after it. */
-function writeVarint(buf: Buffer, pos: number, value: number): number {
+export function writeVarint(buf: Buffer, pos: number, value: number): number {
   do {
     let byte = value % 128;
     value = Math.floor(value / 128);

@@ -141,36 +141,30 @@ function parseV2(buf: Buffer): ProxyHeaderResult | undefined {
     case 0x31: // UNIX stream
     case 0x32: // UNIX datagram
       return { header: { version: 2, command: 'local' }, rest };
-    case 0x11: { // TCP over IPv4: src 4, dst 4, sport 2, dport 2
-      if (length < 12) throw new ProxyProtocolError(`PROXY v2: TCP4 addresses need 12 bytes, got ${length}`);
-      return {
-        header: {
-          version: 2,
-          command: 'proxy',
-          source: { address: [...body.subarray(0, 4)].join('.'), port: body.readUInt16BE(8), family: 'IPv4' },
-          destination: { address: [...body.subarray(4, 8)].join('.'), port: body.readUInt16BE(10) },
-        },
-        rest,
-      };
-    }
-    case 0x21: { // TCP over IPv6: src 16, dst 16, sport 2, dport 2
-      if (length < 36) throw new ProxyProtocolError(`PROXY v2: TCP6 addresses need 36 bytes, got ${length}`);
-      return {
-        header: {
-          version: 2,
-          command: 'proxy',
-          source: { address: formatIPv6(body.subarray(0, 16)), port: body.readUInt16BE(32), family: 'IPv6' },
-          destination: { address: formatIPv6(body.subarray(16, 32)), port: body.readUInt16BE(34) },
-        },
-        rest,
-      };
-    }
+    case 0x11: // TCP over IPv4: src 4, dst 4, sport 2, dport 2
+      return { header: v2TcpAddresses(body, 'IPv4'), rest };
+    case 0x21: // TCP over IPv6: src 16, dst 16, sport 2, dport 2
+      return { header: v2TcpAddresses(body, 'IPv6'), rest };
     case 0x12:
     case 0x22:
       throw new ProxyProtocolError('PROXY v2: UDP addresses on a TCP connection');
     default:
       throw new ProxyProtocolError(`PROXY v2: unknown address family/protocol 0x${familyProtocol.toString(16).padStart(2, '0')}`);
   }
+}
+
+/** A v2 PROXY header's TCP addresses: source address, destination address, source port, destination port. */
+function v2TcpAddresses(body: Buffer, family: 'IPv4' | 'IPv6'): ProxyHeader {
+  const size = family === 'IPv4' ? 4 : 16;
+  const needed = 2 * size + 4;
+  if (body.length < needed) throw new ProxyProtocolError(`PROXY v2: TCP${family === 'IPv4' ? 4 : 6} addresses need ${needed} bytes, got ${body.length}`);
+  const format = family === 'IPv4' ? (bytes: Buffer): string => bytes.join('.') : formatIPv6;
+  return {
+    version: 2,
+    command: 'proxy',
+    source: { address: format(body.subarray(0, size)), port: body.readUInt16BE(2 * size), family },
+    destination: { address: format(body.subarray(size, 2 * size)), port: body.readUInt16BE(2 * size + 2) },
+  };
 }
 
 /**

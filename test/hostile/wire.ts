@@ -1,23 +1,20 @@
 /**
- * Byte-level helpers for the hostile-input tests: packets built by hand (no
- * codec under test involved), a raw socket that records every byte the
- * server sends, and a hand splitter of the server's byte stream into frames.
+ * Byte-level helpers for the hostile-input tests: packets built by hand (of
+ * the codec under test, only its Remaining Length encoder is used), a raw
+ * socket that records every byte the server sends, and a hand splitter of
+ * the server's byte stream into frames.
  * Every wait is bounded.
  */
 import net from 'node:net';
+import { varintSize, writeVarint } from '../../src/codec/publish.js';
 
 export type V = 4 | 5;
 
 /** Remaining Length varint of `n`. */
 export function varint(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return out;
+  const out = Buffer.alloc(varintSize(n));
+  writeVarint(out, 0, n);
+  return [...out];
 }
 
 /** A whole packet: first byte, Remaining Length of `body`, `body`. */

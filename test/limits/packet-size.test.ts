@@ -9,6 +9,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IDisconnectPacket } from 'mqtt-packet';
+import { varintSize, writeVarint } from '../../src/codec/publish.js';
 import { brokerForSuite } from '../helpers/broker.js';
 import { connectClient, expectNoMessage, nextMessage, uniqueTopic, VERSIONS } from '../helpers/clients.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -21,15 +22,10 @@ const b = brokerForSuite({ workers: 1, maxIncomingPacketSize: MAX_IN, maxOutgoin
 
 /** A fixed header only: packet type byte and a Remaining Length of `remaining`, no body. */
 function fixedHeader(typeByte: number, remaining: number): Buffer {
-  const out = [typeByte];
-  let x = remaining;
-  do {
-    let byte = x % 128;
-    x = Math.floor(x / 128);
-    if (x > 0) byte |= 0x80;
-    out.push(byte);
-  } while (x > 0);
-  return Buffer.from(out);
+  const out = Buffer.allocUnsafe(1 + varintSize(remaining));
+  out[0] = typeByte;
+  writeVarint(out, 1, remaining);
+  return out;
 }
 
 for (const version of VERSIONS) {
