@@ -353,11 +353,12 @@ export class SessionActor {
     if (!target.stored || !runtime.checksAccess) return this.deliverAllowed(message, target);
     const owned = ownedCopy(message);
     const allowed = runtime.allowed('subscribe', message.topic, owned, this.userContext);
-    if (allowed === true) this.deliverAllowed(owned, target);
-    else if (allowed !== false) void allowed.then((ok) => { if (ok && !this.ended) this.deliverAllowed(owned, target); });
+    if (allowed === true) this.deliverAllowed(owned, target, true);
+    else if (allowed !== false) void allowed.then((ok) => { if (ok && !this.ended) this.deliverAllowed(owned, target, true); });
   }
 
-  private deliverAllowed(message: AppMessage, target: DeliveryTarget): void {
+  /** `owned`: `message` is already a copy that owns its payload. */
+  private deliverAllowed(message: AppMessage, target: DeliveryTarget, owned = false): void {
     const qos = this.limits.upgradeQos ? upgradedQos(this.subscriptions, message.topic, target) : target.qos;
     if (message.expiresAt !== undefined && message.expiresAt <= Date.now()) {
       this.drops.expired++;
@@ -370,7 +371,7 @@ export class SessionActor {
       if (this.connected) sendOutgoing(this, o, false);
       return;
     }
-    o.message = ownedCopy(message);
+    if (!owned) o.message = ownedCopy(message);
     if (this.connected && this.flow.hasSlot && this.flow.queued === 0) {
       sendOutgoing(this, this.flow.start(o), false);
       return;
