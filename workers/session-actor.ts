@@ -411,6 +411,12 @@ export class SessionActor {
     }
   }
 
+  /** `next(value)` once `answer` settles, unless the connection waiting for it is no longer this session's by then. */
+  whenAnswered<T>(answer: Promise<T>, next: (value: T) => void | Promise<void>): Promise<void> {
+    const connId = this.connId;
+    return answer.then((value) => (this.connId === connId ? next(value) : undefined));
+  }
+
   /** Routes a message published by this session's client (or its will); `$SYS/...` routes in the default pool. */
   publish(message: AppMessage): void {
     this.env.link.publish(routingPool(this.pool, message.topic), this.sid, message);

@@ -91,8 +91,7 @@ function handlePublish(session: SessionActor, bytes: Buffer): void | Promise<voi
   if (!hooks.has(hook)) return runtimeAllowed(session, p, message);
   const outcome = hooks.tillOk<PublishModifiers | Buffer>(hook, messageArgs(session, message, p.qos, p.retain));
   if (!isPromise(outcome)) return authorized(session, p, message, outcome);
-  const connId = session.connId;
-  return outcome.then((o) => (session.connId === connId ? authorized(session, p, message, o) : undefined));
+  return session.whenAnswered(outcome, (o) => authorized(session, p, message, o));
 }
 
 /**
@@ -120,8 +119,7 @@ function runtimeAllowed(session: SessionActor, p: DecodedPublish, message: AppMe
   };
   const allowed = runtime.allowed('publish', message.topic, message, session.userContext);
   if (!isPromise(allowed)) return decide(allowed);
-  const connId = session.connId;
-  return allowed.then((ok) => (session.connId === connId ? decide(ok) : undefined));
+  return session.whenAnswered(allowed, decide);
 }
 
 /** Routes the message, calls on_publish(_m5), then acknowledges. */
@@ -132,8 +130,7 @@ function route(session: SessionActor, p: DecodedPublish, message: AppMessage): v
   if (!hooks.has(hook)) return acknowledge(session, p);
   const done = hooks.all(hook, messageArgs(session, message, message.qos, message.retain));
   if (!done) return acknowledge(session, p);
-  const connId = session.connId;
-  return done.then(() => (session.connId === connId ? acknowledge(session, p) : undefined));
+  return session.whenAnswered(done, () => acknowledge(session, p));
 }
 
 function acknowledge(session: SessionActor, p: DecodedPublish): void {
