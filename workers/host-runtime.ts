@@ -24,7 +24,7 @@ import type {
 const REAUTH_FAILED: ReauthAnswer = { outcome: 'failure', reasonCode: ReasonCode.UnspecifiedError, reasonString: 'the session runtime failed' };
 
 export class HostRuntime implements PoolSource {
-  runtime: Runtime = defaultRuntime;
+  private runtime: Runtime = defaultRuntime;
   /** The runtime has its own is_allowed. */
   checksAccess = false;
   /** The runtime has its own is_valid_message. */
