@@ -12,6 +12,7 @@ import type { AppMessage, MessageProperties, QoS } from '../src/app-message.js';
 import { ProtocolError } from '../src/codec/protocol-error.js';
 import { ReasonCode } from '../src/codec/reason-codes.js';
 import type { BrokerConfig } from '../src/config.js';
+import { isPromise } from '../src/hooks/chain.js';
 import type { SubscriberId } from '../src/hooks/types.js';
 import type { Logger } from '../src/log.js';
 import type { DeliveryTarget, TransportInfo } from '../src/messages.js';
@@ -411,10 +412,15 @@ export class SessionActor {
     }
   }
 
-  /** `next(value)` once `answer` settles, unless the connection waiting for it is no longer this session's by then. */
-  whenAnswered<T>(answer: Promise<T>, next: (value: T) => void | Promise<void>): Promise<void> {
+  /**
+   * `next(answer)`: at once for an answer given at once; for a promise, once
+   * it settles, unless the connection waiting for it is no longer this
+   * session's by then.
+   */
+  whenAnswered<T>(answer: T | Promise<T>, next: (value: T) => void | Promise<void>): void | Promise<void> {
+    if (!isPromise(answer)) return next(answer as T);
     const connId = this.connId;
-    return answer.then((value) => (this.connId === connId ? next(value) : undefined));
+    return (answer as Promise<T>).then((value) => (this.connId === connId ? next(value) : undefined));
   }
 
   /** Routes a message published by this session's client (or its will); `$SYS/...` routes in the default pool. */

@@ -49,10 +49,6 @@ export function controlTopicRest(session: SessionActor, topic: string): string |
  */
 export function handleControlMessage(session: SessionActor, rest: string, message: AppMessage): void | Promise<void> {
   const answer = session.env.runtime.controlMessage(rest, message, session.userContext);
-  if (!isPromise(answer)) {
-    session.userContext = answer;
-    return undefined;
-  }
   return session.whenAnswered(answer, (userContext) => {
     session.userContext = userContext;
   });

@@ -54,7 +54,6 @@ export function handleSubscribe(session: SessionActor, packet: mqttPacket.ISubsc
   if (v5) args.push(packet.properties ?? {});
   const outcome = hooks.tillOk<SubscribeModifiers>(hook, args);
   const decide = (o: ChainOutcome<SubscribeModifiers>): void | Promise<void> => runtimeAllowed(session, packet, authorize(session, asked, o, state), state);
-  if (!isPromise(outcome)) return decide(outcome);
   return session.whenAnswered(outcome, decide);
 }
 
@@ -145,9 +144,7 @@ function store(session: SessionActor, packet: mqttPacket.ISubscribePacket, allow
   if (allowed.length === 0 || !hooks.has(hook)) return suback();
   const args: unknown[] = [session.username, session.subscriberId, allowed.map((a): SubscribeTopic => ({ topic: a.sub.topic, qos: a.sub.qos }))];
   if (v5) args.push(packet.properties ?? {});
-  const done = hooks.all(hook, args);
-  if (!done) return suback();
-  return session.whenAnswered(done, suback);
+  return session.whenAnswered(hooks.all(hook, args), suback);
 }
 
 export function handleUnsubscribe(session: SessionActor, packet: mqttPacket.IUnsubscribePacket): void | Promise<void> {
@@ -163,7 +160,6 @@ export function handleUnsubscribe(session: SessionActor, packet: mqttPacket.IUns
     const rewritten = o.kind === 'ok' && Array.isArray(o.modifiers) && o.modifiers.every((f) => typeof f === 'string') ? o.modifiers : undefined;
     unsubscribe(session, packet, rewritten ?? packet.unsubscriptions);
   };
-  if (!isPromise(outcome)) return decide(outcome);
   return session.whenAnswered(outcome, decide);
 }
 
