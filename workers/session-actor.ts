@@ -257,10 +257,16 @@ export class SessionActor {
     this.env.link.event('client-disconnected', this.clientId, { reason, pool: this.pool });
     if (this.hasSharedSubscriptions()) this.env.link.presence(this.sid, false);
     this.redispatchShared();
+    const expiry = this.expiryAfterDisconnect();
     // A session that ends now takes its queue with it: nothing to trim or report.
-    if (this.sessionExpiry > 0) this.queueFull(this.flow.trim(this.queueCaps()));
+    if (expiry > 0) this.queueFull(this.flow.trim(this.queueCaps()));
     this.scheduleWill();
-    this.offline();
+    this.offline(expiry);
+  }
+
+  /** The session's expiry once its transport is gone, as the runtime may shorten it. */
+  private expiryAfterDisconnect(): number {
+    return this.env.runtime.expiryAfterDisconnect(this.env.config, this.sessionExpiry, this.userContext);
   }
 
   /**
@@ -268,8 +274,7 @@ export class SessionActor {
    * on_client_offline and the expiry timer (shorter for an anonymous
    * WebSocket session, host-runtime.ts).
    */
-  private offline(): void {
-    const expiry = this.env.runtime.expiryAfterDisconnect(this.env.config, this.sessionExpiry, this.userContext);
+  private offline(expiry: number): void {
     notifyTransportLost(this, expiry);
     if (expiry === 0) {
       this.end();
@@ -293,7 +298,7 @@ export class SessionActor {
   abandon(connId: number): void {
     if (this.registering !== connId) return;
     this.registering = undefined;
-    if (!this.connected && !this.ended) this.offline();
+    if (!this.connected && !this.ended) this.offline(this.expiryAfterDisconnect());
   }
 
   private scheduleWill(): void {
