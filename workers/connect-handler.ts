@@ -59,38 +59,36 @@ export function handleConnect(dir: SessionDirectory, open: OpenFrame): void {
     const code = err instanceof ProtocolError ? err.reasonCode : ReasonCode.MalformedPacket;
     return refuse(dir, open.connId, version === 5 ? 5 : 4, code, err instanceof Error ? err.message : 'malformed CONNECT', 0);
   }
-  const v = connect.protocolVersion ?? 4;
-  const maxPacketSize = connect.properties?.maximumPacketSize ?? 0;
   const refusal = willRefusal(connect);
-  if (refusal !== undefined) return refuse(dir, open.connId, v, refusal.code, refusal.reason, maxPacketSize);
+  if (refusal !== undefined) return refuseConnect(dir, open.connId, connect, refusal.code, refusal.reason);
   const choice = choosePool(dir.runtime, connect.username, dir.config.listenerPools[open.transport.type]);
-  if ('refused' in choice) return refuse(dir, open.connId, v, ReasonCode.ServerUnavailable, choice.refused, maxPacketSize);
+  if ('refused' in choice) return refuseConnect(dir, open.connId, connect, ReasonCode.ServerUnavailable, choice.refused);
   const { pool } = choice;
   if (choice.username === undefined) delete connect.username;
   else connect.username = choice.username;
   // VerneMQ's order: the enhanced authentication, then the client id check, then auth_on_register.
   const registerChecked = (authenticated: Authenticated | undefined): void => {
     const idRefusal = clientIdRefusal(dir.config, connect, open.clientIdAssigned);
-    if (idRefusal !== undefined) return refuse(dir, open.connId, v, idRefusal.code, idRefusal.reason, maxPacketSize);
+    if (idRefusal !== undefined) return refuseConnect(dir, open.connId, connect, idRefusal.code, idRefusal.reason);
     register(dir, open, connect, pool, authenticated);
   };
-  const method = v === 5 ? connect.properties?.authenticationMethod : undefined;
+  const method = connect.protocolVersion === 5 ? connect.properties?.authenticationMethod : undefined;
   if (method === undefined) return registerChecked(undefined);
   const request = { method, clientId: open.clientId, username: connect.username, reauthentication: false, pool, userContext: undefined };
   const exchange = dir.authenticator?.start(request);
   if (!exchange) {
-    return refuse(dir, open.connId, 5, ReasonCode.BadAuthenticationMethod, `Authentication Method ${method} is not supported [MQTT-4.12.0-1]`, maxPacketSize);
+    return refuseConnect(dir, open.connId, connect, ReasonCode.BadAuthenticationMethod, `Authentication Method ${method} is not supported [MQTT-4.12.0-1]`);
   }
   const auth = new ConnectAuth(method, exchange, {
     accept: (m, data) => registerChecked({ method: m, data }),
-    refuse: (code, reason) => refuse(dir, open.connId, 5, code, reason, maxPacketSize),
+    refuse: (code, reason) => refuseConnect(dir, open.connId, connect, code, reason),
     sendAuth: (bytes) => dir.sendRaw(open.connId, bytes),
     close: () => dir.endRaw(open.connId),
     failed: (err) => {
       dir.log.error({ err, connId: open.connId }, 'enhanced authentication failed');
       dir.endRaw(open.connId);
     },
-  }, maxPacketSize);
+  }, connect.properties?.maximumPacketSize ?? 0);
   dir.pendAuth(open.connId, auth);
   auth.step(connect.properties?.authenticationData);
 }
@@ -125,13 +123,20 @@ function willRefusal(connect: mqttPacket.IConnectPacket): Refusal | undefined {
   return undefined;
 }
 
+/** refuse() of a parsed CONNECT, with its protocol version and its Maximum Packet Size. */
+export function refuseConnect(
+  dir: SessionDirectory, connId: number, connect: mqttPacket.IConnectPacket, reasonCode: number, reason: string, serverReference?: string,
+): void {
+  refuse(dir, connId, connect.protocolVersion ?? 4, reasonCode, reason, connect.properties?.maximumPacketSize ?? 0, serverReference);
+}
+
 /**
  * CONNACK with a refusal code (a Reason String, and a Server Reference when
  * given, on 5.0), then close; a malformed 3.1.1 CONNECT is just closed, and
  * so is a 5.0 one whose CONNACK would not fit its Maximum Packet Size even
  * without the Reason String [MQTT-3.1.2-24].
  */
-export function refuse(
+function refuse(
   dir: SessionDirectory, connId: number, version: number, reasonCode: number, reason: string, maxPacketSize: number, serverReference?: string,
 ): void {
   if (version === 5) {

@@ -20,7 +20,7 @@ import type { ChainOutcome } from '../src/hooks/chain.js';
 import type { Peer, PublishModifiers, RegisterModifiers } from '../src/hooks/types.js';
 import type { ToSession } from '../src/messages.js';
 import type { ConnectAnswer, ConnectPacket, SessionOptions } from '../src/runtime/types.js';
-import { refuse, type SessionDirectory } from './connect-handler.js';
+import { refuseConnect, type SessionDirectory } from './connect-handler.js';
 import { applyPublishModifiers, refusalOf } from './hook-outcomes.js';
 import { isPromise } from '../src/hooks/chain.js';
 import { andThen, type MaybeAsync } from './host-hooks.js';
@@ -91,11 +91,10 @@ class Register {
     const password = c.password === undefined ? undefined : Buffer.from(c.password);
     const args: unknown[] = [this.peer, { mountpoint: this.pool, clientId: this.open.clientId }, c.username, password, c.clean !== false];
     if (this.v5) args.push(c.properties ?? {});
-    return andThen(hooks.tillOk<RegisterModifiers>(hook, args), (outcome) => this.authorized(outcome));
+    return this.whileConnecting(hooks.tillOk<RegisterModifiers>(hook, args), (outcome) => this.authorized(outcome));
   }
 
   private authorized(outcome: ChainOutcome<RegisterModifiers>): MaybeAsync<void> {
-    if (!this.dir.isConnecting(this.connId)) return this.abandon();
     if (outcome.kind === 'ok') return this.runtimeConnect(outcome.modifiers);
     if (outcome.kind === 'error') {
       const refusal = refusalOf(outcome.reason, ReasonCode.NotAuthorized);
@@ -136,8 +135,7 @@ class Register {
     const packet = this.connect as unknown as ConnectPacket;
     const answer = dir.runtime.connect(packet, sessionPresent, this.opts, userContext);
     if (!isPromise(answer)) return this.connected(answer);
-    return answer.then((later) => {
-      if (!this.dir.isConnecting(this.connId)) return this.abandon();
+    return this.whileConnecting(answer, (later) => {
       const now = dir.find(pool, clientId);
       if (now !== existing || (now !== undefined && now.userContext !== userContext)) return this.askRuntime();
       return this.connected(later);
@@ -170,14 +168,13 @@ class Register {
     session ??= dir.create(pool, clientId);
     session.holdFor(connId);
     this.session = session;
-    return andThen(dir.hooks.all('on_client_wakeup', [session.subscriberId]), () => this.registered(session));
+    return this.whileConnecting(dir.hooks.all('on_client_wakeup', [session.subscriberId]), () => this.registered(session));
   }
 
   private registered(session: SessionActor): MaybeAsync<void> {
-    if (!this.dir.isConnecting(this.connId)) return this.abandon();
     const args: unknown[] = [this.peer, session.subscriberId, this.connect.username];
     if (this.v5) args.push(this.connect.properties ?? {});
-    return andThen(this.dir.hooks.all(this.v5 ? 'on_register_m5' : 'on_register', args), () => this.checkWill(session));
+    return this.whileConnecting(this.dir.hooks.all(this.v5 ? 'on_register_m5' : 'on_register', args), () => this.checkWill(session));
   }
 
   /**
@@ -186,7 +183,6 @@ class Register {
    * not authorized.
    */
   private checkWill(session: SessionActor): MaybeAsync<void> {
-    if (!this.dir.isConnecting(this.connId)) return this.abandon();
     const { hooks } = this.dir;
     const hook = this.v5 ? 'auth_on_publish_m5' : 'auth_on_publish';
     if (!this.connect.will) return this.accept(session, undefined);
@@ -195,8 +191,7 @@ class Register {
     const m = will.message;
     const args: unknown[] = [this.connect.username, session.subscriberId, m.qos, m.topic, m.payload, m.retain];
     if (this.v5) args.push(m.properties ?? {});
-    return andThen(hooks.tillOk<PublishModifiers | Buffer>(hook, args), (outcome) => {
-      if (!this.dir.isConnecting(this.connId)) return this.abandon();
+    return this.whileConnecting(hooks.tillOk<PublishModifiers | Buffer>(hook, args), (outcome) => {
       if (outcome.kind !== 'ok') return this.refuseWill(session);
       will.message = applyPublishModifiers(will.message, outcome.modifiers, this.v5);
       return this.runtimeWill(session, will);
@@ -205,10 +200,7 @@ class Register {
 
   private runtimeWill(session: SessionActor, will: Will): MaybeAsync<void> {
     const allowed = this.dir.runtime.allowed('publish', will.message.topic, will.message, (this.answer as ConnectAnswer).userContext);
-    return andThen(allowed, (ok) => {
-      if (!this.dir.isConnecting(this.connId)) return this.abandon();
-      return ok ? this.accept(session, will) : this.refuseWill(session);
-    });
+    return this.whileConnecting(allowed, (ok) => (ok ? this.accept(session, will) : this.refuseWill(session)));
   }
 
   private refuseWill(session: SessionActor): void {
@@ -284,9 +276,14 @@ class Register {
     dir.established(connId, session);
   }
 
+  /** `next(value)` while the connection still waits for its CONNACK; otherwise the registration is abandoned. */
+  private whileConnecting<T>(value: MaybeAsync<T>, next: (v: T) => MaybeAsync<void>): MaybeAsync<void> {
+    return andThen(value, (v) => (this.dir.isConnecting(this.connId) ? next(v) : this.abandon()));
+  }
+
+  /** Every caller runs while the connection waits for its CONNACK. */
   private refuse(code: number, reason: string, serverReference?: string): void {
-    if (!this.dir.isConnecting(this.connId)) return;
-    refuse(this.dir, this.connId, this.v5 ? 5 : this.connect.protocolVersion ?? 4, code, reason, this.connect.properties?.maximumPacketSize ?? 0, serverReference);
+    refuseConnect(this.dir, this.connId, this.connect, code, reason, serverReference);
   }
 
   /** The connection went away (or was refused) after the session was attached: the session is offline again. */

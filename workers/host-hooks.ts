@@ -21,6 +21,25 @@ export function andThen<T>(value: MaybeAsync<T>, next: (v: T) => MaybeAsync<void
   return isPromise(value) ? value.then(next) : next(value);
 }
 
+/**
+ * `promise`'s value, or `onTimeout()` once `timeoutMs` has passed without
+ * one. A rejection gives `onRejected(err)`, or rejects without it.
+ */
+export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, onTimeout: () => T, onRejected?: (err: unknown) => T): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => resolve(onTimeout()), timeoutMs);
+    timer.unref();
+    promise.then((value) => {
+      clearTimeout(timer);
+      resolve(value);
+    }, (err: unknown) => {
+      clearTimeout(timer);
+      if (onRejected) resolve(onRejected(err));
+      else reject(err);
+    });
+  });
+}
+
 export class HostHooks {
   private modules: readonly NamedPlugin[] = [];
   /** The chain run in this thread: module plugins, then (inline host) the in-process ones. */
@@ -98,17 +117,10 @@ export class HostHooks {
 
   /** `promise`, or `fallback` once pluginTimeoutMs has passed. */
   private bounded<T>(hook: HookName, promise: Promise<T>, fallback: T, onTimeout?: () => void): Promise<T> {
-    return new Promise<T>((resolve) => {
-      const timer = setTimeout(() => {
-        this.log.warn({ hook, timeoutMs: this.timeoutMs }, 'plugin hook timed out');
-        onTimeout?.();
-        resolve(fallback);
-      }, this.timeoutMs);
-      timer.unref();
-      promise.then((value) => {
-        clearTimeout(timer);
-        resolve(value);
-      });
+    return withTimeout(promise, this.timeoutMs, () => {
+      this.log.warn({ hook, timeoutMs: this.timeoutMs }, 'plugin hook timed out');
+      onTimeout?.();
+      return fallback;
     });
   }
 

@@ -13,6 +13,7 @@ import type { BrokerConfig } from '../src/config.js';
 import { ReasonCode } from '../src/codec/reason-codes.js';
 import { isPromise } from '../src/hooks/chain.js';
 import type { Logger } from '../src/log.js';
+import { withTimeout } from './host-hooks.js';
 import type { TransportInfo } from '../src/messages.js';
 import { defaultRuntime } from '../src/runtime/default-runtime.js';
 import type { PoolSource } from '../src/runtime/pools.js';
@@ -23,7 +24,7 @@ import type {
 const REAUTH_FAILED: ReauthAnswer = { outcome: 'failure', reasonCode: ReasonCode.UnspecifiedError, reasonString: 'the session runtime failed' };
 
 export class HostRuntime implements PoolSource {
-  runtime: Runtime = defaultRuntime;
+  private runtime: Runtime = defaultRuntime;
   /** The runtime has its own is_allowed. */
   checksAccess = false;
   /** The runtime has its own is_valid_message. */
@@ -135,21 +136,12 @@ export class HostRuntime implements PoolSource {
       return fallback;
     }
     if (!isPromise(answer)) return answer;
-    const pending = answer;
-    return new Promise<T>((resolve) => {
-      const timer = setTimeout(() => {
-        this.log.warn({ callback, timeoutMs: this.timeoutMs }, 'session runtime callback timed out');
-        resolve(fallback);
-      }, this.timeoutMs);
-      timer.unref();
-      pending.then((value) => {
-        clearTimeout(timer);
-        resolve(value);
-      }, (err: unknown) => {
-        clearTimeout(timer);
-        this.failed(callback, err);
-        resolve(fallback);
-      });
+    return withTimeout(answer, this.timeoutMs, () => {
+      this.log.warn({ callback, timeoutMs: this.timeoutMs }, 'session runtime callback timed out');
+      return fallback;
+    }, (err) => {
+      this.failed(callback, err);
+      return fallback;
     });
   }
 }

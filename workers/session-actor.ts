@@ -12,6 +12,7 @@ import type { AppMessage, MessageProperties, QoS } from '../src/app-message.js';
 import { ProtocolError } from '../src/codec/protocol-error.js';
 import { ReasonCode } from '../src/codec/reason-codes.js';
 import type { BrokerConfig } from '../src/config.js';
+import { isPromise } from '../src/hooks/chain.js';
 import type { SubscriberId } from '../src/hooks/types.js';
 import type { Logger } from '../src/log.js';
 import type { DeliveryTarget, TransportInfo } from '../src/messages.js';
@@ -256,10 +257,16 @@ export class SessionActor {
     this.env.link.event('client-disconnected', this.clientId, { reason, pool: this.pool });
     if (this.hasSharedSubscriptions()) this.env.link.presence(this.sid, false);
     this.redispatchShared();
+    const expiry = this.expiryAfterDisconnect();
     // A session that ends now takes its queue with it: nothing to trim or report.
-    if (this.sessionExpiry > 0) this.queueFull(this.flow.trim(this.queueCaps()));
+    if (expiry > 0) this.queueFull(this.flow.trim(this.queueCaps()));
     this.scheduleWill();
-    this.offline();
+    this.offline(expiry);
+  }
+
+  /** The session's expiry once its transport is gone, as the runtime may shorten it. */
+  private expiryAfterDisconnect(): number {
+    return this.env.runtime.expiryAfterDisconnect(this.env.config, this.sessionExpiry, this.userContext);
   }
 
   /**
@@ -267,8 +274,7 @@ export class SessionActor {
    * on_client_offline and the expiry timer (shorter for an anonymous
    * WebSocket session, host-runtime.ts).
    */
-  private offline(): void {
-    const expiry = this.env.runtime.expiryAfterDisconnect(this.env.config, this.sessionExpiry, this.userContext);
+  private offline(expiry: number): void {
     notifyTransportLost(this, expiry);
     if (expiry === 0) {
       this.end();
@@ -292,7 +298,7 @@ export class SessionActor {
   abandon(connId: number): void {
     if (this.registering !== connId) return;
     this.registering = undefined;
-    if (!this.connected && !this.ended) this.offline();
+    if (!this.connected && !this.ended) this.offline(this.expiryAfterDisconnect());
   }
 
   private scheduleWill(): void {
@@ -353,11 +359,12 @@ export class SessionActor {
     if (!target.stored || !runtime.checksAccess) return this.deliverAllowed(message, target);
     const owned = ownedCopy(message);
     const allowed = runtime.allowed('subscribe', message.topic, owned, this.userContext);
-    if (allowed === true) this.deliverAllowed(owned, target);
-    else if (allowed !== false) void allowed.then((ok) => { if (ok && !this.ended) this.deliverAllowed(owned, target); });
+    if (allowed === true) this.deliverAllowed(owned, target, true);
+    else if (allowed !== false) void allowed.then((ok) => { if (ok && !this.ended) this.deliverAllowed(owned, target, true); });
   }
 
-  private deliverAllowed(message: AppMessage, target: DeliveryTarget): void {
+  /** `owned`: `message` is already a copy that owns its payload. */
+  private deliverAllowed(message: AppMessage, target: DeliveryTarget, owned = false): void {
     const qos = this.limits.upgradeQos ? upgradedQos(this.subscriptions, message.topic, target) : target.qos;
     if (message.expiresAt !== undefined && message.expiresAt <= Date.now()) {
       this.drops.expired++;
@@ -370,7 +377,7 @@ export class SessionActor {
       if (this.connected) sendOutgoing(this, o, false);
       return;
     }
-    o.message = ownedCopy(message);
+    if (!owned) o.message = ownedCopy(message);
     if (this.connected && this.flow.hasSlot && this.flow.queued === 0) {
       sendOutgoing(this, this.flow.start(o), false);
       return;
@@ -408,6 +415,17 @@ export class SessionActor {
       }
       sendOutgoing(this, this.flow.start(o), false);
     }
+  }
+
+  /**
+   * `next(answer)`: at once for an answer given at once; for a promise, once
+   * it settles, unless the connection waiting for it is no longer this
+   * session's by then.
+   */
+  whenAnswered<T>(answer: T | Promise<T>, next: (value: T) => void | Promise<void>): void | Promise<void> {
+    if (!isPromise(answer)) return next(answer as T);
+    const connId = this.connId;
+    return (answer as Promise<T>).then((value) => (this.connId === connId ? next(value) : undefined));
   }
 
   /** Routes a message published by this session's client (or its will); `$SYS/...` routes in the default pool. */

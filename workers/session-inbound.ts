@@ -17,7 +17,7 @@ import { ProtocolError } from '../src/codec/protocol-error.js';
 import { decodePublish, encodeAck, type DecodedPublish } from '../src/codec/publish.js';
 import { checkAckProperties } from '../src/codec/validate.js';
 import { ReasonCode } from '../src/codec/reason-codes.js';
-import { isPromise, type ChainOutcome } from '../src/hooks/chain.js';
+import type { ChainOutcome } from '../src/hooks/chain.js';
 import type { PublishModifiers } from '../src/hooks/types.js';
 import { isValidTopicName, topicLevelCount } from '../src/router/topic.js';
 import { handleAuth } from './auth-flow.js';
@@ -90,9 +90,7 @@ function handlePublish(session: SessionActor, bytes: Buffer): void | Promise<voi
   const hook = versioned(session, 'auth_on_publish');
   if (!hooks.has(hook)) return runtimeAllowed(session, p, message);
   const outcome = hooks.tillOk<PublishModifiers | Buffer>(hook, messageArgs(session, message, p.qos, p.retain));
-  if (!isPromise(outcome)) return authorized(session, p, message, outcome);
-  const connId = session.connId;
-  return outcome.then((o) => (session.connId === connId ? authorized(session, p, message, o) : undefined));
+  return session.whenAnswered(outcome, (o) => authorized(session, p, message, o));
 }
 
 /**
@@ -119,9 +117,7 @@ function runtimeAllowed(session: SessionActor, p: DecodedPublish, message: AppMe
     return refusePublish(session, p, ReasonCode.NotAuthorized, 'not authorized');
   };
   const allowed = runtime.allowed('publish', message.topic, message, session.userContext);
-  if (!isPromise(allowed)) return decide(allowed);
-  const connId = session.connId;
-  return allowed.then((ok) => (session.connId === connId ? decide(ok) : undefined));
+  return session.whenAnswered(allowed, decide);
 }
 
 /** Routes the message, calls on_publish(_m5), then acknowledges. */
@@ -130,10 +126,7 @@ function route(session: SessionActor, p: DecodedPublish, message: AppMessage): v
   const { hooks } = session.env;
   const hook = versioned(session, 'on_publish');
   if (!hooks.has(hook)) return acknowledge(session, p);
-  const done = hooks.all(hook, messageArgs(session, message, message.qos, message.retain));
-  if (!done) return acknowledge(session, p);
-  const connId = session.connId;
-  return done.then(() => (session.connId === connId ? acknowledge(session, p) : undefined));
+  return session.whenAnswered(hooks.all(hook, messageArgs(session, message, message.qos, message.retain)), () => acknowledge(session, p));
 }
 
 function acknowledge(session: SessionActor, p: DecodedPublish): void {

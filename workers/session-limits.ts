@@ -132,7 +132,7 @@ export function upgradedQos(subscriptions: ReadonlyMap<string, SubscriptionOptio
 }
 
 /** Whether topic filter `filter` matches topic name `topic`; wildcards at the first level skip `$` topics [MQTT-4.7.2-1]. */
-export function filterMatches(filter: string, topic: string): boolean {
+function filterMatches(filter: string, topic: string): boolean {
   if (topic.startsWith('$') && (filter.startsWith('+') || filter.startsWith('#'))) return false;
   const f = filter.split('/');
   const t = topic.split('/');

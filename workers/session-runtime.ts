@@ -26,8 +26,7 @@ export function handleValidatedPacket(session: SessionActor, bytes: Buffer): voi
   const valid = session.env.runtime.validMessage(packet, session.transportOptions as SessionOptions, session.userContext);
   if (!isPromise(valid)) return validated(session, valid, bytes);
   const owned = Buffer.from(bytes); // the batch's bytes are not ours to keep
-  const connId = session.connId;
-  return valid.then((ok) => (session.connId === connId ? validated(session, ok, owned) : undefined));
+  return session.whenAnswered(valid, (ok) => validated(session, ok, owned));
 }
 
 function validated(session: SessionActor, valid: boolean, bytes: Buffer): void | Promise<void> {
@@ -50,12 +49,7 @@ export function controlTopicRest(session: SessionActor, topic: string): string |
  */
 export function handleControlMessage(session: SessionActor, rest: string, message: AppMessage): void | Promise<void> {
   const answer = session.env.runtime.controlMessage(rest, message, session.userContext);
-  if (!isPromise(answer)) {
-    session.userContext = answer;
-    return undefined;
-  }
-  const connId = session.connId;
-  return answer.then((userContext) => {
-    if (session.connId === connId) session.userContext = userContext;
+  return session.whenAnswered(answer, (userContext) => {
+    session.userContext = userContext;
   });
 }

@@ -54,9 +54,7 @@ export function handleSubscribe(session: SessionActor, packet: mqttPacket.ISubsc
   if (v5) args.push(packet.properties ?? {});
   const outcome = hooks.tillOk<SubscribeModifiers>(hook, args);
   const decide = (o: ChainOutcome<SubscribeModifiers>): void | Promise<void> => runtimeAllowed(session, packet, authorize(session, asked, o, state), state);
-  if (!isPromise(outcome)) return decide(outcome);
-  const connId = session.connId;
-  return outcome.then((o) => (session.connId === connId ? decide(o) : undefined));
+  return session.whenAnswered(outcome, decide);
 }
 
 function validFilter(filter: string, maxLength: number, maxLevels: number): boolean {
@@ -116,8 +114,7 @@ function runtimeAllowed(session: SessionActor, packet: mqttPacket.ISubscribePack
     return store(session, packet, kept, state);
   };
   if (!answers.some(isPromise)) return decide(answers as boolean[]);
-  const connId = session.connId;
-  return Promise.all(answers).then((oks) => (session.connId === connId ? decide(oks) : undefined));
+  return session.whenAnswered(Promise.all(answers), decide);
 }
 
 /** Stores the allowed subscriptions, calls on_subscribe(_m5), then answers SUBACK. */
@@ -147,10 +144,7 @@ function store(session: SessionActor, packet: mqttPacket.ISubscribePacket, allow
   if (allowed.length === 0 || !hooks.has(hook)) return suback();
   const args: unknown[] = [session.username, session.subscriberId, allowed.map((a): SubscribeTopic => ({ topic: a.sub.topic, qos: a.sub.qos }))];
   if (v5) args.push(packet.properties ?? {});
-  const done = hooks.all(hook, args);
-  if (!done) return suback();
-  const connId = session.connId;
-  return done.then(() => (session.connId === connId ? suback() : undefined));
+  return session.whenAnswered(hooks.all(hook, args), suback);
 }
 
 export function handleUnsubscribe(session: SessionActor, packet: mqttPacket.IUnsubscribePacket): void | Promise<void> {
@@ -166,9 +160,7 @@ export function handleUnsubscribe(session: SessionActor, packet: mqttPacket.IUns
     const rewritten = o.kind === 'ok' && Array.isArray(o.modifiers) && o.modifiers.every((f) => typeof f === 'string') ? o.modifiers : undefined;
     unsubscribe(session, packet, rewritten ?? packet.unsubscriptions);
   };
-  if (!isPromise(outcome)) return decide(outcome);
-  const connId = session.connId;
-  return outcome.then((o) => (session.connId === connId ? decide(o) : undefined));
+  return session.whenAnswered(outcome, decide);
 }
 
 /** Removes `filters`; UNSUBACK has one code per filter of the packet (all Success when a plugin changed their number). */

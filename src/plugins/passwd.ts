@@ -59,7 +59,7 @@ export function parsePasswordFile(text: string, file = 'password file'): Map<str
 }
 
 /** Whether `password` is the one of `entry`. */
-export async function verifyPassword(entry: PasswordEntry, password: Buffer): Promise<boolean> {
+async function verifyPassword(entry: PasswordEntry, password: Buffer): Promise<boolean> {
   const hash = await scryptAsync(password, entry.salt, entry.cost);
   return hash.length === entry.hash.length && timingSafeEqual(hash, entry.hash);
 }
