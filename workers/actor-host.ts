@@ -8,25 +8,25 @@
  * does not care where it runs: a worker thread (worker-main.ts) or the main
  * thread (`workers: 0`).
  */
-import { BatchReader } from '../src/channel/batch-reader.js';
-import type { BatchEndpoint } from '../src/channel/endpoint.js';
-import { Outbox } from '../src/channel/outbox.js';
-import type { BrokerConfig } from '../src/config.js';
-import type { NamedPlugin } from '../src/hooks/chain.js';
-import type { Logger } from '../src/log.js';
-import { readToSession, type ToSession } from '../src/messages.js';
-import type { Authenticator, ConnectAuth } from './auth-flow.js';
-import { handleConnect, type SessionDirectory } from './connect-handler.js';
-import type { Runtime } from '../src/runtime/types.js';
-import { HostHooks } from './host-hooks.js';
-import { HostRuntime } from './host-runtime.js';
-import { hostAuthenticator } from './plugin-auth.js';
+import { BatchReader } from '../src/shared/channel/batch-reader.js';
+import type { BatchEndpoint } from '../src/shared/channel/endpoint.js';
+import { Outbox } from '../src/shared/channel/outbox.js';
+import type { BrokerConfig } from '../src/api/config.js';
+import type { NamedPlugin } from '../src/shared/hooks/chain.js';
+import type { Logger } from '../src/shared/log.js';
+import { readToSession, type ToSession } from '../src/shared/channel/frames.js';
+import type { Authenticator, ConnectAuth } from './connect/auth-flow.js';
+import { handleConnect, type SessionDirectory } from './connect/connect-handler.js';
+import type { Runtime } from '../src/api/runtime.js';
+import { HostHooks } from './hooks/host-hooks.js';
+import { HostRuntime } from './runtime/host-runtime.js';
+import { hostAuthenticator } from './connect/plugin-auth.js';
 import { RouterLink } from './router-link.js';
-import { SessionActor, type SessionEnv } from './session-actor.js';
-import { notifyTransportDrop } from './session-hooks.js';
+import { SessionActor, type SessionEnv } from './session/session-actor.js';
+import { notifyTransportDrop } from './session/session-hooks.js';
 import type mqttPacket from 'mqtt-packet';
-import { generateDisconnect } from '../src/codec/packet-io.js';
-import { ReasonCode } from '../src/codec/reason-codes.js';
+import { generateDisconnect } from '../src/shared/codec/packet-io.js';
+import { ReasonCode } from '../src/shared/codec/reason-codes.js';
 
 export interface HostStats {
   host: number;

@@ -3,12 +3,12 @@
  * to the host's outbound batch (flushed once per event-loop turn).
  * Runs wherever the actor host runs.
  */
-import type { AppMessage } from '../src/app-message.js';
-import type { Outbox } from '../src/channel/outbox.js';
+import type { AppMessage } from '../src/shared/message/app-message.js';
+import type { Outbox } from '../src/shared/channel/outbox.js';
 import {
   writeAccepted, writeCredit, writeDrop, writeEnd, writeEvent, writeHookCall, writePresence, writePublish, writeRedispatch, writeSend,
   writeSubscribe, writeUnsubscribe, type SessionEventName, type SubscribeRequest,
-} from '../src/messages.js';
+} from '../src/shared/channel/frames.js';
 
 export class RouterLink {
   constructor(private readonly outbox: Outbox) {}

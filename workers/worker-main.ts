@@ -6,12 +6,12 @@
  * Worker thread.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { exposeOnPort } from '../src/channel/comlink-node.js';
-import { portEndpoint } from '../src/channel/endpoint.js';
-import type { BrokerConfig } from '../src/config.js';
-import { loadPlugins } from '../src/hooks/loader.js';
-import { createLogger } from '../src/log.js';
-import { loadRuntime } from '../src/runtime/loader.js';
+import { exposeOnPort } from '../src/shared/channel/comlink-node.js';
+import { portEndpoint } from '../src/shared/channel/endpoint.js';
+import type { BrokerConfig } from '../src/api/config.js';
+import { loadPlugins } from './hooks/loader.js';
+import { createLogger } from '../src/shared/log.js';
+import { loadRuntime } from './runtime/loader.js';
 import { ActorHost } from './actor-host.js';
 
 export interface HostTask {

@@ -10,7 +10,7 @@
  */
 import net from 'node:net';
 import mqttPacket from 'mqtt-packet';
-import { varintSize, writeVarint } from '../../src/codec/publish.js';
+import { varintSize, writeVarint } from '../../src/shared/codec/publish.js';
 
 /** A PUBLISH packet encoded once, with the offsets a sender patches per copy. */
 export interface PublishTemplate {

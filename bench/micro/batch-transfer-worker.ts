@@ -5,8 +5,8 @@
  * Runs in a worker_threads Worker started from dist/bench/micro/.
  */
 import { workerData, type MessagePort } from 'node:worker_threads';
-import { portEndpoint } from '../../src/channel/endpoint.js';
-import type { OutboxLimits } from '../../src/channel/outbox.js';
+import { portEndpoint } from '../../src/shared/channel/endpoint.js';
+import type { OutboxLimits } from '../../src/shared/channel/outbox.js';
 import { servePeer, type PeerMode } from './transfer-peer.js';
 
 export interface TransferWorkerData {

@@ -21,11 +21,11 @@
 import { MessageChannel, Worker } from 'node:worker_threads';
 import mqttPacket from 'mqtt-packet';
 import type { Bench } from 'tinybench';
-import { BatchReader } from '../../src/channel/batch-reader.js';
-import { inlineEndpoints, portEndpoint, type BatchEndpoint } from '../../src/channel/endpoint.js';
-import { Outbox, type OutboxLimits } from '../../src/channel/outbox.js';
-import { defaultConfig } from '../../src/config.js';
-import { readToRouter, writePacket } from '../../src/messages.js';
+import { BatchReader } from '../../src/shared/channel/batch-reader.js';
+import { inlineEndpoints, portEndpoint, type BatchEndpoint } from '../../src/shared/channel/endpoint.js';
+import { Outbox, type OutboxLimits } from '../../src/shared/channel/outbox.js';
+import { defaultConfig } from '../../src/api/config.js';
+import { readToRouter, writePacket } from '../../src/shared/channel/frames.js';
 import type { TransferWorkerData } from './batch-transfer-worker.js';
 import { itemsPerIteration, onCleanup } from './task-info.js';
 import { servePeer, type PeerMode } from './transfer-peer.js';

@@ -9,8 +9,8 @@
  */
 import type { Bench } from 'tinybench';
 import mqttPacket from 'mqtt-packet';
-import { Framer } from '../../src/codec/framer.js';
-import { decodePublish, encodePublish, type EncodablePublish } from '../../src/codec/publish.js';
+import { Framer } from '../../src/shared/codec/framer.js';
+import { decodePublish, encodePublish, type EncodablePublish } from '../../src/shared/codec/publish.js';
 
 const INPUTS = 1024;
 const PACKETS_PER_CHUNK = 256;

@@ -12,7 +12,7 @@
  * answer it was meant to measure.
  */
 import type { Bench } from 'tinybench';
-import { TokenBucket } from '../../workers/token-bucket.js';
+import { TokenBucket } from '../../workers/session/token-bucket.js';
 import { itemsPerIteration } from './task-info.js';
 
 const CALLS = 1024;

@@ -6,7 +6,7 @@
  * registered, outside the timed functions.
  */
 import type { Bench } from 'tinybench';
-import { TopicTrie } from '../../src/router/topic-trie.js';
+import { TopicTrie } from '../../src/shared/topic/topic-trie.js';
 
 /**
  * The i-th subscription filter: mostly exact device topics, every tenth a

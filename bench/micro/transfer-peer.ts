@@ -7,10 +7,10 @@
  * a host's outbound batches are). Runs in the bench's worker thread
  * (batch-transfer-worker.ts) or, for the in-thread variant, on the main thread.
  */
-import { BatchReader } from '../../src/channel/batch-reader.js';
-import type { BatchEndpoint } from '../../src/channel/endpoint.js';
-import { Outbox, type OutboxLimits } from '../../src/channel/outbox.js';
-import { readToSession, writeSend } from '../../src/messages.js';
+import { BatchReader } from '../../src/shared/channel/batch-reader.js';
+import type { BatchEndpoint } from '../../src/shared/channel/endpoint.js';
+import { Outbox, type OutboxLimits } from '../../src/shared/channel/outbox.js';
+import { readToSession, writeSend } from '../../src/shared/channel/frames.js';
 
 /** 'ack': one u32 frame count per batch; 'echo': every packet comes back as a `send` frame. */
 export type PeerMode = 'ack' | 'echo';

@@ -1,7 +1,7 @@
 /**
  * The brokers under test, each started in its own child process pinned to the
  * broker CPU list on a 127.0.0.1 port, for the bench orchestrator
- * (bench/cli.ts): Shoal (dist/src/cli/main.js, at a given worker count),
+ * (bench/cli.ts): Shoal (dist/src/main/cli/main.js, at a given worker count),
  * Aedes (bench/peers/aedes-server.ts) and Mosquitto (/usr/sbin/mosquitto).
  * Shoal and Mosquitto get generated config files that put them under
  * comparable limits (Aedes has none of these limits). A broker that cannot run here (binary or build
@@ -45,7 +45,7 @@ export interface RunningBroker {
 export class BrokerUnavailable extends Error {}
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const SHOAL_ENTRY = join(REPO_ROOT, 'dist/src/cli/main.js');
+const SHOAL_ENTRY = join(REPO_ROOT, 'dist/src/main/cli/main.js');
 const SHOAL_EMBEDDED_ENTRY = fileURLToPath(new URL('./shoal-embedded.js', import.meta.url));
 const TRIVIAL_PLUGIN = fileURLToPath(new URL('./trivial-plugin.js', import.meta.url));
 const AEDES_ENTRY = fileURLToPath(new URL('./aedes-server.js', import.meta.url));

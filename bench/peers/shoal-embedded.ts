@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createBroker } from '../../src/index.js';
-import type { BrokerConfig } from '../../src/config.js';
+import type { BrokerConfig } from '../../src/api/config.js';
 import trivialPlugin from './trivial-plugin.js';
 
 const { values } = parseArgs({

@@ -33,11 +33,11 @@
  * watched-file.ts. Connected clients stay connected; their later packets see
  * the new rules. Runs in every actor host.
  */
-import type { QoS } from '../app-message.js';
-import type { HookReturn } from '../hooks/chain.js';
-import type { Plugin, PluginContext, PublishModifiers, SubscribeModifiers, SubscribeTopic, SubscriberId } from '../hooks/types.js';
-import { isValidTopicFilter, parseSharedFilter } from '../router/topic.js';
-import { TopicTrie } from '../router/topic-trie.js';
+import type { QoS } from '../shared/message/app-message.js';
+import type { HookReturn } from '../shared/hooks/chain.js';
+import type { Plugin, PluginContext, PublishModifiers, SubscribeModifiers, SubscribeTopic, SubscriberId } from '../api/hooks.js';
+import { isValidTopicFilter, parseSharedFilter } from '../shared/topic/topic.js';
+import { TopicTrie } from '../shared/topic/topic-trie.js';
 import { fileOption, WatchedFile } from './watched-file.js';
 
 type Access = 'read' | 'write' | 'readwrite';

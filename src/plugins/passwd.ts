@@ -18,8 +18,8 @@
  * watched-file.ts. Connected clients stay connected. Runs in every actor host.
  */
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
-import type { Plugin, PluginContext, RegisterModifiers } from '../hooks/types.js';
-import type { HookReturn } from '../hooks/chain.js';
+import type { Plugin, PluginContext, RegisterModifiers } from '../api/hooks.js';
+import type { HookReturn } from '../shared/hooks/chain.js';
 import { fileOption, WatchedFile } from './watched-file.js';
 
 const KEY_LENGTH = 32;

@@ -20,7 +20,7 @@
  */
 import { readFileSync, statSync, type Stats } from 'node:fs';
 import { BroadcastChannel } from 'node:worker_threads';
-import type { Logger } from '../log.js';
+import type { Logger } from '../shared/log.js';
 
 export const RELOAD_CHANNEL = 'shoal:plugin-reload';
 

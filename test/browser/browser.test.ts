@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { Broker } from '../../src/broker.js';
+import type { Broker } from '../../src/main/broker.js';
 import { closeBroker, connect, startBroker, uniqueTopic, urlOf, WAIT_MS, within } from '../transports/helpers.js';
 
 const CHROMIUM = process.env['SHOAL_CHROMIUM'] ?? '/usr/bin/chromium';

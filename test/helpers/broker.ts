@@ -9,8 +9,8 @@
  */
 import { after, afterEach, before } from 'node:test';
 import { createBroker } from '../../src/index.js';
-import type { BrokerConfig, LogLevel } from '../../src/config.js';
-import type { Plugin } from '../../src/hooks/types.js';
+import type { BrokerConfig, LogLevel } from '../../src/api/config.js';
+import type { Plugin } from '../../src/api/hooks.js';
 import { closeAllClients, withBound } from './clients.js';
 import { closeAllRawClients } from './raw-client.js';
 

@@ -1,5 +1,5 @@
 /**
- * Test helper for the `shoal` command: runs dist/src/cli/main.js as a child
+ * Test helper for the `shoal` command: runs dist/src/main/cli/main.js as a child
  * process of the test process, either to completion with some input (runCli)
  * or as a server (startCli, with listeningPort to wait for its TCP listener),
  * each bounded so a stuck child never outlives its test.
@@ -8,10 +8,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { WAIT_MS } from './clients.js';
 
-/** dist/src/cli/main.js, from dist/test/helpers/. */
-export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+/** dist/src/main/cli/main.js, from dist/test/helpers/. */
+export const CLI = fileURLToPath(new URL('../../src/main/cli/main.js', import.meta.url));
 
-/** Runs `node dist/src/cli/main.js ...args` with `stdin` as its input; resolves with its exit code and stderr. */
+/** Runs `node dist/src/main/cli/main.js ...args` with `stdin` as its input; resolves with its exit code and stderr. */
 export function runCli(args: string[], stdin = ''): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'ignore', 'pipe'] });
@@ -26,7 +26,7 @@ export function runCli(args: string[], stdin = ''): Promise<{ code: number | nul
 
 export interface CliRun { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> }
 
-/** Starts `node dist/src/cli/main.js ...args` with its output collected; killed after `boundMs` at the latest. */
+/** Starts `node dist/src/main/cli/main.js ...args` with its output collected; killed after `boundMs` at the latest. */
 export function startCli(args: string[], boundMs = 30_000): CliRun {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '', err = '';

@@ -11,7 +11,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
-import type { Peer, SubscriberId } from '../../src/hooks/types.js';
+import type { Peer, SubscriberId } from '../../src/api/hooks.js';
 import { startBroker } from '../helpers/broker.js';
 import {
   connectClient, dropConnection, nextMessage, once, persistent, uniqueId, uniqueTopic, VERSIONS, type Version,

@@ -8,7 +8,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DroppedMessage } from '../../src/hooks/types.js';
+import type { DroppedMessage } from '../../src/api/hooks.js';
 import { connectClient, dropConnection, persistent, uniqueId, uniqueTopic, VERSIONS, type TestClient } from '../helpers/clients.js';
 import { label } from '../helpers/spec.js';
 import { recordedBroker, WORKER_COUNTS } from './support.js';

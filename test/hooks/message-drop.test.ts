@@ -10,8 +10,8 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { QueueDropPolicy } from '../../src/config.js';
-import type { DroppedMessage } from '../../src/hooks/types.js';
+import type { QueueDropPolicy } from '../../src/api/config.js';
+import type { DroppedMessage } from '../../src/api/hooks.js';
 import { closeClient, connectClient, persistent, uniqueId, uniqueTopic, VERSIONS } from '../helpers/clients.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { label } from '../helpers/spec.js';

@@ -9,7 +9,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { MessageProperties } from '../../src/app-message.js';
+import type { MessageProperties } from '../../src/shared/message/app-message.js';
 import { connectClient, expectNoMessage, nextMessage, nextMessages, uniqueId, uniqueTopic, VERSIONS } from '../helpers/clients.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { label } from '../helpers/spec.js';

@@ -11,7 +11,7 @@
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IConnectPacket } from 'mqtt-packet';
-import type { RegisterModifiers } from '../../src/hooks/types.js';
+import type { RegisterModifiers } from '../../src/api/hooks.js';
 import { brokerForSuite } from '../helpers/broker.js';
 import { connectClient, nextMessage, once, persistent, uniqueId, uniqueTopic, VERSIONS, type Version } from '../helpers/clients.js';
 import { RawClient } from '../helpers/raw-client.js';

@@ -8,9 +8,9 @@
  * process (main thread).
  */
 import { afterEach } from 'node:test';
-import type { BrokerConfig } from '../../src/config.js';
-import type { Hooks, HookName, Plugin } from '../../src/hooks/types.js';
-import { HOOK_KINDS } from '../../src/hooks/types.js';
+import type { BrokerConfig } from '../../src/api/config.js';
+import type { Hooks, HookName, Plugin } from '../../src/api/hooks.js';
+import { HOOK_KINDS } from '../../src/api/hooks.js';
 import { brokerForSuite, type TestBroker } from '../helpers/broker.js';
 import { WAIT_MS } from '../helpers/clients.js';
 

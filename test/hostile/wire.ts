@@ -6,7 +6,7 @@
  * Every wait is bounded.
  */
 import net from 'node:net';
-import { varintSize, writeVarint } from '../../src/codec/publish.js';
+import { varintSize, writeVarint } from '../../src/shared/codec/publish.js';
 
 export type V = 4 | 5;
 

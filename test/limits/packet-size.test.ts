@@ -9,7 +9,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IDisconnectPacket } from 'mqtt-packet';
-import { varintSize, writeVarint } from '../../src/codec/publish.js';
+import { varintSize, writeVarint } from '../../src/shared/codec/publish.js';
 import { brokerForSuite } from '../helpers/broker.js';
 import { connectClient, expectNoMessage, nextMessage, uniqueTopic, VERSIONS } from '../helpers/clients.js';
 import { RawClient } from '../helpers/raw-client.js';

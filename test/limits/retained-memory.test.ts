@@ -9,7 +9,7 @@
  */
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { messageBytes } from '../../src/message-bytes.js';
+import { messageBytes } from '../../src/shared/message/message-bytes.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { closeAllClients, connectClient, expectNoMessage, nextMessages, uniqueTopic, VERSIONS, type Version } from '../helpers/clients.js';
 import { label } from '../helpers/spec.js';

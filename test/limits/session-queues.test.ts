@@ -12,7 +12,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { QueueDropPolicy } from '../../src/config.js';
+import type { QueueDropPolicy } from '../../src/api/config.js';
 import { brokerForSuite } from '../helpers/broker.js';
 import {
   closeClient, connectClient, expectNoMessage, nextMessages, persistent, uniqueId, uniqueTopic, VERSIONS, type Version,

@@ -6,8 +6,8 @@
  * worker), and a broker with a WebSocket listener with mqtt.js options for it.
  */
 import { fileURLToPath } from 'node:url';
-import type { BrokerConfig } from '../../src/config.js';
-import type { Plugin } from '../../src/hooks/types.js';
+import type { BrokerConfig } from '../../src/api/config.js';
+import type { Plugin } from '../../src/api/hooks.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { ChannelLog } from '../helpers/channel.js';
 import { WAIT_MS, type ConnectOptions } from '../helpers/clients.js';

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
-import { Broker, createBroker } from '../../src/broker.js';
-import type { BrokerConfig, LogLevel } from '../../src/config.js';
+import { Broker, createBroker } from '../../src/main/broker.js';
+import type { BrokerConfig, LogLevel } from '../../src/api/config.js';
 import { withBound } from '../helpers/clients.js';
 
 /** Bound of every wait in these tests, in ms. */

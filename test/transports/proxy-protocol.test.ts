@@ -11,12 +11,12 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import mqttPacket, { type Packet } from 'mqtt-packet';
-import type { Broker } from '../../src/broker.js';
-import { parseCli } from '../../src/cli/args.js';
-import { resolveConfig } from '../../src/config.js';
+import type { Broker } from '../../src/main/broker.js';
+import { parseCli } from '../../src/main/cli/args.js';
+import { resolveConfig } from '../../src/api/config.js';
 import {
   formatIPv6, parseProxyHeader, PROXY_V1_MAX_BYTES, PROXY_V2_MAX_BYTES, ProxyHeaderReader, ProxyProtocolError,
-} from '../../src/net/proxy-protocol.js';
+} from '../../src/main/net/proxy-protocol.js';
 import { closeBroker, startBroker, uniqueTopic, within } from './helpers.js';
 
 const VERSIONS = [4, 5] as const;

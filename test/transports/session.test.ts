@@ -8,7 +8,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IClientOptions } from 'mqtt';
-import type { Broker } from '../../src/broker.js';
+import type { Broker } from '../../src/main/broker.js';
 import { closeBroker, connect, next, startBroker, uniqueTopic, urlOf, within, type Transport } from './helpers.js';
 
 const VERSIONS = [4, 5] as const;

@@ -11,9 +11,9 @@ import { readFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import type { Broker } from '../../src/broker.js';
-import { createBroker } from '../../src/broker.js';
-import { resolveConfig } from '../../src/config.js';
+import type { Broker } from '../../src/main/broker.js';
+import { createBroker } from '../../src/main/broker.js';
+import { resolveConfig } from '../../src/api/config.js';
 import { closeBroker, connect, makeCerts, next, startBroker, uniqueTopic, urlOf, within, type Certs, type TestClient } from './helpers.js';
 
 const VERSIONS = [4, 5] as const;

@@ -11,7 +11,7 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { Broker } from '../../src/broker.js';
+import type { Broker } from '../../src/main/broker.js';
 import { closeBroker, connect, next, startBroker, uniqueTopic, urlOf, within } from './helpers.js';
 
 const VERSIONS = [4, 5] as const;

@@ -9,14 +9,14 @@
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mqttPacket from 'mqtt-packet';
-import { BatchReader } from '../../src/channel/batch-reader.js';
-import { inlineEndpoints } from '../../src/channel/endpoint.js';
-import { Outbox } from '../../src/channel/outbox.js';
-import { resolveConfig } from '../../src/config.js';
-import { createLogger } from '../../src/log.js';
-import { readToRouter, writeClosed, writeOpen, writePacket, type ToRouter } from '../../src/messages.js';
+import { BatchReader } from '../../src/shared/channel/batch-reader.js';
+import { inlineEndpoints } from '../../src/shared/channel/endpoint.js';
+import { Outbox } from '../../src/shared/channel/outbox.js';
+import { resolveConfig } from '../../src/api/config.js';
+import { createLogger } from '../../src/shared/log.js';
+import { readToRouter, writeClosed, writeOpen, writePacket, type ToRouter } from '../../src/shared/channel/frames.js';
 import { ActorHost } from '../../workers/actor-host.js';
-import type { AuthExchange, Authenticator, AuthRequest, AuthStep } from '../../workers/auth-flow.js';
+import type { AuthExchange, Authenticator, AuthRequest, AuthStep } from '../../workers/connect/auth-flow.js';
 
 const METHOD = 'TOKEN';
 

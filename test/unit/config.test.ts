@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { defaultConfig, resolveConfig, type BrokerConfig } from '../../src/config.js';
+import { defaultConfig, resolveConfig, type BrokerConfig } from '../../src/api/config.js';
 
 const EXAMPLE = new URL('../../../broker.example.json', import.meta.url);
 

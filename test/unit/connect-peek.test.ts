@@ -5,9 +5,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import mqttPacket from 'mqtt-packet';
-import { peekConnect } from '../../src/codec/connect-peek.js';
-import { ProtocolError } from '../../src/codec/protocol-error.js';
-import { ReasonCode } from '../../src/codec/reason-codes.js';
+import { peekConnect } from '../../src/main/net/connect-peek.js';
+import { ProtocolError } from '../../src/shared/codec/protocol-error.js';
+import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
 
 function connect(packet: Omit<mqttPacket.IConnectPacket, 'cmd'>): Buffer {
   return mqttPacket.generate({ cmd: 'connect', ...packet }, { protocolVersion: packet.protocolVersion ?? 4 });

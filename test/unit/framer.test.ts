@@ -6,9 +6,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import mqttPacket from 'mqtt-packet';
-import { Framer, readRemainingLength } from '../../src/codec/framer.js';
-import { ProtocolError } from '../../src/codec/protocol-error.js';
-import { ReasonCode } from '../../src/codec/reason-codes.js';
+import { Framer, readRemainingLength } from '../../src/shared/codec/framer.js';
+import { ProtocolError } from '../../src/shared/codec/protocol-error.js';
+import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
 import { seededRandom } from '../helpers/random.js';
 
 function isProtocolError(code: number) {

@@ -7,8 +7,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import mqttPacket from 'mqtt-packet';
-import { decodePublish, encodePublish, peekTopicAlias, type EncodablePublish, type PublishProperties } from '../../src/codec/publish.js';
-import { LostAliases } from '../../src/net/lost-aliases.js';
+import { decodePublish, encodePublish, peekTopicAlias, type EncodablePublish, type PublishProperties } from '../../src/shared/codec/publish.js';
+import { LostAliases } from '../../src/main/net/lost-aliases.js';
 
 const PROPERTIES: PublishProperties = {
   payloadFormatIndicator: true,

@@ -6,13 +6,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import mqttPacket from 'mqtt-packet';
-import type { QoS } from '../../src/app-message.js';
-import { ProtocolError } from '../../src/codec/protocol-error.js';
-import { ReasonCode } from '../../src/codec/reason-codes.js';
+import type { QoS } from '../../src/shared/message/app-message.js';
+import { ProtocolError } from '../../src/shared/codec/protocol-error.js';
+import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
 import {
   decodePublish, encodeAck, encodedPublishLength, encodePublish,
   type AckCmd, type EncodablePublish, type PublishProperties,
-} from '../../src/codec/publish.js';
+} from '../../src/shared/codec/publish.js';
 import { seededRandom } from '../helpers/random.js';
 
 function isProtocolError(code: number) {

@@ -5,8 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AppMessage } from '../../src/app-message.js';
-import { RetainedStore } from '../../src/router/retained-store.js';
+import type { AppMessage } from '../../src/shared/message/app-message.js';
+import { RetainedStore } from '../../src/main/router/retained-store.js';
 
 const BIG = 1 << 30;
 

@@ -6,10 +6,10 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AppMessage } from '../../src/app-message.js';
-import type { SharedSubscriptionStrategy } from '../../src/config.js';
-import type { SubscribeRequest } from '../../src/messages.js';
-import { SharedGroups } from '../../src/router/shared-groups.js';
+import type { AppMessage } from '../../src/shared/message/app-message.js';
+import type { SharedSubscriptionStrategy } from '../../src/api/config.js';
+import type { SubscribeRequest } from '../../src/shared/channel/frames.js';
+import { SharedGroups } from '../../src/main/router/shared-groups.js';
 
 const HOSTS = 2;
 const SHARE = '$share/g/a/+';

@@ -5,8 +5,8 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProtocolError } from '../../src/codec/protocol-error.js';
-import { InboundAliases, OutboundAliases } from '../../workers/topic-alias.js';
+import { ProtocolError } from '../../src/shared/codec/protocol-error.js';
+import { InboundAliases, OutboundAliases } from '../../workers/session/topic-alias.js';
 
 function code(fn: () => unknown): number | undefined {
   try {

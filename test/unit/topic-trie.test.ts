@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TopicTrie } from '../../src/router/topic-trie.js';
+import { TopicTrie } from '../../src/shared/topic/topic-trie.js';
 import { seededRandom } from '../helpers/random.js';
 
 /** [filter, topic, matches] */

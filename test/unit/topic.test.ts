@@ -8,7 +8,7 @@ import {
   isValidTopicName,
   parseSharedFilter,
   topicLevelCount,
-} from '../../src/router/topic.js';
+} from '../../src/shared/topic/topic.js';
 
 test('topic names: non-empty [MQTT-4.7.3-1], no wildcards [MQTT-3.3.2-2], no U+0000 [MQTT-4.7.3-2]', () => {
   for (const ok of ['a', '/', '//', 'a/b/c', '/finance', '$SYS/x', 'spaces are ok', 'ü/日本']) {

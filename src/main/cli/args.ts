@@ -1,0 +1,84 @@
+/**
+ * Command-line options of `shoal` (serve mode), parsed with node:util
+ * parseArgs and merged over the JSON config file. Main thread.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { BrokerConfig, LogLevel } from '../../api/config.js';
+
+export const USAGE = `Usage: shoal [options]
+       shoal bench [bench options]     (see: shoal bench --help)
+       shoal passwd [-D] FILE USER     (password file of the shoal/passwd plugin; see: shoal passwd --help)
+
+Runs the Shoal MQTT 3.1.1/5.0 broker. On its defaults it listens on
+127.0.0.1:1883 and allows anonymous clients.
+
+Options:
+  --port N          TCP port (default 1883)
+  --host ADDR       address to bind (default 127.0.0.1)
+  --workers N       worker threads hosting sessions; 0 = main thread only
+  --config FILE     JSON file with any configuration field (broker.example.json lists every field with its default)
+  --log-level LVL   fatal|error|warn|info|debug|trace|silent (default info)
+  --ws-port N       MQTT over WebSocket (ws://, path wsPath, default /mqtt);
+                    -1 = off (default), 0 = any free port
+  --tls-port N      MQTT over TLS (mqtts://); -1 = off (default); needs --cert, --key
+  --wss-port N      MQTT over secure WebSocket (wss://); -1 = off (default); needs --cert, --key
+  --cert FILE       PEM server certificate (chain) of the TLS and WSS listeners
+  --key FILE        PEM private key of --cert
+  --ca FILE         PEM CA certificates for client certificates (config tlsRequestCert)
+  --proxy-protocol  TCP connections start with a PROXY protocol v1/v2 header (behind a
+                    load balancer); the client address comes from it
+  -h, --help        this text
+Command-line options win over the config file. SIGHUP makes the bundled
+plugins (shoal/passwd, shoal/acl) re-read their files.`;
+
+export interface CliOptions { help: boolean; config: Partial<BrokerConfig> }
+
+export function parseCli(argv: string[]): CliOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      workers: { type: 'string' },
+      config: { type: 'string' },
+      'log-level': { type: 'string' },
+      'ws-port': { type: 'string' },
+      'tls-port': { type: 'string' },
+      'wss-port': { type: 'string' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
+      ca: { type: 'string' },
+      'proxy-protocol': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  const config: Partial<BrokerConfig> = values.config ? readConfigFile(values.config) : {};
+  if (values.port !== undefined) config.port = toNumber('--port', values.port);
+  if (values.host !== undefined) config.host = values.host;
+  if (values.workers !== undefined) config.workers = toNumber('--workers', values.workers);
+  if (values['log-level'] !== undefined) config.logLevel = values['log-level'] as LogLevel;
+  if (values['ws-port'] !== undefined) config.wsPort = toNumber('--ws-port', values['ws-port']);
+  if (values['tls-port'] !== undefined) config.tlsPort = toNumber('--tls-port', values['tls-port']);
+  if (values['wss-port'] !== undefined) config.wssPort = toNumber('--wss-port', values['wss-port']);
+  if (values.cert !== undefined) config.tlsCert = values.cert;
+  if (values.key !== undefined) config.tlsKey = values.key;
+  if (values.ca !== undefined) config.tlsCa = values.ca;
+  if (values['proxy-protocol'] === true) config.proxyProtocol = true;
+  return { help: values.help === true, config };
+}
+
+function readConfigFile(path: string): Partial<BrokerConfig> {
+  const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new TypeError(`${path}: expected a JSON object of configuration fields`);
+  }
+  return parsed as Partial<BrokerConfig>;
+}
+
+function toNumber(flag: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || Number.isNaN(n)) throw new TypeError(`${flag}: expected a number, got "${value}"`);
+  return n;
+}

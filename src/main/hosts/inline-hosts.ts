@@ -1,0 +1,29 @@
+/**
+ * Actor hosts on the main thread (`workers: 0`): the same ActorHost code as in
+ * a worker, joined to the router by an in-thread endpoint pair, with its own
+ * module plugins and a direct view of the in-process ones. Main thread.
+ */
+import { ActorHost } from '../../../workers/actor-host.js';
+import { inlineEndpoints } from '../../shared/channel/endpoint.js';
+import type { BrokerConfig } from '../../api/config.js';
+import type { NamedPlugin } from '../../shared/hooks/chain.js';
+import { loadPlugins } from '../../../workers/hooks/loader.js';
+import type { Logger } from '../../shared/log.js';
+import { loadRuntime } from '../../../workers/runtime/loader.js';
+import type { HostHandle, HostLauncher } from './host-handle.js';
+
+export class InlineHosts implements HostLauncher {
+  /** `inProcess`: the live list of the broker's in-process plugins. */
+  constructor(private readonly config: BrokerConfig, private readonly log: Logger, private readonly inProcess: readonly NamedPlugin[]) {}
+
+  start(index: number): HostHandle {
+    const [routerSide, hostSide] = inlineEndpoints();
+    const log = this.log.child({ host: index });
+    const { plugins } = this.config;
+    const modules = plugins.length > 0 ? loadPlugins(plugins, index, log) : [];
+    const host = new ActorHost(index, this.config, hostSide, log, undefined, { modules, inProcess: this.inProcess, runtime: loadRuntime(this.config.runtime, index, log) });
+    return { index, endpoint: routerSide, control: host.control, exited: host.stopped };
+  }
+
+  async close(): Promise<void> {}
+}

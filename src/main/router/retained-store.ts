@@ -1,0 +1,280 @@
+/**
+ * The retained message store: at most one retained AppMessage per topic name
+ * (spec section 3.3.1.3), with a memory bound and Message Expiry. Owned by the
+ * router; runs on the main thread.
+ *
+ * Four structures share the entries:
+ *  - a Map by topic;
+ *  - a doubly linked list in insertion order, the eviction order (a replace
+ *    unlinks and appends, so the oldest entry is always first). A Map's own
+ *    order is not used: V8 leaves deleted slots at its front, so taking the
+ *    first entry again and again degrades to a scan;
+ *  - a tree of topic levels, walked by a subscription's filter levels, so an
+ *    exact filter costs O(levels) and `#` is linear in what it matches;
+ *  - a min-heap by expiry time of the entries that expire, with lazy deletion.
+ */
+import type { AppMessage } from '../../shared/message/app-message.js';
+import { messageBytes } from '../../shared/message/message-bytes.js';
+
+/**
+ * Estimated bytes each entry costs beyond its topic, payload and properties:
+ * the entry record, the AppMessage object, the Buffer object, a Map slot, the
+ * heap slot and a share of the topic tree node. A rough figure; accounting is
+ * an estimate, not a measurement.
+ */
+const ENTRY_OVERHEAD_BYTES = 200;
+/** The heap is rebuilt without stale slots when it grows past twice its live size plus this. */
+const HEAP_SLACK = 1024;
+
+interface Entry {
+  readonly msg: AppMessage;
+  readonly bytes: number;
+  readonly node: TopicNode;
+  removed: boolean;
+  older: Entry | undefined;
+  newer: Entry | undefined;
+}
+
+class TopicNode {
+  children: Map<string, TopicNode> | undefined = undefined;
+  entry: Entry | undefined = undefined;
+  constructor(
+    readonly parent: TopicNode | undefined,
+    readonly level: string,
+  ) {}
+}
+
+export class RetainedStore {
+  readonly #maxMemoryBytes: number;
+  readonly #byTopic = new Map<string, Entry>();
+  readonly #root = new TopicNode(undefined, '');
+  #oldest: Entry | undefined = undefined;
+  #newest: Entry | undefined = undefined;
+  /** Entries with an expiresAt, ordered by it; removed entries linger until popped or compacted. */
+  #expiryHeap: Entry[] = [];
+  #liveExpiring = 0;
+  #memoryBytes = 0;
+  #evictions = 0;
+
+  constructor(opts: { maxMemoryBytes: number }) {
+    this.#maxMemoryBytes = opts.maxMemoryBytes;
+  }
+
+  /** The number of stored messages. */
+  get size(): number {
+    return this.#byTopic.size;
+  }
+
+  /** The estimated bytes held by the stored messages. */
+  get memoryBytes(): number {
+    return this.#memoryBytes;
+  }
+
+  /** Live messages dropped to get back under maxMemoryBytes (expired ones dropped on the way are not counted). */
+  get evictions(): number {
+    return this.#evictions;
+  }
+
+  /**
+   * Stores `msg` as the retained message of its topic, replacing the previous one
+   * [MQTT-3.3.1-5]. An empty payload only deletes the topic's retained message
+   * [MQTT-3.3.1-10], [MQTT-3.3.1-11]; so does a message already expired at `now`.
+   * The store keeps `msg` and its payload by reference: the caller hands over
+   * ownership. A message larger than maxMemoryBytes on its own is evicted at once.
+   */
+  set(msg: AppMessage, now: number): void {
+    const old = this.#byTopic.get(msg.topic);
+    if (old !== undefined) this.#delete(old);
+    if (msg.payload.length === 0 || (msg.expiresAt !== undefined && msg.expiresAt <= now)) {
+      if (old !== undefined) this.#prune(old.node);
+      return;
+    }
+    const entry: Entry = {
+      msg,
+      bytes: estimateBytes(msg),
+      node: old?.node ?? this.#nodeFor(msg.topic),
+      removed: false,
+      older: this.#newest,
+      newer: undefined,
+    };
+    if (this.#newest === undefined) this.#oldest = entry;
+    else this.#newest.newer = entry;
+    this.#newest = entry;
+    entry.node.entry = entry;
+    this.#byTopic.set(msg.topic, entry);
+    this.#memoryBytes += entry.bytes;
+    if (msg.expiresAt !== undefined) this.#pushExpiring(entry);
+    if (this.#memoryBytes > this.#maxMemoryBytes) this.#evict(now);
+  }
+
+  /**
+   * Calls `visit` for every stored message unexpired at `now` whose topic matches
+   * the topic filter `filter` (valid, without a `$share/` prefix), with the same
+   * wildcard rules as the subscription trie, including [MQTT-4.7.2-1].
+   * `visit` must not modify the store.
+   */
+  match(filter: string, now: number, visit: (msg: AppMessage) => void): void {
+    matchFrom(this.#root, filter.split('/'), 0, now, visit);
+  }
+
+  /** Removes every message expired at `now`; returns how many. */
+  sweepExpired(now: number): number {
+    let removed = 0;
+    for (;;) {
+      const top = this.#expiryHeap[0];
+      if (top === undefined || top.msg.expiresAt! > now) return removed;
+      this.#popExpiring();
+      if (!top.removed) {
+        this.#remove(top);
+        removed++;
+      }
+    }
+  }
+
+  #evict(now: number): void {
+    this.sweepExpired(now);
+    while (this.#memoryBytes > this.#maxMemoryBytes && this.#oldest !== undefined) {
+      this.#remove(this.#oldest);
+      this.#evictions++;
+    }
+  }
+
+  /** Deletes `entry` from every structure and prunes the topic tree. */
+  #remove(entry: Entry): void {
+    this.#delete(entry);
+    this.#prune(entry.node);
+  }
+
+  /** Deletes `entry` from the map, the list and the accounting; leaves its tree node in place. */
+  #delete(entry: Entry): void {
+    entry.removed = true;
+    entry.node.entry = undefined;
+    this.#byTopic.delete(entry.msg.topic);
+    if (entry.older === undefined) this.#oldest = entry.newer;
+    else entry.older.newer = entry.newer;
+    if (entry.newer === undefined) this.#newest = entry.older;
+    else entry.newer.older = entry.older;
+    entry.older = entry.newer = undefined; // a removed entry may linger in the heap; let it hold nothing
+    this.#memoryBytes -= entry.bytes;
+    if (entry.msg.expiresAt !== undefined) this.#liveExpiring--;
+  }
+
+  #nodeFor(topic: string): TopicNode {
+    let node = this.#root;
+    for (const level of topic.split('/')) {
+      const children = (node.children ??= new Map());
+      let child = children.get(level);
+      if (child === undefined) {
+        child = new TopicNode(node, level);
+        children.set(level, child);
+      }
+      node = child;
+    }
+    return node;
+  }
+
+  /** Detaches `node` and its ancestors while they hold neither a message nor children. */
+  #prune(node: TopicNode): void {
+    let current = node;
+    while (current.parent !== undefined && current.entry === undefined && current.children === undefined) {
+      const parent: TopicNode = current.parent;
+      parent.children!.delete(current.level);
+      if (parent.children!.size === 0) parent.children = undefined;
+      current = parent;
+    }
+  }
+
+  #pushExpiring(entry: Entry): void {
+    this.#liveExpiring++;
+    if (this.#expiryHeap.length >= 2 * this.#liveExpiring + HEAP_SLACK) this.#compactHeap();
+    const heap = this.#expiryHeap;
+    let i = heap.length;
+    heap.push(entry);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (expiryOf(heap[parent]!) <= expiryOf(entry)) break;
+      heap[i] = heap[parent]!;
+      i = parent;
+    }
+    heap[i] = entry;
+  }
+
+  #popExpiring(): void {
+    const heap = this.#expiryHeap;
+    const last = heap.pop()!;
+    if (heap.length > 0) siftDown(heap, 0, last);
+  }
+
+  /** Drops the slots of removed entries and restores heap order. */
+  #compactHeap(): void {
+    const heap = this.#expiryHeap.filter((e) => !e.removed);
+    for (let i = (heap.length >> 1) - 1; i >= 0; i--) siftDown(heap, i, heap[i]!);
+    this.#expiryHeap = heap;
+  }
+}
+
+function expiryOf(entry: Entry): number {
+  return entry.msg.expiresAt!;
+}
+
+/** Places `entry` at slot `i` of `heap` and moves it down to where it belongs. */
+function siftDown(heap: Entry[], i: number, entry: Entry): void {
+  const n = heap.length;
+  for (;;) {
+    let child = 2 * i + 1;
+    if (child >= n) break;
+    if (child + 1 < n && expiryOf(heap[child + 1]!) < expiryOf(heap[child]!)) child++;
+    if (expiryOf(heap[child]!) >= expiryOf(entry)) break;
+    heap[i] = heap[child]!;
+    i = child;
+  }
+  heap[i] = entry;
+}
+
+function estimateBytes(msg: AppMessage): number {
+  return ENTRY_OVERHEAD_BYTES + messageBytes(msg);
+}
+
+/** Visits the unexpired messages under `node` that match `levels[i..]`. */
+function matchFrom(
+  node: TopicNode,
+  levels: string[],
+  i: number,
+  now: number,
+  visit: (msg: AppMessage) => void,
+): void {
+  if (i === levels.length) {
+    visitEntry(node.entry, now, visit);
+    return;
+  }
+  const level = levels[i]!;
+  if (level === '#') {
+    // '#' matches the parent level itself and every level below it.
+    visitEntry(node.entry, now, visit);
+    if (node.children !== undefined) {
+      for (const child of node.children.values()) {
+        if (i === 0 && child.level.startsWith('$')) continue; // [MQTT-4.7.2-1]
+        visitSubtree(child, now, visit);
+      }
+    }
+  } else if (level === '+') {
+    if (node.children !== undefined) {
+      for (const child of node.children.values()) {
+        if (i === 0 && child.level.startsWith('$')) continue; // [MQTT-4.7.2-1]
+        matchFrom(child, levels, i + 1, now, visit);
+      }
+    }
+  } else {
+    const child = node.children?.get(level);
+    if (child !== undefined) matchFrom(child, levels, i + 1, now, visit);
+  }
+}
+
+function visitSubtree(node: TopicNode, now: number, visit: (msg: AppMessage) => void): void {
+  visitEntry(node.entry, now, visit);
+  if (node.children !== undefined) for (const child of node.children.values()) visitSubtree(child, now, visit);
+}
+
+function visitEntry(entry: Entry | undefined, now: number, visit: (msg: AppMessage) => void): void {
+  if (entry !== undefined && (entry.msg.expiresAt === undefined || entry.msg.expiresAt > now)) visit(entry.msg);
+}

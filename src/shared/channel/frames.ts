@@ -1,0 +1,332 @@
+/**
+ * The only shapes that cross a thread: `ToSession` (main thread → actor host)
+ * and `ToRouter` (actor host → main thread), and their binary frame codecs.
+ * Frames are written into a BatchWriter and read back from a BatchReader;
+ * hot kinds (packet, send, publish, deliver) are plain binary; open,
+ * plugins, event, hookCall and hookResult carry a small JSON body, the rest
+ * are binary too. Used on every thread.
+ */
+import type { AppMessage, MessageProperties, QoS } from '../message/app-message.js';
+import type { BatchReader } from './batch-reader.js';
+import type { BatchWriter } from './batch-writer.js';
+import type { DropReason } from '../../api/hooks.js';
+
+/** Why the main thread dropped a QoS 0 PUBLISH (the `dropped` frame). */
+export type TransportDropReason = Extract<DropReason, 'queue_full' | 'max_packet_size_exceeded'>;
+
+/** How a connection reached the broker. */
+export interface TransportInfo {
+  type: 'tcp' | 'tls' | 'ws' | 'wss';
+  remoteAddress: string;
+  remotePort: number;
+  /** WebSocket: the Origin header of the upgrade request, if any. */
+  origin?: string;
+  /** WebSocket: the User-Agent header of the upgrade request, if any. */
+  userAgent?: string;
+}
+
+export interface DeliveryTarget {
+  sid: number;
+  qos: QoS;
+  retain: boolean;
+  subscriptionIds: number[];
+  /** The shared subscription (`$share/{group}/{filter}`) the message was picked for; absent for ordinary ones. */
+  share?: string;
+  /** A retained message sent because of a new subscription. */
+  stored?: true;
+}
+
+export type ToSession =
+  | { kind: 'open'; connId: number; clientId: string; clientIdAssigned: boolean; transport: TransportInfo; packet: Buffer }
+  | { kind: 'packet'; connId: number; packet: Buffer }
+  | { kind: 'closed'; connId: number; reason: string }
+  /**
+   * A QoS 0 PUBLISH the connection dropped, for on_message_drop: `queue_full`
+   * when its socket held over maxConnectionBufferBytes, `max_packet_size_exceeded`
+   * when re-adding the topic of a Topic Alias the client missed made it too large.
+   */
+  | { kind: 'dropped'; connId: number; reason: TransportDropReason; packet: Buffer }
+  | { kind: 'deliver'; message: AppMessage; targets: DeliveryTarget[] }
+  /** The hooks the embedding application's in-process plugins implement (sent whenever the list changes). */
+  | { kind: 'plugins'; hooks: string[] }
+  /** The outcome of the in-process chain for hookCall `callId`, as src/hooks/wire.ts JSON. */
+  | { kind: 'hookResult'; callId: number; result: string };
+
+export interface SubscribeRequest {
+  pool: string;
+  sid: number;
+  filter: string;
+  qos: QoS;
+  noLocal: boolean;
+  retainAsPublished: boolean;
+  subscriptionId: number;
+  sendRetained: boolean;
+}
+
+export type SessionEventName = 'client-connected' | 'client-disconnected';
+
+export type ToRouter =
+  | { kind: 'send'; connId: number; bytes: Buffer }
+  | { kind: 'end'; connId: number }
+  /**
+   * CONNACK 0x00 was sent; `maxPacketSize` (0 = unchanged) is what the
+   * connection may now send, from a plugin's modifiers; `maxOutgoingPacketSize`
+   * (0 = no limit) is the largest packet the client accepts, for the
+   * DISCONNECTs the main thread writes.
+   */
+  | { kind: 'accepted'; connId: number; keepalive: number; maxPacketSize: number; maxOutgoingPacketSize: number }
+  | { kind: 'publish'; pool: string; sid: number; message: AppMessage }
+  | ({ kind: 'subscribe' } & SubscribeRequest)
+  | { kind: 'unsubscribe'; pool: string; sid: number; filter: string }
+  | { kind: 'drop'; sid: number }
+  | { kind: 'event'; name: SessionEventName; clientId: string; detail: Record<string, unknown> }
+  | { kind: 'credit'; batches: number }
+  /** A message the session got for shared subscription `share` and will not deliver: route it to another member. */
+  | { kind: 'redispatch'; pool: string; sid: number; share: string; message: AppMessage }
+  /** The session's transport came or went; shared subscription groups prefer online members. */
+  | { kind: 'presence'; sid: number; online: boolean }
+  /**
+   * Run hook `hook` in the in-process plugins with `args` (src/hooks/wire.ts
+   * JSON); callId 0 (an `all` hook) expects no hookResult.
+   */
+  | { kind: 'hookCall'; callId: number; hook: string; args: string };
+
+const S_OPEN = 1, S_PACKET = 2, S_CLOSED = 3, S_DELIVER = 4, S_PLUGINS = 5, S_HOOK_RESULT = 6, S_DROPPED = 7;
+const R_SEND = 1, R_END = 2, R_ACCEPTED = 3, R_PUBLISH = 4, R_SUBSCRIBE = 5, R_UNSUBSCRIBE = 6, R_DROP = 7, R_EVENT = 8, R_CREDIT = 9;
+const R_REDISPATCH = 10, R_PRESENCE = 11, R_HOOK_CALL = 12;
+/** Target flags of a deliver frame, next to the QoS in the low two bits. */
+const T_RETAIN = 4, T_SHARE = 8, T_STORED = 16;
+
+// ── towards a session ────────────────────────────────────────────────────────
+
+export function writeOpen(w: BatchWriter, m: Extract<ToSession, { kind: 'open' }>): void {
+  w.u8(S_OPEN);
+  w.u32(m.connId);
+  w.str(JSON.stringify({ clientId: m.clientId, clientIdAssigned: m.clientIdAssigned, transport: m.transport }));
+  w.bytes(m.packet);
+}
+
+export function writePacket(w: BatchWriter, connId: number, packet: Uint8Array): void {
+  w.u8(S_PACKET);
+  w.u32(connId);
+  w.bytes(packet);
+}
+
+export function writeClosed(w: BatchWriter, connId: number, reason: string): void {
+  w.u8(S_CLOSED);
+  w.u32(connId);
+  w.str(reason);
+}
+
+export function writeDropped(w: BatchWriter, connId: number, reason: TransportDropReason, packet: Uint8Array): void {
+  w.u8(S_DROPPED);
+  w.u32(connId);
+  w.u8(reason === 'queue_full' ? 0 : 1);
+  w.bytes(packet);
+}
+
+export function writeDeliver(w: BatchWriter, message: AppMessage, targets: readonly DeliveryTarget[]): void {
+  w.u8(S_DELIVER);
+  writeAppMessage(w, message);
+  w.u32(targets.length);
+  for (const t of targets) {
+    w.u32(t.sid);
+    w.u8(t.qos | (t.retain ? T_RETAIN : 0) | (t.share !== undefined ? T_SHARE : 0) | (t.stored ? T_STORED : 0));
+    w.u32(t.subscriptionIds.length);
+    for (const id of t.subscriptionIds) w.u32(id);
+    if (t.share !== undefined) w.str(t.share);
+  }
+}
+
+export function writePlugins(w: BatchWriter, hooks: readonly string[]): void {
+  w.u8(S_PLUGINS);
+  w.str(JSON.stringify(hooks));
+}
+
+export function writeHookResult(w: BatchWriter, callId: number, result: string): void {
+  w.u8(S_HOOK_RESULT);
+  w.u32(callId);
+  w.str(result);
+}
+
+export function readToSession(r: BatchReader): ToSession {
+  const kind = r.u8();
+  switch (kind) {
+    case S_PACKET: return { kind: 'packet', connId: r.u32(), packet: r.bytes() };
+    case S_DELIVER: {
+      const message = readAppMessage(r);
+      const n = r.u32();
+      const targets: DeliveryTarget[] = new Array(n);
+      for (let i = 0; i < n; i++) {
+        const sid = r.u32();
+        const flags = r.u8();
+        const ids = r.u32();
+        const subscriptionIds: number[] = new Array(ids);
+        for (let j = 0; j < ids; j++) subscriptionIds[j] = r.u32();
+        const target: DeliveryTarget = { sid, qos: (flags & 3) as QoS, retain: (flags & T_RETAIN) !== 0, subscriptionIds };
+        if (flags & T_SHARE) target.share = r.str();
+        if (flags & T_STORED) target.stored = true;
+        targets[i] = target;
+      }
+      return { kind: 'deliver', message, targets };
+    }
+    case S_OPEN: {
+      const connId = r.u32();
+      const meta = JSON.parse(r.str()) as { clientId: string; clientIdAssigned: boolean; transport: TransportInfo };
+      return { kind: 'open', connId, ...meta, packet: r.bytes() };
+    }
+    case S_CLOSED: return { kind: 'closed', connId: r.u32(), reason: r.str() };
+    case S_DROPPED: return { kind: 'dropped', connId: r.u32(), reason: r.u8() === 0 ? 'queue_full' : 'max_packet_size_exceeded', packet: r.bytes() };
+    case S_PLUGINS: return { kind: 'plugins', hooks: JSON.parse(r.str()) as string[] };
+    case S_HOOK_RESULT: return { kind: 'hookResult', callId: r.u32(), result: r.str() };
+    default: throw new Error(`unknown ToSession frame kind ${kind}`);
+  }
+}
+
+// ── towards the router ───────────────────────────────────────────────────────
+
+export function writeSend(w: BatchWriter, connId: number, bytes: Uint8Array): void {
+  w.u8(R_SEND);
+  w.u32(connId);
+  w.bytes(bytes);
+}
+
+export function writeEnd(w: BatchWriter, connId: number): void {
+  w.u8(R_END);
+  w.u32(connId);
+}
+
+export function writeAccepted(w: BatchWriter, connId: number, keepalive: number, maxPacketSize: number, maxOutgoingPacketSize: number): void {
+  w.u8(R_ACCEPTED);
+  w.u32(connId);
+  w.u32(keepalive);
+  w.u32(maxPacketSize);
+  w.u32(maxOutgoingPacketSize);
+}
+
+export function writePublish(w: BatchWriter, pool: string, sid: number, message: AppMessage): void {
+  w.u8(R_PUBLISH);
+  w.str(pool);
+  w.u32(sid);
+  writeAppMessage(w, message);
+}
+
+export function writeSubscribe(w: BatchWriter, s: SubscribeRequest): void {
+  w.u8(R_SUBSCRIBE);
+  w.str(s.pool);
+  w.u32(s.sid);
+  w.str(s.filter);
+  w.u8(s.qos | (s.noLocal ? 4 : 0) | (s.retainAsPublished ? 8 : 0) | (s.sendRetained ? 16 : 0));
+  w.u32(s.subscriptionId);
+}
+
+export function writeUnsubscribe(w: BatchWriter, pool: string, sid: number, filter: string): void {
+  w.u8(R_UNSUBSCRIBE);
+  w.str(pool);
+  w.u32(sid);
+  w.str(filter);
+}
+
+export function writeDrop(w: BatchWriter, sid: number): void {
+  w.u8(R_DROP);
+  w.u32(sid);
+}
+
+export function writeEvent(w: BatchWriter, name: SessionEventName, clientId: string, detail: Record<string, unknown>): void {
+  w.u8(R_EVENT);
+  w.str(JSON.stringify({ name, clientId, detail }));
+}
+
+/** The host has handled `batches` more batches from the main thread (inbound flow control). */
+export function writeCredit(w: BatchWriter, batches: number): void {
+  w.u8(R_CREDIT);
+  w.u32(batches);
+}
+
+export function writeRedispatch(w: BatchWriter, pool: string, sid: number, share: string, message: AppMessage): void {
+  w.u8(R_REDISPATCH);
+  w.str(pool);
+  w.u32(sid);
+  w.str(share);
+  writeAppMessage(w, message);
+}
+
+export function writePresence(w: BatchWriter, sid: number, online: boolean): void {
+  w.u8(R_PRESENCE);
+  w.u32(sid);
+  w.u8(online ? 1 : 0);
+}
+
+export function writeHookCall(w: BatchWriter, callId: number, hook: string, args: string): void {
+  w.u8(R_HOOK_CALL);
+  w.u32(callId);
+  w.str(hook);
+  w.str(args);
+}
+
+export function readToRouter(r: BatchReader): ToRouter {
+  const kind = r.u8();
+  switch (kind) {
+    case R_SEND: return { kind: 'send', connId: r.u32(), bytes: r.bytes() };
+    case R_PUBLISH: return { kind: 'publish', pool: r.str(), sid: r.u32(), message: readAppMessage(r) };
+    case R_END: return { kind: 'end', connId: r.u32() };
+    case R_ACCEPTED: return { kind: 'accepted', connId: r.u32(), keepalive: r.u32(), maxPacketSize: r.u32(), maxOutgoingPacketSize: r.u32() };
+    case R_SUBSCRIBE: {
+      const pool = r.str();
+      const sid = r.u32();
+      const filter = r.str();
+      const flags = r.u8();
+      return {
+        kind: 'subscribe', pool, sid, filter, qos: (flags & 3) as QoS,
+        noLocal: (flags & 4) !== 0, retainAsPublished: (flags & 8) !== 0, sendRetained: (flags & 16) !== 0,
+        subscriptionId: r.u32(),
+      };
+    }
+    case R_UNSUBSCRIBE: return { kind: 'unsubscribe', pool: r.str(), sid: r.u32(), filter: r.str() };
+    case R_DROP: return { kind: 'drop', sid: r.u32() };
+    case R_CREDIT: return { kind: 'credit', batches: r.u32() };
+    case R_REDISPATCH: return { kind: 'redispatch', pool: r.str(), sid: r.u32(), share: r.str(), message: readAppMessage(r) };
+    case R_PRESENCE: return { kind: 'presence', sid: r.u32(), online: r.u8() === 1 };
+    case R_HOOK_CALL: return { kind: 'hookCall', callId: r.u32(), hook: r.str(), args: r.str() };
+    case R_EVENT: {
+      const e = JSON.parse(r.str()) as { name: SessionEventName; clientId: string; detail: Record<string, unknown> };
+      return { kind: 'event', ...e };
+    }
+    default: throw new Error(`unknown ToRouter frame kind ${kind}`);
+  }
+}
+
+// ── the application message ──────────────────────────────────────────────────
+
+const F_RETAIN = 4, F_PROPS = 8, F_EXPIRY = 16;
+
+function writeAppMessage(w: BatchWriter, m: AppMessage): void {
+  const hasProps = m.properties !== undefined;
+  const hasExpiry = m.expiresAt !== undefined;
+  w.u8(m.qos | (m.retain ? F_RETAIN : 0) | (hasProps ? F_PROPS : 0) | (hasExpiry ? F_EXPIRY : 0));
+  w.str(m.topic);
+  w.bytes(m.payload);
+  if (hasProps) w.str(encodeProperties(m.properties as MessageProperties));
+  if (hasExpiry) w.f64(m.expiresAt as number);
+}
+
+function readAppMessage(r: BatchReader): AppMessage {
+  const flags = r.u8();
+  const message: AppMessage = { qos: (flags & 3) as QoS, retain: (flags & F_RETAIN) !== 0, topic: r.str(), payload: r.bytes() };
+  if (flags & F_PROPS) message.properties = decodeProperties(r.str());
+  if (flags & F_EXPIRY) message.expiresAt = r.f64();
+  return message;
+}
+
+function encodeProperties(p: MessageProperties): string {
+  if (p.correlationData === undefined) return JSON.stringify(p);
+  return JSON.stringify({ ...p, correlationData: p.correlationData.toString('base64') });
+}
+
+function decodeProperties(json: string): MessageProperties {
+  const p = JSON.parse(json) as MessageProperties & { correlationData?: string };
+  if (typeof p.correlationData === 'string') {
+    return { ...p, correlationData: Buffer.from(p.correlationData, 'base64') };
+  }
+  return p as MessageProperties;
+}

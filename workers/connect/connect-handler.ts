@@ -1,0 +1,151 @@
+/**
+ * CONNECT on a new transport: parse it and check its will (topic name; a 5.0
+ * will whose Payload Format Indicator says UTF-8 must be so: 0x99), choose
+ * its pool (a `vhost:user` username or the listener, src/runtime/pools.ts;
+ * refused with server unavailable), run the enhanced authentication exchange
+ * when it names an Authentication Method, check the client id, then hand it
+ * to the registration (connect-register.ts: the plugin hooks, the session,
+ * CONNACK), in VerneMQ's order. Refusals get the right CONNACK code (and a
+ * Reason String on 5.0) and a close. Runs wherever the actor host runs.
+ */
+import { isUtf8 } from 'node:buffer';
+import type mqttPacket from 'mqtt-packet';
+import { ProtocolError } from '../../src/shared/codec/protocol-error.js';
+import { connackCodeForV3, ReasonCode } from '../../src/shared/codec/reason-codes.js';
+import type { BrokerConfig } from '../../src/api/config.js';
+import type { Logger } from '../../src/shared/log.js';
+import type { ToSession } from '../../src/shared/channel/frames.js';
+import { isValidTopicName } from '../../src/shared/topic/topic.js';
+import { ConnectAuth, type Authenticator } from './auth-flow.js';
+import { register, type Authenticated } from './connect-register.js';
+import type { HostHooks } from '../hooks/host-hooks.js';
+import type { HostRuntime } from '../runtime/host-runtime.js';
+import { choosePool } from '../runtime/pools.js';
+import { generatePacket, generateWithReason, parsePacket } from '../../src/shared/codec/packet-io.js';
+import type { SessionActor } from '../session/session-actor.js';
+
+/** What the connect handler needs from its actor host. */
+export interface SessionDirectory {
+  readonly config: BrokerConfig;
+  readonly authenticator: Authenticator | undefined;
+  readonly hooks: HostHooks;
+  readonly runtime: HostRuntime;
+  readonly log: Logger;
+  find(pool: string, clientId: string): SessionActor | undefined;
+  create(pool: string, clientId: string): SessionActor;
+  /** True while `connId` waits for its CONNACK and has not closed. */
+  isConnecting(connId: number): boolean;
+  /** `connId` got its CONNACK from `session`: its packets go there, those that waited first. */
+  established(connId: number, session: SessionActor): void;
+  sendRaw(connId: number, bytes: Buffer): void;
+  /** Closes `connId` (and forgets it, if it was waiting for its CONNACK). */
+  endRaw(connId: number): void;
+  /** Keeps a CONNECT waiting for its authentication exchange: the packets of `connId` go to `auth` while it is active. */
+  pendAuth(connId: number, auth: ConnectAuth): void;
+}
+
+interface Refusal { code: number; reason: string }
+
+type OpenFrame = Extract<ToSession, { kind: 'open' }>;
+
+export function handleConnect(dir: SessionDirectory, open: OpenFrame): void {
+  const version = protocolLevel(open.packet);
+  let connect: mqttPacket.IConnectPacket;
+  try {
+    const parsed = parsePacket(open.packet, version);
+    if (parsed.cmd !== 'connect') throw new ProtocolError(ReasonCode.ProtocolError, 'first packet is not CONNECT [MQTT-3.1.0-1]');
+    connect = parsed;
+  } catch (err) {
+    const code = err instanceof ProtocolError ? err.reasonCode : ReasonCode.MalformedPacket;
+    return refuse(dir, open.connId, version === 5 ? 5 : 4, code, err instanceof Error ? err.message : 'malformed CONNECT', 0);
+  }
+  const refusal = willRefusal(connect);
+  if (refusal !== undefined) return refuseConnect(dir, open.connId, connect, refusal.code, refusal.reason);
+  const choice = choosePool(dir.runtime, connect.username, dir.config.listenerPools[open.transport.type]);
+  if ('refused' in choice) return refuseConnect(dir, open.connId, connect, ReasonCode.ServerUnavailable, choice.refused);
+  const { pool } = choice;
+  if (choice.username === undefined) delete connect.username;
+  else connect.username = choice.username;
+  // VerneMQ's order: the enhanced authentication, then the client id check, then auth_on_register.
+  const registerChecked = (authenticated: Authenticated | undefined): void => {
+    const idRefusal = clientIdRefusal(dir.config, connect, open.clientIdAssigned);
+    if (idRefusal !== undefined) return refuseConnect(dir, open.connId, connect, idRefusal.code, idRefusal.reason);
+    register(dir, open, connect, pool, authenticated);
+  };
+  const method = connect.protocolVersion === 5 ? connect.properties?.authenticationMethod : undefined;
+  if (method === undefined) return registerChecked(undefined);
+  const request = { method, clientId: open.clientId, username: connect.username, reauthentication: false, pool, userContext: undefined };
+  const exchange = dir.authenticator?.start(request);
+  if (!exchange) {
+    return refuseConnect(dir, open.connId, connect, ReasonCode.BadAuthenticationMethod, `Authentication Method ${method} is not supported [MQTT-4.12.0-1]`);
+  }
+  const auth = new ConnectAuth(method, exchange, {
+    accept: (m, data) => registerChecked({ method: m, data }),
+    refuse: (code, reason) => refuseConnect(dir, open.connId, connect, code, reason),
+    sendAuth: (bytes) => dir.sendRaw(open.connId, bytes),
+    close: () => dir.endRaw(open.connId),
+    failed: (err) => {
+      dir.log.error({ err, connId: open.connId }, 'enhanced authentication failed');
+      dir.endRaw(open.connId);
+    },
+  }, connect.properties?.maximumPacketSize ?? 0);
+  dir.pendAuth(open.connId, auth);
+  auth.step(connect.properties?.authenticationData);
+}
+
+/** The protocol level byte of a CONNECT: 3 (MQIsdp), 4 (3.1.1) or 5. */
+function protocolLevel(packet: Buffer): number {
+  let i = 1;
+  while (i < 5 && ((packet[i] as number) & 0x80) !== 0) i++;
+  const nameLength = packet.length > i + 2 ? packet.readUInt16BE(i + 1) : 0;
+  return (packet[i + 3 + nameLength] as number | undefined) ?? 4;
+}
+
+function clientIdRefusal(config: BrokerConfig, connect: mqttPacket.IConnectPacket, assigned: boolean): Refusal | undefined {
+  if (assigned && connect.clean === false && connect.protocolVersion !== 5) {
+    return { code: ReasonCode.ClientIdentifierNotValid, reason: 'an empty client id needs clean session [MQTT-3.1.3-8]' };
+  }
+  if (connect.clientId.length > config.maxClientIdLength) {
+    return { code: ReasonCode.ClientIdentifierNotValid, reason: `client id longer than ${config.maxClientIdLength} characters` };
+  }
+  return undefined;
+}
+
+function willRefusal(connect: mqttPacket.IConnectPacket): Refusal | undefined {
+  const v = connect.protocolVersion ?? 4;
+  if (connect.will && !isValidTopicName(connect.will.topic)) {
+    return { code: v === 5 ? ReasonCode.TopicNameInvalid : ReasonCode.MalformedPacket, reason: 'invalid will topic' };
+  }
+  const willPayload = connect.will?.payload;
+  if (v === 5 && connect.will?.properties?.payloadFormatIndicator === true && Buffer.isBuffer(willPayload) && !isUtf8(willPayload)) {
+    return { code: ReasonCode.PayloadFormatInvalid, reason: 'will payload is not UTF-8 but its Payload Format Indicator says so (§3.1.3.2.3)' };
+  }
+  return undefined;
+}
+
+/** refuse() of a parsed CONNECT, with its protocol version and its Maximum Packet Size. */
+export function refuseConnect(
+  dir: SessionDirectory, connId: number, connect: mqttPacket.IConnectPacket, reasonCode: number, reason: string, serverReference?: string,
+): void {
+  refuse(dir, connId, connect.protocolVersion ?? 4, reasonCode, reason, connect.properties?.maximumPacketSize ?? 0, serverReference);
+}
+
+/**
+ * CONNACK with a refusal code (a Reason String, and a Server Reference when
+ * given, on 5.0), then close; a malformed 3.1.1 CONNECT is just closed, and
+ * so is a 5.0 one whose CONNACK would not fit its Maximum Packet Size even
+ * without the Reason String [MQTT-3.1.2-24].
+ */
+function refuse(
+  dir: SessionDirectory, connId: number, version: number, reasonCode: number, reason: string, maxPacketSize: number, serverReference?: string,
+): void {
+  if (version === 5) {
+    const connack: mqttPacket.IConnackPacket = { cmd: 'connack', sessionPresent: false, reasonCode };
+    if (serverReference !== undefined) connack.properties = { serverReference };
+    const bytes = generateWithReason(connack, reason, maxPacketSize);
+    if (bytes) dir.sendRaw(connId, bytes);
+  } else if (reasonCode !== ReasonCode.MalformedPacket) {
+    dir.sendRaw(connId, generatePacket({ cmd: 'connack', sessionPresent: false, returnCode: connackCodeForV3(reasonCode) }, version));
+  }
+  dir.endRaw(connId);
+}

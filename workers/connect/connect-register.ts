@@ -1,0 +1,343 @@
+/**
+ * The registration of a CONNECT that passed its checks (and its enhanced
+ * authentication, if any), in VerneMQ's order with the session runtime
+ * deciding after the plugins: auth_on_register(_m5) and its modifiers → the
+ * runtime's connect (with the session's user context, or a new one from
+ * new_user_context) → attach to the session (taking over a connected one,
+ * whose on_client_offline / on_client_gone runs; clean start; then
+ * on_client_wakeup) → on_register(_m5) → auth_on_publish(_m5) of the will,
+ * then the runtime's is_allowed('publish') of it → CONNACK, when the session
+ * gets the user context connect answered → the session's queued messages and
+ * the packets that arrived meanwhile. While a plugin answers asynchronously
+ * the actor host holds the connection's later packets; a connection that
+ * closes meanwhile is not registered. Runs wherever the actor host runs.
+ */
+import type mqttPacket from 'mqtt-packet';
+import type { AppMessage, MessageProperties } from '../../src/shared/message/app-message.js';
+import { ConnackReturnCode, ReasonCode } from '../../src/shared/codec/reason-codes.js';
+import type { BrokerConfig } from '../../src/api/config.js';
+import type { ChainOutcome } from '../../src/shared/hooks/chain.js';
+import type { Peer, PublishModifiers, RegisterModifiers } from '../../src/api/hooks.js';
+import type { ToSession } from '../../src/shared/channel/frames.js';
+import type { ConnectAnswer, ConnectPacket, SessionOptions } from '../../src/api/runtime.js';
+import { refuseConnect, type SessionDirectory } from './connect-handler.js';
+import { applyPublishModifiers, refusalOf } from '../hooks/hook-outcomes.js';
+import { isPromise } from '../../src/shared/hooks/chain.js';
+import { andThen, type MaybeAsync } from '../hooks/host-hooks.js';
+import { sessionOptions } from '../runtime/host-runtime.js';
+import { generateConnack, generatePacket } from '../../src/shared/codec/packet-io.js';
+import type { SessionActor, Will } from '../session/session-actor.js';
+import { applyRegisterModifiers, minLimit, type Registration, type SessionLimits } from '../session/session-limits.js';
+import { TokenBucket } from '../session/token-bucket.js';
+
+/** The outcome of a successful enhanced authentication, echoed in CONNACK [MQTT-4.12.0-5]. */
+export interface Authenticated { method: string; data: Buffer | undefined }
+
+type OpenFrame = Extract<ToSession, { kind: 'open' }>;
+
+/** Registers `connect` in `pool` (its `username` is already the user part of a `vhost:user` name). */
+export function register(
+  dir: SessionDirectory, open: OpenFrame, connect: mqttPacket.IConnectPacket, pool: string, authenticated: Authenticated | undefined,
+): void {
+  const registration = new Register(dir, open, connect, pool, authenticated);
+  let pending: MaybeAsync<void>;
+  try {
+    pending = registration.start();
+  } catch (err) {
+    registration.failed(err);
+    return;
+  }
+  if (pending) pending.catch((err: unknown) => registration.failed(err));
+}
+
+class Register {
+  private readonly v5: boolean;
+  private readonly connId: number;
+  private readonly peer: Peer;
+  private readonly opts: SessionOptions;
+  private session: SessionActor | undefined;
+  private sessionPresent = false;
+  private registration: Registration | undefined;
+  /** The runtime's accepting answer: its user context becomes the session's in accept(). */
+  private answer: ConnectAnswer | undefined;
+
+  constructor(
+    private readonly dir: SessionDirectory,
+    private readonly open: OpenFrame,
+    private readonly connect: mqttPacket.IConnectPacket,
+    private readonly pool: string,
+    private readonly authenticated: Authenticated | undefined,
+  ) {
+    this.v5 = connect.protocolVersion === 5;
+    this.connId = open.connId;
+    this.peer = { address: open.transport.remoteAddress, port: open.transport.remotePort };
+    this.opts = sessionOptions(open.transport);
+  }
+
+  /**
+   * auth_on_register(_m5). Without a plugin implementing it, `allowAnonymous`
+   * decides; with plugins, an error refuses, and a chain where every plugin
+   * said `next` refuses unless `allowAnonymous` (or enhanced authentication
+   * already succeeded).
+   */
+  start(): MaybeAsync<void> {
+    const { hooks, config } = this.dir;
+    const hook = this.v5 ? 'auth_on_register_m5' : 'auth_on_register';
+    if (!hooks.has(hook)) {
+      if (!config.allowAnonymous && !this.authenticated) return this.refuse(ReasonCode.NotAuthorized, 'anonymous clients are not allowed');
+      return this.runtimeConnect(undefined);
+    }
+    const c = this.connect;
+    const password = c.password === undefined ? undefined : Buffer.from(c.password);
+    const args: unknown[] = [this.peer, { mountpoint: this.pool, clientId: this.open.clientId }, c.username, password, c.clean !== false];
+    if (this.v5) args.push(c.properties ?? {});
+    return this.whileConnecting(hooks.tillOk<RegisterModifiers>(hook, args), (outcome) => this.authorized(outcome));
+  }
+
+  private authorized(outcome: ChainOutcome<RegisterModifiers>): MaybeAsync<void> {
+    if (outcome.kind === 'ok') return this.runtimeConnect(outcome.modifiers);
+    if (outcome.kind === 'error') {
+      const refusal = refusalOf(outcome.reason, ReasonCode.NotAuthorized);
+      return this.refuse(refusal.reasonCode, refusal.reasonString ?? 'not authorized', refusal.serverReference);
+    }
+    if (this.dir.config.allowAnonymous || this.authenticated) return this.runtimeConnect(undefined);
+    return this.refuse(ReasonCode.NotAuthorized, 'no plugin accepted the client');
+  }
+
+  /**
+   * The runtime's connect, with the user context of the session this CONNECT
+   * would resume or take over, or a new one (new_user_context) when there is
+   * none. An answer given later is for the session as it was: when another
+   * CONNECT of the client id created, replaced or changed that session
+   * meanwhile, connect is asked again about the session there is now. A
+   * refusal by connect leaves that session and its connection untouched.
+   * Once connect accepted, the takeover (attach) closes the old connection
+   * and a clean start ends the old session, whatever follows; a refusal
+   * after it (the will's checks, a CONNACK too large) leaves the session
+   * offline with its user context, limits and negotiated expiry as they were
+   * (its expiry timer starts again).
+   */
+  private runtimeConnect(mods: RegisterModifiers | undefined): MaybeAsync<void> {
+    const { dir } = this;
+    const registration = applyRegisterModifiers(
+      dir.config, { mountpoint: this.pool, clientId: this.open.clientId }, this.connect.clean !== false, mods, this.v5, dir.log,
+    );
+    this.registration = registration;
+    return this.askRuntime();
+  }
+
+  private askRuntime(): MaybeAsync<void> {
+    const { dir } = this;
+    const { subscriberId: { mountpoint: pool, clientId }, cleanStart } = this.registration as Registration;
+    const existing = dir.find(pool, clientId);
+    const userContext = existing ? existing.userContext : dir.runtime.newUserContext(pool, clientId, this.opts);
+    const sessionPresent = existing !== undefined && !cleanStart;
+    const packet = this.connect as unknown as ConnectPacket;
+    const answer = dir.runtime.connect(packet, sessionPresent, this.opts, userContext);
+    if (!isPromise(answer)) return this.connected(answer);
+    return this.whileConnecting(answer, (later) => {
+      const now = dir.find(pool, clientId);
+      if (now !== existing || (now !== undefined && now.userContext !== userContext)) return this.askRuntime();
+      return this.connected(later);
+    });
+  }
+
+  private connected(answer: ConnectAnswer): MaybeAsync<void> {
+    if (answer.reasonCode !== ReasonCode.Success) return this.refuse(answer.reasonCode, answer.reasonString ?? 'refused by the session runtime');
+    this.answer = answer;
+    return this.attach();
+  }
+
+  /** Finds, takes over or creates the session, then on_client_wakeup. */
+  private attach(): MaybeAsync<void> {
+    const { dir, connId } = this;
+    const registration = this.registration as Registration;
+    const { mountpoint: pool, clientId } = registration.subscriberId;
+    let session = dir.find(pool, clientId);
+    // An earlier CONNECT of this client id still waiting for its hooks loses to this one.
+    if (session?.registering !== undefined && session.registering !== connId) dir.endRaw(session.registering);
+    if (session?.connected) {
+      session.closeTransport(ReasonCode.SessionTakenOver); // [MQTT-3.1.4-3]
+      session = dir.find(pool, clientId);
+    }
+    if (session && registration.cleanStart) {
+      session.end();
+      session = undefined;
+    }
+    this.sessionPresent = session !== undefined;
+    session ??= dir.create(pool, clientId);
+    session.holdFor(connId);
+    this.session = session;
+    return this.whileConnecting(dir.hooks.all('on_client_wakeup', [session.subscriberId]), () => this.registered(session));
+  }
+
+  private registered(session: SessionActor): MaybeAsync<void> {
+    const args: unknown[] = [this.peer, session.subscriberId, this.connect.username];
+    if (this.v5) args.push(this.connect.properties ?? {});
+    return this.whileConnecting(this.dir.hooks.all(this.v5 ? 'on_register_m5' : 'on_register', args), () => this.checkWill(session));
+  }
+
+  /**
+   * auth_on_publish(_m5) of the will (its modifiers apply to the will), then
+   * the runtime's is_allowed('publish') of the result; a refusal is CONNACK
+   * not authorized.
+   */
+  private checkWill(session: SessionActor): MaybeAsync<void> {
+    const { hooks } = this.dir;
+    const hook = this.v5 ? 'auth_on_publish_m5' : 'auth_on_publish';
+    if (!this.connect.will) return this.accept(session, undefined);
+    const will = willFrom(this.connect.will, this.v5);
+    if (!hooks.has(hook)) return this.runtimeWill(session, will);
+    const m = will.message;
+    const args: unknown[] = [this.connect.username, session.subscriberId, m.qos, m.topic, m.payload, m.retain];
+    if (this.v5) args.push(m.properties ?? {});
+    return this.whileConnecting(hooks.tillOk<PublishModifiers | Buffer>(hook, args), (outcome) => {
+      if (outcome.kind !== 'ok') return this.refuseWill(session);
+      will.message = applyPublishModifiers(will.message, outcome.modifiers, this.v5);
+      return this.runtimeWill(session, will);
+    });
+  }
+
+  private runtimeWill(session: SessionActor, will: Will): MaybeAsync<void> {
+    const allowed = this.dir.runtime.allowed('publish', will.message.topic, will.message, (this.answer as ConnectAnswer).userContext);
+    return this.whileConnecting(allowed, (ok) => (ok ? this.accept(session, will) : this.refuseWill(session)));
+  }
+
+  private refuseWill(session: SessionActor): void {
+    this.refuse(ReasonCode.NotAuthorized, 'will message not authorized');
+    session.abandon(this.connId);
+  }
+
+  /**
+   * CONNACK 0x00 with the negotiated settings, then the session takes the
+   * transport. A CONNACK that cannot be made to fit the client's Maximum
+   * Packet Size [MQTT-3.1.2-24] is not sent: the CONNECT is refused with
+   * 0x95 Packet too large instead.
+   */
+  private accept(session: SessionActor, will: Will | undefined): void {
+    const { dir, connect, open, connId, v5 } = this;
+    const { config } = dir;
+    const registration = this.registration as Registration;
+    const { limits } = registration;
+    const clientId = session.clientId;
+    const sessionExpiry = registration.sessionExpiry ?? sessionExpiryFor(config, connect, registration.cleanStart);
+    const askedKeepalive = connect.keepalive ?? 0;
+    const keepalive = v5 && (askedKeepalive === 0 || askedKeepalive > config.maxKeepalive) ? config.maxKeepalive : askedKeepalive;
+    const clientMax = connect.properties?.maximumPacketSize ?? 0;
+    const maxOutgoingPacketSize = minLimit(config.maxOutgoingPacketSize, clientMax);
+    const sessionPresent = this.sessionPresent;
+    const connack: mqttPacket.IConnackPacket = { cmd: 'connack', sessionPresent };
+    if (v5) {
+      connack.reasonCode = ReasonCode.Success;
+      connack.properties = connackProperties(
+        config, connect, limits, sessionExpiry, open.clientIdAssigned ? clientId : undefined, keepalive !== askedKeepalive ? keepalive : undefined,
+      );
+      if (this.authenticated) {
+        connack.properties.authenticationMethod = this.authenticated.method;
+        if (this.authenticated.data !== undefined) connack.properties.authenticationData = this.authenticated.data;
+      }
+    } else {
+      connack.returnCode = ConnackReturnCode.Accepted;
+    }
+    const connackBytes = v5 ? generateConnack(connack, maxOutgoingPacketSize) : generatePacket(connack, connect.protocolVersion ?? 4);
+    if (connackBytes === undefined) {
+      this.refuse(ReasonCode.PacketTooLarge, 'CONNACK exceeds the client\'s Maximum Packet Size [MQTT-3.1.2-24]');
+      session.abandon(connId);
+      return;
+    }
+    if (limits.maxMessageRate !== session.limits.maxMessageRate) {
+      const burst = limits.maxMessageRate === config.maxIncomingMessagesRate ? config.maxIncomingMessagesBurst : 0;
+      session.bucket = new TokenBucket(limits.maxMessageRate, burst, Date.now());
+    }
+    session.registering = undefined;
+    session.userContext = (this.answer as ConnectAnswer).userContext;
+    session.limits = limits;
+    session.username = connect.username;
+    session.sessionExpiry = sessionExpiry;
+    session.will = will;
+    session.negotiated = {
+      protocolVersion: connect.protocolVersion ?? 4,
+      keepalive,
+      maxOutgoingPacketSize,
+      topicAliasMaximum: v5 ? connect.properties?.topicAliasMaximum ?? 0 : 0,
+      requestProblemInformation: connect.properties?.requestProblemInformation !== false,
+    };
+    session.auth = this.authenticated ? { method: this.authenticated.method, username: connect.username, exchange: undefined } : undefined;
+    session.connId = connId;
+    session.transportOptions = this.opts;
+    session.send(connackBytes);
+    const packetLimit = limits.maxIncomingPacketSize !== config.maxIncomingPacketSize ? limits.maxIncomingPacketSize : 0;
+    session.env.link.accepted(connId, keepalive, packetLimit, maxOutgoingPacketSize);
+    session.attach(connId, open.transport, session.negotiated, connect.properties?.receiveMaximum ?? 65535);
+    session.env.link.event('client-connected', clientId, {
+      sessionPresent, protocolVersion: session.negotiated.protocolVersion, transport: open.transport.type,
+      remoteAddress: open.transport.remoteAddress, remotePort: open.transport.remotePort,
+    });
+    dir.established(connId, session);
+  }
+
+  /** `next(value)` while the connection still waits for its CONNACK; otherwise the registration is abandoned. */
+  private whileConnecting<T>(value: MaybeAsync<T>, next: (v: T) => MaybeAsync<void>): MaybeAsync<void> {
+    return andThen(value, (v) => (this.dir.isConnecting(this.connId) ? next(v) : this.abandon()));
+  }
+
+  /** Every caller runs while the connection waits for its CONNACK. */
+  private refuse(code: number, reason: string, serverReference?: string): void {
+    refuseConnect(this.dir, this.connId, this.connect, code, reason, serverReference);
+  }
+
+  /** The connection went away (or was refused) after the session was attached: the session is offline again. */
+  private abandon(): void {
+    this.dir.endRaw(this.connId);
+    this.session?.abandon(this.connId);
+  }
+
+  /** A hook's continuation threw: the connection is closed without CONNACK. */
+  failed(err: unknown): void {
+    this.dir.log.error({ err, connId: this.connId }, 'CONNECT registration failed');
+    this.abandon();
+  }
+}
+
+function sessionExpiryFor(config: BrokerConfig, connect: mqttPacket.IConnectPacket, cleanStart: boolean): number {
+  if (connect.protocolVersion === 5) {
+    return Math.min(connect.properties?.sessionExpiryInterval ?? 0, config.maxSessionExpiryInterval);
+  }
+  return cleanStart ? 0 : config.persistentSessionExpiry;
+}
+
+function willFrom(will: NonNullable<mqttPacket.IConnectPacket['will']>, v5: boolean): Will {
+  const payload = Buffer.from(will.payload);
+  const message: AppMessage = { topic: will.topic, payload, qos: will.qos ?? 0, retain: will.retain === true };
+  let delaySeconds = 0;
+  if (v5 && will.properties) {
+    const { willDelayInterval, messageExpiryInterval, ...rest } = will.properties;
+    delaySeconds = willDelayInterval ?? 0;
+    if (messageExpiryInterval !== undefined) message.expiresAt = Date.now() + (delaySeconds + messageExpiryInterval) * 1000;
+    if (Object.keys(rest).length > 0) message.properties = rest as MessageProperties;
+  }
+  return { message, delaySeconds };
+}
+
+/** CONNACK properties: the session's limits (plugin modifiers included) and what the client must be told. */
+function connackProperties(
+  config: BrokerConfig, connect: mqttPacket.IConnectPacket, limits: SessionLimits, sessionExpiry: number, assignedClientId: string | undefined,
+  serverKeepAlive: number | undefined,
+): NonNullable<mqttPacket.IConnackPacket['properties']> {
+  const props: NonNullable<mqttPacket.IConnackPacket['properties']> = {
+    receiveMaximum: limits.receiveMaximum,
+    maximumPacketSize: limits.maxIncomingPacketSize,
+    retainAvailable: true,
+    wildcardSubscriptionAvailable: true,
+    subscriptionIdentifiersAvailable: true,
+    sharedSubscriptionAvailable: true,
+    topicAliasMaximum: limits.topicAliasMaximum,
+  };
+  if (assignedClientId !== undefined) props.assignedClientIdentifier = assignedClientId;
+  if (connect.properties?.requestResponseInformation === true && config.responseInformation !== '') {
+    props.responseInformation = config.responseInformation; // [MQTT-3.1.2-28]
+  }
+  if (serverKeepAlive !== undefined) props.serverKeepAlive = serverKeepAlive;
+  if ((connect.properties?.sessionExpiryInterval ?? 0) !== sessionExpiry) props.sessionExpiryInterval = sessionExpiry;
+  return props;
+}

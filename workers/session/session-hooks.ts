@@ -1,0 +1,75 @@
+/**
+ * The session lifecycle hooks nobody waits for, called with VerneMQ's
+ * arguments: on_client_offline / on_client_gone when a session loses its
+ * transport, on_session_expired, on_offline_message, on_message_drop; and the
+ * argument list of the message hooks (auth_on_publish, on_publish,
+ * on_deliver), which differ only by the 5.0 properties at the end.
+ * Runs wherever the actor host runs.
+ */
+import type { AppMessage, QoS } from '../../src/shared/message/app-message.js';
+import { decodePublish } from '../../src/shared/codec/publish.js';
+import type { DropReason, DroppedMessage, HookName } from '../../src/api/hooks.js';
+import type { TransportDropReason } from '../../src/shared/channel/frames.js';
+import type { SessionActor } from './session-actor.js';
+import { toAppMessage } from './session-inbound.js';
+
+/** The session lost its last transport: gone when it ends with it (`expiry` 0), offline otherwise. */
+export function notifyTransportLost(session: SessionActor, expiry: number): void {
+  session.env.hooks.notify(expiry === 0 ? 'on_client_gone' : 'on_client_offline', [session.subscriberId]);
+}
+
+export function notifyExpired(session: SessionActor): void {
+  session.env.hooks.notify('on_session_expired', [session.subscriberId]);
+}
+
+/** A message was queued while the session had no transport. */
+export function notifyOfflineMessage(session: SessionActor, message: AppMessage, qos: QoS, retain: boolean): void {
+  const { hooks } = session.env;
+  if (!hooks.has('on_offline_message')) return;
+  hooks.notify('on_offline_message', [session.subscriberId, qos, message.topic, message.payload, retain]);
+}
+
+/**
+ * A QoS 0 PUBLISH the main thread dropped for this session's connection:
+ * queue_full when its socket held over maxConnectionBufferBytes (the socket
+ * buffer being the queue of QoS 0 messages), max_packet_size_exceeded when
+ * the topic of a Topic Alias the client missed made it too large.
+ */
+export function notifyTransportDrop(session: SessionActor, packet: Buffer, reason: TransportDropReason): void {
+  if (!session.env.hooks.has('on_message_drop')) return;
+  const decoded = decodePublish(packet, session.protocolVersion);
+  const alias = decoded.properties?.topicAlias;
+  if (decoded.topic === '' && alias !== undefined) decoded.topic = session.outboundAliases?.topicOf(alias) ?? '';
+  notifyDrop(session, toAppMessage(decoded), 0, reason);
+}
+
+export function notifyDrop(session: SessionActor, message: AppMessage, qos: QoS, reason: DropReason): void {
+  const { hooks } = session.env;
+  if (!hooks.has('on_message_drop')) return;
+  const dropped: DroppedMessage = { topic: message.topic, payload: message.payload, qos, retain: message.retain };
+  if (message.properties) dropped.properties = message.properties;
+  hooks.notify('on_message_drop', [session.subscriberId, dropped, reason]);
+}
+
+type Versioned = 'auth_on_publish' | 'on_publish' | 'on_deliver' | 'auth_on_subscribe' | 'on_subscribe' | 'on_unsubscribe';
+
+const M5: Readonly<Record<Versioned, HookName>> = {
+  auth_on_publish: 'auth_on_publish_m5',
+  on_publish: 'on_publish_m5',
+  on_deliver: 'on_deliver_m5',
+  auth_on_subscribe: 'auth_on_subscribe_m5',
+  on_subscribe: 'on_subscribe_m5',
+  on_unsubscribe: 'on_unsubscribe_m5',
+};
+
+/** `hook` (plain name) for the session's protocol version: its `_m5` twin for 5.0. */
+export function versioned(session: SessionActor, hook: Versioned): HookName {
+  return session.protocolVersion === 5 ? M5[hook] : hook;
+}
+
+/** (username, subscriberId, qos, topic, payload, isRetain[, properties]) of the message hooks. */
+export function messageArgs(session: SessionActor, message: AppMessage, qos: QoS, retain: boolean): unknown[] {
+  const args: unknown[] = [session.username, session.subscriberId, qos, message.topic, message.payload, retain];
+  if (session.protocolVersion === 5) args.push(message.properties ?? {});
+  return args;
+}

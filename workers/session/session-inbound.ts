@@ -1,0 +1,209 @@
+/**
+ * Handlers for the packets a connected client sends to its session
+ * (everything after CONNECT): PUBLISH (with its Topic Alias; a QoS 0 one
+ * to `$client/<own client id>/...` goes to the runtime's control_message and
+ * is not routed; others pass auth_on_publish(_m5), then the runtime's
+ * is_allowed('publish'), before routing and on_publish(_m5) after) and its
+ * acknowledgements, PINGREQ, DISCONNECT; SUBSCRIBE and UNSUBSCRIBE go to
+ * session-subscribe.ts, AUTH to auth-flow.ts. Checks run in the order state,
+ * flags, fields; every violation is a ProtocolError. A handler returns a
+ * promise only when a plugin answered with one: the session then holds its
+ * later packets until it settles. Runs wherever the actor host runs.
+ */
+import { isUtf8 } from 'node:buffer';
+import type mqttPacket from 'mqtt-packet';
+import type { AppMessage, MessageProperties } from '../../src/shared/message/app-message.js';
+import { ProtocolError } from '../../src/shared/codec/protocol-error.js';
+import { decodePublish, encodeAck, type DecodedPublish } from '../../src/shared/codec/publish.js';
+import { checkAckProperties } from '../../src/shared/codec/validate.js';
+import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
+import type { ChainOutcome } from '../../src/shared/hooks/chain.js';
+import type { PublishModifiers } from '../../src/api/hooks.js';
+import { isValidTopicName, topicLevelCount } from '../../src/shared/topic/topic.js';
+import { handleAuth } from '../connect/auth-flow.js';
+import { applyPublishModifiers, refusalOf } from '../hooks/hook-outcomes.js';
+import { parsePacket, PINGRESP } from '../../src/shared/codec/packet-io.js';
+import type { SessionActor } from './session-actor.js';
+import { messageArgs, versioned } from './session-hooks.js';
+import { controlTopicRest, handleControlMessage } from './session-runtime.js';
+import { handleSubscribe, handleUnsubscribe } from './session-subscribe.js';
+
+const PUBLISH = 3, PUBACK = 4, PUBREC = 5, PUBREL = 6, PUBCOMP = 7;
+
+export function handleSessionPacket(session: SessionActor, bytes: Buffer): void | Promise<void> {
+  const type = (bytes[0] as number) >> 4;
+  switch (type) {
+    case PUBLISH: return handlePublish(session, bytes);
+    case PUBACK: case PUBREC: case PUBREL: case PUBCOMP: return handleAck(session, type, bytes);
+    default: break;
+  }
+  const packet = parsePacket(bytes, session.protocolVersion);
+  switch (packet.cmd) {
+    case 'subscribe': return handleSubscribe(session, packet);
+    case 'unsubscribe': return handleUnsubscribe(session, packet);
+    case 'pingreq': return session.send(PINGRESP);
+    case 'disconnect': return handleDisconnect(session, packet);
+    case 'connect':
+      throw new ProtocolError(ReasonCode.ProtocolError, 'second CONNECT on a connection [MQTT-3.1.0-2]');
+    case 'auth': return handleAuth(session, packet);
+    default:
+      throw new ProtocolError(ReasonCode.ProtocolError, `unexpected ${packet.cmd} from a client`);
+  }
+}
+
+function handlePublish(session: SessionActor, bytes: Buffer): void | Promise<void> {
+  const v5 = session.protocolVersion === 5;
+  const p = decodePublish(bytes, session.protocolVersion);
+  const { config } = session.env;
+  const alias = p.properties?.topicAlias;
+  if (p.topic !== '' && (!isValidTopicName(p.topic) || Buffer.byteLength(p.topic) > config.maxTopicLength || topicLevelCount(p.topic) > config.maxTopicLevels)) {
+    throw new ProtocolError(ReasonCode.TopicNameInvalid, 'invalid topic name [MQTT-3.3.2-2]');
+  }
+  if (alias !== undefined) {
+    const aliases = session.inboundAliases;
+    if (!aliases) throw new ProtocolError(ReasonCode.TopicAliasInvalid, 'Topic Alias while the Topic Alias Maximum is 0 [MQTT-3.2.2-18]');
+    p.topic = aliases.resolve(alias, p.topic);
+  }
+  if (p.topic === '') throw new ProtocolError(ReasonCode.ProtocolError, 'empty topic name without a Topic Alias [MQTT-4.7.3-1]');
+  if (v5 && p.properties?.payloadFormatIndicator && !isUtf8(p.payload)) {
+    return refusePublish(session, p, ReasonCode.PayloadFormatInvalid, 'payload is not UTF-8 but its Payload Format Indicator says so (§3.3.2.3.2)');
+  }
+  if (p.qos === 2 && p.messageId !== undefined && session.inboundQos2.has(p.messageId)) {
+    session.send(encodeAck('pubrec', p.messageId, ReasonCode.Success, session.protocolVersion));
+    return;
+  }
+  if (!session.bucket.take(Date.now())) {
+    session.drops.rateLimited++;
+    if (p.qos === 0) return;
+    if (!v5) throw new ProtocolError(ReasonCode.QuotaExceeded, 'incoming publish rate exceeded');
+    return refusePublish(session, p, ReasonCode.QuotaExceeded, 'incoming publish rate exceeded');
+  }
+  if (p.qos === 2 && session.inboundQos2.size >= session.limits.receiveMaximum) {
+    throw new ProtocolError(ReasonCode.ReceiveMaximumExceeded, 'more unacknowledged QoS 2 publishes than Receive Maximum [MQTT-3.3.4-7]');
+  }
+  const message = toAppMessage(p);
+  if (p.qos === 0 && p.topic.charCodeAt(0) === 0x24) {
+    const rest = controlTopicRest(session, p.topic);
+    if (rest !== undefined) return handleControlMessage(session, rest, message);
+  }
+  const { hooks } = session.env;
+  const hook = versioned(session, 'auth_on_publish');
+  if (!hooks.has(hook)) return runtimeAllowed(session, p, message);
+  const outcome = hooks.tillOk<PublishModifiers | Buffer>(hook, messageArgs(session, message, p.qos, p.retain));
+  return session.whenAnswered(outcome, (o) => authorized(session, p, message, o));
+}
+
+/**
+ * auth_on_publish answered: route the message with its modifiers, or refuse
+ * it. A refused 5.0 QoS 1/2 publish gets the plugin's reason code (default
+ * 0x87); 3.1.1 cannot refuse in an acknowledgement, so the message is dropped
+ * and acknowledged as VerneMQ does (the client would resend it otherwise).
+ */
+function authorized(session: SessionActor, p: DecodedPublish, message: AppMessage, outcome: ChainOutcome<PublishModifiers | Buffer>): void | Promise<void> {
+  const v5 = session.protocolVersion === 5;
+  if (outcome.kind === 'ok') return runtimeAllowed(session, p, applyPublishModifiers(message, outcome.modifiers, v5));
+  if (!v5) return acknowledge(session, p);
+  const refusal = refusalOf(outcome.kind === 'error' ? outcome.reason : undefined, ReasonCode.NotAuthorized);
+  return refusePublish(session, p, refusal.reasonCode, refusal.reasonString ?? 'not authorized');
+}
+
+/** The runtime's is_allowed('publish', topic, message) after the plugins; refused like a plugin refusal with 0x87. */
+function runtimeAllowed(session: SessionActor, p: DecodedPublish, message: AppMessage): void | Promise<void> {
+  const { runtime } = session.env;
+  if (!runtime.checksAccess) return route(session, p, message);
+  const decide = (ok: boolean): void | Promise<void> => {
+    if (ok) return route(session, p, message);
+    if (session.protocolVersion !== 5) return acknowledge(session, p);
+    return refusePublish(session, p, ReasonCode.NotAuthorized, 'not authorized');
+  };
+  const allowed = runtime.allowed('publish', message.topic, message, session.userContext);
+  return session.whenAnswered(allowed, decide);
+}
+
+/** Routes the message, calls on_publish(_m5), then acknowledges. */
+function route(session: SessionActor, p: DecodedPublish, message: AppMessage): void | Promise<void> {
+  session.publish(message);
+  const { hooks } = session.env;
+  const hook = versioned(session, 'on_publish');
+  if (!hooks.has(hook)) return acknowledge(session, p);
+  return session.whenAnswered(hooks.all(hook, messageArgs(session, message, message.qos, message.retain)), () => acknowledge(session, p));
+}
+
+function acknowledge(session: SessionActor, p: DecodedPublish): void {
+  if (p.qos === 1) session.send(encodeAck('puback', p.messageId as number, ReasonCode.Success, session.protocolVersion));
+  else if (p.qos === 2) {
+    session.inboundQos2.add(p.messageId as number);
+    session.send(encodeAck('pubrec', p.messageId as number, ReasonCode.Success, session.protocolVersion));
+  }
+}
+
+/** 5.0: a QoS 1/2 publish refused with a reason code (and Reason String) in its acknowledgement; QoS 0 is dropped. */
+function refusePublish(session: SessionActor, p: DecodedPublish, reasonCode: number, reasonString: string): void {
+  if (p.qos === 0) return;
+  session.sendWithReason({ cmd: p.qos === 1 ? 'puback' : 'pubrec', messageId: p.messageId as number, reasonCode }, reasonString);
+}
+
+export function toAppMessage(p: DecodedPublish): AppMessage {
+  const message: AppMessage = { topic: p.topic, payload: p.payload, qos: p.qos, retain: p.retain };
+  const props = p.properties;
+  if (!props) return message;
+  const { topicAlias: _alias, subscriptionIdentifier: _ids, messageExpiryInterval, ...rest } = props;
+  if (messageExpiryInterval !== undefined) message.expiresAt = Date.now() + messageExpiryInterval * 1000;
+  if (Object.keys(rest).length > 0) message.properties = rest as MessageProperties;
+  return message;
+}
+
+function handleAck(session: SessionActor, type: number, bytes: Buffer): void {
+  const flags = (bytes[0] as number) & 0x0f;
+  if (flags !== (type === PUBREL ? 2 : 0)) {
+    throw new ProtocolError(ReasonCode.MalformedPacket, 'reserved flags of an acknowledgement [MQTT-3.6.1-1]');
+  }
+  const v = session.protocolVersion;
+  const offset = bodyOffset(bytes);
+  const remaining = bytes.length - offset;
+  if (remaining < 2 || (v !== 5 && remaining !== 2)) {
+    throw new ProtocolError(ReasonCode.MalformedPacket, 'acknowledgement of the wrong length');
+  }
+  if (v === 5 && remaining > 3) checkAckProperties(bytes);
+  const messageId = bytes.readUInt16BE(offset);
+  const reasonCode = remaining > 2 ? (bytes[offset + 2] as number) : ReasonCode.Success;
+  switch (type) {
+    case PUBACK:
+      if (session.flow.complete(messageId, 'publish')) session.pump();
+      return;
+    case PUBREC:
+      if (reasonCode >= 0x80) {
+        if (session.flow.complete(messageId, 'publish')) session.pump();
+      } else if (session.flow.released(messageId)) {
+        session.send(encodeAck('pubrel', messageId, ReasonCode.Success, v));
+      } else {
+        session.sendWithReason({ cmd: 'pubrel', messageId, reasonCode: ReasonCode.PacketIdentifierNotFound }, 'unknown packet identifier');
+      }
+      return;
+    case PUBREL: {
+      if (session.inboundQos2.delete(messageId)) session.send(encodeAck('pubcomp', messageId, ReasonCode.Success, v));
+      else session.sendWithReason({ cmd: 'pubcomp', messageId, reasonCode: ReasonCode.PacketIdentifierNotFound }, 'unknown packet identifier');
+      return;
+    }
+    default:
+      if (session.flow.complete(messageId, 'pubrel')) session.pump();
+  }
+}
+
+/** Offset of the variable header: after the fixed header's type byte and its remaining-length varint. */
+function bodyOffset(bytes: Buffer): number {
+  let i = 1;
+  while (((bytes[i] as number) & 0x80) !== 0) i++;
+  return i + 1;
+}
+
+function handleDisconnect(session: SessionActor, packet: mqttPacket.IDisconnectPacket): void {
+  const requested = packet.properties?.sessionExpiryInterval;
+  if (requested !== undefined) {
+    if (session.sessionExpiry === 0 && requested > 0) {
+      throw new ProtocolError(ReasonCode.ProtocolError, 'Session Expiry Interval changed from 0 on DISCONNECT [MQTT-3.14.2-2]');
+    }
+    session.sessionExpiry = Math.min(requested, session.env.config.maxSessionExpiryInterval);
+  }
+  session.clientDisconnected(packet.reasonCode === ReasonCode.DisconnectWithWill);
+}

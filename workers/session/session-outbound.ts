@@ -1,0 +1,128 @@
+/**
+ * One outgoing PUBLISH of a session: on_deliver(_m5) first (its modifiers
+ * change topic, payload and 5.0 properties; while a plugin answers
+ * asynchronously, later deliveries of the session wait behind it, in order),
+ * then the encoding for its protocol version, the subscription identifiers,
+ * remaining Message Expiry and Topic Alias of 5.0, and the client's Maximum
+ * Packet Size (an oversized message is skipped, counted and reported to
+ * on_message_drop, never a disconnect). Runs wherever the actor host runs.
+ */
+import { encodePublish, encodedPublishLength, type EncodablePublish, type PublishProperties } from '../../src/shared/codec/publish.js';
+import { isPromise, type ChainOutcome } from '../../src/shared/hooks/chain.js';
+import type { DeliverModifiers } from '../../src/api/hooks.js';
+import { applyDeliverModifiers } from '../hooks/hook-outcomes.js';
+import type { Outgoing } from './outbound-flow.js';
+import type { SessionActor } from './session-actor.js';
+import { messageArgs, notifyDrop, versioned } from './session-hooks.js';
+import type { AliasChoice } from './topic-alias.js';
+
+/** Sends `o`; a first send (not a resend with DUP) goes through on_deliver when a plugin implements it. */
+export function sendOutgoing(session: SessionActor, o: Outgoing, dup: boolean): void {
+  if (!dup && session.env.hooks.has(versioned(session, 'on_deliver'))) session.deliveries.push(o);
+  else encodeOutgoing(session, o, dup);
+}
+
+/** The deliveries of one session waiting for on_deliver, sent in the order they came. */
+export class DeliveryGate {
+  private busy = false;
+  private readonly queue: Outgoing[] = [];
+  /** Deliveries not yet sent: a reconnect must not resend them with DUP. */
+  private readonly waiting = new Set<Outgoing>();
+
+  constructor(private readonly session: SessionActor) {}
+
+  holds(o: Outgoing): boolean {
+    return this.waiting.has(o);
+  }
+
+  push(o: Outgoing): void {
+    this.waiting.add(o);
+    if (this.busy) {
+      this.queue.push(o);
+      return;
+    }
+    this.busy = true;
+    this.drain(o);
+  }
+
+  private drain(first: Outgoing | undefined): void {
+    for (let o = first; o; o = this.queue.shift()) {
+      const answer = this.hook(o);
+      if (answer) {
+        answer.then(() => this.drain(this.queue.shift()));
+        return;
+      }
+    }
+    this.busy = false;
+  }
+
+  private hook(o: Outgoing): Promise<void> | undefined {
+    const s = this.session;
+    const outcome = s.env.hooks.tillOk<DeliverModifiers | Buffer>(versioned(s, 'on_deliver'), messageArgs(s, o.message, o.qos, o.retain));
+    if (!isPromise(outcome)) {
+      this.send(o, outcome);
+      return undefined;
+    }
+    return outcome.then((answer) => this.send(o, answer));
+  }
+
+  /** An error or an exhausted chain delivers the message unchanged, as VerneMQ does. */
+  private send(o: Outgoing, outcome: ChainOutcome<DeliverModifiers | Buffer>): void {
+    const s = this.session;
+    this.waiting.delete(o);
+    if (outcome.kind === 'ok') o.message = applyDeliverModifiers(o.message, outcome.modifiers, s.protocolVersion === 5);
+    // Taken back meanwhile (redispatched to another member of a shared group, or the session ended).
+    if (o.qos > 0 && s.flow.inflight.get(o.packetId) !== o) return;
+    encodeOutgoing(s, o, false);
+  }
+}
+
+function encodeOutgoing(session: SessionActor, o: Outgoing, dup: boolean): void {
+  const { message } = o;
+  const packet: EncodablePublish = {
+    topic: message.topic,
+    payload: message.payload,
+    qos: o.qos,
+    retain: o.retain,
+    dup,
+  };
+  if (o.qos > 0) packet.messageId = o.packetId;
+  const v5 = session.protocolVersion === 5;
+  const aliases = session.outboundAliases;
+  let alias: AliasChoice | undefined;
+  if (v5) {
+    let properties = outgoingProperties(o);
+    if (aliases) {
+      // [MQTT-3.1.2-26] [MQTT-3.3.2-11]: never above the client's Topic Alias Maximum.
+      alias = aliases.choose(message.topic);
+      (properties ??= {}).topicAlias = alias.alias;
+      if (alias.known) packet.topic = '';
+    }
+    if (properties) packet.properties = properties;
+  }
+  const limit = session.negotiated.maxOutgoingPacketSize;
+  if (limit > 0 && encodedPublishLength(packet, session.protocolVersion) > limit) {
+    session.drops.packetTooLarge++;
+    notifyDrop(session, message, o.qos, 'max_packet_size_exceeded');
+    if (o.qos > 0) {
+      session.flow.complete(o.packetId, 'publish');
+      session.pump();
+    }
+    return;
+  }
+  session.send(encodePublish(packet, session.protocolVersion));
+  if (alias) aliases?.commit(message.topic, alias);
+}
+
+function outgoingProperties(o: Outgoing): PublishProperties | undefined {
+  const { properties, expiresAt } = o.message;
+  if (!properties && expiresAt === undefined && o.subscriptionIds.length === 0) return undefined;
+  const out: PublishProperties = { ...(properties as PublishProperties | undefined) };
+  if (expiresAt !== undefined) {
+    out.messageExpiryInterval = Math.max(0, Math.ceil((expiresAt - Date.now()) / 1000));
+  }
+  if (o.subscriptionIds.length > 0) {
+    out.subscriptionIdentifier = o.subscriptionIds.length === 1 ? o.subscriptionIds[0] as number : o.subscriptionIds;
+  }
+  return out;
+}

@@ -1,0 +1,176 @@
+/**
+ * SUBSCRIBE and UNSUBSCRIBE of a connected client: filter checks,
+ * auth_on_subscribe(_m5) (which may rewrite or refuse filters), then the
+ * runtime's is_allowed('subscribe') per filter it kept, the session's
+ * own copy of its subscriptions, the subscribe / unsubscribe frames for the
+ * router (shared `$share/{group}/{filter}` ones included; `$SYS/...` in the
+ * default pool), on_subscribe(_m5)
+ * before the SUBACK, on_unsubscribe(_m5) (which may rewrite the filters)
+ * before the removal, and the UNSUBACK. A handler returns a promise only when
+ * a plugin answered with one. Runs wherever the actor host runs.
+ */
+import type mqttPacket from 'mqtt-packet';
+import type { QoS } from '../../src/shared/message/app-message.js';
+import { ProtocolError } from '../../src/shared/codec/protocol-error.js';
+import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
+import { isPromise, type ChainOutcome } from '../../src/shared/hooks/chain.js';
+import type { SubscribeModifiers, SubscribeTopic } from '../../src/api/hooks.js';
+import { isValidTopicFilter, parseSharedFilter, topicLevelCount } from '../../src/shared/topic/topic.js';
+import { routingPool } from '../runtime/pools.js';
+import { refusalOf } from '../hooks/hook-outcomes.js';
+import type { SessionActor } from './session-actor.js';
+import { versioned } from './session-hooks.js';
+
+/** SUBACK return code of a refused subscription on 3.1.1. */
+const V3_FAILURE = 0x80;
+
+/** A valid filter of the SUBSCRIBE and its position in the SUBACK. */
+interface Asked { index: number; sub: mqttPacket.ISubscription }
+
+interface SubackState { codes: number[]; problems: string[] }
+
+export function handleSubscribe(session: SessionActor, packet: mqttPacket.ISubscribePacket): void | Promise<void> {
+  const v5 = session.protocolVersion === 5;
+  const { config, hooks } = session.env;
+  if (packet.subscriptions.length === 0) throw new ProtocolError(ReasonCode.ProtocolError, 'SUBSCRIBE without a topic filter [MQTT-3.8.3-2]');
+  if (v5 && packet.subscriptions.some((s) => s.nl === true && parseSharedFilter(s.topic) !== undefined)) {
+    throw new ProtocolError(ReasonCode.ProtocolError, 'No Local on a shared subscription [MQTT-3.8.3-4]');
+  }
+  const state: SubackState = { codes: new Array<number>(packet.subscriptions.length), problems: [] };
+  const invalid: string[] = [];
+  const asked: Asked[] = [];
+  packet.subscriptions.forEach((sub, index) => {
+    if (validFilter(sub.topic, config.maxTopicLength, config.maxTopicLevels)) {
+      asked.push({ index, sub });
+      return;
+    }
+    state.codes[index] = v5 ? ReasonCode.TopicFilterInvalid : V3_FAILURE;
+    invalid.push(sub.topic);
+  });
+  if (invalid.length > 0) state.problems.push(`invalid topic filter: ${invalid.join(', ')}`);
+  const hook = versioned(session, 'auth_on_subscribe');
+  if (asked.length === 0 || !hooks.has(hook)) return runtimeAllowed(session, packet, asked, state);
+  const args: unknown[] = [session.username, session.subscriberId, asked.map((a): SubscribeTopic => ({ topic: a.sub.topic, qos: a.sub.qos }))];
+  if (v5) args.push(packet.properties ?? {});
+  const outcome = hooks.tillOk<SubscribeModifiers>(hook, args);
+  const decide = (o: ChainOutcome<SubscribeModifiers>): void | Promise<void> => runtimeAllowed(session, packet, authorize(session, asked, o, state), state);
+  return session.whenAnswered(outcome, decide);
+}
+
+function validFilter(filter: string, maxLength: number, maxLevels: number): boolean {
+  return parseSharedFilter(filter) !== null && isValidTopicFilter(filter) && Buffer.byteLength(filter) <= maxLength && topicLevelCount(filter) <= maxLevels;
+}
+
+/**
+ * auth_on_subscribe's answer: `ok` keeps the filters, `{ ok: [...] }` rewrites
+ * or refuses each one (same length and order as asked), anything else refuses
+ * them all (3.1.1: 0x80; 5.0: the plugin's reason code, default 0x87).
+ */
+function authorize(session: SessionActor, asked: Asked[], outcome: ChainOutcome<SubscribeModifiers>, state: SubackState): Asked[] {
+  const v5 = session.protocolVersion === 5;
+  const { config } = session.env;
+  const denied = v5 ? ReasonCode.NotAuthorized : V3_FAILURE;
+  if (outcome.kind === 'ok') {
+    const mods = outcome.modifiers;
+    if (mods === undefined) return asked;
+    if (Array.isArray(mods) && mods.length === asked.length) {
+      const allowed: Asked[] = [];
+      asked.forEach((a, k) => {
+        const m = mods[k];
+        const qos = m?.qos;
+        if (m && (qos === 0 || qos === 1 || qos === 2) && typeof m.topic === 'string' && validFilter(m.topic, config.maxTopicLength, config.maxTopicLevels)) {
+          allowed.push({ index: a.index, sub: { ...a.sub, topic: m.topic, qos: qos as QoS } });
+        } else {
+          state.codes[a.index] = denied;
+        }
+      });
+      if (allowed.length < asked.length) state.problems.push('not authorized');
+      return allowed;
+    }
+    session.env.log.warn({ clientId: session.clientId, modifiers: mods }, 'auth_on_subscribe modifiers must list every filter; refusing them all');
+  }
+  const code = v5 && outcome.kind === 'error' ? refusalOf(outcome.reason, ReasonCode.NotAuthorized).reasonCode : denied;
+  for (const a of asked) state.codes[a.index] = code;
+  state.problems.push('not authorized');
+  return [];
+}
+
+/**
+ * The runtime's is_allowed('subscribe', filter, SUBSCRIBE packet) for each
+ * filter the plugins allowed; a refused one gets 0x87 (3.1.1: 0x80).
+ */
+function runtimeAllowed(session: SessionActor, packet: mqttPacket.ISubscribePacket, allowed: Asked[], state: SubackState): void | Promise<void> {
+  const { runtime } = session.env;
+  if (!runtime.checksAccess || allowed.length === 0) return store(session, packet, allowed, state);
+  const answers = allowed.map((a) => runtime.allowed('subscribe', a.sub.topic, packet, session.userContext));
+  const decide = (oks: readonly boolean[]): void | Promise<void> => {
+    const denied = session.protocolVersion === 5 ? ReasonCode.NotAuthorized : V3_FAILURE;
+    const kept = allowed.filter((a, i) => {
+      if (oks[i] === true) return true;
+      state.codes[a.index] = denied;
+      return false;
+    });
+    if (kept.length < allowed.length) state.problems.push('not authorized');
+    return store(session, packet, kept, state);
+  };
+  if (!answers.some(isPromise)) return decide(answers as boolean[]);
+  return session.whenAnswered(Promise.all(answers), decide);
+}
+
+/** Stores the allowed subscriptions, calls on_subscribe(_m5), then answers SUBACK. */
+function store(session: SessionActor, packet: mqttPacket.ISubscribePacket, allowed: Asked[], state: SubackState): void | Promise<void> {
+  const v5 = session.protocolVersion === 5;
+  const subscriptionId = packet.properties?.subscriptionIdentifier ?? 0;
+  for (const { index, sub } of allowed) {
+    const filter = sub.topic;
+    const qos = sub.qos;
+    const existed = session.subscriptions.has(filter);
+    const retainHandling = v5 ? sub.rh ?? 0 : 0;
+    const options = { qos, noLocal: v5 && sub.nl === true, retainAsPublished: v5 && sub.rap === true, retainHandling, subscriptionId };
+    session.subscriptions.set(filter, options);
+    session.env.link.subscribe({
+      pool: routingPool(session.pool, filter), sid: session.sid, filter, qos, noLocal: options.noLocal, retainAsPublished: options.retainAsPublished,
+      subscriptionId, sendRetained: parseSharedFilter(filter) === undefined && (retainHandling === 0 || (retainHandling === 1 && !existed)),
+    });
+    state.codes[index] = qos;
+  }
+  const suback = (): void => {
+    const packetOut: mqttPacket.ISubackPacket = { cmd: 'suback', messageId: packet.messageId as number, granted: state.codes };
+    if (state.problems.length === 0) session.sendPacket(packetOut);
+    else session.sendWithReason(packetOut, state.problems.join('; '));
+  };
+  const { hooks } = session.env;
+  const hook = versioned(session, 'on_subscribe');
+  if (allowed.length === 0 || !hooks.has(hook)) return suback();
+  const args: unknown[] = [session.username, session.subscriberId, allowed.map((a): SubscribeTopic => ({ topic: a.sub.topic, qos: a.sub.qos }))];
+  if (v5) args.push(packet.properties ?? {});
+  return session.whenAnswered(hooks.all(hook, args), suback);
+}
+
+export function handleUnsubscribe(session: SessionActor, packet: mqttPacket.IUnsubscribePacket): void | Promise<void> {
+  if (packet.unsubscriptions.length === 0) throw new ProtocolError(ReasonCode.ProtocolError, 'UNSUBSCRIBE without a topic filter [MQTT-3.10.3-2]');
+  const { hooks } = session.env;
+  const hook = versioned(session, 'on_unsubscribe');
+  if (!hooks.has(hook)) return unsubscribe(session, packet, packet.unsubscriptions);
+  const args: unknown[] = [session.username, session.subscriberId, [...packet.unsubscriptions]];
+  if (session.protocolVersion === 5) args.push(packet.properties ?? {});
+  const outcome = hooks.tillOk<string[]>(hook, args);
+  // `{ ok: filters }` rewrites the filters; any other answer (an error, no plugin deciding) removes them unchanged, as in VerneMQ.
+  const decide = (o: ChainOutcome<string[]>): void => {
+    const rewritten = o.kind === 'ok' && Array.isArray(o.modifiers) && o.modifiers.every((f) => typeof f === 'string') ? o.modifiers : undefined;
+    unsubscribe(session, packet, rewritten ?? packet.unsubscriptions);
+  };
+  return session.whenAnswered(outcome, decide);
+}
+
+/** Removes `filters`; UNSUBACK has one code per filter of the packet (all Success when a plugin changed their number). */
+function unsubscribe(session: SessionActor, packet: mqttPacket.IUnsubscribePacket, filters: readonly string[]): void {
+  const codes: number[] = [];
+  for (const filter of filters) {
+    const existed = session.subscriptions.delete(filter);
+    if (existed) session.env.link.unsubscribe(routingPool(session.pool, filter), session.sid, filter);
+    codes.push(existed ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted);
+  }
+  const granted = codes.length === packet.unsubscriptions.length ? codes : packet.unsubscriptions.map(() => ReasonCode.Success);
+  session.sendPacket({ cmd: 'unsuback', messageId: packet.messageId as number, granted });
+}
