@@ -1,6 +1,6 @@
 /**
- * `shoal bench`: the end-to-end load benchmark orchestrator. Runs in the
- * parent process (via `shoal bench` or bench/load/main.ts) and owns the run
+ * `npm run bench --`: the end-to-end load benchmark orchestrator. Runs in the
+ * parent process (via `npm run bench --` or bench/load/main.ts) and owns the run
  * plan: for each scenario it starts each broker in turn (fresh process,
  * pinned to the broker CPUs, on a free 127.0.0.1 port), runs one load
  * generator process (bench/load/generator.ts, pinned to the generator CPUs)
@@ -9,7 +9,7 @@
  * prints the result table on stdout, and writes the JSON report and SVG chart
  * when asked.
  *
- *   shoal bench [--scenario NAME[,NAME]] [--workers 1,2,4] [--against aedes,mosquitto]
+ *   npm run bench -- [--scenario NAME[,NAME]] [--workers 1,2,4] [--against aedes,mosquitto]
  *               [--duration S] [--json FILE] [--svg FILE] [--sweep-workers] [--hooks] [--no-shoal]
  *               [--broker-cpus LIST] [--generator-cpus LIST]
  */
@@ -31,7 +31,7 @@ const GENERATOR_ENTRY = fileURLToPath(new URL('./load/generator.js', import.meta
 const DEFAULT_WORKERS = [1];
 const SWEEP_WORKERS = [0, 1, 2, 4];
 
-const USAGE = `usage: shoal bench [options]
+const USAGE = `usage: npm run bench -- [options]
   --scenario NAME[,NAME]   ${SCENARIOS.join(', ')} (default: all)
   --workers N[,N]          Shoal worker threads to run (default ${DEFAULT_WORKERS.join(',')}; with --sweep-workers ${SWEEP_WORKERS.join(',')})
   --sweep-workers          run Shoal at each worker count and recommend one
@@ -224,7 +224,7 @@ async function runOne(opts: BenchOptions, scenario: ScenarioName, target: Broker
   return record;
 }
 
-/** Entry point of `shoal bench`; returns the process exit code (0 ok, 1 some run failed, 2 usage). */
+/** Entry point of `npm run bench --`; returns the process exit code (0 ok, 1 some run failed, 2 usage). */
 export async function runBench(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(USAGE);
@@ -234,7 +234,7 @@ export async function runBench(argv: string[]): Promise<number> {
   try {
     opts = parseOptions(argv);
   } catch (err) {
-    process.stderr.write(`shoal bench: ${(err as Error).message}\n${USAGE}`);
+    process.stderr.write(`npm run bench --: ${(err as Error).message}\n${USAGE}`);
     return 2;
   }
   const report: BenchReport = {

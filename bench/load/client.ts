@@ -11,6 +11,7 @@
 import net from 'node:net';
 import mqttPacket from 'mqtt-packet';
 import { varintSize, writeVarint } from '../../src/shared/codec/publish.js';
+import { readRemainingLength } from '../../src/shared/codec/framer.js';
 
 /** A PUBLISH packet encoded once, with the offsets a sender patches per copy. */
 export interface PublishTemplate {
@@ -232,20 +233,11 @@ export class LoadClient {
       // Fixed header: one type/flags byte, then a 1-4 byte variable-length integer.
       if (end - at < 2) break;
       const header = buf[at] as number;
-      let length = 0;
-      let multiplier = 1;
-      let p = at + 1;
-      let complete = false;
-      while (p < end && p - at <= 4) {
-        const digit = buf[p++] as number;
-        length += (digit & 0x7f) * multiplier;
-        multiplier *= 128;
-        if ((digit & 0x80) === 0) {
-          complete = true;
-          break;
-        }
-      }
-      if (!complete || p + length > end) break;
+      const remaining = readRemainingLength(buf, at + 1, end);
+      if (remaining === undefined) break;
+      const length = remaining.value;
+      const p = at + 1 + remaining.bytes;
+      if (p + length > end) break;
       const bodyEnd = p + length;
       const type = header >> 4;
       if (type === 3) {

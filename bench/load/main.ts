@@ -1,7 +1,7 @@
 /**
  * Direct entry for the end-to-end load bench, for use without the Shoal CLI:
  *
- *   node dist/bench/load/main.js [same flags as `shoal bench`]
+ *   node dist/bench/load/main.js [same flags as `npm run bench --`]
  *
  * Runs in the orchestrator process and only calls runBench (bench/cli.ts).
  */

@@ -6,10 +6,11 @@
  * the broker. All traffic is MQTT 3.1.1 through bench/load/client.ts.
  */
 import { performance } from 'node:perf_hooks';
-import { connectMany, encodePublish, LoadClient, type ClientOptions } from './client.js';
+import { connectMany, encodePublish, LoadClient } from './client.js';
 import { LatencySamples, openFileLimit, Phase, rssKiB, sleep, waitBrokerIdle, waitSettled, waitUntil } from './measure.js';
+import { clientOptions, connectAll, type ScenarioContext, type ScenarioOutcome } from './scenario-context.js';
 import { slowSubscriber } from './slow-subscriber.js';
-import type { GeneratorOptions, Metric, PhaseStats, ScenarioName, ScenarioResult } from './result.js';
+import type { Metric, PhaseStats, ScenarioName } from './result.js';
 import {
   FlatOutPump,
   GatedPump,
@@ -23,14 +24,6 @@ import {
   type Source,
 } from './traffic.js';
 
-export interface ScenarioContext {
-  opts: GeneratorOptions;
-  /** Reports what the scenario is doing now (shown on the orchestrator's progress line). */
-  progress(text: string): void;
-}
-
-export type ScenarioOutcome = Omit<ScenarioResult, 'scenario' | 'generatorCpus'>;
-
 /** Payload size of every benchmark PUBLISH; the first 8 bytes carry a send timestamp where latency is measured. */
 export const PAYLOAD_BYTES = 16;
 const FAN_IN_PUBLISHERS = 100;
@@ -39,8 +32,6 @@ const PAIRS = 500;
 const STORM_CLIENTS = 10_000;
 const STORM_CONCURRENCY = 500;
 const RETAINED_TOPICS = 100_000;
-/** Handshakes in flight while a scenario sets up its clients. */
-const SETUP_CONCURRENCY = 100;
 /** Packets per write per publisher in the QoS 0 flat-out phases. */
 const FLAT_OUT_BATCH = 32;
 /** Fan-out: messages the publisher may be ahead of the slowest delivery (×1000 copies queued). */
@@ -88,16 +79,6 @@ const round = (n: number, digits = 0): number => Math.round(n * 10 ** digits) / 
 const warmupMs = (ctx: ScenarioContext): number => Math.min(1000, Math.max(250, ctx.opts.durationMs / 4));
 /** A throughput metric: a message (or connection) rate, higher is better. */
 const rateMetric = (key: string, label: string, value: number, unit = 'msgs/s'): Metric => ({ key, label, value, unit, better: 'higher', throughput: true });
-
-export function clientOptions(ctx: ScenarioContext, clientId: string): ClientOptions {
-  return { host: ctx.opts.host, port: ctx.opts.port, clientId };
-}
-
-export async function connectAll(ctx: ScenarioContext, prefix: string, count: number): Promise<LoadClient[]> {
-  const { clients, failed, errors } = await connectMany(count, SETUP_CONCURRENCY, (i) => clientOptions(ctx, `${prefix}-${i}`));
-  if (failed > 0) throw new Error(`${failed} of ${count} ${prefix} clients failed to connect: ${errors.join('; ')}`);
-  return clients;
-}
 
 /** Throws when the broker has closed any of the clients (it crashed, or dropped them): the phase is invalid. */
 function assertConnected(clients: readonly LoadClient[]): void {

@@ -10,7 +10,7 @@
 import { encodePublish, LoadClient } from './client.js';
 import { Phase, rssKiB, sleep, waitSettled } from './measure.js';
 import type { Metric } from './result.js';
-import { clientOptions, connectAll, type ScenarioContext, type ScenarioOutcome } from './scenarios.js';
+import { clientOptions, connectAll, type ScenarioContext, type ScenarioOutcome } from './scenario-context.js';
 import { PacedPump, RepeatSource } from './traffic.js';
 
 const PUBLISHERS = 100;

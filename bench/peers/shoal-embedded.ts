@@ -1,6 +1,6 @@
 /**
  * Shoal started through the embedding API with the trivial plugin registered
- * in its own process (`broker.addPlugin`), for `shoal bench --hooks`:
+ * in its own process (`broker.addPlugin`), for `npm run bench -- --hooks`:
  * `node shoal-embedded.js --port P --host H --workers N --config FILE`.
  * Runs as the broker process of a bench run; stops on SIGTERM or SIGINT.
  */

@@ -1,5 +1,5 @@
 /**
- * The plugin of the bench's hook-cost runs (`shoal bench --hooks`): a
+ * The plugin of the bench's hook-cost runs (`npm run bench -- --hooks`): a
  * trivial auth_on_register and auth_on_publish (both versions) that allow
  * everything, so the runs measure what calling a hook costs, nothing else.
  * Loaded by every actor host (module plugin) or registered in the broker's

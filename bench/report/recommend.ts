@@ -1,5 +1,5 @@
 /**
- * The worker-count recommendation of `shoal bench --sweep-workers`
+ * The worker-count recommendation of `npm run bench -- --sweep-workers`
  * (bench/cli.ts, orchestrator process): for each Shoal worker count, the
  * geometric mean over the throughput metrics of value ÷ the best value any
  * worker count reached. The highest score wins; a count within TIE_MARGIN of

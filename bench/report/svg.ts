@@ -138,7 +138,7 @@ export function renderSvg(report: BenchReport): string {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`,
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`,
-    text(WIDTH / 2, 18, `shoal bench · ${subtitle}`, 'text-anchor="middle" fill="#555"'),
+    text(WIDTH / 2, 18, `shoal load bench · ${subtitle}`, 'text-anchor="middle" fill="#555"'),
     panel(0, 'Throughput (log scale)', 'per second', throughput, workers, peers),
     panel(PANEL_WIDTH + 60, 'p99 end-to-end latency (log scale)', 'ms', p99, workers, peers),
     legend([...throughput, ...p99], peers),

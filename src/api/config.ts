@@ -5,16 +5,21 @@
  */
 import { availableParallelism } from 'node:os';
 import type { PluginSpec } from './hooks.js';
-import type { ListenerPools } from '../../workers/runtime/pools.js';
 import type { RuntimeSpec } from './runtime.js';
 
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+import { LOG_LEVELS, type LogLevel } from '../shared/log.js';
+import { TRANSPORT_NAMES, type TransportName } from '../shared/transport.js';
+
+export type { LogLevel };
 
 /** Which message a full session queue drops: the one arriving ('newest') or the oldest queued ('oldest'). */
 export type QueueDropPolicy = 'newest' | 'oldest';
 
 /** How a shared subscription group picks the member that gets a message. */
 export type SharedSubscriptionStrategy = 'round-robin' | 'random' | 'sticky';
+
+/** The pool (mountpoint) of each listener's clients, by transport; a listener not named uses the runtime's `pool_default`. */
+export type ListenerPools = Partial<Record<TransportName, string>>;
 
 export interface BrokerConfig {
   /** Address the TCP listener binds to. */
@@ -183,7 +188,6 @@ const NUMERIC_FIELDS: Record<string, FieldSpec> = {
   wssPort: { min: -1, max: 65535, integer: true },
 };
 
-const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /**
  * Worker count when none is given. On two cores or fewer the load benchmark
@@ -327,7 +331,6 @@ function checkModuleSpec(field: string, entry: unknown, emptyAllowed: boolean): 
   }
 }
 
-const LISTENER_TYPES: readonly string[] = ['tcp', 'tls', 'ws', 'wss'];
 
 /** The session runtime and the pools of the listeners. */
 function checkRuntime(config: BrokerConfig): void {
@@ -337,7 +340,7 @@ function checkRuntime(config: BrokerConfig): void {
     throw new TypeError('config.listenerPools: expected an object of pool names by listener (tcp, tls, ws, wss)');
   }
   for (const [listener, pool] of Object.entries(pools)) {
-    if (!LISTENER_TYPES.includes(listener)) throw new RangeError(`config.listenerPools.${listener}: unknown listener (expected tcp, tls, ws or wss)`);
+    if (!(TRANSPORT_NAMES as readonly string[]).includes(listener)) throw new RangeError(`config.listenerPools.${listener}: unknown listener (expected tcp, tls, ws or wss)`);
     if (typeof pool !== 'string') throw new TypeError(`config.listenerPools.${listener}: expected a pool name string`);
   }
 }

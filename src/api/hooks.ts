@@ -8,6 +8,7 @@
 import type { MessageProperties, QoS } from '../shared/message/app-message.js';
 import type { Logger } from '../shared/log.js';
 import type { HookReturn } from '../shared/hooks/chain.js';
+import type { DropReason } from '../shared/message/drop-reason.js';
 
 /** The client's address (from the PROXY protocol header when there is one). */
 export interface Peer { address: string; port: number }
@@ -92,13 +93,7 @@ export interface AuthModifiers { reason_code?: 'success' | 'continue_authenticat
 /** A message on_message_drop is told about. */
 export interface DroppedMessage { topic: string; payload: Buffer; qos: QoS; retain: boolean; properties?: MessageProperties }
 
-/**
- * Why on_message_drop was called: a session queue (or, for QoS 0, the
- * connection's socket buffer) was full, the Message Expiry Interval passed
- * while the message waited, or the message is over the client's Maximum
- * Packet Size.
- */
-export type DropReason = 'queue_full' | 'expired' | 'max_packet_size_exceeded';
+export type { DropReason };
 
 /** CONNECT properties of a 5.0 client, as mqtt-packet decodes them. */
 export type ConnectProperties = Record<string, unknown>;

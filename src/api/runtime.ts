@@ -6,15 +6,17 @@
  * allow). Types only; used on every thread.
  */
 import type { Logger } from '../shared/log.js';
+import type { MaybePromise } from '../shared/async.js';
+import type { TransportName } from '../shared/transport.js';
 
 /** The runtime's own state of a session, opaque to the broker. */
 export type UserContext = unknown;
 
-export type MaybePromise<T> = T | Promise<T>;
+export type { MaybePromise };
 
 /** The connection a session is (re)attached from. */
 export interface SessionOptions {
-  transport: 'tcp' | 'tls' | 'ws' | 'wss';
+  transport: TransportName;
   peer: { address: string; port: number };
   /** The Origin header of the WebSocket upgrade request, when there is one. */
   origin?: string;

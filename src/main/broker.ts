@@ -32,12 +32,12 @@ import {
 import { Connection, type ConnectionOwner } from './net/connection.js';
 import { startTlsListener, startWssListener } from './net/tls-listener.js';
 import { attachWebSocket, startWebSocketListener, type AcceptStream, type Listener } from './net/ws-listener.js';
-import { isValidTopicName } from '../shared/topic/topic.js';
+import { DEFAULT_POOL, isValidTopicName } from '../shared/topic/topic.js';
 import { Router, type RouterStats } from './router/router.js';
 import { serverDisconnect, serverRedirect, type CloseOptions, type DisconnectClientOptions } from './server-disconnect.js';
+import { expiryDeadline } from '../shared/message/expiry.js';
 
 const CONNECT = 1;
-const DEFAULT_POOL = '';
 /** How often keepalive and connect deadlines are checked, in ms. */
 const SWEEP_INTERVAL_MS = 250;
 /** How long close() waits for a host to tell its clients goodbye before its worker is stopped anyway, in ms. */
@@ -201,7 +201,7 @@ export class Broker extends EventEmitter {
         if (!Number.isInteger(messageExpiryInterval) || messageExpiryInterval < 0 || messageExpiryInterval > 0xffffffff) {
           throw new RangeError(`publish: properties.messageExpiryInterval ${messageExpiryInterval} is not a whole number of seconds in 0..4294967295`);
         }
-        message.expiresAt = Date.now() + messageExpiryInterval * 1000;
+        message.expiresAt = expiryDeadline(messageExpiryInterval);
       }
       if (Object.keys(properties).length > 0) message.properties = properties;
     }

@@ -3,9 +3,12 @@
  * the config; the records carry the thread's name.
  */
 import { pino, type Logger } from 'pino';
-import type { LogLevel } from '../api/config.js';
 
 export type { Logger };
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export function createLogger(level: LogLevel, name: string): Logger {
   return pino({ level, name, base: { thread: name } });

@@ -14,6 +14,7 @@ import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import { Broker, createBroker } from '../../src/main/broker.js';
 import type { BrokerConfig, LogLevel } from '../../src/api/config.js';
 import { withBound } from '../helpers/clients.js';
+import type { TransportName } from '../../src/shared/transport.js';
 
 /** Bound of every wait in these tests, in ms. */
 export const WAIT_MS = 5_000;
@@ -40,7 +41,7 @@ export async function closeBroker(broker: Broker): Promise<void> {
   await within(broker.close(), 'broker.close()', 10_000);
 }
 
-export type Transport = 'tcp' | 'ws' | 'tls' | 'wss';
+export type Transport = TransportName;
 
 /** The URL of `broker`'s listener for `transport`. */
 export function urlOf(broker: Broker, transport: Transport): string {

@@ -6,8 +6,9 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isPromise, runAll, runAllTillOk, type NamedPlugin } from '../../src/shared/hooks/chain.js';
+import { runAll, runAllTillOk, type NamedPlugin } from '../../src/shared/hooks/chain.js';
 import { fromWire, toWire } from '../../src/shared/hooks/wire.js';
+import { isPromise } from '../../src/shared/async.js';
 
 function plugin(name: string, hooks: Record<string, (...args: unknown[]) => unknown>): NamedPlugin {
   return { name, hooks };

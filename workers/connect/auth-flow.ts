@@ -14,8 +14,8 @@ import type mqttPacket from 'mqtt-packet';
 import { ProtocolError } from '../../src/shared/codec/protocol-error.js';
 import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
 import { generateWithReason, parsePacket } from '../../src/shared/codec/packet-io.js';
-import { isPromise } from '../../src/shared/hooks/chain.js';
 import type { SessionActor } from '../session/session-actor.js';
+import { isPromise } from '../../src/shared/async.js';
 
 /** The outcome of one step of an exchange. */
 export type AuthStep =

@@ -23,6 +23,7 @@ import type { HostRuntime } from '../runtime/host-runtime.js';
 import { choosePool } from '../runtime/pools.js';
 import { generatePacket, generateWithReason, parsePacket } from '../../src/shared/codec/packet-io.js';
 import type { SessionActor } from '../session/session-actor.js';
+import { fixedHeaderLength } from '../../src/shared/codec/framer.js';
 
 /** What the connect handler needs from its actor host. */
 export interface SessionDirectory {
@@ -95,10 +96,9 @@ export function handleConnect(dir: SessionDirectory, open: OpenFrame): void {
 
 /** The protocol level byte of a CONNECT: 3 (MQIsdp), 4 (3.1.1) or 5. */
 function protocolLevel(packet: Buffer): number {
-  let i = 1;
-  while (i < 5 && ((packet[i] as number) & 0x80) !== 0) i++;
-  const nameLength = packet.length > i + 2 ? packet.readUInt16BE(i + 1) : 0;
-  return (packet[i + 3 + nameLength] as number | undefined) ?? 4;
+  const nameAt = fixedHeaderLength(packet);
+  const nameLength = packet.length > nameAt + 1 ? packet.readUInt16BE(nameAt) : 0;
+  return (packet[nameAt + 2 + nameLength] as number | undefined) ?? 4;
 }
 
 function clientIdRefusal(config: BrokerConfig, connect: mqttPacket.IConnectPacket, assigned: boolean): Refusal | undefined {

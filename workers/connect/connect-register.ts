@@ -22,13 +22,13 @@ import type { ToSession } from '../../src/shared/channel/frames.js';
 import type { ConnectAnswer, ConnectPacket, SessionOptions } from '../../src/api/runtime.js';
 import { refuseConnect, type SessionDirectory } from './connect-handler.js';
 import { applyPublishModifiers, refusalOf } from '../hooks/hook-outcomes.js';
-import { isPromise } from '../../src/shared/hooks/chain.js';
-import { andThen, type MaybeAsync } from '../hooks/host-hooks.js';
 import { sessionOptions } from '../runtime/host-runtime.js';
 import { generateConnack, generatePacket } from '../../src/shared/codec/packet-io.js';
 import type { SessionActor, Will } from '../session/session-actor.js';
 import { applyRegisterModifiers, minLimit, type Registration, type SessionLimits } from '../session/session-limits.js';
 import { TokenBucket } from '../session/token-bucket.js';
+import { andThen, isPromise, type MaybePromise } from '../../src/shared/async.js';
+import { expiryDeadline } from '../../src/shared/message/expiry.js';
 
 /** The outcome of a successful enhanced authentication, echoed in CONNACK [MQTT-4.12.0-5]. */
 export interface Authenticated { method: string; data: Buffer | undefined }
@@ -40,7 +40,7 @@ export function register(
   dir: SessionDirectory, open: OpenFrame, connect: mqttPacket.IConnectPacket, pool: string, authenticated: Authenticated | undefined,
 ): void {
   const registration = new Register(dir, open, connect, pool, authenticated);
-  let pending: MaybeAsync<void>;
+  let pending: MaybePromise<void>;
   try {
     pending = registration.start();
   } catch (err) {
@@ -80,7 +80,7 @@ class Register {
    * said `next` refuses unless `allowAnonymous` (or enhanced authentication
    * already succeeded).
    */
-  start(): MaybeAsync<void> {
+  start(): MaybePromise<void> {
     const { hooks, config } = this.dir;
     const hook = this.v5 ? 'auth_on_register_m5' : 'auth_on_register';
     if (!hooks.has(hook)) {
@@ -94,7 +94,7 @@ class Register {
     return this.whileConnecting(hooks.tillOk<RegisterModifiers>(hook, args), (outcome) => this.authorized(outcome));
   }
 
-  private authorized(outcome: ChainOutcome<RegisterModifiers>): MaybeAsync<void> {
+  private authorized(outcome: ChainOutcome<RegisterModifiers>): MaybePromise<void> {
     if (outcome.kind === 'ok') return this.runtimeConnect(outcome.modifiers);
     if (outcome.kind === 'error') {
       const refusal = refusalOf(outcome.reason, ReasonCode.NotAuthorized);
@@ -117,7 +117,7 @@ class Register {
    * offline with its user context, limits and negotiated expiry as they were
    * (its expiry timer starts again).
    */
-  private runtimeConnect(mods: RegisterModifiers | undefined): MaybeAsync<void> {
+  private runtimeConnect(mods: RegisterModifiers | undefined): MaybePromise<void> {
     const { dir } = this;
     const registration = applyRegisterModifiers(
       dir.config, { mountpoint: this.pool, clientId: this.open.clientId }, this.connect.clean !== false, mods, this.v5, dir.log,
@@ -126,7 +126,7 @@ class Register {
     return this.askRuntime();
   }
 
-  private askRuntime(): MaybeAsync<void> {
+  private askRuntime(): MaybePromise<void> {
     const { dir } = this;
     const { subscriberId: { mountpoint: pool, clientId }, cleanStart } = this.registration as Registration;
     const existing = dir.find(pool, clientId);
@@ -142,14 +142,14 @@ class Register {
     });
   }
 
-  private connected(answer: ConnectAnswer): MaybeAsync<void> {
+  private connected(answer: ConnectAnswer): MaybePromise<void> {
     if (answer.reasonCode !== ReasonCode.Success) return this.refuse(answer.reasonCode, answer.reasonString ?? 'refused by the session runtime');
     this.answer = answer;
     return this.attach();
   }
 
   /** Finds, takes over or creates the session, then on_client_wakeup. */
-  private attach(): MaybeAsync<void> {
+  private attach(): MaybePromise<void> {
     const { dir, connId } = this;
     const registration = this.registration as Registration;
     const { mountpoint: pool, clientId } = registration.subscriberId;
@@ -171,7 +171,7 @@ class Register {
     return this.whileConnecting(dir.hooks.all('on_client_wakeup', [session.subscriberId]), () => this.registered(session));
   }
 
-  private registered(session: SessionActor): MaybeAsync<void> {
+  private registered(session: SessionActor): MaybePromise<void> {
     const args: unknown[] = [this.peer, session.subscriberId, this.connect.username];
     if (this.v5) args.push(this.connect.properties ?? {});
     return this.whileConnecting(this.dir.hooks.all(this.v5 ? 'on_register_m5' : 'on_register', args), () => this.checkWill(session));
@@ -182,7 +182,7 @@ class Register {
    * the runtime's is_allowed('publish') of the result; a refusal is CONNACK
    * not authorized.
    */
-  private checkWill(session: SessionActor): MaybeAsync<void> {
+  private checkWill(session: SessionActor): MaybePromise<void> {
     const { hooks } = this.dir;
     const hook = this.v5 ? 'auth_on_publish_m5' : 'auth_on_publish';
     if (!this.connect.will) return this.accept(session, undefined);
@@ -198,7 +198,7 @@ class Register {
     });
   }
 
-  private runtimeWill(session: SessionActor, will: Will): MaybeAsync<void> {
+  private runtimeWill(session: SessionActor, will: Will): MaybePromise<void> {
     const allowed = this.dir.runtime.allowed('publish', will.message.topic, will.message, (this.answer as ConnectAnswer).userContext);
     return this.whileConnecting(allowed, (ok) => (ok ? this.accept(session, will) : this.refuseWill(session)));
   }
@@ -277,7 +277,7 @@ class Register {
   }
 
   /** `next(value)` while the connection still waits for its CONNACK; otherwise the registration is abandoned. */
-  private whileConnecting<T>(value: MaybeAsync<T>, next: (v: T) => MaybeAsync<void>): MaybeAsync<void> {
+  private whileConnecting<T>(value: MaybePromise<T>, next: (v: T) => MaybePromise<void>): MaybePromise<void> {
     return andThen(value, (v) => (this.dir.isConnecting(this.connId) ? next(v) : this.abandon()));
   }
 
@@ -313,7 +313,7 @@ function willFrom(will: NonNullable<mqttPacket.IConnectPacket['will']>, v5: bool
   if (v5 && will.properties) {
     const { willDelayInterval, messageExpiryInterval, ...rest } = will.properties;
     delaySeconds = willDelayInterval ?? 0;
-    if (messageExpiryInterval !== undefined) message.expiresAt = Date.now() + (delaySeconds + messageExpiryInterval) * 1000;
+    if (messageExpiryInterval !== undefined) message.expiresAt = expiryDeadline(messageExpiryInterval, Date.now(), delaySeconds);
     if (Object.keys(rest).length > 0) message.properties = rest as MessageProperties;
   }
   return { message, delaySeconds };

@@ -16,13 +16,14 @@
  * Runs wherever the actor host runs.
  */
 import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
-import { isPromise, type ChainOutcome } from '../../src/shared/hooks/chain.js';
+import { type ChainOutcome } from '../../src/shared/hooks/chain.js';
 import type { AuthModifiers } from '../../src/api/hooks.js';
 import type { AuthExchange, Authenticator, AuthRequest, AuthStep } from './auth-flow.js';
 import { refusalOf } from '../hooks/hook-outcomes.js';
 import type { HostHooks } from '../hooks/host-hooks.js';
 import type { HostRuntime } from '../runtime/host-runtime.js';
 import type { ReauthAnswer } from '../../src/api/runtime.js';
+import { isPromise } from '../../src/shared/async.js';
 
 export function hostAuthenticator(hooks: HostHooks, host: HostRuntime): Authenticator {
   return {

@@ -9,6 +9,7 @@ import type { AppMessage, MessageProperties, QoS } from '../../src/shared/messag
 import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
 import type { DeliverModifiers, PublishModifiers } from '../../src/api/hooks.js';
 import { isValidTopicName } from '../../src/shared/topic/topic.js';
+import { expiryDeadline } from '../../src/shared/message/expiry.js';
 
 export interface Refusal {
   reasonCode: number;
@@ -58,7 +59,7 @@ export function applyDeliverModifiers(message: AppMessage, mods: DeliverModifier
     const { messageExpiryInterval, ...rest } = mods.properties as MessageProperties;
     if (Object.keys(rest).length > 0) out.properties = rest;
     else delete out.properties;
-    if (messageExpiryInterval !== undefined) out.expiresAt = Date.now() + messageExpiryInterval * 1000;
+    if (messageExpiryInterval !== undefined) out.expiresAt = expiryDeadline(messageExpiryInterval);
   }
   return out;
 }

@@ -8,37 +8,12 @@
  * plugins stays synchronous. An asynchronous answer is bounded by
  * pluginTimeoutMs. Runs wherever the actor host runs.
  */
-import { isPromise, runAll, runAllTillOk, type ChainOutcome, type NamedPlugin } from '../../src/shared/hooks/chain.js';
+import { runAll, runAllTillOk, type ChainOutcome, type NamedPlugin } from '../../src/shared/hooks/chain.js';
 import { implementedHooks, type HookName } from '../../src/api/hooks.js';
 import { fromWire, toWire } from '../../src/shared/hooks/wire.js';
 import type { Logger } from '../../src/shared/log.js';
 import type { RouterLink } from '../router-link.js';
-
-export type MaybeAsync<T> = T | Promise<T>;
-
-/** `next(value)` now, or once `value` settles: a synchronous chain stays synchronous. */
-export function andThen<T>(value: MaybeAsync<T>, next: (v: T) => MaybeAsync<void>): MaybeAsync<void> {
-  return isPromise(value) ? value.then(next) : next(value);
-}
-
-/**
- * `promise`'s value, or `onTimeout()` once `timeoutMs` has passed without
- * one. A rejection gives `onRejected(err)`, or rejects without it.
- */
-export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, onTimeout: () => T, onRejected?: (err: unknown) => T): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => resolve(onTimeout()), timeoutMs);
-    timer.unref();
-    promise.then((value) => {
-      clearTimeout(timer);
-      resolve(value);
-    }, (err: unknown) => {
-      clearTimeout(timer);
-      if (onRejected) resolve(onRejected(err));
-      else reject(err);
-    });
-  });
-}
+import { isPromise, withTimeout, type MaybePromise } from '../../src/shared/async.js';
 
 export class HostHooks {
   private modules: readonly NamedPlugin[] = [];
@@ -79,14 +54,14 @@ export class HostHooks {
   }
 
   /** Runs an all_till_ok chain: module plugins, then in-process ones when the local chain did not decide. */
-  tillOk<M>(hook: HookName, args: unknown[]): MaybeAsync<ChainOutcome<M>> {
+  tillOk<M>(hook: HookName, args: unknown[]): MaybePromise<ChainOutcome<M>> {
     const local = runAllTillOk<M>(this.local, hook, args);
     if (isPromise(local)) return this.bounded(hook, local.then((o) => this.orRemote(o, hook, args)), timedOut<M>(hook));
     return this.orRemote(local, hook, args);
   }
 
   /** Runs an `all` chain; a promise when a plugin of this thread answered with one. */
-  all(hook: HookName, args: unknown[]): MaybeAsync<void> {
+  all(hook: HookName, args: unknown[]): MaybePromise<void> {
     const done = runAll(this.local, hook, args, (plugin, err) => this.log.warn({ plugin, hook, err }, 'plugin hook failed'));
     if (this.remote.has(hook)) this.link.hookCall(0, hook, toWire(args));
     return done === undefined ? undefined : this.bounded(hook, done, undefined);
@@ -105,7 +80,7 @@ export class HostHooks {
     resolve(fromWire(result) as ChainOutcome);
   }
 
-  private orRemote<M>(outcome: ChainOutcome<M>, hook: HookName, args: unknown[]): MaybeAsync<ChainOutcome<M>> {
+  private orRemote<M>(outcome: ChainOutcome<M>, hook: HookName, args: unknown[]): MaybePromise<ChainOutcome<M>> {
     if (outcome.kind === 'ok' || outcome.kind === 'error' || !this.remote.has(hook)) return outcome;
     const callId = this.nextCallId++;
     if (this.nextCallId > 0xffffffff) this.nextCallId = 1;

@@ -11,15 +11,12 @@
  */
 import type { BrokerConfig } from '../../src/api/config.js';
 import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
-import { isPromise } from '../../src/shared/hooks/chain.js';
 import type { Logger } from '../../src/shared/log.js';
-import { withTimeout } from '../hooks/host-hooks.js';
 import type { TransportInfo } from '../../src/shared/channel/frames.js';
 import { defaultRuntime } from './default-runtime.js';
 import type { PoolSource } from './pools.js';
-import type {
-  Action, ConnectAnswer, ConnectPacket, MaybePromise, ReauthAnswer, ReauthRequest, Runtime, SessionOptions, UserContext,
-} from '../../src/api/runtime.js';
+import type { Action, ConnectAnswer, ConnectPacket, ReauthAnswer, ReauthRequest, Runtime, SessionOptions, UserContext } from '../../src/api/runtime.js';
+import { isPromise, type MaybePromise, withTimeout } from '../../src/shared/async.js';
 
 const REAUTH_FAILED: ReauthAnswer = { outcome: 'failure', reasonCode: ReasonCode.UnspecifiedError, reasonString: 'the session runtime failed' };
 

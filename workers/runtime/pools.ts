@@ -5,13 +5,8 @@
  * topic routes in (`$SYS/...` always in the default pool '', so system
  * information is shared across pools). Pure functions; run in every actor host.
  */
-import type { TransportInfo } from '../../src/shared/channel/frames.js';
-import { parseSharedFilter } from '../../src/shared/topic/topic.js';
+import { DEFAULT_POOL, parseSharedFilter, SHARE_PREFIX } from '../../src/shared/topic/topic.js';
 
-/** The pool `$SYS/...` topics route in, whatever the session's pool: the broker's own (`broker.publish`). */
-export const DEFAULT_POOL = '';
-
-export type ListenerPools = Partial<Record<TransportInfo['type'], string>>;
 
 /** The runtime's pool callbacks as the actor host calls them (host-runtime.ts): undefined refuses the client. */
 export interface PoolSource {
@@ -46,6 +41,6 @@ export function choosePool(runtime: PoolSource, username: string | undefined, li
 /** The pool a topic name or filter of a session in `pool` routes in. */
 export function routingPool(pool: string, topic: string): string {
   if (pool === DEFAULT_POOL) return pool;
-  const inner = topic.startsWith('$share/') ? parseSharedFilter(topic)?.filter ?? topic : topic;
+  const inner = topic.startsWith(SHARE_PREFIX) ? parseSharedFilter(topic)?.filter ?? topic : topic;
   return inner === '$SYS' || inner.startsWith('$SYS/') ? DEFAULT_POOL : pool;
 }

@@ -12,7 +12,6 @@ import type { AppMessage, MessageProperties, QoS } from '../../src/shared/messag
 import { ProtocolError } from '../../src/shared/codec/protocol-error.js';
 import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
 import type { BrokerConfig } from '../../src/api/config.js';
-import { isPromise } from '../../src/shared/hooks/chain.js';
 import type { SubscriberId } from '../../src/api/hooks.js';
 import type { Logger } from '../../src/shared/log.js';
 import type { DeliveryTarget, TransportInfo } from '../../src/shared/channel/frames.js';
@@ -31,6 +30,8 @@ import { defaultLimits, upgradedQos, type SessionLimits } from './session-limits
 import { DeliveryGate, sendOutgoing } from './session-outbound.js';
 import { TokenBucket } from './token-bucket.js';
 import { InboundAliases, OutboundAliases } from './topic-alias.js';
+import { isPromise } from '../../src/shared/async.js';
+import { SHARE_PREFIX } from '../../src/shared/topic/topic.js';
 
 export interface SessionEnv {
   config: BrokerConfig;
@@ -72,8 +73,6 @@ export interface Negotiated {
   /** False when the client asked for no Reason Strings outside PUBLISH, CONNACK and DISCONNECT [MQTT-3.1.2-29]. */
   requestProblemInformation: boolean;
 }
-
-const SHARE_PREFIX = '$share/';
 
 /** A packet (or the close) of a connection that arrived while a hook answered an earlier packet asynchronously. */
 interface Held { connId: number; bytes: Buffer | undefined; closed: string | undefined }

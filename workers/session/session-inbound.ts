@@ -19,7 +19,7 @@ import { checkAckProperties } from '../../src/shared/codec/validate.js';
 import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
 import type { ChainOutcome } from '../../src/shared/hooks/chain.js';
 import type { PublishModifiers } from '../../src/api/hooks.js';
-import { isValidTopicName, topicLevelCount } from '../../src/shared/topic/topic.js';
+import { isDollarTopic, isValidTopicName, topicLevelCount } from '../../src/shared/topic/topic.js';
 import { handleAuth } from '../connect/auth-flow.js';
 import { applyPublishModifiers, refusalOf } from '../hooks/hook-outcomes.js';
 import { parsePacket, PINGRESP } from '../../src/shared/codec/packet-io.js';
@@ -27,6 +27,8 @@ import type { SessionActor } from './session-actor.js';
 import { messageArgs, versioned } from './session-hooks.js';
 import { controlTopicRest, handleControlMessage } from './session-runtime.js';
 import { handleSubscribe, handleUnsubscribe } from './session-subscribe.js';
+import { expiryDeadline } from '../../src/shared/message/expiry.js';
+import { fixedHeaderLength } from '../../src/shared/codec/framer.js';
 
 const PUBLISH = 3, PUBACK = 4, PUBREC = 5, PUBREL = 6, PUBCOMP = 7;
 
@@ -82,7 +84,7 @@ function handlePublish(session: SessionActor, bytes: Buffer): void | Promise<voi
     throw new ProtocolError(ReasonCode.ReceiveMaximumExceeded, 'more unacknowledged QoS 2 publishes than Receive Maximum [MQTT-3.3.4-7]');
   }
   const message = toAppMessage(p);
-  if (p.qos === 0 && p.topic.charCodeAt(0) === 0x24) {
+  if (p.qos === 0 && isDollarTopic(p.topic)) {
     const rest = controlTopicRest(session, p.topic);
     if (rest !== undefined) return handleControlMessage(session, rest, message);
   }
@@ -148,7 +150,7 @@ export function toAppMessage(p: DecodedPublish): AppMessage {
   const props = p.properties;
   if (!props) return message;
   const { topicAlias: _alias, subscriptionIdentifier: _ids, messageExpiryInterval, ...rest } = props;
-  if (messageExpiryInterval !== undefined) message.expiresAt = Date.now() + messageExpiryInterval * 1000;
+  if (messageExpiryInterval !== undefined) message.expiresAt = expiryDeadline(messageExpiryInterval);
   if (Object.keys(rest).length > 0) message.properties = rest as MessageProperties;
   return message;
 }
@@ -159,7 +161,7 @@ function handleAck(session: SessionActor, type: number, bytes: Buffer): void {
     throw new ProtocolError(ReasonCode.MalformedPacket, 'reserved flags of an acknowledgement [MQTT-3.6.1-1]');
   }
   const v = session.protocolVersion;
-  const offset = bodyOffset(bytes);
+  const offset = fixedHeaderLength(bytes);
   const remaining = bytes.length - offset;
   if (remaining < 2 || (v !== 5 && remaining !== 2)) {
     throw new ProtocolError(ReasonCode.MalformedPacket, 'acknowledgement of the wrong length');
@@ -188,13 +190,6 @@ function handleAck(session: SessionActor, type: number, bytes: Buffer): void {
     default:
       if (session.flow.complete(messageId, 'pubrel')) session.pump();
   }
-}
-
-/** Offset of the variable header: after the fixed header's type byte and its remaining-length varint. */
-function bodyOffset(bytes: Buffer): number {
-  let i = 1;
-  while (((bytes[i] as number) & 0x80) !== 0) i++;
-  return i + 1;
 }
 
 function handleDisconnect(session: SessionActor, packet: mqttPacket.IDisconnectPacket): void {

@@ -11,6 +11,7 @@ import type { RegisterModifiers, SubscriberId } from '../../src/api/hooks.js';
 import type { Logger } from '../../src/shared/log.js';
 import type { DeliveryTarget } from '../../src/shared/channel/frames.js';
 import type { SubscriptionOptions } from './session-actor.js';
+import { SHARE_PREFIX, topicMatches } from '../../src/shared/topic/topic.js';
 
 export interface SessionLimits {
   maxInflightMessages: number;
@@ -126,21 +127,7 @@ export function upgradedQos(subscriptions: ReadonlyMap<string, SubscriptionOptio
   if (target.share !== undefined) return subscriptions.get(target.share)?.qos ?? target.qos;
   let qos = target.qos;
   for (const [filter, options] of subscriptions) {
-    if (options.qos > qos && !filter.startsWith('$share/') && filterMatches(filter, topic)) qos = options.qos;
+    if (options.qos > qos && !filter.startsWith(SHARE_PREFIX) && topicMatches(filter, topic)) qos = options.qos;
   }
   return qos;
-}
-
-/** Whether topic filter `filter` matches topic name `topic`; wildcards at the first level skip `$` topics [MQTT-4.7.2-1]. */
-function filterMatches(filter: string, topic: string): boolean {
-  if (topic.startsWith('$') && (filter.startsWith('+') || filter.startsWith('#'))) return false;
-  const f = filter.split('/');
-  const t = topic.split('/');
-  for (let i = 0; i < f.length; i++) {
-    const level = f[i];
-    if (level === '#') return true;
-    if (i >= t.length) return false;
-    if (level !== '+' && level !== t[i]) return false;
-  }
-  return f.length === t.length;
 }

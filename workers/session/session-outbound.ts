@@ -8,13 +8,15 @@
  * on_message_drop, never a disconnect). Runs wherever the actor host runs.
  */
 import { encodePublish, encodedPublishLength, type EncodablePublish, type PublishProperties } from '../../src/shared/codec/publish.js';
-import { isPromise, type ChainOutcome } from '../../src/shared/hooks/chain.js';
+import { type ChainOutcome } from '../../src/shared/hooks/chain.js';
 import type { DeliverModifiers } from '../../src/api/hooks.js';
 import { applyDeliverModifiers } from '../hooks/hook-outcomes.js';
 import type { Outgoing } from './outbound-flow.js';
 import type { SessionActor } from './session-actor.js';
 import { messageArgs, notifyDrop, versioned } from './session-hooks.js';
 import type { AliasChoice } from './topic-alias.js';
+import { isPromise } from '../../src/shared/async.js';
+import { remainingExpirySeconds } from '../../src/shared/message/expiry.js';
 
 /** Sends `o`; a first send (not a resend with DUP) goes through on_deliver when a plugin implements it. */
 export function sendOutgoing(session: SessionActor, o: Outgoing, dup: boolean): void {
@@ -119,7 +121,7 @@ function outgoingProperties(o: Outgoing): PublishProperties | undefined {
   if (!properties && expiresAt === undefined && o.subscriptionIds.length === 0) return undefined;
   const out: PublishProperties = { ...(properties as PublishProperties | undefined) };
   if (expiresAt !== undefined) {
-    out.messageExpiryInterval = Math.max(0, Math.ceil((expiresAt - Date.now()) / 1000));
+    out.messageExpiryInterval = remainingExpirySeconds(expiresAt);
   }
   if (o.subscriptionIds.length > 0) {
     out.subscriptionIdentifier = o.subscriptionIds.length === 1 ? o.subscriptionIds[0] as number : o.subscriptionIds;

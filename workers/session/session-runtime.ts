@@ -13,10 +13,10 @@ import type { AppMessage } from '../../src/shared/message/app-message.js';
 import { ProtocolError } from '../../src/shared/codec/protocol-error.js';
 import { parsePacket } from '../../src/shared/codec/packet-io.js';
 import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
-import { isPromise } from '../../src/shared/hooks/chain.js';
 import type { SessionOptions } from '../../src/api/runtime.js';
 import type { SessionActor } from './session-actor.js';
 import { handleSessionPacket } from './session-inbound.js';
+import { isPromise } from '../../src/shared/async.js';
 
 const CONTROL_PREFIX = '$client/';
 

@@ -13,13 +13,14 @@ import type mqttPacket from 'mqtt-packet';
 import type { QoS } from '../../src/shared/message/app-message.js';
 import { ProtocolError } from '../../src/shared/codec/protocol-error.js';
 import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
-import { isPromise, type ChainOutcome } from '../../src/shared/hooks/chain.js';
+import { type ChainOutcome } from '../../src/shared/hooks/chain.js';
 import type { SubscribeModifiers, SubscribeTopic } from '../../src/api/hooks.js';
 import { isValidTopicFilter, parseSharedFilter, topicLevelCount } from '../../src/shared/topic/topic.js';
 import { routingPool } from '../runtime/pools.js';
 import { refusalOf } from '../hooks/hook-outcomes.js';
 import type { SessionActor } from './session-actor.js';
 import { versioned } from './session-hooks.js';
+import { isPromise } from '../../src/shared/async.js';
 
 /** SUBACK return code of a refused subscription on 3.1.1. */
 const V3_FAILURE = 0x80;

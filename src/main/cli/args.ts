@@ -7,7 +7,6 @@ import { parseArgs } from 'node:util';
 import type { BrokerConfig, LogLevel } from '../../api/config.js';
 
 export const USAGE = `Usage: shoal [options]
-       shoal bench [bench options]     (see: shoal bench --help)
        shoal passwd [-D] FILE USER     (password file of the shoal/passwd plugin; see: shoal passwd --help)
 
 Runs the Shoal MQTT 3.1.1/5.0 broker. On its defaults it listens on

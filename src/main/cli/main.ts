@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `shoal` command: serves MQTT until SIGINT/SIGTERM (graceful stop), or
- * runs a subcommand (`bench`, `passwd`). SIGHUP makes the bundled plugins
+ * runs the `passwd` subcommand. SIGHUP makes the bundled plugins
  * (shoal/passwd, shoal/acl) re-read their files in every actor host, without
  * touching connections (src/plugins/watched-file.ts). Main thread.
  */
@@ -10,10 +10,6 @@ import { broadcastReload } from '../../plugins/watched-file.js';
 import { parseCli, USAGE } from './args.js';
 
 async function main(argv: string[]): Promise<number> {
-  if (argv[0] === 'bench') {
-    const { runBench } = await import('../../../bench/cli.js');
-    return runBench(argv.slice(1));
-  }
   if (argv[0] === 'passwd') {
     const { runPasswd } = await import('./passwd.js');
     return runPasswd(argv.slice(1));

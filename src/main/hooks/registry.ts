@@ -6,9 +6,10 @@
  * awaits: an asynchronous answer is posted back when it settles.
  */
 import type { Logger } from '../../shared/log.js';
-import { isPromise, runAll, runAllTillOk, type ChainOutcome, type NamedPlugin } from '../../shared/hooks/chain.js';
+import { runAll, runAllTillOk, type ChainOutcome, type NamedPlugin } from '../../shared/hooks/chain.js';
 import { HOOK_KINDS, implementedHooks, isHookName, type HookName, type Plugin } from '../../api/hooks.js';
 import { fromWire, toWire } from '../../shared/hooks/wire.js';
+import { isPromise } from '../../shared/async.js';
 
 export class PluginRegistry {
   /** Live list: an inline actor host (`workers: 0`) calls these directly. */

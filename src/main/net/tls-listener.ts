@@ -12,6 +12,7 @@ import { createServer as createTlsServer, type TlsOptions, type TLSSocket } from
 import type { BrokerConfig } from '../../api/config.js';
 import type { Logger } from '../../shared/log.js';
 import { listenOn, listenWebSocket, ownListener, trackSockets, upgradeRequired, type AcceptStream, type Listener } from './ws-listener.js';
+import type { TransportName } from '../../shared/transport.js';
 
 function readPem(field: 'tlsCert' | 'tlsKey' | 'tlsCa', path: string): Buffer {
   try {
@@ -39,7 +40,7 @@ export function tlsServerOptions(config: BrokerConfig): TlsOptions {
   return options;
 }
 
-function logTlsErrors(server: { on(event: 'tlsClientError', listener: (err: Error, socket: TLSSocket) => void): unknown }, type: 'tls' | 'wss', log: Logger): void {
+function logTlsErrors(server: { on(event: 'tlsClientError', listener: (err: Error, socket: TLSSocket) => void): unknown }, type: Extract<TransportName, 'tls' | 'wss'>, log: Logger): void {
   server.on('tlsClientError', (err, socket) => {
     log.warn({ err: err.message, code: (err as NodeJS.ErrnoException).code, type, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort }, 'TLS client error');
   });

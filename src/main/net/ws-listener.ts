@@ -16,7 +16,7 @@ import { Server as TlsServer } from 'node:tls';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { BrokerConfig } from '../../api/config.js';
 import type { Logger } from '../../shared/log.js';
-import type { TransportInfo } from '../../shared/channel/frames.js';
+import type { TransportInfo, TransportName, WebSocketTransportName } from '../../shared/transport.js';
 
 /** WebSocket subprotocols of MQTT, preferred first: 'mqtt' (3.1.1, 5.0), 'mqttv3.1' (3.1). */
 export const MQTT_SUBPROTOCOLS: readonly string[] = ['mqtt', 'mqttv3.1'];
@@ -26,7 +26,7 @@ export type AcceptStream = (stream: Duplex, transport: TransportInfo) => void;
 
 /** An optional listener (WebSocket, TLS, WSS), or a WebSocket endpoint attached to an application's server. */
 export interface Listener {
-  readonly type: TransportInfo['type'];
+  readonly type: TransportName;
   /** Where it listens; undefined when attached to a server of the application. */
   address(): AddressInfo | undefined;
   /** Stops taking new clients; connections already handed to the broker stay open. */
@@ -42,7 +42,7 @@ export interface Listener {
 export interface WebSocketOptions {
   /** HTTP path served; other paths are refused (or, on an application's server, left to it). */
   path: string;
-  type: 'ws' | 'wss';
+  type: WebSocketTransportName;
   /** Largest WebSocket message accepted, in bytes. */
   maxPayload: number;
   accept: AcceptStream;
@@ -208,7 +208,7 @@ export function trackSockets(server: NetServer): Set<Socket> {
  * `stop()` closes the server to new connections, `close()` also destroys
  * the sockets still open on it and waits for it to close.
  */
-export function ownListener(type: TransportInfo['type'], server: NetServer, sockets: Set<Socket>, detach?: () => void): Listener {
+export function ownListener(type: TransportName, server: NetServer, sockets: Set<Socket>, detach?: () => void): Listener {
   let closed: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     if (!closed) {

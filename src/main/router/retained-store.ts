@@ -15,6 +15,7 @@
  */
 import type { AppMessage } from '../../shared/message/app-message.js';
 import { messageBytes } from '../../shared/message/message-bytes.js';
+import { isDollarTopic } from '../../shared/topic/topic.js';
 
 /**
  * Estimated bytes each entry costs beyond its topic, payload and properties:
@@ -253,14 +254,14 @@ function matchFrom(
     visitEntry(node.entry, now, visit);
     if (node.children !== undefined) {
       for (const child of node.children.values()) {
-        if (i === 0 && child.level.startsWith('$')) continue; // [MQTT-4.7.2-1]
+        if (i === 0 && isDollarTopic(child.level)) continue; // [MQTT-4.7.2-1]
         visitSubtree(child, now, visit);
       }
     }
   } else if (level === '+') {
     if (node.children !== undefined) {
       for (const child of node.children.values()) {
-        if (i === 0 && child.level.startsWith('$')) continue; // [MQTT-4.7.2-1]
+        if (i === 0 && isDollarTopic(child.level)) continue; // [MQTT-4.7.2-1]
         matchFrom(child, levels, i + 1, now, visit);
       }
     }

@@ -9,21 +9,13 @@
 import type { AppMessage, MessageProperties, QoS } from '../message/app-message.js';
 import type { BatchReader } from './batch-reader.js';
 import type { BatchWriter } from './batch-writer.js';
-import type { DropReason } from '../../api/hooks.js';
+import type { DropReason } from '../message/drop-reason.js';
+import type { TransportInfo } from '../transport.js';
 
 /** Why the main thread dropped a QoS 0 PUBLISH (the `dropped` frame). */
 export type TransportDropReason = Extract<DropReason, 'queue_full' | 'max_packet_size_exceeded'>;
 
-/** How a connection reached the broker. */
-export interface TransportInfo {
-  type: 'tcp' | 'tls' | 'ws' | 'wss';
-  remoteAddress: string;
-  remotePort: number;
-  /** WebSocket: the Origin header of the upgrade request, if any. */
-  origin?: string;
-  /** WebSocket: the User-Agent header of the upgrade request, if any. */
-  userAgent?: string;
-}
+export type { TransportInfo };
 
 export interface DeliveryTarget {
   sid: number;

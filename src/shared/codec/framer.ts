@@ -8,24 +8,36 @@ import { ReasonCode } from './reason-codes.js';
 
 /**
  * Reads the Remaining Length varint at `offset` (spec 1.5.5 / 2.2.3).
- * Returns undefined when `buf` ends before the varint does; throws a
- * MalformedPacket ProtocolError when it runs past 4 bytes.
+ * Returns undefined when the bytes before `end` stop before the varint does;
+ * throws a MalformedPacket ProtocolError when it runs past 4 bytes.
  */
 export function readRemainingLength(
-  buf: Buffer,
+  buf: Uint8Array,
   offset: number,
+  end: number = buf.length,
 ): { value: number; bytes: number } | undefined {
   let value = 0;
   let multiplier = 1;
   for (let i = 0; i < 4; i++) {
     const pos = offset + i;
-    if (pos >= buf.length) return undefined;
+    if (pos >= end) return undefined;
     const byte = buf[pos]!;
     value += (byte & 0x7f) * multiplier;
     if ((byte & 0x80) === 0) return { value, bytes: i + 1 };
     multiplier *= 128;
   }
   throw new ProtocolError(ReasonCode.MalformedPacket, 'remaining length longer than 4 bytes');
+}
+
+/**
+ * The length of the fixed header of the whole packet `packet`: its type byte
+ * and its Remaining Length varint, i.e. the offset of the variable header.
+ * Allocates nothing; for packets the Framer already cut.
+ */
+export function fixedHeaderLength(packet: Uint8Array): number {
+  let i = 1;
+  while (i < 5 && ((packet[i] as number) & 0x80) !== 0) i++;
+  return i + 1;
 }
 
 export class Framer {

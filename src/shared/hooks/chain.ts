@@ -7,6 +7,8 @@
  * others still run. Synchronous plugins are called without an await, so a
  * chain of them stays synchronous. Runs wherever the hooks run (an actor host).
  */
+import { isPromise } from '../async.js';
+
 export type HookReturn<M = unknown> = 'ok' | 'next' | { ok: M } | { error: unknown };
 
 export type ChainOutcome<M = unknown> =
@@ -22,9 +24,6 @@ export interface NamedPlugin {
 
 type HookFn = (...args: unknown[]) => unknown;
 
-export function isPromise(value: unknown): value is Promise<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
-}
 
 /** Interprets one plugin's answer; undefined means `next`. */
 function judge<M>(value: unknown, plugin: string): ChainOutcome<M> | undefined {

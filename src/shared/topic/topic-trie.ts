@@ -8,6 +8,7 @@
  * `#` just below it. Matching splits the topic once and walks the trie without
  * further allocation.
  */
+import { isDollarTopic } from './topic.js';
 
 class TrieNode<V> {
   children: Map<string, TrieNode<V>> | undefined = undefined;
@@ -79,7 +80,7 @@ export class TopicTrie<V> {
   match(topic: string, visit: (key: number, value: V, filter: string) => void): void {
     const levels = topic.split('/');
     const root = this.#root;
-    if (topic.charCodeAt(0) !== 0x24 /* '$' */) {
+    if (!isDollarTopic(topic)) {
       if (root.hash !== undefined) visitAll(root.hash, root.hashFilter, visit);
       if (root.plus !== undefined) matchFrom(root.plus, levels, 1, visit);
     }

@@ -1,10 +1,40 @@
 /**
  * MQTT topic name and topic filter validation (spec section 4.7) and the
  * parsing of shared subscription filters (`$share/{group}/{filter}`, 4.8.2).
- * Pure functions; used by the router on the main thread.
+ * the one definition of what a topic filter matches (4.7.1, 4.7.2), which
+ * the subscription trie and the retained store index, and the default pool.
+ * Pure functions; used on every thread.
  */
 
-const SHARE_PREFIX = '$share/';
+/** The prefix of a shared subscription's filter. */
+export const SHARE_PREFIX = '$share/';
+
+/** The pool of clients without a vhost or listener pool, and the one `$SYS/...` topics and `broker.publish` route in. */
+export const DEFAULT_POOL = '';
+
+/** Whether a topic (or its first level) starts with `$`, which a first-level wildcard does not match [MQTT-4.7.2-1]. */
+export function isDollarTopic(topic: string): boolean {
+  return topic.charCodeAt(0) === 0x24;
+}
+
+/**
+ * Whether topic filter `filter` (valid, without a `$share/` prefix) matches
+ * topic name `topic`: `+` matches exactly one level (an empty one too), `#`
+ * the parent level and every level below it, and a topic starting with `$`
+ * is not matched by a filter starting with a wildcard [MQTT-4.7.2-1].
+ */
+export function topicMatches(filter: string, topic: string): boolean {
+  if (isDollarTopic(topic) && (filter.startsWith('+') || filter.startsWith('#'))) return false;
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    const level = f[i];
+    if (level === '#') return true;
+    if (i >= t.length) return false;
+    if (level !== '+' && level !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
 
 /** A topic name a PUBLISH may carry: non-empty, no wildcards, no U+0000. */
 export function isValidTopicName(topic: string): boolean {
