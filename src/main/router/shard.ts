@@ -9,6 +9,7 @@ import type { DeliveryTarget, SubscribeRequest } from '../../shared/channel/fram
 import { TopicTrie } from '../../shared/topic/topic-trie.js';
 
 export interface Subscription {
+  readonly pool: string;
   qos: QoS;
   noLocal: boolean;
   retainAsPublished: boolean;
@@ -17,25 +18,49 @@ export interface Subscription {
 
 export class Shard {
   private readonly pools = new Map<string, TopicTrie<Subscription>>();
-  private readonly filtersBySession = new Map<number, Map<string, string>>();
+  /** Session id → its subscriptions, by `pool\0filter`. */
+  private readonly filtersBySession = new Map<number, Map<string, Subscription>>();
   /** Reused per match: session id → its one delivery for the message being routed. */
   private readonly collected = new Map<number, DeliveryTarget>();
 
-  subscribe(req: SubscribeRequest): void {
-    let trie = this.pools.get(req.pool);
-    if (!trie) {
-      trie = new TopicTrie<Subscription>();
-      this.pools.set(req.pool, trie);
-    }
-    trie.add(req.filter, req.sid, {
-      qos: req.qos, noLocal: req.noLocal, retainAsPublished: req.retainAsPublished, subscriptionId: req.subscriptionId,
-    });
+  /**
+   * Adds the session's subscription to `req.filter`, or replaces it. A
+   * SUBSCRIBE that sends no retained messages updates the existing
+   * subscription in place, so a retained lookup an earlier SUBSCRIBE started
+   * still holds (Router.subscribe); one that sends them starts anew. Returns
+   * the subscription.
+   */
+  subscribe(req: SubscribeRequest): Subscription {
     let filters = this.filtersBySession.get(req.sid);
     if (!filters) {
       filters = new Map();
       this.filtersBySession.set(req.sid, filters);
     }
-    filters.set(`${req.pool}\0${req.filter}`, req.pool);
+    const key = `${req.pool}\0${req.filter}`;
+    const current = filters.get(key);
+    if (current !== undefined && !req.sendRetained) {
+      current.qos = req.qos;
+      current.noLocal = req.noLocal;
+      current.retainAsPublished = req.retainAsPublished;
+      current.subscriptionId = req.subscriptionId;
+      return current;
+    }
+    let trie = this.pools.get(req.pool);
+    if (!trie) {
+      trie = new TopicTrie<Subscription>();
+      this.pools.set(req.pool, trie);
+    }
+    const subscription: Subscription = {
+      pool: req.pool, qos: req.qos, noLocal: req.noLocal, retainAsPublished: req.retainAsPublished, subscriptionId: req.subscriptionId,
+    };
+    trie.add(req.filter, req.sid, subscription);
+    filters.set(key, subscription);
+    return subscription;
+  }
+
+  /** Whether `subscription` (as subscribe returned it) is still the session's subscription to `filter`. */
+  holds(pool: string, sid: number, filter: string, subscription: Subscription): boolean {
+    return this.filtersBySession.get(sid)?.get(`${pool}\0${filter}`) === subscription;
   }
 
   unsubscribe(pool: string, sid: number, filter: string): void {
@@ -47,7 +72,7 @@ export class Shard {
   drop(sid: number): void {
     const filters = this.filtersBySession.get(sid);
     if (!filters) return;
-    for (const [key, pool] of filters) this.pools.get(pool)?.remove(key.slice(pool.length + 1), sid);
+    for (const [key, { pool }] of filters) this.pools.get(pool)?.remove(key.slice(pool.length + 1), sid);
     this.filtersBySession.delete(sid);
   }
 
