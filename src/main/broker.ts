@@ -36,6 +36,7 @@ import { DEFAULT_POOL, isValidTopicName } from '../shared/topic/topic.js';
 import { Router, type RouterStats } from './router/router.js';
 import { MemoryRetainedStore } from './router/retained-store.js';
 import type { BrokerDependencies } from '../api/dependencies.js';
+import type { RouterBridge } from '../api/bridge.js';
 import { serverDisconnect, serverRedirect, type CloseOptions, type DisconnectClientOptions } from './server-disconnect.js';
 import { expiryDeadline } from '../shared/message/expiry.js';
 
@@ -209,6 +210,16 @@ export class Broker extends EventEmitter {
       if (Object.keys(properties).length > 0) message.properties = properties;
     }
     this.router.route(DEFAULT_POOL, message, -1, 0);
+  }
+
+  /** Attaches the link to other brokers (a RouterBridge, src/api/bridge.ts); one per broker. */
+  attachBridge(bridge: RouterBridge): void {
+    this.router.attachBridge(bridge);
+  }
+
+  /** Routes a message from the node `origin` through the bridge to the local subscribers of `pool`; it is not handed back to the bridge. */
+  routeFromBridge(pool: string, message: AppMessage, origin: string): void {
+    this.router.routeFromBridge(pool, message, origin);
   }
 
   async stats(): Promise<BrokerStats> {

@@ -1,14 +1,18 @@
 /**
- * Unit tests of the router against the RetainedStore seam (main thread): a
+ * Unit tests of the router against its seams (main thread). RetainedStore: a
  * store that answers at once is used synchronously; one that answers with a
  * promise has its retained messages delivered in its order, only while the
  * subscription that asked stands; its failures are logged, not thrown.
+ * RouterBridge: it hears of the messages without an origin once routed, of
+ * a filter's first and last local subscription (shared groups by group),
+ * and its throws are logged.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AppMessage } from '../../src/shared/message/app-message.js';
 import type { DeliveryTarget, SubscribeRequest } from '../../src/shared/channel/frames.js';
 import type { RetainedStore, RetainedStoreStats } from '../../src/api/retained-store.js';
+import type { RouterBridge } from '../../src/api/bridge.js';
 import type { Logger } from '../../src/shared/log.js';
 import { MemoryRetainedStore } from '../../src/main/router/retained-store.js';
 import { Router } from '../../src/main/router/router.js';
@@ -158,4 +162,85 @@ test('sweepRetained goes through the store, and not again while a sweep that ans
   await store.release();
   held.sweepRetained(3);
   assert.deepEqual(store.calls, ['sweep', 'sweep']);
+});
+
+/** A bridge that writes down what it is told. */
+class RecordingBridge implements RouterBridge {
+  readonly calls: string[] = [];
+  onRouted(pool: string, message: AppMessage): void {
+    this.calls.push(`routed ${pool}:${message.topic}`);
+  }
+  onFilterAdded(pool: string, filter: string, group: string | undefined): void {
+    this.calls.push(`added ${pool}:${filter}${group === undefined ? '' : ` group ${group}`}`);
+  }
+  onFilterRemoved(pool: string, filter: string, group: string | undefined): void {
+    this.calls.push(`removed ${pool}:${filter}${group === undefined ? '' : ` group ${group}`}`);
+  }
+}
+
+test('the bridge hears of messages routed here, after their local delivery, and not of those it brought', () => {
+  const { router, delivered } = setup(new MemoryRetainedStore({ maxMemoryBytes: 1 << 30 }));
+  const bridge = new RecordingBridge();
+  let deliveredWhenTold = -1;
+  bridge.onRouted = (pool, message) => {
+    deliveredWhenTold = delivered.length;
+    bridge.calls.push(`routed ${pool}:${message.topic}`);
+  };
+  router.attachBridge(bridge);
+  router.subscribe(0, req(1, 'a/#', { sendRetained: false }));
+  bridge.calls.length = 0;
+  router.route('vh', msg('a/b', 'x', { retain: false }), 0, 5);
+  router.route('', msg('a/b', 'x', { retain: false }), 0, 5);
+  assert.equal(deliveredWhenTold, 1);
+  router.routeFromBridge('', msg('a/c', 'y', { qos: 2 }), 'node-b');
+  assert.deepEqual(bridge.calls, ['routed vh:a/b', 'routed :a/b']);
+  assert.deepEqual(delivered.map((d) => [d.topic, d.target.qos]), [['a/b', 1], ['a/c', 2]]);
+  assert.throws(() => router.routeFromBridge('', msg('a/+', 'z'), 'node-b'), TypeError);
+  assert.throws(() => router.attachBridge(new RecordingBridge()), /already attached/);
+});
+
+test('the bridge hears of a filter\'s first and last local subscription, over hosts and shared groups, and of those before it came', () => {
+  const { router } = setup(new MemoryRetainedStore({ maxMemoryBytes: 1 << 30 }), 2);
+  const bridge = new RecordingBridge();
+  router.subscribe(0, req(1, 'early/+'));
+  router.subscribe(1, req(1, 'early/+'));
+  router.attachBridge(bridge);
+  assert.deepEqual(bridge.calls, ['added :early/+']);
+  bridge.calls.length = 0;
+
+  router.subscribe(0, req(1, 'x/y'));
+  router.subscribe(0, req(1, 'x/y', { qos: 1 }));
+  router.subscribe(1, req(4, 'x/y'));
+  router.subscribe(0, req(2, 'x/y', { pool: 'vh' }));
+  router.subscribe(0, req(1, '$share/g/x/y'));
+  router.subscribe(1, req(3, '$share/g/x/y'));
+  router.subscribe(1, req(3, '$share/h/x/y'));
+  assert.deepEqual(bridge.calls, ['added :x/y', 'added vh:x/y', 'added :x/y group g', 'added :x/y group h']);
+  bridge.calls.length = 0;
+
+  router.unsubscribe(0, '', 1, 'x/y');
+  router.unsubscribe(0, '', 1, 'x/y');
+  router.unsubscribe(0, '', 1, '$share/g/x/y');
+  assert.deepEqual(bridge.calls, []);
+  router.drop(1, 3);
+  assert.deepEqual(bridge.calls, ['removed :x/y group g', 'removed :x/y group h']);
+  bridge.calls.length = 0;
+  router.clearHost(1);
+  router.drop(0, 2);
+  router.unsubscribe(0, '', 1, 'early/+');
+  assert.deepEqual(bridge.calls, ['removed :x/y', 'removed vh:x/y', 'removed :early/+']);
+});
+
+test('a bridge that throws is logged; routing and subscribing go on', () => {
+  const { router, delivered, errors } = setup(new MemoryRetainedStore({ maxMemoryBytes: 1 << 30 }));
+  router.attachBridge({
+    onRouted: () => { throw new Error('link down'); },
+    onFilterAdded: () => { throw new Error('link down'); },
+    onFilterRemoved: () => undefined,
+  });
+  router.subscribe(0, req(1, 't'));
+  router.route('', msg('t', 'x'), -1, 0);
+  router.route('', msg('t', 'y'), -1, 0);
+  assert.equal(delivered.length, 2);
+  assert.equal(errors.length, 3);
 });

@@ -1,20 +1,24 @@
 /**
  * The topic router: one Shard per actor host, the shared subscription groups
- * (whose members span hosts), and the retained store (a RetainedStore, given).
- * It turns a routed message into at most one deliver frame per host, and
- * answers a new non-shared subscription with the matching retained messages.
+ * (whose members span hosts), the retained store (a RetainedStore, given),
+ * and the local interest per pool. It turns a routed message into at most
+ * one deliver frame per host, answers a new non-shared subscription with the
+ * matching retained messages, and tells an attached RouterBridge of the
+ * messages that originated here and of the interest changes.
  * Main thread; synchronous, never awaits: a store that answers with a promise
  * is followed up when it settles.
  */
 import type { AppMessage } from '../../shared/message/app-message.js';
 import type { SharedSubscriptionStrategy } from '../../api/config.js';
 import type { RetainedStore } from '../../api/retained-store.js';
+import type { RouterBridge } from '../../api/bridge.js';
 import type { DeliveryTarget, SubscribeRequest } from '../../shared/channel/frames.js';
 import { isPromise } from '../../shared/async.js';
 import type { Logger } from '../../shared/log.js';
+import { Interest } from './interest.js';
 import { Shard } from './shard.js';
 import { SharedGroups } from './shared-groups.js';
-import { parseSharedFilter } from '../../shared/topic/topic.js';
+import { isValidTopicName, parseSharedFilter } from '../../shared/topic/topic.js';
 
 /** Hands one message and its targets to the host that owns shard `host`. */
 export type DeliverySink = (host: number, message: AppMessage, targets: DeliveryTarget[]) => void;
@@ -30,6 +34,8 @@ export interface RouterStats {
 export class Router {
   private readonly shards: Shard[];
   private readonly shared: SharedGroups;
+  private readonly interest: Interest;
+  private bridge: RouterBridge | undefined;
   private routed = 0;
   private delivered = 0;
   /** A sweep of the retained store that answered with a promise is still running. */
@@ -42,11 +48,17 @@ export class Router {
     private readonly log: Logger,
     sharedStrategy: SharedSubscriptionStrategy = 'round-robin',
   ) {
-    this.shards = Array.from({ length: hostCount }, () => new Shard());
-    this.shared = new SharedGroups(sharedStrategy);
+    const interest = new Interest(log);
+    this.interest = interest;
+    this.shards = Array.from({ length: hostCount }, () => new Shard(interest));
+    this.shared = new SharedGroups(sharedStrategy, interest);
   }
 
-  /** Routes a message published by session `sid` of host `fromHost` (-1: the embedding application). */
+  /**
+   * Routes a message published by session `sid` of host `fromHost` (-1: the
+   * embedding application or the bridge); then hands one without an origin
+   * to the bridge.
+   */
   route(pool: string, message: AppMessage, fromHost: number, sid: number, now?: number): void {
     this.routed++;
     if (message.retain) this.retain(pool, message, now ?? Date.now());
@@ -60,6 +72,25 @@ export class Router {
         this.sink(host, message, targets);
       }
     }
+    const bridge = this.bridge;
+    if (bridge !== undefined && message.origin === undefined) this.forward(bridge, pool, message);
+  }
+
+  /**
+   * A message from another node, `origin`, for the local subscribers of
+   * `pool` (a retained one is stored as well); never handed back to the bridge.
+   */
+  routeFromBridge(pool: string, message: AppMessage, origin: string): void {
+    if (!isValidTopicName(message.topic)) throw new TypeError(`routeFromBridge: invalid topic name: ${message.topic}`);
+    if (typeof origin !== 'string') throw new TypeError('routeFromBridge: origin must be a string');
+    this.route(pool, { ...message, origin }, -1, 0);
+  }
+
+  /** Attaches the bridge, which first hears of every filter subscribed so far; one bridge per router. */
+  attachBridge(bridge: RouterBridge): void {
+    if (this.bridge !== undefined) throw new Error('attachBridge: a bridge is already attached');
+    this.bridge = bridge;
+    this.interest.attach(bridge);
   }
 
   /**
@@ -151,6 +182,14 @@ export class Router {
     const clear = message.payload.length === 0;
     const done = clear ? this.retained.delete(pool, message.topic) : this.retained.set(pool, ownedMessage(message), now);
     if (isPromise(done)) done.catch((err: unknown) => this.storeFailed(err, { operation: clear ? 'delete' : 'set', pool, topic: message.topic }));
+  }
+
+  private forward(bridge: RouterBridge, pool: string, message: AppMessage): void {
+    try {
+      bridge.onRouted(pool, message);
+    } catch (err) {
+      this.log.error({ err, pool, topic: message.topic }, 'router bridge failed on a routed message');
+    }
   }
 
   /** A store's promise rejected: logged, and routing goes on. */

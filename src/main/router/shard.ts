@@ -7,6 +7,7 @@
 import type { QoS } from '../../shared/message/app-message.js';
 import type { DeliveryTarget, SubscribeRequest } from '../../shared/channel/frames.js';
 import { TopicTrie } from '../../shared/topic/topic-trie.js';
+import type { Interest } from './interest.js';
 
 export interface Subscription {
   readonly pool: string;
@@ -22,6 +23,9 @@ export class Shard {
   private readonly filtersBySession = new Map<number, Map<string, Subscription>>();
   /** Reused per match: session id → its one delivery for the message being routed. */
   private readonly collected = new Map<number, DeliveryTarget>();
+
+  /** `interest` hears of every subscription added and removed. */
+  constructor(private readonly interest: Interest) {}
 
   /**
    * Adds the session's subscription to `req.filter`, or replaces it. A
@@ -53,7 +57,7 @@ export class Shard {
     const subscription: Subscription = {
       pool: req.pool, qos: req.qos, noLocal: req.noLocal, retainAsPublished: req.retainAsPublished, subscriptionId: req.subscriptionId,
     };
-    trie.add(req.filter, req.sid, subscription);
+    if (trie.add(req.filter, req.sid, subscription)) this.interest.added(req.pool, req.filter);
     filters.set(key, subscription);
     return subscription;
   }
@@ -64,7 +68,7 @@ export class Shard {
   }
 
   unsubscribe(pool: string, sid: number, filter: string): void {
-    this.pools.get(pool)?.remove(filter, sid);
+    if (this.pools.get(pool)?.remove(filter, sid)) this.interest.removed(pool, filter);
     this.filtersBySession.get(sid)?.delete(`${pool}\0${filter}`);
   }
 
@@ -72,11 +76,17 @@ export class Shard {
   drop(sid: number): void {
     const filters = this.filtersBySession.get(sid);
     if (!filters) return;
-    for (const [key, { pool }] of filters) this.pools.get(pool)?.remove(key.slice(pool.length + 1), sid);
+    for (const [key, { pool }] of filters) {
+      const filter = key.slice(pool.length + 1);
+      if (this.pools.get(pool)?.remove(filter, sid)) this.interest.removed(pool, filter);
+    }
     this.filtersBySession.delete(sid);
   }
 
   clear(): void {
+    for (const filters of this.filtersBySession.values()) {
+      for (const [key, { pool }] of filters) this.interest.removed(pool, key.slice(pool.length + 1));
+    }
     this.pools.clear();
     this.filtersBySession.clear();
   }
