@@ -27,7 +27,9 @@ export interface RetainedStoreStats {
 /**
  * Calls come in order from the main thread, and the store applies them in
  * that order, per pool: a `match` made after a `set` or `delete` answers with
- * its outcome (or a later one).
+ * its outcome (or a later one). A store reports a failure by rejecting; it
+ * does not throw (the call is made while a batch of client packets is
+ * handled).
  */
 export interface RetainedStore {
   /**
