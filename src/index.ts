@@ -6,6 +6,10 @@ export { Broker, createBroker, type BrokerAddresses, type BrokerStats, type Publ
 export type { CloseOptions, DisconnectClientOptions } from './main/server-disconnect.js';
 export { defaultConfig, resolveConfig, type BrokerConfig, type LogLevel, type SharedSubscriptionStrategy } from './api/config.js';
 export type { AppMessage, MessageProperties, QoS } from './shared/message/app-message.js';
+export type { BrokerDependencies } from './api/dependencies.js';
+export type { RouterBridge } from './api/bridge.js';
+export type { MaybePromise, RetainedStore, RetainedStoreStats } from './api/retained-store.js';
+export { MemoryRetainedStore } from './main/router/retained-store.js';
 export { ReasonCode } from './shared/codec/reason-codes.js';
 export type {
   AuthData, AuthModifiers, ChainResult, DeliverModifiers, DropReason, DroppedMessage, HookName, Hooks, M5Error, Peer, Plugin, PluginContext,

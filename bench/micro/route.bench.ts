@@ -55,6 +55,7 @@ import { WorkerHosts } from '../../src/main/hosts/worker-hosts.js';
 import { createLogger } from '../../src/shared/log.js';
 import { readToRouter, writeClosed, writeDeliver, writeOpen, writePacket, type ToRouter, type TransportInfo } from '../../src/shared/channel/frames.js';
 import { Router } from '../../src/main/router/router.js';
+import { MemoryRetainedStore } from '../../src/main/router/retained-store.js';
 import { itemsPerIteration, onCleanup } from './task-info.js';
 
 const PER_ITERATION = 256;
@@ -199,7 +200,7 @@ class SocketlessBroker extends EventEmitter {
       const outbox = this.outboxes[host] as Outbox;
       writeDeliver(outbox.writer, message, targets);
       outbox.commit();
-    }, config.maxRetainedMemory);
+    }, new MemoryRetainedStore({ maxMemoryBytes: config.maxRetainedMemory }), createLogger('silent', 'bench-main'));
     this.owner = {
       onPacket: (conn, packet) => this.onPacket(conn, packet),
       corked: (conn) => { this.corked.push(conn); },

@@ -34,6 +34,9 @@ import { startTlsListener, startWssListener } from './net/tls-listener.js';
 import { attachWebSocket, startWebSocketListener, type AcceptStream, type Listener } from './net/ws-listener.js';
 import { DEFAULT_POOL, isValidTopicName } from '../shared/topic/topic.js';
 import { Router, type RouterStats } from './router/router.js';
+import { MemoryRetainedStore } from './router/retained-store.js';
+import type { BrokerDependencies } from '../api/dependencies.js';
+import type { RouterBridge } from '../api/bridge.js';
 import { serverDisconnect, serverRedirect, type CloseOptions, type DisconnectClientOptions } from './server-disconnect.js';
 import { expiryDeadline } from '../shared/message/expiry.js';
 
@@ -91,18 +94,19 @@ export class Broker extends EventEmitter {
   private listening = false;
   private closing = false;
 
-  constructor(options: Partial<BrokerConfig> = {}) {
+  constructor(options: Partial<BrokerConfig> = {}, dependencies: BrokerDependencies = {}) {
     super();
     this.config = resolveConfig(options);
     this.log = createLogger(this.config.logLevel, 'main');
     this.plugins = new PluginRegistry(this.log.child({ plugins: 'in-process' }));
     const hostCount = Math.max(1, this.config.workers);
     this.launcher = this.config.workers === 0 ? new InlineHosts(this.config, this.log, this.plugins.plugins) : new WorkerHosts(this.config);
+    const retainedStore = dependencies.retainedStore ?? new MemoryRetainedStore({ maxMemoryBytes: this.config.maxRetainedMemory });
     this.router = new Router(hostCount, (host, message, targets) => {
       const outbox = this.outboxes[host] as Outbox;
       writeDeliver(outbox.writer, message, targets);
       outbox.commit();
-    }, this.config.maxRetainedMemory, this.config.sharedSubscriptionStrategy);
+    }, retainedStore, this.log, this.config.sharedSubscriptionStrategy);
     this.owner = {
       onPacket: (conn, packet) => this.onPacket(conn, packet),
       onClose: (conn, reason) => this.onClose(conn, reason),
@@ -206,6 +210,16 @@ export class Broker extends EventEmitter {
       if (Object.keys(properties).length > 0) message.properties = properties;
     }
     this.router.route(DEFAULT_POOL, message, -1, 0);
+  }
+
+  /** Attaches the link to other brokers (a RouterBridge, src/api/bridge.ts); one per broker. */
+  attachBridge(bridge: RouterBridge): void {
+    this.router.attachBridge(bridge);
+  }
+
+  /** Routes a message from the node `origin` through the bridge to the local subscribers of `pool`; it is not handed back to the bridge. */
+  routeFromBridge(pool: string, message: AppMessage, origin: string): void {
+    this.router.routeFromBridge(pool, message, origin);
   }
 
   async stats(): Promise<BrokerStats> {
@@ -432,9 +446,10 @@ export class Broker extends EventEmitter {
     for (const conn of this.connections.values()) if (conn.host === host) conn.resume();
   }
 
-  /** Connect deadline for new connections, keepalive at 1.5x for accepted ones [MQTT-3.1.2-24]. */
+  /** Connect deadline for new connections, keepalive at 1.5x for accepted ones [MQTT-3.1.2-24], expired retained messages. */
   private sweep(): void {
     const now = Date.now();
+    this.router.sweepRetained(now);
     for (const conn of this.connections.values()) {
       if (!conn.accepted) {
         if (conn.host < 0) {
@@ -475,6 +490,6 @@ function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
   });
 }
 
-export function createBroker(options: Partial<BrokerConfig> = {}): Broker {
-  return new Broker(options);
+export function createBroker(options: Partial<BrokerConfig> = {}, dependencies: BrokerDependencies = {}): Broker {
+  return new Broker(options, dependencies);
 }

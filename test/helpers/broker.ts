@@ -11,6 +11,7 @@ import { after, afterEach, before } from 'node:test';
 import { createBroker } from '../../src/index.js';
 import type { BrokerConfig, LogLevel } from '../../src/api/config.js';
 import type { Plugin } from '../../src/api/hooks.js';
+import type { BrokerDependencies } from '../../src/api/dependencies.js';
 import { closeAllClients, withBound } from './clients.js';
 import { closeAllRawClients } from './raw-client.js';
 
@@ -32,11 +33,13 @@ export interface StartOptions {
   waitForHosts?: boolean;
   /** In-process plugins added (broker.addPlugin) before listen(). */
   plugins?: Plugin[];
+  /** The second argument of createBroker (a retained store). */
+  dependencies?: BrokerDependencies;
 }
 
 export async function startBroker(overrides: Partial<BrokerConfig> = {}, options: StartOptions = {}): Promise<TestBroker> {
   const logLevel = (process.env['SHOAL_TEST_LOG'] as LogLevel | undefined) ?? 'silent';
-  const broker = createBroker({ host: '127.0.0.1', port: 0, workers: 1, logLevel, ...overrides });
+  const broker = createBroker({ host: '127.0.0.1', port: 0, workers: 1, logLevel, ...overrides }, options.dependencies);
   for (const plugin of options.plugins ?? []) broker.addPlugin(plugin);
   const { port } = await withBound(broker.listen(), 15_000, 'broker.listen()');
   // listen() can resolve before the worker threads are up; a stats() round trip

@@ -1,12 +1,14 @@
 /**
- * Unit tests for the retained message store of src/router/retained-store.ts
- * (main thread): replace and delete semantics, filter matching, expiry,
- * eviction order and memory accounting.
+ * Unit tests for the in-memory retained message store of
+ * src/main/router/retained-store.ts (main thread): replace and delete
+ * semantics, filter matching, expiry, eviction order and memory accounting
+ * of one pool's RetainedTopics, and MemoryRetainedStore through the
+ * RetainedStore interface (pools apart, synchronous answers).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AppMessage } from '../../src/shared/message/app-message.js';
-import { RetainedStore } from '../../src/main/router/retained-store.js';
+import { MemoryRetainedStore, RetainedTopics } from '../../src/main/router/retained-store.js';
 
 const BIG = 1 << 30;
 
@@ -14,14 +16,14 @@ function msg(topic: string, payload: string, extra: Partial<AppMessage> = {}): A
   return { topic, payload: Buffer.from(payload), qos: 0, retain: true, ...extra };
 }
 
-function topics(store: RetainedStore, filter: string, now = 0): string[] {
+function topics(store: RetainedTopics, filter: string, now = 0): string[] {
   const out: string[] = [];
   store.match(filter, now, (m) => out.push(m.topic));
   return out.sort();
 }
 
 test('a new retained message replaces the previous one for its topic [MQTT-3.3.1-5]', () => {
-  const store = new RetainedStore({ maxMemoryBytes: BIG });
+  const store = new RetainedTopics({ maxMemoryBytes: BIG });
   store.set(msg('a/b', 'one'), 0);
   store.set(msg('a/b', 'two'), 0);
   assert.equal(store.size, 1);
@@ -31,7 +33,7 @@ test('a new retained message replaces the previous one for its topic [MQTT-3.3.1
 });
 
 test('an empty payload deletes the retained message and is not stored [MQTT-3.3.1-10] [MQTT-3.3.1-11]', () => {
-  const store = new RetainedStore({ maxMemoryBytes: BIG });
+  const store = new RetainedTopics({ maxMemoryBytes: BIG });
   store.set(msg('a/b', 'x'), 0);
   store.set(msg('a/b/c', 'y'), 0);
   store.set(msg('a/b', ''), 0);
@@ -43,7 +45,7 @@ test('an empty payload deletes the retained message and is not stored [MQTT-3.3.
 });
 
 test('match follows the wildcard rules, including $-topics [MQTT-4.7.1-2] [MQTT-4.7.1-3] [MQTT-4.7.2-1]', () => {
-  const store = new RetainedStore({ maxMemoryBytes: BIG });
+  const store = new RetainedTopics({ maxMemoryBytes: BIG });
   const all = [
     'sport/tennis/player1',
     'sport/tennis/player1/ranking',
@@ -79,7 +81,7 @@ test('match follows the wildcard rules, including $-topics [MQTT-4.7.1-2] [MQTT-
 });
 
 test('expired messages are not delivered and sweepExpired removes them', () => {
-  const store = new RetainedStore({ maxMemoryBytes: BIG });
+  const store = new RetainedTopics({ maxMemoryBytes: BIG });
   store.set(msg('a', '1', { expiresAt: 100 }), 0);
   store.set(msg('b', '2', { expiresAt: 200 }), 0);
   store.set(msg('c', '3'), 0);
@@ -94,7 +96,7 @@ test('expired messages are not delivered and sweepExpired removes them', () => {
 });
 
 test('a message already expired when set only deletes the old one', () => {
-  const store = new RetainedStore({ maxMemoryBytes: BIG });
+  const store = new RetainedTopics({ maxMemoryBytes: BIG });
   store.set(msg('a', 'old'), 0);
   store.set(msg('a', 'new', { expiresAt: 5 }), 10);
   assert.equal(store.size, 0);
@@ -102,7 +104,7 @@ test('a message already expired when set only deletes the old one', () => {
 });
 
 test('replacing an expiring message drops the old expiry', () => {
-  const store = new RetainedStore({ maxMemoryBytes: BIG });
+  const store = new RetainedTopics({ maxMemoryBytes: BIG });
   store.set(msg('a', '1', { expiresAt: 100 }), 0);
   store.set(msg('a', '2', { expiresAt: 300 }), 0);
   assert.equal(store.sweepExpired(200), 0);
@@ -113,11 +115,11 @@ test('replacing an expiring message drops the old expiry', () => {
 
 test('over the memory limit: expired messages are evicted first, then the oldest inserted', () => {
   const one = (() => {
-    const probe = new RetainedStore({ maxMemoryBytes: BIG });
+    const probe = new RetainedTopics({ maxMemoryBytes: BIG });
     probe.set(msg('t0', 'x'.repeat(100)), 0);
     return probe.memoryBytes;
   })();
-  const store = new RetainedStore({ maxMemoryBytes: one * 4 });
+  const store = new RetainedTopics({ maxMemoryBytes: one * 4 });
   store.set(msg('t0', 'x'.repeat(100)), 0);
   store.set(msg('t1', 'x'.repeat(100), { expiresAt: 50 }), 0);
   store.set(msg('t2', 'x'.repeat(100)), 0);
@@ -141,7 +143,7 @@ test('over the memory limit: expired messages are evicted first, then the oldest
 });
 
 test('a message bigger than the whole limit is not kept', () => {
-  const store = new RetainedStore({ maxMemoryBytes: 1000 });
+  const store = new RetainedTopics({ maxMemoryBytes: 1000 });
   store.set(msg('small', 'x'), 0);
   store.set(msg('huge', 'x'.repeat(2000)), 0);
   assert.equal(store.size, 0);
@@ -150,7 +152,7 @@ test('a message bigger than the whole limit is not kept', () => {
 });
 
 test('memory accounting counts topic, payload and properties, and returns to 0 when all are removed', () => {
-  const store = new RetainedStore({ maxMemoryBytes: BIG });
+  const store = new RetainedTopics({ maxMemoryBytes: BIG });
   store.set(msg('a/b', 'x'), 0);
   const base = store.memoryBytes;
   assert.ok(base > 0);
@@ -177,8 +179,61 @@ test('memory accounting counts topic, payload and properties, and returns to 0 w
   assert.deepEqual(topics(store, '#'), []);
 });
 
+test('delete(topic) removes the topic\'s message and prunes the tree', () => {
+  const store = new RetainedTopics({ maxMemoryBytes: BIG });
+  store.set(msg('a/b', '1', { expiresAt: 100 }), 0);
+  store.set(msg('a/c', '2'), 0);
+  store.delete('a/b');
+  store.delete('not/stored');
+  assert.deepEqual(topics(store, '#'), ['a/c']);
+  assert.equal(store.sweepExpired(1000), 0);
+  store.delete('a/c');
+  assert.equal(store.size, 0);
+  assert.equal(store.memoryBytes, 0);
+});
+
+test('MemoryRetainedStore keeps each pool apart and answers at once', () => {
+  const store = new MemoryRetainedStore({ maxMemoryBytes: BIG });
+  assert.equal(store.set('', msg('a/b', 'default'), 0), undefined);
+  store.set('vh', msg('a/b', 'vhost', { expiresAt: 100 }), 0);
+  store.set('vh', msg('a/c', 'kept'), 0);
+  const seen = (pool: string, filter: string, now = 0): string[] => {
+    const out: string[] = [];
+    assert.equal(store.match(pool, filter, now, (m) => out.push(m.payload.toString())), undefined);
+    return out.sort();
+  };
+  assert.deepEqual(seen('', '#'), ['default']);
+  assert.deepEqual(seen('vh', 'a/+'), ['kept', 'vhost']);
+  assert.deepEqual(seen('other', '#'), []);
+  assert.equal(store.stats().count, 3);
+  assert.equal(store.sweepExpired(100), 1);
+  assert.deepEqual(seen('vh', '#', 100), ['kept']);
+  assert.equal(store.delete('', 'a/b'), undefined);
+  store.delete('nowhere', 'a/b');
+  assert.deepEqual(seen('', '#'), []);
+  const { count, bytes } = store.stats();
+  assert.equal(count, 1);
+  assert.ok(bytes > 0);
+  store.delete('vh', 'a/c');
+  assert.deepEqual(store.stats(), { count: 0, bytes: 0 });
+});
+
+test('MemoryRetainedStore bounds each pool by maxMemoryBytes on its own', () => {
+  const probe = new RetainedTopics({ maxMemoryBytes: BIG });
+  probe.set(msg('t', 'x'), 0);
+  const store = new MemoryRetainedStore({ maxMemoryBytes: probe.memoryBytes });
+  store.set('p1', msg('t', 'x'), 0);
+  store.set('p2', msg('t', 'x'), 0);
+  assert.equal(store.stats().count, 2);
+  store.set('p1', msg('u', 'x'), 0); // evicts p1's t only
+  const left: string[] = [];
+  store.match('p1', '#', 0, (m) => left.push(m.topic));
+  store.match('p2', '#', 0, (m) => left.push(`p2:${m.topic}`));
+  assert.deepEqual(left, ['u', 'p2:t']);
+});
+
 test('deleted topics are pruned from the tree and can be stored again', () => {
-  const store = new RetainedStore({ maxMemoryBytes: BIG });
+  const store = new RetainedTopics({ maxMemoryBytes: BIG });
   store.set(msg('a/b/c', '1'), 0);
   store.set(msg('a', '2'), 0);
   store.set(msg('a/b/c', ''), 0);
@@ -191,7 +246,7 @@ test('deleted topics are pruned from the tree and can be stored again', () => {
 });
 
 test('many replaced expiring messages: only the live expiry of each topic counts', () => {
-  const store = new RetainedStore({ maxMemoryBytes: BIG });
+  const store = new RetainedTopics({ maxMemoryBytes: BIG });
   for (let i = 0; i < 20_000; i++) store.set(msg(`t${i % 10}`, 'x', { expiresAt: 1_000_000 - i }), 0);
   assert.equal(store.size, 10);
   // The last writes expire at 1_000_000 - 19_990 .. 1_000_000 - 19_999.

@@ -10,6 +10,8 @@ import type { AppMessage } from '../../src/shared/message/app-message.js';
 import type { SharedSubscriptionStrategy } from '../../src/api/config.js';
 import type { SubscribeRequest } from '../../src/shared/channel/frames.js';
 import { SharedGroups } from '../../src/main/router/shared-groups.js';
+import { Interest } from '../../src/main/router/interest.js';
+import { createLogger } from '../../src/shared/log.js';
 
 const HOSTS = 2;
 const SHARE = '$share/g/a/+';
@@ -23,7 +25,7 @@ function message(topic = 'a/b', qos: 0 | 1 | 2 = 1): AppMessage {
 }
 
 function groups(strategy: SharedSubscriptionStrategy = 'round-robin'): SharedGroups {
-  return new SharedGroups(strategy);
+  return new SharedGroups(strategy, new Interest(createLogger('silent', 'test')));
 }
 
 /** host:sid of the member picked for each of `count` messages. */

@@ -1,9 +1,11 @@
 /**
- * The retained message store: at most one retained AppMessage per topic name
- * (spec section 3.3.1.3), with a memory bound and Message Expiry. Owned by the
- * router; runs on the main thread.
+ * The in-memory retained message store, the default RetainedStore
+ * (src/api/retained-store.ts): per pool a RetainedTopics, at most one
+ * retained AppMessage per topic name (spec section 3.3.1.3), each pool with
+ * its own memory bound (maxRetainedMemory) and Message Expiry. It answers
+ * every call at once. Owned by the router; runs on the main thread.
  *
- * Four structures share the entries:
+ * Four structures of a RetainedTopics share its entries:
  *  - a Map by topic;
  *  - a doubly linked list in insertion order, the eviction order (a replace
  *    unlinks and appends, so the oldest entry is always first). A Map's own
@@ -14,6 +16,7 @@
  *  - a min-heap by expiry time of the entries that expire, with lazy deletion.
  */
 import type { AppMessage } from '../../shared/message/app-message.js';
+import type { RetainedStore, RetainedStoreStats } from '../../api/retained-store.js';
 import { messageBytes } from '../../shared/message/message-bytes.js';
 import { isDollarTopic } from '../../shared/topic/topic.js';
 
@@ -45,7 +48,51 @@ class TopicNode {
   ) {}
 }
 
-export class RetainedStore {
+/** The retained messages of every pool, in memory. */
+export class MemoryRetainedStore implements RetainedStore {
+  readonly #maxMemoryBytes: number;
+  readonly #pools = new Map<string, RetainedTopics>();
+
+  /** `maxMemoryBytes` bounds each pool's messages on its own. */
+  constructor(opts: { maxMemoryBytes: number }) {
+    this.#maxMemoryBytes = opts.maxMemoryBytes;
+  }
+
+  set(pool: string, message: AppMessage, now: number): void {
+    let topics = this.#pools.get(pool);
+    if (topics === undefined) {
+      topics = new RetainedTopics({ maxMemoryBytes: this.#maxMemoryBytes });
+      this.#pools.set(pool, topics);
+    }
+    topics.set(message, now);
+  }
+
+  delete(pool: string, topic: string): void {
+    this.#pools.get(pool)?.delete(topic);
+  }
+
+  match(pool: string, filter: string, now: number, visit: (message: AppMessage) => void): void {
+    this.#pools.get(pool)?.match(filter, now, visit);
+  }
+
+  sweepExpired(now: number): number {
+    let removed = 0;
+    for (const topics of this.#pools.values()) removed += topics.sweepExpired(now);
+    return removed;
+  }
+
+  stats(): RetainedStoreStats {
+    let count = 0, bytes = 0;
+    for (const topics of this.#pools.values()) {
+      count += topics.size;
+      bytes += topics.memoryBytes;
+    }
+    return { count, bytes };
+  }
+}
+
+/** The retained messages of one pool. */
+export class RetainedTopics {
   readonly #maxMemoryBytes: number;
   readonly #byTopic = new Map<string, Entry>();
   readonly #root = new TopicNode(undefined, '');
@@ -106,6 +153,12 @@ export class RetainedStore {
     this.#memoryBytes += entry.bytes;
     if (msg.expiresAt !== undefined) this.#pushExpiring(entry);
     if (this.#memoryBytes > this.#maxMemoryBytes) this.#evict(now);
+  }
+
+  /** Deletes the retained message of `topic`, if any [MQTT-3.3.1-10]. */
+  delete(topic: string): void {
+    const entry = this.#byTopic.get(topic);
+    if (entry !== undefined) this.#remove(entry);
   }
 
   /**

@@ -1,17 +1,24 @@
 /**
  * The topic router: one Shard per actor host, the shared subscription groups
- * (whose members span hosts), and one retained store per pool. It turns a
- * routed message into at most one deliver frame per host, and answers a new
- * non-shared subscription with the matching retained messages.
- * Main thread; synchronous, never awaits.
+ * (whose members span hosts), the retained store (a RetainedStore, given),
+ * and the local interest per pool. It turns a routed message into at most
+ * one deliver frame per host, answers a new non-shared subscription with the
+ * matching retained messages, and tells an attached RouterBridge of the
+ * messages that originated here and of the interest changes.
+ * Main thread; synchronous, never awaits: a store that answers with a promise
+ * is followed up when it settles.
  */
 import type { AppMessage } from '../../shared/message/app-message.js';
 import type { SharedSubscriptionStrategy } from '../../api/config.js';
+import type { RetainedStore } from '../../api/retained-store.js';
+import type { RouterBridge } from '../../api/bridge.js';
 import type { DeliveryTarget, SubscribeRequest } from '../../shared/channel/frames.js';
-import { RetainedStore } from './retained-store.js';
+import { isPromise } from '../../shared/async.js';
+import type { Logger } from '../../shared/log.js';
+import { Interest } from './interest.js';
 import { Shard } from './shard.js';
 import { SharedGroups } from './shared-groups.js';
-import { parseSharedFilter } from '../../shared/topic/topic.js';
+import { isValidTopicName, parseSharedFilter } from '../../shared/topic/topic.js';
 
 /** Hands one message and its targets to the host that owns shard `host`. */
 export type DeliverySink = (host: number, message: AppMessage, targets: DeliveryTarget[]) => void;
@@ -27,24 +34,34 @@ export interface RouterStats {
 export class Router {
   private readonly shards: Shard[];
   private readonly shared: SharedGroups;
-  private readonly retained = new Map<string, RetainedStore>();
+  private readonly interest: Interest;
+  private bridge: RouterBridge | undefined;
   private routed = 0;
   private delivered = 0;
+  /** A sweep of the retained store that answered with a promise is still running. */
+  private sweeping = false;
 
   constructor(
     hostCount: number,
     private readonly sink: DeliverySink,
-    private readonly maxRetainedMemory: number,
+    private readonly retained: RetainedStore,
+    private readonly log: Logger,
     sharedStrategy: SharedSubscriptionStrategy = 'round-robin',
   ) {
-    this.shards = Array.from({ length: hostCount }, () => new Shard());
-    this.shared = new SharedGroups(sharedStrategy);
+    const interest = new Interest(log);
+    this.interest = interest;
+    this.shards = Array.from({ length: hostCount }, () => new Shard(interest));
+    this.shared = new SharedGroups(sharedStrategy, interest);
   }
 
-  /** Routes a message published by session `sid` of host `fromHost` (-1: the embedding application). */
+  /**
+   * Routes a message published by session `sid` of host `fromHost` (-1: the
+   * embedding application or the bridge); then hands one without an origin
+   * to the bridge.
+   */
   route(pool: string, message: AppMessage, fromHost: number, sid: number, now?: number): void {
     this.routed++;
-    if (message.retain) this.retainedStore(pool).set(ownedMessage(message), now ?? Date.now());
+    if (message.retain) this.retain(pool, message, now ?? Date.now());
     const shared = this.shared.size > 0 ? this.shared.match(pool, message, this.shards.length) : undefined;
     for (let host = 0; host < this.shards.length; host++) {
       let targets = (this.shards[host] as Shard).match(pool, message.topic, message.qos, message.retain, host === fromHost ? sid : -1);
@@ -55,21 +72,53 @@ export class Router {
         this.sink(host, message, targets);
       }
     }
+    const bridge = this.bridge;
+    if (bridge !== undefined && message.origin === undefined) this.forward(bridge, pool, message);
   }
 
-  /** A `$share/` filter joins its group, and gets no retained messages (they go to new Non-shared Subscriptions only, 3.3.1.3). */
+  /**
+   * A message from another node, `origin`, for the local subscribers of
+   * `pool` (a retained one is stored as well); never handed back to the bridge.
+   */
+  routeFromBridge(pool: string, message: AppMessage, origin: string): void {
+    if (!isValidTopicName(message.topic)) throw new TypeError(`routeFromBridge: invalid topic name: ${message.topic}`);
+    if (typeof origin !== 'string') throw new TypeError('routeFromBridge: origin must be a string');
+    this.route(pool, { ...message, origin }, -1, 0);
+  }
+
+  /** Attaches the bridge, which first hears of every filter subscribed so far; one bridge per router. */
+  attachBridge(bridge: RouterBridge): void {
+    if (this.bridge !== undefined) throw new Error('attachBridge: a bridge is already attached');
+    this.bridge = bridge;
+    this.interest.attach(bridge);
+  }
+
+  /**
+   * A `$share/` filter joins its group, and gets no retained messages (they go
+   * to new Non-shared Subscriptions only, 3.3.1.3). A retained message the
+   * store visits after `match` returned (it answered with a promise) goes out
+   * only while this very subscription stands: not after an unsubscribe, the
+   * end of the session, the loss of its host, or a later SUBSCRIBE to the
+   * same filter (which makes its own lookup).
+   */
   subscribe(host: number, req: SubscribeRequest, now = Date.now()): void {
     const shared = parseSharedFilter(req.filter);
     if (shared) {
       this.shared.subscribe(host, req, shared.filter);
       return;
     }
-    this.shard(host).subscribe(req);
+    const shard = this.shard(host);
+    const subscription = shard.subscribe(req);
     if (!req.sendRetained) return;
-    this.retained.get(req.pool)?.match(req.filter, now, (message) => {
-      const qos = message.qos < req.qos ? message.qos : req.qos;
-      this.sink(host, message, [{ sid: req.sid, qos, retain: true, subscriptionIds: req.subscriptionId ? [req.subscriptionId] : [], stored: true }]);
+    let answering = true;
+    const done = this.retained.match(req.pool, req.filter, now, (message) => {
+      if (!answering && !shard.holds(req.pool, req.sid, req.filter, subscription)) return;
+      const qos = message.qos < subscription.qos ? message.qos : subscription.qos;
+      const subscriptionIds = subscription.subscriptionId ? [subscription.subscriptionId] : [];
+      this.sink(host, message, [{ sid: req.sid, qos, retain: true, subscriptionIds, stored: true }]);
     });
+    answering = false;
+    if (isPromise(done)) done.catch((err: unknown) => this.storeFailed(err, { operation: 'match', pool: req.pool, filter: req.filter }));
   }
 
   unsubscribe(host: number, pool: string, sid: number, filter: string): void {
@@ -101,14 +150,25 @@ export class Router {
     this.shared.setOnline(host, sid, online);
   }
 
+  /** Removes the expired retained messages from the store; not again while a sweep that answered with a promise runs. */
+  sweepRetained(now: number): void {
+    if (this.sweeping) return;
+    const done = this.retained.sweepExpired(now);
+    if (!isPromise(done)) return;
+    this.sweeping = true;
+    done.then(
+      () => { this.sweeping = false; },
+      (err: unknown) => {
+        this.sweeping = false;
+        this.storeFailed(err, { operation: 'sweepExpired' });
+      },
+    );
+  }
+
   stats(): RouterStats {
-    let retained = 0, retainedBytes = 0;
-    for (const store of this.retained.values()) {
-      retained += store.size;
-      retainedBytes += store.memoryBytes;
-    }
+    const { count, bytes } = this.retained.stats();
     const subscriptions = this.shards.reduce((n, s) => n + s.subscriptionCount, this.shared.size);
-    return { routed: this.routed, delivered: this.delivered, subscriptions, retained, retainedBytes };
+    return { routed: this.routed, delivered: this.delivered, subscriptions, retained: count, retainedBytes: bytes };
   }
 
   private shard(host: number): Shard {
@@ -117,13 +177,24 @@ export class Router {
     return shard;
   }
 
-  private retainedStore(pool: string): RetainedStore {
-    let store = this.retained.get(pool);
-    if (!store) {
-      store = new RetainedStore({ maxMemoryBytes: this.maxRetainedMemory });
-      this.retained.set(pool, store);
+  /** Stores a retained message, or deletes the topic's one for an empty payload [MQTT-3.3.1-10]. */
+  private retain(pool: string, message: AppMessage, now: number): void {
+    const clear = message.payload.length === 0;
+    const done = clear ? this.retained.delete(pool, message.topic) : this.retained.set(pool, ownedMessage(message), now);
+    if (isPromise(done)) done.catch((err: unknown) => this.storeFailed(err, { operation: clear ? 'delete' : 'set', pool, topic: message.topic }));
+  }
+
+  private forward(bridge: RouterBridge, pool: string, message: AppMessage): void {
+    try {
+      bridge.onRouted(pool, message);
+    } catch (err) {
+      this.log.error({ err, pool, topic: message.topic }, 'router bridge failed on a routed message');
     }
-    return store;
+  }
+
+  /** A store's promise rejected: logged, and routing goes on. */
+  private storeFailed(err: unknown, context: Record<string, string>): void {
+    this.log.error({ err, ...context }, 'retained store failed');
   }
 }
 

@@ -7,8 +7,10 @@
 import type { QoS } from '../../shared/message/app-message.js';
 import type { DeliveryTarget, SubscribeRequest } from '../../shared/channel/frames.js';
 import { TopicTrie } from '../../shared/topic/topic-trie.js';
+import type { Interest } from './interest.js';
 
 export interface Subscription {
+  readonly pool: string;
   qos: QoS;
   noLocal: boolean;
   retainAsPublished: boolean;
@@ -17,29 +19,56 @@ export interface Subscription {
 
 export class Shard {
   private readonly pools = new Map<string, TopicTrie<Subscription>>();
-  private readonly filtersBySession = new Map<number, Map<string, string>>();
+  /** Session id → its subscriptions, by `pool\0filter`. */
+  private readonly filtersBySession = new Map<number, Map<string, Subscription>>();
   /** Reused per match: session id → its one delivery for the message being routed. */
   private readonly collected = new Map<number, DeliveryTarget>();
 
-  subscribe(req: SubscribeRequest): void {
-    let trie = this.pools.get(req.pool);
-    if (!trie) {
-      trie = new TopicTrie<Subscription>();
-      this.pools.set(req.pool, trie);
-    }
-    trie.add(req.filter, req.sid, {
-      qos: req.qos, noLocal: req.noLocal, retainAsPublished: req.retainAsPublished, subscriptionId: req.subscriptionId,
-    });
+  /** `interest` hears of every subscription added and removed. */
+  constructor(private readonly interest: Interest) {}
+
+  /**
+   * Adds the session's subscription to `req.filter`, or replaces it. A
+   * SUBSCRIBE that sends no retained messages updates the existing
+   * subscription in place, so a retained lookup an earlier SUBSCRIBE started
+   * still holds (Router.subscribe); one that sends them starts anew. Returns
+   * the subscription.
+   */
+  subscribe(req: SubscribeRequest): Subscription {
     let filters = this.filtersBySession.get(req.sid);
     if (!filters) {
       filters = new Map();
       this.filtersBySession.set(req.sid, filters);
     }
-    filters.set(`${req.pool}\0${req.filter}`, req.pool);
+    const key = `${req.pool}\0${req.filter}`;
+    const current = filters.get(key);
+    if (current !== undefined && !req.sendRetained) {
+      current.qos = req.qos;
+      current.noLocal = req.noLocal;
+      current.retainAsPublished = req.retainAsPublished;
+      current.subscriptionId = req.subscriptionId;
+      return current;
+    }
+    let trie = this.pools.get(req.pool);
+    if (!trie) {
+      trie = new TopicTrie<Subscription>();
+      this.pools.set(req.pool, trie);
+    }
+    const subscription: Subscription = {
+      pool: req.pool, qos: req.qos, noLocal: req.noLocal, retainAsPublished: req.retainAsPublished, subscriptionId: req.subscriptionId,
+    };
+    if (trie.add(req.filter, req.sid, subscription)) this.interest.added(req.pool, req.filter);
+    filters.set(key, subscription);
+    return subscription;
+  }
+
+  /** Whether `subscription` (as subscribe returned it) is still the session's subscription to `filter`. */
+  holds(pool: string, sid: number, filter: string, subscription: Subscription): boolean {
+    return this.filtersBySession.get(sid)?.get(`${pool}\0${filter}`) === subscription;
   }
 
   unsubscribe(pool: string, sid: number, filter: string): void {
-    this.pools.get(pool)?.remove(filter, sid);
+    if (this.pools.get(pool)?.remove(filter, sid)) this.interest.removed(pool, filter);
     this.filtersBySession.get(sid)?.delete(`${pool}\0${filter}`);
   }
 
@@ -47,11 +76,17 @@ export class Shard {
   drop(sid: number): void {
     const filters = this.filtersBySession.get(sid);
     if (!filters) return;
-    for (const [key, pool] of filters) this.pools.get(pool)?.remove(key.slice(pool.length + 1), sid);
+    for (const [key, { pool }] of filters) {
+      const filter = key.slice(pool.length + 1);
+      if (this.pools.get(pool)?.remove(filter, sid)) this.interest.removed(pool, filter);
+    }
     this.filtersBySession.delete(sid);
   }
 
   clear(): void {
+    for (const filters of this.filtersBySession.values()) {
+      for (const [key, { pool }] of filters) this.interest.removed(pool, key.slice(pool.length + 1));
+    }
     this.pools.clear();
     this.filtersBySession.clear();
   }

@@ -9,6 +9,7 @@ import type { AppMessage, QoS } from '../../shared/message/app-message.js';
 import type { SharedSubscriptionStrategy } from '../../api/config.js';
 import type { DeliveryTarget, SubscribeRequest } from '../../shared/channel/frames.js';
 import { TopicTrie } from '../../shared/topic/topic-trie.js';
+import type { Interest } from './interest.js';
 
 interface Member {
   readonly host: number;
@@ -50,7 +51,8 @@ export class SharedGroups {
   private nextGroupId = 1;
   private memberCount = 0;
 
-  constructor(private readonly strategy: SharedSubscriptionStrategy) {}
+  /** `interest` hears of every group created (its first member) and removed (its last). */
+  constructor(private readonly strategy: SharedSubscriptionStrategy, private readonly interest: Interest) {}
 
   /** Members over all groups. */
   get size(): number {
@@ -69,6 +71,7 @@ export class SharedGroups {
       group = { id: this.nextGroupId++, pool: req.pool, share: req.filter, filter, members: [], next: 0, sticky: undefined };
       pool.byShare.set(req.filter, group);
       pool.trie.add(filter, group.id, group);
+      this.interest.added(req.pool, req.filter);
     }
     const existing = group.members.find((m) => m.host === host && m.sid === req.sid);
     if (existing) {
@@ -208,6 +211,7 @@ export class SharedGroups {
     if (!groups) return;
     groups.byShare.delete(group.share);
     groups.trie.remove(group.filter, group.id);
+    this.interest.removed(group.pool, group.share);
     if (groups.byShare.size === 0) this.pools.delete(group.pool);
   }
 }

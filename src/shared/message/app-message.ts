@@ -23,4 +23,9 @@ export interface AppMessage {
   properties?: MessageProperties;
   /** Absolute expiry time in ms since the epoch, from Message Expiry Interval. */
   expiresAt?: number;
+  /**
+   * The node the message came from through the router bridge; absent for a
+   * message of this node. Main thread only: never encoded into a frame.
+   */
+  origin?: string;
 }
