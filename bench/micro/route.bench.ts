@@ -289,7 +289,7 @@ class SocketlessBroker extends EventEmitter {
       }
       case 'subscribe': this.router.subscribe(host, msg); return;
       case 'unsubscribe': this.router.unsubscribe(host, msg.pool, msg.sid, msg.filter); return;
-      case 'drop': this.router.drop(host, msg.sid); return;
+      case 'sessionEnded': this.router.drop(host, msg.sid); return;
       case 'event': this.emit(msg.name, msg.clientId, msg.detail); return;
       default: {
         // Kinds newer than this mirror. Inbound flow-control credits are counted as the broker counts them;

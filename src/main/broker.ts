@@ -408,7 +408,7 @@ export class Broker extends EventEmitter {
       }
       case 'subscribe': this.router.subscribe(host, msg); return;
       case 'unsubscribe': this.router.unsubscribe(host, msg.pool, msg.sid, msg.filter); return;
-      case 'drop': this.router.drop(host, msg.sid); return;
+      case 'sessionEnded': this.router.drop(host, msg.sid); return;
       case 'event': this.emit(msg.name, msg.clientId, msg.detail); return;
       case 'credit': this.onCredit(host, msg.batches); return;
       case 'redispatch': this.router.redispatch(host, msg.pool, msg.sid, msg.share, msg.message); return;
