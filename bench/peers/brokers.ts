@@ -139,7 +139,7 @@ export async function startBroker(target: BrokerTarget, port: number, cpus: stri
   } catch (err) {
     await stop();
     const detail = output();
-    throw new Error(`${target.label}: ${(err as Error).message}${detail === '' ? '' : `\n${detail}`}`);
+    throw new Error(`${target.label}: ${(err as Error).message}${detail === '' ? '' : `\n${detail}`}`, { cause: err });
   }
   const pid = child.pid ?? 0;
   const exitStatus = (): string | null =>

@@ -123,7 +123,7 @@ async function launchChromium(): Promise<Browser> {
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     throw new Error(`Chromium (${CHROMIUM}) could not start${IN_CI ? ' and CI is set, so this fails' : ''}; `
-      + `install it with \`apt-get install -y chromium\`: ${message}`);
+      + `install it with \`apt-get install -y chromium\`: ${message}`, { cause: err });
   }
 }
 

@@ -14,7 +14,7 @@ import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
 import type { Peer, SubscriberId } from '../../src/api/hooks.js';
 import { startBroker } from '../helpers/broker.js';
 import {
-  connectClient, dropConnection, nextMessage, once, persistent, uniqueId, uniqueTopic, VERSIONS, type Version,
+  connectClient, dropConnection, nextMessage, once, persistent, uniqueId, uniqueTopic, VERSIONS, type ConnectOptions, type Version,
 } from '../helpers/clients.js';
 import { closeAllRawClients, RawClient } from '../helpers/raw-client.js';
 import { label } from '../helpers/spec.js';
@@ -129,30 +129,26 @@ for (const workers of WORKER_COUNTS) {
         assert.equal(m.payload.toString(), 'gone');
       });
 
-      test('takeover of a persistent session: the old session\'s on_client_offline, then the new on_client_wakeup, on_register, CONNACK', async () => {
-        const clientId = uniqueId('takep');
-        const first = await connectClient(b.port, { version, clientId, ...persistent(version) });
+      /** Connects `clientId` twice with `options`; checks the second CONNACK's session present flag and the hooks the takeover ran, in order. */
+      async function assertTakeover(prefix: string, options: Partial<ConnectOptions>, sessionPresent: boolean, oldSessionHook: string): Promise<void> {
+        const clientId = uniqueId(prefix);
+        const first = await connectClient(b.port, { version, clientId, ...options });
         const before = recorder.of(clientId).length;
-        const second = await connectClient(b.port, { version, clientId, ...persistent(version) });
+        const second = await connectClient(b.port, { version, clientId, ...options });
         recorder.mark('connack', clientId);
-        assert.equal(second.connack.sessionPresent, true);
+        assert.equal(second.connack.sessionPresent, sessionPresent);
         assert.deepEqual(recorder.sequence(clientId).slice(before), [
-          m5('auth_on_register'), 'on_client_offline', 'on_client_wakeup', m5('on_register'), 'mark:connack',
+          m5('auth_on_register'), oldSessionHook, 'on_client_wakeup', m5('on_register'), 'mark:connack',
         ]);
         first.end(true);
+      }
+
+      test('takeover of a persistent session: the old session\'s on_client_offline, then the new on_client_wakeup, on_register, CONNACK', async () => {
+        await assertTakeover('takep', persistent(version), true, 'on_client_offline');
       });
 
       test('takeover of a clean session: the old session\'s on_client_gone, then the new on_client_wakeup', async () => {
-        const clientId = uniqueId('takec');
-        const first = await connectClient(b.port, { version, clientId, clean: true });
-        const before = recorder.of(clientId).length;
-        const second = await connectClient(b.port, { version, clientId, clean: true });
-        recorder.mark('connack', clientId);
-        assert.equal(second.connack.sessionPresent, false);
-        assert.deepEqual(recorder.sequence(clientId).slice(before), [
-          m5('auth_on_register'), 'on_client_gone', 'on_client_wakeup', m5('on_register'), 'mark:connack',
-        ]);
-        first.end(true);
+        await assertTakeover('takec', { clean: true }, false, 'on_client_gone');
       });
 
       test('an asynchronous auth_on_register holds the packets the client sent after CONNECT, then handles them in order', async () => {

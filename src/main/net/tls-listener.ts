@@ -19,7 +19,7 @@ function readPem(field: 'tlsCert' | 'tlsKey' | 'tlsCa', path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new Error(`config.${field}: cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`config.${field}: cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 }
 

@@ -13,17 +13,7 @@ import { ReasonCode } from './reason-codes.js';
 
 export type PublishProperties = NonNullable<mqttPacket.IPublishPacket['properties']>;
 
-export interface DecodedPublish {
-  topic: string;
-  /** A subarray of the decoded packet. */
-  payload: Buffer;
-  qos: QoS;
-  retain: boolean;
-  dup: boolean;
-  messageId?: number;
-  properties?: PublishProperties;
-}
-
+/** The fields of a PUBLISH packet as the hand codec encodes them. */
 export interface EncodablePublish {
   topic: string;
   payload: Buffer;
@@ -33,6 +23,9 @@ export interface EncodablePublish {
   messageId?: number;
   properties?: PublishProperties;
 }
+
+/** A decoded PUBLISH: its payload is a subarray of the decoded packet. */
+export type DecodedPublish = EncodablePublish;
 
 export type AckCmd = 'puback' | 'pubrec' | 'pubrel' | 'pubcomp';
 

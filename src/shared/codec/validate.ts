@@ -121,7 +121,7 @@ export function validateClientPacket(bytes: Buffer, cmd: string, version: number
         pos = utf8Field(bytes, pos, end, 'will topic');
         pos = binaryField(bytes, pos, end, 'will payload');
       }
-      if (flags & 0x80) pos = utf8Field(bytes, pos, end, 'user name');
+      if (flags & 0x80) utf8Field(bytes, pos, end, 'user name');
       return;
     }
     case 'subscribe':
