@@ -64,7 +64,13 @@ export class Connections {
       return;
     }
     const conn = new Connection(
-      this.nextId++ >>> 0, stream, transport, this.config.maxIncomingPacketSize, this.owner, this.log, this.config.maxConnectionBufferBytes,
+      this.nextId++ >>> 0,
+      stream,
+      transport,
+      this.config.maxIncomingPacketSize,
+      this.owner,
+      this.log,
+      this.config.maxConnectionBufferBytes,
       proxyProtocol,
     );
     this.byId.set(conn.id, conn);

@@ -17,7 +17,15 @@ import { BatchReader } from '../shared/channel/batch-reader.js';
 import type { BatchEndpoint } from '../shared/channel/endpoint.js';
 import { Outbox } from '../shared/channel/outbox.js';
 import {
-  readToRouter, writeClosed, writeDeliver, writeDropped, writeOpen, writePacket, type DeliveryTarget, type ToRouter, type TransportDropReason,
+  readToRouter,
+  writeClosed,
+  writeDeliver,
+  writeDropped,
+  writeOpen,
+  writePacket,
+  type DeliveryTarget,
+  type ToRouter,
+  type TransportDropReason,
 } from '../shared/channel/frames.js';
 import type { Logger } from '../shared/log.js';
 import { Connections } from './connections.js';
@@ -43,7 +51,12 @@ export class DataPlane implements ConnectionOwner {
   private closing = false;
 
   /** `events`: the broker, which emits the hosts' session events. */
-  constructor(private readonly config: BrokerConfig, log: Logger, plugins: PluginRegistry, private readonly events: EventEmitter) {
+  constructor(
+    private readonly config: BrokerConfig,
+    log: Logger,
+    plugins: PluginRegistry,
+    private readonly events: EventEmitter,
+  ) {
     const hosts = hostCount(config.workers);
     this.router = new Router(hosts, this.deliver, config.maxRetainedMemory, config.sharedSubscriptionStrategy);
     this.connections = new Connections(config, log, this, hosts, events);
@@ -143,20 +156,44 @@ export class DataPlane implements ConnectionOwner {
   private dispatch(host: number, msg: ToRouter): void {
     switch (msg.kind) {
       // Connection frames: to the client's connection.
-      case 'send': this.byId.get(msg.connId)?.write(msg.bytes); return;
-      case 'end': this.byId.get(msg.connId)?.end(); return;
-      case 'accepted': this.accepted(msg.connId, msg.keepalive, msg.maxPacketSize, msg.maxOutgoingPacketSize); return;
+      case 'send':
+        this.byId.get(msg.connId)?.write(msg.bytes);
+        return;
+      case 'end':
+        this.byId.get(msg.connId)?.end();
+        return;
+      case 'accepted':
+        this.accepted(msg.connId, msg.keepalive, msg.maxPacketSize, msg.maxOutgoingPacketSize);
+        return;
       // Routing frames: to the router.
-      case 'publish': this.router.route(msg.pool, msg.message, host, msg.sid); return;
-      case 'subscribe': this.router.subscribe(host, msg); return;
-      case 'unsubscribe': this.router.unsubscribe(host, msg.pool, msg.sid, msg.filter); return;
-      case 'sessionEnded': this.router.drop(host, msg.sid); return;
-      case 'redispatch': this.router.redispatch(host, msg.pool, msg.sid, msg.share, msg.message); return;
-      case 'presence': this.router.presence(host, msg.sid, msg.online); return;
+      case 'publish':
+        this.router.route(msg.pool, msg.message, host, msg.sid);
+        return;
+      case 'subscribe':
+        this.router.subscribe(host, msg);
+        return;
+      case 'unsubscribe':
+        this.router.unsubscribe(host, msg.pool, msg.sid, msg.filter);
+        return;
+      case 'sessionEnded':
+        this.router.drop(host, msg.sid);
+        return;
+      case 'redispatch':
+        this.router.redispatch(host, msg.pool, msg.sid, msg.share, msg.message);
+        return;
+      case 'presence':
+        this.router.presence(host, msg.sid, msg.online);
+        return;
       // Control frames: to their owners.
-      case 'credit': this.onCredit(host, msg.batches); return;
-      case 'hookCall': this.hooks.serve(host, msg); return;
-      case 'event': this.events.emit(msg.name, msg.clientId, msg.detail); return;
+      case 'credit':
+        this.onCredit(host, msg.batches);
+        return;
+      case 'hookCall':
+        this.hooks.serve(host, msg);
+        return;
+      case 'event':
+        this.events.emit(msg.name, msg.clientId, msg.detail);
+        return;
     }
   }
 

@@ -18,7 +18,12 @@ import { startTlsListener, startWssListener } from './net/tls-listener.js';
 import { attachWebSocket, startWebSocketListener, type Listener } from './net/ws-listener.js';
 
 /** Addresses of the started listeners, by transport. */
-export interface BrokerAddresses { tcp?: AddressInfo; ws?: AddressInfo; tls?: AddressInfo; wss?: AddressInfo }
+export interface BrokerAddresses {
+  tcp?: AddressInfo;
+  ws?: AddressInfo;
+  tls?: AddressInfo;
+  wss?: AddressInfo;
+}
 
 /** Takes a new client byte stream; `proxyProtocol`: it starts with a PROXY protocol header. */
 export type AcceptConnection = (stream: Duplex, transport: TransportInfo, proxyProtocol?: boolean) => void;
@@ -29,7 +34,11 @@ export class Listeners {
   /** Optional listeners (WebSocket, TLS, WSS) and WebSocket endpoints attached to the application's servers. */
   private readonly transports: Listener[] = [];
 
-  constructor(private readonly config: BrokerConfig, private readonly log: Logger, private readonly accept: AcceptConnection) {}
+  constructor(
+    private readonly config: BrokerConfig,
+    private readonly log: Logger,
+    private readonly accept: AcceptConnection,
+  ) {}
 
   /** Starts the TCP listener, then the optional ones the config enables; resolves with the TCP address. On a failure none stays open. */
   async listen(): Promise<AddressInfo> {
@@ -64,9 +73,16 @@ export class Listeners {
   attachWebSocket(server: HttpServer | HttpsServer, path: string): void {
     if (!path.startsWith('/')) throw new TypeError(`attachWebSocket: path must start with '/', got ${JSON.stringify(path)}`);
     const type = server instanceof TlsServer ? 'wss' : 'ws';
-    this.transports.push(attachWebSocket(server, {
-      path, type, maxPayload: this.config.maxIncomingPacketSize, accept: this.accept, log: this.log, exclusive: false,
-    }));
+    this.transports.push(
+      attachWebSocket(server, {
+        path,
+        type,
+        maxPayload: this.config.maxIncomingPacketSize,
+        accept: this.accept,
+        log: this.log,
+        exclusive: false,
+      }),
+    );
   }
 
   /** Addresses of the started listeners; a listener that is off has none. */

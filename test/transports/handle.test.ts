@@ -14,7 +14,16 @@ import type { Duplex } from 'node:stream';
 import mqttPacket from 'mqtt-packet';
 import { brokerForSuite, startBroker, type TestBroker } from '../helpers/broker.js';
 import {
-  closeClient, connectClient, dropConnection, nextMessage, once, uniqueId, uniqueTopic, VERSIONS, type ConnectOptions, type TestClient,
+  closeClient,
+  connectClient,
+  dropConnection,
+  nextMessage,
+  once,
+  uniqueId,
+  uniqueTopic,
+  VERSIONS,
+  type ConnectOptions,
+  type TestClient,
 } from '../helpers/clients.js';
 import { duplexPair } from '../helpers/duplex-pair.js';
 import { label, rule } from '../helpers/spec.js';
@@ -62,7 +71,9 @@ for (const version of VERSIONS) {
   describe(`Broker.handle (${label(version)})`, () => {
     for (const how of ['an in-memory stream', "a socket of the application's net server"] as const) {
       const connect = async (opts: ConnectOptions = {}): Promise<TestClient> =>
-        how === 'an in-memory stream' ? (await connectInMemory(b, { version, ...opts })).client : connectClient(appPort, { version, ...opts });
+        how === 'an in-memory stream'
+          ? (await connectInMemory(b, { version, ...opts })).client
+          : connectClient(appPort, { version, ...opts });
 
       test(`${rule(version, '3.2.0-1')} over ${how}: CONNECT gets CONNACK, SUBSCRIBE gets SUBACK, and PUBLISH at QoS 0, 1 and 2 comes back at that QoS`, async () => {
         const client = await connect();
@@ -122,11 +133,14 @@ for (const version of VERSIONS) {
     test('transportInfo given to handle is what the session sees', async () => {
       const clientId = uniqueId('ht');
       const seen = once<[string, Record<string, unknown>]>(b.broker, 'client-connected', 5_000, (id) => id === clientId);
-      await connectClient(() => {
-        const [clientSide, serverSide] = duplexPair();
-        b.broker.handle(serverSide, { type: 'ws', remoteAddress: '192.0.2.7', remotePort: 4242 });
-        return clientSide;
-      }, { version, clientId });
+      await connectClient(
+        () => {
+          const [clientSide, serverSide] = duplexPair();
+          b.broker.handle(serverSide, { type: 'ws', remoteAddress: '192.0.2.7', remotePort: 4242 });
+          return clientSide;
+        },
+        { version, clientId },
+      );
       const [, detail] = await seen;
       assert.deepEqual([detail['transport'], detail['remoteAddress'], detail['remotePort']], ['ws', '192.0.2.7', 4242]);
     });
@@ -141,7 +155,16 @@ for (const version of VERSIONS) {
       const [clientSide, serverSide] = duplexPair({ allowHalfOpen: true });
       b.broker.handle(serverSide);
       const packets = packetsOf(clientSide, version);
-      clientSide.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clean: true, clientId: uniqueId('ho'), keepalive: 30 }));
+      clientSide.write(
+        mqttPacket.generate({
+          cmd: 'connect',
+          protocolId: 'MQTT',
+          protocolVersion: version,
+          clean: true,
+          clientId: uniqueId('ho'),
+          keepalive: 30,
+        }),
+      );
       await once(clientSide, 'data');
       assert.equal(packets[0]?.cmd, 'connack');
       clientSide.end();
@@ -153,7 +176,16 @@ for (const version of VERSIONS) {
       b.broker.handle(serverSide);
       const packets = packetsOf(clientSide, version);
       const sentAt = Date.now();
-      clientSide.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clean: true, clientId: uniqueId('hk'), keepalive: 1 }));
+      clientSide.write(
+        mqttPacket.generate({
+          cmd: 'connect',
+          protocolId: 'MQTT',
+          protocolVersion: version,
+          clean: true,
+          clientId: uniqueId('hk'),
+          keepalive: 1,
+        }),
+      );
       await closed(serverSide, 6_000);
       const elapsed = Date.now() - sentAt;
       assert.ok(elapsed >= 1_450, `closed after ${elapsed} ms, before 1.5 × Keep Alive`);
@@ -188,14 +220,28 @@ for (const version of VERSIONS) {
 }
 
 describe('Broker.handle and close()', () => {
-  for (const [version, workers] of [[4, 0], [5, 0], [4, 1], [5, 1]] as const) {
+  for (const [version, workers] of [
+    [4, 0],
+    [5, 0],
+    [4, 1],
+    [5, 1],
+  ] as const) {
     test(`${label(version)}, workers: ${workers}: close() ends the streams served through handle${version === 5 ? ' with DISCONNECT 0x8B' : ''}, and a stream handed in afterwards is destroyed`, async () => {
       const tb = await startBroker({ workers });
       try {
         const [clientSide, serverSide] = duplexPair();
         tb.broker.handle(serverSide);
         const packets = packetsOf(clientSide, version);
-        clientSide.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clean: true, clientId: uniqueId('hc'), keepalive: 30 }));
+        clientSide.write(
+          mqttPacket.generate({
+            cmd: 'connect',
+            protocolId: 'MQTT',
+            protocolVersion: version,
+            clean: true,
+            clientId: uniqueId('hc'),
+            keepalive: 30,
+          }),
+        );
         await once(clientSide, 'data');
         await tb.close();
         await closed(serverSide);

@@ -13,7 +13,10 @@ export type HookCall = Extract<ControlFrame, { kind: 'hookCall' }>;
 
 export class HookServer {
   /** `outboxes`: the data plane's live outbox per host; a restarted host gets a new one. */
-  constructor(private readonly registry: PluginRegistry, private readonly outboxes: readonly Outbox[]) {}
+  constructor(
+    private readonly registry: PluginRegistry,
+    private readonly outboxes: readonly Outbox[],
+  ) {}
 
   /** Tells host `host` which hooks the in-process plugins implement; nothing while there is no in-process plugin. */
   announce(host: number): void {

@@ -34,7 +34,12 @@ export class HostSupervisor {
   private closing = false;
 
   /** Starts the hosts. `inProcess`: the live list of in-process plugins, which inline hosts call directly. */
-  constructor(private readonly config: BrokerConfig, private readonly log: Logger, inProcess: readonly NamedPlugin[], private readonly lifecycle: HostLifecycle) {
+  constructor(
+    private readonly config: BrokerConfig,
+    private readonly log: Logger,
+    inProcess: readonly NamedPlugin[],
+    private readonly lifecycle: HostLifecycle,
+  ) {
     this.launcher = config.workers === 0 ? new InlineHosts(config, log, inProcess) : new WorkerHosts(config);
     for (let i = 0; i < hostCount(config.workers); i++) this.start(i);
   }
