@@ -79,7 +79,7 @@ export class DataPlane implements ConnectionOwner {
     this.connections.destroyHost(index, 'actor host failed');
   }
 
-  /** The application publishes, as if a client of the default pool had. */
+  /** A message of the embedding application, routed in `pool` as if a client had published it. */
   publish(pool: string, message: AppMessage): void {
     this.router.route(pool, message, -1, 0);
   }
