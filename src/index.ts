@@ -2,7 +2,9 @@
  * Shoal's embedding API: createBroker, its configuration, the plugin API,
  * and the types a host application sees. Main thread.
  */
-export { Broker, createBroker, type BrokerAddresses, type BrokerStats, type PublishOptions } from './main/broker.js';
+export { Broker, createBroker, type BrokerStats, type PublishOptions } from './main/broker.js';
+export type { BrokerAddresses } from './main/listeners.js';
+export type { TransportInfo, TransportName } from './shared/transport.js';
 export type { CloseOptions, DisconnectClientOptions } from './main/server-disconnect.js';
 export { defaultConfig, resolveConfig, type BrokerConfig, type LogLevel, type SharedSubscriptionStrategy } from './api/config.js';
 export type { AppMessage, MessageProperties, QoS } from './shared/message/app-message.js';

@@ -6,8 +6,8 @@
 import type { AppMessage } from '../src/shared/message/app-message.js';
 import type { Outbox } from '../src/shared/channel/outbox.js';
 import {
-  writeAccepted, writeCredit, writeDrop, writeEnd, writeEvent, writeHookCall, writePresence, writePublish, writeRedispatch, writeSend,
-  writeSubscribe, writeUnsubscribe, type SessionEventName, type SubscribeRequest,
+  writeAccepted, writeCredit, writeEnd, writeEvent, writeHookCall, writePresence, writePublish, writeRedispatch, writeSend,
+  writeSessionEnded, writeSubscribe, writeUnsubscribe, type SessionEventName, type SubscribeRequest,
 } from '../src/shared/channel/frames.js';
 
 export class RouterLink {
@@ -44,7 +44,7 @@ export class RouterLink {
   }
 
   drop(sid: number): void {
-    writeDrop(this.outbox.writer, sid);
+    writeSessionEnded(this.outbox.writer, sid);
     this.outbox.commit();
   }
 

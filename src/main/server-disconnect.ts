@@ -4,7 +4,7 @@
  * options and their validation, with errors naming the option. Main thread.
  */
 import { ReasonCode, SERVER_DISCONNECT_CODES } from '../shared/codec/reason-codes.js';
-import type { ServerDisconnect, ServerRedirect } from './hosts/host-handle.js';
+import type { ServerDisconnect, ServerRedirect } from '../shared/channel/host-control.js';
 
 export interface DisconnectClientOptions {
   /** A reason code a server may send in DISCONNECT (spec 3.14.2.1); default 0x98 Administrative action. */

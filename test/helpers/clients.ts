@@ -1,6 +1,7 @@
 /**
  * Integration-test helpers around mqtt.js v5: connect a client (3.1.1 or 5.0)
- * with a unique client id and no automatic reconnect, record every PUBLISH it
+ * with a unique client id and no automatic reconnect, over TCP or over a
+ * stream the test makes, record every PUBLISH it
  * receives (in wire order, from the moment the socket opens), and wait for messages or events
  * with a bound. Nothing here sleeps to decide an outcome except
  * `expectNoMessage`, which first does a round trip with the broker. Runs on
@@ -8,6 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
 import mqtt from 'mqtt';
 import type { IClientOptions, IConnackPacket, IPublishPacket, MqttClient } from 'mqtt';
 
@@ -94,18 +96,19 @@ export function persistent(version: Version, sessionExpiryInterval = 300): Parti
 }
 
 /**
- * Connects an mqtt.js client (protocol 4 or 5, reconnectPeriod 0) and resolves
- * once CONNACK arrives; rejects on a refusal, a close, or after the bound.
+ * Connects an mqtt.js client (protocol 4 or 5, reconnectPeriod 0) to TCP port
+ * `to` of 127.0.0.1, or over the stream `to` returns, and resolves once
+ * CONNACK arrives; rejects on a refusal, a close, or after the bound.
  * This is mqtt.connectAsync's contract, built on mqtt.connect so the recorder
  * is attached before the socket opens: a message the broker sends right after
  * CONNACK (a resumed session) is never missed.
  */
-export function connectClient(port: number, opts: ConnectOptions = {}): Promise<TestClient> {
+export function connectClient(to: number | (() => Duplex), opts: ConnectOptions = {}): Promise<TestClient> {
   const { version = 4, timeoutMs = WAIT_MS, ...rest } = opts;
   const clientId = rest.clientId ?? uniqueId(version === 5 ? 'c5' : 'c4');
   const options: IClientOptions = {
     host: '127.0.0.1',
-    port,
+    port: typeof to === 'number' ? to : 0,
     protocol: 'mqtt',
     protocolVersion: version,
     reconnectPeriod: 0,
@@ -114,7 +117,7 @@ export function connectClient(port: number, opts: ConnectOptions = {}): Promise<
     ...rest,
     clientId,
   };
-  const client = mqtt.connect(options);
+  const client = typeof to === 'number' ? mqtt.connect(options) : new mqtt.MqttClient(to, options);
   const inbox = new Inbox();
   inboxes.set(client, inbox);
   openClients.add(client);

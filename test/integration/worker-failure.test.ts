@@ -21,7 +21,8 @@ function idOnHost(host: number, hosts: number): string {
 }
 
 function workerThreads(b: TestBroker): ReadonlyArray<Worker> {
-  return (b.broker as unknown as { launcher: { threads: ReadonlyArray<Worker> } }).launcher.threads;
+  // The broker's host supervisor and its piscina launcher (src/main/hosts/supervisor.ts, worker-hosts.ts).
+  return (b.broker as unknown as { hosts: { launcher: { threads: ReadonlyArray<Worker> } } }).hosts.launcher.threads;
 }
 
 async function roundTrip(sub: TestClient, pub: TestClient): Promise<void> {

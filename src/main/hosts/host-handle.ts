@@ -4,9 +4,7 @@
  * the host stops (rejects when its worker died). Main thread.
  */
 import type { BatchEndpoint } from '../../shared/channel/endpoint.js';
-import type { HostControl } from '../../../workers/actor-host.js';
-
-export type { HostControl, HostStats, ServerDisconnect, ServerRedirect } from '../../../workers/actor-host.js';
+import type { HostControl } from '../../shared/channel/host-control.js';
 
 export interface HostHandle {
   readonly index: number;

@@ -1,6 +1,7 @@
 /**
  * Stable placement of sessions on actor hosts: FNV-1a of pool and client id,
- * modulo the host count, so a reconnect always finds its session. Main thread.
+ * modulo the host count, so a reconnect always finds its session; and that
+ * host count. Main thread.
  */
 export function hostFor(pool: string, clientId: string, hostCount: number): number {
   let h = 0x811c9dc5;
@@ -10,4 +11,9 @@ export function hostFor(pool: string, clientId: string, hostCount: number): numb
     h = Math.imul(h, 0x01000193);
   }
   return (h >>> 0) % hostCount;
+}
+
+/** How many actor hosts (and router shards) a broker has: one per worker, one inline host with `workers: 0`. */
+export function hostCount(workers: number): number {
+  return Math.max(1, workers);
 }

@@ -8,7 +8,8 @@ import { Piscina } from 'piscina';
 import { portEndpoint } from '../../shared/channel/endpoint.js';
 import { wrapPort } from '../../shared/channel/comlink-node.js';
 import type { BrokerConfig } from '../../api/config.js';
-import type { HostControl, HostHandle, HostLauncher } from './host-handle.js';
+import type { HostControl } from '../../shared/channel/host-control.js';
+import type { HostHandle, HostLauncher } from './host-handle.js';
 import type { HostTask } from '../../../workers/worker-main.js';
 
 const WORKER_ENTRY = new URL('../../../workers/worker-main.js', import.meta.url);

@@ -1,8 +1,11 @@
 /**
  * One client transport on the main thread: its byte stream, its framer, its
  * keepalive and connect deadlines, and corked writes flushed once per batch.
- * The stream is any `Duplex`: a TCP or TLS socket, or a WebSocket wrapped as a
- * byte stream (src/net/ws-listener.ts). It knows which actor host serves its
+ * The stream is any `Duplex`: a TCP or TLS socket, a WebSocket wrapped as a
+ * byte stream (src/net/ws-listener.ts), or a stream the embedding
+ * application hands to `Broker.handle`; one that allows half-open use is
+ * closed when its readable side ends, as a listener's socket is. It knows
+ * which actor host serves its
  * session, not the session itself. With `proxyProtocol`, the stream starts
  * with a PROXY protocol header (src/net/proxy-protocol.ts): it is read before
  * any MQTT byte, under the same connect deadline, and the real client's
@@ -18,6 +21,7 @@ import { ProtocolError } from '../../shared/codec/protocol-error.js';
 import { ReasonCode } from '../../shared/codec/reason-codes.js';
 import type { Logger } from '../../shared/log.js';
 import type { TransportDropReason, TransportInfo } from '../../shared/channel/frames.js';
+import type { TransportName } from '../../shared/transport.js';
 import { LostAliases } from './lost-aliases.js';
 import { ProxyHeaderReader, ProxyProtocolError } from './proxy-protocol.js';
 
@@ -34,6 +38,11 @@ export interface ConnectionOwner {
   droppedQos0(conn: Connection, packet: Uint8Array, reason: TransportDropReason): void;
 }
 
+/** The TransportInfo of a socket (or any stream with its address fields): its peer's address, or '' and 0 where it has none. */
+export function transportOf(type: TransportName, socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): TransportInfo {
+  return { type, remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 };
+}
+
 /** What a socket offers beyond `Duplex`; used only where the stream has it. */
 interface SocketExtras {
   setNoDelay?(noDelay?: boolean): unknown;
@@ -47,6 +56,8 @@ export class Connection {
   protocolVersion = 0;
   /** Set when the session accepted the CONNECT. */
   accepted = false;
+  /** Reads are paused by inbound flow control (its host fell behind); keepalive is not checked meanwhile. */
+  paused = false;
   keepaliveMs = 0;
   /** The largest packet the client accepts (its Maximum Packet Size, capped by ours); 0 = no limit. */
   maxOutgoingPacketSize = 0;
@@ -89,6 +100,8 @@ export class Connection {
       this.closed = true;
       owner.onClose(this, this.closeReason);
     });
+    // A half-open stream stays writable once its peer stopped sending; a socket of our listeners is closed instead.
+    if (socket.allowHalfOpen) socket.once('end', () => this.end());
   }
 
   get isClosed(): boolean {
@@ -195,11 +208,13 @@ export class Connection {
   }
 
   pause(): void {
+    this.paused = true;
     this.socket.pause();
   }
 
   /** Reads resume; the time spent paused by the broker does not count against the keepalive. */
   resume(): void {
+    this.paused = false;
     this.lastActivity = Date.now();
     this.socket.resume();
   }

@@ -13,6 +13,7 @@ import type { BrokerConfig } from '../../api/config.js';
 import type { Logger } from '../../shared/log.js';
 import { listenOn, listenWebSocket, ownListener, trackSockets, upgradeRequired, type AcceptStream, type Listener } from './ws-listener.js';
 import type { TransportName } from '../../shared/transport.js';
+import { transportOf } from './connection.js';
 
 function readPem(field: 'tlsCert' | 'tlsKey' | 'tlsCa', path: string): Buffer {
   try {
@@ -49,7 +50,7 @@ function logTlsErrors(server: { on(event: 'tlsClientError', listener: (err: Erro
 /** Starts the `mqtts://` listener on `config.tlsPort`. */
 export async function startTlsListener(config: BrokerConfig, accept: AcceptStream, log: Logger): Promise<Listener> {
   const server = createTlsServer(tlsServerOptions(config), (socket: TLSSocket) => {
-    accept(socket, { type: 'tls', remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 });
+    accept(socket, transportOf('tls', socket));
   });
   const sockets: Set<Socket> = trackSockets(server);
   logTlsErrors(server, 'tls', log);

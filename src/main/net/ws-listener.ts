@@ -17,6 +17,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { BrokerConfig } from '../../api/config.js';
 import type { Logger } from '../../shared/log.js';
 import type { TransportInfo, TransportName, WebSocketTransportName } from '../../shared/transport.js';
+import { transportOf } from './connection.js';
 
 /** WebSocket subprotocols of MQTT, preferred first: 'mqtt' (3.1.1, 5.0), 'mqttv3.1' (3.1). */
 export const MQTT_SUBPROTOCOLS: readonly string[] = ['mqtt', 'mqttv3.1'];
@@ -150,7 +151,7 @@ export function attachWebSocket(server: HttpServer | HttpsServer, options: WebSo
       if (options.exclusive || server.listenerCount('upgrade') === 1) refuseUpgrade(socket, 404, 'Not Found');
       return;
     }
-    const transport: TransportInfo = { type, remoteAddress: req.socket.remoteAddress ?? '', remotePort: req.socket.remotePort ?? 0 };
+    const transport = transportOf(type, req.socket);
     const { origin, 'user-agent': userAgent } = req.headers;
     if (origin !== undefined) transport.origin = origin;
     if (userAgent !== undefined) transport.userAgent = userAgent;

@@ -29,22 +29,31 @@ export function portEndpoint(port: MessagePort): BatchEndpoint {
   };
 }
 
-/** Two endpoints wired to each other on one thread; delivery is deferred to a microtask, never re-entrant. */
+/**
+ * Two endpoints wired to each other on one thread; delivery is deferred to a
+ * microtask, never re-entrant. After either side closed nothing more is
+ * posted; a batch posted before is still delivered unless its receiver
+ * closed, as with a MessagePort (a host's last batch, its goodbyes at
+ * shutdown, reaches the main thread).
+ */
 export function inlineEndpoints(): [BatchEndpoint, BatchEndpoint] {
   const handlers: [((b: Buffer) => void) | undefined, ((b: Buffer) => void) | undefined] = [undefined, undefined];
-  let open = true;
-  const make = (self: 0 | 1): BatchEndpoint => ({
-    post(buffer, length) {
-      const peer = handlers[self === 0 ? 1 : 0];
-      if (!open || !peer) return;
-      queueMicrotask(() => { if (open) peer(Buffer.from(buffer, 0, length)); });
-    },
-    onBatch(handler) {
-      handlers[self] = handler;
-    },
-    close() {
-      open = false;
-    },
-  });
+  const closed = [false, false];
+  const make = (self: 0 | 1): BatchEndpoint => {
+    const other = self === 0 ? 1 : 0;
+    return {
+      post(buffer, length) {
+        const peer = handlers[other];
+        if (closed[self] || closed[other] || !peer) return;
+        queueMicrotask(() => { if (!closed[other]) peer(Buffer.from(buffer, 0, length)); });
+      },
+      onBatch(handler) {
+        handlers[self] = handler;
+      },
+      close() {
+        closed[self] = true;
+      },
+    };
+  };
   return [make(0), make(1)];
 }

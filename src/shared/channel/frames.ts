@@ -1,6 +1,8 @@
 /**
  * The only shapes that cross a thread: `ToSession` (main thread → actor host)
- * and `ToRouter` (actor host → main thread), and their binary frame codecs.
+ * and `ToRouter` (actor host → main thread: frames for a client's
+ * connection, for the topic router, and control frames for the broker), and
+ * their binary frame codecs.
  * Frames are written into a BatchWriter and read back from a BatchReader;
  * hot kinds (packet, send, publish, deliver) are plain binary; open,
  * plugins, event, hookCall and hookResult carry a small JSON body, the rest
@@ -57,7 +59,8 @@ export interface SubscribeRequest {
 
 export type SessionEventName = 'client-connected' | 'client-disconnected';
 
-export type ToRouter =
+/** Host → main: what a session asks of its client's connection. */
+export type ConnectionFrame =
   | { kind: 'send'; connId: number; bytes: Buffer }
   | { kind: 'end'; connId: number }
   /**
@@ -66,25 +69,36 @@ export type ToRouter =
    * (0 = no limit) is the largest packet the client accepts, for the
    * DISCONNECTs the main thread writes.
    */
-  | { kind: 'accepted'; connId: number; keepalive: number; maxPacketSize: number; maxOutgoingPacketSize: number }
+  | { kind: 'accepted'; connId: number; keepalive: number; maxPacketSize: number; maxOutgoingPacketSize: number };
+
+/** Host → main: what a session asks of the topic router. */
+export type RoutingFrame =
   | { kind: 'publish'; pool: string; sid: number; message: AppMessage }
   | ({ kind: 'subscribe' } & SubscribeRequest)
   | { kind: 'unsubscribe'; pool: string; sid: number; filter: string }
-  | { kind: 'drop'; sid: number }
-  | { kind: 'event'; name: SessionEventName; clientId: string; detail: Record<string, unknown> }
-  | { kind: 'credit'; batches: number }
+  /** The session ended (expired, replaced by a clean start, or its host shut down): the router forgets its subscriptions. */
+  | { kind: 'sessionEnded'; sid: number }
   /** A message the session got for shared subscription `share` and will not deliver: route it to another member. */
   | { kind: 'redispatch'; pool: string; sid: number; share: string; message: AppMessage }
   /** The session's transport came or went; shared subscription groups prefer online members. */
-  | { kind: 'presence'; sid: number; online: boolean }
+  | { kind: 'presence'; sid: number; online: boolean };
+
+/** Host → main: what a host tells the broker itself, outside any connection or route. */
+export type ControlFrame =
+  | { kind: 'event'; name: SessionEventName; clientId: string; detail: Record<string, unknown> }
+  /** The host has handled `batches` more batches from the main thread (inbound flow control). */
+  | { kind: 'credit'; batches: number }
   /**
    * Run hook `hook` in the in-process plugins with `args` (src/hooks/wire.ts
    * JSON); callId 0 (an `all` hook) expects no hookResult.
    */
   | { kind: 'hookCall'; callId: number; hook: string; args: string };
 
+/** Every frame from an actor host to the main thread. */
+export type ToRouter = ConnectionFrame | RoutingFrame | ControlFrame;
+
 const S_OPEN = 1, S_PACKET = 2, S_CLOSED = 3, S_DELIVER = 4, S_PLUGINS = 5, S_HOOK_RESULT = 6, S_DROPPED = 7;
-const R_SEND = 1, R_END = 2, R_ACCEPTED = 3, R_PUBLISH = 4, R_SUBSCRIBE = 5, R_UNSUBSCRIBE = 6, R_DROP = 7, R_EVENT = 8, R_CREDIT = 9;
+const R_SEND = 1, R_END = 2, R_ACCEPTED = 3, R_PUBLISH = 4, R_SUBSCRIBE = 5, R_UNSUBSCRIBE = 6, R_SESSION_ENDED = 7, R_EVENT = 8, R_CREDIT = 9;
 const R_REDISPATCH = 10, R_PRESENCE = 11, R_HOOK_CALL = 12;
 /** Target flags of a deliver frame, next to the QoS in the low two bits. */
 const T_RETAIN = 4, T_SHARE = 8, T_STORED = 16;
@@ -219,8 +233,8 @@ export function writeUnsubscribe(w: BatchWriter, pool: string, sid: number, filt
   w.str(filter);
 }
 
-export function writeDrop(w: BatchWriter, sid: number): void {
-  w.u8(R_DROP);
+export function writeSessionEnded(w: BatchWriter, sid: number): void {
+  w.u8(R_SESSION_ENDED);
   w.u32(sid);
 }
 
@@ -275,7 +289,7 @@ export function readToRouter(r: BatchReader): ToRouter {
       };
     }
     case R_UNSUBSCRIBE: return { kind: 'unsubscribe', pool: r.str(), sid: r.u32(), filter: r.str() };
-    case R_DROP: return { kind: 'drop', sid: r.u32() };
+    case R_SESSION_ENDED: return { kind: 'sessionEnded', sid: r.u32() };
     case R_CREDIT: return { kind: 'credit', batches: r.u32() };
     case R_REDISPATCH: return { kind: 'redispatch', pool: r.str(), sid: r.u32(), share: r.str(), message: readAppMessage(r) };
     case R_PRESENCE: return { kind: 'presence', sid: r.u32(), online: r.u8() === 1 };

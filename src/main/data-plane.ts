@@ -1,0 +1,227 @@
+/**
+ * The data plane of the main thread: moves batches between the client
+ * connections, the topic router and the actor hosts. It owns one Outbox per
+ * host, the inbound flow control (each host's credits; the clients of a host
+ * that falls behind stop being read until it catches up), the connections
+ * corked during the host batch in hand, and the dispatch of every frame a
+ * host sends: connection frames to the client's Connection, routing frames
+ * to the Router, control frames to their owners (credits here, hookCalls to
+ * the HookServer, session events to the broker). It is every Connection's
+ * owner, and makes the Router, the connection registry and the HookServer
+ * it drives. Never awaits. Main thread.
+ */
+import type { EventEmitter } from 'node:events';
+import type { BrokerConfig } from '../api/config.js';
+import type { AppMessage } from '../shared/message/app-message.js';
+import { BatchReader } from '../shared/channel/batch-reader.js';
+import type { BatchEndpoint } from '../shared/channel/endpoint.js';
+import { Outbox } from '../shared/channel/outbox.js';
+import {
+  readToRouter,
+  writeClosed,
+  writeDeliver,
+  writeDropped,
+  writeOpen,
+  writePacket,
+  type DeliveryTarget,
+  type ToRouter,
+  type TransportDropReason,
+} from '../shared/channel/frames.js';
+import type { Logger } from '../shared/log.js';
+import { Connections } from './connections.js';
+import { HookServer } from './hooks/hook-server.js';
+import type { PluginRegistry } from './hooks/registry.js';
+import { hostCount } from './hosts/placement.js';
+import type { Connection, ConnectionOwner } from './net/connection.js';
+import { Router } from './router/router.js';
+import type { RetainedStore } from '../api/retained-store.js';
+
+export class DataPlane implements ConnectionOwner {
+  readonly router: Router;
+  readonly connections: Connections;
+  readonly hooks: HookServer;
+  /** A plugin implements on_message_drop: QoS 0 drops on this thread are handed to the session's host. */
+  reportDrops = false;
+  private readonly byId: ReadonlyMap<number, Connection>;
+  private readonly outboxes: Outbox[] = [];
+  /** Per host: batches it reported handled, and whether its clients' reads are paused. */
+  private readonly credited: number[] = [];
+  private readonly paused: boolean[] = [];
+  /** Connections corked during the host batch in hand, uncorked at its end. */
+  private readonly corkedConns: Connection[] = [];
+  private closing = false;
+
+  /** `events`: the broker, which emits the hosts' session events. */
+  constructor(
+    private readonly config: BrokerConfig,
+    log: Logger,
+    plugins: PluginRegistry,
+    private readonly events: EventEmitter,
+    retainedStore: RetainedStore,
+  ) {
+    const hosts = hostCount(config.workers);
+    this.router = new Router(hosts, this.deliver, retainedStore, log, config.sharedSubscriptionStrategy);
+    this.connections = new Connections(config, log, this, hosts, events, (now) => this.router.sweepRetained(now));
+    this.byId = this.connections.byId;
+    this.hooks = new HookServer(plugins, this.outboxes);
+  }
+
+  /** Host `index` (re)started on `endpoint`: a fresh outbox and credit count, and the in-process plugins' hooks. */
+  attachHost(index: number, endpoint: BatchEndpoint): void {
+    this.outboxes[index] = new Outbox(endpoint, this.config);
+    this.credited[index] = 0;
+    this.paused[index] = false;
+    this.hooks.announce(index);
+    endpoint.onBatch((batch) => this.onHostBatch(index, batch));
+  }
+
+  /** Host `index` failed: its sessions are gone, so are their subscriptions and their clients' connections. */
+  hostFailed(index: number): void {
+    this.router.clearHost(index);
+    this.connections.destroyHost(index, 'actor host failed');
+  }
+
+  /** A message of the embedding application, routed in `pool` as if a client had published it. */
+  publish(pool: string, message: AppMessage): void {
+    this.router.route(pool, message, -1, 0);
+  }
+
+  /** Closing: what is batched goes out now; closed connections are no longer reported to their hosts. */
+  stop(): void {
+    this.closing = true;
+    for (const outbox of this.outboxes) outbox.flush();
+  }
+
+  /** Flushes and closes every host's endpoint. */
+  close(): void {
+    for (const outbox of this.outboxes) outbox.close();
+  }
+
+  // ── from the connections ──────────────────────────────────────────────────
+
+  onPacket(conn: Connection, packet: Buffer): void {
+    const host = conn.host;
+    if (host >= 0) {
+      const outbox = this.outboxes[host] as Outbox;
+      writePacket(outbox.writer, conn.id, packet);
+      outbox.commit();
+      if (outbox.posted - (this.credited[host] as number) > this.config.maxPendingBatches) this.pauseHost(host);
+      return;
+    }
+    const open = this.connections.place(conn, packet);
+    if (open === undefined) return;
+    const outbox = this.outboxes[conn.host] as Outbox;
+    writeOpen(outbox.writer, open);
+    outbox.commit();
+  }
+
+  onClose(conn: Connection, reason: string): void {
+    this.connections.remove(conn);
+    if (conn.host < 0 || this.closing) return;
+    const outbox = this.outboxes[conn.host] as Outbox;
+    writeClosed(outbox.writer, conn.id, reason);
+    outbox.commit();
+  }
+
+  corked(conn: Connection): void {
+    this.corkedConns.push(conn);
+  }
+
+  /** Hands a dropped QoS 0 PUBLISH to the session's host, for on_message_drop, when a plugin implements it. */
+  droppedQos0(conn: Connection, packet: Uint8Array, reason: TransportDropReason): void {
+    if (!this.reportDrops || conn.host < 0) return;
+    const outbox = this.outboxes[conn.host] as Outbox;
+    writeDropped(outbox.writer, conn.id, reason, packet);
+    outbox.commit();
+  }
+
+  // ── from the router ───────────────────────────────────────────────────────
+
+  /** The Router's delivery sink: one deliver frame for the host that owns the targets. */
+  private readonly deliver = (host: number, message: AppMessage, targets: DeliveryTarget[]): void => {
+    const outbox = this.outboxes[host] as Outbox;
+    writeDeliver(outbox.writer, message, targets);
+    outbox.commit();
+  };
+
+  // ── from the hosts ────────────────────────────────────────────────────────
+
+  /** A host's batch: every frame dispatched, then the connections it wrote to are uncorked, once each. */
+  private onHostBatch(host: number, batch: Buffer): void {
+    const reader = new BatchReader(batch);
+    while (!reader.done) this.dispatch(host, readToRouter(reader));
+    const corked = this.corkedConns;
+    for (let i = 0; i < corked.length; i++) (corked[i] as Connection).uncork();
+    corked.length = 0;
+  }
+
+  private dispatch(host: number, msg: ToRouter): void {
+    switch (msg.kind) {
+      // Connection frames: to the client's connection.
+      case 'send':
+        this.byId.get(msg.connId)?.write(msg.bytes);
+        return;
+      case 'end':
+        this.byId.get(msg.connId)?.end();
+        return;
+      case 'accepted':
+        this.accepted(msg.connId, msg.keepalive, msg.maxPacketSize, msg.maxOutgoingPacketSize);
+        return;
+      // Routing frames: to the router.
+      case 'publish':
+        this.router.route(msg.pool, msg.message, host, msg.sid);
+        return;
+      case 'subscribe':
+        this.router.subscribe(host, msg);
+        return;
+      case 'unsubscribe':
+        this.router.unsubscribe(host, msg.pool, msg.sid, msg.filter);
+        return;
+      case 'sessionEnded':
+        this.router.drop(host, msg.sid);
+        return;
+      case 'redispatch':
+        this.router.redispatch(host, msg.pool, msg.sid, msg.share, msg.message);
+        return;
+      case 'presence':
+        this.router.presence(host, msg.sid, msg.online);
+        return;
+      // Control frames: to their owners.
+      case 'credit':
+        this.onCredit(host, msg.batches);
+        return;
+      case 'hookCall':
+        this.hooks.serve(host, msg);
+        return;
+      case 'event':
+        this.events.emit(msg.name, msg.clientId, msg.detail);
+        return;
+    }
+  }
+
+  /** CONNACK 0x00 went out: the connection's keepalive and packet size limits are the session's from now on. */
+  private accepted(connId: number, keepalive: number, maxPacketSize: number, maxOutgoingPacketSize: number): void {
+    const conn = this.byId.get(connId);
+    if (!conn) return;
+    conn.accepted = true;
+    conn.keepaliveMs = keepalive * 1000;
+    if (maxPacketSize > 0) conn.setMaxPacketSize(maxPacketSize);
+    conn.maxOutgoingPacketSize = maxOutgoingPacketSize;
+  }
+
+  /** Inbound flow control: a host that falls behind stops its clients' reads until it catches up. */
+  private pauseHost(host: number): void {
+    if (this.paused[host]) return;
+    this.paused[host] = true;
+    this.connections.pauseHost(host);
+  }
+
+  private onCredit(host: number, batches: number): void {
+    const credited = (this.credited[host] as number) + batches;
+    this.credited[host] = credited;
+    if (!this.paused[host]) return;
+    if ((this.outboxes[host] as Outbox).posted - credited > this.config.maxPendingBatches / 2) return;
+    this.paused[host] = false;
+    this.connections.resumeHost(host);
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Supervision of the actor hosts: starts one per router shard (inline on the
+ * main thread with `workers: 0`, else in piscina worker threads), starts a
+ * new host in place of one whose worker failed, and fans the control calls
+ * out to every host: readiness (module plugins and runtime loaded), stats,
+ * a server-initiated disconnect, shutdown. Main thread.
+ */
+import type { BrokerConfig } from '../../api/config.js';
+import type { BatchEndpoint } from '../../shared/channel/endpoint.js';
+import type { HostStats, ServerDisconnect, ServerRedirect } from '../../shared/channel/host-control.js';
+import { withTimeout } from '../../shared/async.js';
+import type { NamedPlugin } from '../../shared/hooks/chain.js';
+import type { Logger } from '../../shared/log.js';
+import type { HostHandle, HostLauncher } from './host-handle.js';
+import { InlineHosts } from './inline-hosts.js';
+import { hostCount } from './placement.js';
+import { WorkerHosts } from './worker-hosts.js';
+
+/** How long shutdown() waits for a host to tell its clients goodbye before its worker is stopped anyway, in ms. */
+const HOST_SHUTDOWN_TIMEOUT_MS = 5000;
+
+/** What the supervisor tells the data plane about the hosts' lives. */
+export interface HostLifecycle {
+  /** Host `index` started (at first, or in place of a failed one); its batches come and go through `endpoint`. */
+  started(index: number, endpoint: BatchEndpoint): void;
+  /** Host `index` failed and a new one was started in its place: the sessions it held are gone. */
+  failed(index: number, err: unknown): void;
+}
+
+export class HostSupervisor {
+  private readonly launcher: HostLauncher;
+  private readonly hosts: HostHandle[] = [];
+  private loaded: Promise<string[]> | undefined;
+  private closing = false;
+
+  /** Starts the hosts. `inProcess`: the live list of in-process plugins, which inline hosts call directly. */
+  constructor(
+    private readonly config: BrokerConfig,
+    private readonly log: Logger,
+    inProcess: readonly NamedPlugin[],
+    private readonly lifecycle: HostLifecycle,
+  ) {
+    this.launcher = config.workers === 0 ? new InlineHosts(config, log, inProcess) : new WorkerHosts(config);
+    for (let i = 0; i < hostCount(config.workers); i++) this.start(i);
+  }
+
+  /**
+   * Resolves once every host has loaded its module plugins and runtime (at
+   * once without any) with the hooks the module plugins implement; rejects
+   * with a loading error. Asked once.
+   */
+  ready(): Promise<string[]> {
+    this.loaded ??= (async () => {
+      if (this.config.plugins.length === 0 && this.config.runtime === '') return [];
+      const hooks = await Promise.all(this.hosts.map((h) => h.control.ready()));
+      return hooks.flat();
+    })();
+    return this.loaded;
+  }
+
+  stats(): Promise<HostStats[]> {
+    return Promise.all(this.hosts.map((h) => h.control.stats()));
+  }
+
+  /** Asks every host to disconnect the client: a plugin may have moved its session off its placement. True when one had it. */
+  async disconnect(pool: string, clientId: string, request: ServerDisconnect): Promise<boolean> {
+    const found = await Promise.all(this.hosts.map((h) => h.control.disconnect(pool, clientId, request)));
+    return found.includes(true);
+  }
+
+  /** Every host tells its clients goodbye (or where to go) and stops; each is waited for HOST_SHUTDOWN_TIMEOUT_MS at most. No restart after this. */
+  async shutdown(redirect: ServerRedirect | undefined): Promise<void> {
+    this.closing = true;
+    const settled = (): undefined => undefined;
+    await Promise.all(this.hosts.map((h) => withTimeout(h.control.shutdown(redirect), HOST_SHUTDOWN_TIMEOUT_MS, settled, settled)));
+  }
+
+  /** Stops the worker threads (nothing with inline hosts). */
+  close(): Promise<void> {
+    return this.launcher.close();
+  }
+
+  private start(index: number): void {
+    const handle = this.launcher.start(index);
+    this.hosts[index] = handle;
+    this.lifecycle.started(index, handle.endpoint);
+    handle.exited.then(
+      () => undefined,
+      (err: unknown) => this.onFailed(index, handle, err),
+    );
+  }
+
+  private onFailed(index: number, handle: HostHandle, err: unknown): void {
+    if (this.closing || this.hosts[index] !== handle) return;
+    this.log.error({ err, host: index }, 'actor host failed; restarting it and disconnecting its clients');
+    handle.endpoint.close();
+    this.start(index);
+    this.lifecycle.failed(index, err);
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * The control contract between the main thread and an actor host: what the
+ * main thread may ask a host outside the data plane (stats, shutdown, a
+ * server-initiated disconnect, readiness) and the shapes those calls carry.
+ * Served over comlink by a worker host, called directly on an inline one.
+ * Types only; used on every thread.
+ */
+
+export interface HostStats {
+  host: number;
+  sessions: number;
+  connected: number;
+  queued: number;
+  /** Estimated bytes of the queued messages (src/message-bytes.ts plus a fixed cost per entry). */
+  queuedBytes: number;
+  inflight: number;
+  drops: { queueFull: number; packetTooLarge: number; rateLimited: number; expired: number };
+}
+
+/** A DISCONNECT the embedding application asks for: a reason code a server may send, and its optional properties. */
+export interface ServerDisconnect {
+  reasonCode: number;
+  reasonString?: string;
+  serverReference?: string;
+}
+
+/** Where the clients should go when the broker closes (5.0 Server Reference): 0x9D Server moved when `permanent`, else 0x9C Use another server. */
+export interface ServerRedirect {
+  serverReference: string;
+  permanent: boolean;
+}
+
+/** The control-plane surface of a host (served over comlink for worker hosts). */
+export interface HostControl {
+  stats(): Promise<HostStats>;
+  /**
+   * Tells every connected 5.0 client that the server shuts down (0x8B), or
+   * where to go instead with `redirect`, closes every transport, and stops.
+   */
+  shutdown(redirect?: ServerRedirect): Promise<void>;
+  /**
+   * Disconnects the connected client `clientId` of `pool`, if this host has
+   * it: a server-initiated disconnect (its will follows, its session lives on
+   * per its expiry). False when this host has no such connected client.
+   */
+  disconnect(pool: string, clientId: string, request: ServerDisconnect): Promise<boolean>;
+  /** Resolves with the hooks the host's module plugins implement once they and the runtime are loaded; rejects with the loading error. */
+  ready(): Promise<string[]>;
+}
