@@ -15,17 +15,17 @@ import type { BrokerConfig } from '../src/api/config.js';
 import type { NamedPlugin } from '../src/shared/hooks/chain.js';
 import type { Logger } from '../src/shared/log.js';
 import { readToSession, type ToSession } from '../src/shared/channel/frames.js';
-import type { Authenticator, ConnectAuth } from './connect/auth-flow.js';
-import { handleConnect, type SessionDirectory } from './connect/connect-handler.js';
+import type { ConnectAuth } from './connect/auth-flow.js';
+import type { Authenticator } from './connect/authenticator.js';
+import { handleConnect } from './connect/connect-handler.js';
+import type { SessionDirectory } from './connect/connect-types.js';
 import type { Runtime } from '../src/api/runtime.js';
 import { HostHooks } from './hooks/host-hooks.js';
 import { HostRuntime } from './runtime/host-runtime.js';
 import { hostAuthenticator } from './connect/plugin-auth.js';
 import { RouterLink } from './router-link.js';
-import { SessionActor, type SessionEnv } from './session/session-actor.js';
-import { notifyTransportDrop } from './session/session-hooks.js';
+import { SessionActor, type DropCounts, type SessionEnv } from './session/session-actor.js';
 import type mqttPacket from 'mqtt-packet';
-import { generateDisconnect } from '../src/shared/codec/packet-io.js';
 import { ReasonCode } from '../src/shared/codec/reason-codes.js';
 
 export interface HostStats {
@@ -36,7 +36,7 @@ export interface HostStats {
   /** Estimated bytes of the queued messages (src/message-bytes.ts plus a fixed cost per entry). */
   queuedBytes: number;
   inflight: number;
-  drops: { queueFull: number; packetTooLarge: number; rateLimited: number; expired: number };
+  drops: DropCounts;
 }
 
 /** A DISCONNECT the embedding application asks for: a reason code a server may send, and its optional properties. */
@@ -209,8 +209,7 @@ export class ActorHost implements SessionDirectory {
         return;
       }
       case 'dropped': {
-        const session = this.byConn.get(msg.connId);
-        if (session) notifyTransportDrop(session, msg.packet, msg.reason);
+        this.byConn.get(msg.connId)?.transportDropped(msg.packet, msg.reason);
         return;
       }
       case 'plugins':
@@ -238,7 +237,8 @@ export class ActorHost implements SessionDirectory {
     return connecting !== undefined && connecting.closed === undefined;
   }
 
-  established(connId: number, session: SessionActor): void {
+  established(connId: number, sid: number): void {
+    const session = this.sessions.get(sid)!;
     this.byConn.set(connId, session);
     this.pendingAuth.delete(connId);
     const connecting = this.connecting.get(connId);
@@ -273,9 +273,9 @@ export class ActorHost implements SessionDirectory {
     let connected = 0, queued = 0, queuedBytes = 0, inflight = 0;
     for (const s of this.sessions.values()) {
       if (s.connected) connected++;
-      queued += s.flow.queued;
-      queuedBytes += s.flow.queuedBytes;
-      inflight += s.flow.inflight.size;
+      queued += s.queued;
+      queuedBytes += s.queuedBytes;
+      inflight += s.inflight;
       drops.queueFull += s.drops.queueFull;
       drops.packetTooLarge += s.drops.packetTooLarge;
       drops.rateLimited += s.drops.rateLimited;
@@ -298,11 +298,7 @@ export class ActorHost implements SessionDirectory {
       disconnect.reasonCode = redirect.permanent ? ReasonCode.ServerMoved : ReasonCode.UseAnotherServer;
       disconnect.properties = { serverReference: redirect.serverReference };
     }
-    for (const session of this.byConn.values()) {
-      const bytes = session.protocolVersion === 5 ? generateDisconnect(disconnect, undefined, session.negotiated.maxOutgoingPacketSize) : undefined;
-      if (bytes) this.link.send(session.connId, bytes);
-      this.link.end(session.connId);
-    }
+    for (const session of this.byConn.values()) session.shutdownTransport(disconnect);
     for (const connId of this.connecting.keys()) this.link.end(connId);
     this.connecting.clear();
     for (const auth of this.pendingAuth.values()) auth.cancel();
