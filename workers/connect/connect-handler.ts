@@ -6,7 +6,8 @@
  * when it names an Authentication Method, check the client id, then hand it
  * to the registration (connect-register.ts: the plugin hooks, the session,
  * CONNACK), in VerneMQ's order. Refusals get the right CONNACK code (and a
- * Reason String on 5.0) and a close. Runs wherever the actor host runs.
+ * Reason String on 5.0) and a close (connect-refusal.ts). Runs wherever the
+ * actor host runs.
  */
 import { isUtf8 } from 'node:buffer';
 import type mqttPacket from 'mqtt-packet';

@@ -166,6 +166,26 @@ export class OutboundFlow {
     return taken;
   }
 
+  /** The queued messages, oldest first. */
+  queuedMessages(): Outgoing[] {
+    return this.queue.slice(this.head);
+  }
+
+  /**
+   * Takes back what a stored session held: `inflight` keeps its packet ids
+   * and states, `queued` its order (each counted with queuedBytes()). For an
+   * empty flow only; no cap applies, as the session held them all.
+   */
+  restore(inflight: readonly Outgoing[], queued: readonly Outgoing[]): void {
+    for (const o of inflight) this.inflight.set(o.packetId, o);
+    for (const o of queued) {
+      const bytes = queuedBytes(o.message);
+      this.queue.push(o);
+      this.sizes.push(bytes);
+      this.queuedBytes += bytes;
+    }
+  }
+
   /** Forgets everything (clean start, or session end). */
   clear(): void {
     this.inflight.clear();

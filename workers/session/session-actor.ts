@@ -36,6 +36,7 @@ import { TokenBucket } from './token-bucket.js';
 import { InboundAliases, OutboundAliases } from './topic-alias.js';
 import { isPromise, type MaybePromise } from '../../src/shared/async.js';
 import { parseSharedFilter, SHARE_PREFIX } from '../../src/shared/topic/topic.js';
+import type { SessionRecord } from './session-store.js';
 
 /** What a session needs from its actor host: the services its handlers use, its link to the router, and the host's indexes. */
 export interface SessionEnv extends HostServices {
@@ -44,6 +45,8 @@ export interface SessionEnv extends HostServices {
   ended(session: SessionActor): void;
   /** The host stops routing packets of `connId` to this session. */
   unbind(connId: number): void;
+  /** What a store keeps of the session changed: it went offline, its subscriptions changed, or it ended. */
+  changed(session: SessionActor): void;
 }
 
 /** Messages dropped for a session: over a queue limit, over the packet size, over the publish rate, or expired. */
@@ -78,6 +81,10 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
   private pendingWill: Will | undefined;
   private willTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
+  /** Milliseconds since the epoch when the offline session ends; null while connected, or when it never does. */
+  private deadline: number | null = null;
+  /** Milliseconds since the epoch when the pending will goes out. */
+  private willAt = 0;
   private ended = false;
   /** Set while a hook of a packet of this session answers asynchronously: later packets wait here, in order. */
   private held: Held[] | undefined;
@@ -172,20 +179,17 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
    */
   attach(a: Attachment): void {
     const { config, link } = this.host;
-    if (a.limits.maxMessageRate !== this.sessionLimits.maxMessageRate) {
-      const burst = a.limits.maxMessageRate === config.maxIncomingMessagesRate ? config.maxIncomingMessagesBurst : 0;
-      this.bucket = new TokenBucket(a.limits.maxMessageRate, burst, Date.now());
-    }
+    this.takeLimits(a.limits);
     const { connId, negotiated } = a;
     this.registeringConn = undefined;
     this.context = a.userContext;
-    this.sessionLimits = a.limits;
     this.user = a.username;
     this.expiry = a.sessionExpiry;
     this.will = a.will;
     this.negotiated = negotiated;
     this.auth = a.auth;
     this.connId = connId;
+    this.deadline = null;
     this.options = a.transportOptions;
     this.send(a.connack);
     link.accepted(connId, negotiated.keepalive, a.maxIncomingPacketSize, negotiated.maxOutgoingPacketSize);
@@ -209,6 +213,16 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
       sessionPresent: a.sessionPresent, protocolVersion: negotiated.protocolVersion, transport: transport.type,
       remoteAddress: transport.remoteAddress, remotePort: transport.remotePort,
     });
+  }
+
+  /** The limits of a new connection (or of a stored session); the publish rate's bucket starts afresh when its rate changed. */
+  private takeLimits(limits: SessionLimits): void {
+    const { config } = this.host;
+    if (limits.maxMessageRate !== this.sessionLimits.maxMessageRate) {
+      const burst = limits.maxMessageRate === config.maxIncomingMessagesRate ? config.maxIncomingMessagesBurst : 0;
+      this.bucket = new TokenBucket(limits.maxMessageRate, burst, Date.now());
+    }
+    this.sessionLimits = limits;
   }
 
   handlePacket(connId: number, bytes: Buffer): void {
@@ -320,6 +334,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     if (expiry > 0) this.queueFull(this.flow.trim(this.queueCaps()));
     this.scheduleWill();
     this.offline(expiry);
+    this.host.changed(this);
   }
 
   /** The session's expiry once its transport is gone, as the runtime may shorten it. */
@@ -334,15 +349,19 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
    */
   private offline(expiry: number): void {
     notifyTransportLost(this, expiry);
-    if (expiry === 0) {
+    if (expiry === 0) this.end();
+    else this.expireAt(deadlineAfter(expiry));
+  }
+
+  /** Arms the expiry timer of an offline session for `deadline` (null: it never expires). */
+  private expireAt(deadline: number | null): void {
+    this.deadline = deadline;
+    if (deadline === null) return;
+    this.expiryTimer = setTimeout(() => {
+      notifyExpired(this);
       this.end();
-    } else if (expiry < 0xffffffff) {
-      this.expiryTimer = setTimeout(() => {
-        notifyExpired(this);
-        this.end();
-      }, expiry * 1000);
-      this.expiryTimer.unref();
-    }
+    }, Math.max(0, deadline - Date.now()));
+    this.expiryTimer.unref();
   }
 
   holdFor(connId: number): void {
@@ -365,10 +384,16 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
       this.publishWill(will);
       return;
     }
+    this.willAt = Date.now() + Math.min(will.delaySeconds, this.expiry) * 1000;
+    this.delayWill(will);
+  }
+
+  /** Publishes `will` at `willAt`, unless a connection comes back first. */
+  private delayWill(will: Will): void {
     this.willTimer = setTimeout(() => {
       this.willTimer = undefined;
       this.publishWill(will);
-    }, Math.min(will.delaySeconds, this.expiry) * 1000);
+    }, Math.max(0, this.willAt - Date.now()));
     this.willTimer.unref();
     this.pendingWill = will;
   }
@@ -403,6 +428,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     this.flow.clear();
     this.subscriptions.clear();
     this.host.ended(this);
+    this.host.changed(this);
   }
 
   /**
@@ -531,18 +557,78 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
    */
   subscribe(filter: string, options: SubscriptionOptions): void {
     const existed = this.subscriptions.has(filter);
+    const { retainHandling } = options;
+    this.keepSubscription(filter, options, parseSharedFilter(filter) === undefined && (retainHandling === 0 || (retainHandling === 1 && !existed)));
+    this.host.changed(this);
+  }
+
+  private keepSubscription(filter: string, options: SubscriptionOptions, sendRetained: boolean): void {
     this.subscriptions.set(filter, options);
-    const { qos, noLocal, retainAsPublished, retainHandling, subscriptionId } = options;
+    const { qos, noLocal, retainAsPublished, subscriptionId } = options;
     this.host.link.subscribe({
-      pool: routingPool(this.pool, filter), sid: this.sid, filter, qos, noLocal, retainAsPublished, subscriptionId,
-      sendRetained: parseSharedFilter(filter) === undefined && (retainHandling === 0 || (retainHandling === 1 && !existed)),
+      pool: routingPool(this.pool, filter), sid: this.sid, filter, qos, noLocal, retainAsPublished, subscriptionId, sendRetained,
     });
   }
 
   unsubscribe(filter: string): boolean {
     if (!this.subscriptions.delete(filter)) return false;
     this.host.link.unsubscribe(routingPool(this.pool, filter), this.sid, filter);
+    this.host.changed(this);
     return true;
+  }
+
+  /**
+   * What a store keeps of this session: a snapshot that shares no mutable
+   * state with it (the messages are shared; a queued message is never
+   * changed in place). A connected session is recorded as it would be
+   * offline from now.
+   */
+  toRecord(): SessionRecord {
+    const record: SessionRecord = {
+      pool: this.pool,
+      clientId: this.clientId,
+      protocolVersion: this.protocolVersion,
+      sessionExpiry: this.expiry,
+      expiresAt: this.connected ? deadlineAfter(this.expiryAfterDisconnect()) : this.deadline,
+      userContext: this.context,
+      limits: { ...this.sessionLimits },
+      subscriptions: Array.from(this.subscriptions, ([filter, options]) => ({ filter, ...options })),
+      inflight: Array.from(this.flow.inflight.values(), copyOutgoing),
+      queued: this.flow.queuedMessages().map(copyOutgoing),
+      awaitingRelease: [...this.inboundQos2],
+    };
+    if (this.user !== undefined) record.username = this.user;
+    const will = this.pendingWill ?? this.will;
+    if (will) record.will = this.pendingWill ? { ...will, publishAt: this.willAt } : { ...will };
+    return record;
+  }
+
+  /**
+   * Takes back a stored session into this new one, offline: its
+   * subscriptions go to the router again (no retained messages, shared ones
+   * as offline members), its expiry and a will waiting for its delay keep
+   * their deadlines, and the will of a session recorded while connected
+   * follows its transport loss. A deadline already past applies at once.
+   */
+  restore(record: SessionRecord): void {
+    this.negotiated = { ...this.negotiated, protocolVersion: record.protocolVersion };
+    this.expiry = record.sessionExpiry;
+    this.context = record.userContext;
+    this.user = record.username;
+    this.takeLimits({ ...record.limits });
+    for (const { filter, ...options } of record.subscriptions) this.keepSubscription(filter, options, false);
+    if (this.hasSharedSubscriptions()) this.host.link.presence(this.sid, false);
+    this.flow.restore(record.inflight.map(restoredOutgoing), record.queued.map(restoredOutgoing));
+    for (const packetId of record.awaitingRelease) this.inboundQos2.add(packetId);
+    const { will } = record;
+    if (will?.publishAt !== undefined) {
+      this.willAt = will.publishAt;
+      this.delayWill({ message: restoredMessage(will.message), delaySeconds: will.delaySeconds });
+    } else if (will) {
+      this.will = { message: restoredMessage(will.message), delaySeconds: will.delaySeconds };
+      this.scheduleWill();
+    }
+    this.expireAt(record.expiresAt);
   }
 
   /**
@@ -618,6 +704,32 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
       this.host.link.redispatch(routingPool(this.pool, o.share!), this.sid, o.share!, o.message);
     }
   }
+}
+
+/** The deadline of an offline session with `expiry` seconds to live; null when it never expires. */
+function deadlineAfter(expiry: number): number | null {
+  return expiry >= 0xffffffff ? null : Date.now() + expiry * 1000;
+}
+
+function copyOutgoing(o: Outgoing): Outgoing {
+  return { ...o, subscriptionIds: [...o.subscriptionIds] };
+}
+
+function restoredOutgoing(o: Outgoing): Outgoing {
+  return { ...o, message: restoredMessage(o.message), subscriptionIds: [...o.subscriptionIds] };
+}
+
+/** A stored message whose bytes crossed a thread (structured clone) comes back as Uint8Array: the codecs want Buffers. */
+function restoredMessage(message: AppMessage): AppMessage {
+  const correlationData = message.properties?.correlationData;
+  if (Buffer.isBuffer(message.payload) && (correlationData === undefined || Buffer.isBuffer(correlationData))) return message;
+  const restored: AppMessage = { ...message, payload: asBuffer(message.payload) };
+  if (correlationData !== undefined) restored.properties = { ...message.properties, correlationData: asBuffer(correlationData) };
+  return restored;
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** Messages kept beyond the current batch must own their payload. */
