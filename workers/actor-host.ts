@@ -320,15 +320,16 @@ export class ActorHost implements SessionDirectory {
 
   /**
    * Group commit: one record per changed session (its latest state, or its
-   * removal once it ended or stopped being persistent), one store commit.
+   * removal once it ended, was replaced by a clean start, or stopped being
+   * persistent), one store commit.
    */
   private commit(): MaybePromise<void> {
     const { store, unsaved } = this;
     if (!store || !unsaved) return;
     this.unsaved = undefined;
     for (const session of unsaved) {
+      // What the store keeps for this pool and client id is the session there is now, if it is persistent.
       const live = this.find(session.pool, session.clientId);
-      if (live !== undefined && live !== session) continue; // the live one of that client id is saved on its own changes
       if (live && live.sessionExpiry > 0) store.save(live.toRecord());
       else store.remove(session.pool, session.clientId);
     }
