@@ -357,11 +357,10 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
   private expireAt(deadline: number | null): void {
     this.deadline = deadline;
     if (deadline === null) return;
-    this.expiryTimer = setTimeout(() => {
+    timerFor(deadline, () => {
       notifyExpired(this);
       this.end();
-    }, Math.max(0, deadline - Date.now()));
-    this.expiryTimer.unref();
+    }, (timer) => { this.expiryTimer = timer; });
   }
 
   holdFor(connId: number): void {
@@ -390,11 +389,10 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
 
   /** Publishes `will` at `willAt`, unless a connection comes back first. */
   private delayWill(will: Will): void {
-    this.willTimer = setTimeout(() => {
+    timerFor(this.willAt, () => {
       this.willTimer = undefined;
       this.publishWill(will);
-    }, Math.max(0, this.willAt - Date.now()));
-    this.willTimer.unref();
+    }, (timer) => { this.willTimer = timer; });
     this.pendingWill = will;
   }
 
@@ -704,6 +702,17 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
       this.host.link.redispatch(routingPool(this.pool, o.share!), this.sid, o.share!, o.message);
     }
   }
+}
+
+/** The longest wait a Node.js timer takes (about 24.8 days); a longer one would fire at once. */
+const MAX_TIMER_MS = 0x7fffffff;
+
+/** An unref'd timer that calls `fire` at `deadline` (ms since the epoch), however far: `arm` gets the handle of each leg. */
+function timerFor(deadline: number, fire: () => void, arm: (timer: NodeJS.Timeout) => void): void {
+  const wait = Math.max(0, deadline - Date.now());
+  const timer = wait > MAX_TIMER_MS ? setTimeout(() => timerFor(deadline, fire, arm), MAX_TIMER_MS) : setTimeout(fire, wait);
+  timer.unref();
+  arm(timer);
 }
 
 /** The deadline of an offline session with `expiry` seconds to live; null when it never expires. */
