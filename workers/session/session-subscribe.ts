@@ -128,7 +128,7 @@ function store(session: SubscribeContext, packet: mqttPacket.ISubscribePacket, a
     state.codes[index] = qos;
   }
   const suback = (): void => {
-    const packetOut: mqttPacket.ISubackPacket = { cmd: 'suback', messageId: packet.messageId as number, granted: state.codes };
+    const packetOut: mqttPacket.ISubackPacket = { cmd: 'suback', messageId: packet.messageId!, granted: state.codes };
     if (state.problems.length === 0) session.sendPacket(packetOut);
     else session.sendWithReason(packetOut, state.problems.join('; '));
   };
@@ -164,5 +164,5 @@ function unsubscribe(session: SubscribeContext, packet: mqttPacket.IUnsubscribeP
     codes.push(existed ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted);
   }
   const granted = codes.length === packet.unsubscriptions.length ? codes : packet.unsubscriptions.map(() => ReasonCode.Success);
-  session.sendPacket({ cmd: 'unsuback', messageId: packet.messageId as number, granted });
+  session.sendPacket({ cmd: 'unsuback', messageId: packet.messageId!, granted });
 }
