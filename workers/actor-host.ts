@@ -3,8 +3,12 @@
  * their index by client id and by connection, the CONNECTs waiting for an
  * authentication exchange or for their plugin hooks (with the packets that
  * arrive meanwhile), the plugin chains (host-hooks.ts), the session runtime
- * (host-runtime.ts), and the data-plane link to the router. Until its module
- * plugins and its runtime are loaded it keeps the batches it receives. It
+ * (host-runtime.ts), the data-plane link to the router, and the writes to
+ * its session store, when it has one (session-store.ts: the persistent
+ * sessions it saves when they go offline, change their subscriptions, end,
+ * or when the host shuts down, committed once per event-loop turn; the ones
+ * it takes back when it starts). Until its module plugins, its runtime and
+ * its stored sessions are loaded it keeps the batches it receives. It
  * does not care where it runs: a worker thread (worker-main.ts) or the main
  * thread (`workers: 0`).
  */
@@ -15,19 +19,33 @@ import type { BrokerConfig } from '../src/api/config.js';
 import type { NamedPlugin } from '../src/shared/hooks/chain.js';
 import type { Logger } from '../src/shared/log.js';
 import { readToSession, type ToSession } from '../src/shared/channel/frames.js';
-import type { Authenticator, ConnectAuth } from './connect/auth-flow.js';
-import { handleConnect, type SessionDirectory } from './connect/connect-handler.js';
+import type { ConnectAuth } from './connect/auth-flow.js';
+import type { Authenticator } from './connect/authenticator.js';
+import { handleConnect } from './connect/connect-handler.js';
+import type { SessionDirectory } from './connect/connect-types.js';
 import type { Runtime } from '../src/api/runtime.js';
 import { HostHooks } from './hooks/host-hooks.js';
 import { HostRuntime } from './runtime/host-runtime.js';
 import { hostAuthenticator } from './connect/plugin-auth.js';
 import { RouterLink } from './router-link.js';
 import { SessionActor, type SessionEnv } from './session/session-actor.js';
-import { notifyTransportDrop } from './session/session-hooks.js';
+import type { SessionRecord, SessionStore } from './session/session-store.js';
+import { isPromise, type MaybePromise } from '../src/shared/async.js';
 import type mqttPacket from 'mqtt-packet';
-import { generateDisconnect } from '../src/shared/codec/packet-io.js';
 import { ReasonCode } from '../src/shared/codec/reason-codes.js';
 import type { HostControl, HostStats, ServerDisconnect, ServerRedirect } from '../src/shared/channel/host-control.js';
+
+/**
+ * Moving sessions between hosts by their records, beside HostControl on the
+ * host's control object (the main thread's worker wrapper forwards
+ * HostControl only, so an inline host's control object has them today).
+ */
+export interface SessionTransfer {
+  /** Snapshots of the host's persistent sessions (a Session Expiry above 0), as a store keeps them. */
+  sessions(): Promise<SessionRecord[]>;
+  /** Takes back stored sessions, offline, in place of any this host has under the same pool and client id. */
+  restore(records: readonly SessionRecord[]): Promise<void>;
+}
 
 /** The plugins of a host. */
 export interface HostPlugins {
@@ -37,6 +55,8 @@ export interface HostPlugins {
   inProcess?: readonly NamedPlugin[];
   /** The session runtime of `config.runtime`, loaded or loading; the default runtime when absent. */
   runtime?: Runtime | Promise<Runtime>;
+  /** Where the host saves its persistent sessions and finds them again when it starts; none when absent. */
+  store?: SessionStore;
 }
 
 /** A connection whose CONNECT waits for its plugin hooks: its later packets, and its close. */
@@ -59,6 +79,9 @@ export class ActorHost implements SessionDirectory {
   private early: Buffer[] | undefined;
   private readonly loaded: Promise<void>;
   private nextSid = 1;
+  private readonly store: SessionStore | undefined;
+  /** Sessions whose record changed since the store's last commit (pending while set). */
+  private unsaved: Set<SessionActor> | undefined;
   private stopResolve: (() => void) | undefined;
   readonly stopped: Promise<void>;
 
@@ -90,37 +113,45 @@ export class ActorHost implements SessionDirectory {
       runtime: this.runtime,
       ended: (s) => this.forget(s),
       unbind: (connId) => { this.byConn.delete(connId); },
+      changed: (s) => this.changed(s),
     };
+    this.store = plugins.store;
     this.stopped = new Promise((resolve) => { this.stopResolve = resolve; });
-    this.loaded = this.load(plugins.modules, plugins.runtime);
+    this.loaded = this.load(plugins.modules, plugins.runtime, this.store?.load());
     endpoint.onBatch((batch) => {
       if (this.early) this.early.push(batch);
       else this.onBatch(batch);
     });
   }
 
-  readonly control: HostControl = {
+  readonly control: HostControl & SessionTransfer = {
     stats: async () => this.stats(),
     shutdown: async (redirect) => this.shutdown(redirect),
     disconnect: async (pool, clientId, request) => this.disconnect(pool, clientId, request),
     ready: () => this.loaded.then(() => this.hooks.moduleHooks()),
+    sessions: async () => this.snapshot(),
+    restore: async (records) => { this.restore(records); },
   };
 
-  private load(modules: NamedPlugin[] | Promise<NamedPlugin[]>, runtime: Runtime | Promise<Runtime> | undefined): Promise<void> {
-    if (Array.isArray(modules) && !(runtime instanceof Promise)) {
+  private load(
+    modules: NamedPlugin[] | Promise<NamedPlugin[]>, runtime: Runtime | Promise<Runtime> | undefined, stored: MaybePromise<readonly SessionRecord[]> | undefined,
+  ): Promise<void> {
+    if (Array.isArray(modules) && !isPromise(runtime) && !isPromise(stored)) {
       this.hooks.setModules(modules);
       if (runtime) this.runtime.set(runtime);
+      if (stored) this.restore(stored);
       return Promise.resolve();
     }
     this.early = [];
-    const loaded = Promise.all([modules, runtime]).then(([loadedModules, loadedRuntime]) => {
+    const loaded = Promise.all([modules, runtime, stored]).then(([loadedModules, loadedRuntime, loadedSessions]) => {
       this.hooks.setModules(loadedModules);
       if (loadedRuntime) this.runtime.set(loadedRuntime);
+      if (loadedSessions) this.restore(loadedSessions);
       const early = this.early ?? [];
       this.early = undefined;
       for (const batch of early) this.onBatch(batch);
     });
-    loaded.catch((err: unknown) => this.log.error({ err }, 'loading the plugin modules or the runtime failed; this host serves no client'));
+    loaded.catch((err: unknown) => this.log.error({ err }, 'loading the plugin modules, the runtime or the stored sessions failed; this host serves no client'));
     return loaded;
   }
 
@@ -168,8 +199,7 @@ export class ActorHost implements SessionDirectory {
         return;
       }
       case 'dropped': {
-        const session = this.byConn.get(msg.connId);
-        if (session) notifyTransportDrop(session, msg.packet, msg.reason);
+        this.byConn.get(msg.connId)?.transportDropped(msg.packet, msg.reason);
         return;
       }
       case 'plugins':
@@ -197,7 +227,8 @@ export class ActorHost implements SessionDirectory {
     return connecting !== undefined && connecting.closed === undefined;
   }
 
-  established(connId: number, session: SessionActor): void {
+  established(connId: number, sid: number): void {
+    const session = this.sessions.get(sid)!;
     this.byConn.set(connId, session);
     this.pendingAuth.delete(connId);
     const connecting = this.connecting.get(connId);
@@ -221,6 +252,57 @@ export class ActorHost implements SessionDirectory {
     this.pendingAuth.set(connId, auth);
   }
 
+  /** Sessions taken back from a store (or another host's snapshot), offline; one of the same pool and client id here ends first. */
+  private restore(records: readonly SessionRecord[]): void {
+    for (const record of records) {
+      this.find(record.pool, record.clientId)?.end();
+      this.create(record.pool, record.clientId).restore(record);
+    }
+  }
+
+  /** The records of the persistent sessions, as the store would keep them. */
+  private snapshot(): SessionRecord[] {
+    const records: SessionRecord[] = [];
+    for (const session of this.sessions.values()) if (session.sessionExpiry > 0) records.push(session.toRecord());
+    return records;
+  }
+
+  /** Without a store nothing is kept; with one, the session's record is written with the others of this turn. */
+  private changed(session: SessionActor): void {
+    if (!this.store) return;
+    if (!this.unsaved) {
+      this.unsaved = new Set();
+      setImmediate(() => void this.commit());
+    }
+    this.unsaved.add(session);
+  }
+
+  /**
+   * Group commit: one record per changed session (its latest state, or its
+   * removal once it ended, was replaced by a clean start, or stopped being
+   * persistent), one store commit.
+   */
+  private commit(): MaybePromise<void> {
+    const { store, unsaved } = this;
+    if (!store || !unsaved) return;
+    this.unsaved = undefined;
+    for (const session of unsaved) {
+      // What the store keeps for this pool and client id is the session there is now, if it is persistent.
+      const live = this.find(session.pool, session.clientId);
+      if (live && live.sessionExpiry > 0) store.save(live.toRecord());
+      else store.remove(session.pool, session.clientId);
+    }
+    let done: MaybePromise<void>;
+    try {
+      done = store.commit();
+    } catch (err) {
+      this.log.error({ err }, 'session store commit failed');
+      return;
+    }
+    if (!isPromise(done)) return;
+    return done.catch((err: unknown) => this.log.error({ err }, 'session store commit failed'));
+  }
+
   private forget(session: SessionActor): void {
     this.sessions.delete(session.sid);
     const key = `${session.pool}\0${session.clientId}`;
@@ -232,9 +314,9 @@ export class ActorHost implements SessionDirectory {
     let connected = 0, queued = 0, queuedBytes = 0, inflight = 0;
     for (const s of this.sessions.values()) {
       if (s.connected) connected++;
-      queued += s.flow.queued;
-      queuedBytes += s.flow.queuedBytes;
-      inflight += s.flow.inflight.size;
+      queued += s.queued;
+      queuedBytes += s.queuedBytes;
+      inflight += s.inflight;
       drops.queueFull += s.drops.queueFull;
       drops.packetTooLarge += s.drops.packetTooLarge;
       drops.rateLimited += s.drops.rateLimited;
@@ -251,17 +333,13 @@ export class ActorHost implements SessionDirectory {
     return true;
   }
 
-  private shutdown(redirect: ServerRedirect | undefined): void {
+  private shutdown(redirect: ServerRedirect | undefined): MaybePromise<void> {
     const disconnect: mqttPacket.IDisconnectPacket = { cmd: 'disconnect', reasonCode: ReasonCode.ServerShuttingDown };
     if (redirect) {
       disconnect.reasonCode = redirect.permanent ? ReasonCode.ServerMoved : ReasonCode.UseAnotherServer;
       disconnect.properties = { serverReference: redirect.serverReference };
     }
-    for (const session of this.byConn.values()) {
-      const bytes = session.protocolVersion === 5 ? generateDisconnect(disconnect, undefined, session.negotiated.maxOutgoingPacketSize) : undefined;
-      if (bytes) this.link.send(session.connId, bytes);
-      this.link.end(session.connId);
-    }
+    for (const session of this.byConn.values()) session.shutdownTransport(disconnect);
     for (const connId of this.connecting.keys()) this.link.end(connId);
     this.connecting.clear();
     for (const auth of this.pendingAuth.values()) auth.cancel();
@@ -269,5 +347,8 @@ export class ActorHost implements SessionDirectory {
     this.outbox.close();
     // Stop after this turn, so the control reply to shutdown() leaves first.
     setImmediate(() => this.stopResolve?.());
+    if (!this.store) return;
+    for (const session of this.sessions.values()) this.changed(session);
+    return this.commit();
   }
 }

@@ -177,6 +177,23 @@ for (const version of VERSIONS) {
       });
     }
 
+    test(`${rule(version, '3.1.2-4', '3.1.2-23')} a session whose expiry is longer than a Node.js timer holds (30 days) stays after its client goes offline`, async () => {
+      const thirtyDays = 30 * 24 * 3600;
+      const own = await startBroker({ persistentSessionExpiry: thirtyDays, maxSessionExpiryInterval: thirtyDays });
+      try {
+        const clientId = uniqueId('pers');
+        const first = await connectClient(own.port, { version, clientId, ...persistent(version, thirtyDays) });
+        await first.subscribeAsync(uniqueTopic('long'), { qos: 1 });
+        await goOffline(own, first);
+        await new Promise((r) => setTimeout(r, 100));
+        const again = await connectClient(own.port, { version, clientId, ...persistent(version, thirtyDays) });
+        assert.equal(again.connack.sessionPresent, true, 'the session expired at once');
+      } finally {
+        await closeAllClients();
+        await own.close();
+      }
+    });
+
     test('maxOfflineMessages bounds the offline queue (oldest dropped)', async () => {
       const own = await startBroker({ maxOfflineMessages: 3 });
       try {

@@ -16,7 +16,7 @@ import { resolveConfig } from '../../src/api/config.js';
 import { createLogger } from '../../src/shared/log.js';
 import { readToRouter, writeClosed, writeOpen, writePacket, type ToRouter } from '../../src/shared/channel/frames.js';
 import { ActorHost } from '../../workers/actor-host.js';
-import type { AuthExchange, Authenticator, AuthRequest, AuthStep } from '../../workers/connect/auth-flow.js';
+import type { AuthExchange, Authenticator, AuthRequest, AuthStep } from '../../workers/connect/authenticator.js';
 
 const METHOD = 'TOKEN';
 

@@ -1,6 +1,6 @@
 /**
- * MQTT 5.0 enhanced authentication (spec 4.12): the `Authenticator`
- * interface that decides, and the AUTH packet exchanges around it, at CONNECT
+ * MQTT 5.0 enhanced authentication (spec 4.12): the AUTH packet exchanges
+ * around the `Authenticator` (authenticator.ts), at CONNECT
  * (before CONNACK) and for re-authentication on a connected session. A step
  * may be decided at once or with a promise: at CONNECT the connection waits
  * for it (a packet other than DISCONNECT meanwhile is a Protocol Error, as
@@ -14,48 +14,9 @@ import type mqttPacket from 'mqtt-packet';
 import { ProtocolError } from '../../src/shared/codec/protocol-error.js';
 import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
 import { generateWithReason, parsePacket } from '../../src/shared/codec/packet-io.js';
-import type { SessionActor } from '../session/session-actor.js';
+import type { ReauthContext } from '../session/session-context.js';
 import { isPromise } from '../../src/shared/async.js';
-
-/** The outcome of one step of an exchange. */
-export type AuthStep =
-  | { outcome: 'continue'; data?: Buffer }
-  | { outcome: 'success'; data?: Buffer }
-  /** Refused: CONNACK (at CONNECT) or DISCONNECT (re-authentication) with `reasonCode`, default 0x87 Not authorized. */
-  | { outcome: 'failure'; reasonCode?: number; reasonString?: string };
-
-/** One authentication exchange; it may keep its state between steps. */
-export interface AuthExchange {
-  /** Takes the client's Authentication Data (from CONNECT or AUTH) and decides, now or later. */
-  step(data: Buffer | undefined): AuthStep | Promise<AuthStep>;
-}
-
-export interface AuthRequest {
-  method: string;
-  clientId: string;
-  username: string | undefined;
-  /** True for a re-authentication (AUTH 0x19) on a connected session. */
-  reauthentication: boolean;
-  /** The session's pool. */
-  pool: string;
-  /** The runtime's user context of the session; undefined at CONNECT. */
-  userContext: unknown;
-}
-
-export interface Authenticator {
-  /** Starts an exchange for `request.method`; undefined when the method is not supported. */
-  start(request: AuthRequest): AuthExchange | undefined;
-}
-
-/** The authentication state of one accepted connection that used an Authentication Method. */
-export interface ConnectionAuth {
-  method: string;
-  username: string | undefined;
-  /** The re-authentication in progress, if any. */
-  exchange: AuthExchange | undefined;
-  /** True while a step of the re-authentication waits for the authenticator's answer. */
-  deciding?: boolean;
-}
+import type { AuthExchange, AuthStep, ConnectionAuth } from './authenticator.js';
 
 /** What the CONNECT-time exchange does on its outcome; supplied by the connect handler. */
 export interface ConnectAuthHandlers {
@@ -155,8 +116,8 @@ export class ConnectAuth {
  * answers with a promise is answered when it settles, unless the connection
  * is gone by then; the session serves its other packets meanwhile.
  */
-export function handleAuth(session: SessionActor, packet: mqttPacket.IAuthPacket): void {
-  const auth = session.auth;
+export function handleAuth(session: ReauthContext, packet: mqttPacket.IAuthPacket): void {
+  const auth = session.connectionAuth;
   if (!auth) throw new ProtocolError(ReasonCode.ProtocolError, 'AUTH on a connection without an Authentication Method [MQTT-4.12.0-7]');
   const method = packet.properties?.authenticationMethod;
   if (method !== auth.method) throw new ProtocolError(ReasonCode.ProtocolError, 'AUTH with another Authentication Method [MQTT-4.12.1-1]');
@@ -173,15 +134,15 @@ export function handleAuth(session: SessionActor, packet: mqttPacket.IAuthPacket
   if (!isPromise(step)) return reauthenticated(session, auth, step);
   auth.deciding = true;
   step.then((decided) => {
-    if (session.auth !== auth) return; // the connection is gone
+    if (session.connectionAuth !== auth) return; // the connection is gone
     auth.deciding = false;
     reauthenticated(session, auth, decided);
   }).catch((err: unknown) => {
-    if (session.auth === auth) session.fail(err);
+    if (session.connectionAuth === auth) session.fail(err);
   });
 }
 
-function reauthenticated(session: SessionActor, auth: ConnectionAuth, step: AuthStep): void {
+function reauthenticated(session: ReauthContext, auth: ConnectionAuth, step: AuthStep): void {
   switch (step.outcome) {
     case 'continue':
       session.sendPacket(authPacket(ReasonCode.ContinueAuthentication, auth.method, step.data));

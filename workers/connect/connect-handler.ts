@@ -6,48 +6,24 @@
  * when it names an Authentication Method, check the client id, then hand it
  * to the registration (connect-register.ts: the plugin hooks, the session,
  * CONNACK), in VerneMQ's order. Refusals get the right CONNACK code (and a
- * Reason String on 5.0) and a close. Runs wherever the actor host runs.
+ * Reason String on 5.0) and a close (connect-refusal.ts). Runs wherever the
+ * actor host runs.
  */
 import { isUtf8 } from 'node:buffer';
 import type mqttPacket from 'mqtt-packet';
 import { ProtocolError } from '../../src/shared/codec/protocol-error.js';
-import { connackCodeForV3, ReasonCode } from '../../src/shared/codec/reason-codes.js';
+import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
 import type { BrokerConfig } from '../../src/api/config.js';
-import type { Logger } from '../../src/shared/log.js';
-import type { ToSession } from '../../src/shared/channel/frames.js';
 import { isValidTopicName } from '../../src/shared/topic/topic.js';
-import { ConnectAuth, type Authenticator } from './auth-flow.js';
-import { register, type Authenticated } from './connect-register.js';
-import type { HostHooks } from '../hooks/host-hooks.js';
-import type { HostRuntime } from '../runtime/host-runtime.js';
+import { ConnectAuth } from './auth-flow.js';
+import { register } from './connect-register.js';
+import { refuse, refuseConnect } from './connect-refusal.js';
+import type { Authenticated, OpenFrame, SessionDirectory } from './connect-types.js';
 import { choosePool } from '../runtime/pools.js';
-import { generatePacket, generateWithReason, parsePacket } from '../../src/shared/codec/packet-io.js';
-import type { SessionActor } from '../session/session-actor.js';
+import { parsePacket } from '../../src/shared/codec/packet-io.js';
 import { fixedHeaderLength } from '../../src/shared/codec/framer.js';
 
-/** What the connect handler needs from its actor host. */
-export interface SessionDirectory {
-  readonly config: BrokerConfig;
-  readonly authenticator: Authenticator | undefined;
-  readonly hooks: HostHooks;
-  readonly runtime: HostRuntime;
-  readonly log: Logger;
-  find(pool: string, clientId: string): SessionActor | undefined;
-  create(pool: string, clientId: string): SessionActor;
-  /** True while `connId` waits for its CONNACK and has not closed. */
-  isConnecting(connId: number): boolean;
-  /** `connId` got its CONNACK from `session`: its packets go there, those that waited first. */
-  established(connId: number, session: SessionActor): void;
-  sendRaw(connId: number, bytes: Buffer): void;
-  /** Closes `connId` (and forgets it, if it was waiting for its CONNACK). */
-  endRaw(connId: number): void;
-  /** Keeps a CONNECT waiting for its authentication exchange: the packets of `connId` go to `auth` while it is active. */
-  pendAuth(connId: number, auth: ConnectAuth): void;
-}
-
 interface Refusal { code: number; reason: string }
-
-type OpenFrame = Extract<ToSession, { kind: 'open' }>;
 
 export function handleConnect(dir: SessionDirectory, open: OpenFrame): void {
   const version = protocolLevel(open.packet);
@@ -121,31 +97,4 @@ function willRefusal(connect: mqttPacket.IConnectPacket): Refusal | undefined {
     return { code: ReasonCode.PayloadFormatInvalid, reason: 'will payload is not UTF-8 but its Payload Format Indicator says so (§3.1.3.2.3)' };
   }
   return undefined;
-}
-
-/** refuse() of a parsed CONNECT, with its protocol version and its Maximum Packet Size. */
-export function refuseConnect(
-  dir: SessionDirectory, connId: number, connect: mqttPacket.IConnectPacket, reasonCode: number, reason: string, serverReference?: string,
-): void {
-  refuse(dir, connId, connect.protocolVersion ?? 4, reasonCode, reason, connect.properties?.maximumPacketSize ?? 0, serverReference);
-}
-
-/**
- * CONNACK with a refusal code (a Reason String, and a Server Reference when
- * given, on 5.0), then close; a malformed 3.1.1 CONNECT is just closed, and
- * so is a 5.0 one whose CONNACK would not fit its Maximum Packet Size even
- * without the Reason String [MQTT-3.1.2-24].
- */
-function refuse(
-  dir: SessionDirectory, connId: number, version: number, reasonCode: number, reason: string, maxPacketSize: number, serverReference?: string,
-): void {
-  if (version === 5) {
-    const connack: mqttPacket.IConnackPacket = { cmd: 'connack', sessionPresent: false, reasonCode };
-    if (serverReference !== undefined) connack.properties = { serverReference };
-    const bytes = generateWithReason(connack, reason, maxPacketSize);
-    if (bytes) dir.sendRaw(connId, bytes);
-  } else if (reasonCode !== ReasonCode.MalformedPacket) {
-    dir.sendRaw(connId, generatePacket({ cmd: 'connack', sessionPresent: false, returnCode: connackCodeForV3(reasonCode) }, version));
-  }
-  dir.endRaw(connId);
 }

@@ -6,9 +6,10 @@
  * new_user_context) → attach to the session (taking over a connected one,
  * whose on_client_offline / on_client_gone runs; clean start; then
  * on_client_wakeup) → on_register(_m5) → auth_on_publish(_m5) of the will,
- * then the runtime's is_allowed('publish') of it → CONNACK, when the session
- * gets the user context connect answered → the session's queued messages and
- * the packets that arrived meanwhile. While a plugin answers asynchronously
+ * then the runtime's is_allowed('publish') of it → the session's attach()
+ * with one Attachment holding all the registration decided (CONNACK, the
+ * user context connect answered, the limits, the will) → the session's
+ * queued messages and the packets that arrived meanwhile. While a plugin answers asynchronously
  * the actor host holds the connection's later packets; a connection that
  * closes meanwhile is not registered. Runs wherever the actor host runs.
  */
@@ -18,22 +19,16 @@ import { ConnackReturnCode, ReasonCode } from '../../src/shared/codec/reason-cod
 import type { BrokerConfig } from '../../src/api/config.js';
 import type { ChainOutcome } from '../../src/shared/hooks/chain.js';
 import type { Peer, PublishModifiers, RegisterModifiers } from '../../src/api/hooks.js';
-import type { ToSession } from '../../src/shared/channel/frames.js';
 import type { ConnectAnswer, ConnectPacket, SessionOptions } from '../../src/api/runtime.js';
-import { refuseConnect, type SessionDirectory } from './connect-handler.js';
+import { refuseConnect } from './connect-refusal.js';
+import type { Authenticated, OpenFrame, SessionDirectory } from './connect-types.js';
 import { applyPublishModifiers, refusalOf } from '../hooks/hook-outcomes.js';
 import { sessionOptions } from '../runtime/host-runtime.js';
 import { generateConnack, generatePacket } from '../../src/shared/codec/packet-io.js';
-import type { SessionActor, Will } from '../session/session-actor.js';
+import type { RegisteringSession, Will } from '../session/session-context.js';
 import { applyRegisterModifiers, minLimit, type Registration, type SessionLimits } from '../session/session-limits.js';
-import { TokenBucket } from '../session/token-bucket.js';
 import { andThen, isPromise, type MaybePromise } from '../../src/shared/async.js';
 import { expiryDeadline } from '../../src/shared/message/expiry.js';
-
-/** The outcome of a successful enhanced authentication, echoed in CONNACK [MQTT-4.12.0-5]. */
-export interface Authenticated { method: string; data: Buffer | undefined }
-
-type OpenFrame = Extract<ToSession, { kind: 'open' }>;
 
 /** Registers `connect` in `pool` (its `username` is already the user part of a `vhost:user` name). */
 export function register(
@@ -55,7 +50,7 @@ class Register {
   private readonly connId: number;
   private readonly peer: Peer;
   private readonly opts: SessionOptions;
-  private session: SessionActor | undefined;
+  private session: RegisteringSession | undefined;
   private sessionPresent = false;
   private registration: Registration | undefined;
   /** The runtime's accepting answer: its user context becomes the session's in accept(). */
@@ -128,7 +123,7 @@ class Register {
 
   private askRuntime(): MaybePromise<void> {
     const { dir } = this;
-    const { subscriberId: { mountpoint: pool, clientId }, cleanStart } = this.registration as Registration;
+    const { subscriberId: { mountpoint: pool, clientId }, cleanStart } = this.registration!;
     const existing = dir.find(pool, clientId);
     const userContext = existing ? existing.userContext : dir.runtime.newUserContext(pool, clientId, this.opts);
     const sessionPresent = existing !== undefined && !cleanStart;
@@ -151,7 +146,7 @@ class Register {
   /** Finds, takes over or creates the session, then on_client_wakeup. */
   private attach(): MaybePromise<void> {
     const { dir, connId } = this;
-    const registration = this.registration as Registration;
+    const registration = this.registration!;
     const { mountpoint: pool, clientId } = registration.subscriberId;
     let session = dir.find(pool, clientId);
     // An earlier CONNECT of this client id still waiting for its hooks loses to this one.
@@ -171,7 +166,7 @@ class Register {
     return this.whileConnecting(dir.hooks.all('on_client_wakeup', [session.subscriberId]), () => this.registered(session));
   }
 
-  private registered(session: SessionActor): MaybePromise<void> {
+  private registered(session: RegisteringSession): MaybePromise<void> {
     const args: unknown[] = [this.peer, session.subscriberId, this.connect.username];
     if (this.v5) args.push(this.connect.properties ?? {});
     return this.whileConnecting(this.dir.hooks.all(this.v5 ? 'on_register_m5' : 'on_register', args), () => this.checkWill(session));
@@ -182,7 +177,7 @@ class Register {
    * the runtime's is_allowed('publish') of the result; a refusal is CONNACK
    * not authorized.
    */
-  private checkWill(session: SessionActor): MaybePromise<void> {
+  private checkWill(session: RegisteringSession): MaybePromise<void> {
     const { hooks } = this.dir;
     const hook = this.v5 ? 'auth_on_publish_m5' : 'auth_on_publish';
     if (!this.connect.will) return this.accept(session, undefined);
@@ -198,12 +193,12 @@ class Register {
     });
   }
 
-  private runtimeWill(session: SessionActor, will: Will): MaybePromise<void> {
-    const allowed = this.dir.runtime.allowed('publish', will.message.topic, will.message, (this.answer as ConnectAnswer).userContext);
+  private runtimeWill(session: RegisteringSession, will: Will): MaybePromise<void> {
+    const allowed = this.dir.runtime.allowed('publish', will.message.topic, will.message, this.answer!.userContext);
     return this.whileConnecting(allowed, (ok) => (ok ? this.accept(session, will) : this.refuseWill(session)));
   }
 
-  private refuseWill(session: SessionActor): void {
+  private refuseWill(session: RegisteringSession): void {
     this.refuse(ReasonCode.NotAuthorized, 'will message not authorized');
     session.abandon(this.connId);
   }
@@ -214,12 +209,12 @@ class Register {
    * Packet Size [MQTT-3.1.2-24] is not sent: the CONNECT is refused with
    * 0x95 Packet too large instead.
    */
-  private accept(session: SessionActor, will: Will | undefined): void {
+  private accept(session: RegisteringSession, will: Will | undefined): void {
     const { dir, connect, open, connId, v5 } = this;
     const { config } = dir;
-    const registration = this.registration as Registration;
+    const registration = this.registration!;
     const { limits } = registration;
-    const clientId = session.clientId;
+    const { clientId } = registration.subscriberId;
     const sessionExpiry = registration.sessionExpiry ?? sessionExpiryFor(config, connect, registration.cleanStart);
     const askedKeepalive = connect.keepalive ?? 0;
     const keepalive = v5 && (askedKeepalive === 0 || askedKeepalive > config.maxKeepalive) ? config.maxKeepalive : askedKeepalive;
@@ -245,35 +240,30 @@ class Register {
       session.abandon(connId);
       return;
     }
-    if (limits.maxMessageRate !== session.limits.maxMessageRate) {
-      const burst = limits.maxMessageRate === config.maxIncomingMessagesRate ? config.maxIncomingMessagesBurst : 0;
-      session.bucket = new TokenBucket(limits.maxMessageRate, burst, Date.now());
-    }
-    session.registering = undefined;
-    session.userContext = (this.answer as ConnectAnswer).userContext;
-    session.limits = limits;
-    session.username = connect.username;
-    session.sessionExpiry = sessionExpiry;
-    session.will = will;
-    session.negotiated = {
-      protocolVersion: connect.protocolVersion ?? 4,
-      keepalive,
-      maxOutgoingPacketSize,
-      topicAliasMaximum: v5 ? connect.properties?.topicAliasMaximum ?? 0 : 0,
-      requestProblemInformation: connect.properties?.requestProblemInformation !== false,
-    };
-    session.auth = this.authenticated ? { method: this.authenticated.method, username: connect.username, exchange: undefined } : undefined;
-    session.connId = connId;
-    session.transportOptions = this.opts;
-    session.send(connackBytes);
     const packetLimit = limits.maxIncomingPacketSize !== config.maxIncomingPacketSize ? limits.maxIncomingPacketSize : 0;
-    session.env.link.accepted(connId, keepalive, packetLimit, maxOutgoingPacketSize);
-    session.attach(connId, open.transport, session.negotiated, connect.properties?.receiveMaximum ?? 65535);
-    session.env.link.event('client-connected', clientId, {
-      sessionPresent, protocolVersion: session.negotiated.protocolVersion, transport: open.transport.type,
-      remoteAddress: open.transport.remoteAddress, remotePort: open.transport.remotePort,
+    session.attach({
+      connId,
+      transport: open.transport,
+      transportOptions: this.opts,
+      negotiated: {
+        protocolVersion: connect.protocolVersion ?? 4,
+        keepalive,
+        maxOutgoingPacketSize,
+        topicAliasMaximum: v5 ? connect.properties?.topicAliasMaximum ?? 0 : 0,
+        requestProblemInformation: connect.properties?.requestProblemInformation !== false,
+      },
+      receiveMaximum: connect.properties?.receiveMaximum ?? 65535,
+      limits,
+      username: connect.username,
+      sessionExpiry,
+      will,
+      auth: this.authenticated ? { method: this.authenticated.method, username: connect.username, exchange: undefined } : undefined,
+      userContext: this.answer!.userContext,
+      connack: connackBytes,
+      maxIncomingPacketSize: packetLimit,
+      sessionPresent,
     });
-    dir.established(connId, session);
+    dir.established(connId, session.sid);
   }
 
   /** `next(value)` while the connection still waits for its CONNACK; otherwise the registration is abandoned. */

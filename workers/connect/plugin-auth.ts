@@ -18,7 +18,7 @@
 import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
 import { type ChainOutcome } from '../../src/shared/hooks/chain.js';
 import type { AuthModifiers } from '../../src/api/hooks.js';
-import type { AuthExchange, Authenticator, AuthRequest, AuthStep } from './auth-flow.js';
+import type { AuthExchange, Authenticator, AuthRequest, AuthStep } from './authenticator.js';
 import { refusalOf } from '../hooks/hook-outcomes.js';
 import type { HostHooks } from '../hooks/host-hooks.js';
 import type { HostRuntime } from '../runtime/host-runtime.js';

@@ -90,15 +90,15 @@ export class OutboundFlow {
     if (this.queued === 0 || !this.over(caps, 0, 0)) return NONE;
     const dropped: Outgoing[] = [];
     while (this.queued > 0 && this.over(caps, 0, 0)) {
-      dropped.push(caps.policy === 'oldest' ? this.shift() as Outgoing : this.pop());
+      dropped.push(caps.policy === 'oldest' ? this.shift()! : this.pop());
     }
     return dropped;
   }
 
   shift(): Outgoing | undefined {
     if (this.head >= this.queue.length) return undefined;
-    const o = this.queue[this.head] as Outgoing;
-    this.queuedBytes -= this.sizes[this.head] as number;
+    const o = this.queue[this.head]!;
+    this.queuedBytes -= this.sizes[this.head]!;
     this.queue[this.head++] = undefined as unknown as Outgoing;
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head);
@@ -109,8 +109,8 @@ export class OutboundFlow {
   }
 
   private pop(): Outgoing {
-    this.queuedBytes -= this.sizes.pop() as number;
-    return this.queue.pop() as Outgoing;
+    this.queuedBytes -= this.sizes.pop()!;
+    return this.queue.pop()!;
   }
 
   /** Whether the queue with `count` more messages of `bytes` more bytes is over `caps`. */
@@ -151,19 +151,39 @@ export class OutboundFlow {
     const kept: Outgoing[] = [];
     const keptSizes: number[] = [];
     for (let i = this.head; i < this.queue.length; i++) {
-      const o = this.queue[i] as Outgoing;
+      const o = this.queue[i]!;
       if (o.share !== undefined) {
         taken.push(o);
-        this.queuedBytes -= this.sizes[i] as number;
+        this.queuedBytes -= this.sizes[i]!;
       } else {
         kept.push(o);
-        keptSizes.push(this.sizes[i] as number);
+        keptSizes.push(this.sizes[i]!);
       }
     }
     this.queue = kept;
     this.sizes = keptSizes;
     this.head = 0;
     return taken;
+  }
+
+  /** The queued messages, oldest first. */
+  queuedMessages(): Outgoing[] {
+    return this.queue.slice(this.head);
+  }
+
+  /**
+   * Takes back what a stored session held: `inflight` keeps its packet ids
+   * and states, `queued` its order (each counted with queuedBytes()). For an
+   * empty flow only; no cap applies, as the session held them all.
+   */
+  restore(inflight: readonly Outgoing[], queued: readonly Outgoing[]): void {
+    for (const o of inflight) this.inflight.set(o.packetId, o);
+    for (const o of queued) {
+      const bytes = queuedBytes(o.message);
+      this.queue.push(o);
+      this.sizes.push(bytes);
+      this.queuedBytes += bytes;
+    }
   }
 
   /** Forgets everything (clean start, or session end). */

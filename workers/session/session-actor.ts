@@ -5,126 +5,104 @@
  * authentication, and the runtime's user context. It outlives its
  * connections until it expires (the runtime may shorten that); messages it
  * holds for shared subscriptions go back to the router when it goes offline.
+ * Its state is private: the handler modules (session-inbound,
+ * session-subscribe, session-outbound, session-runtime, auth-flow) see it
+ * through the narrow contexts of session-context.ts, which it implements and
+ * passes them; a registration attaches a connection with one Attachment.
  * Plain object inside an ActorHost; runs wherever the host runs.
  */
 import type mqttPacket from 'mqtt-packet';
-import type { AppMessage, MessageProperties, QoS } from '../../src/shared/message/app-message.js';
+import type { AppMessage } from '../../src/shared/message/app-message.js';
 import { ProtocolError } from '../../src/shared/codec/protocol-error.js';
 import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
-import type { BrokerConfig } from '../../src/api/config.js';
+import { decodePublish } from '../../src/shared/codec/publish.js';
 import type { SubscriberId } from '../../src/api/hooks.js';
-import type { Logger } from '../../src/shared/log.js';
-import type { DeliveryTarget, TransportInfo } from '../../src/shared/channel/frames.js';
-import type { Authenticator, ConnectionAuth } from '../connect/auth-flow.js';
-import type { HostHooks } from '../hooks/host-hooks.js';
-import type { HostRuntime } from '../runtime/host-runtime.js';
-import { routingPool } from '../runtime/pools.js';
 import type { SessionOptions, UserContext } from '../../src/api/runtime.js';
+import type { DeliveryTarget, TransportDropReason } from '../../src/shared/channel/frames.js';
+import type { ConnectionAuth } from '../connect/authenticator.js';
+import { routingPool } from '../runtime/pools.js';
 import { OutboundFlow, queuedBytes, type Outgoing, type QueueCaps } from './outbound-flow.js';
 import { generateDisconnect, generatePacket, generateWithReason } from '../../src/shared/codec/packet-io.js';
 import type { RouterLink } from '../router-link.js';
-import { notifyDrop, notifyExpired, notifyOfflineMessage, notifyTransportLost } from './session-hooks.js';
-import { handleSessionPacket } from './session-inbound.js';
+import type {
+  Attachment, HostServices, InboundContext, Negotiated, OutboundContext, RegisteringSession, SubscriptionOptions, Will,
+} from './session-context.js';
+import { notifyDrop, notifyExpired, notifyOfflineMessage, notifyTransportLost, versioned } from './session-hooks.js';
+import { handleSessionPacket, toAppMessage } from './session-inbound.js';
 import { handleValidatedPacket } from './session-runtime.js';
 import { defaultLimits, upgradedQos, type SessionLimits } from './session-limits.js';
-import { DeliveryGate, sendOutgoing } from './session-outbound.js';
+import { DeliveryGate, encodeOutgoing } from './session-outbound.js';
 import { TokenBucket } from './token-bucket.js';
 import { InboundAliases, OutboundAliases } from './topic-alias.js';
-import { isPromise } from '../../src/shared/async.js';
-import { SHARE_PREFIX } from '../../src/shared/topic/topic.js';
+import { isPromise, type MaybePromise } from '../../src/shared/async.js';
+import { parseSharedFilter, SHARE_PREFIX } from '../../src/shared/topic/topic.js';
+import type { SessionRecord } from './session-store.js';
 
-export interface SessionEnv {
-  config: BrokerConfig;
+/** What a session needs from its actor host: the services its handlers use, its link to the router, and the host's indexes. */
+export interface SessionEnv extends HostServices {
   link: RouterLink;
-  log: Logger;
-  /** Decides enhanced authentication (AUTH); undefined = every Authentication Method is refused. */
-  authenticator: Authenticator | undefined;
-  /** The plugin chains of this host. */
-  hooks: HostHooks;
-  /** The session runtime of this host. */
-  runtime: HostRuntime;
   /** The host forgets the session (expired, or replaced by a clean start). */
   ended(session: SessionActor): void;
   /** The host stops routing packets of `connId` to this session. */
   unbind(connId: number): void;
+  /** What a store keeps of the session changed: it went offline, its subscriptions changed, or it ended. */
+  changed(session: SessionActor): void;
 }
 
-export interface SubscriptionOptions {
-  qos: QoS;
-  noLocal: boolean;
-  retainAsPublished: boolean;
-  retainHandling: number;
-  subscriptionId: number;
-}
-
-export interface Will {
-  message: AppMessage;
-  delaySeconds: number;
-}
-
-/** Per-connection settings negotiated at CONNECT. */
-export interface Negotiated {
-  protocolVersion: number;
-  keepalive: number;
-  /** Largest packet the client accepts (its Maximum Packet Size, capped by ours). */
-  maxOutgoingPacketSize: number;
-  /** The client's Topic Alias Maximum: aliases we may use towards it. */
-  topicAliasMaximum: number;
-  /** False when the client asked for no Reason Strings outside PUBLISH, CONNACK and DISCONNECT [MQTT-3.1.2-29]. */
-  requestProblemInformation: boolean;
-}
+/** Messages dropped for a session: over a queue limit, over the packet size, over the publish rate, or expired. */
+export interface DropCounts { queueFull: number; packetTooLarge: number; rateLimited: number; expired: number }
 
 /** A packet (or the close) of a connection that arrived while a hook answered an earlier packet asynchronously. */
 interface Held { connId: number; bytes: Buffer | undefined; closed: string | undefined }
 
-export class SessionActor {
-  connId = -1;
-  transport: TransportInfo | undefined;
-  negotiated: Negotiated = { protocolVersion: 4, keepalive: 0, maxOutgoingPacketSize: 0, topicAliasMaximum: 0, requestProblemInformation: true };
-  sessionExpiry = 0;
-  will: Will | undefined;
-  /** The user name of the current (or last) connection, as plugins see it. */
-  username: string | undefined;
-  /** The runtime's user context (new_user_context, then what connect and control_message answer). */
-  userContext: UserContext;
-  /** The current (or last) connection, as the runtime sees it. */
-  transportOptions: SessionOptions | undefined;
-  /** What the plugins' register modifiers set for the current (or last) connection. */
-  limits: SessionLimits;
-  /** A connection whose CONNECT is being registered on this session (its hooks still answering), if any. */
-  registering: number | undefined;
+export class SessionActor implements InboundContext, OutboundContext, RegisteringSession {
+  private connId = -1;
+  private negotiated: Negotiated = { protocolVersion: 4, keepalive: 0, maxOutgoingPacketSize: 0, topicAliasMaximum: 0, requestProblemInformation: true };
+  private expiry = 0;
+  private will: Will | undefined;
+  private user: string | undefined;
+  private context: UserContext;
+  private options: SessionOptions | undefined;
+  private sessionLimits: SessionLimits;
+  private registeringConn: number | undefined;
   readonly subscriberId: SubscriberId;
-  /** Enhanced authentication of the current connection, when its CONNECT named a method. */
-  auth: ConnectionAuth | undefined;
+  private auth: ConnectionAuth | undefined;
   /** Topic aliases of the current connection (5.0). */
-  inboundAliases: InboundAliases | undefined;
-  outboundAliases: OutboundAliases | undefined;
-  readonly subscriptions = new Map<string, SubscriptionOptions>();
-  readonly flow: OutboundFlow;
-  readonly inboundQos2 = new Set<number>();
-  bucket: TokenBucket;
+  private inAliases: InboundAliases | undefined;
+  private outAliases: OutboundAliases | undefined;
+  private readonly subscriptions = new Map<string, SubscriptionOptions>();
+  private readonly flow: OutboundFlow;
+  private readonly inboundQos2 = new Set<number>();
+  private bucket: TokenBucket;
   /** Deliveries waiting for on_deliver, in order. */
-  readonly deliveries = new DeliveryGate(this);
-  /** Messages dropped for this session: over a queue limit, over the packet size, or over the publish rate. */
-  readonly drops = { queueFull: 0, packetTooLarge: 0, rateLimited: 0, expired: 0 };
+  private readonly deliveries = new DeliveryGate(this);
+  private readonly dropCounts: DropCounts = { queueFull: 0, packetTooLarge: 0, rateLimited: 0, expired: 0 };
   /** A will waiting for its Will Delay Interval. */
   private pendingWill: Will | undefined;
   private willTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
+  /** Milliseconds since the epoch when the offline session ends; null while connected, or when it never does. */
+  private deadline: number | null = null;
+  /** Milliseconds since the epoch when the pending will goes out. */
+  private willAt = 0;
   private ended = false;
   /** Set while a hook of a packet of this session answers asynchronously: later packets wait here, in order. */
   private held: Held[] | undefined;
 
   constructor(
-    readonly env: SessionEnv,
+    private readonly host: SessionEnv,
     readonly sid: number,
     readonly pool: string,
     readonly clientId: string,
   ) {
-    this.flow = new OutboundFlow(env.config.maxInflightMessages);
-    this.bucket = new TokenBucket(env.config.maxIncomingMessagesRate, env.config.maxIncomingMessagesBurst, Date.now());
-    this.limits = defaultLimits(env.config);
+    this.flow = new OutboundFlow(host.config.maxInflightMessages);
+    this.bucket = new TokenBucket(host.config.maxIncomingMessagesRate, host.config.maxIncomingMessagesBurst, Date.now());
+    this.sessionLimits = defaultLimits(host.config);
     this.subscriberId = Object.freeze({ mountpoint: pool, clientId });
+  }
+
+  get env(): HostServices {
+    return this.host;
   }
 
   get connected(): boolean {
@@ -135,30 +113,116 @@ export class SessionActor {
     return this.negotiated.protocolVersion;
   }
 
+  get maxOutgoingPacketSize(): number {
+    return this.negotiated.maxOutgoingPacketSize;
+  }
+
+  get sessionExpiry(): number {
+    return this.expiry;
+  }
+
+  get username(): string | undefined {
+    return this.user;
+  }
+
+  get userContext(): UserContext {
+    return this.context;
+  }
+
+  get transportOptions(): SessionOptions | undefined {
+    return this.options;
+  }
+
+  get limits(): Readonly<SessionLimits> {
+    return this.sessionLimits;
+  }
+
+  get registering(): number | undefined {
+    return this.registeringConn;
+  }
+
+  get connectionAuth(): ConnectionAuth | undefined {
+    return this.auth;
+  }
+
+  get inboundAliases(): InboundAliases | undefined {
+    return this.inAliases;
+  }
+
+  get outboundAliases(): OutboundAliases | undefined {
+    return this.outAliases;
+  }
+
+  get drops(): Readonly<DropCounts> {
+    return this.dropCounts;
+  }
+
+  /** Messages waiting for an inflight slot. */
+  get queued(): number {
+    return this.flow.queued;
+  }
+
+  /** Estimated bytes of the queued messages. */
+  get queuedBytes(): number {
+    return this.flow.queuedBytes;
+  }
+
+  /** Unacknowledged outgoing QoS 1/2 messages. */
+  get inflight(): number {
+    return this.flow.inflight.size;
+  }
+
   /**
-   * Binds a new transport after its CONNACK was sent, with fresh topic aliases
-   * [MQTT-3.3.2-7]; resends what was unacknowledged [MQTT-4.4.0-1].
+   * Takes the connection its registration accepted: the settings it decided,
+   * CONNACK, then fresh topic aliases [MQTT-3.3.2-7] and the resend of what
+   * was unacknowledged [MQTT-4.4.0-1], then the queue.
    */
-  attach(connId: number, transport: TransportInfo, negotiated: Negotiated, receiveMaximum: number): void {
-    this.clearTimers();
-    this.connId = connId;
-    this.transport = transport;
+  attach(a: Attachment): void {
+    const { config, link } = this.host;
+    this.takeLimits(a.limits);
+    const { connId, negotiated } = a;
+    this.registeringConn = undefined;
+    this.context = a.userContext;
+    this.user = a.username;
+    this.expiry = a.sessionExpiry;
+    this.will = a.will;
     this.negotiated = negotiated;
-    this.flow.window = Math.min(this.limits.maxInflightMessages, receiveMaximum);
+    this.auth = a.auth;
+    this.connId = connId;
+    this.deadline = null;
+    this.options = a.transportOptions;
+    this.send(a.connack);
+    link.accepted(connId, negotiated.keepalive, a.maxIncomingPacketSize, negotiated.maxOutgoingPacketSize);
+    this.clearTimers();
+    this.flow.window = Math.min(a.limits.maxInflightMessages, a.receiveMaximum);
     // Inbound QoS 2 ids awaiting PUBREL are session state: kept across connections [MQTT-4.3.3-10].
     const v5 = negotiated.protocolVersion === 5;
-    const { topicAliasMaximum } = this.limits;
-    const { maxOutgoingTopicAliases } = this.env.config;
-    this.inboundAliases = v5 && topicAliasMaximum > 0 ? new InboundAliases(topicAliasMaximum) : undefined;
-    const outgoing = Math.min(negotiated.topicAliasMaximum, maxOutgoingTopicAliases);
-    this.outboundAliases = v5 && outgoing > 0 ? new OutboundAliases(outgoing) : undefined;
-    if (this.hasSharedSubscriptions()) this.env.link.presence(this.sid, true);
+    const { topicAliasMaximum } = a.limits;
+    this.inAliases = v5 && topicAliasMaximum > 0 ? new InboundAliases(topicAliasMaximum) : undefined;
+    const outgoing = Math.min(negotiated.topicAliasMaximum, config.maxOutgoingTopicAliases);
+    this.outAliases = v5 && outgoing > 0 ? new OutboundAliases(outgoing) : undefined;
+    if (this.hasSharedSubscriptions()) link.presence(this.sid, true);
     for (const o of this.flow.inflight.values()) {
       if (this.deliveries.holds(o)) continue; // sent once on_deliver answers
-      if (o.state === 'publish') sendOutgoing(this, o, true);
-      else this.env.link.send(connId, generatePacket({ cmd: 'pubrel', messageId: o.packetId }, negotiated.protocolVersion));
+      if (o.state === 'publish') this.sendOutgoing(o, true);
+      else link.send(connId, generatePacket({ cmd: 'pubrel', messageId: o.packetId }, negotiated.protocolVersion));
     }
     this.pump();
+    const { transport } = a;
+    link.event('client-connected', this.clientId, {
+      sessionPresent: a.sessionPresent, protocolVersion: negotiated.protocolVersion, transport: transport.type,
+      remoteAddress: transport.remoteAddress, remotePort: transport.remotePort,
+    });
+  }
+
+  /** The limits of a new connection (or of a stored session); the publish rate's bucket starts afresh when its rate changed. */
+  private takeLimits(limits: SessionLimits): void {
+    const { config } = this.host;
+    if (limits.maxMessageRate !== this.sessionLimits.maxMessageRate) {
+      const burst = limits.maxMessageRate === config.maxIncomingMessagesRate ? config.maxIncomingMessagesBurst : 0;
+      this.bucket = new TokenBucket(limits.maxMessageRate, burst, Date.now());
+    }
+    this.sessionLimits = limits;
   }
 
   handlePacket(connId: number, bytes: Buffer): void {
@@ -171,9 +235,9 @@ export class SessionActor {
 
   private process(connId: number, bytes: Buffer): void {
     if (connId !== this.connId) return;
-    let pending: Promise<void> | void;
+    let pending: MaybePromise<void>;
     try {
-      pending = this.env.runtime.checksMessages ? handleValidatedPacket(this, bytes) : handleSessionPacket(this, bytes);
+      pending = this.host.runtime.checksMessages ? handleValidatedPacket(this, bytes, handleSessionPacket) : handleSessionPacket(this, bytes);
     } catch (err) {
       this.fail(err);
       return;
@@ -190,11 +254,11 @@ export class SessionActor {
     const held = this.held ?? [];
     this.held = undefined;
     for (let i = 0; i < held.length; i++) {
-      const h = held[i] as Held;
+      const h = held[i]!;
       if (h.bytes) this.process(h.connId, h.bytes);
-      else this.transportClosed(h.connId, h.closed as string);
+      else this.transportClosed(h.connId, h.closed!);
       if (this.held) {
-        (this.held as Held[]).push(...held.slice(i + 1));
+        (this.held as Held[]).push(...held.slice(i + 1)); // set again by process(), which the narrowing does not see
         return;
       }
     }
@@ -203,10 +267,10 @@ export class SessionActor {
   /** A packet's handling failed: a ProtocolError disconnects with its code, anything else with 0x83. */
   fail(err: unknown): void {
     if (err instanceof ProtocolError) {
-      this.env.log.info({ clientId: this.clientId, reasonCode: err.reasonCode, err: err.message }, 'protocol error, closing');
+      this.host.log.info({ clientId: this.clientId, reasonCode: err.reasonCode, err: err.message }, 'protocol error, closing');
       this.closeTransport(err.reasonCode, err.message);
     } else {
-      this.env.log.error({ clientId: this.clientId, err }, 'session failed on a packet, closing');
+      this.host.log.error({ clientId: this.clientId, err }, 'session failed on a packet, closing');
       this.closeTransport(ReasonCode.ImplementationSpecificError);
     }
   }
@@ -223,10 +287,19 @@ export class SessionActor {
       const disconnect: mqttPacket.IDisconnectPacket = { cmd: 'disconnect', reasonCode };
       if (serverReference !== undefined) disconnect.properties = { serverReference };
       const bytes = generateDisconnect(disconnect, reasonString, this.negotiated.maxOutgoingPacketSize);
-      if (bytes) this.env.link.send(connId, bytes);
+      if (bytes) this.host.link.send(connId, bytes);
     }
-    this.env.link.end(connId);
+    this.host.link.end(connId);
     this.detach(`server disconnect 0x${reasonCode.toString(16)}`);
+  }
+
+  /** The host shuts down: `disconnect` (5.0 only, when it fits) and the close; the session stays as it is. */
+  shutdownTransport(disconnect: mqttPacket.IDisconnectPacket): void {
+    const connId = this.connId;
+    if (connId < 0) return;
+    const bytes = this.protocolVersion === 5 ? generateDisconnect(disconnect, undefined, this.negotiated.maxOutgoingPacketSize) : undefined;
+    if (bytes) this.host.link.send(connId, bytes);
+    this.host.link.end(connId);
   }
 
   /** The transport is gone without a normal DISCONNECT (after the packets that wait for a hook). */
@@ -239,33 +312,34 @@ export class SessionActor {
     this.detach(reason);
   }
 
-  /** Normal DISCONNECT from the client: the will is dropped unless 5.0 reason 0x04 asks for it. */
-  clientDisconnected(keepWill: boolean): void {
+  clientDisconnected(keepWill: boolean, sessionExpiry?: number): void {
+    if (sessionExpiry !== undefined) this.expiry = sessionExpiry;
     if (!keepWill) this.will = undefined;
     const connId = this.connId;
-    this.env.link.end(connId);
+    this.host.link.end(connId);
     this.detach('client disconnect');
   }
 
   private detach(reason: string): void {
     const connId = this.connId;
-    this.env.unbind(connId);
+    this.host.unbind(connId);
     this.connId = -1;
     this.auth = undefined;
-    this.inboundAliases = this.outboundAliases = undefined;
-    this.env.link.event('client-disconnected', this.clientId, { reason, pool: this.pool });
-    if (this.hasSharedSubscriptions()) this.env.link.presence(this.sid, false);
+    this.inAliases = this.outAliases = undefined;
+    this.host.link.event('client-disconnected', this.clientId, { reason, pool: this.pool });
+    if (this.hasSharedSubscriptions()) this.host.link.presence(this.sid, false);
     this.redispatchShared();
     const expiry = this.expiryAfterDisconnect();
     // A session that ends now takes its queue with it: nothing to trim or report.
     if (expiry > 0) this.queueFull(this.flow.trim(this.queueCaps()));
     this.scheduleWill();
     this.offline(expiry);
+    this.host.changed(this);
   }
 
   /** The session's expiry once its transport is gone, as the runtime may shorten it. */
   private expiryAfterDisconnect(): number {
-    return this.env.runtime.expiryAfterDisconnect(this.env.config, this.sessionExpiry, this.userContext);
+    return this.host.runtime.expiryAfterDisconnect(this.host.config, this.expiry, this.context);
   }
 
   /**
@@ -275,28 +349,29 @@ export class SessionActor {
    */
   private offline(expiry: number): void {
     notifyTransportLost(this, expiry);
-    if (expiry === 0) {
-      this.end();
-    } else if (expiry < 0xffffffff) {
-      this.expiryTimer = setTimeout(() => {
-        notifyExpired(this);
-        this.end();
-      }, expiry * 1000);
-      this.expiryTimer.unref();
-    }
+    if (expiry === 0) this.end();
+    else this.expireAt(deadlineAfter(expiry));
   }
 
-  /** A CONNECT is being registered on this session: it must not expire meanwhile. */
+  /** Arms the expiry timer of an offline session for `deadline` (null: it never expires). */
+  private expireAt(deadline: number | null): void {
+    this.deadline = deadline;
+    if (deadline === null) return;
+    timerFor(deadline, () => {
+      notifyExpired(this);
+      this.end();
+    }, (timer) => { this.expiryTimer = timer; });
+  }
+
   holdFor(connId: number): void {
-    this.registering = connId;
+    this.registeringConn = connId;
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.expiryTimer = undefined;
   }
 
-  /** The CONNECT registering on this session failed or went away before its CONNACK: the session is offline again. */
   abandon(connId: number): void {
-    if (this.registering !== connId) return;
-    this.registering = undefined;
+    if (this.registeringConn !== connId) return;
+    this.registeringConn = undefined;
     if (!this.connected && !this.ended) this.offline(this.expiryAfterDisconnect());
   }
 
@@ -304,15 +379,20 @@ export class SessionActor {
     const will = this.will;
     if (!will) return;
     this.will = undefined;
-    if (will.delaySeconds === 0 || this.sessionExpiry === 0) {
+    if (will.delaySeconds === 0 || this.expiry === 0) {
       this.publishWill(will);
       return;
     }
-    this.willTimer = setTimeout(() => {
+    this.willAt = Date.now() + Math.min(will.delaySeconds, this.expiry) * 1000;
+    this.delayWill(will);
+  }
+
+  /** Publishes `will` at `willAt`, unless a connection comes back first. */
+  private delayWill(will: Will): void {
+    timerFor(this.willAt, () => {
       this.willTimer = undefined;
       this.publishWill(will);
-    }, Math.min(will.delaySeconds, this.sessionExpiry) * 1000);
-    this.willTimer.unref();
+    }, (timer) => { this.willTimer = timer; });
     this.pendingWill = will;
   }
 
@@ -337,15 +417,16 @@ export class SessionActor {
     this.clearTimers();
     if (will) this.publishWill(will);
     if (this.connId >= 0) {
-      this.env.link.end(this.connId);
-      this.env.unbind(this.connId);
+      this.host.link.end(this.connId);
+      this.host.unbind(this.connId);
       this.connId = -1;
     }
     this.redispatchShared();
-    this.env.link.drop(this.sid);
+    this.host.link.drop(this.sid);
     this.flow.clear();
     this.subscriptions.clear();
-    this.env.ended(this);
+    this.host.ended(this);
+    this.host.changed(this);
   }
 
   /**
@@ -354,31 +435,31 @@ export class SessionActor {
    * its topic; if that answers later, later messages may overtake it.
    */
   deliver(message: AppMessage, target: DeliveryTarget): void {
-    const { runtime } = this.env;
+    const { runtime } = this.host;
     if (!target.stored || !runtime.checksAccess) return this.deliverAllowed(message, target);
     const owned = ownedCopy(message);
-    const allowed = runtime.allowed('subscribe', message.topic, owned, this.userContext);
+    const allowed = runtime.allowed('subscribe', message.topic, owned, this.context);
     if (allowed === true) this.deliverAllowed(owned, target, true);
     else if (allowed !== false) void allowed.then((ok) => { if (ok && !this.ended) this.deliverAllowed(owned, target, true); });
   }
 
   /** `owned`: `message` is already a copy that owns its payload. */
   private deliverAllowed(message: AppMessage, target: DeliveryTarget, owned = false): void {
-    const qos = this.limits.upgradeQos ? upgradedQos(this.subscriptions, message.topic, target) : target.qos;
+    const qos = this.sessionLimits.upgradeQos ? upgradedQos(this.subscriptions, message.topic, target) : target.qos;
     if (message.expiresAt !== undefined && message.expiresAt <= Date.now()) {
-      this.drops.expired++;
+      this.dropCounts.expired++;
       notifyDrop(this, message, qos, 'expired');
       return;
     }
     const o: Outgoing = { message, qos, retain: target.retain, subscriptionIds: target.subscriptionIds, packetId: 0, state: 'publish' };
     if (target.share !== undefined) o.share = target.share;
     if (o.qos === 0) {
-      if (this.connected) sendOutgoing(this, o, false);
+      if (this.connected) this.sendOutgoing(o, false);
       return;
     }
     if (!owned) o.message = ownedCopy(message);
     if (this.connected && this.flow.hasSlot && this.flow.queued === 0) {
-      sendOutgoing(this, this.flow.start(o), false);
+      this.sendOutgoing(this.flow.start(o), false);
       return;
     }
     const dropped = this.flow.enqueue(o, queuedBytes(o.message), this.queueCaps());
@@ -386,10 +467,16 @@ export class SessionActor {
     this.queueFull(dropped);
   }
 
+  /** Sends `o`; a first send (not a resend with DUP) goes through on_deliver when a plugin implements it. */
+  private sendOutgoing(o: Outgoing, dup: boolean): void {
+    if (!dup && this.host.hooks.has(versioned(this, 'on_deliver'))) this.deliveries.push(o);
+    else encodeOutgoing(this, o, dup);
+  }
+
   /** The bounds of the queue now: the online ones with a transport, the offline ones without. */
   private queueCaps(): QueueCaps {
-    const { limits } = this;
-    const policy = this.env.config.queueDropPolicy;
+    const limits = this.sessionLimits;
+    const policy = this.host.config.queueDropPolicy;
     return this.connected
       ? { messages: limits.maxOnlineMessages, bytes: limits.maxOnlineBytes, policy }
       : { messages: limits.maxOfflineMessages, bytes: limits.maxOfflineBytes, policy };
@@ -397,39 +484,174 @@ export class SessionActor {
 
   private queueFull(dropped: readonly Outgoing[]): void {
     for (const o of dropped) {
-      this.drops.queueFull++;
+      this.dropCounts.queueFull++;
       notifyDrop(this, o.message, o.qos, 'queue_full');
     }
   }
 
   /** Moves queued messages into free inflight slots. */
-  pump(): void {
+  private pump(): void {
     while (this.connected && this.flow.hasSlot) {
       const o = this.flow.shift();
       if (!o) return;
       if (o.message.expiresAt !== undefined && o.message.expiresAt <= Date.now()) {
-        this.drops.expired++;
+        this.dropCounts.expired++;
         notifyDrop(this, o.message, o.qos, 'expired');
         continue;
       }
-      sendOutgoing(this, this.flow.start(o), false);
+      this.sendOutgoing(this.flow.start(o), false);
     }
   }
 
+  acknowledged(packetId: number, state: Outgoing['state']): void {
+    if (this.flow.complete(packetId, state)) this.pump();
+  }
+
+  pubrecReceived(packetId: number): boolean {
+    return this.flow.released(packetId);
+  }
+
+  holdsInflight(o: Outgoing): boolean {
+    return this.flow.inflight.get(o.packetId) === o;
+  }
+
+  oversized(o: Outgoing): void {
+    this.dropCounts.packetTooLarge++;
+    notifyDrop(this, o.message, o.qos, 'max_packet_size_exceeded');
+    if (o.qos > 0) this.acknowledged(o.packetId, 'publish');
+  }
+
+  takePublishToken(now: number): boolean {
+    if (this.bucket.take(now)) return true;
+    this.dropCounts.rateLimited++;
+    return false;
+  }
+
+  awaitsRelease(packetId: number): boolean {
+    return this.inboundQos2.has(packetId);
+  }
+
+  get awaitingRelease(): number {
+    return this.inboundQos2.size;
+  }
+
+  holdForRelease(packetId: number): void {
+    this.inboundQos2.add(packetId);
+  }
+
+  releaseReceived(packetId: number): boolean {
+    return this.inboundQos2.delete(packetId);
+  }
+
+  adoptUserContext(userContext: UserContext): void {
+    this.context = userContext;
+  }
+
   /**
-   * `next(answer)`: at once for an answer given at once; for a promise, once
-   * it settles, unless the connection waiting for it is no longer this
-   * session's by then.
+   * Keeps `options` for `filter` and asks the router for it; retained
+   * messages come with it unless it is shared or its Retain Handling says
+   * otherwise (1: only for a new subscription) [MQTT-3.3.1-9] [MQTT-3.3.1-10].
+   * `$SYS/...` filters go to the default pool.
    */
-  whenAnswered<T>(answer: T | Promise<T>, next: (value: T) => void | Promise<void>): void | Promise<void> {
-    if (!isPromise(answer)) return next(answer as T);
+  subscribe(filter: string, options: SubscriptionOptions): void {
+    const existed = this.subscriptions.has(filter);
+    const { retainHandling } = options;
+    this.keepSubscription(filter, options, parseSharedFilter(filter) === undefined && (retainHandling === 0 || (retainHandling === 1 && !existed)));
+    this.host.changed(this);
+  }
+
+  private keepSubscription(filter: string, options: SubscriptionOptions, sendRetained: boolean): void {
+    this.subscriptions.set(filter, options);
+    const { qos, noLocal, retainAsPublished, subscriptionId } = options;
+    this.host.link.subscribe({
+      pool: routingPool(this.pool, filter), sid: this.sid, filter, qos, noLocal, retainAsPublished, subscriptionId, sendRetained,
+    });
+  }
+
+  unsubscribe(filter: string): boolean {
+    if (!this.subscriptions.delete(filter)) return false;
+    this.host.link.unsubscribe(routingPool(this.pool, filter), this.sid, filter);
+    this.host.changed(this);
+    return true;
+  }
+
+  /**
+   * What a store keeps of this session: a snapshot that shares no mutable
+   * state with it (the messages are shared; a queued message is never
+   * changed in place). A connected session is recorded as it would be
+   * offline from now.
+   */
+  toRecord(): SessionRecord {
+    const record: SessionRecord = {
+      pool: this.pool,
+      clientId: this.clientId,
+      protocolVersion: this.protocolVersion,
+      sessionExpiry: this.expiry,
+      expiresAt: this.connected ? deadlineAfter(this.expiryAfterDisconnect()) : this.deadline,
+      userContext: this.context,
+      limits: { ...this.sessionLimits },
+      subscriptions: Array.from(this.subscriptions, ([filter, options]) => ({ filter, ...options })),
+      inflight: Array.from(this.flow.inflight.values(), copyOutgoing),
+      queued: this.flow.queuedMessages().map(copyOutgoing),
+      awaitingRelease: [...this.inboundQos2],
+    };
+    if (this.user !== undefined) record.username = this.user;
+    const will = this.pendingWill ?? this.will;
+    if (will) record.will = this.pendingWill ? { ...will, publishAt: this.willAt } : { ...will };
+    return record;
+  }
+
+  /**
+   * Takes back a stored session into this new one, offline: its
+   * subscriptions go to the router again (no retained messages, shared ones
+   * as offline members), its expiry and a will waiting for its delay keep
+   * their deadlines, and the will of a session recorded while connected
+   * follows its transport loss. A deadline already past applies at once.
+   */
+  restore(record: SessionRecord): void {
+    this.negotiated = { ...this.negotiated, protocolVersion: record.protocolVersion };
+    this.expiry = record.sessionExpiry;
+    this.context = record.userContext;
+    this.user = record.username;
+    this.takeLimits({ ...record.limits });
+    for (const { filter, ...options } of record.subscriptions) this.keepSubscription(filter, options, false);
+    if (this.hasSharedSubscriptions()) this.host.link.presence(this.sid, false);
+    this.flow.restore(record.inflight.map(restoredOutgoing), record.queued.map(restoredOutgoing));
+    for (const packetId of record.awaitingRelease) this.inboundQos2.add(packetId);
+    const { will } = record;
+    if (will?.publishAt !== undefined) {
+      this.willAt = will.publishAt;
+      this.delayWill({ message: restoredMessage(will.message), delaySeconds: will.delaySeconds });
+    } else if (will) {
+      this.will = { message: restoredMessage(will.message), delaySeconds: will.delaySeconds };
+      this.scheduleWill();
+    }
+    this.expireAt(record.expiresAt);
+  }
+
+  /**
+   * A QoS 0 PUBLISH the main thread dropped for this session's connection:
+   * queue_full when its socket held over maxConnectionBufferBytes (the socket
+   * buffer being the queue of QoS 0 messages), max_packet_size_exceeded when
+   * the topic of a Topic Alias the client missed made it too large.
+   */
+  transportDropped(packet: Buffer, reason: TransportDropReason): void {
+    if (!this.host.hooks.has('on_message_drop')) return;
+    const decoded = decodePublish(packet, this.protocolVersion);
+    const alias = decoded.properties?.topicAlias;
+    if (decoded.topic === '' && alias !== undefined) decoded.topic = this.outAliases?.topicOf(alias) ?? '';
+    notifyDrop(this, toAppMessage(decoded), 0, reason);
+  }
+
+  whenAnswered<T>(answer: MaybePromise<T>, next: (value: T) => MaybePromise<void>): MaybePromise<void> {
+    if (!isPromise(answer)) return next(answer);
     const connId = this.connId;
-    return (answer as Promise<T>).then((value) => (this.connId === connId ? next(value) : undefined));
+    return answer.then((value) => (this.connId === connId ? next(value) : undefined));
   }
 
   /** Routes a message published by this session's client (or its will); `$SYS/...` routes in the default pool. */
   publish(message: AppMessage): void {
-    this.env.link.publish(routingPool(this.pool, message.topic), this.sid, message);
+    this.host.link.publish(routingPool(this.pool, message.topic), this.sid, message);
   }
 
   /**
@@ -442,11 +664,11 @@ export class SessionActor {
     if (this.connId < 0) return;
     const limit = this.negotiated.maxOutgoingPacketSize;
     if (limit > 0 && bytes.length > limit) {
-      this.env.log.info({ clientId: this.clientId, size: bytes.length, limit }, 'packet over the client\'s Maximum Packet Size, closing');
+      this.host.log.info({ clientId: this.clientId, size: bytes.length, limit }, 'packet over the client\'s Maximum Packet Size, closing');
       this.closeTransport(ReasonCode.PacketTooLarge, 'a packet for the client exceeds its Maximum Packet Size');
       return;
     }
-    this.env.link.send(this.connId, bytes);
+    this.host.link.send(this.connId, bytes);
   }
 
   sendPacket(packet: mqttPacket.Packet): void {
@@ -477,9 +699,46 @@ export class SessionActor {
    */
   private redispatchShared(): void {
     for (const o of this.flow.takeShared()) {
-      this.env.link.redispatch(routingPool(this.pool, o.share as string), this.sid, o.share as string, o.message);
+      this.host.link.redispatch(routingPool(this.pool, o.share!), this.sid, o.share!, o.message);
     }
   }
+}
+
+/** The longest wait a Node.js timer takes (about 24.8 days); a longer one would fire at once. */
+const MAX_TIMER_MS = 0x7fffffff;
+
+/** An unref'd timer that calls `fire` at `deadline` (ms since the epoch), however far: `arm` gets the handle of each leg. */
+function timerFor(deadline: number, fire: () => void, arm: (timer: NodeJS.Timeout) => void): void {
+  const wait = Math.max(0, deadline - Date.now());
+  const timer = wait > MAX_TIMER_MS ? setTimeout(() => timerFor(deadline, fire, arm), MAX_TIMER_MS) : setTimeout(fire, wait);
+  timer.unref();
+  arm(timer);
+}
+
+/** The deadline of an offline session with `expiry` seconds to live; null when it never expires. */
+function deadlineAfter(expiry: number): number | null {
+  return expiry >= 0xffffffff ? null : Date.now() + expiry * 1000;
+}
+
+function copyOutgoing(o: Outgoing): Outgoing {
+  return { ...o, subscriptionIds: [...o.subscriptionIds] };
+}
+
+function restoredOutgoing(o: Outgoing): Outgoing {
+  return { ...o, message: restoredMessage(o.message), subscriptionIds: [...o.subscriptionIds] };
+}
+
+/** A stored message whose bytes crossed a thread (structured clone) comes back as Uint8Array: the codecs want Buffers. */
+function restoredMessage(message: AppMessage): AppMessage {
+  const correlationData = message.properties?.correlationData;
+  if (Buffer.isBuffer(message.payload) && (correlationData === undefined || Buffer.isBuffer(correlationData))) return message;
+  const restored: AppMessage = { ...message, payload: asBuffer(message.payload) };
+  if (correlationData !== undefined) restored.properties = { ...message.properties, correlationData: asBuffer(correlationData) };
+  return restored;
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** Messages kept beyond the current batch must own their payload. */
@@ -487,7 +746,7 @@ function ownedCopy(message: AppMessage): AppMessage {
   const payload = Buffer.allocUnsafe(message.payload.length);
   message.payload.copy(payload);
   const copy: AppMessage = { topic: message.topic, payload, qos: message.qos, retain: message.retain };
-  if (message.properties) copy.properties = message.properties as MessageProperties;
+  if (message.properties) copy.properties = message.properties;
   if (message.expiresAt !== undefined) copy.expiresAt = message.expiresAt;
   return copy;
 }

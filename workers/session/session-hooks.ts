@@ -7,43 +7,26 @@
  * Runs wherever the actor host runs.
  */
 import type { AppMessage, QoS } from '../../src/shared/message/app-message.js';
-import { decodePublish } from '../../src/shared/codec/publish.js';
 import type { DropReason, DroppedMessage, HookName } from '../../src/api/hooks.js';
-import type { TransportDropReason } from '../../src/shared/channel/frames.js';
-import type { SessionActor } from './session-actor.js';
-import { toAppMessage } from './session-inbound.js';
+import type { HookSubject } from './session-context.js';
 
 /** The session lost its last transport: gone when it ends with it (`expiry` 0), offline otherwise. */
-export function notifyTransportLost(session: SessionActor, expiry: number): void {
+export function notifyTransportLost(session: HookSubject, expiry: number): void {
   session.env.hooks.notify(expiry === 0 ? 'on_client_gone' : 'on_client_offline', [session.subscriberId]);
 }
 
-export function notifyExpired(session: SessionActor): void {
+export function notifyExpired(session: HookSubject): void {
   session.env.hooks.notify('on_session_expired', [session.subscriberId]);
 }
 
 /** A message was queued while the session had no transport. */
-export function notifyOfflineMessage(session: SessionActor, message: AppMessage, qos: QoS, retain: boolean): void {
+export function notifyOfflineMessage(session: HookSubject, message: AppMessage, qos: QoS, retain: boolean): void {
   const { hooks } = session.env;
   if (!hooks.has('on_offline_message')) return;
   hooks.notify('on_offline_message', [session.subscriberId, qos, message.topic, message.payload, retain]);
 }
 
-/**
- * A QoS 0 PUBLISH the main thread dropped for this session's connection:
- * queue_full when its socket held over maxConnectionBufferBytes (the socket
- * buffer being the queue of QoS 0 messages), max_packet_size_exceeded when
- * the topic of a Topic Alias the client missed made it too large.
- */
-export function notifyTransportDrop(session: SessionActor, packet: Buffer, reason: TransportDropReason): void {
-  if (!session.env.hooks.has('on_message_drop')) return;
-  const decoded = decodePublish(packet, session.protocolVersion);
-  const alias = decoded.properties?.topicAlias;
-  if (decoded.topic === '' && alias !== undefined) decoded.topic = session.outboundAliases?.topicOf(alias) ?? '';
-  notifyDrop(session, toAppMessage(decoded), 0, reason);
-}
-
-export function notifyDrop(session: SessionActor, message: AppMessage, qos: QoS, reason: DropReason): void {
+export function notifyDrop(session: HookSubject, message: AppMessage, qos: QoS, reason: DropReason): void {
   const { hooks } = session.env;
   if (!hooks.has('on_message_drop')) return;
   const dropped: DroppedMessage = { topic: message.topic, payload: message.payload, qos, retain: message.retain };
@@ -63,12 +46,12 @@ const M5: Readonly<Record<Versioned, HookName>> = {
 };
 
 /** `hook` (plain name) for the session's protocol version: its `_m5` twin for 5.0. */
-export function versioned(session: SessionActor, hook: Versioned): HookName {
+export function versioned(session: HookSubject, hook: Versioned): HookName {
   return session.protocolVersion === 5 ? M5[hook] : hook;
 }
 
 /** (username, subscriberId, qos, topic, payload, isRetain[, properties]) of the message hooks. */
-export function messageArgs(session: SessionActor, message: AppMessage, qos: QoS, retain: boolean): unknown[] {
+export function messageArgs(session: HookSubject, message: AppMessage, qos: QoS, retain: boolean): unknown[] {
   const args: unknown[] = [session.username, session.subscriberId, qos, message.topic, message.payload, retain];
   if (session.protocolVersion === 5) args.push(message.properties ?? {});
   return args;

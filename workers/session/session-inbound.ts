@@ -23,7 +23,7 @@ import { isDollarTopic, isValidTopicName, topicLevelCount } from '../../src/shar
 import { handleAuth } from '../connect/auth-flow.js';
 import { applyPublishModifiers, refusalOf } from '../hooks/hook-outcomes.js';
 import { parsePacket, PINGRESP } from '../../src/shared/codec/packet-io.js';
-import type { SessionActor } from './session-actor.js';
+import type { InboundContext } from './session-context.js';
 import { messageArgs, versioned } from './session-hooks.js';
 import { controlTopicRest, handleControlMessage } from './session-runtime.js';
 import { handleSubscribe, handleUnsubscribe } from './session-subscribe.js';
@@ -32,8 +32,8 @@ import { fixedHeaderLength } from '../../src/shared/codec/framer.js';
 
 const PUBLISH = 3, PUBACK = 4, PUBREC = 5, PUBREL = 6, PUBCOMP = 7;
 
-export function handleSessionPacket(session: SessionActor, bytes: Buffer): void | Promise<void> {
-  const type = (bytes[0] as number) >> 4;
+export function handleSessionPacket(session: InboundContext, bytes: Buffer): void | Promise<void> {
+  const type = bytes[0]! >> 4;
   switch (type) {
     case PUBLISH: return handlePublish(session, bytes);
     case PUBACK: case PUBREC: case PUBREL: case PUBCOMP: return handleAck(session, type, bytes);
@@ -53,7 +53,7 @@ export function handleSessionPacket(session: SessionActor, bytes: Buffer): void 
   }
 }
 
-function handlePublish(session: SessionActor, bytes: Buffer): void | Promise<void> {
+function handlePublish(session: InboundContext, bytes: Buffer): void | Promise<void> {
   const v5 = session.protocolVersion === 5;
   const p = decodePublish(bytes, session.protocolVersion);
   const { config } = session.env;
@@ -70,17 +70,16 @@ function handlePublish(session: SessionActor, bytes: Buffer): void | Promise<voi
   if (v5 && p.properties?.payloadFormatIndicator && !isUtf8(p.payload)) {
     return refusePublish(session, p, ReasonCode.PayloadFormatInvalid, 'payload is not UTF-8 but its Payload Format Indicator says so (§3.3.2.3.2)');
   }
-  if (p.qos === 2 && p.messageId !== undefined && session.inboundQos2.has(p.messageId)) {
+  if (p.qos === 2 && p.messageId !== undefined && session.awaitsRelease(p.messageId)) {
     session.send(encodeAck('pubrec', p.messageId, ReasonCode.Success, session.protocolVersion));
     return;
   }
-  if (!session.bucket.take(Date.now())) {
-    session.drops.rateLimited++;
+  if (!session.takePublishToken(Date.now())) {
     if (p.qos === 0) return;
     if (!v5) throw new ProtocolError(ReasonCode.QuotaExceeded, 'incoming publish rate exceeded');
     return refusePublish(session, p, ReasonCode.QuotaExceeded, 'incoming publish rate exceeded');
   }
-  if (p.qos === 2 && session.inboundQos2.size >= session.limits.receiveMaximum) {
+  if (p.qos === 2 && session.awaitingRelease >= session.limits.receiveMaximum) {
     throw new ProtocolError(ReasonCode.ReceiveMaximumExceeded, 'more unacknowledged QoS 2 publishes than Receive Maximum [MQTT-3.3.4-7]');
   }
   const message = toAppMessage(p);
@@ -101,7 +100,7 @@ function handlePublish(session: SessionActor, bytes: Buffer): void | Promise<voi
  * 0x87); 3.1.1 cannot refuse in an acknowledgement, so the message is dropped
  * and acknowledged as VerneMQ does (the client would resend it otherwise).
  */
-function authorized(session: SessionActor, p: DecodedPublish, message: AppMessage, outcome: ChainOutcome<PublishModifiers | Buffer>): void | Promise<void> {
+function authorized(session: InboundContext, p: DecodedPublish, message: AppMessage, outcome: ChainOutcome<PublishModifiers | Buffer>): void | Promise<void> {
   const v5 = session.protocolVersion === 5;
   if (outcome.kind === 'ok') return runtimeAllowed(session, p, applyPublishModifiers(message, outcome.modifiers, v5));
   if (!v5) return acknowledge(session, p);
@@ -110,7 +109,7 @@ function authorized(session: SessionActor, p: DecodedPublish, message: AppMessag
 }
 
 /** The runtime's is_allowed('publish', topic, message) after the plugins; refused like a plugin refusal with 0x87. */
-function runtimeAllowed(session: SessionActor, p: DecodedPublish, message: AppMessage): void | Promise<void> {
+function runtimeAllowed(session: InboundContext, p: DecodedPublish, message: AppMessage): void | Promise<void> {
   const { runtime } = session.env;
   if (!runtime.checksAccess) return route(session, p, message);
   const decide = (ok: boolean): void | Promise<void> => {
@@ -123,7 +122,7 @@ function runtimeAllowed(session: SessionActor, p: DecodedPublish, message: AppMe
 }
 
 /** Routes the message, calls on_publish(_m5), then acknowledges. */
-function route(session: SessionActor, p: DecodedPublish, message: AppMessage): void | Promise<void> {
+function route(session: InboundContext, p: DecodedPublish, message: AppMessage): void | Promise<void> {
   session.publish(message);
   const { hooks } = session.env;
   const hook = versioned(session, 'on_publish');
@@ -131,18 +130,18 @@ function route(session: SessionActor, p: DecodedPublish, message: AppMessage): v
   return session.whenAnswered(hooks.all(hook, messageArgs(session, message, message.qos, message.retain)), () => acknowledge(session, p));
 }
 
-function acknowledge(session: SessionActor, p: DecodedPublish): void {
-  if (p.qos === 1) session.send(encodeAck('puback', p.messageId as number, ReasonCode.Success, session.protocolVersion));
+function acknowledge(session: InboundContext, p: DecodedPublish): void {
+  if (p.qos === 1) session.send(encodeAck('puback', p.messageId!, ReasonCode.Success, session.protocolVersion));
   else if (p.qos === 2) {
-    session.inboundQos2.add(p.messageId as number);
-    session.send(encodeAck('pubrec', p.messageId as number, ReasonCode.Success, session.protocolVersion));
+    session.holdForRelease(p.messageId!);
+    session.send(encodeAck('pubrec', p.messageId!, ReasonCode.Success, session.protocolVersion));
   }
 }
 
 /** 5.0: a QoS 1/2 publish refused with a reason code (and Reason String) in its acknowledgement; QoS 0 is dropped. */
-function refusePublish(session: SessionActor, p: DecodedPublish, reasonCode: number, reasonString: string): void {
+function refusePublish(session: InboundContext, p: DecodedPublish, reasonCode: number, reasonString: string): void {
   if (p.qos === 0) return;
-  session.sendWithReason({ cmd: p.qos === 1 ? 'puback' : 'pubrec', messageId: p.messageId as number, reasonCode }, reasonString);
+  session.sendWithReason({ cmd: p.qos === 1 ? 'puback' : 'pubrec', messageId: p.messageId!, reasonCode }, reasonString);
 }
 
 export function toAppMessage(p: DecodedPublish): AppMessage {
@@ -155,8 +154,8 @@ export function toAppMessage(p: DecodedPublish): AppMessage {
   return message;
 }
 
-function handleAck(session: SessionActor, type: number, bytes: Buffer): void {
-  const flags = (bytes[0] as number) & 0x0f;
+function handleAck(session: InboundContext, type: number, bytes: Buffer): void {
+  const flags = bytes[0]! & 0x0f;
   if (flags !== (type === PUBREL ? 2 : 0)) {
     throw new ProtocolError(ReasonCode.MalformedPacket, 'reserved flags of an acknowledgement [MQTT-3.6.1-1]');
   }
@@ -168,37 +167,36 @@ function handleAck(session: SessionActor, type: number, bytes: Buffer): void {
   }
   if (v === 5 && remaining > 3) checkAckProperties(bytes);
   const messageId = bytes.readUInt16BE(offset);
-  const reasonCode = remaining > 2 ? (bytes[offset + 2] as number) : ReasonCode.Success;
+  const reasonCode = remaining > 2 ? bytes[offset + 2]! : ReasonCode.Success;
   switch (type) {
     case PUBACK:
-      if (session.flow.complete(messageId, 'publish')) session.pump();
+      session.acknowledged(messageId, 'publish');
       return;
     case PUBREC:
       if (reasonCode >= 0x80) {
-        if (session.flow.complete(messageId, 'publish')) session.pump();
-      } else if (session.flow.released(messageId)) {
+        session.acknowledged(messageId, 'publish');
+      } else if (session.pubrecReceived(messageId)) {
         session.send(encodeAck('pubrel', messageId, ReasonCode.Success, v));
       } else {
         session.sendWithReason({ cmd: 'pubrel', messageId, reasonCode: ReasonCode.PacketIdentifierNotFound }, 'unknown packet identifier');
       }
       return;
     case PUBREL: {
-      if (session.inboundQos2.delete(messageId)) session.send(encodeAck('pubcomp', messageId, ReasonCode.Success, v));
+      if (session.releaseReceived(messageId)) session.send(encodeAck('pubcomp', messageId, ReasonCode.Success, v));
       else session.sendWithReason({ cmd: 'pubcomp', messageId, reasonCode: ReasonCode.PacketIdentifierNotFound }, 'unknown packet identifier');
       return;
     }
     default:
-      if (session.flow.complete(messageId, 'pubrel')) session.pump();
+      session.acknowledged(messageId, 'pubrel');
   }
 }
 
-function handleDisconnect(session: SessionActor, packet: mqttPacket.IDisconnectPacket): void {
+function handleDisconnect(session: InboundContext, packet: mqttPacket.IDisconnectPacket): void {
   const requested = packet.properties?.sessionExpiryInterval;
-  if (requested !== undefined) {
-    if (session.sessionExpiry === 0 && requested > 0) {
-      throw new ProtocolError(ReasonCode.ProtocolError, 'Session Expiry Interval changed from 0 on DISCONNECT [MQTT-3.14.2-2]');
-    }
-    session.sessionExpiry = Math.min(requested, session.env.config.maxSessionExpiryInterval);
+  const keepWill = packet.reasonCode === ReasonCode.DisconnectWithWill;
+  if (requested === undefined) return session.clientDisconnected(keepWill);
+  if (session.sessionExpiry === 0 && requested > 0) {
+    throw new ProtocolError(ReasonCode.ProtocolError, 'Session Expiry Interval changed from 0 on DISCONNECT [MQTT-3.14.2-2]');
   }
-  session.clientDisconnected(packet.reasonCode === ReasonCode.DisconnectWithWill);
+  session.clientDisconnected(keepWill, Math.min(requested, session.env.config.maxSessionExpiryInterval));
 }

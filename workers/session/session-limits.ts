@@ -10,7 +10,6 @@ import type { BrokerConfig } from '../../src/api/config.js';
 import type { RegisterModifiers, SubscriberId } from '../../src/api/hooks.js';
 import type { Logger } from '../../src/shared/log.js';
 import type { DeliveryTarget } from '../../src/shared/channel/frames.js';
-import type { SubscriptionOptions } from './session-actor.js';
 import { SHARE_PREFIX, topicMatches } from '../../src/shared/topic/topic.js';
 
 export interface SessionLimits {
@@ -123,7 +122,7 @@ export function minLimit(a: number, b: number): number {
  * `upgrade_qos`: the QoS of the subscription that matched (the highest of the
  * session's matching filters), instead of the lower one of the message.
  */
-export function upgradedQos(subscriptions: ReadonlyMap<string, SubscriptionOptions>, topic: string, target: DeliveryTarget): QoS {
+export function upgradedQos(subscriptions: ReadonlyMap<string, { readonly qos: QoS }>, topic: string, target: DeliveryTarget): QoS {
   if (target.share !== undefined) return subscriptions.get(target.share)?.qos ?? target.qos;
   let qos = target.qos;
   for (const [filter, options] of subscriptions) {

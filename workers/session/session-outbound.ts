@@ -1,6 +1,7 @@
 /**
- * One outgoing PUBLISH of a session: on_deliver(_m5) first (its modifiers
- * change topic, payload and 5.0 properties; while a plugin answers
+ * One outgoing PUBLISH of a session: on_deliver(_m5) first when a plugin
+ * implements it (the session passes such deliveries to its DeliveryGate; the
+ * modifiers change topic, payload and 5.0 properties; while a plugin answers
  * asynchronously, later deliveries of the session wait behind it, in order),
  * then the encoding for its protocol version, the subscription identifiers,
  * remaining Message Expiry and Topic Alias of 5.0, and the client's Maximum
@@ -12,17 +13,11 @@ import { type ChainOutcome } from '../../src/shared/hooks/chain.js';
 import type { DeliverModifiers } from '../../src/api/hooks.js';
 import { applyDeliverModifiers } from '../hooks/hook-outcomes.js';
 import type { Outgoing } from './outbound-flow.js';
-import type { SessionActor } from './session-actor.js';
-import { messageArgs, notifyDrop, versioned } from './session-hooks.js';
+import type { OutboundContext } from './session-context.js';
+import { messageArgs, versioned } from './session-hooks.js';
 import type { AliasChoice } from './topic-alias.js';
 import { isPromise } from '../../src/shared/async.js';
 import { remainingExpirySeconds } from '../../src/shared/message/expiry.js';
-
-/** Sends `o`; a first send (not a resend with DUP) goes through on_deliver when a plugin implements it. */
-export function sendOutgoing(session: SessionActor, o: Outgoing, dup: boolean): void {
-  if (!dup && session.env.hooks.has(versioned(session, 'on_deliver'))) session.deliveries.push(o);
-  else encodeOutgoing(session, o, dup);
-}
 
 /** The deliveries of one session waiting for on_deliver, sent in the order they came. */
 export class DeliveryGate {
@@ -31,7 +26,7 @@ export class DeliveryGate {
   /** Deliveries not yet sent: a reconnect must not resend them with DUP. */
   private readonly waiting = new Set<Outgoing>();
 
-  constructor(private readonly session: SessionActor) {}
+  constructor(private readonly session: OutboundContext) {}
 
   holds(o: Outgoing): boolean {
     return this.waiting.has(o);
@@ -74,12 +69,13 @@ export class DeliveryGate {
     this.waiting.delete(o);
     if (outcome.kind === 'ok') o.message = applyDeliverModifiers(o.message, outcome.modifiers, s.protocolVersion === 5);
     // Taken back meanwhile (redispatched to another member of a shared group, or the session ended).
-    if (o.qos > 0 && s.flow.inflight.get(o.packetId) !== o) return;
+    if (o.qos > 0 && !s.holdsInflight(o)) return;
     encodeOutgoing(s, o, false);
   }
 }
 
-function encodeOutgoing(session: SessionActor, o: Outgoing, dup: boolean): void {
+/** Encodes `o` for the client's connection and sends it; one over the client's Maximum Packet Size is skipped. */
+export function encodeOutgoing(session: OutboundContext, o: Outgoing, dup: boolean): void {
   const { message } = o;
   const packet: EncodablePublish = {
     topic: message.topic,
@@ -102,14 +98,9 @@ function encodeOutgoing(session: SessionActor, o: Outgoing, dup: boolean): void 
     }
     if (properties) packet.properties = properties;
   }
-  const limit = session.negotiated.maxOutgoingPacketSize;
+  const limit = session.maxOutgoingPacketSize;
   if (limit > 0 && encodedPublishLength(packet, session.protocolVersion) > limit) {
-    session.drops.packetTooLarge++;
-    notifyDrop(session, message, o.qos, 'max_packet_size_exceeded');
-    if (o.qos > 0) {
-      session.flow.complete(o.packetId, 'publish');
-      session.pump();
-    }
+    session.oversized(o);
     return;
   }
   session.send(encodePublish(packet, session.protocolVersion));
@@ -124,7 +115,7 @@ function outgoingProperties(o: Outgoing): PublishProperties | undefined {
     out.messageExpiryInterval = remainingExpirySeconds(expiresAt);
   }
   if (o.subscriptionIds.length > 0) {
-    out.subscriptionIdentifier = o.subscriptionIds.length === 1 ? o.subscriptionIds[0] as number : o.subscriptionIds;
+    out.subscriptionIdentifier = o.subscriptionIds.length === 1 ? o.subscriptionIds[0]! : o.subscriptionIds;
   }
   return out;
 }

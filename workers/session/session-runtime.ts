@@ -13,29 +13,30 @@ import type { AppMessage } from '../../src/shared/message/app-message.js';
 import { ProtocolError } from '../../src/shared/codec/protocol-error.js';
 import { parsePacket } from '../../src/shared/codec/packet-io.js';
 import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
-import type { SessionOptions } from '../../src/api/runtime.js';
-import type { SessionActor } from './session-actor.js';
-import { handleSessionPacket } from './session-inbound.js';
-import { isPromise } from '../../src/shared/async.js';
+import type { RuntimeContext } from './session-context.js';
+import { isPromise, type MaybePromise } from '../../src/shared/async.js';
 
 const CONTROL_PREFIX = '$client/';
 
-/** is_valid_message, then the packet's handler (the host calls this only for a runtime with its own is_valid_message). */
-export function handleValidatedPacket(session: SessionActor, bytes: Buffer): void | Promise<void> {
+/** The handler of a packet once it is valid (session-inbound.ts), given by the session so this module does not depend on it. */
+export type PacketHandler<C extends RuntimeContext> = (session: C, bytes: Buffer) => MaybePromise<void>;
+
+/** is_valid_message, then `handle` (the session calls this only for a runtime with its own is_valid_message). */
+export function handleValidatedPacket<C extends RuntimeContext>(session: C, bytes: Buffer, handle: PacketHandler<C>): MaybePromise<void> {
   const packet = parsePacket(bytes, session.protocolVersion);
-  const valid = session.env.runtime.validMessage(packet, session.transportOptions as SessionOptions, session.userContext);
-  if (!isPromise(valid)) return validated(session, valid, bytes);
+  const valid = session.env.runtime.validMessage(packet, session.transportOptions!, session.userContext);
+  if (!isPromise(valid)) return validated(session, valid, bytes, handle);
   const owned = Buffer.from(bytes); // the batch's bytes are not ours to keep
-  return session.whenAnswered(valid, (ok) => validated(session, ok, owned));
+  return session.whenAnswered(valid, (ok) => validated(session, ok, owned, handle));
 }
 
-function validated(session: SessionActor, valid: boolean, bytes: Buffer): void | Promise<void> {
+function validated<C extends RuntimeContext>(session: C, valid: boolean, bytes: Buffer, handle: PacketHandler<C>): MaybePromise<void> {
   if (valid !== true) throw new ProtocolError(ReasonCode.ProtocolError, 'message refused by the session runtime (is_valid_message)');
-  return handleSessionPacket(session, bytes);
+  return handle(session, bytes);
 }
 
 /** The `<rest>` of a topic `$client/<own client id>[/<rest>]`, or undefined for any other topic. */
-export function controlTopicRest(session: SessionActor, topic: string): string | undefined {
+export function controlTopicRest(session: RuntimeContext, topic: string): string | undefined {
   if (!topic.startsWith(CONTROL_PREFIX) || !topic.startsWith(session.clientId, CONTROL_PREFIX.length)) return undefined;
   const end = CONTROL_PREFIX.length + session.clientId.length;
   if (topic.length === end) return '';
@@ -47,9 +48,7 @@ export function controlTopicRest(session: SessionActor, topic: string): string |
  * later is dropped when the connection that sent the message is gone by then
  * (a newer connection's user context stays).
  */
-export function handleControlMessage(session: SessionActor, rest: string, message: AppMessage): void | Promise<void> {
+export function handleControlMessage(session: RuntimeContext, rest: string, message: AppMessage): MaybePromise<void> {
   const answer = session.env.runtime.controlMessage(rest, message, session.userContext);
-  return session.whenAnswered(answer, (userContext) => {
-    session.userContext = userContext;
-  });
+  return session.whenAnswered(answer, (userContext) => session.adoptUserContext(userContext));
 }

@@ -1,10 +1,9 @@
 /**
  * SUBSCRIBE and UNSUBSCRIBE of a connected client: filter checks,
  * auth_on_subscribe(_m5) (which may rewrite or refuse filters), then the
- * runtime's is_allowed('subscribe') per filter it kept, the session's
- * own copy of its subscriptions, the subscribe / unsubscribe frames for the
- * router (shared `$share/{group}/{filter}` ones included; `$SYS/...` in the
- * default pool), on_subscribe(_m5)
+ * runtime's is_allowed('subscribe') per filter it kept, the
+ * session's subscribe / unsubscribe (its own copy, and the router's; shared
+ * `$share/{group}/{filter}` ones included), on_subscribe(_m5)
  * before the SUBACK, on_unsubscribe(_m5) (which may rewrite the filters)
  * before the removal, and the UNSUBACK. A handler returns a promise only when
  * a plugin answered with one. Runs wherever the actor host runs.
@@ -16,9 +15,8 @@ import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
 import { type ChainOutcome } from '../../src/shared/hooks/chain.js';
 import type { SubscribeModifiers, SubscribeTopic } from '../../src/api/hooks.js';
 import { isValidTopicFilter, parseSharedFilter, topicLevelCount } from '../../src/shared/topic/topic.js';
-import { routingPool } from '../runtime/pools.js';
 import { refusalOf } from '../hooks/hook-outcomes.js';
-import type { SessionActor } from './session-actor.js';
+import type { SubscribeContext } from './session-context.js';
 import { versioned } from './session-hooks.js';
 import { isPromise } from '../../src/shared/async.js';
 
@@ -30,7 +28,7 @@ interface Asked { index: number; sub: mqttPacket.ISubscription }
 
 interface SubackState { codes: number[]; problems: string[] }
 
-export function handleSubscribe(session: SessionActor, packet: mqttPacket.ISubscribePacket): void | Promise<void> {
+export function handleSubscribe(session: SubscribeContext, packet: mqttPacket.ISubscribePacket): void | Promise<void> {
   const v5 = session.protocolVersion === 5;
   const { config, hooks } = session.env;
   if (packet.subscriptions.length === 0) throw new ProtocolError(ReasonCode.ProtocolError, 'SUBSCRIBE without a topic filter [MQTT-3.8.3-2]');
@@ -67,7 +65,7 @@ function validFilter(filter: string, maxLength: number, maxLevels: number): bool
  * or refuses each one (same length and order as asked), anything else refuses
  * them all (3.1.1: 0x80; 5.0: the plugin's reason code, default 0x87).
  */
-function authorize(session: SessionActor, asked: Asked[], outcome: ChainOutcome<SubscribeModifiers>, state: SubackState): Asked[] {
+function authorize(session: SubscribeContext, asked: Asked[], outcome: ChainOutcome<SubscribeModifiers>, state: SubackState): Asked[] {
   const v5 = session.protocolVersion === 5;
   const { config } = session.env;
   const denied = v5 ? ReasonCode.NotAuthorized : V3_FAILURE;
@@ -100,7 +98,7 @@ function authorize(session: SessionActor, asked: Asked[], outcome: ChainOutcome<
  * The runtime's is_allowed('subscribe', filter, SUBSCRIBE packet) for each
  * filter the plugins allowed; a refused one gets 0x87 (3.1.1: 0x80).
  */
-function runtimeAllowed(session: SessionActor, packet: mqttPacket.ISubscribePacket, allowed: Asked[], state: SubackState): void | Promise<void> {
+function runtimeAllowed(session: SubscribeContext, packet: mqttPacket.ISubscribePacket, allowed: Asked[], state: SubackState): void | Promise<void> {
   const { runtime } = session.env;
   if (!runtime.checksAccess || allowed.length === 0) return store(session, packet, allowed, state);
   const answers = allowed.map((a) => runtime.allowed('subscribe', a.sub.topic, packet, session.userContext));
@@ -119,24 +117,18 @@ function runtimeAllowed(session: SessionActor, packet: mqttPacket.ISubscribePack
 }
 
 /** Stores the allowed subscriptions, calls on_subscribe(_m5), then answers SUBACK. */
-function store(session: SessionActor, packet: mqttPacket.ISubscribePacket, allowed: Asked[], state: SubackState): void | Promise<void> {
+function store(session: SubscribeContext, packet: mqttPacket.ISubscribePacket, allowed: Asked[], state: SubackState): void | Promise<void> {
   const v5 = session.protocolVersion === 5;
   const subscriptionId = packet.properties?.subscriptionIdentifier ?? 0;
   for (const { index, sub } of allowed) {
-    const filter = sub.topic;
     const qos = sub.qos;
-    const existed = session.subscriptions.has(filter);
-    const retainHandling = v5 ? sub.rh ?? 0 : 0;
-    const options = { qos, noLocal: v5 && sub.nl === true, retainAsPublished: v5 && sub.rap === true, retainHandling, subscriptionId };
-    session.subscriptions.set(filter, options);
-    session.env.link.subscribe({
-      pool: routingPool(session.pool, filter), sid: session.sid, filter, qos, noLocal: options.noLocal, retainAsPublished: options.retainAsPublished,
-      subscriptionId, sendRetained: parseSharedFilter(filter) === undefined && (retainHandling === 0 || (retainHandling === 1 && !existed)),
+    session.subscribe(sub.topic, {
+      qos, noLocal: v5 && sub.nl === true, retainAsPublished: v5 && sub.rap === true, retainHandling: v5 ? sub.rh ?? 0 : 0, subscriptionId,
     });
     state.codes[index] = qos;
   }
   const suback = (): void => {
-    const packetOut: mqttPacket.ISubackPacket = { cmd: 'suback', messageId: packet.messageId as number, granted: state.codes };
+    const packetOut: mqttPacket.ISubackPacket = { cmd: 'suback', messageId: packet.messageId!, granted: state.codes };
     if (state.problems.length === 0) session.sendPacket(packetOut);
     else session.sendWithReason(packetOut, state.problems.join('; '));
   };
@@ -148,7 +140,7 @@ function store(session: SessionActor, packet: mqttPacket.ISubscribePacket, allow
   return session.whenAnswered(hooks.all(hook, args), suback);
 }
 
-export function handleUnsubscribe(session: SessionActor, packet: mqttPacket.IUnsubscribePacket): void | Promise<void> {
+export function handleUnsubscribe(session: SubscribeContext, packet: mqttPacket.IUnsubscribePacket): void | Promise<void> {
   if (packet.unsubscriptions.length === 0) throw new ProtocolError(ReasonCode.ProtocolError, 'UNSUBSCRIBE without a topic filter [MQTT-3.10.3-2]');
   const { hooks } = session.env;
   const hook = versioned(session, 'on_unsubscribe');
@@ -165,13 +157,12 @@ export function handleUnsubscribe(session: SessionActor, packet: mqttPacket.IUns
 }
 
 /** Removes `filters`; UNSUBACK has one code per filter of the packet (all Success when a plugin changed their number). */
-function unsubscribe(session: SessionActor, packet: mqttPacket.IUnsubscribePacket, filters: readonly string[]): void {
+function unsubscribe(session: SubscribeContext, packet: mqttPacket.IUnsubscribePacket, filters: readonly string[]): void {
   const codes: number[] = [];
   for (const filter of filters) {
-    const existed = session.subscriptions.delete(filter);
-    if (existed) session.env.link.unsubscribe(routingPool(session.pool, filter), session.sid, filter);
+    const existed = session.unsubscribe(filter);
     codes.push(existed ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted);
   }
   const granted = codes.length === packet.unsubscriptions.length ? codes : packet.unsubscriptions.map(() => ReasonCode.Success);
-  session.sendPacket({ cmd: 'unsuback', messageId: packet.messageId as number, granted });
+  session.sendPacket({ cmd: 'unsuback', messageId: packet.messageId!, granted });
 }

@@ -1,0 +1,44 @@
+/**
+ * The shapes the connect handler and the registration share: what they need
+ * from their actor host (`SessionDirectory`), the `open` frame of a new
+ * transport, and the outcome of a successful enhanced authentication. Types
+ * only; the handler imports the registration, and both import this module,
+ * never each other's callers. Runs wherever the actor host runs.
+ */
+import type { BrokerConfig } from '../../src/api/config.js';
+import type { Logger } from '../../src/shared/log.js';
+import type { ToSession } from '../../src/shared/channel/frames.js';
+import type { HostHooks } from '../hooks/host-hooks.js';
+import type { HostRuntime } from '../runtime/host-runtime.js';
+import type { RegisteringSession } from '../session/session-context.js';
+import type { Authenticator } from './authenticator.js';
+import type { ConnectAuth } from './auth-flow.js';
+
+/** The connection a refusal or an AUTH goes to, before it has a session. */
+export interface RawConnections {
+  sendRaw(connId: number, bytes: Buffer): void;
+  /** Closes `connId` (and forgets it, if it was waiting for its CONNACK). */
+  endRaw(connId: number): void;
+}
+
+/** What the connect handler and the registration need from their actor host. */
+export interface SessionDirectory extends RawConnections {
+  readonly config: BrokerConfig;
+  readonly authenticator: Authenticator | undefined;
+  readonly hooks: HostHooks;
+  readonly runtime: HostRuntime;
+  readonly log: Logger;
+  find(pool: string, clientId: string): RegisteringSession | undefined;
+  create(pool: string, clientId: string): RegisteringSession;
+  /** True while `connId` waits for its CONNACK and has not closed. */
+  isConnecting(connId: number): boolean;
+  /** `connId` got its CONNACK from session `sid`: its packets go there, those that waited first. */
+  established(connId: number, sid: number): void;
+  /** Keeps a CONNECT waiting for its authentication exchange: the packets of `connId` go to `auth` while it is active. */
+  pendAuth(connId: number, auth: ConnectAuth): void;
+}
+
+export type OpenFrame = Extract<ToSession, { kind: 'open' }>;
+
+/** The outcome of a successful enhanced authentication, echoed in CONNACK [MQTT-4.12.0-5]. */
+export interface Authenticated { method: string; data: Buffer | undefined }
