@@ -89,14 +89,19 @@ function parseOptions(argv: string[]): BenchOptions {
   for (const w of workers) if (!Number.isInteger(w) || w < 0) throw new Error(`bad worker count in --workers: ${values.workers}`);
   const peers = values.against === 'none' ? [] : list(values.against);
   for (const p of peers) if (!(PEERS as readonly string[]).includes(p)) throw new Error(`unknown peer "${p}" (known: ${PEERS.join(', ')})`);
-  if (values.hooks && (sweep || values['no-shoal'])) throw new Error('--hooks runs Shoal: it does not go with --sweep-workers or --no-shoal');
-  const shoalTargets = values['no-shoal'] ? [] : [...new Set(workers)].flatMap((w): BrokerTarget[] => [
-    { kind: 'shoal', label: `shoal w=${w}`, workers: w },
-    ...(values.hooks ? [
-      { kind: 'shoal' as const, label: `shoal w=${w} hooks@workers`, workers: w, hooks: 'workers' as const },
-      { kind: 'shoal' as const, label: `shoal w=${w} hooks@main`, workers: w, hooks: 'main' as const },
-    ] : []),
-  ]);
+  if (values.hooks && (sweep || values['no-shoal']))
+    throw new Error('--hooks runs Shoal: it does not go with --sweep-workers or --no-shoal');
+  const shoalTargets = values['no-shoal']
+    ? []
+    : [...new Set(workers)].flatMap((w): BrokerTarget[] => [
+        { kind: 'shoal', label: `shoal w=${w}`, workers: w },
+        ...(values.hooks
+          ? [
+              { kind: 'shoal' as const, label: `shoal w=${w} hooks@workers`, workers: w, hooks: 'workers' as const },
+              { kind: 'shoal' as const, label: `shoal w=${w} hooks@main`, workers: w, hooks: 'main' as const },
+            ]
+          : []),
+      ]);
   const targets: BrokerTarget[] = [...shoalTargets, ...[...new Set(peers)].map((p) => ({ kind: p as BrokerKind, label: p }))];
   if (targets.length === 0) throw new Error('nothing to run: no Shoal and no peers');
   const durationS = Number(values.duration);

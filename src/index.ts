@@ -14,6 +14,23 @@ export type { MaybePromise, RetainedStore, RetainedStoreStats } from './api/reta
 export { MemoryRetainedStore } from './main/router/retained-store.js';
 export { ReasonCode } from './shared/codec/reason-codes.js';
 export type {
-  AuthData, AuthModifiers, ChainResult, DeliverModifiers, DropReason, DroppedMessage, HookName, Hooks, M5Error, Peer, Plugin, PluginContext,
-  PluginFactory, PluginSpec, PublishModifiers, RegisterModifiers, SubscribeModifiers, SubscribeTopic, SubscriberId,
+  AuthData,
+  AuthModifiers,
+  ChainResult,
+  DeliverModifiers,
+  DropReason,
+  DroppedMessage,
+  HookName,
+  Hooks,
+  M5Error,
+  Peer,
+  Plugin,
+  PluginContext,
+  PluginFactory,
+  PluginSpec,
+  PublishModifiers,
+  RegisterModifiers,
+  SubscribeModifiers,
+  SubscribeTopic,
+  SubscriberId,
 } from './api/hooks.js';

@@ -60,7 +60,10 @@ export interface HostPlugins {
 }
 
 /** A connection whose CONNECT waits for its plugin hooks: its later packets, and its close. */
-interface Connecting { held: Buffer[]; closed: string | undefined }
+interface Connecting {
+  held: Buffer[];
+  closed: string | undefined;
+}
 
 export class ActorHost implements SessionDirectory {
   private readonly sessions = new Map<number, SessionActor>();
@@ -112,11 +115,15 @@ export class ActorHost implements SessionDirectory {
       hooks: this.hooks,
       runtime: this.runtime,
       ended: (s) => this.forget(s),
-      unbind: (connId) => { this.byConn.delete(connId); },
+      unbind: (connId) => {
+        this.byConn.delete(connId);
+      },
       changed: (s) => this.changed(s),
     };
     this.store = plugins.store;
-    this.stopped = new Promise((resolve) => { this.stopResolve = resolve; });
+    this.stopped = new Promise((resolve) => {
+      this.stopResolve = resolve;
+    });
     this.loaded = this.load(plugins.modules, plugins.runtime, this.store?.load());
     endpoint.onBatch((batch) => {
       if (this.early) this.early.push(batch);
@@ -130,11 +137,15 @@ export class ActorHost implements SessionDirectory {
     disconnect: async (pool, clientId, request) => this.disconnect(pool, clientId, request),
     ready: () => this.loaded.then(() => this.hooks.moduleHooks()),
     sessions: async () => this.snapshot(),
-    restore: async (records) => { this.restore(records); },
+    restore: async (records) => {
+      this.restore(records);
+    },
   };
 
   private load(
-    modules: NamedPlugin[] | Promise<NamedPlugin[]>, runtime: Runtime | Promise<Runtime> | undefined, stored: MaybePromise<readonly SessionRecord[]> | undefined,
+    modules: NamedPlugin[] | Promise<NamedPlugin[]>,
+    runtime: Runtime | Promise<Runtime> | undefined,
+    stored: MaybePromise<readonly SessionRecord[]> | undefined,
   ): Promise<void> {
     if (Array.isArray(modules) && !isPromise(runtime) && !isPromise(stored)) {
       this.hooks.setModules(modules);
@@ -151,7 +162,9 @@ export class ActorHost implements SessionDirectory {
       this.early = undefined;
       for (const batch of early) this.onBatch(batch);
     });
-    loaded.catch((err: unknown) => this.log.error({ err }, 'loading the plugin modules, the runtime or the stored sessions failed; this host serves no client'));
+    loaded.catch((err: unknown) =>
+      this.log.error({ err }, 'loading the plugin modules, the runtime or the stored sessions failed; this host serves no client'),
+    );
     return loaded;
   }
 
@@ -311,7 +324,10 @@ export class ActorHost implements SessionDirectory {
 
   stats(): HostStats {
     const drops = { queueFull: 0, packetTooLarge: 0, rateLimited: 0, expired: 0 };
-    let connected = 0, queued = 0, queuedBytes = 0, inflight = 0;
+    let connected = 0,
+      queued = 0,
+      queuedBytes = 0,
+      inflight = 0;
     for (const s of this.sessions.values()) {
       if (s.connected) connected++;
       queued += s.queued;

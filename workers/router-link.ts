@@ -6,8 +6,20 @@
 import type { AppMessage } from '../src/shared/message/app-message.js';
 import type { Outbox } from '../src/shared/channel/outbox.js';
 import {
-  writeAccepted, writeCredit, writeEnd, writeEvent, writeHookCall, writePresence, writePublish, writeRedispatch, writeSend,
-  writeSessionEnded, writeSubscribe, writeUnsubscribe, type SessionEventName, type SubscribeRequest,
+  writeAccepted,
+  writeCredit,
+  writeEnd,
+  writeEvent,
+  writeHookCall,
+  writePresence,
+  writePublish,
+  writeRedispatch,
+  writeSend,
+  writeSessionEnded,
+  writeSubscribe,
+  writeUnsubscribe,
+  type SessionEventName,
+  type SubscribeRequest,
 } from '../src/shared/channel/frames.js';
 
 export class RouterLink {

@@ -25,7 +25,10 @@ export default async function hostTask(task: HostTask): Promise<void> {
   const log = createLogger(task.config.logLevel, `host-${task.index}`);
   const { plugins } = task.config;
   const modules = plugins.length > 0 ? loadPlugins(plugins, task.index, log) : [];
-  const host = new ActorHost(task.index, task.config, portEndpoint(task.dataPort), log, undefined, { modules, runtime: loadRuntime(task.config.runtime, task.index, log) });
+  const host = new ActorHost(task.index, task.config, portEndpoint(task.dataPort), log, undefined, {
+    modules,
+    runtime: loadRuntime(task.config.runtime, task.index, log),
+  });
   exposeOnPort(host.control, task.controlPort);
   await host.stopped;
   task.controlPort.close();

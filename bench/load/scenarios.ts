@@ -78,7 +78,14 @@ const payload = (): Buffer => Buffer.alloc(PAYLOAD_BYTES, 0x61);
 const round = (n: number, digits = 0): number => Math.round(n * 10 ** digits) / 10 ** digits;
 const warmupMs = (ctx: ScenarioContext): number => Math.min(1000, Math.max(250, ctx.opts.durationMs / 4));
 /** A throughput metric: a message (or connection) rate, higher is better. */
-const rateMetric = (key: string, label: string, value: number, unit = 'msgs/s'): Metric => ({ key, label, value, unit, better: 'higher', throughput: true });
+const rateMetric = (key: string, label: string, value: number, unit = 'msgs/s'): Metric => ({
+  key,
+  label,
+  value,
+  unit,
+  better: 'higher',
+  throughput: true,
+});
 
 /** Throws when the broker has closed any of the clients (it crashed, or dropped them): the phase is invalid. */
 function assertConnected(clients: readonly LoadClient[]): void {
@@ -238,7 +245,11 @@ async function fanIn(ctx: ScenarioContext): Promise<ScenarioOutcome> {
   }
   return {
     metrics: [
-      rateMetric('sustained', 'highest sustainable delivered rate', search.best === null ? 0 : Math.min(search.best.delivered, search.best.rate)),
+      rateMetric(
+        'sustained',
+        'highest sustainable delivered rate',
+        search.best === null ? 0 : Math.min(search.best.delivered, search.best.rate),
+      ),
       rateMetric('flat-out', 'delivered rate, publishers flat out', w.rate.delivered as number),
     ],
     phases: [...search.steps.map((s) => s.phase), w.phase],
@@ -262,9 +273,7 @@ async function fanOut(ctx: ScenarioContext): Promise<ScenarioOutcome> {
   if (pump.stalls > 0) notes.push(`${pump.stalls} stalls: copies written off as dropped by the broker`);
   w.phase.detail.stalls = pump.stalls;
   return {
-    metrics: [
-      rateMetric('delivered', 'delivered rate (1 → 1,000)', w.rate.delivered as number),
-    ],
+    metrics: [rateMetric('delivered', 'delivered rate (1 → 1,000)', w.rate.delivered as number)],
     phases: [w.phase],
     notes,
   };
@@ -367,7 +376,12 @@ async function connectionStorm(ctx: ScenarioContext): Promise<ScenarioOutcome> {
   const rssAfter = rssKiB(ctx.opts.brokerPid);
   if (held < clients.length) notes.push(`${clients.length - held} connections closed while held`);
   const metrics: Metric[] = [
-    rateMetric('connects', `connects/s (${target.toLocaleString('en-US')} clients, ${STORM_CONCURRENCY} pending)`, round(clients.length / seconds), 'conn/s'),
+    rateMetric(
+      'connects',
+      `connects/s (${target.toLocaleString('en-US')} clients, ${STORM_CONCURRENCY} pending)`,
+      round(clients.length / seconds),
+      'conn/s',
+    ),
   ];
   if (rssBefore !== null && rssAfter !== null && held > 0) {
     metrics.push({

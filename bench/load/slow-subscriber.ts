@@ -35,7 +35,9 @@ export async function slowSubscriber(ctx: ScenarioContext): Promise<ScenarioOutc
   const pid = ctx.opts.brokerPid;
   const rssStart = rssKiB(pid);
   let rssPeak = rssStart ?? 0;
-  const sampler = setInterval(() => { rssPeak = Math.max(rssPeak, rssKiB(pid) ?? 0); }, RSS_SAMPLE_MS);
+  const sampler = setInterval(() => {
+    rssPeak = Math.max(rssPeak, rssKiB(pid) ?? 0);
+  }, RSS_SAMPLE_MS);
   ctx.progress(`publishing at ${SLOW_RATE} msgs/s to a subscriber that does not read`);
   const send = new Phase('send, subscriber not reading', pid);
   const pump = new PacedPump(pubs, sources, SLOW_RATE, TICK_MS);

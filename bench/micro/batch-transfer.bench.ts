@@ -44,7 +44,15 @@ function packetFor(i: number): Buffer {
   const payload = Buffer.alloc(16);
   payload.writeUInt32BE(i, 0);
   payload.writeDoubleBE(i * 0.25, 8);
-  return mqttPacket.generate({ cmd: 'publish', topic: 'sensor/123/temp', payload, qos: 1, retain: false, dup: false, messageId: (i % 65535) + 1 });
+  return mqttPacket.generate({
+    cmd: 'publish',
+    topic: 'sensor/123/temp',
+    payload,
+    qos: 1,
+    retain: false,
+    dup: false,
+    messageId: (i % 65535) + 1,
+  });
 }
 
 /** The main thread's side: writes one batch per round trip and reads the answer. */
@@ -112,7 +120,10 @@ class Driver {
   }
 }
 
-interface Rig { driver: Driver; stop(): Promise<void> }
+interface Rig {
+  driver: Driver;
+  stop(): Promise<void>;
+}
 
 async function workerRig(mode: PeerMode, packets: readonly Buffer[], limits: OutboxLimits): Promise<Rig> {
   const channel = new MessageChannel();

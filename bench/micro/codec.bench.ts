@@ -33,8 +33,7 @@ export async function register(bench: Bench): Promise<void> {
 
   const chunks = Array.from({ length: INPUTS }, (_, c) =>
     Buffer.concat(
-      Array.from({ length: PACKETS_PER_CHUNK }, (_, i) =>
-        mqttPacket.generate(toPacket(publishFor(c * PACKETS_PER_CHUNK + i)))),
+      Array.from({ length: PACKETS_PER_CHUNK }, (_, i) => mqttPacket.generate(toPacket(publishFor(c * PACKETS_PER_CHUNK + i)))),
     ),
   );
   const framer = new Framer(1 << 20, (packet) => {

@@ -48,7 +48,10 @@ const PER_ITERATION = 256;
 /** Distinct publisher reads (of PER_ITERATION packets each), cycled. */
 const CHUNKS = 64;
 const TOPIC = 'sensor/123/temp';
-const CONNACK = 2, PUBLISH = 3, PUBACK = 4, SUBACK = 9;
+const CONNACK = 2,
+  PUBLISH = 3,
+  PUBACK = 4,
+  SUBACK = 9;
 const SETUP_TIMEOUT_MS = 10_000;
 
 // ── the client side of the (absent) sockets ─────────────────────────────────
@@ -269,7 +272,8 @@ async function verify(rig: Rig, qos: QoS, name: string): Promise<void> {
 export async function register(bench: Bench): Promise<void> {
   for (const qos of [0, 1] as const) {
     const chunks = Array.from({ length: CHUNKS }, (_, c) =>
-      Buffer.concat(Array.from({ length: PER_ITERATION }, (_, i) => publishPacket(c * PER_ITERATION + i, qos))));
+      Buffer.concat(Array.from({ length: PER_ITERATION }, (_, i) => publishPacket(c * PER_ITERATION + i, qos))),
+    );
     for (const placement of ['inline', 'worker'] as const) {
       const name = `route: PUBLISH QoS ${qos} → 1 subscriber, host ${placement === 'inline' ? 'inline' : 'in a worker'}, ${PER_ITERATION} msgs`;
       let rig: Rig | undefined;
@@ -281,33 +285,37 @@ export async function register(bench: Bench): Promise<void> {
         unregister?.();
         await r?.broker.close();
       };
-      bench.add(name, () => {
-        const r = rig as Rig;
-        const sub = r.subscriberClient;
-        const done = new Promise<void>((resolve) => {
-          sub.onTarget = resolve;
-        });
-        sub.target = sub.publishes + PER_ITERATION;
-        r.published += PER_ITERATION;
-        r.publisher.data(chunks[next++ % CHUNKS] as Buffer);
-        return done;
-      }, {
-        async: true,
-        // Started for the warm-up, kept for the run, checked and stopped after it (or by run.ts's clean-up if a phase failed).
-        beforeAll: async () => {
-          if (rig) return;
-          rig = await startRig(placement, qos);
-          unregister = onCleanup(stop);
+      bench.add(
+        name,
+        () => {
+          const r = rig as Rig;
+          const sub = r.subscriberClient;
+          const done = new Promise<void>((resolve) => {
+            sub.onTarget = resolve;
+          });
+          sub.target = sub.publishes + PER_ITERATION;
+          r.published += PER_ITERATION;
+          r.publisher.data(chunks[next++ % CHUNKS] as Buffer);
+          return done;
         },
-        afterAll: async (phase) => {
-          if (phase !== 'run') return;
-          try {
-            if (rig) await verify(rig, qos, name);
-          } finally {
-            await stop();
-          }
+        {
+          async: true,
+          // Started for the warm-up, kept for the run, checked and stopped after it (or by run.ts's clean-up if a phase failed).
+          beforeAll: async () => {
+            if (rig) return;
+            rig = await startRig(placement, qos);
+            unregister = onCleanup(stop);
+          },
+          afterAll: async (phase) => {
+            if (phase !== 'run') return;
+            try {
+              if (rig) await verify(rig, qos, name);
+            } finally {
+              await stop();
+            }
+          },
         },
-      });
+      );
       itemsPerIteration(name, PER_ITERATION, 'msg');
     }
   }

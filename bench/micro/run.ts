@@ -63,18 +63,27 @@ function parseArgs(argv: readonly string[]): RunOptions {
       return v;
     };
     switch (arg) {
-      case '--filter': options.filters.push(value()); break;
-      case '--json': options.json = value(); break;
-      case '--large': options.large = true; break;
+      case '--filter':
+        options.filters.push(value());
+        break;
+      case '--json':
+        options.json = value();
+        break;
+      case '--large':
+        options.large = true;
+        break;
       case '--time': {
         const ms = Number(value());
         if (!Number.isFinite(ms) || ms <= 0) usage('--time needs a positive number of milliseconds');
         options.time = ms;
         break;
       }
-      case '--help': case '-h': usage('');
+      case '--help':
+      case '-h':
+        usage('');
       // falls through (usage exits)
-      default: usage(`unknown argument ${arg}`);
+      default:
+        usage(`unknown argument ${arg}`);
     }
   }
   return options;
@@ -155,7 +164,10 @@ function printTable(rows: readonly Row[]): void {
   const widths = header.map((h, c) => Math.max(h.length, ...lines.map((l) => (l[c] as string).length)));
   const left = new Set([0]);
   const fmt = (cells: readonly string[]): string =>
-    cells.map((cell, c) => (left.has(c) ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number))).join('  ').trimEnd();
+    cells
+      .map((cell, c) => (left.has(c) ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number)))
+      .join('  ')
+      .trimEnd();
   process.stdout.write(`${fmt(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n`);
   for (const line of lines) process.stdout.write(`${fmt(line)}\n`);
 }
@@ -174,7 +186,9 @@ async function main(): Promise<void> {
   if (total === 0) usage(`no task matches ${options.filters.map((f) => JSON.stringify(f)).join(' or ')}`);
 
   const cpuModel = cpus()[0]?.model ?? 'unknown CPU';
-  process.stderr.write(`node ${process.version}, ${availableParallelism()} CPUs (${cpuModel}); ${total} tasks, ${options.time} ms each after ${WARMUP_MS} ms warm-up\n`);
+  process.stderr.write(
+    `node ${process.version}, ${availableParallelism()} CPUs (${cpuModel}); ${total} tasks, ${options.time} ms each after ${WARMUP_MS} ms warm-up\n`,
+  );
   let done = 0;
   let lastProgress = Date.now();
   bench.addEventListener('cycle', (e) => {

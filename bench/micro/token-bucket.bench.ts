@@ -19,7 +19,10 @@ const CALLS = 1024;
 /** Refill rate and burst that one run can never use up. */
 const NEVER_EMPTY = 1e9;
 
-interface Tally { granted: number; refused: number }
+interface Tally {
+  granted: number;
+  refused: number;
+}
 
 function checked(name: string, tally: Tally, expected: boolean): { afterAll: () => void } {
   return {
@@ -36,13 +39,17 @@ export async function register(bench: Bench): Promise<void> {
     const bucket = new TokenBucket(NEVER_EMPTY, NEVER_EMPTY, 0);
     const t: Tally = { granted: 0, refused: 0 };
     let now = 0;
-    bench.add(name, () => {
-      now++; // one refill per 1024 calls, as when many publishes land in the same millisecond
-      for (let i = 0; i < CALLS; i++) {
-        if (bucket.take(now)) t.granted++;
-        else t.refused++;
-      }
-    }, checked(name, t, true));
+    bench.add(
+      name,
+      () => {
+        now++; // one refill per 1024 calls, as when many publishes land in the same millisecond
+        for (let i = 0; i < CALLS; i++) {
+          if (bucket.take(now)) t.granted++;
+          else t.refused++;
+        }
+      },
+      checked(name, t, true),
+    );
     itemsPerIteration(name, CALLS, 'take');
   }
   {
@@ -50,24 +57,32 @@ export async function register(bench: Bench): Promise<void> {
     const bucket = new TokenBucket(NEVER_EMPTY, NEVER_EMPTY, 0);
     const t: Tally = { granted: 0, refused: 0 };
     let now = 0;
-    bench.add(name, () => {
-      for (let i = 0; i < CALLS; i++) {
-        if (bucket.take(++now)) t.granted++;
-        else t.refused++;
-      }
-    }, checked(name, t, true));
+    bench.add(
+      name,
+      () => {
+        for (let i = 0; i < CALLS; i++) {
+          if (bucket.take(++now)) t.granted++;
+          else t.refused++;
+        }
+      },
+      checked(name, t, true),
+    );
     itemsPerIteration(name, CALLS, 'take');
   }
   {
     const name = 'token-bucket: take(Date.now()), non-empty';
     const bucket = new TokenBucket(NEVER_EMPTY, NEVER_EMPTY, Date.now());
     const t: Tally = { granted: 0, refused: 0 };
-    bench.add(name, () => {
-      for (let i = 0; i < CALLS; i++) {
-        if (bucket.take(Date.now())) t.granted++;
-        else t.refused++;
-      }
-    }, checked(name, t, true));
+    bench.add(
+      name,
+      () => {
+        for (let i = 0; i < CALLS; i++) {
+          if (bucket.take(Date.now())) t.granted++;
+          else t.refused++;
+        }
+      },
+      checked(name, t, true),
+    );
     itemsPerIteration(name, CALLS, 'take');
   }
   {
@@ -76,12 +91,16 @@ export async function register(bench: Bench): Promise<void> {
     const bucket = new TokenBucket(1, 0, 0);
     bucket.take(0);
     const t: Tally = { granted: 0, refused: 0 };
-    bench.add(name, () => {
-      for (let i = 0; i < CALLS; i++) {
-        if (bucket.take(0)) t.granted++;
-        else t.refused++;
-      }
-    }, checked(name, t, false));
+    bench.add(
+      name,
+      () => {
+        for (let i = 0; i < CALLS; i++) {
+          if (bucket.take(0)) t.granted++;
+          else t.refused++;
+        }
+      },
+      checked(name, t, false),
+    );
     itemsPerIteration(name, CALLS, 'take');
   }
 }

@@ -13,7 +13,9 @@ const TIE_MARGIN = 0.03;
 
 export function recommendWorkers(runs: readonly RunRecord[], scenarios: readonly ScenarioName[]): Recommendation | null {
   const shoal = [
-    ...new Map(runs.filter((r) => r.target.kind === 'shoal' && r.target.hooks === undefined).map((r) => [r.target.label, r.target.workers ?? 0])).entries(),
+    ...new Map(
+      runs.filter((r) => r.target.kind === 'shoal' && r.target.hooks === undefined).map((r) => [r.target.label, r.target.workers ?? 0]),
+    ).entries(),
   ].sort((a, b) => a[1] - b[1]);
   if (shoal.length < 2) return null;
   const metrics = metricCatalogue(runs, scenarios).filter((c) => c.metric.throughput === true);

@@ -116,7 +116,11 @@ function legend(series: Series[], peers: string[]): string {
 
 export function renderSvg(report: BenchReport): string {
   const shoal = [
-    ...new Map(report.runs.filter((r) => r.target.kind === 'shoal' && r.target.hooks === undefined).map((r) => [r.target.workers ?? 0, r.target.label])).entries(),
+    ...new Map(
+      report.runs
+        .filter((r) => r.target.kind === 'shoal' && r.target.hooks === undefined)
+        .map((r) => [r.target.workers ?? 0, r.target.label]),
+    ).entries(),
   ].sort((a, b) => a[0] - b[0]);
   const workers = shoal.map(([w]) => w);
   const peers = [...new Set(report.runs.filter((r) => r.target.kind !== 'shoal').map((r) => r.target.label))];

@@ -149,7 +149,11 @@ export interface BrokerConfig {
   proxyProtocol: boolean;
 }
 
-interface FieldSpec { min: number; max: number; integer: boolean }
+interface FieldSpec {
+  min: number;
+  max: number;
+  integer: boolean;
+}
 
 const NUMERIC_FIELDS: Record<string, FieldSpec> = {
   port: { min: 0, max: 65535, integer: true },
@@ -187,7 +191,6 @@ const NUMERIC_FIELDS: Record<string, FieldSpec> = {
   tlsPort: { min: -1, max: 65535, integer: true },
   wssPort: { min: -1, max: 65535, integer: true },
 };
-
 
 /**
  * Worker count when none is given. On two cores or fewer the load benchmark
@@ -331,7 +334,6 @@ function checkModuleSpec(field: string, entry: unknown, emptyAllowed: boolean): 
   }
 }
 
-
 /** The session runtime and the pools of the listeners. */
 function checkRuntime(config: BrokerConfig): void {
   checkModuleSpec('runtime', config.runtime, true);
@@ -340,7 +342,8 @@ function checkRuntime(config: BrokerConfig): void {
     throw new TypeError('config.listenerPools: expected an object of pool names by listener (tcp, tls, ws, wss)');
   }
   for (const [listener, pool] of Object.entries(pools)) {
-    if (!(TRANSPORT_NAMES as readonly string[]).includes(listener)) throw new RangeError(`config.listenerPools.${listener}: unknown listener (expected tcp, tls, ws or wss)`);
+    if (!(TRANSPORT_NAMES as readonly string[]).includes(listener))
+      throw new RangeError(`config.listenerPools.${listener}: unknown listener (expected tcp, tls, ws or wss)`);
     if (typeof pool !== 'string') throw new TypeError(`config.listenerPools.${listener}: expected a pool name string`);
   }
 }

@@ -11,10 +11,16 @@ import type { HookReturn } from '../shared/hooks/chain.js';
 import type { DropReason } from '../shared/message/drop-reason.js';
 
 /** The client's address (from the PROXY protocol header when there is one). */
-export interface Peer { address: string; port: number }
+export interface Peer {
+  address: string;
+  port: number;
+}
 
 /** Who a session belongs to: its mountpoint (the routing namespace, Shoal's pool; '' by default) and client id. */
-export interface SubscriberId { mountpoint: string; clientId: string }
+export interface SubscriberId {
+  mountpoint: string;
+  clientId: string;
+}
 
 /** What an `all_till_ok` hook answers, at once or later. */
 export type ChainResult<M> = HookReturn<M> | Promise<HookReturn<M>>;
@@ -76,22 +82,41 @@ export interface DeliverModifiers {
 }
 
 /** One filter of a SUBSCRIBE as auth_on_subscribe and on_subscribe see it. */
-export interface SubscribeTopic { topic: string; qos: QoS }
+export interface SubscribeTopic {
+  topic: string;
+  qos: QoS;
+}
 
 /** What auth_on_subscribe may answer for each filter, in order: the filter to use and its QoS, or a refusal. */
 export type SubscribeModifiers = Array<{ topic: string; qos: QoS | 'not_allowed' }>;
 
 /** A 5.0 refusal with its reason code (CONNACK, PUBACK/PUBREC, SUBACK). */
-export interface M5Error { reasonCode: number; reasonString?: string; serverReference?: string }
+export interface M5Error {
+  reasonCode: number;
+  reasonString?: string;
+  serverReference?: string;
+}
 
 /** on_auth_m5: the Authentication Method and Data of a CONNECT or AUTH packet. */
-export interface AuthData { method: string; data: Buffer | undefined }
+export interface AuthData {
+  method: string;
+  data: Buffer | undefined;
+}
 
 /** on_auth_m5 answers `{ ok: AuthModifiers }`: success (default) or continue, with data for the client. */
-export interface AuthModifiers { reason_code?: 'success' | 'continue_authentication'; auth_data?: Buffer }
+export interface AuthModifiers {
+  reason_code?: 'success' | 'continue_authentication';
+  auth_data?: Buffer;
+}
 
 /** A message on_message_drop is told about. */
-export interface DroppedMessage { topic: string; payload: Buffer; qos: QoS; retain: boolean; properties?: MessageProperties }
+export interface DroppedMessage {
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+  properties?: MessageProperties;
+}
 
 export type { DropReason };
 
@@ -102,26 +127,87 @@ type User = string | undefined;
 
 /** Every hook, with VerneMQ's positional arguments. A plugin implements any subset. */
 export interface Hooks {
-  auth_on_register(peer: Peer, subscriberId: SubscriberId, username: User, password: Buffer | undefined, cleanSession: boolean): ChainResult<RegisterModifiers>;
-  auth_on_register_m5(peer: Peer, subscriberId: SubscriberId, username: User, password: Buffer | undefined, cleanStart: boolean, properties: ConnectProperties): ChainResult<RegisterModifiers>;
+  auth_on_register(
+    peer: Peer,
+    subscriberId: SubscriberId,
+    username: User,
+    password: Buffer | undefined,
+    cleanSession: boolean,
+  ): ChainResult<RegisterModifiers>;
+  auth_on_register_m5(
+    peer: Peer,
+    subscriberId: SubscriberId,
+    username: User,
+    password: Buffer | undefined,
+    cleanStart: boolean,
+    properties: ConnectProperties,
+  ): ChainResult<RegisterModifiers>;
   on_auth_m5(username: User, subscriberId: SubscriberId, auth: AuthData): ChainResult<AuthModifiers>;
   on_register(peer: Peer, subscriberId: SubscriberId, username: User): Ignored;
   on_register_m5(peer: Peer, subscriberId: SubscriberId, username: User, properties: ConnectProperties): Ignored;
   on_client_wakeup(subscriberId: SubscriberId): Ignored;
   on_client_offline(subscriberId: SubscriberId): Ignored;
   on_client_gone(subscriberId: SubscriberId): Ignored;
-  auth_on_publish(username: User, subscriberId: SubscriberId, qos: QoS, topic: string, payload: Buffer, isRetain: boolean): ChainResult<PublishModifiers | Buffer>;
-  auth_on_publish_m5(username: User, subscriberId: SubscriberId, qos: QoS, topic: string, payload: Buffer, isRetain: boolean, properties: MessageProperties): ChainResult<PublishModifiers | Buffer>;
+  auth_on_publish(
+    username: User,
+    subscriberId: SubscriberId,
+    qos: QoS,
+    topic: string,
+    payload: Buffer,
+    isRetain: boolean,
+  ): ChainResult<PublishModifiers | Buffer>;
+  auth_on_publish_m5(
+    username: User,
+    subscriberId: SubscriberId,
+    qos: QoS,
+    topic: string,
+    payload: Buffer,
+    isRetain: boolean,
+    properties: MessageProperties,
+  ): ChainResult<PublishModifiers | Buffer>;
   on_publish(username: User, subscriberId: SubscriberId, qos: QoS, topic: string, payload: Buffer, isRetain: boolean): Ignored;
-  on_publish_m5(username: User, subscriberId: SubscriberId, qos: QoS, topic: string, payload: Buffer, isRetain: boolean, properties: MessageProperties): Ignored;
+  on_publish_m5(
+    username: User,
+    subscriberId: SubscriberId,
+    qos: QoS,
+    topic: string,
+    payload: Buffer,
+    isRetain: boolean,
+    properties: MessageProperties,
+  ): Ignored;
   auth_on_subscribe(username: User, subscriberId: SubscriberId, topics: SubscribeTopic[]): ChainResult<SubscribeModifiers>;
-  auth_on_subscribe_m5(username: User, subscriberId: SubscriberId, topics: SubscribeTopic[], properties: Record<string, unknown>): ChainResult<SubscribeModifiers>;
+  auth_on_subscribe_m5(
+    username: User,
+    subscriberId: SubscriberId,
+    topics: SubscribeTopic[],
+    properties: Record<string, unknown>,
+  ): ChainResult<SubscribeModifiers>;
   on_subscribe(username: User, subscriberId: SubscriberId, topics: SubscribeTopic[]): Ignored;
   on_subscribe_m5(username: User, subscriberId: SubscriberId, topics: SubscribeTopic[], properties: Record<string, unknown>): Ignored;
   on_unsubscribe(username: User, subscriberId: SubscriberId, topics: string[]): ChainResult<string[]>;
-  on_unsubscribe_m5(username: User, subscriberId: SubscriberId, topics: string[], properties: Record<string, unknown>): ChainResult<string[]>;
-  on_deliver(username: User, subscriberId: SubscriberId, qos: QoS, topic: string, payload: Buffer, isRetain: boolean): ChainResult<DeliverModifiers | Buffer>;
-  on_deliver_m5(username: User, subscriberId: SubscriberId, qos: QoS, topic: string, payload: Buffer, isRetain: boolean, properties: MessageProperties): ChainResult<DeliverModifiers | Buffer>;
+  on_unsubscribe_m5(
+    username: User,
+    subscriberId: SubscriberId,
+    topics: string[],
+    properties: Record<string, unknown>,
+  ): ChainResult<string[]>;
+  on_deliver(
+    username: User,
+    subscriberId: SubscriberId,
+    qos: QoS,
+    topic: string,
+    payload: Buffer,
+    isRetain: boolean,
+  ): ChainResult<DeliverModifiers | Buffer>;
+  on_deliver_m5(
+    username: User,
+    subscriberId: SubscriberId,
+    qos: QoS,
+    topic: string,
+    payload: Buffer,
+    isRetain: boolean,
+    properties: MessageProperties,
+  ): ChainResult<DeliverModifiers | Buffer>;
   on_offline_message(subscriberId: SubscriberId, qos: QoS, topic: string, payload: Buffer, isRetain: boolean): Ignored;
   on_session_expired(subscriberId: SubscriberId): Ignored;
   on_message_drop(subscriberId: SubscriberId, message: DroppedMessage, reason: DropReason): Ignored;

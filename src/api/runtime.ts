@@ -45,9 +45,7 @@ export interface ReauthRequest {
 
 /** What `reauth` answers: a step of the exchange, or `not_supported` (0x8C). */
 export type ReauthAnswer =
-  | { outcome: 'continue' | 'success'; data?: Buffer }
-  | { outcome: 'failure'; reasonCode?: number; reasonString?: string }
-  | 'not_supported';
+  { outcome: 'continue' | 'success'; data?: Buffer } | { outcome: 'failure'; reasonCode?: number; reasonString?: string } | 'not_supported';
 
 export type Action = 'publish' | 'subscribe';
 

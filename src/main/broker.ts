@@ -128,7 +128,8 @@ export class Broker extends EventEmitter {
    * destroyed at once. Works with or without listen().
    */
   handle(stream: Duplex, transport: TransportInfo = streamTransport(stream)): void {
-    if (!TRANSPORT_NAMES.includes(transport.type)) throw new TypeError(`handle: transport.type must be one of ${TRANSPORT_NAMES.join(', ')}`);
+    if (!TRANSPORT_NAMES.includes(transport.type))
+      throw new TypeError(`handle: transport.type must be one of ${TRANSPORT_NAMES.join(', ')}`);
     this.serving();
     this.dataPlane.connections.accept(stream, transport);
   }
@@ -155,7 +156,9 @@ export class Broker extends EventEmitter {
       const { messageExpiryInterval, ...properties } = options.properties;
       if (messageExpiryInterval !== undefined) {
         if (!Number.isInteger(messageExpiryInterval) || messageExpiryInterval < 0 || messageExpiryInterval > 0xffffffff) {
-          throw new RangeError(`publish: properties.messageExpiryInterval ${messageExpiryInterval} is not a whole number of seconds in 0..4294967295`);
+          throw new RangeError(
+            `publish: properties.messageExpiryInterval ${messageExpiryInterval} is not a whole number of seconds in 0..4294967295`,
+          );
         }
         message.expiresAt = expiryDeadline(messageExpiryInterval);
       }

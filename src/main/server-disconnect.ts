@@ -28,7 +28,9 @@ export interface CloseOptions {
 export function serverDisconnect(options: DisconnectClientOptions): ServerDisconnect {
   const { reasonCode = ReasonCode.AdministrativeAction, reasonString, serverReference } = options;
   if (!SERVER_DISCONNECT_CODES.has(reasonCode)) {
-    throw new RangeError(`disconnectClient: reasonCode ${String(reasonCode)} is not a reason code a server may send in DISCONNECT (spec 3.14.2.1)`);
+    throw new RangeError(
+      `disconnectClient: reasonCode ${String(reasonCode)} is not a reason code a server may send in DISCONNECT (spec 3.14.2.1)`,
+    );
   }
   checkString('disconnectClient', 'reasonString', reasonString);
   checkString('disconnectClient', 'serverReference', serverReference);

@@ -41,7 +41,10 @@ import { TopicTrie } from '../shared/topic/topic-trie.js';
 import { fileOption, WatchedFile } from './watched-file.js';
 
 type Access = 'read' | 'write' | 'readwrite';
-interface Rule { access: Access; filter: string }
+interface Rule {
+  access: Access;
+  filter: string;
+}
 
 /** The rules of one pool. */
 export interface Acl {
@@ -74,7 +77,9 @@ export function parseAclFile(text: string, file = 'ACL file'): AclFile {
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) return;
-    const fail = (what: string): never => { throw new SyntaxError(`${file}:${i + 1}: ${what}`); };
+    const fail = (what: string): never => {
+      throw new SyntaxError(`${file}:${i + 1}: ${what}`);
+    };
     const space = line.search(/\s/);
     const keyword = space < 0 ? line : line.slice(0, space);
     const rest = space < 0 ? '' : line.slice(space).trim();
@@ -103,7 +108,10 @@ export function parseAclFile(text: string, file = 'ACL file'): AclFile {
 const NO_RULES: Acl = { anonymous: [], users: new Map(), patterns: [] };
 
 /** The read and write filters of one client, in tries. */
-interface Compiled { read: TopicTrie<true>; write: TopicTrie<true> }
+interface Compiled {
+  read: TopicTrie<true>;
+  write: TopicTrie<true>;
+}
 
 function compile(rules: readonly Rule[]): Compiled {
   const compiled: Compiled = { read: new TopicTrie(), write: new TopicTrie() };
@@ -124,7 +132,7 @@ function substitute(filter: string, username: string | undefined, clientId: stri
 
 /** The rules of one client: its `topic` lines and the patterns substituted for it. */
 function rulesFor(acl: Acl, username: string | undefined, clientId: string): Rule[] {
-  const own = username === undefined ? acl.anonymous : acl.users.get(username) ?? [];
+  const own = username === undefined ? acl.anonymous : (acl.users.get(username) ?? []);
   const patterns: Rule[] = [];
   for (const { access, filter } of acl.patterns) {
     const concrete = substitute(filter, username, clientId);
@@ -143,7 +151,10 @@ function covers(trie: TopicTrie<true>, filter: string): boolean {
   let found = false;
   trie.match(filter, (_key, _value, rule) => {
     if (found) return;
-    if (hashAt < 0) { found = true; return; }
+    if (hashAt < 0) {
+      found = true;
+      return;
+    }
     const ruleHash = rule.split('/').indexOf('#');
     if (ruleHash >= 0 && ruleHash <= hashAt) found = true;
   });
@@ -152,7 +163,9 @@ function covers(trie: TopicTrie<true>, filter: string): boolean {
 
 function matches(trie: TopicTrie<true>, topic: string): boolean {
   let found = false;
-  trie.match(topic, () => { found = true; });
+  trie.match(topic, () => {
+    found = true;
+  });
   return found;
 }
 

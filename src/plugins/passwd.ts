@@ -25,11 +25,17 @@ import { fileOption, WatchedFile } from './watched-file.js';
 const KEY_LENGTH = 32;
 const DEFAULT_COST = 16384;
 
-export interface PasswordEntry { cost: number; salt: Buffer; hash: Buffer }
+export interface PasswordEntry {
+  cost: number;
+  salt: Buffer;
+  hash: Buffer;
+}
 
 function scryptAsync(password: Buffer | string, salt: Buffer, cost: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    scrypt(password, salt, KEY_LENGTH, { N: cost, r: 8, p: 1, maxmem: 256 * cost * 8 + 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key)));
+    scrypt(password, salt, KEY_LENGTH, { N: cost, r: 8, p: 1, maxmem: 256 * cost * 8 + 1024 * 1024 }, (err, key) =>
+      err ? reject(err) : resolve(key),
+    );
   });
 }
 
@@ -50,7 +56,14 @@ export function parsePasswordFile(text: string, file = 'password file'): Map<str
     const parts = colon > 0 ? line.slice(colon + 1).split('$') : [];
     // ['', 'scrypt', N, salt, hash]
     const cost = Number(parts[2]);
-    if (parts.length !== 5 || parts[0] !== '' || parts[1] !== 'scrypt' || !Number.isInteger(cost) || cost < 2 || (cost & (cost - 1)) !== 0) {
+    if (
+      parts.length !== 5 ||
+      parts[0] !== '' ||
+      parts[1] !== 'scrypt' ||
+      !Number.isInteger(cost) ||
+      cost < 2 ||
+      (cost & (cost - 1)) !== 0
+    ) {
       throw new SyntaxError(`${file}:${i + 1}: expected username:$scrypt$N$salt$hash`);
     }
     users.set(line.slice(0, colon), { cost, salt: Buffer.from(parts[3]!, 'base64'), hash: Buffer.from(parts[4]!, 'base64') });
@@ -67,7 +80,10 @@ async function verifyPassword(entry: PasswordEntry, password: Buffer): Promise<b
 export default function createPasswdPlugin({ options, log }: PluginContext): Plugin {
   const file = fileOption(options, 'shoal/passwd');
   const users = new WatchedFile(file, (text) => parsePasswordFile(text, file), log);
-  const check = (username: string | undefined, password: Buffer | undefined): HookReturn<RegisterModifiers> | Promise<HookReturn<RegisterModifiers>> => {
+  const check = (
+    username: string | undefined,
+    password: Buffer | undefined,
+  ): HookReturn<RegisterModifiers> | Promise<HookReturn<RegisterModifiers>> => {
     if (username === undefined) return 'next';
     const entry = users.current().get(username);
     if (entry === undefined) return 'next';

@@ -44,14 +44,20 @@ export class WatchedFile<T> {
   #checkedAt: number;
   #forced = false;
 
-  constructor(readonly path: string, private readonly parse: (text: string) => T, private readonly log: Logger) {
+  constructor(
+    readonly path: string,
+    private readonly parse: (text: string) => T,
+    private readonly log: Logger,
+  ) {
     const stats = statSync(path);
     this.#value = parse(readFileSync(path, 'utf8'));
     this.#signature = signature(stats);
     this.#checkedAt = Date.now();
     const channel = new BroadcastChannel(RELOAD_CHANNEL);
     channel.unref();
-    channel.onmessage = () => { this.#forced = true; };
+    channel.onmessage = () => {
+      this.#forced = true;
+    };
   }
 
   /** The parsed file, re-read first when it changed (checked at most once per CHECK_INTERVAL_MS) or SIGHUP asked. */
@@ -80,7 +86,9 @@ export class WatchedFile<T> {
 export function fileOption(options: Readonly<Record<string, unknown>>, plugin: string): string {
   const file = options['file'];
   if (typeof file !== 'string' || file === '') {
-    throw new TypeError(`${plugin}: expected options.file, the path of its file (config.plugins: [{ module: '${plugin}', options: { file } }])`);
+    throw new TypeError(
+      `${plugin}: expected options.file, the path of its file (config.plugins: [{ module: '${plugin}', options: { file } }])`,
+    );
   }
   return file;
 }

@@ -24,15 +24,22 @@ import { closeBroker, connect, startBroker, uniqueTopic, urlOf, WAIT_MS, within 
 const CHROMIUM = process.env['SHOAL_CHROMIUM'] ?? '/usr/bin/chromium';
 const IN_CI = (process.env['CI'] ?? '') !== '' && !/^(0|false)$/i.test(process.env['CI'] ?? '');
 const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-quic',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
 ];
 /** Starting Chromium, loading the page: longer than one MQTT exchange. */
 const LAUNCH_MS = 30_000;
 
-const skip = !IN_CI && !existsSync(CHROMIUM)
-  ? `Chromium not found at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (Debian/Ubuntu) or set SHOAL_CHROMIUM; with CI set this test fails instead`
-  : false;
+const skip =
+  !IN_CI && !existsSync(CHROMIUM)
+    ? `Chromium not found at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (Debian/Ubuntu) or set SHOAL_CHROMIUM; with CI set this test fails instead`
+    : false;
 
 /** The mqtt.js browser bundle (an IIFE defining the global `mqtt`). */
 function mqttBundle(): Buffer {
@@ -101,7 +108,12 @@ function pageHtml(waitMs: number): string {
 }
 
 /** What the page's functions return, as seen from Node. */
-interface PageMessage { topic: string; payload: string; qos: number; properties: Record<string, unknown> | null }
+interface PageMessage {
+  topic: string;
+  payload: string;
+  qos: number;
+  properties: Record<string, unknown> | null;
+}
 interface ShoalPage {
   loaded: boolean;
   connect(url: string, protocolVersion: number, clientId: string): Promise<{ sessionPresent: boolean; webSocket: boolean }>;
@@ -115,15 +127,24 @@ interface ShoalPage {
  * given to page.evaluate run in the page, serialized: they name
  * `(globalThis as unknown as InPage).shoal` themselves, no closure.
  */
-interface InPage { shoal: ShoalPage }
+interface InPage {
+  shoal: ShoalPage;
+}
 
 async function launchChromium(): Promise<Browser> {
   try {
-    return await within(chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: LAUNCH_MS }), 'Chromium launch', LAUNCH_MS + 5_000);
+    return await within(
+      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: LAUNCH_MS }),
+      'Chromium launch',
+      LAUNCH_MS + 5_000,
+    );
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    throw new Error(`Chromium (${CHROMIUM}) could not start${IN_CI ? ' and CI is set, so this fails' : ''}; `
-      + `install it with \`apt-get install -y chromium\`: ${message}`, { cause: err });
+    throw new Error(
+      `Chromium (${CHROMIUM}) could not start${IN_CI ? ' and CI is set, so this fails' : ''}; ` +
+        `install it with \`apt-get install -y chromium\`: ${message}`,
+      { cause: err },
+    );
   }
 }
 
@@ -151,17 +172,28 @@ describe('MQTT over WebSocket from a real browser (headless Chromium)', { skip }
         res.end('not found');
       }
     });
-    await within(new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
-      http.listen(0, '127.0.0.1', resolve);
-    }), 'test page server listen');
+    await within(
+      new Promise<void>((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(0, '127.0.0.1', resolve);
+      }),
+      'test page server listen',
+    );
     pageUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}/`;
   });
 
   after(async () => {
     const started = launching;
     launching = undefined;
-    if (started) await within(started.then((b) => b.close(), () => undefined), 'Chromium close', 15_000).catch(() => undefined);
+    if (started)
+      await within(
+        started.then(
+          (b) => b.close(),
+          () => undefined,
+        ),
+        'Chromium close',
+        15_000,
+      ).catch(() => undefined);
     http?.closeAllConnections();
     if (http) await within(new Promise<void>((resolve) => http.close(() => resolve())), 'test page server close');
     if (broker) await closeBroker(broker);
@@ -173,11 +205,20 @@ describe('MQTT over WebSocket from a real browser (headless Chromium)', { skip }
     const page = await within(context.newPage(), 'new page', LAUNCH_MS);
     const problems: string[] = [];
     page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('console', (msg) => { if (msg.type() === 'error') problems.push(`console: ${msg.text()}`); });
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
+    });
     page.setDefaultTimeout(WAIT_MS);
     const response = await within(page.goto(pageUrl, { waitUntil: 'load', timeout: LAUNCH_MS }), 'page load', LAUNCH_MS + 1_000);
     assert.equal(response?.status(), 200);
-    assert.equal(await within(page.evaluate(() => (globalThis as unknown as InPage).shoal.loaded), 'page check'), true, `mqtt.js bundle not loaded: ${problems.join('; ')}`);
+    assert.equal(
+      await within(
+        page.evaluate(() => (globalThis as unknown as InPage).shoal.loaded),
+        'page check',
+      ),
+      true,
+      `mqtt.js bundle not loaded: ${problems.join('; ')}`,
+    );
     return { page, problems, close: () => within(context.close(), 'browser context close', 10_000) };
   }
 
@@ -191,25 +232,38 @@ describe('MQTT over WebSocket from a real browser (headless Chromium)', { skip }
       const tcp = await connect(urlOf(broker, 'tcp'), version);
       const inPage = <T>(what: string, run: () => Promise<T>): Promise<T> =>
         within(run(), what, WAIT_MS + 1_000).catch((err: unknown) => {
-          throw new Error(`${what} in the browser: ${err instanceof Error ? err.message : String(err)}${problems.length ? ` (${problems.join('; ')})` : ''}`);
+          throw new Error(
+            `${what} in the browser: ${err instanceof Error ? err.message : String(err)}${problems.length ? ` (${problems.join('; ')})` : ''}`,
+          );
         });
       try {
-        const connected = within(new Promise<Record<string, unknown>>((resolve) => {
-          const onConnected = (id: string, detail: Record<string, unknown>): void => {
-            if (id !== clientId) return;
-            broker.off('client-connected', onConnected);
-            resolve(detail);
-          };
-          broker.on('client-connected', onConnected);
-        }), `client-connected of ${clientId}`);
-        const connack = await inPage('connect', () => page.evaluate(
-          ([url, v, id]) => (globalThis as unknown as InPage).shoal.connect(url, v, id), [urlOf(broker, 'ws'), version, clientId] as const));
+        const connected = within(
+          new Promise<Record<string, unknown>>((resolve) => {
+            const onConnected = (id: string, detail: Record<string, unknown>): void => {
+              if (id !== clientId) return;
+              broker.off('client-connected', onConnected);
+              resolve(detail);
+            };
+            broker.on('client-connected', onConnected);
+          }),
+          `client-connected of ${clientId}`,
+        );
+        const connack = await inPage('connect', () =>
+          page.evaluate(([url, v, id]) => (globalThis as unknown as InPage).shoal.connect(url, v, id), [
+            urlOf(broker, 'ws'),
+            version,
+            clientId,
+          ] as const),
+        );
         assert.equal(connack.sessionPresent, false);
         const detail = await connected;
         assert.equal(detail['transport'], 'ws', 'the browser connected over WebSocket');
         assert.equal(detail['protocolVersion'], version);
 
-        assert.deepEqual(await inPage('subscribe', () => page.evaluate(([t]) => (globalThis as unknown as InPage).shoal.subscribe(t, 1), [down] as const)), [1]);
+        assert.deepEqual(
+          await inPage('subscribe', () => page.evaluate(([t]) => (globalThis as unknown as InPage).shoal.subscribe(t, 1), [down] as const)),
+          [1],
+        );
         await within(tcp.client.subscribeAsync(up, { qos: 1 }), 'TCP SUBACK');
 
         const downText = `from tcp to the browser, v${version}: héllo ✓`;
@@ -221,8 +275,16 @@ describe('MQTT over WebSocket from a real browser (headless Chromium)', { skip }
 
         const upText = `from the browser to tcp, v${version}: ✓`;
         const properties = version === 5 ? { userProperties: { from: 'chromium' }, contentType: 'text/plain' } : undefined;
-        assert.equal(await inPage('publish', () => page.evaluate(
-          ([t, text, props]) => (globalThis as unknown as InPage).shoal.publish(t, text, 1, props ?? undefined), [up, upText, properties ?? null] as const)), true);
+        assert.equal(
+          await inPage('publish', () =>
+            page.evaluate(([t, text, props]) => (globalThis as unknown as InPage).shoal.publish(t, text, 1, props ?? undefined), [
+              up,
+              upText,
+              properties ?? null,
+            ] as const),
+          ),
+          true,
+        );
         const back = await tcp.message(1);
         assert.equal(back.topic, up);
         assert.equal(back.payload.toString(), upText);

@@ -33,7 +33,14 @@ for (const version of VERSIONS) {
 
     test(`${rule(version, '3.1.2-1')} an unknown protocol name is refused (CONNACK ${version === 5 ? '0x84' : '0x01'}) and the connection closed`, async () => {
       const c = await RawClient.connect(b.port, version);
-      c.send({ cmd: 'connect', protocolId: 'MQTX' as 'MQTT', protocolVersion: version, clientId: uniqueId('name'), clean: true, keepalive: 0 });
+      c.send({
+        cmd: 'connect',
+        protocolId: 'MQTX' as 'MQTT',
+        protocolVersion: version,
+        clientId: uniqueId('name'),
+        clean: true,
+        keepalive: 0,
+      });
       await c.expectClose();
       const connack = c.received.find((p): p is IConnackPacket => p.cmd === 'connack');
       assert.ok(connack, 'a CONNACK before the close');
@@ -75,7 +82,9 @@ for (const version of VERSIONS) {
 describe('01 connect (MQTT 3.1.1 only)', () => {
   test('[MQTT-3.1.2-2] an unsupported protocol level gets CONNACK 0x01 and the connection is closed', async () => {
     const c = await RawClient.connect(b.port, 4);
-    c.sendBytes(connectBytes({ protocolId: 'MQTT', protocolVersion: 4, clientId: uniqueId('lvl'), clean: true, keepalive: 0 }, { protocolLevel: 7 }));
+    c.sendBytes(
+      connectBytes({ protocolId: 'MQTT', protocolVersion: 4, clientId: uniqueId('lvl'), clean: true, keepalive: 0 }, { protocolLevel: 7 }),
+    );
     await c.expectClose();
     const connack = c.received.find((p): p is IConnackPacket => p.cmd === 'connack');
     assert.equal(connack?.returnCode, 0x01, connack ? describePacket(connack) : 'no CONNACK');
@@ -127,7 +136,12 @@ describe('01 connect (MQTT 5.0 only)', () => {
   test('[MQTT-4.12.0-1] an Authentication Method the server does not support gets CONNACK 0x8C and a close', async () => {
     const c = await RawClient.connect(b.port, 5);
     c.send({
-      cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: uniqueId('auth'), clean: true, keepalive: 0,
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 5,
+      clientId: uniqueId('auth'),
+      clean: true,
+      keepalive: 0,
       properties: { authenticationMethod: 'SCRAM-SHA-256', authenticationData: Buffer.from('client-first') },
     });
     const connack = await c.expectPacket('connack');

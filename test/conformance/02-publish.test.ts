@@ -69,7 +69,10 @@ for (const version of VERSIONS) {
 
     test(`${rule(version, '4.7.2-1')} '#' and '+' at the first level do not match a topic starting with '$'`, async () => {
       const sub = await connectRaw(b.port, version);
-      await subscribe(sub, [{ topic: '#', qos: 0 }, { topic: '+/conf-dollar/#', qos: 0 }]);
+      await subscribe(sub, [
+        { topic: '#', qos: 0 },
+        { topic: '+/conf-dollar/#', qos: 0 },
+      ]);
       const pub = await connectRaw(b.port, version);
       await publish(pub, '$conf-dollar/x', 'hidden', 1);
       await expectNoPublish(sub, pub);

@@ -103,7 +103,10 @@ describe('03 subscribe (MQTT 5.0 only)', () => {
     const got = await receive(c);
     assert.equal(got.qos, 1);
     const ids = got.properties?.subscriptionIdentifier;
-    assert.deepEqual([ids].flat().sort((a, b2) => (a as number) - (b2 as number)), [11, 22]);
+    assert.deepEqual(
+      [ids].flat().sort((a, b2) => (a as number) - (b2 as number)),
+      [11, 22],
+    );
     await expectNoPublish(c, pub);
   });
 

@@ -67,7 +67,12 @@ describe('04 retain (MQTT 5.0 only)', () => {
     const pub = await connectRaw(b.port, 5);
     await publish(pub, t, 'retained', 1, { retain: true });
     const c = await connectRaw(b.port, 5);
-    for (const [rh, expected] of [[0, 1], [0, 1], [1, 0], [2, 0]] as const) {
+    for (const [rh, expected] of [
+      [0, 1],
+      [0, 1],
+      [1, 0],
+      [2, 0],
+    ] as const) {
       await subscribe(c, [{ topic: t, qos: 1, rh }]);
       if (expected) assert.equal((await receive(c)).payload.toString(), 'retained', `rh ${rh}`);
       await expectNoPublish(c);
@@ -89,7 +94,13 @@ describe('04 retain (MQTT 5.0 only)', () => {
     const pub = await connectRaw(b.port, 5);
     await publish(pub, t, 'r', 1, { retain: true });
     await publish(pub, t, 'n', 1);
-    assert.deepEqual([await receive(rap), await receive(rap)].map((p) => p.retain), [true, false]);
-    assert.deepEqual([await receive(plain), await receive(plain)].map((p) => p.retain), [false, false]);
+    assert.deepEqual(
+      [await receive(rap), await receive(rap)].map((p) => p.retain),
+      [true, false],
+    );
+    assert.deepEqual(
+      [await receive(plain), await receive(plain)].map((p) => p.retain),
+      [false, false],
+    );
   });
 });

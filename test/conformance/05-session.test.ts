@@ -37,7 +37,13 @@ for (const version of VERSIONS) {
       await publish(pub, t, 'q2', 2);
       const again = await connectRaw(b.port, version, persistent(version, clientId));
       assert.equal(again.connack.sessionPresent, true);
-      assert.deepEqual([await receive(again), await receive(again)].map((p) => [p.payload.toString(), p.qos]), [['q1', 1], ['q2', 2]]);
+      assert.deepEqual(
+        [await receive(again), await receive(again)].map((p) => [p.payload.toString(), p.qos]),
+        [
+          ['q1', 1],
+          ['q2', 2],
+        ],
+      );
       await expectNoPublish(again);
     });
 

@@ -115,12 +115,16 @@ describe('06 will (MQTT 5.0 only)', () => {
   test('§3.1.3.2.3 a will whose Payload Format Indicator says UTF-8 but whose payload is not gets CONNACK 0x99 and a close', async () => {
     const t = topic('pfi');
     const refused = await RawClient.connect(b.port, 5);
-    const connack = await refused.handshake({ will: will(t, { payload: Buffer.from([0xc3, 0x28]), properties: { payloadFormatIndicator: true } }) });
+    const connack = await refused.handshake({
+      will: will(t, { payload: Buffer.from([0xc3, 0x28]), properties: { payloadFormatIndicator: true } }),
+    });
     assert.equal(connack.reasonCode, 0x99);
     assert.ok(connack.properties?.reasonString, 'explained');
     await refused.expectClose();
     const w = await watcher(5, t);
-    const c = await connectRaw(b.port, 5, { will: will(t, { payload: Buffer.from('héllo'), properties: { payloadFormatIndicator: true } }) });
+    const c = await connectRaw(b.port, 5, {
+      will: will(t, { payload: Buffer.from('héllo'), properties: { payloadFormatIndicator: true } }),
+    });
     await c.destroy();
     const got = await receive(w);
     assert.equal(got.payload.toString(), 'héllo');

@@ -24,7 +24,7 @@ const slow = brokerForSuite({ maxIncomingMessagesRate: 1, maxIncomingMessagesBur
 for (const version of VERSIONS) {
   describe(`09 flow control (${label(version)})`, () => {
     const window = version === 5 ? 2 : MAX_INFLIGHT;
-    test(`${version === 5 ? '[MQTT-3.3.4-9] ' : ''}at most ${window} unacknowledged QoS 1 messages are sent (${version === 5 ? 'the client\'s Receive Maximum' : 'maxInflightMessages'}); an acknowledgement lets the next one go [MQTT-4.9.0-3]`, async () => {
+    test(`${version === 5 ? '[MQTT-3.3.4-9] ' : ''}at most ${window} unacknowledged QoS 1 messages are sent (${version === 5 ? "the client's Receive Maximum" : 'maxInflightMessages'}); an acknowledgement lets the next one go [MQTT-4.9.0-3]`, async () => {
       const t = topic('window');
       const sub = await connectRaw(b.port, version, version === 5 ? { properties: { receiveMaximum: 2 } } : {});
       await subscribe(sub, [{ topic: t, qos: 1 }]);
@@ -80,7 +80,7 @@ describe('09 flow control (MQTT 5.0 only)', () => {
     await roundTrip(c);
   });
 
-  test('[MQTT-3.1.2-24] [MQTT-3.1.2-25] a message over the client\'s Maximum Packet Size is skipped, and the ones after it still come', async () => {
+  test("[MQTT-3.1.2-24] [MQTT-3.1.2-25] a message over the client's Maximum Packet Size is skipped, and the ones after it still come", async () => {
     const t = topic('mps');
     const sub = await connectRaw(b.port, 5, { properties: { maximumPacketSize: 128, receiveMaximum: 1 } });
     await subscribe(sub, [{ topic: t, qos: 1 }]);

@@ -19,7 +19,11 @@ const b = brokerForSuite();
 const none = brokerForSuite({ topicAliasMaximum: 0 });
 
 /** Receives `count` PUBLISHes and resolves their topics as a client keeping an alias table would. */
-async function receiveAliased(client: RawClient, count: number, table = new Map<number, string>()): Promise<{ topics: string[]; packets: IPublishPacket[] }> {
+async function receiveAliased(
+  client: RawClient,
+  count: number,
+  table = new Map<number, string>(),
+): Promise<{ topics: string[]; packets: IPublishPacket[] }> {
   const topics: string[] = [];
   const packets: IPublishPacket[] = [];
   for (let i = 0; i < count; i++) {
@@ -42,7 +46,10 @@ describe('10 topic aliases (MQTT 5.0)', () => {
   test('[MQTT-3.3.2-12] an alias the client defines is accepted, then stands for its topic; redefining it changes the topic', async () => {
     const [t1, t2] = [topic('alias'), topic('alias')];
     const sub = await connectRaw(b.port, 5);
-    await subscribe(sub, [{ topic: t1, qos: 1 }, { topic: t2, qos: 1 }]);
+    await subscribe(sub, [
+      { topic: t1, qos: 1 },
+      { topic: t2, qos: 1 },
+    ]);
     const pub = await connectRaw(b.port, 5);
     await publish(pub, t1, 'define', 1, { properties: { topicAlias: 10 } });
     await publish(pub, '', 'use', 1, { properties: { topicAlias: 10 } });
@@ -50,8 +57,19 @@ describe('10 topic aliases (MQTT 5.0)', () => {
     await publish(pub, '', 'use-again', 1, { properties: { topicAlias: 10 } });
     const got = [];
     for (let i = 0; i < 4; i++) got.push(await receive(sub));
-    assert.deepEqual(got.map((p) => [p.topic, p.payload.toString()]), [[t1, 'define'], [t1, 'use'], [t2, 'redefine'], [t2, 'use-again']]);
-    assert.ok(got.every((p) => p.properties?.topicAlias === undefined), 'the subscriber did not ask for aliases');
+    assert.deepEqual(
+      got.map((p) => [p.topic, p.payload.toString()]),
+      [
+        [t1, 'define'],
+        [t1, 'use'],
+        [t2, 'redefine'],
+        [t2, 'use-again'],
+      ],
+    );
+    assert.ok(
+      got.every((p) => p.properties?.topicAlias === undefined),
+      'the subscriber did not ask for aliases',
+    );
   });
 
   test('[MQTT-3.3.2-9] an alias above our Topic Alias Maximum is a DISCONNECT 0x94', async () => {
@@ -100,7 +118,10 @@ describe('10 topic aliases (MQTT 5.0)', () => {
     for (const t of sequence) await publish(pub, t, t, 1);
     const { topics, packets } = await receiveAliased(sub, sequence.length);
     assert.deepEqual(topics, sequence);
-    assert.deepEqual(packets.map((p) => p.payload.toString()), sequence);
+    assert.deepEqual(
+      packets.map((p) => p.payload.toString()),
+      sequence,
+    );
     for (const p of packets) {
       const alias = p.properties?.topicAlias ?? 0;
       assert.ok(alias >= 1 && alias <= 2, `alias ${alias}`);
@@ -158,7 +179,10 @@ describe('10 topic aliases (MQTT 5.0)', () => {
     await withBound(all, WAIT_MS, 'every message');
     assert.deepEqual(resolved, sequence);
     const wire = await nextMessages(sub, sequence.length);
-    assert.ok(wire.some((m) => m.topic === ''), 'some messages travelled as an alias alone');
+    assert.ok(
+      wire.some((m) => m.topic === ''),
+      'some messages travelled as an alias alone',
+    );
   });
 });
 

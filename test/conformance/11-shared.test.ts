@@ -31,7 +31,13 @@ function persistent(version: Version, clientId: string): Partial<IConnectPacket>
 }
 
 /** Connects a member and subscribes it to `share` at `qos`. */
-async function member(port: number, version: Version, share: string, qos: 0 | 1 | 2 = 1, fields: Partial<IConnectPacket> = {}): Promise<RawClient> {
+async function member(
+  port: number,
+  version: Version,
+  share: string,
+  qos: 0 | 1 | 2 = 1,
+  fields: Partial<IConnectPacket> = {},
+): Promise<RawClient> {
   const c = await connectRaw(port, version, fields);
   const suback = await subscribe(c, [{ topic: share, qos }]);
   assert.deepEqual(suback.granted, [qos]);
@@ -75,8 +81,14 @@ for (const version of VERSIONS) {
     test(`[MQTT-4.8.2-1] [MQTT-4.8.2-2] a malformed share name or a missing filter is refused (${version === 5 ? '0x8F' : '0x80'})`, async () => {
       const c = await connectRaw(b.port, version);
       const bad = ['$share/', '$share/g', '$share//x', '$share/g+/x', '$share/g#/x', '$share/g/'];
-      const suback = await subscribe(c, bad.map((f) => ({ topic: f, qos: 0 as const })));
-      assert.deepEqual(suback.granted, bad.map(() => (version === 5 ? 0x8f : 0x80)));
+      const suback = await subscribe(
+        c,
+        bad.map((f) => ({ topic: f, qos: 0 as const })),
+      );
+      assert.deepEqual(
+        suback.granted,
+        bad.map(() => (version === 5 ? 0x8f : 0x80)),
+      );
     });
 
     test('§3.3.1.3 retained messages are not sent for a new shared subscription', async () => {
@@ -126,7 +138,7 @@ for (const version of VERSIONS) {
       await expectNoPublish(back, pub);
     });
 
-    test('§4.8.2 with every member offline, messages wait in a member\'s session', async () => {
+    test("§4.8.2 with every member offline, messages wait in a member's session", async () => {
       const t = topic('alloffline');
       const id = uniqueId('wait');
       const only = await member(b.port, version, `$share/g/${t}`, 1, persistent(version, id));
@@ -152,7 +164,13 @@ for (const version of VERSIONS) {
       assert.equal((await receive(stays)).payload.toString(), 'm2');
       await gone.destroy();
       const handed = [await receive(stays), await receive(stays)];
-      assert.deepEqual(handed.map((p) => [p.payload.toString(), p.qos]), [['m1', 1], ['m3', 2]]);
+      assert.deepEqual(
+        handed.map((p) => [p.payload.toString(), p.qos]),
+        [
+          ['m1', 1],
+          ['m3', 2],
+        ],
+      );
       const back = await connectRaw(b.port, version, persistent(version, id));
       assert.equal(back.connack.sessionPresent, true);
       await expectNoPublish(back, pub);

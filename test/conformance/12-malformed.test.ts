@@ -38,13 +38,29 @@ for (const version of VERSIONS) {
     const cases: Array<[string, () => Buffer, number]> = [
       [`${rule(version, '3.3.1-4')} a PUBLISH with QoS 3`, () => frame(0x36, publishBody(version, Buffer.from('a/b'), 1)), 0x81],
       [`${rule(version, '3.3.1-2')} a QoS 0 PUBLISH with DUP set`, () => frame(0x38, publishBody(version, Buffer.from('a/b'))), 0x81],
-      [`${rule(version, '2.3.1-1', '2.2.1-3')} a QoS 1 PUBLISH with packet identifier 0`, () => frame(0x32, publishBody(version, Buffer.from('a/b'), 0)), 0x81],
-      [`${rule(version, '1.5.3-1', '1.5.4-1')} a topic that is not valid UTF-8`, () => frame(0x30, publishBody(version, Buffer.from([0x61, 0xc3, 0x28]))), 0x81],
-      [`${rule(version, '1.5.3-2', '1.5.4-2')} a topic holding U+0000`, () => frame(0x30, publishBody(version, Buffer.from([0x61, 0x00, 0x62]))), 0x81],
+      [
+        `${rule(version, '2.3.1-1', '2.2.1-3')} a QoS 1 PUBLISH with packet identifier 0`,
+        () => frame(0x32, publishBody(version, Buffer.from('a/b'), 0)),
+        0x81,
+      ],
+      [
+        `${rule(version, '1.5.3-1', '1.5.4-1')} a topic that is not valid UTF-8`,
+        () => frame(0x30, publishBody(version, Buffer.from([0x61, 0xc3, 0x28]))),
+        0x81,
+      ],
+      [
+        `${rule(version, '1.5.3-2', '1.5.4-2')} a topic holding U+0000`,
+        () => frame(0x30, publishBody(version, Buffer.from([0x61, 0x00, 0x62]))),
+        0x81,
+      ],
       [`${rule(version, '3.6.1-1')} a PUBREL with reserved flags other than 0010`, () => frame(0x60, [0, 1]), 0x81],
       [`${rule(version, '3.8.1-1')} a SUBSCRIBE with reserved flags other than 0010`, () => subscribeWithFlags(version, 0x80), 0x81],
       [`${rule(version, '3.10.1-1')} an UNSUBSCRIBE with reserved flags other than 0010`, () => unsubscribeWithFlags(version, 0xa0), 0x81],
-      [`${rule(version, '3.8.3-3', '3.8.3-2')} a SUBSCRIBE without any topic filter`, () => frame(0x82, version === 5 ? [0, 9, 0] : [0, 9]), 0x82],
+      [
+        `${rule(version, '3.8.3-3', '3.8.3-2')} a SUBSCRIBE without any topic filter`,
+        () => frame(0x82, version === 5 ? [0, 9, 0] : [0, 9]),
+        0x82,
+      ],
       [`${rule(version, '3.10.3-2')} an UNSUBSCRIBE without any topic filter`, () => frame(0xa2, version === 5 ? [0, 9, 0] : [0, 9]), 0x82],
       ['§1.5.5 a Remaining Length longer than four bytes', () => Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]), 0x81],
       [`${rule(version, '2.2.2-2', '2.1.3-1')} a packet of the reserved type 0`, () => Buffer.from([0x00, 0x00]), 0x81],
@@ -118,13 +134,17 @@ describe('12 malformed (MQTT 5.0 only)', () => {
 });
 
 function subscribeWithFlags(version: Version, first: number): Buffer {
-  const bytes = Buffer.from(mqttPacket.generate({ cmd: 'subscribe', messageId: 5, subscriptions: [{ topic: 'a', qos: 0 }] }, { protocolVersion: version }));
+  const bytes = Buffer.from(
+    mqttPacket.generate({ cmd: 'subscribe', messageId: 5, subscriptions: [{ topic: 'a', qos: 0 }] }, { protocolVersion: version }),
+  );
   bytes[0] = first;
   return bytes;
 }
 
 function unsubscribeWithFlags(version: Version, first: number): Buffer {
-  const bytes = Buffer.from(mqttPacket.generate({ cmd: 'unsubscribe', messageId: 5, unsubscriptions: ['a'] }, { protocolVersion: version }));
+  const bytes = Buffer.from(
+    mqttPacket.generate({ cmd: 'unsubscribe', messageId: 5, unsubscriptions: ['a'] }, { protocolVersion: version }),
+  );
   bytes[0] = first;
   return bytes;
 }

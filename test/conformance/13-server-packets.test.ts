@@ -19,9 +19,12 @@ import { connectRaw, expectServerClose, subscribe, topic } from './support.js';
 const MAX_IN = 1024;
 
 const b = brokerForSuite({ maxIncomingPacketSize: MAX_IN });
-const withAuth = brokerForSuite({}, {
-  plugins: [{ on_auth_m5: () => ({ ok: { reason_code: 'continue_authentication', auth_data: Buffer.alloc(100, 1) } }) }],
-});
+const withAuth = brokerForSuite(
+  {},
+  {
+    plugins: [{ on_auth_m5: () => ({ ok: { reason_code: 'continue_authentication', auth_data: Buffer.alloc(100, 1) } }) }],
+  },
+);
 
 /** The fixed header of a QoS 0 PUBLISH one byte over our maximum, without its body. */
 function publishHeaderOverMax(): Buffer {
@@ -33,7 +36,7 @@ function size(packet: Packet): number {
   return mqttPacket.generate(packet, { protocolVersion: 5 }).length;
 }
 
-describe('13 server packets within the client\'s Maximum Packet Size (MQTT 5.0)', () => {
+describe("13 server packets within the client's Maximum Packet Size (MQTT 5.0)", () => {
   test('[MQTT-3.1.2-24] [MQTT-3.2.2-19] a CONNACK too large as it is leaves out the properties that restate their default', async () => {
     const roomy = await connectRaw(b.port, 5);
     assert.equal(roomy.connack.properties?.retainAvailable, true, 'advertised when there is room');
@@ -50,7 +53,15 @@ describe('13 server packets within the client\'s Maximum Packet Size (MQTT 5.0)'
     assert.equal(connack.properties, undefined, 'no Reason String that would not fit');
     await refused.expectClose();
     const closed = await RawClient.connect(b.port, 5);
-    closed.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: uniqueId('tiny'), properties: { maximumPacketSize: 4 } });
+    closed.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 5,
+      clean: true,
+      keepalive: 0,
+      clientId: uniqueId('tiny'),
+      properties: { maximumPacketSize: 4 },
+    });
     assert.deepEqual((await closed.expectClose()).packets, []);
   });
 
@@ -64,41 +75,54 @@ describe('13 server packets within the client\'s Maximum Packet Size (MQTT 5.0)'
   test('[MQTT-3.1.2-24] a SUBACK too large even without its Reason String is not sent: DISCONNECT 0x95 and a close', async () => {
     const c = await connectRaw(b.port, 5, { properties: { maximumPacketSize: 64 } });
     const base = topic('manysubs');
-    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: Array.from({ length: 100 }, (_, i) => ({ topic: `${base}/${i}`, qos: 0 as const })) });
-    const disconnect = await expectServerClose(c, 5, 0x95) as IDisconnectPacket;
+    c.send({
+      cmd: 'subscribe',
+      messageId: 1,
+      subscriptions: Array.from({ length: 100 }, (_, i) => ({ topic: `${base}/${i}`, qos: 0 as const })),
+    });
+    const disconnect = (await expectServerClose(c, 5, 0x95)) as IDisconnectPacket;
     assert.ok(size(disconnect) <= 64);
-    assert.equal(c.received.some((p) => p.cmd === 'suback'), false, 'no SUBACK');
+    assert.equal(
+      c.received.some((p) => p.cmd === 'suback'),
+      false,
+      'no SUBACK',
+    );
   });
 
   test('[MQTT-3.14.2-3] a session DISCONNECT leaves out its Reason String to fit', async () => {
     const c = await connectRaw(b.port, 5, { properties: { maximumPacketSize: 16 } });
     c.send({ cmd: 'publish', topic: 'a/+', payload: Buffer.from('x'), qos: 0, retain: false, dup: false });
-    const disconnect = await expectServerClose(c, 5, 0x90) as IDisconnectPacket;
+    const disconnect = (await expectServerClose(c, 5, 0x90)) as IDisconnectPacket;
     assert.equal(disconnect.properties, undefined);
   });
 
   test('[MQTT-3.14.2-3] DISCONNECT 0x95 for a packet over our maximum carries a Reason String, left out when it would not fit', async () => {
     const told = await connectRaw(b.port, 5);
     told.sendBytes(publishHeaderOverMax());
-    const explained = await expectServerClose(told, 5, 0x95) as IDisconnectPacket;
+    const explained = (await expectServerClose(told, 5, 0x95)) as IDisconnectPacket;
     assert.ok(explained.properties?.reasonString, 'a Reason String');
     const small = await connectRaw(b.port, 5, { properties: { maximumPacketSize: 16, requestProblemInformation: false } });
     small.sendBytes(publishHeaderOverMax());
-    const bare = await expectServerClose(small, 5, 0x95) as IDisconnectPacket;
+    const bare = (await expectServerClose(small, 5, 0x95)) as IDisconnectPacket;
     assert.equal(bare.properties, undefined);
   });
 
   test('[MQTT-3.14.2-3] DISCONNECT 0x81 for bad framing carries a Reason String, whatever Request Problem Information says', async () => {
     const c = await connectRaw(b.port, 5, { properties: { requestProblemInformation: false } });
     c.sendBytes(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]));
-    const disconnect = await expectServerClose(c, 5, 0x81) as IDisconnectPacket;
+    const disconnect = (await expectServerClose(c, 5, 0x81)) as IDisconnectPacket;
     assert.match(disconnect.properties?.reasonString ?? '', /remaining length/);
   });
 
   test('[MQTT-3.1.2-24] an AUTH challenge that cannot fit is not sent: CONNACK 0x95', async () => {
     const c = await RawClient.connect(withAuth.port, 5);
     c.send({
-      cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: uniqueId('bigauth'),
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 5,
+      clean: true,
+      keepalive: 0,
+      clientId: uniqueId('bigauth'),
       properties: { maximumPacketSize: 64, authenticationMethod: 'TOKEN' },
     });
     const connack = await c.expectPacket('connack');

@@ -9,7 +9,14 @@
  */
 import assert from 'node:assert/strict';
 import type {
-  IConnackPacket, IConnectPacket, IDisconnectPacket, IPublishPacket, ISubackPacket, ISubscribePacket, ISubscription, Packet,
+  IConnackPacket,
+  IConnectPacket,
+  IDisconnectPacket,
+  IPublishPacket,
+  ISubackPacket,
+  ISubscribePacket,
+  ISubscription,
+  Packet,
 } from 'mqtt-packet';
 import type { Version } from '../helpers/clients.js';
 import { describe as describePacket, RawClient } from '../helpers/raw-client.js';
@@ -24,7 +31,11 @@ export function nextPacketId(): number {
 }
 
 /** Opens a raw connection, sends CONNECT with `fields`, and asserts a successful CONNACK. */
-export async function connectRaw(port: number, version: Version, fields: Partial<IConnectPacket> = {}): Promise<RawClient & { connack: IConnackPacket }> {
+export async function connectRaw(
+  port: number,
+  version: Version,
+  fields: Partial<IConnectPacket> = {},
+): Promise<RawClient & { connack: IConnackPacket }> {
   const client = await RawClient.connect(port, version);
   const connack = await client.handshake(fields);
   assert.equal(version === 5 ? connack.reasonCode : connack.returnCode, 0, `CONNECT refused: ${describePacket(connack)}`);

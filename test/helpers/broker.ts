@@ -104,9 +104,15 @@ export function brokerForSuite(overrides: Partial<BrokerConfig> = {}, options: S
     await started?.close();
   });
   return {
-    get broker() { return current().broker; },
-    get port() { return current().port; },
-    get url() { return current().url; },
+    get broker() {
+      return current().broker;
+    },
+    get port() {
+      return current().port;
+    },
+    get url() {
+      return current().url;
+    },
     close: () => current().close(),
   };
 }

@@ -16,22 +16,43 @@ export function runCli(args: string[], stdin = ''): Promise<{ code: number | nul
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-    const timer = setTimeout(() => { child.kill(); reject(new Error(`shoal ${args.join(' ')}: no exit within ${WAIT_MS} ms`)); }, WAIT_MS);
-    child.on('error', (err) => { clearTimeout(timer); reject(err); });
-    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stderr }); });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill();
+      reject(new Error(`shoal ${args.join(' ')}: no exit within ${WAIT_MS} ms`));
+    }, WAIT_MS);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
     child.stdin.end(stdin);
   });
 }
 
-export interface CliRun { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> }
+export interface CliRun {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
 
 /** Starts `node dist/src/main/cli/main.js ...args` with its output collected; killed after `boundMs` at the latest. */
 export function startCli(args: string[], boundMs = 30_000): CliRun {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '', err = '';
-  child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
+  let out = '',
+    err = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const timer = setTimeout(() => child.kill('SIGKILL'), boundMs);
   void exited.then(() => clearTimeout(timer));
@@ -42,7 +63,10 @@ export function startCli(args: string[], boundMs = 30_000): CliRun {
 export async function listeningPort(r: CliRun, boundMs = 15_000): Promise<number> {
   const deadline = Date.now() + boundMs;
   for (;;) {
-    const line = r.stdout().split('\n').find((l) => l.includes('"msg":"listening"'));
+    const line = r
+      .stdout()
+      .split('\n')
+      .find((l) => l.includes('"msg":"listening"'));
     if (line) return (JSON.parse(line) as { port: number }).port;
     if (Date.now() > deadline) throw new Error(`no "listening" log line; stderr: ${r.stderr()}`);
     const stdout = r.child.stdout;

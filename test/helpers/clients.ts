@@ -157,11 +157,7 @@ export function connectClient(to: number | (() => Duplex), opts: ConnectOptions 
  * Resolves with the first recorded message matching `predicate` (all when
  * omitted) and removes it from the client's inbox; rejects after `timeoutMs`.
  */
-export function nextMessage(
-  client: MqttClient,
-  predicate: (m: Received) => boolean = () => true,
-  timeoutMs = WAIT_MS,
-): Promise<Received> {
+export function nextMessage(client: MqttClient, predicate: (m: Received) => boolean = () => true, timeoutMs = WAIT_MS): Promise<Received> {
   const inbox = inboxOf(client);
   const found = inbox.take(predicate);
   if (found) return Promise.resolve(found);
@@ -208,11 +204,7 @@ export async function roundTrip(client: MqttClient, timeoutMs = WAIT_MS): Promis
  * `client`: first a round trip with the broker, then a bounded wait of `ms`.
  * Use it only after a barrier has made any wrongly delivered message due.
  */
-export async function expectNoMessage(
-  client: MqttClient,
-  ms = 200,
-  predicate: (m: Received) => boolean = () => true,
-): Promise<void> {
+export async function expectNoMessage(client: MqttClient, ms = 200, predicate: (m: Received) => boolean = () => true): Promise<void> {
   await roundTrip(client);
   await new Promise((r) => setTimeout(r, ms));
   const unexpected = inboxOf(client).queue.filter(predicate);
@@ -228,14 +220,23 @@ export async function expectNoMessage(
  * that causes the event.
  */
 export function once<T extends unknown[] = unknown[]>(
-  emitter: EventEmitter | { on(e: string, l: (...a: any[]) => void): unknown; off?(e: string, l: (...a: any[]) => void): unknown; removeListener?(e: string, l: (...a: any[]) => void): unknown },
+  emitter:
+    | EventEmitter
+    | {
+        on(e: string, l: (...a: any[]) => void): unknown;
+        off?(e: string, l: (...a: any[]) => void): unknown;
+        removeListener?(e: string, l: (...a: any[]) => void): unknown;
+      },
   event: string,
   timeoutMs = WAIT_MS,
   predicate: (...args: T) => boolean = () => true,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const remove = (): void => {
-      const e = emitter as { off?: (ev: string, l: (...a: any[]) => void) => unknown; removeListener?: (ev: string, l: (...a: any[]) => void) => unknown };
+      const e = emitter as {
+        off?: (ev: string, l: (...a: any[]) => void) => unknown;
+        removeListener?: (ev: string, l: (...a: any[]) => void) => unknown;
+      };
       if (e.off) e.off(event, listener);
       else e.removeListener?.(event, listener);
     };
@@ -287,8 +288,14 @@ export function withBound<T>(promise: Promise<T>, ms: number, what: string): Pro
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${what} did not complete within ${ms} ms`)), ms);
     promise.then(
-      (v) => { clearTimeout(timer); resolve(v); },
-      (e: unknown) => { clearTimeout(timer); reject(e); },
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
     );
   });
 }

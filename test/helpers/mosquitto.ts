@@ -42,15 +42,26 @@ function versionArg(version: Version): string {
 /** The arguments both tools take alike: broker address, protocol version, client id (default `<idPrefix>-…`), QoS, topic. */
 function commonArgs(o: { port: number; topic: string; qos?: 0 | 1 | 2; version?: Version; clientId?: string }, idPrefix: string): string[] {
   return [
-    '-h', '127.0.0.1', '-p', String(o.port),
-    '-V', versionArg(o.version ?? 4),
-    '-i', o.clientId ?? uniqueId(idPrefix),
-    '-q', String(o.qos ?? 0),
-    '-t', o.topic,
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(o.port),
+    '-V',
+    versionArg(o.version ?? 4),
+    '-i',
+    o.clientId ?? uniqueId(idPrefix),
+    '-q',
+    String(o.qos ?? 0),
+    '-t',
+    o.topic,
   ];
 }
 
-function run(cmd: string, args: string[], timeoutMs: number): { child: ReturnType<typeof spawn>; done: Promise<ToolResult>; stdout: () => string } {
+function run(
+  cmd: string,
+  args: string[],
+  timeoutMs: number,
+): { child: ReturnType<typeof spawn>; done: Promise<ToolResult>; stdout: () => string } {
   // A piped stdout is block-buffered: without stdbuf -oL, mosquitto_sub's "received SUBACK"
   // line would only show up when it exits, far too late to be a subscription barrier.
   const child = HAS_STDBUF
@@ -58,8 +69,12 @@ function run(cmd: string, args: string[], timeoutMs: number): { child: ReturnTyp
     : spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+  });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
   const done = new Promise<ToolResult>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -90,11 +105,7 @@ export interface PubOptions {
 
 /** Runs mosquitto_pub once; resolves with its exit status and output. */
 export function mosquittoPub(o: PubOptions): Promise<ToolResult> {
-  const args = [
-    ...commonArgs(o, 'mpub'),
-    '-m', o.message,
-    '-d',
-  ];
+  const args = [...commonArgs(o, 'mpub'), '-m', o.message, '-d'];
   if (o.retain) args.push('-r');
   return run('mosquitto_pub', args, o.timeoutMs ?? 15_000).done;
 }
@@ -124,12 +135,15 @@ export interface SubHandle {
 export function mosquittoSub(o: SubOptions): SubHandle {
   const args = [
     ...commonArgs(o, 'msub'),
-    '-C', String(o.count ?? 1),
-    '-W', String(o.waitSeconds ?? 10),
-    '-F', `${MESSAGE_MARK}\t%t\t%q\t%r\t%p`,
+    '-C',
+    String(o.count ?? 1),
+    '-W',
+    String(o.waitSeconds ?? 10),
+    '-F',
+    `${MESSAGE_MARK}\t%t\t%q\t%r\t%p`,
     '-d',
   ];
-  const timeoutMs = o.timeoutMs ?? ((o.waitSeconds ?? 10) * 1000 + 5_000);
+  const timeoutMs = o.timeoutMs ?? (o.waitSeconds ?? 10) * 1000 + 5_000;
   const proc = run('mosquitto_sub', args, timeoutMs);
   const subscribed = new Promise<void>((resolve, reject) => {
     const check = (): void => {

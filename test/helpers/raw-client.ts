@@ -32,7 +32,10 @@ export class RawClient {
   readonly parseErrors: Error[] = [];
   readonly received: Packet[] = [];
 
-  private constructor(readonly socket: net.Socket, public version: Version | 3) {
+  private constructor(
+    readonly socket: net.Socket,
+    public version: Version | 3,
+  ) {
     this.parser = this.makeParser(version);
     socket.on('data', (chunk) => this.parser.parse(chunk));
     socket.on('error', () => {});

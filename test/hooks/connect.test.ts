@@ -14,7 +14,16 @@ import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
 import type { Peer, SubscriberId } from '../../src/api/hooks.js';
 import { startBroker } from '../helpers/broker.js';
 import {
-  connectClient, dropConnection, nextMessage, once, persistent, uniqueId, uniqueTopic, VERSIONS, type ConnectOptions, type Version,
+  connectClient,
+  dropConnection,
+  nextMessage,
+  once,
+  persistent,
+  uniqueId,
+  uniqueTopic,
+  VERSIONS,
+  type ConnectOptions,
+  type Version,
 } from '../helpers/clients.js';
 import { closeAllRawClients, RawClient } from '../helpers/raw-client.js';
 import { label } from '../helpers/spec.js';
@@ -39,12 +48,20 @@ for (const workers of WORKER_COUNTS) {
         const clientId = uniqueId('reg');
         const will = { topic: uniqueTopic('will'), payload: Buffer.from('bye'), qos: 1 as const, retain: false };
         const client = await connectClient(b.port, {
-          version, clientId, username: 'alice', password: 'secret', will,
+          version,
+          clientId,
+          username: 'alice',
+          password: 'secret',
+          will,
           ...(version === 5 ? { properties: { sessionExpiryInterval: 0, userProperties: { app: 'test' } } } : {}),
         });
         recorder.mark('connack', clientId);
         assert.deepEqual(recorder.sequence(clientId), [
-          m5('auth_on_register'), 'on_client_wakeup', m5('on_register'), m5('auth_on_publish'), 'mark:connack',
+          m5('auth_on_register'),
+          'on_client_wakeup',
+          m5('on_register'),
+          m5('auth_on_publish'),
+          'mark:connack',
         ]);
         const [reg] = recorder.of(clientId);
         const [peer, sid, username, password, clean, props] = reg?.args ?? [];
@@ -60,7 +77,10 @@ for (const workers of WORKER_COUNTS) {
         const onRegister = await recorder.waitFor(m5('on_register'), clientId);
         assert.equal(onRegister.args[2], 'alice');
         const willAuth = await recorder.waitFor(m5('auth_on_publish'), clientId);
-        assert.deepEqual(willAuth.args.slice(0, 6).map((a) => (Buffer.isBuffer(a) ? a.toString() : a)), ['alice', { mountpoint: '', clientId }, 1, will.topic, 'bye', false]);
+        assert.deepEqual(
+          willAuth.args.slice(0, 6).map((a) => (Buffer.isBuffer(a) ? a.toString() : a)),
+          ['alice', { mountpoint: '', clientId }, 1, will.topic, 'bye', false],
+        );
         await client.endAsync();
       });
 
@@ -77,7 +97,9 @@ for (const workers of WORKER_COUNTS) {
       });
 
       test(`${m5('auth_on_register')} { error: 'invalid_credentials' } refuses with bad user name or password; other errors with not authorized; nothing else runs`, async () => {
-        recorder.answerBoth('auth_on_register', (_peer, _sid, username) => ({ error: username === 'wrong' ? 'invalid_credentials' : 'banned_user' }));
+        recorder.answerBoth('auth_on_register', (_peer, _sid, username) => ({
+          error: username === 'wrong' ? 'invalid_credentials' : 'banned_user',
+        }));
         const first = uniqueId('deny');
         const raw1 = await RawClient.connect(b.port, version);
         const c1 = await raw1.handshake({ clientId: first, username: 'wrong', password: Buffer.from('x') });
@@ -110,11 +132,16 @@ for (const workers of WORKER_COUNTS) {
         assert.equal(code(version, await raw.handshake({ clientId: uniqueId('next') })), 0);
       });
 
-      test('the will\'s auth_on_publish refusing gives CONNACK not authorized; its modifiers apply to the will', async () => {
+      test("the will's auth_on_publish refusing gives CONNACK not authorized; its modifiers apply to the will", async () => {
         const refusedId = uniqueId('willno');
-        recorder.answerBoth('auth_on_publish', (_u, _sid, _qos, topic) => (topic.startsWith('forbidden/') ? { error: 'no' } : { ok: { topic: `${topic}/rewritten` } }));
+        recorder.answerBoth('auth_on_publish', (_u, _sid, _qos, topic) =>
+          topic.startsWith('forbidden/') ? { error: 'no' } : { ok: { topic: `${topic}/rewritten` } },
+        );
         const raw = await RawClient.connect(b.port, version);
-        const refused = await raw.handshake({ clientId: refusedId, will: { topic: 'forbidden/will', payload: Buffer.from('x'), qos: 0, retain: false } });
+        const refused = await raw.handshake({
+          clientId: refusedId,
+          will: { topic: 'forbidden/will', payload: Buffer.from('x'), qos: 0, retain: false },
+        });
         assert.equal(code(version, refused), version === 5 ? 0x87 : 5);
         await raw.expectClose();
 
@@ -122,7 +149,11 @@ for (const workers of WORKER_COUNTS) {
         const watcher = await connectClient(b.port, { version });
         await watcher.subscribeAsync(`${topic}/rewritten`, { qos: 1 });
         const clientId = uniqueId('willok');
-        const dying = await connectClient(b.port, { version, clientId, will: { topic, payload: Buffer.from('gone'), qos: 1, retain: false } });
+        const dying = await connectClient(b.port, {
+          version,
+          clientId,
+          will: { topic, payload: Buffer.from('gone'), qos: 1, retain: false },
+        });
         dropConnection(dying);
         const m = await nextMessage(watcher);
         assert.equal(m.topic, `${topic}/rewritten`);
@@ -130,7 +161,12 @@ for (const workers of WORKER_COUNTS) {
       });
 
       /** Connects `clientId` twice with `options`; checks the second CONNACK's session present flag and the hooks the takeover ran, in order. */
-      async function assertTakeover(prefix: string, options: Partial<ConnectOptions>, sessionPresent: boolean, oldSessionHook: string): Promise<void> {
+      async function assertTakeover(
+        prefix: string,
+        options: Partial<ConnectOptions>,
+        sessionPresent: boolean,
+        oldSessionHook: string,
+      ): Promise<void> {
         const clientId = uniqueId(prefix);
         const first = await connectClient(b.port, { version, clientId, ...options });
         const before = recorder.of(clientId).length;
@@ -138,16 +174,20 @@ for (const workers of WORKER_COUNTS) {
         recorder.mark('connack', clientId);
         assert.equal(second.connack.sessionPresent, sessionPresent);
         assert.deepEqual(recorder.sequence(clientId).slice(before), [
-          m5('auth_on_register'), oldSessionHook, 'on_client_wakeup', m5('on_register'), 'mark:connack',
+          m5('auth_on_register'),
+          oldSessionHook,
+          'on_client_wakeup',
+          m5('on_register'),
+          'mark:connack',
         ]);
         first.end(true);
       }
 
-      test('takeover of a persistent session: the old session\'s on_client_offline, then the new on_client_wakeup, on_register, CONNACK', async () => {
+      test("takeover of a persistent session: the old session's on_client_offline, then the new on_client_wakeup, on_register, CONNACK", async () => {
         await assertTakeover('takep', persistent(version), true, 'on_client_offline');
       });
 
-      test('takeover of a clean session: the old session\'s on_client_gone, then the new on_client_wakeup', async () => {
+      test("takeover of a clean session: the old session's on_client_gone, then the new on_client_wakeup", async () => {
         await assertTakeover('takec', { clean: true }, false, 'on_client_gone');
       });
 
@@ -160,7 +200,15 @@ for (const workers of WORKER_COUNTS) {
         });
         const topic = uniqueTopic('held');
         const raw = await RawClient.connect(b.port, version);
-        const connect: IConnectPacket = { cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clean: true, keepalive: 0, clientId, ...rawPersistent(version) };
+        const connect: IConnectPacket = {
+          cmd: 'connect',
+          protocolId: 'MQTT',
+          protocolVersion: version,
+          clean: true,
+          keepalive: 0,
+          clientId,
+          ...rawPersistent(version),
+        };
         raw.send(connect);
         raw.send({ cmd: 'subscribe', messageId: 7, subscriptions: [{ topic, qos: 1 }] });
         raw.send({ cmd: 'publish', topic, payload: Buffer.from('own'), qos: 1, messageId: 8, retain: false, dup: false });
@@ -176,9 +224,10 @@ for (const workers of WORKER_COUNTS) {
         await raw.waitForPacket('pingresp');
         const order = raw.received.map((p) => p.cmd).filter((cmd) => cmd !== 'publish');
         assert.deepEqual(order, ['connack', 'suback', 'puback', 'pingresp']);
-        assert.deepEqual(recorder.sequence(clientId, [m5('auth_on_register'), 'on_client_wakeup', m5('auth_on_subscribe'), m5('auth_on_publish')]), [
-          m5('auth_on_register'), 'on_client_wakeup', m5('auth_on_subscribe'), m5('auth_on_publish'),
-        ]);
+        assert.deepEqual(
+          recorder.sequence(clientId, [m5('auth_on_register'), 'on_client_wakeup', m5('auth_on_subscribe'), m5('auth_on_publish')]),
+          [m5('auth_on_register'), 'on_client_wakeup', m5('auth_on_subscribe'), m5('auth_on_publish')],
+        );
       });
 
       test('a connection that closes while auth_on_register is pending is never registered', async () => {
@@ -203,9 +252,11 @@ for (const workers of WORKER_COUNTS) {
         gates[1]?.resolve();
         assert.equal(code(version, await again.expectPacket('connack')), 0);
         recorder.mark('connack', clientId);
-        assert.deepEqual(recorder.sequence(clientId), [
-          m5('auth_on_register'), m5('auth_on_register'), 'on_client_wakeup', m5('on_register'), 'mark:connack',
-        ], 'the closed connection got no on_client_wakeup or on_register, and took nothing over');
+        assert.deepEqual(
+          recorder.sequence(clientId),
+          [m5('auth_on_register'), m5('auth_on_register'), 'on_client_wakeup', m5('on_register'), 'mark:connack'],
+          'the closed connection got no on_client_wakeup or on_register, and took nothing over',
+        );
       });
     });
   }
@@ -242,15 +293,21 @@ describe('allowAnonymous off with plugins', () => {
   });
 });
 
-describe('5.0 refusals carry the plugin\'s reason code', () => {
+describe("5.0 refusals carry the plugin's reason code", () => {
   test('{ error: { reasonCode, reasonString, serverReference } } is the CONNACK', async () => {
-    const b = await startBroker({ workers: 0 }, {
-      plugins: [{
-        auth_on_register_m5: (_p, _sid, username) => (username === 'moved'
-          ? { error: { reasonCode: 0x9d, reasonString: 'go there', serverReference: 'other.example:1883' } }
-          : { error: { reasonCode: 0x8a } }),
-      }],
-    });
+    const b = await startBroker(
+      { workers: 0 },
+      {
+        plugins: [
+          {
+            auth_on_register_m5: (_p, _sid, username) =>
+              username === 'moved'
+                ? { error: { reasonCode: 0x9d, reasonString: 'go there', serverReference: 'other.example:1883' } }
+                : { error: { reasonCode: 0x8a } },
+          },
+        ],
+      },
+    );
     try {
       const moved = await RawClient.connect(b.port, 5);
       const c1 = await moved.handshake({ username: 'moved' });
@@ -269,23 +326,44 @@ describe('5.0 refusals carry the plugin\'s reason code', () => {
 describe('on_auth_m5 (enhanced authentication)', () => {
   test('workers 0: each AUTH step asks on_auth_m5 (continue, then success), then auth_on_register_m5 runs, then CONNACK with the method', async () => {
     const recorder = new Recorder();
-    recorder.answer('on_auth_m5', (_u, _sid, auth) => (auth.data?.toString() === 'hello'
-      ? { ok: { reason_code: 'continue_authentication', auth_data: Buffer.from('challenge') } }
-      : auth.data?.toString() === 'response' ? { ok: { auth_data: Buffer.from('welcome') } } : { error: { reasonCode: 0x87 } }));
+    recorder.answer('on_auth_m5', (_u, _sid, auth) =>
+      auth.data?.toString() === 'hello'
+        ? { ok: { reason_code: 'continue_authentication', auth_data: Buffer.from('challenge') } }
+        : auth.data?.toString() === 'response'
+          ? { ok: { auth_data: Buffer.from('welcome') } }
+          : { error: { reasonCode: 0x87 } },
+    );
     const b = await startBroker({ workers: 0 }, { plugins: [recorder.plugin] });
     try {
       const clientId = uniqueId('auth');
       const raw = await RawClient.connect(b.port, 5);
-      raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId, properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from('hello') } });
+      raw.send({
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 5,
+        clean: true,
+        keepalive: 0,
+        clientId,
+        properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from('hello') },
+      });
       const challenge = await raw.expectPacket('auth');
       assert.equal(challenge.reasonCode, 0x18);
       assert.equal(challenge.properties?.authenticationData?.toString(), 'challenge');
-      raw.send({ cmd: 'auth', reasonCode: 0x18, properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from('response') } });
+      raw.send({
+        cmd: 'auth',
+        reasonCode: 0x18,
+        properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from('response') },
+      });
       const connack = await raw.expectPacket('connack');
       assert.equal(connack.reasonCode, 0);
       assert.equal(connack.properties?.authenticationMethod, 'TOKEN');
       assert.equal(connack.properties?.authenticationData?.toString(), 'welcome');
-      assert.deepEqual(recorder.sequence(clientId, ['on_auth_m5', 'auth_on_register_m5', 'on_register_m5']), ['on_auth_m5', 'on_auth_m5', 'auth_on_register_m5', 'on_register_m5']);
+      assert.deepEqual(recorder.sequence(clientId, ['on_auth_m5', 'auth_on_register_m5', 'on_register_m5']), [
+        'on_auth_m5',
+        'on_auth_m5',
+        'auth_on_register_m5',
+        'on_register_m5',
+      ]);
       const first = recorder.of(clientId)[0];
       assert.deepEqual(first?.args[2], { method: 'TOKEN', data: Buffer.from('hello') });
     } finally {
@@ -294,14 +372,22 @@ describe('on_auth_m5 (enhanced authentication)', () => {
     }
   });
 
-  test('workers 0: on_auth_m5 runs before the client id check (VerneMQ\'s order): an over-long client id is refused with 0x85 after a successful exchange, auth_on_register_m5 never asked', async () => {
+  test("workers 0: on_auth_m5 runs before the client id check (VerneMQ's order): an over-long client id is refused with 0x85 after a successful exchange, auth_on_register_m5 never asked", async () => {
     const recorder = new Recorder();
     recorder.answer('on_auth_m5', () => ({ ok: {} }));
     const b = await startBroker({ workers: 0 }, { plugins: [recorder.plugin] });
     try {
       const clientId = `${uniqueId('authlong')}-${'x'.repeat(100)}`;
       const raw = await RawClient.connect(b.port, 5);
-      raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId, properties: { authenticationMethod: 'TOKEN' } });
+      raw.send({
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 5,
+        clean: true,
+        keepalive: 0,
+        clientId,
+        properties: { authenticationMethod: 'TOKEN' },
+      });
       const connack = await raw.expectPacket('connack');
       assert.equal(connack.reasonCode, 0x85);
       assert.deepEqual(recorder.sequence(clientId, ['on_auth_m5', 'auth_on_register_m5']), ['on_auth_m5']);
@@ -318,27 +404,49 @@ describe('on_auth_m5 (enhanced authentication)', () => {
         await new Promise((resolve) => setImmediate(resolve));
         const text = auth.data?.toString();
         if (text === 'hello') return { ok: { reason_code: 'continue_authentication', auth_data: Buffer.from('challenge') } };
-        return text === 'response' ? { ok: { auth_data: Buffer.from('welcome') } } : { error: { reasonCode: 0x87, reasonString: 'wrong token' } };
+        return text === 'response'
+          ? { ok: { auth_data: Buffer.from('welcome') } }
+          : { error: { reasonCode: 0x87, reasonString: 'wrong token' } };
       });
       const b = await startBroker({ workers }, { plugins: [recorder.plugin] });
       try {
         const clientId = uniqueId('authasync');
         const raw = await RawClient.connect(b.port, 5);
-        raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId, properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from('hello') } });
+        raw.send({
+          cmd: 'connect',
+          protocolId: 'MQTT',
+          protocolVersion: 5,
+          clean: true,
+          keepalive: 0,
+          clientId,
+          properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from('hello') },
+        });
         const challenge = await raw.expectPacket('auth');
         assert.equal(challenge.reasonCode, 0x18, '[MQTT-4.12.0-2]');
         assert.equal(challenge.properties?.authenticationData?.toString(), 'challenge');
-        raw.send({ cmd: 'auth', reasonCode: 0x18, properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from('response') } });
+        raw.send({
+          cmd: 'auth',
+          reasonCode: 0x18,
+          properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from('response') },
+        });
         const connack = await raw.expectPacket('connack');
         assert.equal(connack.reasonCode, 0);
         assert.equal(connack.properties?.authenticationMethod, 'TOKEN', '[MQTT-4.12.0-5]');
         assert.equal(connack.properties?.authenticationData?.toString(), 'welcome');
 
-        raw.send({ cmd: 'auth', reasonCode: 0x19, properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from('hello') } });
+        raw.send({
+          cmd: 'auth',
+          reasonCode: 0x19,
+          properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from('hello') },
+        });
         raw.send({ cmd: 'pingreq' });
         await raw.waitForPacket('pingresp');
         assert.equal((await raw.waitForPacket('auth')).reasonCode, 0x18);
-        raw.send({ cmd: 'auth', reasonCode: 0x18, properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from('response') } });
+        raw.send({
+          cmd: 'auth',
+          reasonCode: 0x18,
+          properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from('response') },
+        });
         const done = await raw.expectPacket('auth');
         assert.equal(done.reasonCode, 0x00, '[MQTT-4.12.1-1] re-authentication succeeded');
         assert.equal(recorder.sequence(clientId, ['on_auth_m5']).length, 4);

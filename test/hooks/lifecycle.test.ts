@@ -20,7 +20,11 @@ const OUTGOING_LIMIT = 512;
 for (const workers of WORKER_COUNTS) {
   for (const version of VERSIONS) {
     describe(`lifecycle hooks (${label(version)}, workers ${workers})`, () => {
-      const { recorder, b } = recordedBroker({ workers, persistentSessionExpiry: PERSISTENT_EXPIRY_S, maxOutgoingPacketSize: OUTGOING_LIMIT });
+      const { recorder, b } = recordedBroker({
+        workers,
+        persistentSessionExpiry: PERSISTENT_EXPIRY_S,
+        maxOutgoingPacketSize: OUTGOING_LIMIT,
+      });
 
       /** Subscribes a persistent session for `clientId` to `topic` at QoS 1 and waits for its on_client_offline; returns a publisher. */
       async function subscribeThenGoOffline(clientId: string, topic: string): Promise<TestClient> {
@@ -48,7 +52,10 @@ for (const workers of WORKER_COUNTS) {
         assert.deepEqual(offline.args, [{ mountpoint: '', clientId }]);
         const expired = await recorder.waitFor('on_session_expired', clientId, undefined, PERSISTENT_EXPIRY_S * 1000 + 5000);
         assert.deepEqual(expired.args, [{ mountpoint: '', clientId }]);
-        assert.deepEqual(recorder.sequence(clientId, ['on_client_offline', 'on_client_gone', 'on_session_expired']), ['on_client_offline', 'on_session_expired']);
+        assert.deepEqual(recorder.sequence(clientId, ['on_client_offline', 'on_client_gone', 'on_session_expired']), [
+          'on_client_offline',
+          'on_session_expired',
+        ]);
       });
 
       test('a message queued for an offline session: on_offline_message(subscriberId, qos, topic, payload, retain)', async () => {
@@ -57,10 +64,13 @@ for (const workers of WORKER_COUNTS) {
         const pub = await subscribeThenGoOffline(clientId, topic);
         await pub.publishAsync(topic, 'while away', { qos: 1 });
         const call = await recorder.waitFor('on_offline_message', clientId);
-        assert.deepEqual(call.args.map((a) => (Buffer.isBuffer(a) ? a.toString() : a)), [{ mountpoint: '', clientId }, 1, topic, 'while away', false]);
+        assert.deepEqual(
+          call.args.map((a) => (Buffer.isBuffer(a) ? a.toString() : a)),
+          [{ mountpoint: '', clientId }, 1, topic, 'while away', false],
+        );
       });
 
-      test('on_message_drop(subscriberId, message, \'queue_full\') when the offline queue overflows', async () => {
+      test("on_message_drop(subscriberId, message, 'queue_full') when the offline queue overflows", async () => {
         const clientId = uniqueId('full');
         const topic = uniqueTopic('full');
         recorder.answerBoth('auth_on_register', (_p, sid) => (sid.clientId === clientId ? { ok: { max_offline_messages: 1 } } : 'ok'));
@@ -75,7 +85,7 @@ for (const workers of WORKER_COUNTS) {
         assert.equal(drop.args[2], 'queue_full');
       });
 
-      test('on_message_drop(..., \'expired\') for a message whose expiry passed before delivery', async () => {
+      test("on_message_drop(..., 'expired') for a message whose expiry passed before delivery", async () => {
         const sub = await connectClient(b.port, { version });
         const topic = uniqueTopic('exp');
         await sub.subscribeAsync(topic, { qos: 1 });
@@ -86,7 +96,7 @@ for (const workers of WORKER_COUNTS) {
         assert.equal(drop.args[2], 'expired');
       });
 
-      test('on_message_drop(..., \'max_packet_size_exceeded\') for a message too large for the client', async () => {
+      test("on_message_drop(..., 'max_packet_size_exceeded') for a message too large for the client", async () => {
         const sub = await connectClient(b.port, { version });
         const topic = uniqueTopic('big');
         await sub.subscribeAsync(topic, { qos: 1 });

@@ -38,7 +38,11 @@ for (const { policy, workers } of SETUPS) {
   for (const version of VERSIONS) {
     describe(`on_message_drop (${label(version)}, queueDropPolicy '${policy}', workers ${workers})`, () => {
       const { recorder, b } = recordedBroker({
-        workers, queueDropPolicy: policy, maxInflightMessages: 1, maxOnlineMessages: MAX_ONLINE, maxConnectionBufferBytes: BUFFER_BYTES,
+        workers,
+        queueDropPolicy: policy,
+        maxInflightMessages: 1,
+        maxOnlineMessages: MAX_ONLINE,
+        maxConnectionBufferBytes: BUFFER_BYTES,
       });
 
       /** A 5.0 client publishes 'stale' with a Message Expiry Interval of EXPIRY_S. */

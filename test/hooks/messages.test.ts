@@ -23,7 +23,11 @@ for (const workers of WORKER_COUNTS) {
     describe(`message hooks (${label(version)}, workers ${workers})`, () => {
       const { recorder, b } = recordedBroker({ workers });
 
-      async function pair(): Promise<{ pub: Awaited<ReturnType<typeof connectClient>>; sub: Awaited<ReturnType<typeof connectClient>>; topic: string }> {
+      async function pair(): Promise<{
+        pub: Awaited<ReturnType<typeof connectClient>>;
+        sub: Awaited<ReturnType<typeof connectClient>>;
+        topic: string;
+      }> {
         const topic = uniqueTopic('m');
         const sub = await connectClient(b.port, { version });
         await sub.subscribeAsync(`${topic}/#`, { qos: 2 });
@@ -37,24 +41,33 @@ for (const workers of WORKER_COUNTS) {
         const m = await nextMessage(sub);
         assert.equal(m.payload.toString(), 'hello');
         const auth = await recorder.waitFor(m5('auth_on_publish'), pub.clientId);
-        assert.deepEqual(auth.args.slice(0, 6).map((a) => (Buffer.isBuffer(a) ? a.toString() : a)), ['pat', { mountpoint: '', clientId: pub.clientId }, 1, `${topic}/a`, 'hello', false]);
+        assert.deepEqual(
+          auth.args.slice(0, 6).map((a) => (Buffer.isBuffer(a) ? a.toString() : a)),
+          ['pat', { mountpoint: '', clientId: pub.clientId }, 1, `${topic}/a`, 'hello', false],
+        );
         if (v5) assert.equal((auth.args[6] as MessageProperties).contentType, 'text/plain');
         else assert.equal(auth.args.length, 6);
-        assert.deepEqual(recorder.sequence(pub.clientId, [m5('auth_on_publish'), m5('on_publish')]), [m5('auth_on_publish'), m5('on_publish')]);
+        assert.deepEqual(recorder.sequence(pub.clientId, [m5('auth_on_publish'), m5('on_publish')]), [
+          m5('auth_on_publish'),
+          m5('on_publish'),
+        ]);
       });
 
       test('auth_on_publish modifiers rewrite topic, payload, QoS and retain; on_publish sees the result', async () => {
         const { pub, sub, topic } = await pair();
-        recorder.answerBoth('auth_on_publish', (_u, _sid, _qos, t) => (t === `${topic}/in`
-          ? { ok: { topic: `${topic}/out`, payload: Buffer.from('changed'), qos: 0, retain: true } }
-          : 'ok'));
+        recorder.answerBoth('auth_on_publish', (_u, _sid, _qos, t) =>
+          t === `${topic}/in` ? { ok: { topic: `${topic}/out`, payload: Buffer.from('changed'), qos: 0, retain: true } } : 'ok',
+        );
         await pub.publishAsync(`${topic}/in`, 'original', { qos: 1 });
         const m = await nextMessage(sub);
         assert.equal(m.topic, `${topic}/out`);
         assert.equal(m.payload.toString(), 'changed');
         assert.equal(m.packet.qos, 0);
         const onPublish = await recorder.waitFor(m5('on_publish'), pub.clientId);
-        assert.deepEqual(onPublish.args.slice(2, 6).map((a) => (Buffer.isBuffer(a) ? a.toString() : a)), [0, `${topic}/out`, 'changed', true]);
+        assert.deepEqual(
+          onPublish.args.slice(2, 6).map((a) => (Buffer.isBuffer(a) ? a.toString() : a)),
+          [0, `${topic}/out`, 'changed', true],
+        );
         const late = await connectClient(b.port, { version });
         await late.subscribeAsync(`${topic}/out`, { qos: 1 });
         const retained = await nextMessage(late);
@@ -72,51 +85,92 @@ for (const workers of WORKER_COUNTS) {
         });
       }
 
-      test(v5
-        ? 'a refused publish gets PUBACK with the plugin\'s reason code (default 0x87) and is not routed'
-        : 'a refused 3.1.1 publish is acknowledged and dropped (VerneMQ), never routed', async () => {
-        const { sub, topic } = await pair();
-        recorder.answerBoth('auth_on_publish', (_u, _sid, _qos, t) => (t.endsWith('/quota') ? { error: { reasonCode: 0x97 } } : t.endsWith('/next') ? 'next' : { error: 'not_allowed' }));
-        const clientId = uniqueId('deny');
-        const raw = await RawClient.connect(b.port, version);
-        await raw.handshake({ clientId });
-        raw.send({ cmd: 'publish', topic: `${topic}/denied`, payload: Buffer.from('no'), qos: 1, messageId: 1, retain: false, dup: false });
-        const ack1 = await raw.expectPacket('puback');
-        raw.send({ cmd: 'publish', topic: `${topic}/quota`, payload: Buffer.from('no'), qos: 1, messageId: 2, retain: false, dup: false });
-        const ack2 = await raw.expectPacket('puback');
-        raw.send({ cmd: 'publish', topic: `${topic}/next`, payload: Buffer.from('no'), qos: 2, messageId: 3, retain: false, dup: false });
-        const rec3 = await raw.expectPacket('pubrec');
-        if (v5) {
-          assert.equal(ack1.reasonCode, 0x87);
-          assert.equal(ack2.reasonCode, 0x97);
-          assert.equal(rec3.reasonCode, 0x87, 'every plugin answering next is a refusal');
-        } else {
-          assert.equal(ack1.messageId, 1);
-          assert.equal(ack2.messageId, 2);
-          raw.send({ cmd: 'pubrel', messageId: 3 });
-          await raw.expectPacket('pubcomp');
-        }
-        await expectNoMessage(sub);
-        assert.deepEqual(recorder.sequence(clientId, [m5('on_publish')]), [], 'on_publish only follows a routed message');
-      });
+      test(
+        v5
+          ? "a refused publish gets PUBACK with the plugin's reason code (default 0x87) and is not routed"
+          : 'a refused 3.1.1 publish is acknowledged and dropped (VerneMQ), never routed',
+        async () => {
+          const { sub, topic } = await pair();
+          recorder.answerBoth('auth_on_publish', (_u, _sid, _qos, t) =>
+            t.endsWith('/quota') ? { error: { reasonCode: 0x97 } } : t.endsWith('/next') ? 'next' : { error: 'not_allowed' },
+          );
+          const clientId = uniqueId('deny');
+          const raw = await RawClient.connect(b.port, version);
+          await raw.handshake({ clientId });
+          raw.send({
+            cmd: 'publish',
+            topic: `${topic}/denied`,
+            payload: Buffer.from('no'),
+            qos: 1,
+            messageId: 1,
+            retain: false,
+            dup: false,
+          });
+          const ack1 = await raw.expectPacket('puback');
+          raw.send({
+            cmd: 'publish',
+            topic: `${topic}/quota`,
+            payload: Buffer.from('no'),
+            qos: 1,
+            messageId: 2,
+            retain: false,
+            dup: false,
+          });
+          const ack2 = await raw.expectPacket('puback');
+          raw.send({ cmd: 'publish', topic: `${topic}/next`, payload: Buffer.from('no'), qos: 2, messageId: 3, retain: false, dup: false });
+          const rec3 = await raw.expectPacket('pubrec');
+          if (v5) {
+            assert.equal(ack1.reasonCode, 0x87);
+            assert.equal(ack2.reasonCode, 0x97);
+            assert.equal(rec3.reasonCode, 0x87, 'every plugin answering next is a refusal');
+          } else {
+            assert.equal(ack1.messageId, 1);
+            assert.equal(ack2.messageId, 2);
+            raw.send({ cmd: 'pubrel', messageId: 3 });
+            await raw.expectPacket('pubcomp');
+          }
+          await expectNoMessage(sub);
+          assert.deepEqual(recorder.sequence(clientId, [m5('on_publish')]), [], 'on_publish only follows a routed message');
+        },
+      );
 
       test(`${m5('auth_on_subscribe')} gets the filters; { ok: [...] } rewrites a filter and its QoS and refuses another; ${m5('on_subscribe')} runs before the SUBACK`, async () => {
         const topic = uniqueTopic('s');
         recorder.answerBoth('auth_on_subscribe', (_u, _sid, topics) => ({
-          ok: topics.map((t) => (t.topic.endsWith('/secret') ? { topic: t.topic, qos: 'not_allowed' as const } : { topic: `${topic}/real`, qos: 0 as const })),
+          ok: topics.map((t) =>
+            t.topic.endsWith('/secret') ? { topic: t.topic, qos: 'not_allowed' as const } : { topic: `${topic}/real`, qos: 0 as const },
+          ),
         }));
         const clientId = uniqueId('sub');
         const raw = await RawClient.connect(b.port, version);
         await raw.handshake({ clientId, username: 'sam' });
-        raw.send({ cmd: 'subscribe', messageId: 5, subscriptions: [{ topic: `${topic}/alias`, qos: 2 }, { topic: `${topic}/secret`, qos: 1 }] });
+        raw.send({
+          cmd: 'subscribe',
+          messageId: 5,
+          subscriptions: [
+            { topic: `${topic}/alias`, qos: 2 },
+            { topic: `${topic}/secret`, qos: 1 },
+          ],
+        });
         const suback = await raw.expectPacket('suback');
         recorder.mark('suback', clientId);
         assert.deepEqual(suback.granted, [0, v5 ? 0x87 : 0x80]);
         const auth = await recorder.waitFor(m5('auth_on_subscribe'), clientId);
-        assert.deepEqual(auth.args.slice(0, 3), ['sam', { mountpoint: '', clientId }, [{ topic: `${topic}/alias`, qos: 2 }, { topic: `${topic}/secret`, qos: 1 }]]);
+        assert.deepEqual(auth.args.slice(0, 3), [
+          'sam',
+          { mountpoint: '', clientId },
+          [
+            { topic: `${topic}/alias`, qos: 2 },
+            { topic: `${topic}/secret`, qos: 1 },
+          ],
+        ]);
         const on = await recorder.waitFor(m5('on_subscribe'), clientId);
         assert.deepEqual(on.args[2], [{ topic: `${topic}/real`, qos: 0 }]);
-        assert.deepEqual(recorder.sequence(clientId, [m5('auth_on_subscribe'), m5('on_subscribe'), 'mark:suback']), [m5('auth_on_subscribe'), m5('on_subscribe'), 'mark:suback']);
+        assert.deepEqual(recorder.sequence(clientId, [m5('auth_on_subscribe'), m5('on_subscribe'), 'mark:suback']), [
+          m5('auth_on_subscribe'),
+          m5('on_subscribe'),
+          'mark:suback',
+        ]);
         const pub = await connectClient(b.port, { version });
         await pub.publishAsync(`${topic}/real`, 'via rewrite', { qos: 1 });
         const p = await raw.expectPacket('publish');
@@ -127,7 +181,14 @@ for (const workers of WORKER_COUNTS) {
         recorder.answerBoth('auth_on_subscribe', () => (v5 ? { error: { reasonCode: 0x8f } } : { error: 'no' }));
         const raw = await RawClient.connect(b.port, version);
         await raw.handshake({});
-        raw.send({ cmd: 'subscribe', messageId: 9, subscriptions: [{ topic: 'a/b', qos: 1 }, { topic: 'c/#', qos: 0 }] });
+        raw.send({
+          cmd: 'subscribe',
+          messageId: 9,
+          subscriptions: [
+            { topic: 'a/b', qos: 1 },
+            { topic: 'c/#', qos: 0 },
+          ],
+        });
         const suback = await raw.expectPacket('suback');
         assert.deepEqual(suback.granted, v5 ? [0x8f, 0x8f] : [0x80, 0x80]);
       });
@@ -144,16 +205,27 @@ for (const workers of WORKER_COUNTS) {
 
       test(`${m5('on_deliver')} gets each outgoing message and may rewrite topic and payload${v5 ? ' and properties' : ''}`, async () => {
         const { pub, sub, topic } = await pair();
-        recorder.answerBoth('on_deliver', (_u, sid, _qos, t, payload) => (sid.clientId === sub.clientId
-          ? { ok: { topic: `${t}/seen`, payload: Buffer.from(`[${payload.toString()}]`), ...(v5 ? { properties: { userProperties: { by: 'plugin' } } } : {}) } }
-          : 'ok'));
+        recorder.answerBoth('on_deliver', (_u, sid, _qos, t, payload) =>
+          sid.clientId === sub.clientId
+            ? {
+                ok: {
+                  topic: `${t}/seen`,
+                  payload: Buffer.from(`[${payload.toString()}]`),
+                  ...(v5 ? { properties: { userProperties: { by: 'plugin' } } } : {}),
+                },
+              }
+            : 'ok',
+        );
         await pub.publishAsync(`${topic}/d`, 'body', { qos: 1 });
         const m = await nextMessage(sub);
         assert.equal(m.topic, `${topic}/d/seen`);
         assert.equal(m.payload.toString(), '[body]');
         if (v5) assert.deepEqual({ ...m.packet.properties?.userProperties }, { by: 'plugin' });
         const call = await recorder.waitFor(m5('on_deliver'), sub.clientId);
-        assert.deepEqual(call.args.slice(0, 6).map((a) => (Buffer.isBuffer(a) ? a.toString() : a)), [undefined, { mountpoint: '', clientId: sub.clientId }, 1, `${topic}/d`, 'body', false]);
+        assert.deepEqual(
+          call.args.slice(0, 6).map((a) => (Buffer.isBuffer(a) ? a.toString() : a)),
+          [undefined, { mountpoint: '', clientId: sub.clientId }, 1, `${topic}/d`, 'body', false],
+        );
       });
 
       test('an asynchronous auth_on_publish holds the later packets of that client: routing and acknowledgements keep their order', async () => {
@@ -171,7 +243,10 @@ for (const workers of WORKER_COUNTS) {
         await Promise.all([first, second]);
         assert.deepEqual(acks, ['first', 'second']);
         const got = await nextMessages(sub, 2);
-        assert.deepEqual(got.map((m) => m.payload.toString()), ['first', 'second']);
+        assert.deepEqual(
+          got.map((m) => m.payload.toString()),
+          ['first', 'second'],
+        );
       });
 
       test('an asynchronous on_deliver holds the later deliveries of that session, in order', async () => {
@@ -187,7 +262,10 @@ for (const workers of WORKER_COUNTS) {
         await recorder.waitFor(m5('on_deliver'), sub.clientId, (c) => c.args[3] === `${topic}/slow`);
         gate.resolve();
         const got = await nextMessages(sub, 3);
-        assert.deepEqual(got.map((m) => m.payload.toString()), ['one', 'two', 'three']);
+        assert.deepEqual(
+          got.map((m) => m.payload.toString()),
+          ['one', 'two', 'three'],
+        );
       });
     });
   }

@@ -111,9 +111,19 @@ describe('module plugins (workers 2)', () => {
     const clientId = uniqueId('modauth');
     const raw = await RawClient.connect(b.port, 5);
     const auth = (reasonCode: number, data: string): Parameters<RawClient['send']>[0] => ({
-      cmd: 'auth', reasonCode, properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from(data) },
+      cmd: 'auth',
+      reasonCode,
+      properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from(data) },
     });
-    raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId, properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from('hello') } });
+    raw.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 5,
+      clean: true,
+      keepalive: 0,
+      clientId,
+      properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from('hello') },
+    });
     assert.equal((await raw.expectPacket('auth')).properties?.authenticationData?.toString(), 'challenge');
     raw.send(auth(0x18, 'response'));
     const connack = await raw.expectPacket('connack');

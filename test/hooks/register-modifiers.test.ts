@@ -50,7 +50,7 @@ for (const workers of WORKER_COUNTS) {
         assert.equal(second.connack.sessionPresent, true, 'the rewritten id finds its session again');
       });
 
-      test('mountpoint: sessions under different mountpoints do not see each other\'s messages', async () => {
+      test("mountpoint: sessions under different mountpoints do not see each other's messages", async () => {
         const topic = uniqueTopic('mp');
         const [a1, a2, other] = [uniqueId('mpa'), uniqueId('mpa'), uniqueId('mpb')];
         mods.set(a1, { mountpoint: 'tenant-a' });
@@ -68,7 +68,11 @@ for (const workers of WORKER_COUNTS) {
         const pubDefault = await connectClient(b.port, { version });
         await pubDefault.publishAsync(topic, 'default mountpoint', { qos: 1 });
         await subB.publishAsync(topic, 'for tenant b', { qos: 1 });
-        assert.equal((await nextMessage(subB)).payload.toString(), 'for tenant b', 'tenant b gets only its own, not tenant a\'s nor the default mountpoint\'s');
+        assert.equal(
+          (await nextMessage(subB)).payload.toString(),
+          'for tenant b',
+          "tenant b gets only its own, not tenant a's nor the default mountpoint's",
+        );
       });
 
       test(`${v5 ? 'clean_start' : 'clean_session'}: false keeps the session of a client that asked for a clean one`, async () => {
@@ -124,7 +128,7 @@ for (const workers of WORKER_COUNTS) {
         assert.equal((await raw.expectPacket('publish')).payload.toString(), 'two');
       });
 
-      test('upgrade_qos: a QoS 0 message goes out at the subscription\'s QoS 1', async () => {
+      test("upgrade_qos: a QoS 0 message goes out at the subscription's QoS 1", async () => {
         const clientId = uniqueId('upg');
         const topic = uniqueTopic('upg');
         mods.set(clientId, { upgrade_qos: true });
@@ -139,7 +143,11 @@ for (const workers of WORKER_COUNTS) {
       const queuedBytes = (topic: string, payload: string): number => 200 + 2 * topic.length + Buffer.byteLength(payload);
       const pad = (text: string): string => text.padEnd(100, '.');
       const queueCaps = [
-        { modifier: 'max_online_messages', online: (): RegisterModifiers => ({ max_online_messages: 1 }), offline: (): RegisterModifiers => ({ max_offline_messages: 1 }) },
+        {
+          modifier: 'max_online_messages',
+          online: (): RegisterModifiers => ({ max_online_messages: 1 }),
+          offline: (): RegisterModifiers => ({ max_offline_messages: 1 }),
+        },
         {
           modifier: 'max_online_bytes',
           online: (topic: string): RegisterModifiers => ({ max_online_bytes: Math.floor(queuedBytes(topic, pad('x')) * 1.5) }),
@@ -195,7 +203,7 @@ for (const workers of WORKER_COUNTS) {
       });
 
       if (v5) {
-        test('session_expiry_interval: overrides the client\'s, told in CONNACK', async () => {
+        test("session_expiry_interval: overrides the client's, told in CONNACK", async () => {
           const clientId = uniqueId('sei');
           mods.set(clientId, { session_expiry_interval: 5 });
           const raw = await RawClient.connect(b.port, 5);
@@ -222,7 +230,15 @@ for (const workers of WORKER_COUNTS) {
           const raw = await RawClient.connect(b.port, 5);
           const connack = await raw.handshake({ clientId });
           assert.equal(connack.properties?.topicAliasMaximum, 2);
-          raw.send({ cmd: 'publish', topic: 'ta', payload: Buffer.from('x'), qos: 0, retain: false, dup: false, properties: { topicAlias: 3 } });
+          raw.send({
+            cmd: 'publish',
+            topic: 'ta',
+            payload: Buffer.from('x'),
+            qos: 0,
+            retain: false,
+            dup: false,
+            properties: { topicAlias: 3 },
+          });
           const closed = await raw.expectClose();
           assert.equal((closed.packets[0] as { reasonCode?: number } | undefined)?.reasonCode, 0x94);
         });

@@ -52,7 +52,8 @@ export class Recorder {
 
   /** Answers `hook` and its `_m5` twin (whose arguments start the same) with `answer`. */
   answerBoth<H extends 'auth_on_register' | 'auth_on_publish' | 'auth_on_subscribe' | 'on_unsubscribe' | 'on_deliver'>(
-    hook: H, answer: (...args: Parameters<Hooks[H]>) => unknown,
+    hook: H,
+    answer: (...args: Parameters<Hooks[H]>) => unknown,
   ): void {
     this.answers[hook] = answer as Answer;
     this.answers[`${hook}_m5`] = answer as Answer;
@@ -74,7 +75,9 @@ export class Recorder {
 
   /** Hook names (and markers) concerning `clientId`, in order, optionally only those in `only`. */
   sequence(clientId: string, only?: readonly string[]): string[] {
-    return this.of(clientId).map((c) => c.hook).filter((h) => !only || only.includes(h));
+    return this.of(clientId)
+      .map((c) => c.hook)
+      .filter((h) => !only || only.includes(h));
   }
 
   /** The first call of `hook` concerning `clientId` (and matching `predicate`), recorded or to come; rejects after the bound. */
@@ -92,7 +95,9 @@ export class Recorder {
       };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`${hook} for ${clientId} not called within ${timeoutMs} ms; calls: ${this.sequence(clientId).join(', ') || 'none'}`));
+        reject(
+          new Error(`${hook} for ${clientId} not called within ${timeoutMs} ms; calls: ${this.sequence(clientId).join(', ') || 'none'}`),
+        );
       }, timeoutMs);
       this.waiters.push(waiter);
     });
@@ -125,6 +130,8 @@ export function concerns(call: Call, clientId: string): boolean {
 /** A promise with its resolve function, to hold a plugin's answer until the test releases it. */
 export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
   let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => { resolve = r; });
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
   return { promise, resolve };
 }

@@ -39,7 +39,11 @@ function validPackets(v: V): Buffer[] {
   ];
   if (v === 5) {
     list.push(
-      pkt(0x30, [...str('fz/p'), ...props(5, [0x01, 1, 0x02, 0, 0, 0, 5, 0x03, ...str('text/plain'), 0x26, ...str('k'), ...str('v')]), 0x41]),
+      pkt(0x30, [
+        ...str('fz/p'),
+        ...props(5, [0x01, 1, 0x02, 0, 0, 0, 5, 0x03, ...str('text/plain'), 0x26, ...str('k'), ...str('v')]),
+        0x41,
+      ]),
       pkt(0x30, [...str('fz/alias'), ...props(5, [0x23, 0, 1]), 0x41]),
       pkt(0x30, [...str(''), ...props(5, [0x23, 0, 1]), 0x42]),
       pkt(0x40, [0, 7, 0x10, ...props(5, [0x1f, ...str('why')])]),
@@ -64,7 +68,12 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
   fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
   fc.record({ kind: fc.constant('length' as const), packet: fc.nat(), delta: fc.integer({ min: -4, max: 200 }) }),
-  fc.record({ kind: fc.constant('splice' as const), at: fc.nat(), drop: fc.integer({ min: 0, max: 8 }), bytes: fc.uint8Array({ maxLength: 16 }) }),
+  fc.record({
+    kind: fc.constant('splice' as const),
+    at: fc.nat(),
+    drop: fc.integer({ min: 0, max: 8 }),
+    bytes: fc.uint8Array({ maxLength: 16 }),
+  }),
   fc.record({ kind: fc.constant('duplicate' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 32 }) }),
 );
 
@@ -82,27 +91,48 @@ function mutate(packets: Buffer[], mutations: Mutation[]): Buffer {
     if (stream.length === 0) break;
     const at = m.kind === 'length' ? 0 : m.at % stream.length;
     switch (m.kind) {
-      case 'flip': stream[at] = (stream[at] as number) ^ (1 << m.bit); break;
-      case 'truncate': stream = stream.subarray(0, at); break;
-      case 'splice': stream = Buffer.concat([stream.subarray(0, at), m.bytes, stream.subarray(Math.min(stream.length, at + m.drop))]); break;
-      case 'duplicate': stream = Buffer.concat([stream.subarray(0, at), stream.subarray(at, at + m.len), stream.subarray(at)]); break;
-      default: break;
+      case 'flip':
+        stream[at] = (stream[at] as number) ^ (1 << m.bit);
+        break;
+      case 'truncate':
+        stream = stream.subarray(0, at);
+        break;
+      case 'splice':
+        stream = Buffer.concat([stream.subarray(0, at), m.bytes, stream.subarray(Math.min(stream.length, at + m.drop))]);
+        break;
+      case 'duplicate':
+        stream = Buffer.concat([stream.subarray(0, at), stream.subarray(at, at + m.len), stream.subarray(at)]);
+        break;
+      default:
+        break;
     }
   }
   return stream;
 }
 
-interface Feed { v: V; connect: boolean; stream: Buffer; cuts: number[] }
+interface Feed {
+  v: V;
+  connect: boolean;
+  stream: Buffer;
+  cuts: number[];
+}
 
 const mutatedFeed: fc.Arbitrary<Feed> = fc.constantFrom<V>(4, 5).chain((v) => {
   const valid = validPackets(v);
   return fc.record({
     v: fc.constant(v),
     connect: fc.constant(true),
-    stream: fc.tuple(
-      fc.array(fc.integer({ min: 0, max: valid.length - 1 }), { minLength: 1, maxLength: 12 }),
-      fc.array(mutation, { minLength: 1, maxLength: 6 }),
-    ).map(([picks, ms]) => mutate(picks.map((i) => valid[i]!), ms)),
+    stream: fc
+      .tuple(
+        fc.array(fc.integer({ min: 0, max: valid.length - 1 }), { minLength: 1, maxLength: 12 }),
+        fc.array(mutation, { minLength: 1, maxLength: 6 }),
+      )
+      .map(([picks, ms]) =>
+        mutate(
+          picks.map((i) => valid[i]!),
+          ms,
+        ),
+      ),
     cuts: fc.array(fc.nat(), { maxLength: 4 }),
   });
 });
@@ -115,9 +145,12 @@ const randomFeed: fc.Arbitrary<Feed> = fc.record({
 });
 
 const hostFailures: unknown[] = [];
-const b = brokerForSuite({ workers: 1 }, {
-  onStarted: (started) => started.broker.on('host-failed', (index: number, err: unknown) => hostFailures.push({ index, err })),
-});
+const b = brokerForSuite(
+  { workers: 1 },
+  {
+    onStarted: (started) => started.broker.on('host-failed', (index: number, err: unknown) => hostFailures.push({ index, err })),
+  },
+);
 let fed = 0;
 
 /** One connection: (valid CONNECT,) the stream in chunks, end; the broker must close within the bound. */
@@ -155,7 +188,8 @@ async function settledStats(expectConnections: number, expectSessions: number): 
   for (;;) {
     const s = await b.broker.stats();
     const sessions = s.hosts.reduce((n, h) => n + h.sessions, 0);
-    if ((s.connections <= expectConnections && sessions <= expectSessions) || Date.now() > deadline) return { connections: s.connections, sessions };
+    if ((s.connections <= expectConnections && sessions <= expectSessions) || Date.now() > deadline)
+      return { connections: s.connections, sessions };
     // Bounded wait for the closes to reach the host: the next 'idle', or 50 ms.
     await once(b.broker, 'idle', 50).catch(() => undefined);
   }

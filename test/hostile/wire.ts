@@ -43,19 +43,29 @@ export function connectPacket(
   return pkt(0x10, [...str('MQTT'), v, flags, 0, 0, ...props(v, opts.connectProps ?? []), ...str(clientId), ...(opts.tail ?? [])]);
 }
 
-export interface Frame { first: number; body: Buffer }
+export interface Frame {
+  first: number;
+  body: Buffer;
+}
 
 /** Splits `bytes` into whole frames (a trailing partial frame is returned as `rest`). */
 export function frames(bytes: Buffer): { frames: Frame[]; rest: number } {
   const out: Frame[] = [];
   let pos = 0;
   while (pos < bytes.length) {
-    let len = 0, mul = 1, i = pos + 1, done = false;
+    let len = 0,
+      mul = 1,
+      i = pos + 1,
+      done = false;
     for (; i < bytes.length && i < pos + 5; i++) {
       const b = bytes[i] as number;
       len += (b & 0x7f) * mul;
       mul *= 128;
-      if ((b & 0x80) === 0) { done = true; i++; break; }
+      if ((b & 0x80) === 0) {
+        done = true;
+        i++;
+        break;
+      }
     }
     if (!done || i + len > bytes.length) break;
     out.push({ first: bytes[pos] as number, body: bytes.subarray(i, i + len) });
@@ -80,18 +90,33 @@ export class Wire {
   closed = false;
 
   private constructor(readonly socket: net.Socket) {
-    socket.on('data', (c: Buffer) => { this.chunks.push(c); this.wake(); });
+    socket.on('data', (c: Buffer) => {
+      this.chunks.push(c);
+      this.wake();
+    });
     socket.on('error', () => {});
-    socket.on('close', () => { this.closed = true; this.wake(); });
+    socket.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
   }
 
   static open(port: number, timeoutMs = 3_000): Promise<Wire> {
     return new Promise((resolve, reject) => {
       const socket = net.connect({ host: '127.0.0.1', port });
       socket.setNoDelay(true);
-      const timer = setTimeout(() => { socket.destroy(); reject(new Error('TCP connect timed out')); }, timeoutMs);
-      socket.once('error', (e) => { clearTimeout(timer); reject(e); });
-      socket.once('connect', () => { clearTimeout(timer); resolve(new Wire(socket)); });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error('TCP connect timed out'));
+      }, timeoutMs);
+      socket.once('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve(new Wire(socket));
+      });
     });
   }
 
@@ -108,12 +133,18 @@ export class Wire {
   until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
     return new Promise((resolve, reject) => {
       const check = (): void => {
-        if (cond()) { clearTimeout(timer); resolve(); return; }
+        if (cond()) {
+          clearTimeout(timer);
+          resolve();
+          return;
+        }
         this.waiters.push(check);
       };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== check);
-        reject(new Error(`${what} not within ${timeoutMs} ms; server sent: ${hex(this.bytes)}${this.closed ? ' (closed)' : ' (still open)'}`));
+        reject(
+          new Error(`${what} not within ${timeoutMs} ms; server sent: ${hex(this.bytes)}${this.closed ? ' (closed)' : ' (still open)'}`),
+        );
       }, timeoutMs);
       check();
     });

@@ -61,7 +61,9 @@ for (const version of VERSIONS) {
 
       test('[MQTT-3.1.3-8] empty client id with clean session 0 gets CONNACK 0x02 and the connection closes', async () => {
         const raw = await RawClient.connect(b.port, 4);
-        raw.sendBytes(connectBytes({ protocolId: 'MQTT', protocolVersion: 4, clientId: '', clean: true, keepalive: 0 }, { cleanStart: false }));
+        raw.sendBytes(
+          connectBytes({ protocolId: 'MQTT', protocolVersion: 4, clientId: '', clean: true, keepalive: 0 }, { cleanStart: false }),
+        );
         const connack = await raw.expectPacket('connack');
         assert.equal(connack.returnCode, 2);
         assert.equal(connack.sessionPresent, false);
@@ -70,12 +72,20 @@ for (const version of VERSIONS) {
 
       test('[MQTT-3.1.2-2] unsupported protocol level (6) gets CONNACK 0x01 and the connection closes', async () => {
         const raw = await RawClient.connect(b.port, 4);
-        raw.sendBytes(connectBytes({ protocolId: 'MQTT', protocolVersion: 4, clientId: uniqueId('lvl'), clean: true, keepalive: 0 }, { protocolLevel: 6 }));
+        raw.sendBytes(
+          connectBytes(
+            { protocolId: 'MQTT', protocolVersion: 4, clientId: uniqueId('lvl'), clean: true, keepalive: 0 },
+            { protocolLevel: 6 },
+          ),
+        );
         const closed = await raw.expectClose();
         const connack = raw.received.find((p) => p.cmd === 'connack') as mqttPacket.IConnackPacket | undefined;
         assert.ok(connack, `no CONNACK before close (received: ${raw.received.map(describePacket).join('; ') || 'nothing'})`);
         assert.equal(connack.returnCode, 1, describePacket(connack));
-        assert.deepEqual(closed.packets.filter((p) => p.cmd !== 'connack'), []);
+        assert.deepEqual(
+          closed.packets.filter((p) => p.cmd !== 'connack'),
+          [],
+        );
       });
     }
 
@@ -103,7 +113,11 @@ for (const version of VERSIONS) {
       raw.send({ cmd: 'publish', topic, payload: Buffer.from('before-connect'), qos: 0, retain: false, dup: false }, version);
       raw.send({ cmd: 'pingreq' }, version);
       const { packets } = await raw.expectClose();
-      assert.deepEqual(packets.map((p) => p.cmd), [], 'nothing may be answered before CONNECT');
+      assert.deepEqual(
+        packets.map((p) => p.cmd),
+        [],
+        'nothing may be answered before CONNECT',
+      );
 
       const pub = await connectClient(b.port, { version });
       await pub.publishAsync(topic, 'sentinel', { qos: 1 });
@@ -113,13 +127,26 @@ for (const version of VERSIONS) {
     });
 
     test('a partial CONNECT is closed after connectTimeoutMs', async () => {
-      const bytes = Buffer.from(mqttPacket.generate({
-        cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clientId: uniqueId('partial'), clean: true, keepalive: 0,
-      }, { protocolVersion: version }));
+      const bytes = Buffer.from(
+        mqttPacket.generate(
+          {
+            cmd: 'connect',
+            protocolId: 'MQTT',
+            protocolVersion: version,
+            clientId: uniqueId('partial'),
+            clean: true,
+            keepalive: 0,
+          },
+          { protocolVersion: version },
+        ),
+      );
       const raw = await RawClient.connect(b.port, version);
       raw.sendBytes(bytes.subarray(0, Math.floor(bytes.length / 2)));
       const { at, packets } = await raw.expectClose(CONNECT_TIMEOUT_MS + 3_000);
-      assert.deepEqual(packets.map((p) => p.cmd), []);
+      assert.deepEqual(
+        packets.map((p) => p.cmd),
+        [],
+      );
       assert.ok(at >= CONNECT_TIMEOUT_MS - 50, `closed after ${at} ms, before connectTimeoutMs ${CONNECT_TIMEOUT_MS}`);
       assert.ok(at <= CONNECT_TIMEOUT_MS + 1_500, `closed after ${at} ms`);
     });

@@ -13,7 +13,16 @@ import net from 'node:net';
 import type { IDisconnectPacket } from 'mqtt-packet';
 import { brokerForSuite, startBroker } from '../helpers/broker.js';
 import {
-  closeAllClients, closeClient, connectClient, dropConnection, nextMessage, once, persistent, uniqueId, uniqueTopic, VERSIONS,
+  closeAllClients,
+  closeClient,
+  connectClient,
+  dropConnection,
+  nextMessage,
+  once,
+  persistent,
+  uniqueId,
+  uniqueTopic,
+  VERSIONS,
 } from '../helpers/clients.js';
 import { describe as describePacket, RawClient } from '../helpers/raw-client.js';
 import { label } from '../helpers/spec.js';
@@ -23,7 +32,10 @@ const b = brokerForSuite({ workers: 1 });
 function portRefuses(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect({ host: '127.0.0.1', port });
-    s.once('connect', () => { s.destroy(); resolve(false); });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
     s.once('error', () => resolve(true));
   });
 }
@@ -97,11 +109,20 @@ for (const version of VERSIONS) {
       const willTopic = uniqueTopic('kickwill');
       const watcher = await connectClient(b.port, { version });
       await watcher.subscribeAsync(willTopic, { qos: 1 });
-      const client = await connectClient(b.port, { version, clientId, ...persistent(version), will: { topic: willTopic, payload: Buffer.from('gone'), qos: 1, retain: false } });
+      const client = await connectClient(b.port, {
+        version,
+        clientId,
+        ...persistent(version),
+        will: { topic: willTopic, payload: Buffer.from('gone'), qos: 1, retain: false },
+      });
       const disconnects: IDisconnectPacket[] = [];
       client.on('disconnect', (p) => disconnects.push(p));
       const closed = once(client, 'close', 5_000);
-      const found = await b.broker.disconnectClient(clientId, { reasonCode: 0x9c, reasonString: 'maintenance', serverReference: 'other.example:1883' });
+      const found = await b.broker.disconnectClient(clientId, {
+        reasonCode: 0x9c,
+        reasonString: 'maintenance',
+        serverReference: 'other.example:1883',
+      });
       assert.equal(found, true);
       await closed;
       if (version === 5) {
@@ -133,8 +154,14 @@ for (const version of VERSIONS) {
           await clientClosed;
           const code = permanent ? 0x9d : 0x9c;
           if (version === 5) {
-            assert.deepEqual(packets.map((p) => [(p as IDisconnectPacket).reasonCode, (p as IDisconnectPacket).properties?.serverReference]), [[code, 'next.example:1883']]);
-            assert.deepEqual(disconnects.map((p) => [p.reasonCode, p.properties?.serverReference]), [[code, 'next.example:1883']]);
+            assert.deepEqual(
+              packets.map((p) => [(p as IDisconnectPacket).reasonCode, (p as IDisconnectPacket).properties?.serverReference]),
+              [[code, 'next.example:1883']],
+            );
+            assert.deepEqual(
+              disconnects.map((p) => [p.reasonCode, p.properties?.serverReference]),
+              [[code, 'next.example:1883']],
+            );
           } else {
             assert.deepEqual(packets.map(describePacket), []);
           }
@@ -188,7 +215,10 @@ describe('embedding API (any version)', () => {
   });
 
   test('disconnectClient refuses a reason code a server may not send in DISCONNECT; close() checks its redirection', async () => {
-    await assert.rejects(b.broker.disconnectClient('x', { reasonCode: 0x04 }), /reasonCode 4 is not a reason code a server may send in DISCONNECT/);
+    await assert.rejects(
+      b.broker.disconnectClient('x', { reasonCode: 0x04 }),
+      /reasonCode 4 is not a reason code a server may send in DISCONNECT/,
+    );
     await assert.rejects(b.broker.disconnectClient('x', { reasonCode: 0x18 }), RangeError);
     await assert.rejects(b.broker.disconnectClient('x', { serverReference: 'a\0b' }), /serverReference must be/);
     await assert.rejects(b.broker.close({ permanent: true }), /permanent needs a serverReference/);
@@ -225,7 +255,12 @@ describe('broker.publish with a Message Expiry Interval', () => {
     const v4 = await connectClient(b.port, { version: 4 });
     await v5.subscribeAsync(topic, { qos: 1 });
     await v4.subscribeAsync(topic, { qos: 1 });
-    await b.broker.publish({ topic, payload: Buffer.from('ttl'), qos: 1, properties: { messageExpiryInterval: 60, contentType: 'text/plain' } });
+    await b.broker.publish({
+      topic,
+      payload: Buffer.from('ttl'),
+      qos: 1,
+      properties: { messageExpiryInterval: 60, contentType: 'text/plain' },
+    });
     const m5 = await nextMessage(v5);
     const lifetime = m5.packet.properties?.messageExpiryInterval;
     assert.ok(lifetime !== undefined && lifetime > 0 && lifetime <= 60, `remaining lifetime ${lifetime}`);
@@ -253,7 +288,7 @@ describe('broker.publish with a Message Expiry Interval', () => {
 });
 
 describe('broker.disconnectClient towards a small Maximum Packet Size', () => {
-  test('[MQTT-3.1.2-24] a DISCONNECT whose Server Reference does not fit the client\'s Maximum Packet Size goes without it: the reason code still reaches the client', async () => {
+  test("[MQTT-3.1.2-24] a DISCONNECT whose Server Reference does not fit the client's Maximum Packet Size goes without it: the reason code still reaches the client", async () => {
     const clientId = uniqueId('tiny');
     const raw = await RawClient.connect(b.port, 5);
     const connack = await raw.handshake({ clientId, properties: { maximumPacketSize: 24 } });

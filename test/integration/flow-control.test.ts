@@ -37,8 +37,15 @@ async function takePublishes(raw: RawClient, n: number): Promise<IPublishPacket[
   return out;
 }
 
-async function setup(version: Version, qos: 1 | 2, connectProps?: { receiveMaximum: number }): Promise<{
-  raw: RawClient; pub: TestClient; observer: TestClient; topic: string;
+async function setup(
+  version: Version,
+  qos: 1 | 2,
+  connectProps?: { receiveMaximum: number },
+): Promise<{
+  raw: RawClient;
+  pub: TestClient;
+  observer: TestClient;
+  topic: string;
 }> {
   const topic = uniqueTopic('flow');
   const raw = await RawClient.connect(b.port, version);
@@ -62,7 +69,11 @@ for (const version of VERSIONS) {
       const { raw, pub, observer, topic } = await setup(version, 1);
       await publishObserved(pub, observer, topic, 5, 1);
       const first = await publishesAfterBarrier(raw);
-      assert.deepEqual(first.map((p) => p.payload.toString()), ['m1', 'm2'], 'inflight window exceeded');
+      assert.deepEqual(
+        first.map((p) => p.payload.toString()),
+        ['m1', 'm2'],
+        'inflight window exceeded',
+      );
       const window = await takePublishes(raw, 2);
       raw.send({ cmd: 'puback', messageId: window[0]!.messageId as number });
       const [third] = await takePublishes(raw, 1);
@@ -70,7 +81,10 @@ for (const version of VERSIONS) {
       assert.deepEqual((await publishesAfterBarrier(raw)).length, 0);
       for (const p of [window[1]!, third!]) raw.send({ cmd: 'puback', messageId: p.messageId as number });
       const rest = await takePublishes(raw, 2);
-      assert.deepEqual(rest.map((p) => p.payload.toString()), ['m4', 'm5']);
+      assert.deepEqual(
+        rest.map((p) => p.payload.toString()),
+        ['m4', 'm5'],
+      );
       const ids = new Set([...window, third!, ...rest].map((p) => p.messageId));
       assert.ok(!ids.has(0) && !ids.has(undefined));
     });
@@ -94,7 +108,10 @@ for (const version of VERSIONS) {
         const { raw, pub, observer, topic } = await setup(5, 1, { receiveMaximum: 1 });
         await publishObserved(pub, observer, topic, 3, 1);
         const first = await publishesAfterBarrier(raw);
-        assert.deepEqual(first.map((p) => p.payload.toString()), ['m1']);
+        assert.deepEqual(
+          first.map((p) => p.payload.toString()),
+          ['m1'],
+        );
         const [m1] = await takePublishes(raw, 1);
         raw.send({ cmd: 'puback', messageId: m1!.messageId as number });
         const [m2] = await takePublishes(raw, 1);

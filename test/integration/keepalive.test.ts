@@ -41,7 +41,11 @@ for (const version of VERSIONS) {
         assert.equal(version, 5, `3.1.1 has no server DISCONNECT: ${describePacket(p)}`);
         assert.equal(p.cmd, 'disconnect', describePacket(p));
         assert.equal((p as mqttPacket.IDisconnectPacket).reasonCode, 0x8d);
-        assert.equal((p as mqttPacket.IDisconnectPacket).properties?.reasonString, 'keepalive timeout', '[MQTT-3.14.2-3] with a Reason String');
+        assert.equal(
+          (p as mqttPacket.IDisconnectPacket).properties?.reasonString,
+          'keepalive timeout',
+          '[MQTT-3.14.2-3] with a Reason String',
+        );
       }
     });
 
@@ -77,7 +81,9 @@ for (const version of VERSIONS) {
     test('mqtt.js with keepalive 1 stays connected through its own pings', async () => {
       const client = await connectClient(b.port, { version, keepalive: 1 });
       let closed = false;
-      client.on('close', () => { closed = true; });
+      client.on('close', () => {
+        closed = true;
+      });
       await new Promise((r) => setTimeout(r, 2_200));
       assert.equal(closed, false);
       await client.publishAsync('ka/mqttjs', 'still-here', { qos: 1 });

@@ -28,7 +28,11 @@ async function expectProtocolClose(raw: RawClient, version: Version, reasons?: n
   if (!d) return;
   assert.equal(d.cmd, 'disconnect', seen);
   assert.ok((d.reasonCode ?? 0) >= 0x80, seen);
-  if (reasons) assert.ok(reasons.includes(d.reasonCode ?? 0), `reason 0x${(d.reasonCode ?? 0).toString(16)} not in ${reasons.map((r) => `0x${r.toString(16)}`).join(', ')}`);
+  if (reasons)
+    assert.ok(
+      reasons.includes(d.reasonCode ?? 0),
+      `reason 0x${(d.reasonCode ?? 0).toString(16)} not in ${reasons.map((r) => `0x${r.toString(16)}`).join(', ')}`,
+    );
 }
 
 async function connected(version: Version): Promise<RawClient> {
@@ -65,10 +69,12 @@ for (const version of VERSIONS) {
   describe(`protocol errors (${label(version)})`, () => {
     test(`${rule(version, '3.1.2-3', '3.1.2-3')} CONNECT with the reserved flag set is refused and closed`, async () => {
       const raw = await RawClient.connect(b.port, version);
-      raw.sendBytes(connectBytes(
-        { protocolId: 'MQTT', protocolVersion: version, clientId: uniqueId('rsv'), clean: true, keepalive: 0 },
-        { flags: (f) => f | 0x01 },
-      ));
+      raw.sendBytes(
+        connectBytes(
+          { protocolId: 'MQTT', protocolVersion: version, clientId: uniqueId('rsv'), clean: true, keepalive: 0 },
+          { flags: (f) => f | 0x01 },
+        ),
+      );
       const { packets } = await raw.expectClose();
       for (const p of packets) {
         assert.equal(p.cmd, 'connack', describePacket(p));
@@ -112,9 +118,9 @@ for (const version of VERSIONS) {
 
     test(`${rule(version, '3.8.1-1', '3.8.1-1')} SUBSCRIBE with reserved flags 0000 closes the connection`, async () => {
       const raw = await connected(version);
-      const bytes = Buffer.from(mqttPacket.generate(
-        { cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a/b', qos: 0 }] }, { protocolVersion: version },
-      ));
+      const bytes = Buffer.from(
+        mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a/b', qos: 0 }] }, { protocolVersion: version }),
+      );
       bytes[0] = 0x80;
       raw.sendBytes(bytes);
       await expectProtocolClose(raw, version, [0x81]);
@@ -143,7 +149,15 @@ for (const version of VERSIONS) {
         const raw = await RawClient.connect(b.port, 5);
         const connack = await raw.handshake();
         const max = connack.properties?.topicAliasMaximum ?? 0;
-        raw.send({ cmd: 'publish', topic: 'alias/t', payload: Buffer.from('x'), qos: 0, retain: false, dup: false, properties: { topicAlias: max + 1 } });
+        raw.send({
+          cmd: 'publish',
+          topic: 'alias/t',
+          payload: Buffer.from('x'),
+          qos: 0,
+          retain: false,
+          dup: false,
+          properties: { topicAlias: max + 1 },
+        });
         await expectProtocolClose(raw, 5, [0x94]);
       });
 

@@ -118,7 +118,10 @@ for (const version of VERSIONS) {
       raw.send({ cmd: 'publish', topic, payload: Buffer.from('sentinel'), qos: 1, messageId: 8, retain: false, dup: false });
       await raw.expectPacket('puback');
       const got = await collectUntil(sub, 'sentinel');
-      assert.deepEqual(got.map((m) => m.payload.toString()), ['exactly-once', 'sentinel']);
+      assert.deepEqual(
+        got.map((m) => m.payload.toString()),
+        ['exactly-once', 'sentinel'],
+      );
     });
 
     test(`${rule(version, '3.8.4-6', '3.8.4-8')} delivery QoS is the minimum of published and granted QoS`, async () => {
@@ -127,7 +130,12 @@ for (const version of VERSIONS) {
       await sub.subscribeAsync({ [`${base}/g0`]: { qos: 0 }, [`${base}/g1`]: { qos: 1 }, [`${base}/g2`]: { qos: 2 } });
       const pub = await connectClient(b.port, { version });
       const cases: Array<[string, 0 | 1 | 2, number]> = [
-        ['g0', 2, 0], ['g1', 2, 1], ['g2', 1, 1], ['g2', 0, 0], ['g1', 0, 0], ['g2', 2, 2],
+        ['g0', 2, 0],
+        ['g1', 2, 1],
+        ['g2', 1, 1],
+        ['g2', 0, 0],
+        ['g1', 0, 0],
+        ['g2', 2, 2],
       ];
       for (const [level, pubQos] of cases) await pub.publishAsync(`${base}/${level}`, `${level}-${pubQos}`, { qos: pubQos });
       for (const [level, pubQos, expected] of cases) {
@@ -194,12 +202,18 @@ for (const version of VERSIONS) {
         [`${base}/+/x`]: { qos: 2 },
         [`${base}/#`]: { qos: 1 },
       });
-      assert.deepEqual(granted.map((g) => g.qos), [0, 2, 1]);
+      assert.deepEqual(
+        granted.map((g) => g.qos),
+        [0, 2, 1],
+      );
       const pub = await connectClient(b.port, { version });
       await pub.publishAsync(`${base}/a/x`, 'overlap', { qos: 2 });
       await pub.publishAsync(`${base}/end`, 'END', { qos: 1 });
       const got = await collectUntil(sub, 'END');
-      assert.deepEqual(got.map((m) => m.payload.toString()), ['overlap', 'END']);
+      assert.deepEqual(
+        got.map((m) => m.payload.toString()),
+        ['overlap', 'END'],
+      );
       assert.equal(got[0]?.packet.qos, 2);
     });
 
@@ -212,7 +226,10 @@ for (const version of VERSIONS) {
       await pub.publishAsync(topic, 'once', { qos: 2 });
       await pub.publishAsync(topic, 'END', { qos: 2 });
       const got = await collectUntil(sub, 'END');
-      assert.deepEqual(got.map((m) => m.payload.toString()), ['once', 'END']);
+      assert.deepEqual(
+        got.map((m) => m.payload.toString()),
+        ['once', 'END'],
+      );
       assert.equal(got[0]?.packet.qos, 0);
     });
 
@@ -227,7 +244,10 @@ for (const version of VERSIONS) {
       await pub.publishAsync(`${base}/a`, 'a-after', { qos: 1 });
       await pub.publishAsync(`${base}/b`, 'END', { qos: 1 });
       const got = await collectUntil(sub, 'END');
-      assert.deepEqual(got.map((m) => m.payload.toString()), ['END']);
+      assert.deepEqual(
+        got.map((m) => m.payload.toString()),
+        ['END'],
+      );
     });
 
     if (version === 5) {
@@ -241,12 +261,36 @@ for (const version of VERSIONS) {
           t.skip('the broker announces Topic Alias Maximum 0');
           return;
         }
-        raw.send({ cmd: 'publish', topic, payload: Buffer.from('set'), qos: 1, messageId: 1, retain: false, dup: false, properties: { topicAlias: 1 } });
+        raw.send({
+          cmd: 'publish',
+          topic,
+          payload: Buffer.from('set'),
+          qos: 1,
+          messageId: 1,
+          retain: false,
+          dup: false,
+          properties: { topicAlias: 1 },
+        });
         await raw.expectPacket('puback');
-        raw.send({ cmd: 'publish', topic: '', payload: Buffer.from('used'), qos: 1, messageId: 2, retain: false, dup: false, properties: { topicAlias: 1 } });
+        raw.send({
+          cmd: 'publish',
+          topic: '',
+          payload: Buffer.from('used'),
+          qos: 1,
+          messageId: 2,
+          retain: false,
+          dup: false,
+          properties: { topicAlias: 1 },
+        });
         await raw.expectPacket('puback');
         const got = [await nextMessage(sub), await nextMessage(sub)];
-        assert.deepEqual(got.map((m) => [m.topic, m.payload.toString()]), [[topic, 'set'], [topic, 'used']]);
+        assert.deepEqual(
+          got.map((m) => [m.topic, m.payload.toString()]),
+          [
+            [topic, 'set'],
+            [topic, 'used'],
+          ],
+        );
         assert.equal(got[1]?.packet.properties?.topicAlias, undefined, 'the subscriber asked for no aliases');
       });
 
@@ -325,7 +369,7 @@ for (const version of VERSIONS) {
       raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `${base}/held`, qos: 1 }] });
       await raw.expectPacket('suback');
       raw.send({ cmd: 'unsubscribe', messageId: 777, unsubscriptions: [`${base}/held`, `${base}/never`] });
-      const unsuback = await raw.expectPacket('unsuback') as mqttPacket.IUnsubackPacket;
+      const unsuback = (await raw.expectPacket('unsuback')) as mqttPacket.IUnsubackPacket;
       assert.equal(unsuback.messageId, 777);
       if (version === 5) assert.deepEqual(unsuback.granted, [0x00, 0x11]);
     });

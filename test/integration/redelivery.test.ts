@@ -10,7 +10,15 @@ import assert from 'node:assert/strict';
 import type { IConnectPacket, IPublishPacket } from 'mqtt-packet';
 import { brokerForSuite } from '../helpers/broker.js';
 import {
-  connectClient, expectNoMessage, nextMessage, once, uniqueId, uniqueTopic, VERSIONS, type TestClient, type Version,
+  connectClient,
+  expectNoMessage,
+  nextMessage,
+  once,
+  uniqueId,
+  uniqueTopic,
+  VERSIONS,
+  type TestClient,
+  type Version,
 } from '../helpers/clients.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { label, rule } from '../helpers/spec.js';
@@ -145,7 +153,15 @@ for (const version of VERSIONS) {
       await sub.subscribeAsync(topic, { qos: 2 });
       const raw = await RawClient.connect(b.port, version);
       await raw.handshake({ clientId, ...persistentFields(version) });
-      const publish: IPublishPacket = { cmd: 'publish', topic, payload: Buffer.from('once-only'), qos: 2, messageId: 5, retain: false, dup: false };
+      const publish: IPublishPacket = {
+        cmd: 'publish',
+        topic,
+        payload: Buffer.from('once-only'),
+        qos: 2,
+        messageId: 5,
+        retain: false,
+        dup: false,
+      };
       raw.send(publish);
       assert.equal((await raw.expectPacket('pubrec')).messageId, 5);
       await leave(raw, clientId, 'socket drop');

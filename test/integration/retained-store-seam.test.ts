@@ -15,7 +15,16 @@ import type { RetainedStore, RetainedStoreStats } from '../../src/api/retained-s
 import { MemoryRetainedStore } from '../../src/main/router/retained-store.js';
 import { brokerForSuite } from '../helpers/broker.js';
 import {
-  connectClient, expectNoMessage, nextMessage, nextMessages, pendingMessages, uniqueTopic, VERSIONS, WAIT_MS, type TestClient, type Version,
+  connectClient,
+  expectNoMessage,
+  nextMessage,
+  nextMessages,
+  pendingMessages,
+  uniqueTopic,
+  VERSIONS,
+  WAIT_MS,
+  type TestClient,
+  type Version,
 } from '../helpers/clients.js';
 import { label, rule } from '../helpers/spec.js';
 
@@ -128,7 +137,10 @@ for (const version of VERSIONS) {
       const from = store.visited.length;
       store.release();
       const got = await nextMessages(late, 4);
-      assert.deepEqual(got.map((m) => m.topic), store.visited.slice(from));
+      assert.deepEqual(
+        got.map((m) => m.topic),
+        store.visited.slice(from),
+      );
       assert.ok(got.every((m) => m.packet.retain && m.packet.qos === 1));
       assert.deepEqual(got.map((m) => m.payload.toString()).sort(), ['p0', 'p1', 'p2', 'p3']);
     });

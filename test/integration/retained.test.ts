@@ -52,10 +52,13 @@ for (const version of VERSIONS) {
       const late = await connectClient(b.port, { version });
       await late.subscribeAsync(`${base}/#`, { qos: 1 });
       const got = [await nextMessage(late), await nextMessage(late)].sort((x, y) => x.topic.localeCompare(y.topic));
-      assert.deepEqual(got.map((m) => [m.topic, m.payload.toString(), m.packet.retain, m.packet.qos]), [
-        [`${base}/a`, 'A', true, 1],
-        [`${base}/b/c`, 'BC', true, 0],
-      ]);
+      assert.deepEqual(
+        got.map((m) => [m.topic, m.payload.toString(), m.packet.retain, m.packet.qos]),
+        [
+          [`${base}/a`, 'A', true, 1],
+          [`${base}/b/c`, 'BC', true, 0],
+        ],
+      );
     });
 
     test(`${rule(version, '3.3.1-5', '3.3.1-5')} a new retained message replaces the old one`, async () => {

@@ -17,7 +17,14 @@ import { brokerForSuite, type Broker } from '../helpers/broker.js';
 import { connectClient, expectNoMessage, nextMessage, uniqueTopic, VERSIONS, WAIT_MS } from '../helpers/clients.js';
 import { label } from '../helpers/spec.js';
 
-interface Routed { pool: string; topic: string; payload: string; qos: number; retain: boolean; origin: string | undefined }
+interface Routed {
+  pool: string;
+  topic: string;
+  payload: string;
+  qos: number;
+  retain: boolean;
+  origin: string | undefined;
+}
 
 class RecordingBridge implements RouterBridge {
   readonly routed: Routed[] = [];
@@ -131,7 +138,7 @@ describe('router bridge', () => {
         assert.deepEqual(bridge.interestIn(filter).slice(2), [`+ :${filter}`, `- :${filter}`]);
       });
 
-      test('shared subscriptions are told by group: the group\'s first member and its last', async () => {
+      test("shared subscriptions are told by group: the group's first member and its last", async () => {
         const filter = uniqueTopic('brg');
         const a = await connectClient(b.port, { version });
         const c = await connectClient(b.port, { version });
@@ -151,7 +158,10 @@ describe('router bridge', () => {
 /** Links two brokers: what one routes goes, copied and on a later turn, to the other's routeFromBridge with the sender's node id. */
 class Link implements RouterBridge {
   readonly told: string[] = [];
-  constructor(private readonly node: string, private readonly peer: () => Broker) {}
+  constructor(
+    private readonly node: string,
+    private readonly peer: () => Broker,
+  ) {}
 
   onRouted(pool: string, message: AppMessage): void {
     this.told.push(message.topic);
@@ -168,8 +178,24 @@ describe('two brokers linked by a bridge', () => {
   const brokers: { a?: Broker; b?: Broker } = {};
   const toB = new Link('node-a', () => brokers.b as Broker);
   const toA = new Link('node-b', () => brokers.a as Broker);
-  const a = brokerForSuite({ workers: 1 }, { onStarted: (started) => { brokers.a = started.broker; started.broker.attachBridge(toB); } });
-  const b = brokerForSuite({ workers: 2 }, { onStarted: (started) => { brokers.b = started.broker; started.broker.attachBridge(toA); } });
+  const a = brokerForSuite(
+    { workers: 1 },
+    {
+      onStarted: (started) => {
+        brokers.a = started.broker;
+        started.broker.attachBridge(toB);
+      },
+    },
+  );
+  const b = brokerForSuite(
+    { workers: 2 },
+    {
+      onStarted: (started) => {
+        brokers.b = started.broker;
+        started.broker.attachBridge(toA);
+      },
+    },
+  );
 
   for (const version of VERSIONS) {
     test(`a message published on either broker reaches the subscribers of both exactly once (${label(version)})`, async () => {
@@ -186,8 +212,16 @@ describe('two brokers linked by a bridge', () => {
         assert.deepEqual(got, ['from-a', 'from-b']);
         await expectNoMessage(sub, 100);
       }
-      assert.deepEqual(toB.told.filter((t) => t === topic), [topic], 'broker a told its link of its own message only');
-      assert.deepEqual(toA.told.filter((t) => t === topic), [topic], 'broker b told its link of its own message only');
+      assert.deepEqual(
+        toB.told.filter((t) => t === topic),
+        [topic],
+        'broker a told its link of its own message only',
+      );
+      assert.deepEqual(
+        toA.told.filter((t) => t === topic),
+        [topic],
+        'broker b told its link of its own message only',
+      );
     });
   }
 });

@@ -15,7 +15,18 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, type Broker, type TestBroker } from '../helpers/broker.js';
-import { closeAllClients, closeClient, connectClient, nextMessage, nextMessages, once, persistent, uniqueId, uniqueTopic, VERSIONS } from '../helpers/clients.js';
+import {
+  closeAllClients,
+  closeClient,
+  connectClient,
+  nextMessage,
+  nextMessages,
+  once,
+  persistent,
+  uniqueId,
+  uniqueTopic,
+  VERSIONS,
+} from '../helpers/clients.js';
 import { label, rule } from '../helpers/spec.js';
 import type { SessionTransfer } from '../../workers/actor-host.js';
 import type { HostControl } from '../../src/shared/channel/host-control.js';
@@ -28,7 +39,12 @@ function hostControls(broker: Broker): Array<HostControl & SessionTransfer> {
 }
 
 /** The record of `clientId` once `ready` holds for it, polling the host's snapshots; bounded. */
-async function recordOf(broker: TestBroker, clientId: string, ready: (r: SessionRecord) => boolean, timeoutMs = 5_000): Promise<SessionRecord> {
+async function recordOf(
+  broker: TestBroker,
+  clientId: string,
+  ready: (r: SessionRecord) => boolean,
+  timeoutMs = 5_000,
+): Promise<SessionRecord> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     for (const control of hostControls(broker.broker)) {
@@ -52,9 +68,10 @@ for (const version of VERSIONS) {
         const payloads = ['one', 'two', 'three'];
 
         const sub = await connectClient(first.port, { version, clientId, ...persistent(version) });
-        const granted = version === 5
-          ? await sub.subscribeAsync(topic, { qos: 1, rap: true, rh: 1, properties: { subscriptionIdentifier: subscriptionId } })
-          : await sub.subscribeAsync(topic, { qos: 1 });
+        const granted =
+          version === 5
+            ? await sub.subscribeAsync(topic, { qos: 1, rap: true, rh: 1, properties: { subscriptionIdentifier: subscriptionId } })
+            : await sub.subscribeAsync(topic, { qos: 1 });
         assert.equal(granted[0]?.qos, 1);
         const gone = once<[string]>(first.broker, 'client-disconnected', 5_000, (id) => id === clientId);
         await closeClient(sub);
@@ -64,7 +81,11 @@ for (const version of VERSIONS) {
         const record = await recordOf(first, clientId, (r) => r.queued.length === payloads.length);
 
         assert.equal(record.protocolVersion, version);
-        assert.deepEqual(record.queued.map((o) => o.message.payload.toString()), payloads, 'queued in publish order');
+        assert.deepEqual(
+          record.queued.map((o) => o.message.payload.toString()),
+          payloads,
+          'queued in publish order',
+        );
         assert.ok(record.queued.every((o) => o.qos === 1 && o.message.topic === topic));
         assert.deepEqual(record.inflight, [], 'nothing was sent while offline');
         assert.ok(record.expiresAt !== null && record.expiresAt > Date.now(), 'an offline session has a deadline in the future');
@@ -97,7 +118,11 @@ for (const version of VERSIONS) {
         const back = await connectClient(second.port, { version, clientId, ...persistent(version) });
         assert.equal(back.connack.sessionPresent, true, `${rule(version, '3.2.2-2', '3.2.2-2')} session present`);
         const got = await nextMessages(back, payloads.length, (m) => m.topic === topic);
-        assert.deepEqual(got.map((m) => m.payload.toString()), payloads, `${rule(version, '4.6.0-6', '4.6.0-6')} in order`);
+        assert.deepEqual(
+          got.map((m) => m.payload.toString()),
+          payloads,
+          `${rule(version, '4.6.0-6', '4.6.0-6')} in order`,
+        );
         assert.ok(got.every((m) => m.packet.qos === 1));
         if (version === 5) assert.ok(got.every((m) => m.packet.properties?.subscriptionIdentifier === subscriptionId));
 
@@ -117,12 +142,29 @@ for (const version of VERSIONS) {
 
 describe('MemorySessionStore', () => {
   const record = (clientId: string, pool = ''): SessionRecord => ({
-    pool, clientId, protocolVersion: 5, sessionExpiry: 60, expiresAt: 1_000, userContext: undefined,
+    pool,
+    clientId,
+    protocolVersion: 5,
+    sessionExpiry: 60,
+    expiresAt: 1_000,
+    userContext: undefined,
     limits: {
-      maxInflightMessages: 1, maxOnlineMessages: 1, maxOfflineMessages: 1, maxOnlineBytes: 0, maxOfflineBytes: 0, maxIncomingPacketSize: 0,
-      maxMessageRate: 0, receiveMaximum: 1, topicAliasMaximum: 0, upgradeQos: false, retryInterval: 20,
+      maxInflightMessages: 1,
+      maxOnlineMessages: 1,
+      maxOfflineMessages: 1,
+      maxOnlineBytes: 0,
+      maxOfflineBytes: 0,
+      maxIncomingPacketSize: 0,
+      maxMessageRate: 0,
+      receiveMaximum: 1,
+      topicAliasMaximum: 0,
+      upgradeQos: false,
+      retryInterval: 20,
     },
-    subscriptions: [], inflight: [], queued: [], awaitingRelease: [],
+    subscriptions: [],
+    inflight: [],
+    queued: [],
+    awaitingRelease: [],
   });
 
   test('saves and removals are staged and take effect together at commit; a later save replaces the record', () => {
@@ -132,13 +174,25 @@ describe('MemorySessionStore', () => {
     store.save(record('a', 'pool'));
     assert.deepEqual(store.load(), []);
     store.commit();
-    assert.deepEqual(store.load().map((r) => `${r.pool}/${r.clientId}`).sort(), ['/a', '/b', 'pool/a']);
+    assert.deepEqual(
+      store
+        .load()
+        .map((r) => `${r.pool}/${r.clientId}`)
+        .sort(),
+      ['/a', '/b', 'pool/a'],
+    );
     const replaced = { ...record('a'), sessionExpiry: 120 };
     store.save(replaced);
     store.remove('', 'b');
     assert.equal(store.load().length, 3, 'nothing changes before the commit');
     store.commit();
-    assert.deepEqual(store.load().map((r) => `${r.pool}/${r.clientId}`).sort(), ['/a', 'pool/a']);
+    assert.deepEqual(
+      store
+        .load()
+        .map((r) => `${r.pool}/${r.clientId}`)
+        .sort(),
+      ['/a', 'pool/a'],
+    );
     assert.equal(store.load().find((r) => r.pool === '' && r.clientId === 'a')?.sessionExpiry, 120);
   });
 });

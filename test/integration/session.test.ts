@@ -13,8 +13,19 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { brokerForSuite, startBroker, type TestBroker } from '../helpers/broker.js';
 import {
-  closeAllClients, closeClient, connectClient, expectNoMessage, nextMessage, nextMessages, once, persistent, uniqueId, uniqueTopic,
-  VERSIONS, type TestClient, type Version,
+  closeAllClients,
+  closeClient,
+  connectClient,
+  expectNoMessage,
+  nextMessage,
+  nextMessages,
+  once,
+  persistent,
+  uniqueId,
+  uniqueTopic,
+  VERSIONS,
+  type TestClient,
+  type Version,
 } from '../helpers/clients.js';
 import { label, rule } from '../helpers/spec.js';
 
@@ -33,7 +44,10 @@ async function goOffline(broker: TestBroker, client: TestClient): Promise<void> 
  * takes the session offline.
  */
 async function offlineSubscriber(
-  broker: TestBroker, version: Version, topic: string, qos: 1 | 2,
+  broker: TestBroker,
+  version: Version,
+  topic: string,
+  qos: 1 | 2,
 ): Promise<{ clientId: string; observer: TestClient; pub: TestClient }> {
   const clientId = uniqueId('pers');
   const first = await connectClient(broker.port, { version, clientId, ...persistent(version) });
@@ -73,12 +87,24 @@ for (const version of VERSIONS) {
       const topic = uniqueTopic('queue');
       const { clientId, observer, pub } = await offlineSubscriber(b, version, topic, 2);
 
-      await publishObserved(pub, observer, topic, [['one', 1], ['zero', 0], ['two', 2], ['three', 1]]);
+      await publishObserved(pub, observer, topic, [
+        ['one', 1],
+        ['zero', 0],
+        ['two', 2],
+        ['three', 1],
+      ]);
 
       const again = await connectClient(b.port, { version, clientId, ...persistent(version) });
       assert.equal(again.connack.sessionPresent, true);
       const got = await nextMessages(again, 3);
-      assert.deepEqual(got.map((m) => [m.payload.toString(), m.packet.qos]), [['one', 1], ['two', 2], ['three', 1]]);
+      assert.deepEqual(
+        got.map((m) => [m.payload.toString(), m.packet.qos]),
+        [
+          ['one', 1],
+          ['two', 2],
+          ['three', 1],
+        ],
+      );
       await pub.publishAsync(topic, 'live', { qos: 1 });
       const next = await nextMessage(again);
       assert.equal(next.payload.toString(), 'live', 'a QoS 0 message published while offline was delivered');
@@ -199,7 +225,12 @@ for (const version of VERSIONS) {
       try {
         const topic = uniqueTopic('limit');
         const { clientId, observer, pub } = await offlineSubscriber(own, version, topic, 1);
-        await publishObserved(pub, observer, topic, [1, 2, 3, 4, 5, 6].map((i) => [`m${i}`, 1] as [string, 1]));
+        await publishObserved(
+          pub,
+          observer,
+          topic,
+          [1, 2, 3, 4, 5, 6].map((i) => [`m${i}`, 1] as [string, 1]),
+        );
         const again = await connectClient(own.port, { version, clientId, ...persistent(version) });
         await pub.publishAsync(topic, 'live', { qos: 1 });
         const got: string[] = [];

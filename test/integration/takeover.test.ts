@@ -19,7 +19,11 @@ function persistentFields(version: Version): Partial<IConnectPacket> {
 }
 
 /** A raw client with a persistent session for `clientId`, subscribed to `topic` at QoS 1; with the CONNACK it got. */
-async function persistentSubscriber(version: Version, clientId: string, topic: string): Promise<{ raw: RawClient; connack: IConnackPacket }> {
+async function persistentSubscriber(
+  version: Version,
+  clientId: string,
+  topic: string,
+): Promise<{ raw: RawClient; connack: IConnackPacket }> {
   const raw = await RawClient.connect(b.port, version);
   const connack = await raw.handshake({ clientId, ...persistentFields(version) });
   raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });

@@ -10,7 +10,15 @@ import assert from 'node:assert/strict';
 import type { IConnectPacket } from 'mqtt-packet';
 import { brokerForSuite } from '../helpers/broker.js';
 import {
-  connectClient, expectNoMessage, nextMessage, once, uniqueId, uniqueTopic, VERSIONS, type TestClient, type Version,
+  connectClient,
+  expectNoMessage,
+  nextMessage,
+  once,
+  uniqueId,
+  uniqueTopic,
+  VERSIONS,
+  type TestClient,
+  type Version,
 } from '../helpers/clients.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { label, rule } from '../helpers/spec.js';
@@ -113,7 +121,11 @@ for (const version of VERSIONS) {
       });
 
       test('[MQTT-3.1.3-9] a reconnect within the Will Delay Interval cancels the will', async () => {
-        const { sub, raw, clientId, topic } = await withWill(5, { properties: { willDelayInterval: 1 } }, { properties: { sessionExpiryInterval: 60 } });
+        const { sub, raw, clientId, topic } = await withWill(
+          5,
+          { properties: { willDelayInterval: 1 } },
+          { properties: { sessionExpiryInterval: 60 } },
+        );
         await raw.destroy();
         const again = await RawClient.connect(b.port, 5);
         const connack = await again.handshake({ clientId, clean: false, properties: { sessionExpiryInterval: 60 } });

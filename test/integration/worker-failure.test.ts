@@ -41,7 +41,12 @@ for (const version of VERSIONS) {
       const b = await startBroker({ workers: 2 });
       try {
         const clients = await Promise.all([0, 0, 1, 1].map((host) => connectClient(b.port, { version, clientId: idOnHost(host, 2) })));
-        const closed = clients.map((c) => once(c, 'close', 10_000).then(() => true, () => false));
+        const closed = clients.map((c) =>
+          once(c, 'close', 10_000).then(
+            () => true,
+            () => false,
+          ),
+        );
         const failed = once(b.broker, 'host-failed', 10_000);
         await (workerThreads(b)[0] as Worker).terminate();
         const [deadHost] = (await failed) as [number];

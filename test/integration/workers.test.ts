@@ -8,7 +8,15 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { brokerForSuite } from '../helpers/broker.js';
 import {
-  closeClient, connectClient, nextMessage, nextMessages, once, persistent, uniqueId, uniqueTopic, VERSIONS,
+  closeClient,
+  connectClient,
+  nextMessage,
+  nextMessages,
+  once,
+  persistent,
+  uniqueId,
+  uniqueTopic,
+  VERSIONS,
 } from '../helpers/clients.js';
 
 const SUBSCRIBERS = 20;
@@ -25,12 +33,25 @@ for (const workers of [0, 1, 4]) {
         );
         await Promise.all(subs.map((s, i) => s.subscribeAsync(i % 2 === 0 ? `${base}/#` : `${base}/+`, { qos: 2 })));
         const pub = await connectClient(b.port, { version });
-        const sent: Array<[string, 0 | 1 | 2]> = [['m0', 0], ['m1', 1], ['m2', 2], ['m3', 1], ['m4', 0], ['m5', 2]];
+        const sent: Array<[string, 0 | 1 | 2]> = [
+          ['m0', 0],
+          ['m1', 1],
+          ['m2', 2],
+          ['m3', 1],
+          ['m4', 0],
+          ['m5', 2],
+        ];
         for (const [payload, qos] of sent) await pub.publishAsync(`${base}/x`, payload, { qos });
-        await Promise.all(subs.map(async (s) => {
-          const got = await nextMessages(s, sent.length);
-          assert.deepEqual(got.map((m) => [m.payload.toString(), m.packet.qos]), sent, `subscriber ${s.clientId}`);
-        }));
+        await Promise.all(
+          subs.map(async (s) => {
+            const got = await nextMessages(s, sent.length);
+            assert.deepEqual(
+              got.map((m) => [m.payload.toString(), m.packet.qos]),
+              sent,
+              `subscriber ${s.clientId}`,
+            );
+          }),
+        );
       });
 
       test(`fan-in: ${SUBSCRIBERS} publishers → 1 subscriber (MQTT v${version})`, async () => {
@@ -40,10 +61,7 @@ for (const workers of [0, 1, 4]) {
         const pubs = await Promise.all(Array.from({ length: SUBSCRIBERS }, () => connectClient(b.port, { version })));
         await Promise.all(pubs.map((p, i) => p.publishAsync(topic, `from-${i}`, { qos: 1 })));
         const got = await nextMessages(collector, SUBSCRIBERS);
-        assert.deepEqual(
-          got.map((m) => m.payload.toString()).sort(),
-          Array.from({ length: SUBSCRIBERS }, (_, i) => `from-${i}`).sort(),
-        );
+        assert.deepEqual(got.map((m) => m.payload.toString()).sort(), Array.from({ length: SUBSCRIBERS }, (_, i) => `from-${i}`).sort());
       });
 
       test(`a persistent session resumes with its subscription and queued message (MQTT v${version})`, async () => {

@@ -19,8 +19,12 @@ const MAX_KEEPALIVE = 20;
 const MAX_EXPIRY = 100;
 
 const b = brokerForSuite({
-  workers: 1, maxClientIdLength: MAX_ID, maxTopicLength: MAX_TOPIC, maxTopicLevels: MAX_LEVELS,
-  maxKeepalive: MAX_KEEPALIVE, maxSessionExpiryInterval: MAX_EXPIRY,
+  workers: 1,
+  maxClientIdLength: MAX_ID,
+  maxTopicLength: MAX_TOPIC,
+  maxTopicLevels: MAX_LEVELS,
+  maxKeepalive: MAX_KEEPALIVE,
+  maxSessionExpiryInterval: MAX_EXPIRY,
 });
 
 function idOf(length: number): string {
@@ -48,9 +52,13 @@ for (const version of VERSIONS) {
       const raw = await RawClient.connect(b.port, version);
       await raw.handshake();
       raw.send({
-        cmd: 'subscribe', messageId: 3, subscriptions: [
-          { topic: atLength, qos: 1 }, { topic: atLevels, qos: 1 },
-          { topic: `${atLength}c`, qos: 1 }, { topic: `${atLevels}/x`, qos: 1 },
+        cmd: 'subscribe',
+        messageId: 3,
+        subscriptions: [
+          { topic: atLength, qos: 1 },
+          { topic: atLevels, qos: 1 },
+          { topic: `${atLength}c`, qos: 1 },
+          { topic: `${atLevels}/x`, qos: 1 },
         ],
       });
       const suback = await raw.expectPacket('suback');
@@ -69,7 +77,10 @@ for (const version of VERSIONS) {
       if (version === 5) assert.deepEqual([a1.reasonCode ?? 0, a2.reasonCode ?? 0], [0, 0]);
     });
 
-    for (const [what, topic] of [['maxTopicLength', `${atLength}c`], ['maxTopicLevels', `${atLevels}/x`]] as const) {
+    for (const [what, topic] of [
+      ['maxTopicLength', `${atLength}c`],
+      ['maxTopicLevels', `${atLevels}/x`],
+    ] as const) {
       test(`${what}: a PUBLISH topic one over the limit ends the connection${version === 5 ? ' with DISCONNECT 0x90' : ''}`, async () => {
         const raw = await RawClient.connect(b.port, version);
         await raw.handshake();
@@ -168,13 +179,24 @@ describe('connectTimeoutMs under 200 silent connections', () => {
 });
 
 describe('handshakeTimeoutMs', () => {
-  const challenging = brokerForSuite({ workers: 1, handshakeTimeoutMs: 300 }, {
-    plugins: [{ on_auth_m5: () => ({ ok: { reason_code: 'continue_authentication' as const, auth_data: Buffer.from('challenge') } }) }],
-  });
+  const challenging = brokerForSuite(
+    { workers: 1, handshakeTimeoutMs: 300 },
+    {
+      plugins: [{ on_auth_m5: () => ({ ok: { reason_code: 'continue_authentication' as const, auth_data: Buffer.from('challenge') } }) }],
+    },
+  );
 
   test('MQTT 5.0: a client that leaves its enhanced authentication halfway gets no CONNACK and is closed after the deadline', async () => {
     const raw = await RawClient.connect(challenging.port, 5);
-    raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: `half-${process.pid}`, properties: { authenticationMethod: 'CHALLENGE' } });
+    raw.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 5,
+      clean: true,
+      keepalive: 0,
+      clientId: `half-${process.pid}`,
+      properties: { authenticationMethod: 'CHALLENGE' },
+    });
     const auth = await raw.expectPacket('auth');
     assert.equal(auth.reasonCode, 0x18);
     const { at } = await raw.expectClose(3000);

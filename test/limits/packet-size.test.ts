@@ -88,7 +88,7 @@ for (const version of VERSIONS) {
     });
 
     if (version === 5) {
-      test('[MQTT-3.1.2-25] the client\'s Maximum Packet Size: a message over it is skipped for that client only; a client without that cap gets it', async () => {
+      test("[MQTT-3.1.2-25] the client's Maximum Packet Size: a message over it is skipped for that client only; a client without that cap gets it", async () => {
         const topic = uniqueTopic('out5');
         const small = await connectClient(b.port, { version, properties: { maximumPacketSize: 256 } });
         const big = await connectClient(b.port, { version });

@@ -8,7 +8,14 @@ import assert from 'node:assert/strict';
 import type { IPubackPacket } from 'mqtt-packet';
 import { brokerForSuite } from '../helpers/broker.js';
 import {
-  closeClient, connectClient, expectNoMessage, nextMessages, persistent, uniqueId, uniqueTopic, VERSIONS,
+  closeClient,
+  connectClient,
+  expectNoMessage,
+  nextMessages,
+  persistent,
+  uniqueId,
+  uniqueTopic,
+  VERSIONS,
 } from '../helpers/clients.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { label } from '../helpers/spec.js';
@@ -28,9 +35,11 @@ async function drops(): Promise<{ rateLimited: number; queueFull: number }> {
 }
 
 function publish(raw: RawClient, topic: string, qos: 0 | 1, messageId: number): void {
-  raw.send(qos === 0
-    ? { cmd: 'publish', topic, payload: Buffer.from('m'), qos: 0, retain: false, dup: false }
-    : { cmd: 'publish', topic, payload: Buffer.from('m'), qos: 1, messageId, retain: false, dup: false });
+  raw.send(
+    qos === 0
+      ? { cmd: 'publish', topic, payload: Buffer.from('m'), qos: 0, retain: false, dup: false }
+      : { cmd: 'publish', topic, payload: Buffer.from('m'), qos: 1, messageId, retain: false, dup: false },
+  );
 }
 
 /** Publishes the bucket allows at once: the burst, plus the rate's one token (and at most one refilled meanwhile). */
@@ -59,9 +68,12 @@ for (const version of VERSIONS) {
         const total = BURST + RATE + 10;
         for (let i = 1; i <= total; i++) publish(raw, topic, 1, i);
         const codes: number[] = [];
-        for (let i = 1; i <= total; i++) codes.push((await raw.expectPacket('puback') as IPubackPacket).reasonCode ?? 0);
+        for (let i = 1; i <= total; i++) codes.push(((await raw.expectPacket('puback')) as IPubackPacket).reasonCode ?? 0);
         assert.ok(codes.filter((c) => c === 0).length <= BURST + RATE + 1, `acknowledged: ${codes.join(',')}`);
-        assert.ok(codes.slice(BURST + RATE + 2).every((c) => c === 0x97), `codes: ${codes.join(',')}`);
+        assert.ok(
+          codes.slice(BURST + RATE + 2).every((c) => c === 0x97),
+          `codes: ${codes.join(',')}`,
+        );
         for (let i = 0; i < 10; i++) publish(raw, topic, 0, 0);
         raw.send({ cmd: 'pingreq' });
         await raw.expectPacket('pingresp');
@@ -79,7 +91,11 @@ for (const version of VERSIONS) {
         const { packets } = await raw.expectClose();
         const acked = packets.filter((p): p is IPubackPacket => p.cmd === 'puback').map((p) => p.messageId);
         assert.ok(acked.length >= BURST && acked.length <= BURST + RATE + 1, `acknowledged ${acked.join(',')}`);
-        assert.deepEqual(acked, acked.map((_, i) => i + 1), 'only the first publishes are acknowledged');
+        assert.deepEqual(
+          acked,
+          acked.map((_, i) => i + 1),
+          'only the first publishes are acknowledged',
+        );
       });
     }
 
@@ -98,7 +114,10 @@ for (const version of VERSIONS) {
       for (let i = 0; i < MAX_OFFLINE + 2; i++) await b.broker.publish({ topic, payload: `m${i}`, qos: 1 });
       const back = await connectClient(b.port, { version, clientId, ...persistent(version) });
       const got = await nextMessages(back, MAX_OFFLINE, (m) => m.topic === topic);
-      assert.deepEqual(got.map((m) => m.payload.toString()), ['m2', 'm3', 'm4']);
+      assert.deepEqual(
+        got.map((m) => m.payload.toString()),
+        ['m2', 'm3', 'm4'],
+      );
       await expectNoMessage(back, 100, (m) => m.topic === topic);
       const after = await drops();
       assert.equal(after.queueFull - before.queueFull, 2);

@@ -40,7 +40,10 @@ async function retainedUnder(port: number, version: Version, root: string, count
   await sub.subscribeAsync(`${root}/#`, { qos: 1 });
   const got = await nextMessages(sub, count, (m) => m.topic.startsWith(`${root}/`));
   await expectNoMessage(sub, 100, (m) => m.topic.startsWith(`${root}/`));
-  assert.ok(got.every((m) => m.packet.retain), 'sent as retained [MQTT-3.3.1-9]');
+  assert.ok(
+    got.every((m) => m.packet.retain),
+    'sent as retained [MQTT-3.3.1-9]',
+  );
   return got.map((m) => m.topic.slice(root.length + 1)).sort();
 }
 

@@ -15,7 +15,15 @@ import assert from 'node:assert/strict';
 import type { QueueDropPolicy } from '../../src/api/config.js';
 import { brokerForSuite } from '../helpers/broker.js';
 import {
-  closeClient, connectClient, expectNoMessage, nextMessages, persistent, uniqueId, uniqueTopic, VERSIONS, type Version,
+  closeClient,
+  connectClient,
+  expectNoMessage,
+  nextMessages,
+  persistent,
+  uniqueId,
+  uniqueTopic,
+  VERSIONS,
+  type Version,
 } from '../helpers/clients.js';
 import { label } from '../helpers/spec.js';
 import { hostTotals, labelled, labelOf, StalledSubscriber, waitUntil } from './support.js';
@@ -42,8 +50,13 @@ function expected(policy: QueueDropPolicy, count: number, sent: number, fit: num
 for (const { policy, workers } of POLICIES) {
   describe(`queueDropPolicy '${policy}' (workers ${workers})`, () => {
     const b = brokerForSuite({
-      workers, queueDropPolicy: policy, maxInflightMessages: INFLIGHT_V4,
-      maxOnlineMessages: MAX_MESSAGES, maxOfflineMessages: MAX_MESSAGES, maxOnlineBytes: MAX_BYTES, maxOfflineBytes: MAX_BYTES,
+      workers,
+      queueDropPolicy: policy,
+      maxInflightMessages: INFLIGHT_V4,
+      maxOnlineMessages: MAX_MESSAGES,
+      maxOfflineMessages: MAX_MESSAGES,
+      maxOnlineBytes: MAX_BYTES,
+      maxOfflineBytes: MAX_BYTES,
     });
 
     /** Publishes `count` messages of `size` to a stalled subscriber; returns what it got in order and the drops counted. */
@@ -73,7 +86,10 @@ for (const { policy, workers } of POLICIES) {
       await waitUntil(async () => (await hostTotals(b.broker)).connected === 0, 'the session went offline');
       const before = await hostTotals(b.broker);
       for (let i = 0; i < count; i++) await b.broker.publish({ topic, payload: labelled(`m${i}`, size), qos: 1 });
-      await waitUntil(async () => (await hostTotals(b.broker)).queueFull - before.queueFull === count - Math.min(count, fit), 'drops counted');
+      await waitUntil(
+        async () => (await hostTotals(b.broker)).queueFull - before.queueFull === count - Math.min(count, fit),
+        'drops counted',
+      );
       const back = await connectClient(b.port, { version, clientId, ...persistent(version) });
       const got = await nextMessages(back, Math.min(count, fit), (m) => m.topic === topic);
       await expectNoMessage(back, 100, (m) => m.topic === topic);
@@ -89,7 +105,10 @@ for (const { policy, workers } of POLICIES) {
       describe(label(version), () => {
         test(`maxOnlineMessages ${MAX_MESSAGES}: with the ${windowName} full, ${MAX_MESSAGES} more wait and all arrive; ${MAX_MESSAGES} + 2 more lose 2 (${policy})`, async () => {
           const within = await online(version, window + MAX_MESSAGES, SMALL, MAX_MESSAGES);
-          assert.deepEqual(within.got, Array.from({ length: window + MAX_MESSAGES }, (_, i) => `m${i}`));
+          assert.deepEqual(
+            within.got,
+            Array.from({ length: window + MAX_MESSAGES }, (_, i) => `m${i}`),
+          );
           assert.equal(within.dropped, 0);
           const over = await online(version, window + MAX_MESSAGES + 2, SMALL, MAX_MESSAGES);
           assert.deepEqual(over.got, [...sent, ...expected(policy, window + MAX_MESSAGES + 2, window, MAX_MESSAGES)]);
@@ -98,7 +117,10 @@ for (const { policy, workers } of POLICIES) {
 
         test(`maxOnlineBytes ${MAX_BYTES}: two messages of ${LARGE} B wait and arrive; four lose two (${policy})`, async () => {
           const within = await online(version, window + 2, LARGE, 2);
-          assert.deepEqual(within.got, Array.from({ length: window + 2 }, (_, i) => `m${i}`));
+          assert.deepEqual(
+            within.got,
+            Array.from({ length: window + 2 }, (_, i) => `m${i}`),
+          );
           assert.equal(within.dropped, 0);
           const over = await online(version, window + 4, LARGE, 2);
           assert.deepEqual(over.got, [...sent, ...expected(policy, window + 4, window, 2)]);

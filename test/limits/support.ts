@@ -19,7 +19,13 @@ export async function waitUntil(check: () => boolean | Promise<boolean>, what: s
   }
 }
 
-export interface HostTotals { connected: number; queued: number; queuedBytes: number; queueFull: number; expired: number }
+export interface HostTotals {
+  connected: number;
+  queued: number;
+  queuedBytes: number;
+  queueFull: number;
+  expired: number;
+}
 
 /** The session counters of every actor host, summed. */
 export async function hostTotals(broker: Broker): Promise<HostTotals> {

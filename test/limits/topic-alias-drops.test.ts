@@ -46,13 +46,29 @@ const SCENARIOS: readonly Scenario[] = [
     name: 'as many aliases as topics: the PUBLISHes that set aliases 2 and 3 are dropped, QoS 1 ones then use them alone',
     aliases: 4,
     topics: 3,
-    steps: [[1, 0], [1, 0], [2, 0], [2, 1], [1, 1], [0, 1]],
+    steps: [
+      [1, 0],
+      [1, 0],
+      [2, 0],
+      [2, 1],
+      [1, 1],
+      [0, 1],
+    ],
   },
   {
     name: 'more topics than aliases: the least recently used alias is re-assigned by dropped PUBLISHes, then used alone',
     aliases: 2,
     topics: 5,
-    steps: [[1, 0], [2, 0], [2, 1], [1, 1], [3, 0], [3, 1], [4, 1], [0, 1]],
+    steps: [
+      [1, 0],
+      [2, 0],
+      [2, 1],
+      [1, 1],
+      [3, 0],
+      [3, 1],
+      [4, 1],
+      [0, 1],
+    ],
   },
 ];
 
@@ -63,7 +79,10 @@ class AliasReader {
   /** `topic|label` of every message read. */
   readonly read = new Set<string>();
 
-  private constructor(readonly raw: RawClient, private readonly maximum: number) {}
+  private constructor(
+    readonly raw: RawClient,
+    private readonly maximum: number,
+  ) {}
 
   static async open(port: number, filter: string, maximum: number, maximumPacketSize?: number): Promise<AliasReader> {
     const raw = await RawClient.connect(port, 5);
@@ -147,9 +166,13 @@ for (const workers of [0, 1]) {
       });
     }
 
-    test('[MQTT-3.1.2-24] a PUBLISH that the topic of a missed Topic Alias would make larger than the client\'s Maximum Packet Size is not sent: QoS 0 is dropped (on_message_drop max_packet_size_exceeded), QoS 1 ends the connection with DISCONNECT 0x83', async () => {
+    test("[MQTT-3.1.2-24] a PUBLISH that the topic of a missed Topic Alias would make larger than the client's Maximum Packet Size is not sent: QoS 0 is dropped (on_message_drop max_packet_size_exceeded), QoS 1 ends the connection with DISCONNECT 0x83", async () => {
       const reasons: string[] = [];
-      const recorder = { on_message_drop: (_sid: unknown, _m: unknown, reason: string) => { reasons.push(reason); } };
+      const recorder = {
+        on_message_drop: (_sid: unknown, _m: unknown, reason: string) => {
+          reasons.push(reason);
+        },
+      };
       b = await startBroker({ workers, maxConnectionBufferBytes: BUFFER_BYTES }, { plugins: [recorder] });
       const broker = b.broker;
       const root = uniqueTopic('alias');
@@ -164,7 +187,11 @@ for (const workers of [0, 1]) {
       await waitUntil(async () => (await droppedQos0(broker)) >= 1, 'the PUBLISH that sets the alias dropped');
       reader.raw.socket.resume();
       await reader.readUntil(short, 'filler2');
-      await Promise.all(['qos0', 'qos1'].map((label, qos) => broker.publish({ topic: long, payload: labelled(`${long}|${label}`, 500), qos: qos as 0 | 1 })));
+      await Promise.all(
+        ['qos0', 'qos1'].map((label, qos) =>
+          broker.publish({ topic: long, payload: labelled(`${long}|${label}`, 500), qos: qos as 0 | 1 }),
+        ),
+      );
       const disconnect = await reader.raw.expectPacket('disconnect', READ_MS);
       assert.equal(disconnect.reasonCode, 0x83);
       assert.equal(await droppedQos0(broker), 2);

@@ -122,10 +122,26 @@ describe('shoal/acl', () => {
 
     test(`${label(version)}: subscribe: each filter is allowed when a read rule covers it exactly or by wildcard, refused otherwise`, async () => {
       const alice = await connect(version, 'alice');
-      const g = await grants(alice, [`${R}/alice/#`, `${R}/alice/+/z`, `${R}/shared/x`, `${R}/shared/+`, `${R}/shared/#`, `${R}/marker/a`, `${R}/#`, `$share/g/${R}/alice/q`]);
+      const g = await grants(alice, [
+        `${R}/alice/#`,
+        `${R}/alice/+/z`,
+        `${R}/shared/x`,
+        `${R}/shared/+`,
+        `${R}/shared/#`,
+        `${R}/marker/a`,
+        `${R}/#`,
+        `$share/g/${R}/alice/q`,
+      ]);
       assert.deepEqual(g.map(refused), [false, false, false, false, true, true, true, false]);
       const bob = await connect(version, 'bob', uniqueId('sc'));
-      const h = await grants(bob, [`${R}/users/bob/#`, `${R}/users/alice/#`, `${R}/inbox/${bob.clientId}/one`, `${R}/inbox/${bob.clientId}/+`, `${R}/inbox/${bob.clientId}/#`, `${R}/shared/bob`]);
+      const h = await grants(bob, [
+        `${R}/users/bob/#`,
+        `${R}/users/alice/#`,
+        `${R}/inbox/${bob.clientId}/one`,
+        `${R}/inbox/${bob.clientId}/+`,
+        `${R}/inbox/${bob.clientId}/#`,
+        `${R}/shared/bob`,
+      ]);
       assert.deepEqual(h.map(refused), [false, true, false, false, true, true]);
     });
 
@@ -151,12 +167,19 @@ describe('shoal/acl', () => {
     const watcher = await watcherFor(5);
     const clients = await Promise.all(VERSIONS.map((version) => connect(version, 'alice')));
     let closed = 0;
-    for (const c of clients) c.on('close', () => { closed++; });
+    for (const c of clients)
+      c.on('close', () => {
+        closed++;
+      });
     for (const c of clients) assert.equal(await routed(c, watcher, `${R}/late/x`), false);
     replaceFile(FILE, aclText(`topic write ${R}/late/#`));
     for (const c of clients) {
       await eventually(`${label(c.version)}: publish to late/x allowed`, () => routed(c, watcher, `${R}/late/x`));
-      assert.deepEqual((await grants(c, [`${R}/late/#`])).map((q) => q >= 0x80), [true], 'write-only');
+      assert.deepEqual(
+        (await grants(c, [`${R}/late/#`])).map((q) => q >= 0x80),
+        [true],
+        'write-only',
+      );
     }
     replaceFile(FILE, aclText());
     for (const c of clients) {

@@ -53,20 +53,28 @@ describe('shoal/passwd', () => {
   test('`shoal passwd` adds a user to the live file: accepted within the reload bound; a connected client stays; -D removes the user', async () => {
     const alice = await connectClient(b.port, { version: 5, username: 'alice', password: 'wonderland' });
     let closed = false;
-    alice.on('close', () => { closed = true; });
+    alice.on('close', () => {
+      closed = true;
+    });
     assert.notEqual(await connackCode(b.port, { version: 4, username: 'carol', password: 'c4rol' }), 0);
 
     const added = await runCli(['passwd', FILE, 'carol'], 'c4rol\n');
     assert.equal(added.code, 0, added.stderr);
     assert.deepEqual([...parsePasswordFile(readFileSync(FILE, 'utf8')).keys()].sort(), ['alice', 'bob', 'carol']);
     for (const version of VERSIONS) {
-      await eventually(`carol accepted (${label(version)})`, async () => (await connackCode(b.port, { version, username: 'carol', password: 'c4rol' })) === 0);
+      await eventually(
+        `carol accepted (${label(version)})`,
+        async () => (await connackCode(b.port, { version, username: 'carol', password: 'c4rol' })) === 0,
+      );
     }
     assert.equal(await connackCode(b.port, { version: 4, username: 'carol', password: 'wrong' }), 4);
 
     const removed = await runCli(['passwd', '-D', FILE, 'carol'], '');
     assert.equal(removed.code, 0, removed.stderr);
-    await eventually('carol refused after -D', async () => (await connackCode(b.port, { version: 5, username: 'carol', password: 'c4rol' })) !== 0);
+    await eventually(
+      'carol refused after -D',
+      async () => (await connackCode(b.port, { version: 5, username: 'carol', password: 'c4rol' })) !== 0,
+    );
     assert.equal(await connackCode(b.port, { version: 5, username: 'bob', password: 'builder' }), 0);
 
     assert.equal(closed, false, 'the connected client was not dropped');
@@ -87,10 +95,17 @@ describe('shoal/passwd', () => {
     await eventually('bib accepted', async () => (await connackCode(b.port, { version: 4, username: 'bib', password: 'builder' })) === 0);
     // Back again, invisible to the mtime check: the loaded file stays in force...
     edit('bib', 'bob');
-    assert.equal(await connackCode(b.port, { version: 5, username: 'bib', password: 'builder' }), 0, 'not reloaded without a forced reload');
+    assert.equal(
+      await connackCode(b.port, { version: 5, username: 'bib', password: 'builder' }),
+      0,
+      'not reloaded without a forced reload',
+    );
     // ...until a forced reload.
     broadcastReload();
-    await eventually('bob accepted after the forced reload', async () => (await connackCode(b.port, { version: 4, username: 'bob', password: 'builder' })) === 0);
+    await eventually(
+      'bob accepted after the forced reload',
+      async () => (await connackCode(b.port, { version: 4, username: 'bob', password: 'builder' })) === 0,
+    );
     assert.notEqual(await connackCode(b.port, { version: 5, username: 'bib', password: 'builder' }), 0);
   });
 });
@@ -126,7 +141,10 @@ describe('shoal passwd (CLI) and a fresh broker', () => {
   });
 
   test('a missing file, or no options.file, makes listen() fail', async () => {
-    await assert.rejects(startBroker({ workers: 0, plugins: [{ module: 'shoal/passwd', options: { file: join(dir.dir, 'missing') } }] }), /ENOENT/);
+    await assert.rejects(
+      startBroker({ workers: 0, plugins: [{ module: 'shoal/passwd', options: { file: join(dir.dir, 'missing') } }] }),
+      /ENOENT/,
+    );
     await assert.rejects(startBroker({ workers: 0, plugins: ['shoal/passwd'] }), /options\.file/);
   });
 });

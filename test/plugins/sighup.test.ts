@@ -30,10 +30,16 @@ describe('SIGHUP', () => {
     const r = startCli(['--port', '0', '--workers', '2', '--log-level', 'info', '--config', config]);
     try {
       const port = await listeningPort(r);
-      await eventually('alice accepted', async () => (await connackCode(port, { version: 4, username: 'alice', password: 'wonderland' })) === 0, 15_000);
+      await eventually(
+        'alice accepted',
+        async () => (await connackCode(port, { version: 4, username: 'alice', password: 'wonderland' })) === 0,
+        15_000,
+      );
       const alice = await connectClient(port, { version: 5, username: 'alice', password: 'wonderland' });
       let closed = false;
-      alice.on('close', () => { closed = true; });
+      alice.on('close', () => {
+        closed = true;
+      });
       // bob → bib in place: same size, inode and mtime, so only a forced reload sees it.
       writeFileSync(file, readFileSync(file, 'utf8').replace('\nbob:', '\nbib:'));
       utimesSync(file, T, T);
@@ -42,7 +48,10 @@ describe('SIGHUP', () => {
       // Client ids spread the CONNECTs over both worker hosts.
       for (let i = 0; i < 8; i++) {
         for (const version of VERSIONS) {
-          await eventually(`bib accepted (${i})`, async () => (await connackCode(port, { version, username: 'bib', password: 'builder' })) === 0);
+          await eventually(
+            `bib accepted (${i})`,
+            async () => (await connackCode(port, { version, username: 'bib', password: 'builder' })) === 0,
+          );
         }
       }
       assert.equal(await connackCode(port, { version: 4, username: 'bob', password: 'builder' }), 5);

@@ -12,7 +12,16 @@ import assert from 'node:assert/strict';
 import type { IConnackPacket } from 'mqtt';
 import { brokerForSuite } from '../helpers/broker.js';
 import {
-  closeClient, connectClient, expectNoMessage, nextMessage, persistent, uniqueId, uniqueTopic, VERSIONS, type TestClient, type Version,
+  closeClient,
+  connectClient,
+  expectNoMessage,
+  nextMessage,
+  persistent,
+  uniqueId,
+  uniqueTopic,
+  VERSIONS,
+  type TestClient,
+  type Version,
 } from '../helpers/clients.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { RUNTIME_FIXTURE, RuntimeCalls, WORKER_COUNTS } from './support.js';
@@ -70,7 +79,10 @@ for (const workers of WORKER_COUNTS) {
       });
 
       test(`${label(version)}: connect refusing gives its CONNACK code; an answer given later is waited for`, async () => {
-        await assert.rejects(connectClient(tb.port, { version, username: 'refused' }), (err: { code?: number }) => err.code === refusedCode(version));
+        await assert.rejects(
+          connectClient(tb.port, { version, username: 'refused' }),
+          (err: { code?: number }) => err.code === refusedCode(version),
+        );
         const slow = await connectClient(tb.port, { version, username: 'slow' });
         assert.equal(slow.connected, true);
         await closeClient(slow);
@@ -120,7 +132,10 @@ for (const workers of WORKER_COUNTS) {
           connectClient(tb.port, { version, will: { topic: `${root}/denied`, payload: Buffer.from('w'), qos: 0, retain: false } }),
           (err: { code?: number }) => err.code === refusedCode(version),
         );
-        const ok = await connectClient(tb.port, { version, will: { topic: `${root}/ok`, payload: Buffer.from('w'), qos: 0, retain: false } });
+        const ok = await connectClient(tb.port, {
+          version,
+          will: { topic: `${root}/ok`, payload: Buffer.from('w'), qos: 0, retain: false },
+        });
         await calls.waitFor('is_allowed', (a) => a[0] === 'publish' && a[1] === `${root}/ok`);
         await closeClient(ok);
       });
@@ -147,7 +162,10 @@ for (const workers of WORKER_COUNTS) {
         await watcher.subscribeAsync(`$client/${clientId}/#`, { qos: 0 });
         const client = await connectClient(tb.port, { version, clientId });
         await client.publishAsync(`$client/${clientId}/hello/${version}`, 'x', { qos: 0 });
-        const call = await calls.waitFor('control_message', (a) => (a[1] as { topic: string }).topic === `$client/${clientId}/hello/${version}`);
+        const call = await calls.waitFor(
+          'control_message',
+          (a) => (a[1] as { topic: string }).topic === `$client/${clientId}/hello/${version}`,
+        );
         assert.equal(call.args[0], `hello/${version}`);
         assert.equal(ctxUser(call.args[2]), undefined);
         await expectNoMessage(watcher);
@@ -171,7 +189,10 @@ for (const workers of WORKER_COUNTS) {
         assert.equal(created.args[0], 'pool-known');
         const connect = await calls.waitFor('connect', (a) => (a[0] as { clientId: string }).clientId === client.clientId);
         assert.equal((connect.args[0] as { username: string }).username, 'dave');
-        await assert.rejects(connectClient(tb.port, { version, username: 'nowhere:dave' }), (err: { code?: number }) => err.code === (version === 5 ? 0x88 : 3));
+        await assert.rejects(
+          connectClient(tb.port, { version, username: 'nowhere:dave' }),
+          (err: { code?: number }) => err.code === (version === 5 ? 0x88 : 3),
+        );
         const plain = await connectClient(tb.port, { version });
         await calls.waitFor('pool_default');
         await closeClient(plain);
@@ -181,13 +202,18 @@ for (const workers of WORKER_COUNTS) {
     test('MQTT 5.0: reauth answers each step of an enhanced authentication when no plugin implements on_auth_m5', async () => {
       const raw = await RawClient.connect(tb.port, 5);
       const connack: IConnackPacket = await raw.handshake({
-        username: 'erin', properties: { authenticationMethod: 'rt-method', authenticationData: Buffer.from('good') },
+        username: 'erin',
+        properties: { authenticationMethod: 'rt-method', authenticationData: Buffer.from('good') },
       });
       assert.equal(connack.reasonCode, 0);
       assert.equal(connack.properties?.authenticationData?.toString(), 'welcome');
       const atConnect = await calls.waitFor('reauth', (a) => (a[0] as { reauthentication: boolean }).reauthentication === false);
       assert.deepEqual(atConnect.args[0], { method: 'rt-method', data: 'good', reauthentication: false });
-      raw.send({ cmd: 'auth', reasonCode: 0x19, properties: { authenticationMethod: 'rt-method', authenticationData: Buffer.from('good') } });
+      raw.send({
+        cmd: 'auth',
+        reasonCode: 0x19,
+        properties: { authenticationMethod: 'rt-method', authenticationData: Buffer.from('good') },
+      });
       const auth = (await raw.expectPacket('auth')) as { reasonCode?: number };
       assert.equal(auth.reasonCode, 0);
       const again = await calls.waitFor('reauth', (a) => (a[0] as { reauthentication: boolean }).reauthentication === true);
@@ -196,7 +222,9 @@ for (const workers of WORKER_COUNTS) {
       const refused = await other.handshake({ properties: { authenticationMethod: 'other-method' } });
       assert.equal(refused.reasonCode, 0x8c);
       const patient = await RawClient.connect(tb.port, 5);
-      const late: IConnackPacket = await patient.handshake({ properties: { authenticationMethod: 'rt-method', authenticationData: Buffer.from('later') } });
+      const late: IConnackPacket = await patient.handshake({
+        properties: { authenticationMethod: 'rt-method', authenticationData: Buffer.from('later') },
+      });
       assert.equal(late.reasonCode, 0, 'a step answered with a promise');
       assert.equal(late.properties?.authenticationData?.toString(), 'welcome');
     });

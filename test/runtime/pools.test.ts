@@ -9,7 +9,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  closeAllClients, closeClient, connectClient, expectNoMessage, nextMessage, uniqueId, uniqueTopic, VERSIONS, type Version,
+  closeAllClients,
+  closeClient,
+  connectClient,
+  expectNoMessage,
+  nextMessage,
+  uniqueId,
+  uniqueTopic,
+  VERSIONS,
+  type Version,
 } from '../helpers/clients.js';
 import { Recorder } from '../hooks/support.js';
 import { startWsBroker, type WsBroker } from './support.js';
@@ -90,7 +98,10 @@ describe('pools', () => {
       await webNamed.publishAsync(topic, 'w', { qos: 1 });
       assert.equal((await nextMessage(web)).payload.toString(), 'w');
       await expectNoMessage(tcp);
-      await assert.rejects(connectClient(tb.wsPort, tb.overWs({ version, username: 'red:u' })), (err: { code?: number }) => err.code === (version === 5 ? 0x88 : 3));
+      await assert.rejects(
+        connectClient(tb.wsPort, tb.overWs({ version, username: 'red:u' })),
+        (err: { code?: number }) => err.code === (version === 5 ? 0x88 : 3),
+      );
     });
   }
 });

@@ -8,12 +8,24 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  closeAllClients, closeClient, connectClient, nextMessage, persistent, roundTrip, uniqueId, uniqueTopic, VERSIONS, type Version,
+  closeAllClients,
+  closeClient,
+  connectClient,
+  nextMessage,
+  persistent,
+  roundTrip,
+  uniqueId,
+  uniqueTopic,
+  VERSIONS,
+  type Version,
 } from '../helpers/clients.js';
 import { startWsBroker, type WsBroker } from './support.js';
 
 const label = (v: Version): string => (v === 5 ? 'MQTT 5.0' : 'MQTT 3.1.1');
-const notAuthorized = (v: Version) => (err: { code?: number }): boolean => err.code === (v === 5 ? 0x87 : 5);
+const notAuthorized =
+  (v: Version) =>
+  (err: { code?: number }): boolean =>
+    err.code === (v === 5 ? 0x87 : 5);
 
 describe('reattach under another user', () => {
   let tb: WsBroker;
@@ -31,7 +43,10 @@ describe('reattach under another user', () => {
       const topic = uniqueTopic('own');
       const alice = await connectClient(tb.port, { version, clientId, username: 'alice', ...persistent(version) });
       await alice.subscribeAsync(topic, { qos: 1 });
-      await assert.rejects(connectClient(tb.wsPort, tb.overWs({ version, clientId, username: 'mallory', ...persistent(version) })), notAuthorized(version));
+      await assert.rejects(
+        connectClient(tb.wsPort, tb.overWs({ version, clientId, username: 'mallory', ...persistent(version) })),
+        notAuthorized(version),
+      );
       await assert.rejects(connectClient(tb.port, { version, clientId, username: 'mallory' }), notAuthorized(version));
       await roundTrip(alice);
       await tb.broker.publish({ topic, payload: 'still', qos: 1 });

@@ -15,7 +15,18 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { brokerForSuite } from '../helpers/broker.js';
 import {
-  closeClient, connectClient, nextMessage, pendingMessages, persistent, uniqueId, uniqueTopic, VERSIONS, WAIT_MS, withBound, type ConnectOptions, type TestClient,
+  closeClient,
+  connectClient,
+  nextMessage,
+  pendingMessages,
+  persistent,
+  uniqueId,
+  uniqueTopic,
+  VERSIONS,
+  WAIT_MS,
+  withBound,
+  type ConnectOptions,
+  type TestClient,
   type Version,
 } from '../helpers/clients.js';
 import { Recorder } from '../hooks/support.js';
@@ -25,7 +36,8 @@ import { FAULTY_RUNTIME_FIXTURE, RuntimeCalls, WORKER_COUNTS } from './support.j
 const label = (v: Version): string => (v === 5 ? 'MQTT 5.0' : 'MQTT 3.1.1');
 const FAULTS = ['throws', 'rejects', 'hangs'] as const;
 const TIMEOUT_MS = 300;
-const ctxOf = (args: unknown[], i: number): { clientId?: string; opts?: { transport?: string } } => (args[i] ?? {}) as { clientId?: string };
+const ctxOf = (args: unknown[], i: number): { clientId?: string; opts?: { transport?: string } } =>
+  (args[i] ?? {}) as { clientId?: string };
 
 /** The code a refused CONNECT got (mqtt.js rejects with it), or the failure when there was none. */
 async function refusal(port: number, opts: ConnectOptions): Promise<number | string> {
@@ -66,7 +78,9 @@ for (const workers of WORKER_COUNTS) {
     after(() => calls.close());
     // A failure the host let through reaches this process with `workers: 0`.
     const crashes: unknown[] = [];
-    const crashed = (err: unknown): void => { crashes.push(err); };
+    const crashed = (err: unknown): void => {
+      crashes.push(err);
+    };
     before(() => {
       process.on('uncaughtException', crashed);
       process.on('unhandledRejection', crashed);
@@ -89,12 +103,21 @@ for (const workers of WORKER_COUNTS) {
     test('MQTT 5.0: new_user_context that throws when an AUTH completes the CONNECT gives a minimal user context', async () => {
       const raw = await RawClient.connect(tb.port, 5);
       raw.send({
-        cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: uniqueId('nuc-throws'),
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 5,
+        clean: true,
+        keepalive: 0,
+        clientId: uniqueId('nuc-throws'),
         properties: { authenticationMethod: 'rt-method', authenticationData: Buffer.from('step') },
       });
       const challenge = (await raw.expectPacket('auth')) as { reasonCode?: number };
       assert.equal(challenge.reasonCode, 0x18);
-      raw.send({ cmd: 'auth', reasonCode: 0x18, properties: { authenticationMethod: 'rt-method', authenticationData: Buffer.from('good') } });
+      raw.send({
+        cmd: 'auth',
+        reasonCode: 0x18,
+        properties: { authenticationMethod: 'rt-method', authenticationData: Buffer.from('good') },
+      });
       const connack = await raw.expectPacket('connack');
       assert.equal(connack.reasonCode, 0);
       raw.send({ cmd: 'pingreq' });
@@ -118,7 +141,10 @@ for (const workers of WORKER_COUNTS) {
         await client.subscribeAsync(marker, { qos: 1 });
         await nextMessage(client, (m) => m.topic === marker);
         await echoes(client);
-        assert.deepEqual(pendingMessages(client).filter((m) => m.topic === topic), []);
+        assert.deepEqual(
+          pendingMessages(client).filter((m) => m.topic === topic),
+          [],
+        );
       });
     }
 
@@ -148,7 +174,7 @@ for (const workers of WORKER_COUNTS) {
       });
     }
 
-    test('a control_message answer that comes after a takeover leaves the new connection\'s user context', async () => {
+    test("a control_message answer that comes after a takeover leaves the new connection's user context", async () => {
       const clientId = uniqueId('late');
       const first = await connectClient(tb.port, { version: 5, clientId, username: 'ann', ...persistent(5) });
       first.publish(`$client/${clientId}/lock-late`, 'x', { qos: 0 });
@@ -170,7 +196,7 @@ for (const workers of WORKER_COUNTS) {
       });
     }
 
-    test('a refused anonymous WebSocket CONNECT leaves an anonymous TCP session\'s user context', async () => {
+    test("a refused anonymous WebSocket CONNECT leaves an anonymous TCP session's user context", async () => {
       const clientId = uniqueId('anon');
       const isSession = (a: unknown[]): boolean => ctxOf(a, 0).clientId === clientId;
       await closeClient(await connectClient(tb.port, { version: 5, clientId, ...persistent(5) }));

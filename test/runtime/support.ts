@@ -58,6 +58,11 @@ export async function startWsBroker(overrides: Partial<BrokerConfig> = {}, plugi
   return {
     ...tb,
     wsPort: tb.broker.addresses().ws?.port as number,
-    overWs: (opts, userAgent) => ({ ...opts, protocol: 'ws', path, ...(userAgent ? { wsOptions: { headers: { 'User-Agent': userAgent } } } : {}) }),
+    overWs: (opts, userAgent) => ({
+      ...opts,
+      protocol: 'ws',
+      path,
+      ...(userAgent ? { wsOptions: { headers: { 'User-Agent': userAgent } } } : {}),
+    }),
   };
 }

@@ -8,7 +8,16 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeAllClients, closeClient, connectClient, persistent, uniqueId, VERSIONS, type ConnectOptions, type Version } from '../helpers/clients.js';
+import {
+  closeAllClients,
+  closeClient,
+  connectClient,
+  persistent,
+  uniqueId,
+  VERSIONS,
+  type ConnectOptions,
+  type Version,
+} from '../helpers/clients.js';
 import { Recorder } from '../hooks/support.js';
 import { startWsBroker, type WsBroker } from './support.js';
 

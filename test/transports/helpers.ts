@@ -71,11 +71,14 @@ export async function connect(url: string, protocolVersion: 4 | 5, options: ICli
     messages.push(packet);
     recorded.emit('message');
   });
-  const connack = await within(new Promise<{ sessionPresent: boolean }>((resolve, reject) => {
-    client.once('connect', resolve);
-    client.once('error', reject);
-    client.once('close', () => reject(new Error(`connection to ${url} closed before CONNACK`)));
-  }), `CONNACK from ${url}`);
+  const connack = await within(
+    new Promise<{ sessionPresent: boolean }>((resolve, reject) => {
+      client.once('connect', resolve);
+      client.once('error', reject);
+      client.once('close', () => reject(new Error(`connection to ${url} closed before CONNACK`)));
+    }),
+    `CONNACK from ${url}`,
+  );
   client.on('error', () => undefined);
   return {
     client,
@@ -106,11 +109,40 @@ function openssl(dir: string, args: string[]): void {
 }
 
 function signed(dir: string, name: string, subject: string, extensions: string, serial: number): void {
-  openssl(dir, ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject]);
+  openssl(dir, [
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.csr`,
+    '-subj',
+    subject,
+  ]);
   writeFileSync(join(dir, `${name}.ext`), extensions);
-  openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', String(serial),
-    '-days', '2', '-out', `${name}.crt`, '-extfile', `${name}.ext`]);
+  openssl(dir, [
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-set_serial',
+    String(serial),
+    '-days',
+    '2',
+    '-out',
+    `${name}.crt`,
+    '-extfile',
+    `${name}.ext`,
+  ]);
 }
 
 /**
@@ -119,13 +151,41 @@ function signed(dir: string, name: string, subject: string, extensions: string, 
  */
 export function makeCerts(): Certs {
   const dir = mkdtempSync(join(tmpdir(), 'shoal-tls-'));
-  openssl(dir, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=Shoal test CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-  signed(dir, 'server', '/CN=127.0.0.1',
-    'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n', 2);
-  signed(dir, 'client', '/CN=shoal-test-client',
-    'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n', 3);
+  openssl(dir, [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=Shoal test CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
+  signed(
+    dir,
+    'server',
+    '/CN=127.0.0.1',
+    'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n',
+    2,
+  );
+  signed(
+    dir,
+    'client',
+    '/CN=shoal-test-client',
+    'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n',
+    3,
+  );
   return {
     dir,
     ca: join(dir, 'ca.crt'),

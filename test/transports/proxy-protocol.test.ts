@@ -15,7 +15,12 @@ import type { Broker } from '../../src/main/broker.js';
 import { parseCli } from '../../src/main/cli/args.js';
 import { resolveConfig } from '../../src/api/config.js';
 import {
-  formatIPv6, parseProxyHeader, PROXY_V1_MAX_BYTES, PROXY_V2_MAX_BYTES, ProxyHeaderReader, ProxyProtocolError,
+  formatIPv6,
+  parseProxyHeader,
+  PROXY_V1_MAX_BYTES,
+  PROXY_V2_MAX_BYTES,
+  ProxyHeaderReader,
+  ProxyProtocolError,
 } from '../../src/main/net/proxy-protocol.js';
 import { closeBroker, startBroker, uniqueTopic, within } from './helpers.js';
 
@@ -41,9 +46,10 @@ function ipBytes(address: string): Buffer {
 
 /** A v2 header: command 0 LOCAL / 1 PROXY, family/protocol byte, addresses, then `tlv` bytes. */
 function v2(command: number, familyProtocol: number, src = '', dst = '', sport = 0, dport = 0, tlv: Buffer = Buffer.alloc(0)): Buffer {
-  const addresses = src === ''
-    ? Buffer.alloc(0)
-    : Buffer.concat([ipBytes(src), ipBytes(dst), Buffer.from([sport >> 8, sport & 0xff, dport >> 8, dport & 0xff])]);
+  const addresses =
+    src === ''
+      ? Buffer.alloc(0)
+      : Buffer.concat([ipBytes(src), ipBytes(dst), Buffer.from([sport >> 8, sport & 0xff, dport >> 8, dport & 0xff])]);
   const body = Buffer.concat([addresses, tlv]);
   const fixed = Buffer.alloc(4);
   fixed[0] = 0x20 | command;
@@ -56,7 +62,10 @@ function v2(command: number, familyProtocol: number, src = '', dst = '', sport =
 const AUTHORITY_TLV = Buffer.concat([Buffer.from([0x02, 0x00, 0x0b]), Buffer.from('example.com')]);
 
 function connectPacket(clientId: string, protocolVersion: 4 | 5): Buffer {
-  return mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion, clientId, clean: true, keepalive: 30 }, { protocolVersion });
+  return mqttPacket.generate(
+    { cmd: 'connect', protocolId: 'MQTT', protocolVersion, clientId, clean: true, keepalive: 30 },
+    { protocolVersion },
+  );
 }
 
 let idSeq = 0;
@@ -69,7 +78,10 @@ class RawSocket {
   readonly packets: Packet[] = [];
   closed = false;
   private readonly events = new EventEmitter();
-  private constructor(readonly socket: net.Socket, protocolVersion: number) {
+  private constructor(
+    readonly socket: net.Socket,
+    protocolVersion: number,
+  ) {
     const parser = mqttPacket.parser({ protocolVersion });
     parser.on('packet', (packet: Packet) => {
       this.packets.push(packet);
@@ -86,10 +98,13 @@ class RawSocket {
   static async open(port: number, protocolVersion: number = 4): Promise<RawSocket> {
     const socket = net.connect({ host: '127.0.0.1', port });
     socket.setNoDelay(true);
-    await within(new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    }), `TCP connect to ${port}`);
+    await within(
+      new Promise<void>((resolve, reject) => {
+        socket.once('connect', resolve);
+        socket.once('error', reject);
+      }),
+      `TCP connect to ${port}`,
+    );
     return new RawSocket(socket, protocolVersion);
   }
 
@@ -101,10 +116,7 @@ class RawSocket {
   async packet(count: number): Promise<Packet> {
     while (this.packets.length < count) {
       if (this.closed) throw new Error(`connection closed before packet #${count}`);
-      await within(Promise.race([
-        EventEmitter.once(this.events, 'packet'),
-        EventEmitter.once(this.events, 'close'),
-      ]), `packet #${count}`);
+      await within(Promise.race([EventEmitter.once(this.events, 'packet'), EventEmitter.once(this.events, 'close')]), `packet #${count}`);
     }
     return this.packets[count - 1] as Packet;
   }
@@ -124,30 +136,69 @@ type Detail = Record<string, unknown>;
 
 /** The 'client-connected' detail for `clientId`, bounded. */
 function connectedDetail(broker: Broker, clientId: string): Promise<Detail> {
-  return within(new Promise<Detail>((resolve) => {
-    const onConnected = (id: string, detail: Detail): void => {
-      if (id !== clientId) return;
-      broker.off('client-connected', onConnected);
-      resolve(detail);
-    };
-    broker.on('client-connected', onConnected);
-  }), `client-connected of ${clientId}`);
+  return within(
+    new Promise<Detail>((resolve) => {
+      const onConnected = (id: string, detail: Detail): void => {
+        if (id !== clientId) return;
+        broker.off('client-connected', onConnected);
+        resolve(detail);
+      };
+      broker.on('client-connected', onConnected);
+    }),
+    `client-connected of ${clientId}`,
+  );
 }
 
 describe('PROXY protocol parser', () => {
   const mqtt = connectPacket('after-header', 4);
 
-  const cases: Array<{ name: string; bytes: Buffer; source?: { address: string; port: number }; destination?: { address: string; port: number }; command: 'proxy' | 'local'; version: 1 | 2 }> = [
-    { name: 'v1 TCP4', bytes: v1('TCP4', '192.0.2.10', '192.0.2.1', 51234, 1883), command: 'proxy', version: 1,
-      source: { address: '192.0.2.10', port: 51234 }, destination: { address: '192.0.2.1', port: 1883 } },
-    { name: 'v1 TCP6 (lowercased)', bytes: v1('TCP6', '2001:DB8::7', '2001:db8::1', 65535, 0), command: 'proxy', version: 1,
-      source: { address: '2001:db8::7', port: 65535 }, destination: { address: '2001:db8::1', port: 0 } },
+  const cases: Array<{
+    name: string;
+    bytes: Buffer;
+    source?: { address: string; port: number };
+    destination?: { address: string; port: number };
+    command: 'proxy' | 'local';
+    version: 1 | 2;
+  }> = [
+    {
+      name: 'v1 TCP4',
+      bytes: v1('TCP4', '192.0.2.10', '192.0.2.1', 51234, 1883),
+      command: 'proxy',
+      version: 1,
+      source: { address: '192.0.2.10', port: 51234 },
+      destination: { address: '192.0.2.1', port: 1883 },
+    },
+    {
+      name: 'v1 TCP6 (lowercased)',
+      bytes: v1('TCP6', '2001:DB8::7', '2001:db8::1', 65535, 0),
+      command: 'proxy',
+      version: 1,
+      source: { address: '2001:db8::7', port: 65535 },
+      destination: { address: '2001:db8::1', port: 0 },
+    },
     { name: 'v1 UNKNOWN', bytes: v1('UNKNOWN'), command: 'local', version: 1 },
-    { name: 'v1 UNKNOWN with addresses', bytes: Buffer.from('PROXY UNKNOWN ffff:f...f:ffff 1.2.3.4 1 2\r\n'), command: 'local', version: 1 },
-    { name: 'v2 PROXY TCP4 with a TLV', bytes: v2(1, 0x11, '203.0.113.5', '203.0.113.1', 40000, 1883, AUTHORITY_TLV), command: 'proxy', version: 2,
-      source: { address: '203.0.113.5', port: 40000 }, destination: { address: '203.0.113.1', port: 1883 } },
-    { name: 'v2 PROXY TCP6', bytes: v2(1, 0x21, '2001:db8:0:0:1::9', 'fe80::1', 443, 8883), command: 'proxy', version: 2,
-      source: { address: '2001:db8::1:0:0:9', port: 443 }, destination: { address: 'fe80::1', port: 8883 } },
+    {
+      name: 'v1 UNKNOWN with addresses',
+      bytes: Buffer.from('PROXY UNKNOWN ffff:f...f:ffff 1.2.3.4 1 2\r\n'),
+      command: 'local',
+      version: 1,
+    },
+    {
+      name: 'v2 PROXY TCP4 with a TLV',
+      bytes: v2(1, 0x11, '203.0.113.5', '203.0.113.1', 40000, 1883, AUTHORITY_TLV),
+      command: 'proxy',
+      version: 2,
+      source: { address: '203.0.113.5', port: 40000 },
+      destination: { address: '203.0.113.1', port: 1883 },
+    },
+    {
+      name: 'v2 PROXY TCP6',
+      bytes: v2(1, 0x21, '2001:db8:0:0:1::9', 'fe80::1', 443, 8883),
+      command: 'proxy',
+      version: 2,
+      source: { address: '2001:db8::1:0:0:9', port: 443 },
+      destination: { address: 'fe80::1', port: 8883 },
+    },
     { name: 'v2 LOCAL (addresses ignored)', bytes: v2(0, 0x11, '10.0.0.1', '10.0.0.2', 1, 2), command: 'local', version: 2 },
     { name: 'v2 LOCAL UNSPEC', bytes: v2(0, 0x00), command: 'local', version: 2 },
     { name: 'v2 PROXY UNSPEC', bytes: v2(1, 0x00), command: 'local', version: 2 },
@@ -212,7 +263,10 @@ describe('PROXY protocol parser', () => {
   it(`bounds a v2 header at ${PROXY_V2_MAX_BYTES} bytes`, () => {
     const tlv = Buffer.alloc(PROXY_V2_MAX_BYTES - 16 - 12);
     assert.ok(parseProxyHeader(v2(1, 0x11, '1.2.3.4', '5.6.7.8', 1, 2, tlv)));
-    assert.throws(() => parseProxyHeader(v2(1, 0x11, '1.2.3.4', '5.6.7.8', 1, 2, Buffer.concat([tlv, Buffer.alloc(1)]))), ProxyProtocolError);
+    assert.throws(
+      () => parseProxyHeader(v2(1, 0x11, '1.2.3.4', '5.6.7.8', 1, 2, Buffer.concat([tlv, Buffer.alloc(1)]))),
+      ProxyProtocolError,
+    );
   });
 
   it('is a config field (default off) and the --proxy-protocol flag', () => {
@@ -298,7 +352,12 @@ describe('PROXY protocol on the TCP listener', () => {
     try {
       sub.raw.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] }, { protocolVersion: 5 }));
       assert.equal((await sub.raw.packet(2)).cmd, 'suback');
-      pub.raw.write(mqttPacket.generate({ cmd: 'publish', topic, payload: Buffer.from('via proxy'), qos: 1, messageId: 7, retain: false, dup: false }, { protocolVersion: 4 }));
+      pub.raw.write(
+        mqttPacket.generate(
+          { cmd: 'publish', topic, payload: Buffer.from('via proxy'), qos: 1, messageId: 7, retain: false, dup: false },
+          { protocolVersion: 4 },
+        ),
+      );
       assert.equal((await pub.raw.packet(2)).cmd, 'puback');
       const message = await sub.raw.packet(3);
       assert.equal(message.cmd, 'publish');
@@ -311,17 +370,30 @@ describe('PROXY protocol on the TCP listener', () => {
 
   const malformed: Array<{ name: string; bytes: Buffer }> = [
     { name: 'no header (a bare CONNECT)', bytes: connectPacket('bare', 4) },
-    { name: 'a v1 header with a bad address', bytes: Buffer.concat([v1('TCP4', '300.1.1.1', '1.1.1.1', 1, 2), connectPacket('bad-v1', 4)]) },
+    {
+      name: 'a v1 header with a bad address',
+      bytes: Buffer.concat([v1('TCP4', '300.1.1.1', '1.1.1.1', 1, 2), connectPacket('bad-v1', 4)]),
+    },
     { name: 'a v1 line over 107 bytes', bytes: Buffer.from(`PROXY TCP4 ${'1'.repeat(200)}\r\n`) },
-    { name: 'a v2 header with version 3', bytes: Buffer.concat([V2_SIGNATURE, Buffer.from([0x31, 0x11, 0x00, 0x0c]), Buffer.alloc(12), connectPacket('bad-v2', 4)]) },
-    { name: 'a v2 header over the size bound', bytes: Buffer.concat([V2_SIGNATURE, Buffer.from([0x21, 0x11, 0x40, 0x00]), Buffer.alloc(64)]) },
+    {
+      name: 'a v2 header with version 3',
+      bytes: Buffer.concat([V2_SIGNATURE, Buffer.from([0x31, 0x11, 0x00, 0x0c]), Buffer.alloc(12), connectPacket('bad-v2', 4)]),
+    },
+    {
+      name: 'a v2 header over the size bound',
+      bytes: Buffer.concat([V2_SIGNATURE, Buffer.from([0x21, 0x11, 0x40, 0x00]), Buffer.alloc(64)]),
+    },
   ];
   for (const { name, bytes } of malformed) {
     it(`closes a connection that starts with ${name}, and keeps serving others`, async () => {
       const raw = await RawSocket.open(port);
       raw.write(bytes);
       await raw.closedByBroker(`close after ${name}`);
-      assert.deepEqual(raw.packets.map((p) => p.cmd), [], 'no CONNACK');
+      assert.deepEqual(
+        raw.packets.map((p) => p.cmd),
+        [],
+        'no CONNACK',
+      );
       const good = await connectThrough(v1('TCP4', '192.0.2.99', '192.0.2.1', 4242, 1883), 4);
       assert.equal(good.detail['remoteAddress'], '192.0.2.99');
       good.raw.close();

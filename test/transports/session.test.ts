@@ -12,24 +12,28 @@ import type { Broker } from '../../src/main/broker.js';
 import { closeBroker, connect, next, startBroker, uniqueTopic, urlOf, within, type Transport } from './helpers.js';
 
 const VERSIONS = [4, 5] as const;
-const PAIRS: Array<[Transport, Transport]> = [['tcp', 'ws'], ['ws', 'tcp']];
+const PAIRS: Array<[Transport, Transport]> = [
+  ['tcp', 'ws'],
+  ['ws', 'tcp'],
+];
 
 function persistent(clientId: string, version: 4 | 5): IClientOptions {
-  return version === 5
-    ? { clientId, clean: false, properties: { sessionExpiryInterval: 300 } }
-    : { clientId, clean: false };
+  return version === 5 ? { clientId, clean: false, properties: { sessionExpiryInterval: 300 } } : { clientId, clean: false };
 }
 
 /** Resolves when the broker reports `clientId` disconnected. */
 function disconnected(broker: Broker, clientId: string): Promise<void> {
-  return within(new Promise<void>((resolve) => {
-    const listener = (id: string): void => {
-      if (id !== clientId) return;
-      broker.off('client-disconnected', listener);
-      resolve();
-    };
-    broker.on('client-disconnected', listener);
-  }), `client-disconnected of ${clientId}`);
+  return within(
+    new Promise<void>((resolve) => {
+      const listener = (id: string): void => {
+        if (id !== clientId) return;
+        broker.off('client-disconnected', listener);
+        resolve();
+      };
+      broker.on('client-disconnected', listener);
+    }),
+    `client-disconnected of ${clientId}`,
+  );
 }
 
 describe('sessions across transports', () => {

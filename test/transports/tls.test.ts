@@ -21,7 +21,10 @@ const VERSIONS = [4, 5] as const;
 /** Expects the connection attempt to fail before CONNACK. */
 async function refused(attempt: Promise<TestClient>, what: string): Promise<void> {
   const outcome = await attempt.then(
-    async (client) => { await client.end(); return 'connected'; },
+    async (client) => {
+      await client.end();
+      return 'connected';
+    },
     (err: unknown) => err,
   );
   assert.notEqual(outcome, 'connected', `${what}: connected`);
@@ -99,7 +102,12 @@ describe('TLS client certificates (tlsRequestCert)', () => {
   before(async () => {
     certs = makeCerts();
     broker = await startBroker({
-      tlsPort: 0, wssPort: 0, tlsCert: certs.cert, tlsKey: certs.key, tlsCa: certs.ca, tlsRequestCert: true,
+      tlsPort: 0,
+      wssPort: 0,
+      tlsCert: certs.cert,
+      tlsKey: certs.key,
+      tlsCa: certs.ca,
+      tlsRequestCert: true,
     });
   });
   after(async () => {
@@ -112,7 +120,9 @@ describe('TLS client certificates (tlsRequestCert)', () => {
       const ca = readFileSync(certs.ca);
       await refused(connect(urlOf(broker, transport), 4, { ca }), `${transport} without a client certificate`);
       const client = await connect(urlOf(broker, transport), 5, {
-        ca, cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey),
+        ca,
+        cert: readFileSync(certs.clientCert),
+        key: readFileSync(certs.clientKey),
       });
       const topic = uniqueTopic('client-cert');
       await within(client.client.subscribeAsync(topic, { qos: 1 }), 'SUBACK');
@@ -137,8 +147,14 @@ describe('TLS configuration', () => {
   it('listen() rejects naming the field of a file it cannot read, and leaves nothing listening', async () => {
     const certs = makeCerts();
     const broker = createBroker({
-      host: '127.0.0.1', port: 0, workers: 0, logLevel: 'silent', wsPort: 0, tlsPort: 0,
-      tlsCert: certs.cert, tlsKey: join(certs.dir, 'missing.key'),
+      host: '127.0.0.1',
+      port: 0,
+      workers: 0,
+      logLevel: 'silent',
+      wsPort: 0,
+      tlsPort: 0,
+      tlsCert: certs.cert,
+      tlsKey: join(certs.dir, 'missing.key'),
     });
     try {
       await assert.rejects(within(broker.listen(), 'listen()'), /config\.tlsKey/);

@@ -20,7 +20,10 @@ const VERSIONS = [4, 5] as const;
 class RawClient {
   readonly packets: Packet[] = [];
   private readonly events = new EventEmitter();
-  private constructor(readonly ws: WebSocket, protocolVersion: number) {
+  private constructor(
+    readonly ws: WebSocket,
+    protocolVersion: number,
+  ) {
     const parser = mqttPacket.parser({ protocolVersion });
     parser.on('packet', (packet: Packet) => {
       this.packets.push(packet);
@@ -31,10 +34,13 @@ class RawClient {
 
   static async open(url: string, protocols: string[], protocolVersion: number): Promise<RawClient> {
     const ws = new WebSocket(url, protocols);
-    await within(new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    }), `WebSocket open ${url}`);
+    await within(
+      new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+      }),
+      `WebSocket open ${url}`,
+    );
     return new RawClient(ws, protocolVersion);
   }
 
@@ -53,9 +59,17 @@ class RawClient {
 }
 
 function connectPacket(clientId: string, protocolVersion: 4 | 5): Buffer {
-  return mqttPacket.generate({
-    cmd: 'connect', protocolId: 'MQTT', protocolVersion, clientId, clean: true, keepalive: 30,
-  }, { protocolVersion });
+  return mqttPacket.generate(
+    {
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion,
+      clientId,
+      clean: true,
+      keepalive: 30,
+    },
+    { protocolVersion },
+  );
 }
 
 describe('MQTT over WebSocket listener', () => {
@@ -102,9 +116,14 @@ describe('MQTT over WebSocket listener', () => {
       const raw = await RawClient.open(urlOf(broker, 'ws'), ['mqtt'], version);
       try {
         assert.equal(raw.ws.protocol, 'mqtt');
-        const subscribe = mqttPacket.generate({
-          cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 0 }],
-        }, { protocolVersion: version });
+        const subscribe = mqttPacket.generate(
+          {
+            cmd: 'subscribe',
+            messageId: 1,
+            subscriptions: [{ topic, qos: 0 }],
+          },
+          { protocolVersion: version },
+        );
         raw.ws.send(Buffer.concat([connectPacket(`raw-v${version}`, version), subscribe]));
         const connack = await raw.packet(1);
         assert.equal(connack.cmd, 'connack');
@@ -114,9 +133,17 @@ describe('MQTT over WebSocket listener', () => {
 
         // 300-byte payload: a 2-byte remaining length, split between its two bytes.
         const payload = Buffer.alloc(300, 0x41);
-        const publish = mqttPacket.generate({
-          cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false,
-        }, { protocolVersion: version });
+        const publish = mqttPacket.generate(
+          {
+            cmd: 'publish',
+            topic,
+            payload,
+            qos: 0,
+            retain: false,
+            dup: false,
+          },
+          { protocolVersion: version },
+        );
         raw.ws.send(publish.subarray(0, 2));
         raw.ws.send(publish.subarray(2));
         const echoed = await raw.packet(3);
@@ -168,21 +195,29 @@ describe('MQTT over WebSocket listener', () => {
     const port = (broker.addresses().ws as AddressInfo).port;
     const ws = new WebSocket(`ws://127.0.0.1:${port}/elsewhere`, ['mqtt']);
     ws.on('error', () => undefined);
-    const [, response] = await within(new Promise<[unknown, { statusCode?: number }]>((resolve, reject) => {
-      ws.once('unexpected-response', (req, res) => {
-        resolve([req, res]);
-        req.destroy();
-      });
-      ws.once('open', () => reject(new Error('upgrade on another path was accepted')));
-    }), 'answer on another path');
+    const [, response] = await within(
+      new Promise<[unknown, { statusCode?: number }]>((resolve, reject) => {
+        ws.once('unexpected-response', (req, res) => {
+          resolve([req, res]);
+          req.destroy();
+        });
+        ws.once('open', () => reject(new Error('upgrade on another path was accepted')));
+      }),
+      'answer on another path',
+    );
     assert.equal(response.statusCode, 404);
 
-    const status = await within(new Promise<number | undefined>((resolve, reject) => {
-      request({ host: '127.0.0.1', port, path: '/mqtt' }, (res) => {
-        res.resume();
-        resolve(res.statusCode);
-      }).on('error', reject).end();
-    }), 'plain HTTP answer');
+    const status = await within(
+      new Promise<number | undefined>((resolve, reject) => {
+        request({ host: '127.0.0.1', port, path: '/mqtt' }, (res) => {
+          res.resume();
+          resolve(res.statusCode);
+        })
+          .on('error', reject)
+          .end();
+      }),
+      'plain HTTP answer',
+    );
     assert.equal(status, 426);
   });
 });
@@ -255,8 +290,12 @@ function fetchText(url: string): Promise<string> {
     request(url, { agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (chunk: string) => { body += chunk; });
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
       res.on('end', () => resolve(body));
-    }).on('error', reject).end();
+    })
+      .on('error', reject)
+      .end();
   });
 }

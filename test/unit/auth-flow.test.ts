@@ -47,7 +47,9 @@ class TokenAuthenticator implements Authenticator {
 /** A gate the test opens: steps asked meanwhile answer once it is open. */
 function gate(): { promise: Promise<void>; open: () => void } {
   let open = (): void => undefined;
-  const promise = new Promise<void>((resolve) => { open = resolve; });
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
   return { promise, open };
 }
 
@@ -102,7 +104,12 @@ beforeEach(() => {
     open(connId, packet) {
       const clientId = (packet as mqttPacket.IConnectPacket).clientId;
       writeOpen(toHost.writer, {
-        kind: 'open', connId, clientId, clientIdAssigned: false, transport: { type: 'tcp', remoteAddress: '127.0.0.1', remotePort: 1 }, packet: generate(packet),
+        kind: 'open',
+        connId,
+        clientId,
+        clientIdAssigned: false,
+        transport: { type: 'tcp', remoteAddress: '127.0.0.1', remotePort: 1 },
+        packet: generate(packet),
       });
       toHost.commit();
     },
@@ -172,7 +179,10 @@ async function authenticate(connId: number, clientId: string): Promise<void> {
 describe('enhanced authentication with an Authenticator', () => {
   test('[MQTT-4.12.0-2] [MQTT-4.12.0-3] [MQTT-4.12.0-5] CONNECT, AUTH 0x18 challenge, AUTH 0x18 response, CONNACK 0x00 with the method', async () => {
     await authenticate(1, 'a1');
-    assert.deepEqual(h.authenticator.requests.map((r) => [r.method, r.clientId, r.reauthentication]), [[METHOD, 'a1', false]]);
+    assert.deepEqual(
+      h.authenticator.requests.map((r) => [r.method, r.clientId, r.reauthentication]),
+      [[METHOD, 'a1', false]],
+    );
     h.packet(1, { cmd: 'pingreq' });
     await expectPacket(1, 'pingresp');
   });

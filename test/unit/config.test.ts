@@ -26,9 +26,16 @@ describe('config', () => {
   });
 
   const outOfRange: Array<[keyof BrokerConfig, unknown]> = [
-    ['port', 70000], ['workers', -1], ['maxIncomingPacketSize', 10], ['maxInflightMessages', 0],
-    ['receiveMaximum', 0], ['maxKeepalive', 0], ['maxIncomingMessagesRate', 0], ['batchFlushFrames', 0],
-    ['connectTimeoutMs', 1.5], ['maxOfflineMessages', 'many'],
+    ['port', 70000],
+    ['workers', -1],
+    ['maxIncomingPacketSize', 10],
+    ['maxInflightMessages', 0],
+    ['receiveMaximum', 0],
+    ['maxKeepalive', 0],
+    ['maxIncomingMessagesRate', 0],
+    ['batchFlushFrames', 0],
+    ['connectTimeoutMs', 1.5],
+    ['maxOfflineMessages', 'many'],
   ];
   for (const [field, value] of outOfRange) {
     test(`${field} = ${JSON.stringify(value)} is refused with an error naming config.${field}`, () => {

@@ -14,44 +14,57 @@ function connect(packet: Omit<mqttPacket.IConnectPacket, 'cmd'>): Buffer {
 }
 
 const v5 = connect({
-  protocolVersion: 5, protocolId: 'MQTT', clientId: 'client-ü-5', clean: false, keepalive: 30,
+  protocolVersion: 5,
+  protocolId: 'MQTT',
+  clientId: 'client-ü-5',
+  clean: false,
+  keepalive: 30,
   properties: {
-    sessionExpiryInterval: 3600, receiveMaximum: 20, maximumPacketSize: 1 << 20,
-    userProperties: { region: 'eu', tags: ['a', 'b'] }, authenticationMethod: 'x'.repeat(200),
+    sessionExpiryInterval: 3600,
+    receiveMaximum: 20,
+    maximumPacketSize: 1 << 20,
+    userProperties: { region: 'eu', tags: ['a', 'b'] },
+    authenticationMethod: 'x'.repeat(200),
   },
   will: { topic: 'will/t', payload: Buffer.from('bye'), qos: 1, retain: false, properties: { willDelayInterval: 5 } },
-  username: 'user', password: Buffer.from('secret'),
+  username: 'user',
+  password: Buffer.from('secret'),
 });
 
 describe('peekConnect', () => {
   it('reads a 3.1.1 CONNECT', () => {
     const packet = connect({ protocolVersion: 4, protocolId: 'MQTT', clientId: 'c311', clean: true, keepalive: 60, username: 'u' });
-    assert.deepEqual(peekConnect(packet),
-      { protocolVersion: 4, protocolName: 'MQTT', clientId: 'c311', cleanStart: true, keepalive: 60 });
+    assert.deepEqual(peekConnect(packet), { protocolVersion: 4, protocolName: 'MQTT', clientId: 'c311', cleanStart: true, keepalive: 60 });
   });
 
   it('reads a 3.1 (MQIsdp) CONNECT', () => {
     const packet = connect({ protocolVersion: 3, protocolId: 'MQIsdp', clientId: 'old', clean: false, keepalive: 0 });
-    assert.deepEqual(peekConnect(packet),
-      { protocolVersion: 3, protocolName: 'MQIsdp', clientId: 'old', cleanStart: false, keepalive: 0 });
+    assert.deepEqual(peekConnect(packet), { protocolVersion: 3, protocolName: 'MQIsdp', clientId: 'old', cleanStart: false, keepalive: 0 });
   });
 
   it('reads a 5.0 CONNECT, skipping a property section with a 2-byte length', () => {
-    assert.deepEqual(peekConnect(v5),
-      { protocolVersion: 5, protocolName: 'MQTT', clientId: 'client-ü-5', cleanStart: false, keepalive: 30 });
+    assert.deepEqual(peekConnect(v5), {
+      protocolVersion: 5,
+      protocolName: 'MQTT',
+      clientId: 'client-ü-5',
+      cleanStart: false,
+      keepalive: 30,
+    });
   });
 
   it('reads a 5.0 CONNECT without properties and with an empty client id', () => {
     const packet = connect({ protocolVersion: 5, protocolId: 'MQTT', clientId: '', clean: true, keepalive: 65535 });
-    assert.deepEqual(peekConnect(packet),
-      { protocolVersion: 5, protocolName: 'MQTT', clientId: '', cleanStart: true, keepalive: 65535 });
+    assert.deepEqual(peekConnect(packet), { protocolVersion: 5, protocolName: 'MQTT', clientId: '', cleanStart: true, keepalive: 65535 });
   });
 
   it('rejects every truncation up to the end of the client id with MalformedPacket', () => {
     const clientIdEnd = v5.indexOf('client-ü-5') + Buffer.byteLength('client-ü-5');
     for (let length = 1; length < clientIdEnd; length++) {
-      assert.throws(() => peekConnect(v5.subarray(0, length)),
-        (error) => error instanceof ProtocolError && error.reasonCode === ReasonCode.MalformedPacket, `cut at ${length}`);
+      assert.throws(
+        () => peekConnect(v5.subarray(0, length)),
+        (error) => error instanceof ProtocolError && error.reasonCode === ReasonCode.MalformedPacket,
+        `cut at ${length}`,
+      );
     }
     assert.equal(peekConnect(v5.subarray(0, clientIdEnd)).clientId, 'client-ü-5');
   });
@@ -60,7 +73,9 @@ describe('peekConnect', () => {
     const packet = connect({ protocolVersion: 4, protocolId: 'MQTT', clientId: 'abcdef', clean: true, keepalive: 10 });
     const short = Buffer.from(packet);
     short[1] = short[1]! - 3;
-    assert.throws(() => peekConnect(short),
-      (error) => error instanceof ProtocolError && error.reasonCode === ReasonCode.MalformedPacket);
+    assert.throws(
+      () => peekConnect(short),
+      (error) => error instanceof ProtocolError && error.reasonCode === ReasonCode.MalformedPacket,
+    );
   });
 });

@@ -17,7 +17,13 @@ function isProtocolError(code: number) {
 
 function publish(payloadSize: number, messageId = 1): Buffer {
   return mqttPacket.generate({
-    cmd: 'publish', topic: 'a/b', payload: Buffer.alloc(payloadSize, 7), qos: 1, messageId, retain: false, dup: false,
+    cmd: 'publish',
+    topic: 'a/b',
+    payload: Buffer.alloc(payloadSize, 7),
+    qos: 1,
+    messageId,
+    retain: false,
+    dup: false,
   });
 }
 
@@ -52,8 +58,7 @@ describe('readRemainingLength', () => {
   });
 
   it('rejects a varint longer than 4 bytes (spec 1.5.5) with MalformedPacket', () => {
-    assert.throws(() => readRemainingLength(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x01]), 0),
-      isProtocolError(ReasonCode.MalformedPacket));
+    assert.throws(() => readRemainingLength(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x01]), 0), isProtocolError(ReasonCode.MalformedPacket));
   });
 });
 
@@ -139,8 +144,7 @@ describe('Framer', () => {
   it('rejects an oversize packet after complete ones in the same chunk', () => {
     const small = publish(10);
     const { framer, out } = collect(100);
-    assert.throws(() => framer.push(Buffer.concat([small, Buffer.from([0x30, 0x7f])])),
-      isProtocolError(ReasonCode.PacketTooLarge));
+    assert.throws(() => framer.push(Buffer.concat([small, Buffer.from([0x30, 0x7f])])), isProtocolError(ReasonCode.PacketTooLarge));
     assert.deepEqual(out, [small]);
   });
 
@@ -156,8 +160,7 @@ describe('Framer', () => {
 
   it('rejects a remaining length longer than 4 bytes (spec 1.5.5) with MalformedPacket', () => {
     const { framer } = collect();
-    assert.throws(() => framer.push(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01])),
-      isProtocolError(ReasonCode.MalformedPacket));
+    assert.throws(() => framer.push(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01])), isProtocolError(ReasonCode.MalformedPacket));
   });
 
   it('rejects a remaining length longer than 4 bytes arriving byte by byte', () => {

@@ -64,7 +64,12 @@ function startHost(store: MemorySessionStore): Harness {
     frames,
     open(connId, packet) {
       writeOpen(toHost.writer, {
-        kind: 'open', connId, clientId: packet.clientId, clientIdAssigned: false, transport: { type: 'tcp', remoteAddress: '127.0.0.1', remotePort: 1 }, packet: generate(packet),
+        kind: 'open',
+        connId,
+        clientId: packet.clientId,
+        clientIdAssigned: false,
+        transport: { type: 'tcp', remoteAddress: '127.0.0.1', remotePort: 1 },
+        packet: generate(packet),
       });
       toHost.commit();
     },
@@ -98,7 +103,11 @@ function connect(clientId: string, clean: boolean, sessionExpiryInterval: number
 }
 
 /** The store's committed record of `clientId`, once `ready` holds for it (the host commits once per turn). */
-async function committed(store: MemorySessionStore, clientId: string, ready: (r: SessionRecord | undefined) => boolean): Promise<SessionRecord | undefined> {
+async function committed(
+  store: MemorySessionStore,
+  clientId: string,
+  ready: (r: SessionRecord | undefined) => boolean,
+): Promise<SessionRecord | undefined> {
   const deadline = Date.now() + 2_000;
   for (;;) {
     const record = store.load().find((r) => r.clientId === clientId);
@@ -113,17 +122,28 @@ describe('an actor host with a session store', () => {
     const store = new MemorySessionStore();
     const first = startHost(store);
     first.open(1, connect('kept', false, 300));
-    const connack = await first.next(1) as mqttPacket.IConnackPacket;
+    const connack = (await first.next(1)) as mqttPacket.IConnackPacket;
     assert.equal(connack.reasonCode, 0);
-    first.packet(1, { cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a/+', qos: 1 }], properties: { subscriptionIdentifier: 3 } });
+    first.packet(1, {
+      cmd: 'subscribe',
+      messageId: 1,
+      subscriptions: [{ topic: 'a/+', qos: 1 }],
+      properties: { subscriptionIdentifier: 3 },
+    });
     assert.equal((await first.next(1)).cmd, 'suback');
     const subscribed = await committed(store, 'kept', (r) => r !== undefined);
-    assert.deepEqual(subscribed?.subscriptions.map((s) => [s.filter, s.qos, s.subscriptionId]), [['a/+', 1, 3]]);
+    assert.deepEqual(
+      subscribed?.subscriptions.map((s) => [s.filter, s.qos, s.subscriptionId]),
+      [['a/+', 1, 3]],
+    );
     assert.equal(subscribed?.sessionExpiry, 300);
 
     first.packet(1, { cmd: 'disconnect', reasonCode: 0 });
     const offline = await committed(store, 'kept', (r) => r !== undefined && r.expiresAt !== subscribed?.expiresAt);
-    assert.ok(offline!.expiresAt! > Date.now() && offline!.expiresAt! <= Date.now() + 300_000, 'the deadline is the Session Expiry Interval from the disconnect');
+    assert.ok(
+      offline!.expiresAt! > Date.now() && offline!.expiresAt! <= Date.now() + 300_000,
+      'the deadline is the Session Expiry Interval from the disconnect',
+    );
     await first.stop();
     running.splice(running.indexOf(first), 1);
 
@@ -132,10 +152,13 @@ describe('an actor host with a session store', () => {
     assert.deepEqual(restored, offline, 'the fresh host holds the stored session as it was');
     await new Promise((resolve) => setImmediate(resolve)); // the host's outbox flushes once per turn
     const routed = second.frames.filter((f) => f.kind === 'subscribe');
-    assert.deepEqual(routed.map((f) => f.kind === 'subscribe' && [f.filter, f.qos, f.subscriptionId, f.sendRetained]), [['a/+', 1, 3, false]],
-      'its subscription goes to the router again, without retained messages');
+    assert.deepEqual(
+      routed.map((f) => f.kind === 'subscribe' && [f.filter, f.qos, f.subscriptionId, f.sendRetained]),
+      [['a/+', 1, 3, false]],
+      'its subscription goes to the router again, without retained messages',
+    );
     second.open(2, connect('kept', false, 300));
-    const resumed = await second.next(2) as mqttPacket.IConnackPacket;
+    const resumed = (await second.next(2)) as mqttPacket.IConnackPacket;
     assert.equal(resumed.sessionPresent, true, '[MQTT-3.2.2-2] session present');
   });
 
@@ -147,7 +170,7 @@ describe('an actor host with a session store', () => {
     host.packet(1, { cmd: 'disconnect', reasonCode: 0 });
     await committed(store, 'gone', (r) => r !== undefined);
     host.open(2, connect('gone', true, 0));
-    const connack = await host.next(2) as mqttPacket.IConnackPacket;
+    const connack = (await host.next(2)) as mqttPacket.IConnackPacket;
     assert.equal(connack.sessionPresent, false);
     await committed(store, 'gone', (r) => r === undefined);
   });

@@ -7,7 +7,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import mqttPacket from 'mqtt-packet';
-import { decodePublish, encodePublish, peekTopicAlias, type EncodablePublish, type PublishProperties } from '../../src/shared/codec/publish.js';
+import {
+  decodePublish,
+  encodePublish,
+  peekTopicAlias,
+  type EncodablePublish,
+  type PublishProperties,
+} from '../../src/shared/codec/publish.js';
 import { LostAliases } from '../../src/main/net/lost-aliases.js';
 
 const PROPERTIES: PublishProperties = {
@@ -38,12 +44,31 @@ describe('peekTopicAlias', () => {
       for (const [name, value] of Object.entries(PROPERTIES)) {
         const properties = { [name]: value, topicAlias: 513 } as PublishProperties;
         for (const topic of ['', 'a/b', 'héllo/€']) {
-          const packet = Buffer.from(mqttPacket.generate({ cmd: 'publish', topic, payload: 'x', qos, retain: false, dup: false, messageId: 7, properties }, { protocolVersion: 5 }));
+          const packet = Buffer.from(
+            mqttPacket.generate(
+              { cmd: 'publish', topic, payload: 'x', qos, retain: false, dup: false, messageId: 7, properties },
+              { protocolVersion: 5 },
+            ),
+          );
           assert.equal(peekTopicAlias(packet).alias, 513, name);
           assert.equal(topicOf(packet), topic);
         }
       }
-      const all = Buffer.from(mqttPacket.generate({ cmd: 'publish', topic: 't', payload: 'x', qos, retain: true, dup: false, messageId: 7, properties: { ...PROPERTIES, topicAlias: 9 } }, { protocolVersion: 5 }));
+      const all = Buffer.from(
+        mqttPacket.generate(
+          {
+            cmd: 'publish',
+            topic: 't',
+            payload: 'x',
+            qos,
+            retain: true,
+            dup: false,
+            messageId: 7,
+            properties: { ...PROPERTIES, topicAlias: 9 },
+          },
+          { protocolVersion: 5 },
+        ),
+      );
       assert.equal(peekTopicAlias(all).alias, 9);
     });
   }

@@ -10,8 +10,13 @@ import type { QoS } from '../../src/shared/message/app-message.js';
 import { ProtocolError } from '../../src/shared/codec/protocol-error.js';
 import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
 import {
-  decodePublish, encodeAck, encodedPublishLength, encodePublish,
-  type AckCmd, type EncodablePublish, type PublishProperties,
+  decodePublish,
+  encodeAck,
+  encodedPublishLength,
+  encodePublish,
+  type AckCmd,
+  type EncodablePublish,
+  type PublishProperties,
 } from '../../src/shared/codec/publish.js';
 import { seededRandom } from '../helpers/random.js';
 
@@ -28,8 +33,12 @@ function generate(p: EncodablePublish, protocolVersion: number): Buffer {
 function parse(buf: Buffer, protocolVersion: number): mqttPacket.IPublishPacket {
   let result: mqttPacket.Packet | undefined;
   const parser = mqttPacket.parser({ protocolVersion });
-  parser.on('packet', (packet) => { result = packet; });
-  parser.on('error', (error) => { throw error; });
+  parser.on('packet', (packet) => {
+    result = packet;
+  });
+  parser.on('error', (error) => {
+    throw error;
+  });
   parser.parse(buf);
   assert.equal(result?.cmd, 'publish');
   return result as mqttPacket.IPublishPacket;
@@ -89,7 +98,12 @@ describe('encodePublish', () => {
 
   it('writes an empty property section for properties with no defined value', () => {
     const p: EncodablePublish = {
-      topic: 't', payload: Buffer.from('x'), qos: 0, retain: false, dup: false, properties: { topicAlias: undefined },
+      topic: 't',
+      payload: Buffer.from('x'),
+      qos: 0,
+      retain: false,
+      dup: false,
+      properties: { topicAlias: undefined },
     };
     assert.deepEqual(encodePublish(p, 5), generate({ ...p, properties: {} }, 5));
     assert.equal(encodedPublishLength(p, 5), encodePublish(p, 5).length);
@@ -108,7 +122,13 @@ describe('encodePublish', () => {
 
   it('ignores properties on 3.1.1, as mqtt-packet does', () => {
     const p: EncodablePublish = {
-      topic: 't', payload: Buffer.from('x'), qos: 1, messageId: 1, retain: false, dup: false, properties: { topicAlias: 1 },
+      topic: 't',
+      payload: Buffer.from('x'),
+      qos: 1,
+      messageId: 1,
+      retain: false,
+      dup: false,
+      properties: { topicAlias: 1 },
     };
     assert.deepEqual(encodePublish(p, 4), generate(p, 4));
     assert.equal(encodedPublishLength(p, 4), generate(p, 4).length);
@@ -134,7 +154,15 @@ describe('decodePublish', () => {
 
   it('decodes v5 properties as mqtt-packet parses them', () => {
     for (const properties of propertySets) {
-      const p: EncodablePublish = { topic: 'x/y', payload: Buffer.from('data'), qos: 2, retain: false, dup: true, messageId: 65535, properties };
+      const p: EncodablePublish = {
+        topic: 'x/y',
+        payload: Buffer.from('data'),
+        qos: 2,
+        retain: false,
+        dup: true,
+        messageId: 65535,
+        properties,
+      };
       const packet = generate(p, 5);
       const decoded = decodePublish(packet, 5);
       assert.deepEqual(decoded.properties, parse(packet, 5).properties);
@@ -201,13 +229,24 @@ describe('decodePublish', () => {
 
   it('rejects every truncation with MalformedPacket', () => {
     for (const version of [4, 5]) {
-      const packet = generate({
-        topic: 'sensor/1', payload: Buffer.from('payload'), qos: 1, messageId: 7, retain: false, dup: false,
-        properties: { contentType: 'text/plain' },
-      }, version);
+      const packet = generate(
+        {
+          topic: 'sensor/1',
+          payload: Buffer.from('payload'),
+          qos: 1,
+          messageId: 7,
+          retain: false,
+          dup: false,
+          properties: { contentType: 'text/plain' },
+        },
+        version,
+      );
       for (let length = 1; length < packet.length; length++) {
-        assert.throws(() => decodePublish(packet.subarray(0, length), version),
-          isProtocolError(ReasonCode.MalformedPacket), `v${version} cut at ${length}`);
+        assert.throws(
+          () => decodePublish(packet.subarray(0, length), version),
+          isProtocolError(ReasonCode.MalformedPacket),
+          `v${version} cut at ${length}`,
+        );
       }
     }
   });
@@ -259,8 +298,11 @@ describe('encodeAck', () => {
         for (const reasonCode of [0x00, 0x10, 0x80, 0x92]) {
           for (const messageId of [1, 0x1234, 65535]) {
             const expected = mqttPacket.generate({ cmd, messageId, reasonCode } as mqttPacket.Packet, { protocolVersion });
-            assert.deepEqual(encodeAck(cmd, messageId, reasonCode, protocolVersion), expected,
-              `${cmd} v${protocolVersion} rc ${reasonCode}`);
+            assert.deepEqual(
+              encodeAck(cmd, messageId, reasonCode, protocolVersion),
+              expected,
+              `${cmd} v${protocolVersion} rc ${reasonCode}`,
+            );
           }
         }
       }

@@ -179,7 +179,7 @@ test('memory accounting counts topic, payload and properties, and returns to 0 w
   assert.deepEqual(topics(store, '#'), []);
 });
 
-test('delete(topic) removes the topic\'s message and prunes the tree', () => {
+test("delete(topic) removes the topic's message and prunes the tree", () => {
   const store = new RetainedTopics({ maxMemoryBytes: BIG });
   store.set(msg('a/b', '1', { expiresAt: 100 }), 0);
   store.set(msg('a/c', '2'), 0);
@@ -199,7 +199,10 @@ test('MemoryRetainedStore keeps each pool apart and answers at once', () => {
   store.set('vh', msg('a/c', 'kept'), 0);
   const seen = (pool: string, filter: string, now = 0): string[] => {
     const out: string[] = [];
-    assert.equal(store.match(pool, filter, now, (m) => out.push(m.payload.toString())), undefined);
+    assert.equal(
+      store.match(pool, filter, now, (m) => out.push(m.payload.toString())),
+      undefined,
+    );
     return out.sort();
   };
   assert.deepEqual(seen('', '#'), ['default']);

@@ -17,7 +17,12 @@ import type { Logger } from '../../src/shared/log.js';
 import { MemoryRetainedStore } from '../../src/main/router/retained-store.js';
 import { Router } from '../../src/main/router/router.js';
 
-interface Delivered { host: number; topic: string; payload: string; target: DeliveryTarget }
+interface Delivered {
+  host: number;
+  topic: string;
+  payload: string;
+  target: DeliveryTarget;
+}
 
 function msg(topic: string, payload: string, extra: Partial<AppMessage> = {}): AppMessage {
   return { topic, payload: Buffer.from(payload), qos: 1, retain: true, ...extra };
@@ -78,10 +83,19 @@ class HeldStore implements RetainedStore {
 function setup(store: RetainedStore, hosts = 1): { router: Router; delivered: Delivered[]; errors: unknown[] } {
   const delivered: Delivered[] = [];
   const errors: unknown[] = [];
-  const log = { error: (obj: unknown) => { errors.push(obj); } } as unknown as Logger;
-  const router = new Router(hosts, (host, message, targets) => {
-    for (const target of targets) delivered.push({ host, topic: message.topic, payload: message.payload.toString(), target });
-  }, store, log);
+  const log = {
+    error: (obj: unknown) => {
+      errors.push(obj);
+    },
+  } as unknown as Logger;
+  const router = new Router(
+    hosts,
+    (host, message, targets) => {
+      for (const target of targets) delivered.push({ host, topic: message.topic, payload: message.payload.toString(), target });
+    },
+    store,
+    log,
+  );
   return { router, delivered, errors };
 }
 
@@ -89,7 +103,9 @@ test('a store that answers at once: retained messages are delivered within subsc
   const { router, delivered } = setup(new MemoryRetainedStore({ maxMemoryBytes: 1 << 30 }));
   router.route('', msg('a/b', 'kept', { qos: 2 }), -1, 0);
   router.subscribe(0, req(7, 'a/+', { qos: 1, subscriptionId: 4 }));
-  assert.deepEqual(delivered, [{ host: 0, topic: 'a/b', payload: 'kept', target: { sid: 7, qos: 1, retain: true, subscriptionIds: [4], stored: true } }]);
+  assert.deepEqual(delivered, [
+    { host: 0, topic: 'a/b', payload: 'kept', target: { sid: 7, qos: 1, retain: true, subscriptionIds: [4], stored: true } },
+  ]);
   assert.deepEqual(router.stats().retained, 1);
 });
 
@@ -103,7 +119,10 @@ test('a store that answers later: the messages come once it answers, in its orde
   assert.deepEqual(store.calls, ['set a/1', 'set a/2', 'delete a/1', 'match a/#']);
   assert.equal(delivered.length, 0);
   await store.release();
-  assert.deepEqual(delivered.map((d) => [d.topic, d.payload, d.target.stored]), [['a/2', 'two', true]]);
+  assert.deepEqual(
+    delivered.map((d) => [d.topic, d.payload, d.target.stored]),
+    [['a/2', 'two', true]],
+  );
 });
 
 test('a store that answers later: no delivery after unsubscribe, the end of the session or the loss of its host', async () => {
@@ -118,7 +137,10 @@ test('a store that answers later: no delivery after unsubscribe, the end of the 
   router.clearHost(1);
   router.subscribe(0, req(3, 'x/+'));
   await store.release();
-  assert.deepEqual(delivered.map((d) => [d.host, d.target.sid, d.topic]), [[0, 3, 'x/y']]);
+  assert.deepEqual(
+    delivered.map((d) => [d.host, d.target.sid, d.topic]),
+    [[0, 3, 'x/y']],
+  );
 });
 
 test('a store that answers later: a new SUBSCRIBE that sends retained messages supersedes the pending lookup; one that does not keeps it', async () => {
@@ -130,7 +152,13 @@ test('a store that answers later: a new SUBSCRIBE that sends retained messages s
   router.subscribe(0, req(2, 's/t', { qos: 2 }));
   router.subscribe(0, req(2, 's/t', { qos: 0, sendRetained: false, subscriptionId: 9 }));
   await store.release();
-  assert.deepEqual(delivered.map((d) => [d.target.sid, d.target.qos, d.target.subscriptionIds]), [[1, 1, []], [2, 0, [9]]]);
+  assert.deepEqual(
+    delivered.map((d) => [d.target.sid, d.target.qos, d.target.subscriptionIds]),
+    [
+      [1, 1, []],
+      [2, 0, [9]],
+    ],
+  );
 });
 
 test('a store that fails: the rejection is logged and routing goes on', async () => {
@@ -143,7 +171,10 @@ test('a store that fails: the rejection is logged and routing goes on', async ()
   store.failNext = true;
   router.subscribe(0, req(2, '#'));
   await store.release();
-  assert.deepEqual(errors.map((e) => (e as { operation: string }).operation), ['set', 'match']);
+  assert.deepEqual(
+    errors.map((e) => (e as { operation: string }).operation),
+    ['set', 'match'],
+  );
 });
 
 test('sweepRetained goes through the store, and not again while a sweep that answered later runs', async () => {
@@ -194,12 +225,18 @@ test('the bridge hears of messages routed here, after their local delivery, and 
   assert.equal(deliveredWhenTold, 1);
   router.routeFromBridge('', msg('a/c', 'y', { qos: 2 }), 'node-b');
   assert.deepEqual(bridge.calls, ['routed vh:a/b', 'routed :a/b']);
-  assert.deepEqual(delivered.map((d) => [d.topic, d.target.qos]), [['a/b', 1], ['a/c', 2]]);
+  assert.deepEqual(
+    delivered.map((d) => [d.topic, d.target.qos]),
+    [
+      ['a/b', 1],
+      ['a/c', 2],
+    ],
+  );
   assert.throws(() => router.routeFromBridge('', msg('a/+', 'z'), 'node-b'), TypeError);
   assert.throws(() => router.attachBridge(new RecordingBridge()), /already attached/);
 });
 
-test('the bridge hears of a filter\'s first and last local subscription, over hosts and shared groups, and of those before it came', () => {
+test("the bridge hears of a filter's first and last local subscription, over hosts and shared groups, and of those before it came", () => {
   const { router } = setup(new MemoryRetainedStore({ maxMemoryBytes: 1 << 30 }), 2);
   const bridge = new RecordingBridge();
   router.subscribe(0, req(1, 'early/+'));
@@ -234,8 +271,12 @@ test('the bridge hears of a filter\'s first and last local subscription, over ho
 test('a bridge that throws is logged; routing and subscribing go on', () => {
   const { router, delivered, errors } = setup(new MemoryRetainedStore({ maxMemoryBytes: 1 << 30 }));
   router.attachBridge({
-    onRouted: () => { throw new Error('link down'); },
-    onFilterAdded: () => { throw new Error('link down'); },
+    onRouted: () => {
+      throw new Error('link down');
+    },
+    onFilterAdded: () => {
+      throw new Error('link down');
+    },
     onFilterRemoved: () => undefined,
   });
   router.subscribe(0, req(1, 't'));

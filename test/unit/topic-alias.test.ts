@@ -29,9 +29,18 @@ describe('InboundAliases', () => {
 
   test('0 and values above the maximum are 0x94; an unknown alias with an empty topic is 0x82', () => {
     const a = new InboundAliases(3);
-    assert.equal(code(() => a.resolve(0, 't')), 0x94);
-    assert.equal(code(() => a.resolve(4, 't')), 0x94);
-    assert.equal(code(() => a.resolve(2, '')), 0x82);
+    assert.equal(
+      code(() => a.resolve(0, 't')),
+      0x94,
+    );
+    assert.equal(
+      code(() => a.resolve(4, 't')),
+      0x94,
+    );
+    assert.equal(
+      code(() => a.resolve(2, '')),
+      0x82,
+    );
   });
 });
 
@@ -48,7 +57,13 @@ describe('OutboundAliases', () => {
   test('assigns 1..capacity, then reuses the least recently used alias', () => {
     const table = new OutboundAliases(2);
     assert.deepEqual(send(table, ['a', 'a', 'b', 'a', 'c', 'a', 'b']), [
-      [1, 'a'], [1, ''], [2, 'b'], [1, ''], [2, 'c'], [1, ''], [2, 'b'],
+      [1, 'a'],
+      [1, ''],
+      [2, 'b'],
+      [1, ''],
+      [2, 'c'],
+      [1, ''],
+      [2, 'b'],
     ]);
   });
 

@@ -99,7 +99,10 @@ test('remove deletes one entry, reports whether it existed, and prunes empty nod
   assert.equal(trie.remove('x/y', 1), false);
   assert.equal(trie.remove('a/b/c', 1), true);
   assert.equal(trie.remove('a/b/c', 1), false);
-  assert.deepEqual(matched(trie, 'a/b/c').map(([k]) => k), [1, 2, 3]);
+  assert.deepEqual(
+    matched(trie, 'a/b/c').map(([k]) => k),
+    [1, 2, 3],
+  );
   assert.equal(trie.remove('a/+/c', 1), true);
   assert.equal(trie.remove('a/#', 2), true);
   assert.equal(trie.remove('#', 3), true);
@@ -116,7 +119,10 @@ test('pruning keeps nodes still used by other filters', () => {
   trie.add('a/b/c', 1, 2);
   trie.add('a/b/#', 1, 3);
   assert.equal(trie.remove('a/b/c', 1), true);
-  assert.deepEqual(matched(trie, 'a/b'), [[1, 1, 'a/b'], [1, 3, 'a/b/#']]);
+  assert.deepEqual(matched(trie, 'a/b'), [
+    [1, 1, 'a/b'],
+    [1, 3, 'a/b/#'],
+  ]);
   assert.equal(trie.remove('a/b', 1), true);
   assert.deepEqual(matched(trie, 'a/b/c'), [[1, 3, 'a/b/#']]);
 });
@@ -133,7 +139,10 @@ test('entries lists every (filter, key, value)', () => {
   ];
   for (const [f, k, v] of want) trie.add(f, k, v);
   const key = (e: [string, number, string]) => `${e[0]}|${e[1]}`;
-  assert.deepEqual([...trie.entries()].sort((x, y) => cmp(key(x), key(y))), want.sort((x, y) => cmp(key(x), key(y))));
+  assert.deepEqual(
+    [...trie.entries()].sort((x, y) => cmp(key(x), key(y))),
+    want.sort((x, y) => cmp(key(x), key(y))),
+  );
 });
 
 /** Reference matcher straight from spec section 4.7. */
@@ -177,13 +186,20 @@ test('randomized cross-check against a naive matcher (seeded) [MQTT-4.7.2-1]', (
 
   for (let n = 0; n < 400; n++) {
     const topic = randomTopic();
-    const want = live.filter(({ f }) => naiveMatch(f, topic)).map(({ key }) => key).sort((x, y) => x - y);
+    const want = live
+      .filter(({ f }) => naiveMatch(f, topic))
+      .map(({ key }) => key)
+      .sort((x, y) => x - y);
     const got: number[] = [];
     trie.match(topic, (key, value, filter) => {
       assert.equal(value, filter);
       assert.equal(filter, filters[key]);
       got.push(key);
     });
-    assert.deepEqual(got.sort((x, y) => x - y), want, `topic ${JSON.stringify(topic)}`);
+    assert.deepEqual(
+      got.sort((x, y) => x - y),
+      want,
+      `topic ${JSON.stringify(topic)}`,
+    );
   }
 });

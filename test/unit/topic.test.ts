@@ -3,12 +3,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  isValidTopicFilter,
-  isValidTopicName,
-  parseSharedFilter,
-  topicLevelCount,
-} from '../../src/shared/topic/topic.js';
+import { isValidTopicFilter, isValidTopicName, parseSharedFilter, topicLevelCount } from '../../src/shared/topic/topic.js';
 
 test('topic names: non-empty [MQTT-4.7.3-1], no wildcards [MQTT-3.3.2-2], no U+0000 [MQTT-4.7.3-2]', () => {
   for (const ok of ['a', '/', '//', 'a/b/c', '/finance', '$SYS/x', 'spaces are ok', 'ü/日本']) {

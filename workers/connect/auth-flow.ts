@@ -57,21 +57,27 @@ export class ConnectAuth {
     const step = runStep(this.exchange, data);
     if (!isPromise(step)) return this.decide(step);
     this.state = 'deciding';
-    step.then((decided) => {
-      if (this.state !== 'deciding') return;
-      this.state = 'ready';
-      this.decide(decided);
-    }).catch((err: unknown) => {
-      this.state = 'done';
-      this.handlers.failed(err);
-    });
+    step
+      .then((decided) => {
+        if (this.state !== 'deciding') return;
+        this.state = 'ready';
+        this.decide(decided);
+      })
+      .catch((err: unknown) => {
+        this.state = 'done';
+        this.handlers.failed(err);
+      });
   }
 
   private decide(step: AuthStep): void {
     if (step.outcome === 'continue') {
-      const bytes = generateWithReason(authPacket(ReasonCode.ContinueAuthentication, this.method, step.data), undefined, this.maxPacketSize);
+      const bytes = generateWithReason(
+        authPacket(ReasonCode.ContinueAuthentication, this.method, step.data),
+        undefined,
+        this.maxPacketSize,
+      );
       if (bytes) return this.handlers.sendAuth(bytes);
-      return this.refuse(ReasonCode.PacketTooLarge, 'AUTH exceeds the client\'s Maximum Packet Size [MQTT-3.1.2-24]');
+      return this.refuse(ReasonCode.PacketTooLarge, "AUTH exceeds the client's Maximum Packet Size [MQTT-3.1.2-24]");
     }
     this.state = 'done';
     if (step.outcome === 'success') this.handlers.accept(this.method, step.data);
@@ -93,13 +99,17 @@ export class ConnectAuth {
     try {
       packet = parsePacket(bytes, 5);
     } catch (err) {
-      return this.refuse(err instanceof ProtocolError ? err.reasonCode : ReasonCode.MalformedPacket, 'malformed packet during authentication');
+      return this.refuse(
+        err instanceof ProtocolError ? err.reasonCode : ReasonCode.MalformedPacket,
+        'malformed packet during authentication',
+      );
     }
     if (packet.cmd === 'disconnect') {
       this.state = 'done';
       return this.handlers.close();
     }
-    if (packet.cmd !== 'auth') return this.refuse(ReasonCode.ProtocolError, `${packet.cmd} before CONNACK during authentication [MQTT-3.1.2-30]`);
+    if (packet.cmd !== 'auth')
+      return this.refuse(ReasonCode.ProtocolError, `${packet.cmd} before CONNACK during authentication [MQTT-3.1.2-30]`);
     if (this.state === 'deciding') return this.refuse(ReasonCode.ProtocolError, 'AUTH before the server answered the previous one');
     if (packet.reasonCode !== ReasonCode.ContinueAuthentication || packet.properties?.authenticationMethod !== this.method) {
       return this.refuse(ReasonCode.ProtocolError, 'AUTH must continue (0x18) with the CONNECT Authentication Method [MQTT-4.12.0-5]');
@@ -124,7 +134,14 @@ export function handleAuth(session: ReauthContext, packet: mqttPacket.IAuthPacke
   if (auth.deciding) throw new ProtocolError(ReasonCode.ProtocolError, 'AUTH before the server answered the previous one');
   if (packet.reasonCode === ReasonCode.ReAuthenticate) {
     if (auth.exchange) throw new ProtocolError(ReasonCode.ProtocolError, 'AUTH 0x19 while a re-authentication is in progress');
-    const request = { method, clientId: session.clientId, username: auth.username, reauthentication: true, pool: session.pool, userContext: session.userContext };
+    const request = {
+      method,
+      clientId: session.clientId,
+      username: auth.username,
+      reauthentication: true,
+      pool: session.pool,
+      userContext: session.userContext,
+    };
     auth.exchange = session.env.authenticator?.start(request);
     if (!auth.exchange) throw new ProtocolError(ReasonCode.BadAuthenticationMethod, `re-authentication with ${method} is not supported`);
   } else if (packet.reasonCode !== ReasonCode.ContinueAuthentication || !auth.exchange) {
@@ -133,13 +150,15 @@ export function handleAuth(session: ReauthContext, packet: mqttPacket.IAuthPacke
   const step = runStep(auth.exchange, packet.properties?.authenticationData);
   if (!isPromise(step)) return reauthenticated(session, auth, step);
   auth.deciding = true;
-  step.then((decided) => {
-    if (session.connectionAuth !== auth) return; // the connection is gone
-    auth.deciding = false;
-    reauthenticated(session, auth, decided);
-  }).catch((err: unknown) => {
-    if (session.connectionAuth === auth) session.fail(err);
-  });
+  step
+    .then((decided) => {
+      if (session.connectionAuth !== auth) return; // the connection is gone
+      auth.deciding = false;
+      reauthenticated(session, auth, decided);
+    })
+    .catch((err: unknown) => {
+      if (session.connectionAuth === auth) session.fail(err);
+    });
 }
 
 function reauthenticated(session: ReauthContext, auth: ConnectionAuth, step: AuthStep): void {

@@ -23,7 +23,10 @@ import { choosePool } from '../runtime/pools.js';
 import { parsePacket } from '../../src/shared/codec/packet-io.js';
 import { fixedHeaderLength } from '../../src/shared/codec/framer.js';
 
-interface Refusal { code: number; reason: string }
+interface Refusal {
+  code: number;
+  reason: string;
+}
 
 export function handleConnect(dir: SessionDirectory, open: OpenFrame): void {
   const version = protocolLevel(open.packet);
@@ -54,18 +57,29 @@ export function handleConnect(dir: SessionDirectory, open: OpenFrame): void {
   const request = { method, clientId: open.clientId, username: connect.username, reauthentication: false, pool, userContext: undefined };
   const exchange = dir.authenticator?.start(request);
   if (!exchange) {
-    return refuseConnect(dir, open.connId, connect, ReasonCode.BadAuthenticationMethod, `Authentication Method ${method} is not supported [MQTT-4.12.0-1]`);
+    return refuseConnect(
+      dir,
+      open.connId,
+      connect,
+      ReasonCode.BadAuthenticationMethod,
+      `Authentication Method ${method} is not supported [MQTT-4.12.0-1]`,
+    );
   }
-  const auth = new ConnectAuth(method, exchange, {
-    accept: (m, data) => registerChecked({ method: m, data }),
-    refuse: (code, reason) => refuseConnect(dir, open.connId, connect, code, reason),
-    sendAuth: (bytes) => dir.sendRaw(open.connId, bytes),
-    close: () => dir.endRaw(open.connId),
-    failed: (err) => {
-      dir.log.error({ err, connId: open.connId }, 'enhanced authentication failed');
-      dir.endRaw(open.connId);
+  const auth = new ConnectAuth(
+    method,
+    exchange,
+    {
+      accept: (m, data) => registerChecked({ method: m, data }),
+      refuse: (code, reason) => refuseConnect(dir, open.connId, connect, code, reason),
+      sendAuth: (bytes) => dir.sendRaw(open.connId, bytes),
+      close: () => dir.endRaw(open.connId),
+      failed: (err) => {
+        dir.log.error({ err, connId: open.connId }, 'enhanced authentication failed');
+        dir.endRaw(open.connId);
+      },
     },
-  }, connect.properties?.maximumPacketSize ?? 0);
+    connect.properties?.maximumPacketSize ?? 0,
+  );
   dir.pendAuth(open.connId, auth);
   auth.step(connect.properties?.authenticationData);
 }
@@ -94,7 +108,10 @@ function willRefusal(connect: mqttPacket.IConnectPacket): Refusal | undefined {
   }
   const willPayload = connect.will?.payload;
   if (v === 5 && connect.will?.properties?.payloadFormatIndicator === true && Buffer.isBuffer(willPayload) && !isUtf8(willPayload)) {
-    return { code: ReasonCode.PayloadFormatInvalid, reason: 'will payload is not UTF-8 but its Payload Format Indicator says so (§3.1.3.2.3)' };
+    return {
+      code: ReasonCode.PayloadFormatInvalid,
+      reason: 'will payload is not UTF-8 but its Payload Format Indicator says so (§3.1.3.2.3)',
+    };
   }
   return undefined;
 }

@@ -11,7 +11,12 @@ import type { RawConnections } from './connect-types.js';
 
 /** refuse() of a parsed CONNECT, with its protocol version and its Maximum Packet Size. */
 export function refuseConnect(
-  dir: RawConnections, connId: number, connect: mqttPacket.IConnectPacket, reasonCode: number, reason: string, serverReference?: string,
+  dir: RawConnections,
+  connId: number,
+  connect: mqttPacket.IConnectPacket,
+  reasonCode: number,
+  reason: string,
+  serverReference?: string,
 ): void {
   refuse(dir, connId, connect.protocolVersion ?? 4, reasonCode, reason, connect.properties?.maximumPacketSize ?? 0, serverReference);
 }
@@ -23,7 +28,13 @@ export function refuseConnect(
  * without the Reason String [MQTT-3.1.2-24].
  */
 export function refuse(
-  dir: RawConnections, connId: number, version: number, reasonCode: number, reason: string, maxPacketSize: number, serverReference?: string,
+  dir: RawConnections,
+  connId: number,
+  version: number,
+  reasonCode: number,
+  reason: string,
+  maxPacketSize: number,
+  serverReference?: string,
 ): void {
   if (version === 5) {
     const connack: mqttPacket.IConnackPacket = { cmd: 'connack', sessionPresent: false, reasonCode };

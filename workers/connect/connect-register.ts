@@ -32,7 +32,11 @@ import { expiryDeadline } from '../../src/shared/message/expiry.js';
 
 /** Registers `connect` in `pool` (its `username` is already the user part of a `vhost:user` name). */
 export function register(
-  dir: SessionDirectory, open: OpenFrame, connect: mqttPacket.IConnectPacket, pool: string, authenticated: Authenticated | undefined,
+  dir: SessionDirectory,
+  open: OpenFrame,
+  connect: mqttPacket.IConnectPacket,
+  pool: string,
+  authenticated: Authenticated | undefined,
 ): void {
   const registration = new Register(dir, open, connect, pool, authenticated);
   let pending: MaybePromise<void>;
@@ -115,7 +119,12 @@ class Register {
   private runtimeConnect(mods: RegisterModifiers | undefined): MaybePromise<void> {
     const { dir } = this;
     const registration = applyRegisterModifiers(
-      dir.config, { mountpoint: this.pool, clientId: this.open.clientId }, this.connect.clean !== false, mods, this.v5, dir.log,
+      dir.config,
+      { mountpoint: this.pool, clientId: this.open.clientId },
+      this.connect.clean !== false,
+      mods,
+      this.v5,
+      dir.log,
     );
     this.registration = registration;
     return this.askRuntime();
@@ -123,7 +132,10 @@ class Register {
 
   private askRuntime(): MaybePromise<void> {
     const { dir } = this;
-    const { subscriberId: { mountpoint: pool, clientId }, cleanStart } = this.registration!;
+    const {
+      subscriberId: { mountpoint: pool, clientId },
+      cleanStart,
+    } = this.registration!;
     const existing = dir.find(pool, clientId);
     const userContext = existing ? existing.userContext : dir.runtime.newUserContext(pool, clientId, this.opts);
     const sessionPresent = existing !== undefined && !cleanStart;
@@ -138,7 +150,8 @@ class Register {
   }
 
   private connected(answer: ConnectAnswer): MaybePromise<void> {
-    if (answer.reasonCode !== ReasonCode.Success) return this.refuse(answer.reasonCode, answer.reasonString ?? 'refused by the session runtime');
+    if (answer.reasonCode !== ReasonCode.Success)
+      return this.refuse(answer.reasonCode, answer.reasonString ?? 'refused by the session runtime');
     this.answer = answer;
     return this.attach();
   }
@@ -225,7 +238,12 @@ class Register {
     if (v5) {
       connack.reasonCode = ReasonCode.Success;
       connack.properties = connackProperties(
-        config, connect, limits, sessionExpiry, open.clientIdAssigned ? clientId : undefined, keepalive !== askedKeepalive ? keepalive : undefined,
+        config,
+        connect,
+        limits,
+        sessionExpiry,
+        open.clientIdAssigned ? clientId : undefined,
+        keepalive !== askedKeepalive ? keepalive : undefined,
       );
       if (this.authenticated) {
         connack.properties.authenticationMethod = this.authenticated.method;
@@ -236,7 +254,7 @@ class Register {
     }
     const connackBytes = v5 ? generateConnack(connack, maxOutgoingPacketSize) : generatePacket(connack, connect.protocolVersion ?? 4);
     if (connackBytes === undefined) {
-      this.refuse(ReasonCode.PacketTooLarge, 'CONNACK exceeds the client\'s Maximum Packet Size [MQTT-3.1.2-24]');
+      this.refuse(ReasonCode.PacketTooLarge, "CONNACK exceeds the client's Maximum Packet Size [MQTT-3.1.2-24]");
       session.abandon(connId);
       return;
     }
@@ -249,7 +267,7 @@ class Register {
         protocolVersion: connect.protocolVersion ?? 4,
         keepalive,
         maxOutgoingPacketSize,
-        topicAliasMaximum: v5 ? connect.properties?.topicAliasMaximum ?? 0 : 0,
+        topicAliasMaximum: v5 ? (connect.properties?.topicAliasMaximum ?? 0) : 0,
         requestProblemInformation: connect.properties?.requestProblemInformation !== false,
       },
       receiveMaximum: connect.properties?.receiveMaximum ?? 65535,
@@ -311,7 +329,11 @@ function willFrom(will: NonNullable<mqttPacket.IConnectPacket['will']>, v5: bool
 
 /** CONNACK properties: the session's limits (plugin modifiers included) and what the client must be told. */
 function connackProperties(
-  config: BrokerConfig, connect: mqttPacket.IConnectPacket, limits: SessionLimits, sessionExpiry: number, assignedClientId: string | undefined,
+  config: BrokerConfig,
+  connect: mqttPacket.IConnectPacket,
+  limits: SessionLimits,
+  sessionExpiry: number,
+  assignedClientId: string | undefined,
   serverKeepAlive: number | undefined,
 ): NonNullable<mqttPacket.IConnackPacket['properties']> {
   const props: NonNullable<mqttPacket.IConnackPacket['properties']> = {

@@ -41,4 +41,7 @@ export interface SessionDirectory extends RawConnections {
 export type OpenFrame = Extract<ToSession, { kind: 'open' }>;
 
 /** The outcome of a successful enhanced authentication, echoed in CONNACK [MQTT-4.12.0-5]. */
-export interface Authenticated { method: string; data: Buffer | undefined }
+export interface Authenticated {
+  method: string;
+  data: Buffer | undefined;
+}

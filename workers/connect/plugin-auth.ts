@@ -53,7 +53,11 @@ function runtimeExchange(host: HostRuntime, request: AuthRequest): AuthExchange 
 
 function reauthStep(answer: ReauthAnswer, method: string): AuthStep {
   if (answer === 'not_supported') {
-    return { outcome: 'failure', reasonCode: ReasonCode.BadAuthenticationMethod, reasonString: `Authentication Method ${method} is not supported` };
+    return {
+      outcome: 'failure',
+      reasonCode: ReasonCode.BadAuthenticationMethod,
+      reasonString: `Authentication Method ${method} is not supported`,
+    };
   }
   return answer;
 }

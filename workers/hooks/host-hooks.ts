@@ -56,7 +56,12 @@ export class HostHooks {
   /** Runs an all_till_ok chain: module plugins, then in-process ones when the local chain did not decide. */
   tillOk<M>(hook: HookName, args: unknown[]): MaybePromise<ChainOutcome<M>> {
     const local = runAllTillOk<M>(this.local, hook, args);
-    if (isPromise(local)) return this.bounded(hook, local.then((o) => this.orRemote(o, hook, args)), timedOut<M>(hook));
+    if (isPromise(local))
+      return this.bounded(
+        hook,
+        local.then((o) => this.orRemote(o, hook, args)),
+        timedOut<M>(hook),
+      );
     return this.orRemote(local, hook, args);
   }
 

@@ -22,7 +22,8 @@ const BUNDLED: Readonly<Record<string, string>> = {
 
 /** The default export of module `specifier` (a bundled name, a path starting with '.' or '/', or a package). */
 export async function importDefault(specifier: string): Promise<unknown> {
-  const url = BUNDLED[specifier] ?? (specifier.startsWith('.') || isAbsolute(specifier) ? pathToFileURL(resolve(specifier)).href : specifier);
+  const url =
+    BUNDLED[specifier] ?? (specifier.startsWith('.') || isAbsolute(specifier) ? pathToFileURL(resolve(specifier)).href : specifier);
   const module = (await import(url)) as { default?: unknown };
   return module.default;
 }
@@ -31,13 +32,16 @@ export async function loadPlugins(entries: readonly PluginSpec[], hostIndex: num
   const loaded: NamedPlugin[] = [];
   for (const entry of entries) {
     const specifier = typeof entry === 'string' ? entry : entry.module;
-    const options = typeof entry === 'string' ? {} : entry.options ?? {};
+    const options = typeof entry === 'string' ? {} : (entry.options ?? {});
     const exported = await importDefault(specifier);
-    const plugin = typeof exported === 'function'
-      ? await (exported as PluginFactory)({ hostIndex, log: log.child({ plugin: specifier }), options })
-      : exported;
+    const plugin =
+      typeof exported === 'function'
+        ? await (exported as PluginFactory)({ hostIndex, log: log.child({ plugin: specifier }), options })
+        : exported;
     if (typeof plugin !== 'object' || plugin === null || implementedHooks(plugin).length === 0) {
-      throw new TypeError(`plugin ${specifier}: the default export must be a plugin object implementing at least one hook, or a factory returning one`);
+      throw new TypeError(
+        `plugin ${specifier}: the default export must be a plugin object implementing at least one hook, or a factory returning one`,
+      );
     }
     loaded.push({ name: (plugin as Plugin).name ?? specifier, hooks: plugin as Record<string, unknown> });
   }

@@ -38,7 +38,12 @@ export const defaultRuntime: Runtime = {
     if (current?.user !== undefined && current.user !== packet.username) {
       return { reasonCode: ReasonCode.NotAuthorized, reasonString: 'the session belongs to another user', userContext: ctx };
     }
-    const next: DefaultUserContext = { pool: current?.pool ?? '', clientId: current?.clientId ?? packet.clientId, user: packet.username, opts };
+    const next: DefaultUserContext = {
+      pool: current?.pool ?? '',
+      clientId: current?.clientId ?? packet.clientId,
+      user: packet.username,
+      opts,
+    };
     return { reasonCode: ReasonCode.Success, userContext: next };
   },
   reauth: () => 'not_supported',

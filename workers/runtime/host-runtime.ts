@@ -15,10 +15,23 @@ import type { Logger } from '../../src/shared/log.js';
 import type { TransportInfo } from '../../src/shared/channel/frames.js';
 import { defaultRuntime } from './default-runtime.js';
 import type { PoolSource } from './pools.js';
-import type { Action, ConnectAnswer, ConnectPacket, ReauthAnswer, ReauthRequest, Runtime, SessionOptions, UserContext } from '../../src/api/runtime.js';
+import type {
+  Action,
+  ConnectAnswer,
+  ConnectPacket,
+  ReauthAnswer,
+  ReauthRequest,
+  Runtime,
+  SessionOptions,
+  UserContext,
+} from '../../src/api/runtime.js';
 import { isPromise, type MaybePromise, withTimeout } from '../../src/shared/async.js';
 
-const REAUTH_FAILED: ReauthAnswer = { outcome: 'failure', reasonCode: ReasonCode.UnspecifiedError, reasonString: 'the session runtime failed' };
+const REAUTH_FAILED: ReauthAnswer = {
+  outcome: 'failure',
+  reasonCode: ReasonCode.UnspecifiedError,
+  reasonString: 'the session runtime failed',
+};
 
 export class HostRuntime implements PoolSource {
   private runtime: Runtime = defaultRuntime;
@@ -133,13 +146,18 @@ export class HostRuntime implements PoolSource {
       return fallback;
     }
     if (!isPromise(answer)) return answer;
-    return withTimeout(answer, this.timeoutMs, () => {
-      this.log.warn({ callback, timeoutMs: this.timeoutMs }, 'session runtime callback timed out');
-      return fallback;
-    }, (err) => {
-      this.failed(callback, err);
-      return fallback;
-    });
+    return withTimeout(
+      answer,
+      this.timeoutMs,
+      () => {
+        this.log.warn({ callback, timeoutMs: this.timeoutMs }, 'session runtime callback timed out');
+        return fallback;
+      },
+      (err) => {
+        this.failed(callback, err);
+        return fallback;
+      },
+    );
   }
 }
 

@@ -13,11 +13,12 @@ import type { Runtime, RuntimeFactory, RuntimeSpec } from '../../src/api/runtime
 export function loadRuntime(spec: RuntimeSpec, hostIndex: number, log: Logger): Runtime | Promise<Runtime> {
   const specifier = typeof spec === 'string' ? spec : spec.module;
   if (specifier === '') return defaultRuntime;
-  const options = typeof spec === 'string' ? {} : spec.options ?? {};
+  const options = typeof spec === 'string' ? {} : (spec.options ?? {});
   return importDefault(specifier).then(async (exported) => {
-    const runtime = typeof exported === 'function'
-      ? await (exported as RuntimeFactory)({ hostIndex, log: log.child({ runtime: specifier }), options })
-      : exported;
+    const runtime =
+      typeof exported === 'function'
+        ? await (exported as RuntimeFactory)({ hostIndex, log: log.child({ runtime: specifier }), options })
+        : exported;
     if (typeof runtime !== 'object' || runtime === null) {
       throw new TypeError(`runtime ${specifier}: the default export must be a runtime object or a factory returning one`);
     }

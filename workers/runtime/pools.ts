@@ -7,7 +7,6 @@
  */
 import { DEFAULT_POOL, parseSharedFilter, SHARE_PREFIX } from '../../src/shared/topic/topic.js';
 
-
 /** The runtime's pool callbacks as the actor host calls them (host-runtime.ts): undefined refuses the client. */
 export interface PoolSource {
   vhostPool(vhost: string): string | undefined;
@@ -41,6 +40,6 @@ export function choosePool(runtime: PoolSource, username: string | undefined, li
 /** The pool a topic name or filter of a session in `pool` routes in. */
 export function routingPool(pool: string, topic: string): string {
   if (pool === DEFAULT_POOL) return pool;
-  const inner = topic.startsWith(SHARE_PREFIX) ? parseSharedFilter(topic)?.filter ?? topic : topic;
+  const inner = topic.startsWith(SHARE_PREFIX) ? (parseSharedFilter(topic)?.filter ?? topic) : topic;
   return inner === '$SYS' || inner.startsWith('$SYS/') ? DEFAULT_POOL : pool;
 }

@@ -25,7 +25,14 @@ import { OutboundFlow, queuedBytes, type Outgoing, type QueueCaps } from './outb
 import { generateDisconnect, generatePacket, generateWithReason } from '../../src/shared/codec/packet-io.js';
 import type { RouterLink } from '../router-link.js';
 import type {
-  Attachment, HostServices, InboundContext, Negotiated, OutboundContext, RegisteringSession, SubscriptionOptions, Will,
+  Attachment,
+  HostServices,
+  InboundContext,
+  Negotiated,
+  OutboundContext,
+  RegisteringSession,
+  SubscriptionOptions,
+  Will,
 } from './session-context.js';
 import { notifyDrop, notifyExpired, notifyOfflineMessage, notifyTransportLost, versioned } from './session-hooks.js';
 import { handleSessionPacket, toAppMessage } from './session-inbound.js';
@@ -50,14 +57,29 @@ export interface SessionEnv extends HostServices {
 }
 
 /** Messages dropped for a session: over a queue limit, over the packet size, over the publish rate, or expired. */
-export interface DropCounts { queueFull: number; packetTooLarge: number; rateLimited: number; expired: number }
+export interface DropCounts {
+  queueFull: number;
+  packetTooLarge: number;
+  rateLimited: number;
+  expired: number;
+}
 
 /** A packet (or the close) of a connection that arrived while a hook answered an earlier packet asynchronously. */
-interface Held { connId: number; bytes: Buffer | undefined; closed: string | undefined }
+interface Held {
+  connId: number;
+  bytes: Buffer | undefined;
+  closed: string | undefined;
+}
 
 export class SessionActor implements InboundContext, OutboundContext, RegisteringSession {
   private connId = -1;
-  private negotiated: Negotiated = { protocolVersion: 4, keepalive: 0, maxOutgoingPacketSize: 0, topicAliasMaximum: 0, requestProblemInformation: true };
+  private negotiated: Negotiated = {
+    protocolVersion: 4,
+    keepalive: 0,
+    maxOutgoingPacketSize: 0,
+    topicAliasMaximum: 0,
+    requestProblemInformation: true,
+  };
   private expiry = 0;
   private will: Will | undefined;
   private user: string | undefined;
@@ -210,8 +232,11 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     this.pump();
     const { transport } = a;
     link.event('client-connected', this.clientId, {
-      sessionPresent: a.sessionPresent, protocolVersion: negotiated.protocolVersion, transport: transport.type,
-      remoteAddress: transport.remoteAddress, remotePort: transport.remotePort,
+      sessionPresent: a.sessionPresent,
+      protocolVersion: negotiated.protocolVersion,
+      transport: transport.type,
+      remoteAddress: transport.remoteAddress,
+      remotePort: transport.remotePort,
     });
   }
 
@@ -237,7 +262,9 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     if (connId !== this.connId) return;
     let pending: MaybePromise<void>;
     try {
-      pending = this.host.runtime.checksMessages ? handleValidatedPacket(this, bytes, handleSessionPacket) : handleSessionPacket(this, bytes);
+      pending = this.host.runtime.checksMessages
+        ? handleValidatedPacket(this, bytes, handleSessionPacket)
+        : handleSessionPacket(this, bytes);
     } catch (err) {
       this.fail(err);
       return;
@@ -245,7 +272,9 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     if (!pending) return;
     this.held = [];
     pending
-      .then(undefined, (err: unknown) => { if (connId === this.connId) this.fail(err); })
+      .then(undefined, (err: unknown) => {
+        if (connId === this.connId) this.fail(err);
+      })
       .then(() => this.release());
   }
 
@@ -357,10 +386,16 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
   private expireAt(deadline: number | null): void {
     this.deadline = deadline;
     if (deadline === null) return;
-    timerFor(deadline, () => {
-      notifyExpired(this);
-      this.end();
-    }, (timer) => { this.expiryTimer = timer; });
+    timerFor(
+      deadline,
+      () => {
+        notifyExpired(this);
+        this.end();
+      },
+      (timer) => {
+        this.expiryTimer = timer;
+      },
+    );
   }
 
   holdFor(connId: number): void {
@@ -389,10 +424,16 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
 
   /** Publishes `will` at `willAt`, unless a connection comes back first. */
   private delayWill(will: Will): void {
-    timerFor(this.willAt, () => {
-      this.willTimer = undefined;
-      this.publishWill(will);
-    }, (timer) => { this.willTimer = timer; });
+    timerFor(
+      this.willAt,
+      () => {
+        this.willTimer = undefined;
+        this.publishWill(will);
+      },
+      (timer) => {
+        this.willTimer = timer;
+      },
+    );
     this.pendingWill = will;
   }
 
@@ -440,7 +481,10 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     const owned = ownedCopy(message);
     const allowed = runtime.allowed('subscribe', message.topic, owned, this.context);
     if (allowed === true) this.deliverAllowed(owned, target, true);
-    else if (allowed !== false) void allowed.then((ok) => { if (ok && !this.ended) this.deliverAllowed(owned, target, true); });
+    else if (allowed !== false)
+      void allowed.then((ok) => {
+        if (ok && !this.ended) this.deliverAllowed(owned, target, true);
+      });
   }
 
   /** `owned`: `message` is already a copy that owns its payload. */
@@ -556,7 +600,11 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
   subscribe(filter: string, options: SubscriptionOptions): void {
     const existed = this.subscriptions.has(filter);
     const { retainHandling } = options;
-    this.keepSubscription(filter, options, parseSharedFilter(filter) === undefined && (retainHandling === 0 || (retainHandling === 1 && !existed)));
+    this.keepSubscription(
+      filter,
+      options,
+      parseSharedFilter(filter) === undefined && (retainHandling === 0 || (retainHandling === 1 && !existed)),
+    );
     this.host.changed(this);
   }
 
@@ -564,7 +612,14 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     this.subscriptions.set(filter, options);
     const { qos, noLocal, retainAsPublished, subscriptionId } = options;
     this.host.link.subscribe({
-      pool: routingPool(this.pool, filter), sid: this.sid, filter, qos, noLocal, retainAsPublished, subscriptionId, sendRetained,
+      pool: routingPool(this.pool, filter),
+      sid: this.sid,
+      filter,
+      qos,
+      noLocal,
+      retainAsPublished,
+      subscriptionId,
+      sendRetained,
     });
   }
 
@@ -664,7 +719,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     if (this.connId < 0) return;
     const limit = this.negotiated.maxOutgoingPacketSize;
     if (limit > 0 && bytes.length > limit) {
-      this.host.log.info({ clientId: this.clientId, size: bytes.length, limit }, 'packet over the client\'s Maximum Packet Size, closing');
+      this.host.log.info({ clientId: this.clientId, size: bytes.length, limit }, "packet over the client's Maximum Packet Size, closing");
       this.closeTransport(ReasonCode.PacketTooLarge, 'a packet for the client exceeds its Maximum Packet Size');
       return;
     }

@@ -30,24 +30,39 @@ import { handleSubscribe, handleUnsubscribe } from './session-subscribe.js';
 import { expiryDeadline } from '../../src/shared/message/expiry.js';
 import { fixedHeaderLength } from '../../src/shared/codec/framer.js';
 
-const PUBLISH = 3, PUBACK = 4, PUBREC = 5, PUBREL = 6, PUBCOMP = 7;
+const PUBLISH = 3,
+  PUBACK = 4,
+  PUBREC = 5,
+  PUBREL = 6,
+  PUBCOMP = 7;
 
 export function handleSessionPacket(session: InboundContext, bytes: Buffer): void | Promise<void> {
   const type = bytes[0]! >> 4;
   switch (type) {
-    case PUBLISH: return handlePublish(session, bytes);
-    case PUBACK: case PUBREC: case PUBREL: case PUBCOMP: return handleAck(session, type, bytes);
-    default: break;
+    case PUBLISH:
+      return handlePublish(session, bytes);
+    case PUBACK:
+    case PUBREC:
+    case PUBREL:
+    case PUBCOMP:
+      return handleAck(session, type, bytes);
+    default:
+      break;
   }
   const packet = parsePacket(bytes, session.protocolVersion);
   switch (packet.cmd) {
-    case 'subscribe': return handleSubscribe(session, packet);
-    case 'unsubscribe': return handleUnsubscribe(session, packet);
-    case 'pingreq': return session.send(PINGRESP);
-    case 'disconnect': return handleDisconnect(session, packet);
+    case 'subscribe':
+      return handleSubscribe(session, packet);
+    case 'unsubscribe':
+      return handleUnsubscribe(session, packet);
+    case 'pingreq':
+      return session.send(PINGRESP);
+    case 'disconnect':
+      return handleDisconnect(session, packet);
     case 'connect':
       throw new ProtocolError(ReasonCode.ProtocolError, 'second CONNECT on a connection [MQTT-3.1.0-2]');
-    case 'auth': return handleAuth(session, packet);
+    case 'auth':
+      return handleAuth(session, packet);
     default:
       throw new ProtocolError(ReasonCode.ProtocolError, `unexpected ${packet.cmd} from a client`);
   }
@@ -58,7 +73,10 @@ function handlePublish(session: InboundContext, bytes: Buffer): void | Promise<v
   const p = decodePublish(bytes, session.protocolVersion);
   const { config } = session.env;
   const alias = p.properties?.topicAlias;
-  if (p.topic !== '' && (!isValidTopicName(p.topic) || Buffer.byteLength(p.topic) > config.maxTopicLength || topicLevelCount(p.topic) > config.maxTopicLevels)) {
+  if (
+    p.topic !== '' &&
+    (!isValidTopicName(p.topic) || Buffer.byteLength(p.topic) > config.maxTopicLength || topicLevelCount(p.topic) > config.maxTopicLevels)
+  ) {
     throw new ProtocolError(ReasonCode.TopicNameInvalid, 'invalid topic name [MQTT-3.3.2-2]');
   }
   if (alias !== undefined) {
@@ -68,7 +86,12 @@ function handlePublish(session: InboundContext, bytes: Buffer): void | Promise<v
   }
   if (p.topic === '') throw new ProtocolError(ReasonCode.ProtocolError, 'empty topic name without a Topic Alias [MQTT-4.7.3-1]');
   if (v5 && p.properties?.payloadFormatIndicator && !isUtf8(p.payload)) {
-    return refusePublish(session, p, ReasonCode.PayloadFormatInvalid, 'payload is not UTF-8 but its Payload Format Indicator says so (§3.3.2.3.2)');
+    return refusePublish(
+      session,
+      p,
+      ReasonCode.PayloadFormatInvalid,
+      'payload is not UTF-8 but its Payload Format Indicator says so (§3.3.2.3.2)',
+    );
   }
   if (p.qos === 2 && p.messageId !== undefined && session.awaitsRelease(p.messageId)) {
     session.send(encodeAck('pubrec', p.messageId, ReasonCode.Success, session.protocolVersion));
@@ -100,7 +123,12 @@ function handlePublish(session: InboundContext, bytes: Buffer): void | Promise<v
  * 0x87); 3.1.1 cannot refuse in an acknowledgement, so the message is dropped
  * and acknowledged as VerneMQ does (the client would resend it otherwise).
  */
-function authorized(session: InboundContext, p: DecodedPublish, message: AppMessage, outcome: ChainOutcome<PublishModifiers | Buffer>): void | Promise<void> {
+function authorized(
+  session: InboundContext,
+  p: DecodedPublish,
+  message: AppMessage,
+  outcome: ChainOutcome<PublishModifiers | Buffer>,
+): void | Promise<void> {
   const v5 = session.protocolVersion === 5;
   if (outcome.kind === 'ok') return runtimeAllowed(session, p, applyPublishModifiers(message, outcome.modifiers, v5));
   if (!v5) return acknowledge(session, p);
@@ -183,7 +211,8 @@ function handleAck(session: InboundContext, type: number, bytes: Buffer): void {
       return;
     case PUBREL: {
       if (session.releaseReceived(messageId)) session.send(encodeAck('pubcomp', messageId, ReasonCode.Success, v));
-      else session.sendWithReason({ cmd: 'pubcomp', messageId, reasonCode: ReasonCode.PacketIdentifierNotFound }, 'unknown packet identifier');
+      else
+        session.sendWithReason({ cmd: 'pubcomp', messageId, reasonCode: ReasonCode.PacketIdentifierNotFound }, 'unknown packet identifier');
       return;
     }
     default:

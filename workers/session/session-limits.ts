@@ -61,7 +61,12 @@ export function defaultLimits(config: BrokerConfig): SessionLimits {
 
 /** Applies `mods` (from auth_on_register, or none) to the CONNECT's identity and the config's limits. */
 export function applyRegisterModifiers(
-  config: BrokerConfig, subscriberId: SubscriberId, cleanStart: boolean, mods: RegisterModifiers | undefined, v5: boolean, log: Logger,
+  config: BrokerConfig,
+  subscriberId: SubscriberId,
+  cleanStart: boolean,
+  mods: RegisterModifiers | undefined,
+  v5: boolean,
+  log: Logger,
 ): Registration {
   const limits = defaultLimits(config);
   const reg: Registration = { subscriberId, cleanStart, sessionExpiry: undefined, limits };
@@ -82,7 +87,13 @@ export function applyRegisterModifiers(
   };
   const sid = mods.subscriber_id;
   if (sid !== undefined) {
-    if (typeof sid === 'object' && sid !== null && typeof sid.clientId === 'string' && sid.clientId !== '' && typeof sid.mountpoint === 'string') {
+    if (
+      typeof sid === 'object' &&
+      sid !== null &&
+      typeof sid.clientId === 'string' &&
+      sid.clientId !== '' &&
+      typeof sid.mountpoint === 'string'
+    ) {
       reg.subscriberId = { mountpoint: sid.mountpoint, clientId: sid.clientId };
     } else bad('subscriber_id', sid);
   }

@@ -24,14 +24,21 @@ import { isPromise } from '../../src/shared/async.js';
 const V3_FAILURE = 0x80;
 
 /** A valid filter of the SUBSCRIBE and its position in the SUBACK. */
-interface Asked { index: number; sub: mqttPacket.ISubscription }
+interface Asked {
+  index: number;
+  sub: mqttPacket.ISubscription;
+}
 
-interface SubackState { codes: number[]; problems: string[] }
+interface SubackState {
+  codes: number[];
+  problems: string[];
+}
 
 export function handleSubscribe(session: SubscribeContext, packet: mqttPacket.ISubscribePacket): void | Promise<void> {
   const v5 = session.protocolVersion === 5;
   const { config, hooks } = session.env;
-  if (packet.subscriptions.length === 0) throw new ProtocolError(ReasonCode.ProtocolError, 'SUBSCRIBE without a topic filter [MQTT-3.8.3-2]');
+  if (packet.subscriptions.length === 0)
+    throw new ProtocolError(ReasonCode.ProtocolError, 'SUBSCRIBE without a topic filter [MQTT-3.8.3-2]');
   if (v5 && packet.subscriptions.some((s) => s.nl === true && parseSharedFilter(s.topic) !== undefined)) {
     throw new ProtocolError(ReasonCode.ProtocolError, 'No Local on a shared subscription [MQTT-3.8.3-4]');
   }
@@ -49,15 +56,25 @@ export function handleSubscribe(session: SubscribeContext, packet: mqttPacket.IS
   if (invalid.length > 0) state.problems.push(`invalid topic filter: ${invalid.join(', ')}`);
   const hook = versioned(session, 'auth_on_subscribe');
   if (asked.length === 0 || !hooks.has(hook)) return runtimeAllowed(session, packet, asked, state);
-  const args: unknown[] = [session.username, session.subscriberId, asked.map((a): SubscribeTopic => ({ topic: a.sub.topic, qos: a.sub.qos }))];
+  const args: unknown[] = [
+    session.username,
+    session.subscriberId,
+    asked.map((a): SubscribeTopic => ({ topic: a.sub.topic, qos: a.sub.qos })),
+  ];
   if (v5) args.push(packet.properties ?? {});
   const outcome = hooks.tillOk<SubscribeModifiers>(hook, args);
-  const decide = (o: ChainOutcome<SubscribeModifiers>): void | Promise<void> => runtimeAllowed(session, packet, authorize(session, asked, o, state), state);
+  const decide = (o: ChainOutcome<SubscribeModifiers>): void | Promise<void> =>
+    runtimeAllowed(session, packet, authorize(session, asked, o, state), state);
   return session.whenAnswered(outcome, decide);
 }
 
 function validFilter(filter: string, maxLength: number, maxLevels: number): boolean {
-  return parseSharedFilter(filter) !== null && isValidTopicFilter(filter) && Buffer.byteLength(filter) <= maxLength && topicLevelCount(filter) <= maxLevels;
+  return (
+    parseSharedFilter(filter) !== null &&
+    isValidTopicFilter(filter) &&
+    Buffer.byteLength(filter) <= maxLength &&
+    topicLevelCount(filter) <= maxLevels
+  );
 }
 
 /**
@@ -77,7 +94,12 @@ function authorize(session: SubscribeContext, asked: Asked[], outcome: ChainOutc
       asked.forEach((a, k) => {
         const m = mods[k];
         const qos = m?.qos;
-        if (m && (qos === 0 || qos === 1 || qos === 2) && typeof m.topic === 'string' && validFilter(m.topic, config.maxTopicLength, config.maxTopicLevels)) {
+        if (
+          m &&
+          (qos === 0 || qos === 1 || qos === 2) &&
+          typeof m.topic === 'string' &&
+          validFilter(m.topic, config.maxTopicLength, config.maxTopicLevels)
+        ) {
           allowed.push({ index: a.index, sub: { ...a.sub, topic: m.topic, qos: qos as QoS } });
         } else {
           state.codes[a.index] = denied;
@@ -86,7 +108,10 @@ function authorize(session: SubscribeContext, asked: Asked[], outcome: ChainOutc
       if (allowed.length < asked.length) state.problems.push('not authorized');
       return allowed;
     }
-    session.env.log.warn({ clientId: session.clientId, modifiers: mods }, 'auth_on_subscribe modifiers must list every filter; refusing them all');
+    session.env.log.warn(
+      { clientId: session.clientId, modifiers: mods },
+      'auth_on_subscribe modifiers must list every filter; refusing them all',
+    );
   }
   const code = v5 && outcome.kind === 'error' ? refusalOf(outcome.reason, ReasonCode.NotAuthorized).reasonCode : denied;
   for (const a of asked) state.codes[a.index] = code;
@@ -98,7 +123,12 @@ function authorize(session: SubscribeContext, asked: Asked[], outcome: ChainOutc
  * The runtime's is_allowed('subscribe', filter, SUBSCRIBE packet) for each
  * filter the plugins allowed; a refused one gets 0x87 (3.1.1: 0x80).
  */
-function runtimeAllowed(session: SubscribeContext, packet: mqttPacket.ISubscribePacket, allowed: Asked[], state: SubackState): void | Promise<void> {
+function runtimeAllowed(
+  session: SubscribeContext,
+  packet: mqttPacket.ISubscribePacket,
+  allowed: Asked[],
+  state: SubackState,
+): void | Promise<void> {
   const { runtime } = session.env;
   if (!runtime.checksAccess || allowed.length === 0) return store(session, packet, allowed, state);
   const answers = allowed.map((a) => runtime.allowed('subscribe', a.sub.topic, packet, session.userContext));
@@ -123,7 +153,11 @@ function store(session: SubscribeContext, packet: mqttPacket.ISubscribePacket, a
   for (const { index, sub } of allowed) {
     const qos = sub.qos;
     session.subscribe(sub.topic, {
-      qos, noLocal: v5 && sub.nl === true, retainAsPublished: v5 && sub.rap === true, retainHandling: v5 ? sub.rh ?? 0 : 0, subscriptionId,
+      qos,
+      noLocal: v5 && sub.nl === true,
+      retainAsPublished: v5 && sub.rap === true,
+      retainHandling: v5 ? (sub.rh ?? 0) : 0,
+      subscriptionId,
     });
     state.codes[index] = qos;
   }
@@ -135,13 +169,18 @@ function store(session: SubscribeContext, packet: mqttPacket.ISubscribePacket, a
   const { hooks } = session.env;
   const hook = versioned(session, 'on_subscribe');
   if (allowed.length === 0 || !hooks.has(hook)) return suback();
-  const args: unknown[] = [session.username, session.subscriberId, allowed.map((a): SubscribeTopic => ({ topic: a.sub.topic, qos: a.sub.qos }))];
+  const args: unknown[] = [
+    session.username,
+    session.subscriberId,
+    allowed.map((a): SubscribeTopic => ({ topic: a.sub.topic, qos: a.sub.qos })),
+  ];
   if (v5) args.push(packet.properties ?? {});
   return session.whenAnswered(hooks.all(hook, args), suback);
 }
 
 export function handleUnsubscribe(session: SubscribeContext, packet: mqttPacket.IUnsubscribePacket): void | Promise<void> {
-  if (packet.unsubscriptions.length === 0) throw new ProtocolError(ReasonCode.ProtocolError, 'UNSUBSCRIBE without a topic filter [MQTT-3.10.3-2]');
+  if (packet.unsubscriptions.length === 0)
+    throw new ProtocolError(ReasonCode.ProtocolError, 'UNSUBSCRIBE without a topic filter [MQTT-3.10.3-2]');
   const { hooks } = session.env;
   const hook = versioned(session, 'on_unsubscribe');
   if (!hooks.has(hook)) return unsubscribe(session, packet, packet.unsubscriptions);
@@ -150,7 +189,8 @@ export function handleUnsubscribe(session: SubscribeContext, packet: mqttPacket.
   const outcome = hooks.tillOk<string[]>(hook, args);
   // `{ ok: filters }` rewrites the filters; any other answer (an error, no plugin deciding) removes them unchanged, as in VerneMQ.
   const decide = (o: ChainOutcome<string[]>): void => {
-    const rewritten = o.kind === 'ok' && Array.isArray(o.modifiers) && o.modifiers.every((f) => typeof f === 'string') ? o.modifiers : undefined;
+    const rewritten =
+      o.kind === 'ok' && Array.isArray(o.modifiers) && o.modifiers.every((f) => typeof f === 'string') ? o.modifiers : undefined;
     unsubscribe(session, packet, rewritten ?? packet.unsubscriptions);
   };
   return session.whenAnswered(outcome, decide);

@@ -9,7 +9,11 @@ export class TokenBucket {
   private last: number;
   private readonly capacity: number;
 
-  constructor(private readonly ratePerSecond: number, burst: number, now: number) {
+  constructor(
+    private readonly ratePerSecond: number,
+    burst: number,
+    now: number,
+  ) {
     this.capacity = ratePerSecond + burst;
     this.tokens = this.capacity;
     this.last = now;

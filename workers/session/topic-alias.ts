@@ -20,7 +20,10 @@ export class InboundAliases {
    */
   resolve(alias: number, topic: string): string {
     if (alias === 0 || alias > this.maximum) {
-      throw new ProtocolError(ReasonCode.TopicAliasInvalid, `Topic Alias ${alias} outside 1..${this.maximum} [MQTT-3.3.2-8] [MQTT-3.3.2-9]`);
+      throw new ProtocolError(
+        ReasonCode.TopicAliasInvalid,
+        `Topic Alias ${alias} outside 1..${this.maximum} [MQTT-3.3.2-8] [MQTT-3.3.2-9]`,
+      );
     }
     if (topic !== '') {
       this.topics.set(alias, topic);

@@ -31,7 +31,10 @@ Options:
 Command-line options win over the config file. SIGHUP makes the bundled
 plugins (shoal/passwd, shoal/acl) re-read their files.`;
 
-export interface CliOptions { help: boolean; config: Partial<BrokerConfig> }
+export interface CliOptions {
+  help: boolean;
+  config: Partial<BrokerConfig>;
+}
 
 export function parseCli(argv: string[]): CliOptions {
   const { values } = parseArgs({

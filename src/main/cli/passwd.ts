@@ -41,8 +41,13 @@ export async function runPasswd(argv: string[], input: NodeJS.ReadableStream = p
     process.stderr.write(`${PASSWD_USAGE}\n`);
     return 2;
   }
-  if (user === '' || user.includes(':') || /[\r\n]/.test(user)) throw new TypeError(`user "${user}": a username must be non-empty, without ':' or line breaks`);
-  const lines = existsSync(file) ? readFileSync(file, 'utf8').split(/\r?\n/).filter((line) => line.trim() !== '') : [];
+  if (user === '' || user.includes(':') || /[\r\n]/.test(user))
+    throw new TypeError(`user "${user}": a username must be non-empty, without ':' or line breaks`);
+  const lines = existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split(/\r?\n/)
+        .filter((line) => line.trim() !== '')
+    : [];
   parsePasswordFile(lines.join('\n'), file); // refuse to rewrite a malformed file
   const others = lines.filter((line) => line.trim().slice(0, line.trim().indexOf(':')) !== user || line.trim().startsWith('#'));
   if (values.D === true) {

@@ -14,14 +14,22 @@ import type { HostHandle, HostLauncher } from './host-handle.js';
 
 export class InlineHosts implements HostLauncher {
   /** `inProcess`: the live list of the broker's in-process plugins. */
-  constructor(private readonly config: BrokerConfig, private readonly log: Logger, private readonly inProcess: readonly NamedPlugin[]) {}
+  constructor(
+    private readonly config: BrokerConfig,
+    private readonly log: Logger,
+    private readonly inProcess: readonly NamedPlugin[],
+  ) {}
 
   start(index: number): HostHandle {
     const [routerSide, hostSide] = inlineEndpoints();
     const log = this.log.child({ host: index });
     const { plugins } = this.config;
     const modules = plugins.length > 0 ? loadPlugins(plugins, index, log) : [];
-    const host = new ActorHost(index, this.config, hostSide, log, undefined, { modules, inProcess: this.inProcess, runtime: loadRuntime(this.config.runtime, index, log) });
+    const host = new ActorHost(index, this.config, hostSide, log, undefined, {
+      modules,
+      inProcess: this.inProcess,
+      runtime: loadRuntime(this.config.runtime, index, log),
+    });
     return { index, endpoint: routerSide, control: host.control, exited: host.stopped };
   }
 

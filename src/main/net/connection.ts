@@ -39,7 +39,10 @@ export interface ConnectionOwner {
 }
 
 /** The TransportInfo of a socket (or any stream with its address fields): its peer's address, or '' and 0 where it has none. */
-export function transportOf(type: TransportName, socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): TransportInfo {
+export function transportOf(
+  type: TransportName,
+  socket: { remoteAddress?: string | undefined; remotePort?: number | undefined },
+): TransportInfo {
   return { type, remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0 };
 }
 
@@ -152,7 +155,17 @@ export class Connection {
     if (header.command === 'proxy' && header.source) {
       this.transportInfo = { ...this.transportInfo, remoteAddress: header.source.address, remotePort: header.source.port };
     }
-    this.log.debug({ connId: this.id, proxy: socketAddress, version: header.version, command: header.command, source: header.source, destination: header.destination }, 'PROXY protocol header');
+    this.log.debug(
+      {
+        connId: this.id,
+        proxy: socketAddress,
+        version: header.version,
+        command: header.command,
+        source: header.source,
+        destination: header.destination,
+      },
+      'PROXY protocol header',
+    );
     return result.rest;
   }
 
@@ -191,7 +204,11 @@ export class Connection {
     const repaired = lost.repair(bytes, this.maxOutgoingPacketSize);
     if (repaired !== undefined) return repaired;
     if (qos0) this.dropQos0(bytes, 'max_packet_size_exceeded');
-    else this.abort(ReasonCode.ImplementationSpecificError, 'a PUBLISH with a Topic Alias the client missed exceeds its Maximum Packet Size with the topic');
+    else
+      this.abort(
+        ReasonCode.ImplementationSpecificError,
+        'a PUBLISH with a Topic Alias the client missed exceeds its Maximum Packet Size with the topic',
+      );
     return undefined;
   }
 

@@ -40,7 +40,10 @@ export interface ProxyHeader {
 }
 
 /** A complete header and the bytes after it (the client's first MQTT bytes, possibly none). */
-export interface ProxyHeaderResult { header: ProxyHeader; rest: Buffer }
+export interface ProxyHeaderResult {
+  header: ProxyHeader;
+  rest: Buffer;
+}
 
 /** Whether `buf` is a prefix of `of` (or `of` a prefix of `buf`) over their common length. */
 function matchesPrefix(buf: Buffer, of: Buffer): boolean {
@@ -73,7 +76,8 @@ function parseV1(buf: Buffer): ProxyHeaderResult | undefined {
   const end = buf.subarray(0, PROXY_V1_MAX_BYTES).indexOf('\r\n', 0, 'latin1');
   if (end === -1) {
     if (buf.length >= PROXY_V1_MAX_BYTES) throw new ProxyProtocolError(`PROXY v1: no CRLF within ${PROXY_V1_MAX_BYTES} bytes`);
-    for (const byte of buf) if (byte !== 0x0d && (byte < 0x20 || byte > 0x7e)) throw new ProxyProtocolError('PROXY v1: byte outside printable ASCII');
+    for (const byte of buf)
+      if (byte !== 0x0d && (byte < 0x20 || byte > 0x7e)) throw new ProxyProtocolError('PROXY v1: byte outside printable ASCII');
     return undefined;
   }
   const line = buf.toString('latin1', 0, end);
@@ -83,7 +87,8 @@ function parseV1(buf: Buffer): ProxyHeaderResult | undefined {
   const protocol = fields[1];
   if (protocol === 'UNKNOWN') return { header: { version: 1, command: 'local' }, rest };
   if (protocol !== 'TCP4' && protocol !== 'TCP6') throw new ProxyProtocolError(`PROXY v1: unknown protocol ${JSON.stringify(protocol)}`);
-  if (fields.length !== 6) throw new ProxyProtocolError(`PROXY v1: expected "PROXY ${protocol} src dst sport dport", got ${JSON.stringify(line)}`);
+  if (fields.length !== 6)
+    throw new ProxyProtocolError(`PROXY v1: expected "PROXY ${protocol} src dst sport dport", got ${JSON.stringify(line)}`);
   const [, , src = '', dst = '', sport = '', dport = ''] = fields;
   const valid = protocol === 'TCP4' ? isIPv4 : isIPv6;
   for (const address of [src, dst]) {
@@ -111,10 +116,16 @@ export function formatIPv6(bytes: Buffer): string {
   let bestStart = -1;
   let bestLength = 1;
   for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) { i++; continue; }
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) { bestStart = i; bestLength = j - i; }
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
     i = j;
   }
   const hex = groups.map((g) => g.toString(16));
@@ -157,7 +168,8 @@ function parseV2(buf: Buffer): ProxyHeaderResult | undefined {
 function v2TcpAddresses(body: Buffer, family: 'IPv4' | 'IPv6'): ProxyHeader {
   const size = family === 'IPv4' ? 4 : 16;
   const needed = 2 * size + 4;
-  if (body.length < needed) throw new ProxyProtocolError(`PROXY v2: TCP${family === 'IPv4' ? 4 : 6} addresses need ${needed} bytes, got ${body.length}`);
+  if (body.length < needed)
+    throw new ProxyProtocolError(`PROXY v2: TCP${family === 'IPv4' ? 4 : 6} addresses need ${needed} bytes, got ${body.length}`);
   const format = family === 'IPv4' ? (bytes: Buffer): string => bytes.join('.') : formatIPv6;
   return {
     version: 2,

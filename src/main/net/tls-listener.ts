@@ -41,9 +41,22 @@ export function tlsServerOptions(config: BrokerConfig): TlsOptions {
   return options;
 }
 
-function logTlsErrors(server: { on(event: 'tlsClientError', listener: (err: Error, socket: TLSSocket) => void): unknown }, type: Extract<TransportName, 'tls' | 'wss'>, log: Logger): void {
+function logTlsErrors(
+  server: { on(event: 'tlsClientError', listener: (err: Error, socket: TLSSocket) => void): unknown },
+  type: Extract<TransportName, 'tls' | 'wss'>,
+  log: Logger,
+): void {
   server.on('tlsClientError', (err, socket) => {
-    log.warn({ err: err.message, code: (err as NodeJS.ErrnoException).code, type, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort }, 'TLS client error');
+    log.warn(
+      {
+        err: err.message,
+        code: (err as NodeJS.ErrnoException).code,
+        type,
+        remoteAddress: socket.remoteAddress,
+        remotePort: socket.remotePort,
+      },
+      'TLS client error',
+    );
   });
 }
 

@@ -224,7 +224,9 @@ export function ownListener(type: TransportName, server: NetServer, sockets: Set
       const address = server.address();
       return address !== null && typeof address === 'object' ? address : undefined;
     },
-    stop: () => { void stop(); },
+    stop: () => {
+      void stop();
+    },
     close: async () => {
       const done = stop();
       for (const socket of sockets) socket.destroy();
@@ -237,7 +239,13 @@ export function ownListener(type: TransportName, server: NetServer, sockets: Set
  * Starts a WebSocket listener on `port` of `config.host` with `server`
  * (a new HTTP or HTTPS server); resolves once it listens.
  */
-export async function listenWebSocket(server: HttpServer | HttpsServer, port: number, config: BrokerConfig, accept: AcceptStream, log: Logger): Promise<Listener> {
+export async function listenWebSocket(
+  server: HttpServer | HttpsServer,
+  port: number,
+  config: BrokerConfig,
+  accept: AcceptStream,
+  log: Logger,
+): Promise<Listener> {
   const type = server instanceof TlsServer ? 'wss' : 'ws';
   const sockets = trackSockets(server);
   const ws = attachWebSocket(server, { path: config.wsPath, type, maxPayload: config.maxIncomingPacketSize, accept, log, exclusive: true });

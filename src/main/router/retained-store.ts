@@ -82,7 +82,8 @@ export class MemoryRetainedStore implements RetainedStore {
   }
 
   stats(): RetainedStoreStats {
-    let count = 0, bytes = 0;
+    let count = 0,
+      bytes = 0;
     for (const topics of this.#pools.values()) {
       count += topics.size;
       bytes += topics.memoryBytes;
@@ -290,13 +291,7 @@ function estimateBytes(msg: AppMessage): number {
 }
 
 /** Visits the unexpired messages under `node` that match `levels[i..]`. */
-function matchFrom(
-  node: TopicNode,
-  levels: string[],
-  i: number,
-  now: number,
-  visit: (msg: AppMessage) => void,
-): void {
+function matchFrom(node: TopicNode, levels: string[], i: number, now: number, visit: (msg: AppMessage) => void): void {
   if (i === levels.length) {
     visitEntry(node.entry, now, visit);
     return;

@@ -157,7 +157,9 @@ export class Router {
     if (!isPromise(done)) return;
     this.sweeping = true;
     done.then(
-      () => { this.sweeping = false; },
+      () => {
+        this.sweeping = false;
+      },
       (err: unknown) => {
         this.sweeping = false;
         this.storeFailed(err, { operation: 'sweepExpired' });
@@ -181,7 +183,8 @@ export class Router {
   private retain(pool: string, message: AppMessage, now: number): void {
     const clear = message.payload.length === 0;
     const done = clear ? this.retained.delete(pool, message.topic) : this.retained.set(pool, ownedMessage(message), now);
-    if (isPromise(done)) done.catch((err: unknown) => this.storeFailed(err, { operation: clear ? 'delete' : 'set', pool, topic: message.topic }));
+    if (isPromise(done))
+      done.catch((err: unknown) => this.storeFailed(err, { operation: clear ? 'delete' : 'set', pool, topic: message.topic }));
   }
 
   private forward(bridge: RouterBridge, pool: string, message: AppMessage): void {

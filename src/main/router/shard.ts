@@ -55,7 +55,11 @@ export class Shard {
       this.pools.set(req.pool, trie);
     }
     const subscription: Subscription = {
-      pool: req.pool, qos: req.qos, noLocal: req.noLocal, retainAsPublished: req.retainAsPublished, subscriptionId: req.subscriptionId,
+      pool: req.pool,
+      qos: req.qos,
+      noLocal: req.noLocal,
+      retainAsPublished: req.retainAsPublished,
+      subscriptionId: req.subscriptionId,
     };
     if (trie.add(req.filter, req.sid, subscription)) this.interest.added(req.pool, req.filter);
     filters.set(key, subscription);

@@ -52,7 +52,10 @@ export class SharedGroups {
   private memberCount = 0;
 
   /** `interest` hears of every group created (its first member) and removed (its last). */
-  constructor(private readonly strategy: SharedSubscriptionStrategy, private readonly interest: Interest) {}
+  constructor(
+    private readonly strategy: SharedSubscriptionStrategy,
+    private readonly interest: Interest,
+  ) {}
 
   /** Members over all groups. */
   get size(): number {
@@ -82,7 +85,12 @@ export class SharedGroups {
       return;
     }
     group.members.push({
-      host, sid: req.sid, qos: req.qos, retainAsPublished: req.retainAsPublished, subscriptionId: req.subscriptionId, online: true,
+      host,
+      sid: req.sid,
+      qos: req.qos,
+      retainAsPublished: req.retainAsPublished,
+      subscriptionId: req.subscriptionId,
+      online: true,
     });
     this.memberCount++;
     const key = sessionKey(host, req.sid);
@@ -155,7 +163,13 @@ export class SharedGroups {
    * back: picks another member, or the same one when it is the only member
    * left. Returns the host and target, or undefined when the group is gone.
    */
-  redispatch(host: number, pool: string, sid: number, share: string, message: AppMessage): { host: number; target: DeliveryTarget } | undefined {
+  redispatch(
+    host: number,
+    pool: string,
+    sid: number,
+    share: string,
+    message: AppMessage,
+  ): { host: number; target: DeliveryTarget } | undefined {
     const group = this.pools.get(pool)?.byShare.get(share);
     if (!group) return undefined;
     const from = group.members.find((m) => m.host === host && m.sid === sid);

@@ -12,7 +12,10 @@ export interface BatchEndpoint {
   close(): void;
 }
 
-interface BatchEnvelope { b: ArrayBuffer; n: number }
+interface BatchEnvelope {
+  b: ArrayBuffer;
+  n: number;
+}
 
 export function portEndpoint(port: MessagePort): BatchEndpoint {
   return {
@@ -45,7 +48,9 @@ export function inlineEndpoints(): [BatchEndpoint, BatchEndpoint] {
       post(buffer, length) {
         const peer = handlers[other];
         if (closed[self] || closed[other] || !peer) return;
-        queueMicrotask(() => { if (!closed[other]) peer(Buffer.from(buffer, 0, length)); });
+        queueMicrotask(() => {
+          if (!closed[other]) peer(Buffer.from(buffer, 0, length));
+        });
       },
       onBatch(handler) {
         handlers[self] = handler;

@@ -97,11 +97,29 @@ export type ControlFrame =
 /** Every frame from an actor host to the main thread. */
 export type ToRouter = ConnectionFrame | RoutingFrame | ControlFrame;
 
-const S_OPEN = 1, S_PACKET = 2, S_CLOSED = 3, S_DELIVER = 4, S_PLUGINS = 5, S_HOOK_RESULT = 6, S_DROPPED = 7;
-const R_SEND = 1, R_END = 2, R_ACCEPTED = 3, R_PUBLISH = 4, R_SUBSCRIBE = 5, R_UNSUBSCRIBE = 6, R_SESSION_ENDED = 7, R_EVENT = 8, R_CREDIT = 9;
-const R_REDISPATCH = 10, R_PRESENCE = 11, R_HOOK_CALL = 12;
+const S_OPEN = 1,
+  S_PACKET = 2,
+  S_CLOSED = 3,
+  S_DELIVER = 4,
+  S_PLUGINS = 5,
+  S_HOOK_RESULT = 6,
+  S_DROPPED = 7;
+const R_SEND = 1,
+  R_END = 2,
+  R_ACCEPTED = 3,
+  R_PUBLISH = 4,
+  R_SUBSCRIBE = 5,
+  R_UNSUBSCRIBE = 6,
+  R_SESSION_ENDED = 7,
+  R_EVENT = 8,
+  R_CREDIT = 9;
+const R_REDISPATCH = 10,
+  R_PRESENCE = 11,
+  R_HOOK_CALL = 12;
 /** Target flags of a deliver frame, next to the QoS in the low two bits. */
-const T_RETAIN = 4, T_SHARE = 8, T_STORED = 16;
+const T_RETAIN = 4,
+  T_SHARE = 8,
+  T_STORED = 16;
 
 // ── towards a session ────────────────────────────────────────────────────────
 
@@ -158,7 +176,8 @@ export function writeHookResult(w: BatchWriter, callId: number, result: string):
 export function readToSession(r: BatchReader): ToSession {
   const kind = r.u8();
   switch (kind) {
-    case S_PACKET: return { kind: 'packet', connId: r.u32(), packet: r.bytes() };
+    case S_PACKET:
+      return { kind: 'packet', connId: r.u32(), packet: r.bytes() };
     case S_DELIVER: {
       const message = readAppMessage(r);
       const n = r.u32();
@@ -181,11 +200,16 @@ export function readToSession(r: BatchReader): ToSession {
       const meta = JSON.parse(r.str()) as { clientId: string; clientIdAssigned: boolean; transport: TransportInfo };
       return { kind: 'open', connId, ...meta, packet: r.bytes() };
     }
-    case S_CLOSED: return { kind: 'closed', connId: r.u32(), reason: r.str() };
-    case S_DROPPED: return { kind: 'dropped', connId: r.u32(), reason: r.u8() === 0 ? 'queue_full' : 'max_packet_size_exceeded', packet: r.bytes() };
-    case S_PLUGINS: return { kind: 'plugins', hooks: JSON.parse(r.str()) as string[] };
-    case S_HOOK_RESULT: return { kind: 'hookResult', callId: r.u32(), result: r.str() };
-    default: throw new Error(`unknown ToSession frame kind ${kind}`);
+    case S_CLOSED:
+      return { kind: 'closed', connId: r.u32(), reason: r.str() };
+    case S_DROPPED:
+      return { kind: 'dropped', connId: r.u32(), reason: r.u8() === 0 ? 'queue_full' : 'max_packet_size_exceeded', packet: r.bytes() };
+    case S_PLUGINS:
+      return { kind: 'plugins', hooks: JSON.parse(r.str()) as string[] };
+    case S_HOOK_RESULT:
+      return { kind: 'hookResult', callId: r.u32(), result: r.str() };
+    default:
+      throw new Error(`unknown ToSession frame kind ${kind}`);
   }
 }
 
@@ -202,7 +226,13 @@ export function writeEnd(w: BatchWriter, connId: number): void {
   w.u32(connId);
 }
 
-export function writeAccepted(w: BatchWriter, connId: number, keepalive: number, maxPacketSize: number, maxOutgoingPacketSize: number): void {
+export function writeAccepted(
+  w: BatchWriter,
+  connId: number,
+  keepalive: number,
+  maxPacketSize: number,
+  maxOutgoingPacketSize: number,
+): void {
   w.u8(R_ACCEPTED);
   w.u32(connId);
   w.u32(keepalive);
@@ -273,38 +303,57 @@ export function writeHookCall(w: BatchWriter, callId: number, hook: string, args
 export function readToRouter(r: BatchReader): ToRouter {
   const kind = r.u8();
   switch (kind) {
-    case R_SEND: return { kind: 'send', connId: r.u32(), bytes: r.bytes() };
-    case R_PUBLISH: return { kind: 'publish', pool: r.str(), sid: r.u32(), message: readAppMessage(r) };
-    case R_END: return { kind: 'end', connId: r.u32() };
-    case R_ACCEPTED: return { kind: 'accepted', connId: r.u32(), keepalive: r.u32(), maxPacketSize: r.u32(), maxOutgoingPacketSize: r.u32() };
+    case R_SEND:
+      return { kind: 'send', connId: r.u32(), bytes: r.bytes() };
+    case R_PUBLISH:
+      return { kind: 'publish', pool: r.str(), sid: r.u32(), message: readAppMessage(r) };
+    case R_END:
+      return { kind: 'end', connId: r.u32() };
+    case R_ACCEPTED:
+      return { kind: 'accepted', connId: r.u32(), keepalive: r.u32(), maxPacketSize: r.u32(), maxOutgoingPacketSize: r.u32() };
     case R_SUBSCRIBE: {
       const pool = r.str();
       const sid = r.u32();
       const filter = r.str();
       const flags = r.u8();
       return {
-        kind: 'subscribe', pool, sid, filter, qos: (flags & 3) as QoS,
-        noLocal: (flags & 4) !== 0, retainAsPublished: (flags & 8) !== 0, sendRetained: (flags & 16) !== 0,
+        kind: 'subscribe',
+        pool,
+        sid,
+        filter,
+        qos: (flags & 3) as QoS,
+        noLocal: (flags & 4) !== 0,
+        retainAsPublished: (flags & 8) !== 0,
+        sendRetained: (flags & 16) !== 0,
         subscriptionId: r.u32(),
       };
     }
-    case R_UNSUBSCRIBE: return { kind: 'unsubscribe', pool: r.str(), sid: r.u32(), filter: r.str() };
-    case R_SESSION_ENDED: return { kind: 'sessionEnded', sid: r.u32() };
-    case R_CREDIT: return { kind: 'credit', batches: r.u32() };
-    case R_REDISPATCH: return { kind: 'redispatch', pool: r.str(), sid: r.u32(), share: r.str(), message: readAppMessage(r) };
-    case R_PRESENCE: return { kind: 'presence', sid: r.u32(), online: r.u8() === 1 };
-    case R_HOOK_CALL: return { kind: 'hookCall', callId: r.u32(), hook: r.str(), args: r.str() };
+    case R_UNSUBSCRIBE:
+      return { kind: 'unsubscribe', pool: r.str(), sid: r.u32(), filter: r.str() };
+    case R_SESSION_ENDED:
+      return { kind: 'sessionEnded', sid: r.u32() };
+    case R_CREDIT:
+      return { kind: 'credit', batches: r.u32() };
+    case R_REDISPATCH:
+      return { kind: 'redispatch', pool: r.str(), sid: r.u32(), share: r.str(), message: readAppMessage(r) };
+    case R_PRESENCE:
+      return { kind: 'presence', sid: r.u32(), online: r.u8() === 1 };
+    case R_HOOK_CALL:
+      return { kind: 'hookCall', callId: r.u32(), hook: r.str(), args: r.str() };
     case R_EVENT: {
       const e = JSON.parse(r.str()) as { name: SessionEventName; clientId: string; detail: Record<string, unknown> };
       return { kind: 'event', ...e };
     }
-    default: throw new Error(`unknown ToRouter frame kind ${kind}`);
+    default:
+      throw new Error(`unknown ToRouter frame kind ${kind}`);
   }
 }
 
 // ── the application message ──────────────────────────────────────────────────
 
-const F_RETAIN = 4, F_PROPS = 8, F_EXPIRY = 16;
+const F_RETAIN = 4,
+  F_PROPS = 8,
+  F_EXPIRY = 16;
 
 function writeAppMessage(w: BatchWriter, m: AppMessage): void {
   const hasProps = m.properties !== undefined;

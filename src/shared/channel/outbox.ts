@@ -6,7 +6,10 @@
 import { BatchWriter } from './batch-writer.js';
 import type { BatchEndpoint } from './endpoint.js';
 
-export interface OutboxLimits { batchFlushBytes: number; batchFlushFrames: number }
+export interface OutboxLimits {
+  batchFlushBytes: number;
+  batchFlushFrames: number;
+}
 
 export class Outbox {
   readonly writer: BatchWriter;
@@ -15,7 +18,10 @@ export class Outbox {
   /** Batches posted so far (inbound flow control compares it with the host's credits). */
   posted = 0;
 
-  constructor(private readonly endpoint: BatchEndpoint, private readonly limits: OutboxLimits) {
+  constructor(
+    private readonly endpoint: BatchEndpoint,
+    private readonly limits: OutboxLimits,
+  ) {
     this.writer = new BatchWriter(Math.min(limits.batchFlushBytes, 64 * 1024));
   }
 

@@ -18,8 +18,12 @@ export function parsePacket(bytes: Buffer, protocolVersion: number): Packet {
   const parser = mqttPacket.parser({ protocolVersion: protocolVersion as 3 | 4 | 5 });
   let packet: Packet | undefined;
   let error: Error | undefined;
-  parser.on('packet', (p: Packet) => { packet ??= p; });
-  parser.on('error', (e: Error) => { error ??= e; });
+  parser.on('packet', (p: Packet) => {
+    packet ??= p;
+  });
+  parser.on('error', (e: Error) => {
+    error ??= e;
+  });
   parser.parse(bytes);
   if (error) throw new ProtocolError(protocolErrorCode(error.message), error.message);
   if (!packet) throw new ProtocolError(ReasonCode.MalformedPacket, 'truncated packet');
@@ -66,7 +70,11 @@ export function generateWithReason(packet: Packet, reasonString: string | undefi
  * (the client learns why, if not where to go); undefined when even that is
  * too large.
  */
-export function generateDisconnect(disconnect: mqttPacket.IDisconnectPacket, reasonString: string | undefined, maxPacketSize: number): Buffer | undefined {
+export function generateDisconnect(
+  disconnect: mqttPacket.IDisconnectPacket,
+  reasonString: string | undefined,
+  maxPacketSize: number,
+): Buffer | undefined {
   const bytes = generateWithReason(disconnect, reasonString, maxPacketSize);
   if (bytes !== undefined || disconnect.properties?.serverReference === undefined) return bytes;
   const bare = generatePacket({ cmd: 'disconnect', reasonCode: disconnect.reasonCode }, 5);

@@ -5,7 +5,10 @@
  * or a plain close (3.1.1). Used on every thread.
  */
 export class ProtocolError extends Error {
-  constructor(readonly reasonCode: number, message: string) {
+  constructor(
+    readonly reasonCode: number,
+    message: string,
+  ) {
     super(message);
     this.name = 'ProtocolError';
   }

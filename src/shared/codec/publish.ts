@@ -238,13 +238,28 @@ export function peekTopicAlias(packet: Buffer): TopicAliasPeek {
   const end = pos + section.value;
   while (pos < end) {
     switch (packet[pos++]) {
-      case 0x23: return { topicStart, topicEnd, alias: packet.readUInt16BE(pos) };
-      case 0x01: pos += 1; break; // Payload Format Indicator
-      case 0x02: pos += 4; break; // Message Expiry Interval
-      case 0x03: case 0x08: case 0x09: pos += 2 + packet.readUInt16BE(pos); break; // Content Type, Response Topic, Correlation Data
-      case 0x26: pos += 2 + packet.readUInt16BE(pos); pos += 2 + packet.readUInt16BE(pos); break; // User Property
-      case 0x0b: pos += readRemainingLength(packet, pos)!.bytes; break; // Subscription Identifier
-      default: return { topicStart, topicEnd, alias: 0 };
+      case 0x23:
+        return { topicStart, topicEnd, alias: packet.readUInt16BE(pos) };
+      case 0x01:
+        pos += 1;
+        break; // Payload Format Indicator
+      case 0x02:
+        pos += 4;
+        break; // Message Expiry Interval
+      case 0x03:
+      case 0x08:
+      case 0x09:
+        pos += 2 + packet.readUInt16BE(pos);
+        break; // Content Type, Response Topic, Correlation Data
+      case 0x26:
+        pos += 2 + packet.readUInt16BE(pos);
+        pos += 2 + packet.readUInt16BE(pos);
+        break; // User Property
+      case 0x0b:
+        pos += readRemainingLength(packet, pos)!.bytes;
+        break; // Subscription Identifier
+      default:
+        return { topicStart, topicEnd, alias: 0 };
     }
   }
   return { topicStart, topicEnd, alias: 0 };

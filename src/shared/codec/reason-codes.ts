@@ -50,8 +50,8 @@ export const ReasonCode = {
 
 /** The reason codes a server may send in DISCONNECT (spec 3.14.2.1): every one but 0x04, which only a client sends. */
 export const SERVER_DISCONNECT_CODES: ReadonlySet<number> = new Set([
-  0x00, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8b, 0x8d, 0x8e, 0x8f, 0x90, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9a, 0x9b,
-  0x9c, 0x9d, 0x9e, 0x9f, 0xa0, 0xa1, 0xa2,
+  0x00, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8b, 0x8d, 0x8e, 0x8f, 0x90, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9a, 0x9b, 0x9c, 0x9d,
+  0x9e, 0x9f, 0xa0, 0xa1, 0xa2,
 ]);
 
 /** MQTT 3.1.1 CONNACK return codes (spec 3.2.2.3). */
@@ -67,11 +67,17 @@ export const ConnackReturnCode = {
 /** Maps a 5.0 CONNACK reason code to the closest 3.1.1 return code. */
 export function connackCodeForV3(reasonCode: number): number {
   switch (reasonCode) {
-    case ReasonCode.Success: return ConnackReturnCode.Accepted;
-    case ReasonCode.UnsupportedProtocolVersion: return ConnackReturnCode.UnacceptableProtocolVersion;
-    case ReasonCode.ClientIdentifierNotValid: return ConnackReturnCode.IdentifierRejected;
-    case ReasonCode.BadUserNameOrPassword: return ConnackReturnCode.BadUserNameOrPassword;
-    case ReasonCode.NotAuthorized: return ConnackReturnCode.NotAuthorized;
-    default: return ConnackReturnCode.ServerUnavailable;
+    case ReasonCode.Success:
+      return ConnackReturnCode.Accepted;
+    case ReasonCode.UnsupportedProtocolVersion:
+      return ConnackReturnCode.UnacceptableProtocolVersion;
+    case ReasonCode.ClientIdentifierNotValid:
+      return ConnackReturnCode.IdentifierRejected;
+    case ReasonCode.BadUserNameOrPassword:
+      return ConnackReturnCode.BadUserNameOrPassword;
+    case ReasonCode.NotAuthorized:
+      return ConnackReturnCode.NotAuthorized;
+    default:
+      return ConnackReturnCode.ServerUnavailable;
   }
 }

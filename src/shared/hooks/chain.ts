@@ -24,7 +24,6 @@ export interface NamedPlugin {
 
 type HookFn = (...args: unknown[]) => unknown;
 
-
 /** Interprets one plugin's answer; undefined means `next`. */
 function judge<M>(value: unknown, plugin: string): ChainOutcome<M> | undefined {
   if (value === 'next') return undefined;
@@ -36,7 +35,11 @@ function judge<M>(value: unknown, plugin: string): ChainOutcome<M> | undefined {
   return { kind: 'error', reason: value, plugin };
 }
 
-export function runAllTillOk<M>(plugins: readonly NamedPlugin[], hook: string, args: unknown[]): ChainOutcome<M> | Promise<ChainOutcome<M>> {
+export function runAllTillOk<M>(
+  plugins: readonly NamedPlugin[],
+  hook: string,
+  args: unknown[],
+): ChainOutcome<M> | Promise<ChainOutcome<M>> {
   let found = false;
   const step = (from: number): ChainOutcome<M> | Promise<ChainOutcome<M>> => {
     for (let i = from; i < plugins.length; i++) {
@@ -64,7 +67,12 @@ export function runAllTillOk<M>(plugins: readonly NamedPlugin[], hook: string, a
   return step(0);
 }
 
-export function runAll(plugins: readonly NamedPlugin[], hook: string, args: unknown[], onError: (plugin: string, err: unknown) => void): void | Promise<void> {
+export function runAll(
+  plugins: readonly NamedPlugin[],
+  hook: string,
+  args: unknown[],
+  onError: (plugin: string, err: unknown) => void,
+): void | Promise<void> {
   let pending: Promise<unknown>[] | undefined;
   for (const plugin of plugins) {
     const fn = plugin.hooks[hook];

@@ -3,7 +3,9 @@
  * frames: byte arrays travel as base64, an Error as its message, and an
  * `undefined` argument stays in its position. Used on every thread.
  */
-const BYTES = '$b64', ERROR = '$error', UNDEFINED = '$undefined';
+const BYTES = '$b64',
+  ERROR = '$error',
+  UNDEFINED = '$undefined';
 
 export function toWire(value: unknown): string {
   return JSON.stringify(value, function replacer(this: Record<string, unknown>, key: string, json: unknown) {

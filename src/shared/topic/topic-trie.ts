@@ -21,12 +21,7 @@ class TrieNode<V> {
   hashFilter = '';
 
   isEmpty(): boolean {
-    return (
-      this.children === undefined &&
-      this.plus === undefined &&
-      this.exact === undefined &&
-      this.hash === undefined
-    );
+    return this.children === undefined && this.plus === undefined && this.exact === undefined && this.hash === undefined;
   }
 }
 
@@ -131,12 +126,7 @@ export class TopicTrie<V> {
 }
 
 /** Matches `levels[i..]` against the subtree at `node`, which sits below level i-1. */
-function matchFrom<V>(
-  node: TrieNode<V>,
-  levels: string[],
-  i: number,
-  visit: (key: number, value: V, filter: string) => void,
-): void {
+function matchFrom<V>(node: TrieNode<V>, levels: string[], i: number, visit: (key: number, value: V, filter: string) => void): void {
   // A filter ending in '#' here matches the parent level itself and anything below it.
   if (node.hash !== undefined) visitAll(node.hash, node.hashFilter, visit);
   if (i === levels.length) {
@@ -148,11 +138,7 @@ function matchFrom<V>(
   if (child !== undefined) matchFrom(child, levels, i + 1, visit);
 }
 
-function visitAll<V>(
-  entries: Map<number, V>,
-  filter: string,
-  visit: (key: number, value: V, filter: string) => void,
-): void {
+function visitAll<V>(entries: Map<number, V>, filter: string, visit: (key: number, value: V, filter: string) => void): void {
   for (const [key, value] of entries) visit(key, value, filter);
 }
 

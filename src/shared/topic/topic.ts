@@ -40,12 +40,7 @@ export function topicMatches(filter: string, topic: string): boolean {
 export function isValidTopicName(topic: string): boolean {
   // [MQTT-4.7.3-1] at least one character; [MQTT-3.3.2-2] no wildcard characters;
   // [MQTT-4.7.3-2] no null character.
-  return (
-    topic.length > 0 &&
-    !topic.includes('+') &&
-    !topic.includes('#') &&
-    !topic.includes('\u0000')
-  );
+  return topic.length > 0 && !topic.includes('+') && !topic.includes('#') && !topic.includes('\u0000');
 }
 
 /** A topic filter a SUBSCRIBE may carry. */
@@ -69,9 +64,7 @@ export function isValidTopicFilter(filter: string): boolean {
  * it is one but malformed: an empty group, a group holding `+` or `#`, or a
  * missing or invalid topic filter after the group.
  */
-export function parseSharedFilter(
-  filter: string,
-): { group: string; filter: string } | undefined | null {
+export function parseSharedFilter(filter: string): { group: string; filter: string } | undefined | null {
   if (!filter.startsWith(SHARE_PREFIX)) return undefined;
   const slash = filter.indexOf('/', SHARE_PREFIX.length);
   if (slash <= SHARE_PREFIX.length) return null;
