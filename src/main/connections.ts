@@ -84,7 +84,7 @@ export class Connections {
    * the `open` frame for that host. Anything else closes the connection.
    */
   place(conn: Connection, packet: Buffer): OpenFrame | undefined {
-    if ((packet[0] as number) >> 4 !== CONNECT) {
+    if (packet[0]! >> 4 !== CONNECT) {
       conn.destroy('first packet is not CONNECT [MQTT-3.1.0-1]');
       return undefined;
     }

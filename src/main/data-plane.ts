@@ -105,7 +105,7 @@ export class DataPlane implements ConnectionOwner {
       const outbox = this.outboxes[host] as Outbox;
       writePacket(outbox.writer, conn.id, packet);
       outbox.commit();
-      if (outbox.posted - (this.credited[host] as number) > this.config.maxPendingBatches) this.pauseHost(host);
+      if (outbox.posted - this.credited[host]! > this.config.maxPendingBatches) this.pauseHost(host);
       return;
     }
     const open = this.connections.place(conn, packet);
@@ -151,7 +151,7 @@ export class DataPlane implements ConnectionOwner {
     const reader = new BatchReader(batch);
     while (!reader.done) this.dispatch(host, readToRouter(reader));
     const corked = this.corkedConns;
-    for (let i = 0; i < corked.length; i++) (corked[i] as Connection).uncork();
+    for (let i = 0; i < corked.length; i++) corked[i]!.uncork();
     corked.length = 0;
   }
 
@@ -217,10 +217,10 @@ export class DataPlane implements ConnectionOwner {
   }
 
   private onCredit(host: number, batches: number): void {
-    const credited = (this.credited[host] as number) + batches;
+    const credited = this.credited[host]! + batches;
     this.credited[host] = credited;
     if (!this.paused[host]) return;
-    if ((this.outboxes[host] as Outbox).posted - credited > this.config.maxPendingBatches / 2) return;
+    if (this.outboxes[host]!.posted - credited > this.config.maxPendingBatches / 2) return;
     this.paused[host] = false;
     this.connections.resumeHost(host);
   }

@@ -39,10 +39,10 @@ function signature(stats: Stats): string {
 }
 
 export class WatchedFile<T> {
-  #value: T;
-  #signature: string;
-  #checkedAt: number;
-  #forced = false;
+  private value: T;
+  private signature: string;
+  private checkedAt: number;
+  private forced = false;
 
   constructor(
     readonly path: string,
@@ -50,35 +50,35 @@ export class WatchedFile<T> {
     private readonly log: Logger,
   ) {
     const stats = statSync(path);
-    this.#value = parse(readFileSync(path, 'utf8'));
-    this.#signature = signature(stats);
-    this.#checkedAt = Date.now();
+    this.value = parse(readFileSync(path, 'utf8'));
+    this.signature = signature(stats);
+    this.checkedAt = Date.now();
     const channel = new BroadcastChannel(RELOAD_CHANNEL);
     channel.unref();
     channel.onmessage = () => {
-      this.#forced = true;
+      this.forced = true;
     };
   }
 
   /** The parsed file, re-read first when it changed (checked at most once per CHECK_INTERVAL_MS) or SIGHUP asked. */
   current(): T {
     const now = Date.now();
-    if (!this.#forced && now - this.#checkedAt < CHECK_INTERVAL_MS) return this.#value;
-    const forced = this.#forced;
-    this.#forced = false;
-    this.#checkedAt = now;
+    if (!this.forced && now - this.checkedAt < CHECK_INTERVAL_MS) return this.value;
+    const forced = this.forced;
+    this.forced = false;
+    this.checkedAt = now;
     try {
       const stats = statSync(this.path);
       const sig = signature(stats);
-      if (forced || sig !== this.#signature) {
-        this.#value = this.parse(readFileSync(this.path, 'utf8'));
-        this.#signature = sig;
+      if (forced || sig !== this.signature) {
+        this.value = this.parse(readFileSync(this.path, 'utf8'));
+        this.signature = sig;
         this.log.info({ file: this.path }, 'reloaded');
       }
     } catch (err) {
       this.log.error({ file: this.path, err }, 'reload failed; the rules already loaded stay in force');
     }
-    return this.#value;
+    return this.value;
   }
 }
 

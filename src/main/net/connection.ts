@@ -2,16 +2,16 @@
  * One client transport on the main thread: its byte stream, its framer, its
  * keepalive and connect deadlines, and corked writes flushed once per batch.
  * The stream is any `Duplex`: a TCP or TLS socket, a WebSocket wrapped as a
- * byte stream (src/net/ws-listener.ts), or a stream the embedding
+ * byte stream (src/main/net/ws-listener.ts), or a stream the embedding
  * application hands to `Broker.handle`; one that allows half-open use is
  * closed when its readable side ends, as a listener's socket is. It knows
  * which actor host serves its
  * session, not the session itself. With `proxyProtocol`, the stream starts
- * with a PROXY protocol header (src/net/proxy-protocol.ts): it is read before
+ * with a PROXY protocol header (src/main/net/proxy-protocol.ts): it is read before
  * any MQTT byte, under the same connect deadline, and the real client's
  * address replaces the socket's in `transport`. QoS 0 PUBLISHes to a client
  * that does not read fast enough are dropped here, and the Topic Aliases such
- * drops hide from a 5.0 client are taught again (src/net/lost-aliases.ts).
+ * drops hide from a 5.0 client are taught again (src/main/net/lost-aliases.ts).
  * Main thread.
  */
 import type { Duplex } from 'node:stream';
@@ -172,7 +172,7 @@ export class Connection {
   /** Queues bytes for the socket; a PUBLISH goes through outgoingPublish() first. */
   write(bytes: Uint8Array): void {
     if (this.closed) return;
-    if (((bytes[0] as number) & 0xf0) === 0x30) {
+    if ((bytes[0]! & 0xf0) === 0x30) {
       const publish = this.outgoingPublish(bytes);
       if (publish === undefined) return;
       bytes = publish;
@@ -194,7 +194,7 @@ export class Connection {
    * it on the next one). Returns the bytes to write, undefined when none.
    */
   private outgoingPublish(bytes: Uint8Array): Uint8Array | undefined {
-    const qos0 = ((bytes[0] as number) & 0x06) === 0;
+    const qos0 = (bytes[0]! & 0x06) === 0;
     if (qos0 && this.socket.writableLength > this.maxBufferBytes) {
       this.dropQos0(bytes, 'queue_full');
       return undefined;

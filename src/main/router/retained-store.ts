@@ -50,41 +50,41 @@ class TopicNode {
 
 /** The retained messages of every pool, in memory. */
 export class MemoryRetainedStore implements RetainedStore {
-  readonly #maxMemoryBytes: number;
-  readonly #pools = new Map<string, RetainedTopics>();
+  private readonly maxMemoryBytes: number;
+  private readonly pools = new Map<string, RetainedTopics>();
 
   /** `maxMemoryBytes` bounds each pool's messages on its own. */
   constructor(opts: { maxMemoryBytes: number }) {
-    this.#maxMemoryBytes = opts.maxMemoryBytes;
+    this.maxMemoryBytes = opts.maxMemoryBytes;
   }
 
   set(pool: string, message: AppMessage, now: number): void {
-    let topics = this.#pools.get(pool);
+    let topics = this.pools.get(pool);
     if (topics === undefined) {
-      topics = new RetainedTopics({ maxMemoryBytes: this.#maxMemoryBytes });
-      this.#pools.set(pool, topics);
+      topics = new RetainedTopics({ maxMemoryBytes: this.maxMemoryBytes });
+      this.pools.set(pool, topics);
     }
     topics.set(message, now);
   }
 
   delete(pool: string, topic: string): void {
-    this.#pools.get(pool)?.delete(topic);
+    this.pools.get(pool)?.delete(topic);
   }
 
   match(pool: string, filter: string, now: number, visit: (message: AppMessage) => void): void {
-    this.#pools.get(pool)?.match(filter, now, visit);
+    this.pools.get(pool)?.match(filter, now, visit);
   }
 
   sweepExpired(now: number): number {
     let removed = 0;
-    for (const topics of this.#pools.values()) removed += topics.sweepExpired(now);
+    for (const topics of this.pools.values()) removed += topics.sweepExpired(now);
     return removed;
   }
 
   stats(): RetainedStoreStats {
     let count = 0,
       bytes = 0;
-    for (const topics of this.#pools.values()) {
+    for (const topics of this.pools.values()) {
       count += topics.size;
       bytes += topics.memoryBytes;
     }
@@ -94,34 +94,34 @@ export class MemoryRetainedStore implements RetainedStore {
 
 /** The retained messages of one pool. */
 export class RetainedTopics {
-  readonly #maxMemoryBytes: number;
-  readonly #byTopic = new Map<string, Entry>();
-  readonly #root = new TopicNode(undefined, '');
-  #oldest: Entry | undefined = undefined;
-  #newest: Entry | undefined = undefined;
+  private readonly maxMemoryBytes: number;
+  private readonly byTopic = new Map<string, Entry>();
+  private readonly root = new TopicNode(undefined, '');
+  private oldest: Entry | undefined = undefined;
+  private newest: Entry | undefined = undefined;
   /** Entries with an expiresAt, ordered by it; removed entries linger until popped or compacted. */
-  #expiryHeap: Entry[] = [];
-  #liveExpiring = 0;
-  #memoryBytes = 0;
-  #evictions = 0;
+  private expiryHeap: Entry[] = [];
+  private liveExpiring = 0;
+  private heldBytes = 0;
+  private evictionCount = 0;
 
   constructor(opts: { maxMemoryBytes: number }) {
-    this.#maxMemoryBytes = opts.maxMemoryBytes;
+    this.maxMemoryBytes = opts.maxMemoryBytes;
   }
 
   /** The number of stored messages. */
   get size(): number {
-    return this.#byTopic.size;
+    return this.byTopic.size;
   }
 
   /** The estimated bytes held by the stored messages. */
   get memoryBytes(): number {
-    return this.#memoryBytes;
+    return this.heldBytes;
   }
 
   /** Live messages dropped to get back under maxMemoryBytes (expired ones dropped on the way are not counted). */
   get evictions(): number {
-    return this.#evictions;
+    return this.evictionCount;
   }
 
   /**
@@ -132,34 +132,34 @@ export class RetainedTopics {
    * ownership. A message larger than maxMemoryBytes on its own is evicted at once.
    */
   set(msg: AppMessage, now: number): void {
-    const old = this.#byTopic.get(msg.topic);
-    if (old !== undefined) this.#delete(old);
+    const old = this.byTopic.get(msg.topic);
+    if (old !== undefined) this.deleteEntry(old);
     if (msg.payload.length === 0 || (msg.expiresAt !== undefined && msg.expiresAt <= now)) {
-      if (old !== undefined) this.#prune(old.node);
+      if (old !== undefined) this.prune(old.node);
       return;
     }
     const entry: Entry = {
       msg,
       bytes: estimateBytes(msg),
-      node: old?.node ?? this.#nodeFor(msg.topic),
+      node: old?.node ?? this.nodeFor(msg.topic),
       removed: false,
-      older: this.#newest,
+      older: this.newest,
       newer: undefined,
     };
-    if (this.#newest === undefined) this.#oldest = entry;
-    else this.#newest.newer = entry;
-    this.#newest = entry;
+    if (this.newest === undefined) this.oldest = entry;
+    else this.newest.newer = entry;
+    this.newest = entry;
     entry.node.entry = entry;
-    this.#byTopic.set(msg.topic, entry);
-    this.#memoryBytes += entry.bytes;
-    if (msg.expiresAt !== undefined) this.#pushExpiring(entry);
-    if (this.#memoryBytes > this.#maxMemoryBytes) this.#evict(now);
+    this.byTopic.set(msg.topic, entry);
+    this.heldBytes += entry.bytes;
+    if (msg.expiresAt !== undefined) this.pushExpiring(entry);
+    if (this.heldBytes > this.maxMemoryBytes) this.evict(now);
   }
 
   /** Deletes the retained message of `topic`, if any [MQTT-3.3.1-10]. */
   delete(topic: string): void {
-    const entry = this.#byTopic.get(topic);
-    if (entry !== undefined) this.#remove(entry);
+    const entry = this.byTopic.get(topic);
+    if (entry !== undefined) this.remove(entry);
   }
 
   /**
@@ -169,53 +169,53 @@ export class RetainedTopics {
    * `visit` must not modify the store.
    */
   match(filter: string, now: number, visit: (msg: AppMessage) => void): void {
-    matchFrom(this.#root, filter.split('/'), 0, now, visit);
+    matchFrom(this.root, filter.split('/'), 0, now, visit);
   }
 
   /** Removes every message expired at `now`; returns how many. */
   sweepExpired(now: number): number {
     let removed = 0;
     for (;;) {
-      const top = this.#expiryHeap[0];
+      const top = this.expiryHeap[0];
       if (top === undefined || top.msg.expiresAt! > now) return removed;
-      this.#popExpiring();
+      this.popExpiring();
       if (!top.removed) {
-        this.#remove(top);
+        this.remove(top);
         removed++;
       }
     }
   }
 
-  #evict(now: number): void {
+  private evict(now: number): void {
     this.sweepExpired(now);
-    while (this.#memoryBytes > this.#maxMemoryBytes && this.#oldest !== undefined) {
-      this.#remove(this.#oldest);
-      this.#evictions++;
+    while (this.heldBytes > this.maxMemoryBytes && this.oldest !== undefined) {
+      this.remove(this.oldest);
+      this.evictionCount++;
     }
   }
 
   /** Deletes `entry` from every structure and prunes the topic tree. */
-  #remove(entry: Entry): void {
-    this.#delete(entry);
-    this.#prune(entry.node);
+  private remove(entry: Entry): void {
+    this.deleteEntry(entry);
+    this.prune(entry.node);
   }
 
   /** Deletes `entry` from the map, the list and the accounting; leaves its tree node in place. */
-  #delete(entry: Entry): void {
+  private deleteEntry(entry: Entry): void {
     entry.removed = true;
     entry.node.entry = undefined;
-    this.#byTopic.delete(entry.msg.topic);
-    if (entry.older === undefined) this.#oldest = entry.newer;
+    this.byTopic.delete(entry.msg.topic);
+    if (entry.older === undefined) this.oldest = entry.newer;
     else entry.older.newer = entry.newer;
-    if (entry.newer === undefined) this.#newest = entry.older;
+    if (entry.newer === undefined) this.newest = entry.older;
     else entry.newer.older = entry.older;
     entry.older = entry.newer = undefined; // a removed entry may linger in the heap; let it hold nothing
-    this.#memoryBytes -= entry.bytes;
-    if (entry.msg.expiresAt !== undefined) this.#liveExpiring--;
+    this.heldBytes -= entry.bytes;
+    if (entry.msg.expiresAt !== undefined) this.liveExpiring--;
   }
 
-  #nodeFor(topic: string): TopicNode {
-    let node = this.#root;
+  private nodeFor(topic: string): TopicNode {
+    let node = this.root;
     for (const level of topic.split('/')) {
       const children = (node.children ??= new Map());
       let child = children.get(level);
@@ -229,7 +229,7 @@ export class RetainedTopics {
   }
 
   /** Detaches `node` and its ancestors while they hold neither a message nor children. */
-  #prune(node: TopicNode): void {
+  private prune(node: TopicNode): void {
     let current = node;
     while (current.parent !== undefined && current.entry === undefined && current.children === undefined) {
       const parent: TopicNode = current.parent;
@@ -239,10 +239,10 @@ export class RetainedTopics {
     }
   }
 
-  #pushExpiring(entry: Entry): void {
-    this.#liveExpiring++;
-    if (this.#expiryHeap.length >= 2 * this.#liveExpiring + HEAP_SLACK) this.#compactHeap();
-    const heap = this.#expiryHeap;
+  private pushExpiring(entry: Entry): void {
+    this.liveExpiring++;
+    if (this.expiryHeap.length >= 2 * this.liveExpiring + HEAP_SLACK) this.compactHeap();
+    const heap = this.expiryHeap;
     let i = heap.length;
     heap.push(entry);
     while (i > 0) {
@@ -254,17 +254,17 @@ export class RetainedTopics {
     heap[i] = entry;
   }
 
-  #popExpiring(): void {
-    const heap = this.#expiryHeap;
+  private popExpiring(): void {
+    const heap = this.expiryHeap;
     const last = heap.pop()!;
     if (heap.length > 0) siftDown(heap, 0, last);
   }
 
   /** Drops the slots of removed entries and restores heap order. */
-  #compactHeap(): void {
-    const heap = this.#expiryHeap.filter((e) => !e.removed);
+  private compactHeap(): void {
+    const heap = this.expiryHeap.filter((e) => !e.removed);
     for (let i = (heap.length >> 1) - 1; i >= 0; i--) siftDown(heap, i, heap[i]!);
-    this.#expiryHeap = heap;
+    this.expiryHeap = heap;
   }
 }
 

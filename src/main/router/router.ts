@@ -64,7 +64,7 @@ export class Router {
     if (message.retain) this.retain(pool, message, now ?? Date.now());
     const shared = this.shared.size > 0 ? this.shared.match(pool, message, this.shards.length) : undefined;
     for (let host = 0; host < this.shards.length; host++) {
-      let targets = (this.shards[host] as Shard).match(pool, message.topic, message.qos, message.retain, host === fromHost ? sid : -1);
+      let targets = this.shards[host]!.match(pool, message.topic, message.qos, message.retain, host === fromHost ? sid : -1);
       const picked = shared?.[host];
       if (picked) targets = targets ? targets.concat(picked) : picked;
       if (targets) {

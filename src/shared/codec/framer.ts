@@ -36,31 +36,31 @@ export function readRemainingLength(
  */
 export function fixedHeaderLength(packet: Uint8Array): number {
   let i = 1;
-  while (i < 5 && ((packet[i] as number) & 0x80) !== 0) i++;
+  while (i < 5 && (packet[i]! & 0x80) !== 0) i++;
   return i + 1;
 }
 
 export class Framer {
-  #maxPacketSize: number;
-  readonly #onPacket: (packet: Buffer) => void;
+  private packetSizeLimit: number;
+  private readonly onPacket: (packet: Buffer) => void;
   /** Fixed header bytes (at most 5) of a packet whose header spans chunks. */
-  readonly #head = Buffer.allocUnsafe(5);
-  #headLength = 0;
+  private readonly head = Buffer.allocUnsafe(5);
+  private headLength = 0;
   /** Exact-size buffer of a packet whose header is known but whose body spans chunks. */
-  #partial: Buffer | undefined;
-  #filled = 0;
+  private partial: Buffer | undefined;
+  private filled = 0;
 
   constructor(maxPacketSize: number, onPacket: (packet: Buffer) => void) {
-    this.#maxPacketSize = maxPacketSize;
-    this.#onPacket = onPacket;
+    this.packetSizeLimit = maxPacketSize;
+    this.onPacket = onPacket;
   }
 
   get maxPacketSize(): number {
-    return this.#maxPacketSize;
+    return this.packetSizeLimit;
   }
 
   set maxPacketSize(value: number) {
-    this.#maxPacketSize = value;
+    this.packetSizeLimit = value;
   }
 
   /**
@@ -68,62 +68,62 @@ export class Framer {
    * lying wholly within `chunk` is passed as a subarray of it (no copy).
    */
   push(chunk: Buffer): void {
-    let offset = this.#partial !== undefined || this.#headLength > 0 ? this.#continue(chunk) : 0;
+    let offset = this.partial !== undefined || this.headLength > 0 ? this.continue(chunk) : 0;
     const length = chunk.length;
     while (offset < length) {
-      const size = this.#packetSize(chunk, offset);
+      const size = this.packetSize(chunk, offset);
       if (size < 0) {
-        chunk.copy(this.#head, 0, offset);
-        this.#headLength = length - offset;
+        chunk.copy(this.head, 0, offset);
+        this.headLength = length - offset;
         return;
       }
       const end = offset + size;
       if (end > length) {
-        this.#partial = Buffer.allocUnsafe(size);
-        this.#filled = chunk.copy(this.#partial, 0, offset);
+        this.partial = Buffer.allocUnsafe(size);
+        this.filled = chunk.copy(this.partial, 0, offset);
         return;
       }
       const start = offset;
       offset = end;
-      this.#onPacket(chunk.subarray(start, end));
+      this.onPacket(chunk.subarray(start, end));
     }
   }
 
   /** Continues the packet carried over from earlier chunks; returns the offset it consumed up to. */
-  #continue(chunk: Buffer): number {
+  private continue(chunk: Buffer): number {
     let offset = 0;
-    if (this.#partial === undefined) {
+    if (this.partial === undefined) {
       let size = -1;
       while (size < 0) {
         if (offset === chunk.length) return offset;
-        this.#head[this.#headLength++] = chunk[offset++]!;
-        size = this.#packetSize(this.#head.subarray(0, this.#headLength), 0);
+        this.head[this.headLength++] = chunk[offset++]!;
+        size = this.packetSize(this.head.subarray(0, this.headLength), 0);
       }
-      this.#partial = Buffer.allocUnsafe(size);
-      this.#filled = this.#head.copy(this.#partial, 0, 0, this.#headLength);
-      this.#headLength = 0;
+      this.partial = Buffer.allocUnsafe(size);
+      this.filled = this.head.copy(this.partial, 0, 0, this.headLength);
+      this.headLength = 0;
     }
-    const partial = this.#partial;
-    const take = Math.min(partial.length - this.#filled, chunk.length - offset);
-    chunk.copy(partial, this.#filled, offset, offset + take);
-    this.#filled += take;
+    const partial = this.partial;
+    const take = Math.min(partial.length - this.filled, chunk.length - offset);
+    chunk.copy(partial, this.filled, offset, offset + take);
+    this.filled += take;
     offset += take;
-    if (this.#filled === partial.length) {
-      this.#partial = undefined;
-      this.#onPacket(partial);
+    if (this.filled === partial.length) {
+      this.partial = undefined;
+      this.onPacket(partial);
     }
     return offset;
   }
 
   /** Total size of the packet starting at `offset`, or -1 when its fixed header is incomplete. */
-  #packetSize(buf: Buffer, offset: number): number {
+  private packetSize(buf: Buffer, offset: number): number {
     const remaining = readRemainingLength(buf, offset + 1);
     if (remaining === undefined) return -1;
     const size = 1 + remaining.bytes + remaining.value;
-    if (size > this.#maxPacketSize) {
+    if (size > this.packetSizeLimit) {
       throw new ProtocolError(
         ReasonCode.PacketTooLarge,
-        `packet of ${size} bytes exceeds the maximum packet size of ${this.#maxPacketSize}`,
+        `packet of ${size} bytes exceeds the maximum packet size of ${this.packetSizeLimit}`,
       );
     }
     return size;

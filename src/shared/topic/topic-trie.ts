@@ -26,12 +26,12 @@ class TrieNode<V> {
 }
 
 export class TopicTrie<V> {
-  readonly #root = new TrieNode<V>();
-  #size = 0;
+  private readonly root = new TrieNode<V>();
+  private entryCount = 0;
 
   /** The number of (filter, key) entries. */
   get size(): number {
-    return this.#size;
+    return this.entryCount;
   }
 
   /**
@@ -42,27 +42,27 @@ export class TopicTrie<V> {
   add(filter: string, key: number, value: V): boolean {
     const levels = filter.split('/');
     const last = levels.length - 1;
-    let node = this.#root;
+    let node = this.root;
     let map: Map<number, V>;
     if (levels[last] === '#') {
-      for (let i = 0; i < last; i++) node = this.#childFor(node, levels[i]!);
+      for (let i = 0; i < last; i++) node = this.childFor(node, levels[i]!);
       map = node.hash ??= new Map();
       node.hashFilter = filter;
     } else {
-      for (let i = 0; i <= last; i++) node = this.#childFor(node, levels[i]!);
+      for (let i = 0; i <= last; i++) node = this.childFor(node, levels[i]!);
       map = node.exact ??= new Map();
       node.exactFilter = filter;
     }
     const isNew = !map.has(key);
     map.set(key, value);
-    if (isNew) this.#size++;
+    if (isNew) this.entryCount++;
     return isNew;
   }
 
   /** Removes the entry (`filter`, `key`) and prunes emptied nodes. Returns whether it existed. */
   remove(filter: string, key: number): boolean {
-    const removed = this.#removeAt(this.#root, filter.split('/'), 0, key);
-    if (removed) this.#size--;
+    const removed = this.removeAt(this.root, filter.split('/'), 0, key);
+    if (removed) this.entryCount--;
     return removed;
   }
 
@@ -74,7 +74,7 @@ export class TopicTrie<V> {
    */
   match(topic: string, visit: (key: number, value: V, filter: string) => void): void {
     const levels = topic.split('/');
-    const root = this.#root;
+    const root = this.root;
     if (!isDollarTopic(topic)) {
       if (root.hash !== undefined) visitAll(root.hash, root.hashFilter, visit);
       if (root.plus !== undefined) matchFrom(root.plus, levels, 1, visit);
@@ -85,10 +85,10 @@ export class TopicTrie<V> {
 
   /** Every entry as [filter, key, value]; for tests and diagnostics. */
   *entries(): IterableIterator<[filter: string, key: number, value: V]> {
-    yield* entriesOf(this.#root);
+    yield* entriesOf(this.root);
   }
 
-  #childFor(node: TrieNode<V>, level: string): TrieNode<V> {
+  private childFor(node: TrieNode<V>, level: string): TrieNode<V> {
     if (level === '+') return (node.plus ??= new TrieNode());
     const children = (node.children ??= new Map());
     let child = children.get(level);
@@ -99,7 +99,7 @@ export class TopicTrie<V> {
     return child;
   }
 
-  #removeAt(node: TrieNode<V>, levels: string[], i: number, key: number): boolean {
+  private removeAt(node: TrieNode<V>, levels: string[], i: number, key: number): boolean {
     const last = levels.length - 1;
     if (i === last && levels[i] === '#') {
       if (node.hash === undefined || !node.hash.delete(key)) return false;
@@ -113,7 +113,7 @@ export class TopicTrie<V> {
     }
     const level = levels[i]!;
     const child = level === '+' ? node.plus : node.children?.get(level);
-    if (child === undefined || !this.#removeAt(child, levels, i + 1, key)) return false;
+    if (child === undefined || !this.removeAt(child, levels, i + 1, key)) return false;
     if (child.isEmpty()) {
       if (level === '+') node.plus = undefined;
       else {
