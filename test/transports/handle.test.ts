@@ -49,6 +49,11 @@ function closed(stream: Duplex, timeoutMs = 5_000): Promise<void> {
 }
 
 /** Parses every MQTT packet `stream` receives (protocol `version`). */
+/** Writes a clean CONNECT of `version` with `keepalive` seconds onto the client's side of a stream pair. */
+function writeConnect(clientSide: Duplex, version: 4 | 5, clientId: string, keepalive: number): void {
+  clientSide.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clean: true, clientId, keepalive }));
+}
+
 function packetsOf(stream: Duplex, version: 4 | 5): mqttPacket.Packet[] {
   const packets: mqttPacket.Packet[] = [];
   const parser = mqttPacket.parser({ protocolVersion: version });
@@ -155,16 +160,7 @@ for (const version of VERSIONS) {
       const [clientSide, serverSide] = duplexPair({ allowHalfOpen: true });
       b.broker.handle(serverSide);
       const packets = packetsOf(clientSide, version);
-      clientSide.write(
-        mqttPacket.generate({
-          cmd: 'connect',
-          protocolId: 'MQTT',
-          protocolVersion: version,
-          clean: true,
-          clientId: uniqueId('ho'),
-          keepalive: 30,
-        }),
-      );
+      writeConnect(clientSide, version, uniqueId('ho'), 30);
       await once(clientSide, 'data');
       assert.equal(packets[0]?.cmd, 'connack');
       clientSide.end();
@@ -176,16 +172,7 @@ for (const version of VERSIONS) {
       b.broker.handle(serverSide);
       const packets = packetsOf(clientSide, version);
       const sentAt = Date.now();
-      clientSide.write(
-        mqttPacket.generate({
-          cmd: 'connect',
-          protocolId: 'MQTT',
-          protocolVersion: version,
-          clean: true,
-          clientId: uniqueId('hk'),
-          keepalive: 1,
-        }),
-      );
+      writeConnect(clientSide, version, uniqueId('hk'), 1);
       await closed(serverSide, 6_000);
       const elapsed = Date.now() - sentAt;
       assert.ok(elapsed >= 1_450, `closed after ${elapsed} ms, before 1.5 × Keep Alive`);
@@ -232,16 +219,7 @@ describe('Broker.handle and close()', () => {
         const [clientSide, serverSide] = duplexPair();
         tb.broker.handle(serverSide);
         const packets = packetsOf(clientSide, version);
-        clientSide.write(
-          mqttPacket.generate({
-            cmd: 'connect',
-            protocolId: 'MQTT',
-            protocolVersion: version,
-            clean: true,
-            clientId: uniqueId('hc'),
-            keepalive: 30,
-          }),
-        );
+        writeConnect(clientSide, version, uniqueId('hc'), 30);
         await once(clientSide, 'data');
         await tb.close();
         await closed(serverSide);

@@ -8,14 +8,8 @@
  */
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import mqttPacket from 'mqtt-packet';
-import { BatchReader } from '../../src/shared/channel/batch-reader.js';
-import { inlineEndpoints } from '../../src/shared/channel/endpoint.js';
-import { Outbox } from '../../src/shared/channel/outbox.js';
-import { resolveConfig } from '../../src/api/config.js';
-import { createLogger } from '../../src/shared/log.js';
-import { readToRouter, writeClosed, writeOpen, writePacket, type ToRouter } from '../../src/shared/channel/frames.js';
-import { ActorHost } from '../../workers/actor-host.js';
+import type mqttPacket from 'mqtt-packet';
+import { startFrameHost, type FrameHost } from '../helpers/frame-host.js';
 import type { AuthExchange, Authenticator, AuthRequest, AuthStep } from '../../workers/connect/authenticator.js';
 
 const METHOD = 'TOKEN';
@@ -53,94 +47,14 @@ function gate(): { promise: Promise<void>; open: () => void } {
   return { promise, open };
 }
 
-interface Harness {
-  host: ActorHost;
-  authenticator: TokenAuthenticator;
-  open(connId: number, packet: mqttPacket.Packet): void;
-  packet(connId: number, packet: mqttPacket.Packet): void;
-  closed(connId: number): void;
-  /** The next packet sent to `connId`, or 'end' when the host closed it. */
-  next(connId: number, timeoutMs?: number): Promise<mqttPacket.Packet | 'end'>;
-}
-
-let h: Harness;
-let stop: () => Promise<void>;
+let h: FrameHost & { authenticator: TokenAuthenticator };
 
 beforeEach(() => {
-  const config = resolveConfig({ logLevel: 'silent', workers: 0 });
-  const [routerSide, hostSide] = inlineEndpoints();
   const authenticator = new TokenAuthenticator();
-  const host = new ActorHost(0, config, hostSide, createLogger('silent', 'test'), authenticator);
-  const toHost = new Outbox(routerSide, config);
-  const queues = new Map<number, Array<mqttPacket.Packet | 'end'>>();
-  const waiters = new Map<number, (p: mqttPacket.Packet | 'end') => void>();
-  const push = (connId: number, item: mqttPacket.Packet | 'end'): void => {
-    const waiter = waiters.get(connId);
-    if (waiter) {
-      waiters.delete(connId);
-      waiter(item);
-      return;
-    }
-    const queue = queues.get(connId) ?? [];
-    queue.push(item);
-    queues.set(connId, queue);
-  };
-  routerSide.onBatch((batch) => {
-    const reader = new BatchReader(batch);
-    while (!reader.done) {
-      const frame: ToRouter = readToRouter(reader);
-      if (frame.kind === 'end') push(frame.connId, 'end');
-      if (frame.kind === 'send') {
-        const parser = mqttPacket.parser({ protocolVersion: 5 });
-        parser.on('packet', (p: mqttPacket.Packet) => push(frame.connId, p));
-        parser.parse(Buffer.from(frame.bytes));
-      }
-    }
-  });
-  const generate = (p: mqttPacket.Packet): Buffer => Buffer.from(mqttPacket.generate(p, { protocolVersion: 5 }));
-  h = {
-    host,
-    authenticator,
-    open(connId, packet) {
-      const clientId = (packet as mqttPacket.IConnectPacket).clientId;
-      writeOpen(toHost.writer, {
-        kind: 'open',
-        connId,
-        clientId,
-        clientIdAssigned: false,
-        transport: { type: 'tcp', remoteAddress: '127.0.0.1', remotePort: 1 },
-        packet: generate(packet),
-      });
-      toHost.commit();
-    },
-    packet(connId, packet) {
-      writePacket(toHost.writer, connId, generate(packet));
-      toHost.commit();
-    },
-    closed(connId) {
-      writeClosed(toHost.writer, connId, 'test');
-      toHost.commit();
-    },
-    next(connId, timeoutMs = 2_000) {
-      const queued = queues.get(connId)?.shift();
-      if (queued !== undefined) return Promise.resolve(queued);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`nothing sent to connection ${connId}`)), timeoutMs);
-        waiters.set(connId, (p) => {
-          clearTimeout(timer);
-          resolve(p);
-        });
-      });
-    },
-  };
-  stop = async () => {
-    await host.control.shutdown();
-    toHost.close();
-    routerSide.close();
-  };
+  h = { ...startFrameHost({ authenticator }), authenticator };
 });
 
-afterEach(() => stop());
+afterEach(() => h.stop());
 
 function connect(clientId: string, method: string | undefined, data?: string): mqttPacket.IConnectPacket {
   const properties: mqttPacket.IConnectPacket['properties'] = {};

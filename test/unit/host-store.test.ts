@@ -8,92 +8,17 @@
  */
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import mqttPacket from 'mqtt-packet';
-import { BatchReader } from '../../src/shared/channel/batch-reader.js';
-import { inlineEndpoints } from '../../src/shared/channel/endpoint.js';
-import { Outbox } from '../../src/shared/channel/outbox.js';
-import { resolveConfig } from '../../src/api/config.js';
-import { createLogger } from '../../src/shared/log.js';
-import { readToRouter, writeOpen, writePacket, type ToRouter } from '../../src/shared/channel/frames.js';
-import { ActorHost } from '../../workers/actor-host.js';
+import type mqttPacket from 'mqtt-packet';
+import { startFrameHost, type FrameHost } from '../helpers/frame-host.js';
 import { MemorySessionStore, type SessionRecord } from '../../workers/session/session-store.js';
 
-interface Harness {
-  host: ActorHost;
-  /** Every frame the host sent towards the router, in order. */
-  frames: ToRouter[];
-  open(connId: number, packet: mqttPacket.IConnectPacket): void;
-  packet(connId: number, packet: mqttPacket.Packet): void;
-  /** The next packet the host sent to `connId`. */
-  next(connId: number): Promise<mqttPacket.Packet>;
-  stop(): Promise<void>;
-}
-
-const running: Harness[] = [];
+const running: FrameHost[] = [];
 afterEach(async () => {
   for (const h of running.splice(0)) await h.stop();
 });
 
-function startHost(store: MemorySessionStore): Harness {
-  const config = resolveConfig({ logLevel: 'silent', workers: 0 });
-  const [routerSide, hostSide] = inlineEndpoints();
-  const host = new ActorHost(0, config, hostSide, createLogger('silent', 'test'), undefined, { modules: [], store });
-  const toHost = new Outbox(routerSide, config);
-  const frames: ToRouter[] = [];
-  const sent = new Map<number, mqttPacket.Packet[]>();
-  const waiters = new Map<number, (p: mqttPacket.Packet) => void>();
-  routerSide.onBatch((batch) => {
-    const reader = new BatchReader(batch);
-    while (!reader.done) {
-      const frame = readToRouter(reader);
-      frames.push(frame);
-      if (frame.kind !== 'send') continue;
-      const parser = mqttPacket.parser({ protocolVersion: 5 });
-      parser.on('packet', (p: mqttPacket.Packet) => {
-        const waiter = waiters.get(frame.connId);
-        waiters.delete(frame.connId);
-        if (waiter) waiter(p);
-        else sent.set(frame.connId, [...(sent.get(frame.connId) ?? []), p]);
-      });
-      parser.parse(Buffer.from(frame.bytes));
-    }
-  });
-  const generate = (p: mqttPacket.Packet): Buffer => Buffer.from(mqttPacket.generate(p, { protocolVersion: 5 }));
-  const h: Harness = {
-    host,
-    frames,
-    open(connId, packet) {
-      writeOpen(toHost.writer, {
-        kind: 'open',
-        connId,
-        clientId: packet.clientId,
-        clientIdAssigned: false,
-        transport: { type: 'tcp', remoteAddress: '127.0.0.1', remotePort: 1 },
-        packet: generate(packet),
-      });
-      toHost.commit();
-    },
-    packet(connId, packet) {
-      writePacket(toHost.writer, connId, generate(packet));
-      toHost.commit();
-    },
-    next(connId) {
-      const queued = sent.get(connId)?.shift();
-      if (queued) return Promise.resolve(queued);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`nothing sent to connection ${connId}`)), 2_000);
-        waiters.set(connId, (p) => {
-          clearTimeout(timer);
-          resolve(p);
-        });
-      });
-    },
-    async stop() {
-      await host.control.shutdown();
-      toHost.close();
-      routerSide.close();
-    },
-  };
+function startHost(store: MemorySessionStore): FrameHost {
+  const h = startFrameHost({ plugins: { modules: [], store } });
   running.push(h);
   return h;
 }
@@ -130,7 +55,7 @@ describe('an actor host with a session store', () => {
       subscriptions: [{ topic: 'a/+', qos: 1 }],
       properties: { subscriptionIdentifier: 3 },
     });
-    assert.equal((await first.next(1)).cmd, 'suback');
+    assert.equal(((await first.next(1)) as mqttPacket.Packet).cmd, 'suback');
     const subscribed = await committed(store, 'kept', (r) => r !== undefined);
     assert.deepEqual(
       subscribed?.subscriptions.map((s) => [s.filter, s.qos, s.subscriptionId]),
