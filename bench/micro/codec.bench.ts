@@ -1,6 +1,6 @@
 /**
- * Micro-benchmarks for the hot-path codec (src/codec/framer.ts and
- * src/codec/publish.ts) against mqtt-packet: framing and parsing a chunk of
+ * Micro-benchmarks for the hot-path codec (src/shared/codec/framer.ts and
+ * src/shared/codec/publish.ts) against mqtt-packet: framing and parsing a chunk of
  * 256 PUBLISH packets, and decoding and encoding single PUBLISH packets
  * (topic `sensor/123/temp`, 16-byte payload, QoS 1) on 3.1.1 and 5.0. Inputs
  * are 1024 distinct precomputed packets or chunks, cycled; all are built when

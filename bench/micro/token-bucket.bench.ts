@@ -1,5 +1,5 @@
 /**
- * Micro-benchmarks for TokenBucket.take (workers/token-bucket.ts), the
+ * Micro-benchmarks for TokenBucket.take (workers/session/token-bucket.ts), the
  * per-PUBLISH rate check a session actor makes (in a worker thread, or on the
  * main thread with `workers: 0`; here on the bench's main thread). Four cases:
  * a bucket that stays non-empty with the clock standing still (many publishes

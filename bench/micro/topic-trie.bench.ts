@@ -1,5 +1,5 @@
 /**
- * Micro-benchmarks for the subscription trie (src/router/topic-trie.ts, main
+ * Micro-benchmarks for the subscription trie (src/shared/topic/topic-trie.ts, main
  * thread): insertion, and matching against tries of 1k, 100k and (with
  * `large`, run.ts `--large`: seconds to build, ~800 MB) 1M subscriptions, of
  * which about 10% use `+` or `#`. The tries are built once, when the tasks are

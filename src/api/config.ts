@@ -66,7 +66,7 @@ export interface BrokerConfig {
   maxOnlineMessages: number;
   /** Messages queued for a disconnected persistent session. */
   maxOfflineMessages: number;
-  /** Estimated bytes queued for a connected session beyond its inflight window (src/message-bytes.ts); 0 = no byte cap. */
+  /** Estimated bytes queued for a connected session beyond its inflight window (src/shared/message/message-bytes.ts); 0 = no byte cap. */
   maxOnlineBytes: number;
   /** Estimated bytes queued for a disconnected persistent session; 0 = no byte cap. */
   maxOfflineBytes: number;

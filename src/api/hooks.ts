@@ -238,7 +238,7 @@ export interface PluginContext {
  */
 export type PluginSpec = string | { module: string; options?: Record<string, unknown> };
 
-/** How each hook's chain runs (src/hooks/chain.ts). */
+/** How each hook's chain runs (src/shared/hooks/chain.ts). */
 export const HOOK_KINDS: Readonly<Record<HookName, 'all_till_ok' | 'all'>> = {
   auth_on_register: 'all_till_ok',
   auth_on_register_m5: 'all_till_ok',

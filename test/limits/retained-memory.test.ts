@@ -1,7 +1,7 @@
 /**
  * Limit: maxRetainedMemory over real sockets, under MQTT 3.1.1 and 5.0.
  * Retained messages of 2,000 B are published to topics of one length, so
- * each counts the same (src/router/retained-store.ts: a fixed cost per entry,
+ * each counts the same (src/main/router/retained-store.ts: a fixed cost per entry,
  * 2 bytes per topic character, the payload); the cap holds four. Under it a
  * new subscriber gets every retained message [MQTT-3.3.1-6]; over it the
  * oldest are evicted and it gets only the newest four; an expired message

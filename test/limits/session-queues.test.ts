@@ -29,7 +29,7 @@ import { label } from '../helpers/spec.js';
 import { hostTotals, labelled, labelOf, StalledSubscriber, waitUntil } from './support.js';
 
 const MAX_MESSAGES = 3;
-/** Large messages: 10,000 B of payload, about 10.2 kB each as counted (src/message-bytes.ts); two fit in MAX_BYTES, three do not. */
+/** Large messages: 10,000 B of payload, about 10.2 kB each as counted (src/shared/message/message-bytes.ts); two fit in MAX_BYTES, three do not. */
 const LARGE = 10_000;
 const MAX_BYTES = 25_000;
 const SMALL = 10;

@@ -1,5 +1,5 @@
 /**
- * PROXY protocol v1 and v2 on the TCP listener (src/net/proxy-protocol.ts,
+ * PROXY protocol v1 and v2 on the TCP listener (src/main/net/proxy-protocol.ts,
  * config `proxyProtocol`): the parser on its own (whole and byte by byte),
  * then raw sockets that write a header and a CONNECT (mqtt-packet) to a
  * broker, checking the forwarded address in the 'client-connected' detail;

@@ -1,5 +1,5 @@
 /**
- * MQTT over TLS and secure WebSocket (src/net/tls-listener.ts) with a
+ * MQTT over TLS and secure WebSocket (src/main/net/tls-listener.ts) with a
  * throwaway CA and a server certificate for 127.0.0.1 made by openssl at
  * test time: pub/sub for 3.1.1 and 5.0 with the server certificate verified,
  * failed handshakes that leave the broker serving, client certificates, and

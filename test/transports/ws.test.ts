@@ -1,5 +1,5 @@
 /**
- * MQTT over WebSocket (src/net/ws-listener.ts): pub/sub with mqtt.js for
+ * MQTT over WebSocket (src/main/net/ws-listener.ts): pub/sub with mqtt.js for
  * 3.1.1 and 5.0, subprotocol choice, a raw `ws` client sending two packets
  * in one frame and one packet over two frames, refusal of text frames and of
  * other paths, and attachWebSocket on an http.Server of the application.

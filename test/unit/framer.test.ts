@@ -1,5 +1,5 @@
 /**
- * Unit tests for the stream framer (src/codec/framer.ts): packet boundaries at
+ * Unit tests for the stream framer (src/shared/codec/framer.ts): packet boundaries at
  * every split point, zero-copy delivery within a chunk, and the early
  * PacketTooLarge / MalformedPacket checks on the fixed header.
  */

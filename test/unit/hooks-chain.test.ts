@@ -1,8 +1,8 @@
 /**
- * VerneMQ chain semantics of src/hooks/chain.ts (all_till_ok and all: ok,
+ * VerneMQ chain semantics of src/shared/hooks/chain.ts (all_till_ok and all: ok,
  * next, error, exhausted, no matching hook, a throwing or rejecting plugin,
  * synchronous chains staying synchronous) and the JSON form of hook
- * arguments and outcomes that crosses threads (src/hooks/wire.ts).
+ * arguments and outcomes that crosses threads (src/shared/hooks/wire.ts).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';

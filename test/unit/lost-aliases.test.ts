@@ -1,7 +1,7 @@
 /**
- * Unit tests for peekTopicAlias (src/codec/publish.ts) against mqtt-packet's
+ * Unit tests for peekTopicAlias (src/shared/codec/publish.ts) against mqtt-packet's
  * encoding of every PUBLISH property, and for LostAliases
- * (src/net/lost-aliases.ts): which PUBLISHes mark an alias lost, which teach
+ * (src/main/net/lost-aliases.ts): which PUBLISHes mark an alias lost, which teach
  * it again, and the re-encoding of an alias-only PUBLISH with its topic.
  */
 import { describe, it } from 'node:test';

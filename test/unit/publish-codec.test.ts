@@ -1,5 +1,5 @@
 /**
- * Unit tests for the hand-written PUBLISH and ack codec (src/codec/publish.ts):
+ * Unit tests for the hand-written PUBLISH and ack codec (src/shared/codec/publish.ts):
  * byte-for-byte equality with mqtt-packet, decoding of its output, every
  * protocol error with its spec id, and seeded randomized round trips.
  */

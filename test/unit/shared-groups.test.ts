@@ -1,6 +1,6 @@
 /**
  * Unit tests of the shared subscription groups of the router
- * (src/router/shared-groups.ts): member choice per strategy, online members
+ * (src/main/router/shared-groups.ts): member choice per strategy, online members
  * first, sessions of different hosts with the same session id, redispatch,
  * and the removal of members (unsubscribe, drop, a failed host).
  */

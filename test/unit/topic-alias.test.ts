@@ -1,5 +1,5 @@
 /**
- * Unit tests of the per-connection Topic Alias tables (workers/topic-alias.ts):
+ * Unit tests of the per-connection Topic Alias tables (workers/session/topic-alias.ts):
  * inbound checks and resolution, outbound assignment within the capacity and
  * reuse of the least recently used alias.
  */

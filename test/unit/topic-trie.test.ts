@@ -1,5 +1,5 @@
 /**
- * Unit tests for the subscription trie of src/router/topic-trie.ts (main thread):
+ * Unit tests for the subscription trie of src/shared/topic/topic-trie.ts (main thread):
  * wildcard semantics, add/replace/remove with pruning, and a randomized
  * cross-check against a naive matcher.
  */

@@ -1,5 +1,5 @@
 /**
- * Unit tests for the topic validation helpers of src/router/topic.ts (main thread).
+ * Unit tests for the topic validation helpers of src/shared/topic/topic.ts (main thread).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

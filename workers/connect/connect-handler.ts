@@ -1,7 +1,7 @@
 /**
  * CONNECT on a new transport: parse it and check its will (topic name; a 5.0
  * will whose Payload Format Indicator says UTF-8 must be so: 0x99), choose
- * its pool (a `vhost:user` username or the listener, src/runtime/pools.ts;
+ * its pool (a `vhost:user` username or the listener, workers/runtime/pools.ts;
  * refused with server unavailable), run the enhanced authentication exchange
  * when it names an Authentication Method, check the client id, then hand it
  * to the registration (connect-register.ts: the plugin hooks, the session,

@@ -30,7 +30,7 @@ export interface QueueCaps {
 
 /**
  * Estimated bytes a queued message holds beyond its topic, payload and
- * properties (src/message-bytes.ts): the Outgoing record, its AppMessage
+ * properties (src/shared/message/message-bytes.ts): the Outgoing record, its AppMessage
  * copy, the payload's Buffer object and its slot in the queue.
  */
 const QUEUE_ENTRY_OVERHEAD_BYTES = 200;

@@ -1,6 +1,6 @@
 /**
  * Outgoing Topic Aliases one 5.0 client never learned, on the main thread,
- * one per Connection. The session actor assigns aliases (workers/topic-alias.ts)
+ * one per Connection. The session actor assigns aliases (workers/session/topic-alias.ts)
  * and believes the client knows every alias it sent with a topic; when the
  * main thread drops that QoS 0 PUBLISH for a slow reader, the client does not,
  * and the alias-only PUBLISHes that follow would name an unknown alias or,

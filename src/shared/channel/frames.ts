@@ -43,7 +43,7 @@ export type ToSession =
   | { kind: 'deliver'; message: AppMessage; targets: DeliveryTarget[] }
   /** The hooks the embedding application's in-process plugins implement (sent whenever the list changes). */
   | { kind: 'plugins'; hooks: string[] }
-  /** The outcome of the in-process chain for hookCall `callId`, as src/hooks/wire.ts JSON. */
+  /** The outcome of the in-process chain for hookCall `callId`, as src/shared/hooks/wire.ts JSON. */
   | { kind: 'hookResult'; callId: number; result: string };
 
 export interface SubscribeRequest {
@@ -89,7 +89,7 @@ export type ControlFrame =
   /** The host has handled `batches` more batches from the main thread (inbound flow control). */
   | { kind: 'credit'; batches: number }
   /**
-   * Run hook `hook` in the in-process plugins with `args` (src/hooks/wire.ts
+   * Run hook `hook` in the in-process plugins with `args` (src/shared/hooks/wire.ts
    * JSON); callId 0 (an `all` hook) expects no hookResult.
    */
   | { kind: 'hookCall'; callId: number; hook: string; args: string };

@@ -11,7 +11,7 @@ export interface HostStats {
   sessions: number;
   connected: number;
   queued: number;
-  /** Estimated bytes of the queued messages (src/message-bytes.ts plus a fixed cost per entry). */
+  /** Estimated bytes of the queued messages (src/shared/message/message-bytes.ts plus a fixed cost per entry). */
   queuedBytes: number;
   inflight: number;
   drops: { queueFull: number; packetTooLarge: number; rateLimited: number; expired: number };

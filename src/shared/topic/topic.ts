@@ -1,8 +1,9 @@
 /**
  * MQTT topic name and topic filter validation (spec section 4.7) and the
- * parsing of shared subscription filters (`$share/{group}/{filter}`, 4.8.2).
- * the one definition of what a topic filter matches (4.7.1, 4.7.2), which
- * the subscription trie and the retained store index, and the default pool.
+ * parsing of shared subscription filters (`$share/{group}/{filter}`, 4.8.2);
+ * the one definition of what a topic filter matches (4.7.1, 4.7.2), whose
+ * rules the subscription trie and the retained store index apply; and the
+ * default pool.
  * Pure functions; used on every thread.
  */
 
