@@ -11,7 +11,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { createBroker } from '../../src/index.js';
@@ -203,14 +204,38 @@ describe('retained messages in a data directory: bounds and faults', () => {
     await third.close();
   });
 
-  test('a lock left by a process that is gone is taken over', async () => {
-    const dir = tempDir();
+  test('a stale lock is taken over: its process is gone, its pid was recycled, or it is this process (a container restarted with the same pid)', async () => {
     const gone = spawnSync(process.execPath, ['-e', '']).pid;
-    writeFileSync(join(dir, LOCK_FILE), `${JSON.stringify({ pid: gone, host: (await import('node:os')).hostname(), since: 'earlier' })}\n`);
-    const b = await brokerOn(dir, { workers: 0 });
-    await b.close();
-    assert.ok(!existsSync(join(dir, LOCK_FILE)));
+    for (const [pid, start] of [
+      [gone, undefined],
+      [process.ppid, '1'], // alive, but started at another time than the lock says
+      [process.pid, undefined], // this process, which does not hold the lock
+    ] as const) {
+      const dir = tempDir();
+      writeFileSync(join(dir, LOCK_FILE), `${JSON.stringify({ pid, host: hostname(), since: 'earlier', start })}\n`);
+      const b = await brokerOn(dir, { workers: 0 });
+      await b.close();
+      assert.ok(!existsSync(join(dir, LOCK_FILE)), `lock of pid ${pid} taken over and released`);
+    }
   });
+
+  test(
+    'a lock of a live process started when the lock says is respected',
+    { skip: !existsSync('/proc/self/stat') && 'no /proc' },
+    async () => {
+      const dir = tempDir();
+      const stat = readFileSync(`/proc/${process.ppid}/stat`, 'utf8');
+      const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+      writeFileSync(join(dir, LOCK_FILE), `${JSON.stringify({ pid: process.ppid, host: hostname(), since: 'earlier', start })}\n`);
+      const b = createBroker({ host: '127.0.0.1', port: 0, workers: 0, logLevel: 'silent', dataDir: dir });
+      try {
+        await assert.rejects(b.listen(), new RegExp(`in use by another broker \\(pid ${process.ppid} `));
+      } finally {
+        await b.close();
+      }
+      assert.ok(existsSync(join(dir, LOCK_FILE)), 'left in place');
+    },
+  );
 
   test('a data directory of a newer format is refused, naming the version and the directory', async () => {
     const dir = tempDir();

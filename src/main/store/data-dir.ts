@@ -6,16 +6,19 @@
  * the lock file and the environment until close(). Main thread.
  *
  * The lock is a file created exclusively (`open(..., 'wx')`) holding the
- * owner's pid, host name and start time. A second broker finds it and
- * fails with one line naming the directory and the pid; a lock whose
- * process is gone (same host, pid not alive: a kill -9, a crash) is stale
- * and is taken over. Node has no flock(2); a library such as
+ * owner's pid, host name, the time it was taken and, on Linux, the
+ * process's start time (/proc/<pid>/stat). A second broker finds it and
+ * fails with one line naming the directory and the pid. A lock is stale,
+ * and taken over, when on the same host its pid is not alive (a kill -9, a
+ * crash), is alive but started at another time (a recycled pid), or is this
+ * very process without this process holding it (a container restarted
+ * with the same pid, often 1). Node has no flock(2); a library such as
  * proper-lockfile refreshes an mtime on a timer and judges staleness by
- * age, a timer on the main thread for what a pid check answers at start.
- * Limits: a recycled pid makes a stale lock look alive (the message says
- * which file to remove), and two brokers breaking the same stale lock at
- * the same instant may both start. LMDB's own locking keeps the files
- * consistent in any case.
+ * age: a timer on the main thread for what a pid check answers at start.
+ * Limits: without /proc a recycled pid makes a stale lock look alive (the
+ * message says which file to remove), and two brokers breaking the same
+ * stale lock at the same instant may both start. LMDB's own locking keeps
+ * the files consistent in any case.
  */
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -35,7 +38,12 @@ interface LockOwner {
   pid: number;
   host: string;
   since: string;
+  /** The process's start time in clock ticks since boot, where /proc tells it. */
+  start?: string;
 }
+
+/** The lock files this process holds. */
+const heldLocks = new Set<string>();
 
 /** An open data directory: the broker's lock and its LMDB environment. */
 export class DataDir {
@@ -124,6 +132,8 @@ function noop(): void {}
 /** Creates the lock file, taking over a stale one once; answers what it wrote. */
 function takeLock(dir: string, lockPath: string, log: Logger): string {
   const owner: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
+  const start = processStart(process.pid);
+  if (start !== undefined) owner.start = start;
   const text = `${JSON.stringify(owner)}\n`;
   for (let attempt = 0; ; attempt++) {
     let fd: number;
@@ -132,7 +142,7 @@ function takeLock(dir: string, lockPath: string, log: Logger): string {
     } catch (err) {
       if (code(err) !== 'EEXIST') throw new DataDirError(`config.dataDir: cannot lock the data directory ${dir}: ${reason(err)}`);
       const holder = readLock(lockPath);
-      if (attempt === 0 && holder !== undefined && isStale(holder)) {
+      if (attempt === 0 && holder !== undefined && isStale(holder, lockPath)) {
         log.warn({ dataDir: dir, stalePid: holder.pid, since: holder.since }, 'taking over the lock of a broker that is gone');
         try {
           unlinkSync(lockPath);
@@ -152,6 +162,7 @@ function takeLock(dir: string, lockPath: string, log: Logger): string {
     } finally {
       closeSync(fd);
     }
+    heldLocks.add(lockPath);
     return text;
   }
 }
@@ -160,26 +171,42 @@ function takeLock(dir: string, lockPath: string, log: Logger): string {
 function readLock(lockPath: string): LockOwner | undefined {
   try {
     const parsed = JSON.parse(readFileSync(lockPath, 'utf8')) as Partial<LockOwner>;
-    if (typeof parsed.pid !== 'number' || typeof parsed.host !== 'string') return undefined;
-    return { pid: parsed.pid, host: parsed.host, since: String(parsed.since) };
+    const { pid, host } = parsed;
+    if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0 || typeof host !== 'string') return undefined;
+    const owner: LockOwner = { pid, host, since: String(parsed.since) };
+    if (typeof parsed.start === 'string') owner.start = parsed.start;
+    return owner;
   } catch {
     return undefined;
   }
 }
 
-/** The lock's process is known to be gone: same host, and no process with its pid (EPERM means one exists). */
-function isStale(owner: LockOwner): boolean {
+/** The lock's process is known to be gone (see the module comment); a lock of another host is never judged. */
+function isStale(owner: LockOwner, lockPath: string): boolean {
   if (owner.host !== hostname()) return false;
+  if (owner.pid === process.pid) return !heldLocks.has(lockPath);
   try {
-    process.kill(owner.pid, 0);
-    return false;
+    process.kill(owner.pid, 0); // EPERM: a process of another user has that pid
   } catch (err) {
     return code(err) === 'ESRCH';
+  }
+  const start = owner.start === undefined ? undefined : processStart(owner.pid);
+  return start !== undefined && start !== owner.start;
+}
+
+/** The start time of process `pid` in clock ticks since boot (field 22 of /proc/<pid>/stat), or undefined without /proc. */
+function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
   }
 }
 
 /** Removes the lock file if it is still the one written (`text`). */
 function releaseLock(lockPath: string, text: string): void {
+  heldLocks.delete(lockPath);
   try {
     if (readFileSync(lockPath, 'utf8') === text) unlinkSync(lockPath);
   } catch {
