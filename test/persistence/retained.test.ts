@@ -158,27 +158,32 @@ for (const version of VERSIONS) {
 }
 
 describe('retained messages in a data directory: bounds and faults', () => {
-  test('maxRetainedMemory: messages evicted from memory are deleted from disk; a restart loads the ones kept', async () => {
+  test('maxRetainedMemory: messages evicted from memory are deleted from disk; after a restart the oldest written still go first', async () => {
     const dir = tempDir();
     const base = uniqueTopic('pe');
     const entry = 200 + messageBytes({ topic: `${base}/k0`, payload: Buffer.alloc(1000), qos: 0, retain: true });
     const maxRetainedMemory = 4 * entry + Math.floor(entry / 2);
+    const publish = (b: TestBroker, leaf: string): Promise<void> =>
+      b.broker.publish({ topic: `${base}/${leaf}`, payload: Buffer.alloc(1000, 0x61), retain: true });
     let b = await brokerOn(dir, { workers: 0, maxRetainedMemory });
-    for (let i = 0; i < 6; i++) await b.broker.publish({ topic: `${base}/k${i}`, payload: Buffer.alloc(1000, 0x30 + i), retain: true });
+    for (const leaf of ['k5', 'k4', 'k3', 'k2', 'k1', 'k0']) await publish(b, leaf); // written against key order
     assert.equal((await b.broker.stats()).router.retained, 4);
     await b.close();
-    assert.equal(await retainedRecords(dir), 4, 'the 2 evicted records are deleted');
+    assert.equal(await retainedRecords(dir), 4, 'the 2 evicted records (k5, k4) are deleted');
 
     b = await brokerOn(dir, { workers: 0, maxRetainedMemory });
     try {
+      await publish(b, 'k9');
       const got = await retainedFor(b.port, 5, `${base}/#`, 4);
       assert.deepEqual(
         [...got.keys()].sort(),
-        ['k2', 'k3', 'k4', 'k5'].map((k) => `${base}/${k}`),
+        ['k0', 'k1', 'k2', 'k9'].map((k) => `${base}/${k}`),
+        'k3, the oldest written, was evicted',
       );
     } finally {
       await b.close();
     }
+    assert.equal(await retainedRecords(dir), 4);
   });
 
   test('a second broker on the same directory fails listen() with one line naming the directory; it starts once the first closed', async () => {

@@ -20,6 +20,8 @@
  * so no text encoding rules apply. The value holds pool and topic in full.
  * Value (format 1), big-endian:
  *   u8 1 | u8 flags (bits 0-1 QoS, bit 2 expiresAt, bit 3 properties)
+ *   | f64 sequence (the order of the writes: a load restores it, so the
+ *     memory bound still evicts the oldest first after a restart)
  *   | f64 expiresAt (ms since the epoch, when flagged)
  *   | u16 pool length | pool | u16 topic length | topic
  *   | u32 properties length | properties as JSON, correlationData in base64 (when flagged)
@@ -62,6 +64,8 @@ export class LmdbRetainedStore implements RetainedStore {
   private storing: AppMessage | undefined;
   private storingDropped = false;
   private closed = false;
+  /** The sequence number of the next record written. */
+  private nextSeq = 1;
 
   /** Opens the `retained` sub-database of `dir` and loads it into a memory index bounded per pool by `maxMemoryBytes`. */
   constructor(
@@ -88,7 +92,7 @@ export class LmdbRetainedStore implements RetainedStore {
     }
     const gone = message.payload.length === 0 || (message.expiresAt !== undefined && message.expiresAt <= now) || this.storingDropped;
     const key = retainedKey(pool, message.topic);
-    return this.write(() => (gone ? this.db.remove(key) : this.db.put(key, encodeRetained(pool, message))));
+    return this.write(() => (gone ? this.db.remove(key) : this.db.put(key, encodeRetained(pool, message, this.nextSeq++))));
   }
 
   delete(pool: string, topic: string): Promise<void> {
@@ -137,13 +141,14 @@ export class LmdbRetainedStore implements RetainedStore {
     }
   }
 
-  /** Loads every record into the index: expired ones are deleted, unreadable ones skipped. */
+  /** Loads every record into the index in the order they were written: expired ones are deleted, unreadable ones skipped. */
   private loadAll(now: number): RetainedLoad {
     const started = Date.now();
     const result: RetainedLoad = { loaded: 0, expired: 0, corrupt: 0 };
     const expiredKeys: Buffer[] = [];
+    const records: RetainedRecord[] = [];
     for (const { key, value } of this.db.getRange()) {
-      let record: { pool: string; message: AppMessage };
+      let record: RetainedRecord;
       try {
         record = decodeRetained(key, value);
       } catch (err) {
@@ -154,13 +159,18 @@ export class LmdbRetainedStore implements RetainedStore {
         );
         continue;
       }
-      const { pool, message } = record;
+      const { message } = record;
       if (message.expiresAt !== undefined && message.expiresAt <= now) {
         expiredKeys.push(Buffer.from(key));
         result.expired++;
         continue;
       }
+      records.push(record);
+    }
+    records.sort((a, b) => a.seq - b.seq);
+    for (const { pool, message, seq } of records) {
       this.index.set(pool, message, now);
+      this.nextSeq = Math.max(this.nextSeq, seq + 1);
       result.loaded++;
     }
     for (const key of expiredKeys) {
@@ -172,6 +182,14 @@ export class LmdbRetainedStore implements RetainedStore {
     this.log.info({ ...result, count, bytes, ms: Date.now() - started }, 'retained messages loaded');
     return result;
   }
+}
+
+/** A record as read back. */
+export interface RetainedRecord {
+  pool: string;
+  message: AppMessage;
+  /** Its place in the order of writes. */
+  seq: number;
 }
 
 /** The LMDB key of `topic`'s retained message in `pool`. */
@@ -194,7 +212,7 @@ export function retainedKey(pool: string, topic: string): Buffer {
 }
 
 /** The record of `message`, retained in `pool` (format in the module comment). */
-export function encodeRetained(pool: string, message: AppMessage): Buffer {
+export function encodeRetained(pool: string, message: AppMessage, seq: number): Buffer {
   const poolBytes = Buffer.byteLength(pool);
   const topicBytes = Buffer.byteLength(message.topic);
   if (poolBytes > 0xffff || topicBytes > 0xffff) throw new RangeError('retained store: pool or topic longer than 65535 bytes');
@@ -204,6 +222,7 @@ export function encodeRetained(pool: string, message: AppMessage): Buffer {
   if (props !== undefined) flags |= FLAG_PROPERTIES;
   const size =
     2 +
+    8 +
     (message.expiresAt !== undefined ? 8 : 0) +
     2 +
     poolBytes +
@@ -215,6 +234,7 @@ export function encodeRetained(pool: string, message: AppMessage): Buffer {
   let at = 0;
   out[at++] = RECORD_VERSION;
   out[at++] = flags;
+  at = out.writeDoubleBE(seq, at);
   if (message.expiresAt !== undefined) at = out.writeDoubleBE(message.expiresAt, at);
   at = out.writeUInt16BE(poolBytes, at);
   at += out.write(pool, at);
@@ -229,7 +249,7 @@ export function encodeRetained(pool: string, message: AppMessage): Buffer {
 }
 
 /** The pool and message of a record stored under `key`; throws on anything it cannot read. The message owns its memory. */
-export function decodeRetained(key: Uint8Array, value: Uint8Array): { pool: string; message: AppMessage } {
+export function decodeRetained(key: Uint8Array, value: Uint8Array): RetainedRecord {
   const buf = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   const need = (at: number, n: number): void => {
     if (at + n > buf.length) throw new Error(`record truncated at byte ${at} of ${buf.length}`);
@@ -239,7 +259,10 @@ export function decodeRetained(key: Uint8Array, value: Uint8Array): { pool: stri
   const flags = buf[1]!;
   if ((flags & ~(FLAG_QOS | FLAG_EXPIRES | FLAG_PROPERTIES)) !== 0 || (flags & FLAG_QOS) === 3)
     throw new Error(`bad flags 0x${flags.toString(16)}`);
-  let at = 2;
+  need(2, 8);
+  const seq = buf.readDoubleBE(2);
+  if (!Number.isSafeInteger(seq) || seq < 1) throw new Error('bad sequence number');
+  let at = 10;
   let expiresAt: number | undefined;
   if (flags & FLAG_EXPIRES) {
     need(at, 8);
@@ -273,7 +296,7 @@ export function decodeRetained(key: Uint8Array, value: Uint8Array): { pool: stri
   const message: AppMessage = { topic, payload, qos: (flags & FLAG_QOS) as QoS, retain: true };
   if (properties !== undefined) message.properties = properties;
   if (expiresAt !== undefined) message.expiresAt = expiresAt;
-  return { pool, message };
+  return { pool, message, seq };
 }
 
 function propertiesToJson(properties: MessageProperties): Record<string, unknown> {
