@@ -21,12 +21,23 @@
  * the files consistent in any case.
  */
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
 import type { Durability } from '../../api/config.js';
 import type { Logger } from '../../shared/log.js';
 import { FORMAT_KEY, FORMAT_VERSION, LMDB_DIR, LMDB_OPTIONS, LOCK_FILE, SUB_DATABASES } from './layout.js';
+
+/**
+ * lmdb's `open`, its native module loaded on first use: a broker without a
+ * dataDir never loads it (nor fails on a platform lmdb has no build for).
+ */
+function lmdbOpen(): (typeof import('lmdb'))['open'] {
+  lmdb ??= createRequire(import.meta.url)('lmdb') as typeof import('lmdb');
+  return lmdb.open;
+}
+let lmdb: typeof import('lmdb') | undefined;
 
 /** A data directory that cannot be used; its message is one line naming the directory. */
 export class DataDirError extends Error {
@@ -78,7 +89,7 @@ export class DataDir {
     const lockText = takeLock(path, lockPath, log);
     let env: RootDatabase | undefined;
     try {
-      env = open({ path: join(path, LMDB_DIR), ...LMDB_OPTIONS });
+      env = lmdbOpen()({ path: join(path, LMDB_DIR), ...LMDB_OPTIONS });
       checkFormat(env, path, log);
       return new DataDir(path, durability, env, lockPath, lockText);
     } catch (err) {
