@@ -15,7 +15,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
-import { createBroker } from '../../src/index.js';
+import { createBroker, MemoryRetainedStore } from '../../src/index.js';
 import type { BrokerConfig } from '../../src/api/config.js';
 import { messageBytes } from '../../src/shared/message/message-bytes.js';
 import { FORMAT_KEY, LMDB_DIR, LMDB_OPTIONS, LOCK_FILE, SUB_DATABASES } from '../../src/main/store/layout.js';
@@ -184,6 +184,20 @@ describe('retained messages in a data directory: bounds and faults', () => {
       await b.close();
     }
     assert.equal(await retainedRecords(dir), 4);
+  });
+
+  test("an application's own retained store is used with a data directory too; the directory is still opened and locked", async () => {
+    const dir = tempDir();
+    const own = new MemoryRetainedStore({ maxMemoryBytes: 1 << 20 });
+    const b = await startBroker({ dataDir: dir, workers: 0 }, { dependencies: { retainedStore: own } });
+    try {
+      assert.ok(existsSync(join(dir, LOCK_FILE)));
+      await b.broker.publish({ topic: 'own/x', payload: 'x', retain: true });
+      assert.equal(own.stats().count, 1);
+    } finally {
+      await b.close();
+    }
+    assert.equal(await retainedRecords(dir), 0, 'nothing written to the data directory');
   });
 
   test('a second broker on the same directory fails listen() with one line naming the directory; it starts once the first closed', async () => {
