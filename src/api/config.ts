@@ -18,6 +18,9 @@ export type QueueDropPolicy = 'newest' | 'oldest';
 /** How a shared subscription group picks the member that gets a message. */
 export type SharedSubscriptionStrategy = 'round-robin' | 'random' | 'sticky';
 
+/** When a commit to `dataDir` counts as done: 'os' = handed to the operating system, 'sync' = flushed to disk. */
+export type Durability = 'os' | 'sync';
+
 /** The pool (mountpoint) of each listener's clients, by transport; a listener not named uses the runtime's `pool_default`. */
 export type ListenerPools = Partial<Record<TransportName, string>>;
 
@@ -147,6 +150,20 @@ export interface BrokerConfig {
    * WebSocket, TLS and WSS listeners do not take it.
    */
   proxyProtocol: boolean;
+
+  // Persistence. With no dataDir everything is kept in memory and lost at exit.
+  /**
+   * Directory of the broker's durable state (one LMDB environment), created
+   * if missing; '' = none: everything in memory. One broker per directory:
+   * a second one on the same directory fails at start.
+   */
+  dataDir: string;
+  /**
+   * When a write to `dataDir` counts as committed: 'os' = handed to the
+   * operating system (survives a kill -9 of the broker, not a power loss);
+   * 'sync' = flushed to disk (survives a power loss; slower commits).
+   */
+  durability: Durability;
 }
 
 interface FieldSpec {
@@ -254,6 +271,8 @@ export function defaultConfig(): BrokerConfig {
     tlsRequestCert: false,
     tlsRejectUnauthorized: true,
     proxyProtocol: false,
+    dataDir: '',
+    durability: 'os',
   };
 }
 
@@ -280,6 +299,7 @@ export function resolveConfig(options: Partial<BrokerConfig> = {}): BrokerConfig
   checkTransports(config);
   checkProtocolOptions(config);
   checkRuntime(config);
+  checkPersistence(config);
   return config;
 }
 
@@ -345,6 +365,20 @@ function checkRuntime(config: BrokerConfig): void {
     if (!(TRANSPORT_NAMES as readonly string[]).includes(listener))
       throw new RangeError(`config.listenerPools.${listener}: unknown listener (expected tcp, tls, ws or wss)`);
     if (typeof pool !== 'string') throw new TypeError(`config.listenerPools.${listener}: expected a pool name string`);
+  }
+}
+
+const DURABILITIES: readonly Durability[] = ['os', 'sync'];
+
+/** The data directory and its durability (the directory itself is opened, and checked further, when the broker starts). */
+function checkPersistence(config: BrokerConfig): void {
+  if (typeof config.dataDir !== 'string' || config.dataDir.includes('\0')) {
+    throw new TypeError(
+      `config.dataDir: expected a directory path string ('' = none, everything in memory), got ${JSON.stringify(config.dataDir)}`,
+    );
+  }
+  if (!DURABILITIES.includes(config.durability)) {
+    throw new RangeError(`config.durability: expected one of ${DURABILITIES.join(', ')}, got ${JSON.stringify(config.durability)}`);
   }
 }
 

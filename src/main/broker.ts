@@ -32,6 +32,7 @@ import { serverDisconnect, serverRedirect, type CloseOptions, type DisconnectCli
 import type { BrokerDependencies } from '../api/dependencies.js';
 import type { RouterBridge } from '../api/bridge.js';
 import { MemoryRetainedStore } from './router/retained-store.js';
+import { BrokerStorage } from './store/storage.js';
 
 /** How long close() waits for the clients to go once their hosts said goodbye, before destroying the rest, in ms. */
 const CLIENTS_CLOSE_TIMEOUT_MS = 2000;
@@ -59,6 +60,8 @@ export class Broker extends EventEmitter {
   private readonly dataPlane: DataPlane;
   private readonly hosts: HostSupervisor;
   private readonly transports: Listeners;
+  /** config.dataDir and what is kept there, opened before the hosts start; a directory that failed makes listen() reject. */
+  private readonly storage: BrokerStorage;
   /** Every host loaded its module plugins and runtime (hostsReady()). */
   private ready: Promise<void> | undefined;
   private listening = false;
@@ -70,7 +73,11 @@ export class Broker extends EventEmitter {
     this.config = resolveConfig(options);
     this.log = createLogger(this.config.logLevel, 'main');
     this.plugins = new PluginRegistry(this.log.child({ plugins: 'in-process' }));
-    const retainedStore = dependencies.retainedStore ?? new MemoryRetainedStore({ maxMemoryBytes: this.config.maxRetainedMemory });
+    this.storage = BrokerStorage.open(this.config, this.log, dependencies.retainedStore);
+    const retainedStore =
+      dependencies.retainedStore ??
+      this.storage.retainedStore ??
+      new MemoryRetainedStore({ maxMemoryBytes: this.config.maxRetainedMemory });
     const dataPlane = new DataPlane(this.config, this.log, this.plugins, this, retainedStore);
     this.dataPlane = dataPlane;
     this.hosts = new HostSupervisor(this.config, this.log, this.plugins.plugins, {
@@ -87,8 +94,12 @@ export class Broker extends EventEmitter {
    * Starts the TCP listener and the optional ones the config enables (wsPort,
    * tlsPort, wssPort); resolves with the TCP address (see addresses()). With
    * `proxyProtocol`, TCP connections start with a PROXY protocol header.
+   * Rejects before anything listens when `dataDir` could not be opened (in
+   * use by another broker, a newer format, not creatable), with one line
+   * naming the directory; handle() and publish() refuse likewise.
    */
   async listen(): Promise<AddressInfo> {
+    if (this.storage.failure) throw this.storage.failure;
     this.listening = true;
     // A module plugin or runtime that fails to load makes listen() fail, before any client is accepted.
     await this.hostsReady();
@@ -149,6 +160,7 @@ export class Broker extends EventEmitter {
 
   /** Publishes a message from the embedding application, as if a client had sent it. */
   async publish(options: PublishOptions): Promise<void> {
+    if (this.storage.failure) throw this.storage.failure;
     if (!isValidTopicName(options.topic)) throw new TypeError(`invalid topic name: ${options.topic}`);
     const payload = typeof options.payload === 'string' ? Buffer.from(options.payload) : options.payload;
     const message: AppMessage = { topic: options.topic, payload, qos: options.qos ?? 0, retain: options.retain ?? false };
@@ -218,11 +230,13 @@ export class Broker extends EventEmitter {
     this.dataPlane.close();
     await this.hosts.close();
     await this.transports.close();
+    await this.storage.close();
     this.log.info('closed');
   }
 
   /** A listener or a stream is served, with or without listen(): the module plugins load, the deadlines are checked. */
   private serving(): void {
+    if (this.storage.failure) throw this.storage.failure;
     this.hostsReady().catch((err: unknown) => this.log.error({ err }, 'loading the plugin modules or the runtime failed'));
     this.dataPlane.connections.startSweeper();
   }

@@ -27,6 +27,9 @@ Options:
   --ca FILE         PEM CA certificates for client certificates (config tlsRequestCert)
   --proxy-protocol  TCP connections start with a PROXY protocol v1/v2 header (behind a
                     load balancer); the client address comes from it
+  --data-dir DIR    keep retained messages in DIR (created if missing; one broker per
+                    directory); without it everything is kept in memory
+  --in-memory       keep everything in memory, whatever the config file's dataDir
   -h, --help        this text
 Command-line options win over the config file. SIGHUP makes the bundled
 plugins (shoal/passwd, shoal/acl) re-read their files.`;
@@ -52,6 +55,8 @@ export function parseCli(argv: string[]): CliOptions {
       key: { type: 'string' },
       ca: { type: 'string' },
       'proxy-protocol': { type: 'boolean' },
+      'data-dir': { type: 'string' },
+      'in-memory': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -68,6 +73,12 @@ export function parseCli(argv: string[]): CliOptions {
   if (values.key !== undefined) config.tlsKey = values.key;
   if (values.ca !== undefined) config.tlsCa = values.ca;
   if (values['proxy-protocol'] === true) config.proxyProtocol = true;
+  if (values['data-dir'] !== undefined && values['in-memory'] === true) throw new TypeError('--data-dir and --in-memory: give one of them');
+  if (values['data-dir'] !== undefined) {
+    if (values['data-dir'] === '') throw new TypeError('--data-dir: expected a directory');
+    config.dataDir = values['data-dir'];
+  }
+  if (values['in-memory'] === true) config.dataDir = '';
   return { help: values.help === true, config };
 }
 

@@ -3,7 +3,9 @@
  * (src/api/retained-store.ts): per pool a RetainedTopics, at most one
  * retained AppMessage per topic name (spec section 3.3.1.3), each pool with
  * its own memory bound (maxRetainedMemory) and Message Expiry. It answers
- * every call at once. Owned by the router; runs on the main thread.
+ * every call at once. It is also the memory index of the durable store
+ * (src/main/store/lmdb-retained-store.ts), which learns through `onRemoved`
+ * of the messages dropped by expiry or eviction. Owned by the router; runs on the main thread.
  *
  * Four structures of a RetainedTopics share its entries:
  *  - a Map by topic;
@@ -48,20 +50,39 @@ class TopicNode {
   ) {}
 }
 
+/**
+ * Why a store dropped a message of its own accord (not for a `set` that
+ * replaced it nor a `delete`): its Message Expiry passed, or it was the
+ * oldest when the pool went over maxMemoryBytes.
+ */
+export type RetainedRemoval = 'expired' | 'evicted';
+
+export interface RetainedTopicsOptions {
+  maxMemoryBytes: number;
+  /** Told, synchronously, of every message the store drops of its own accord (a durable store deletes its copy). */
+  onRemoved?: (message: AppMessage, why: RetainedRemoval) => void;
+}
+
 /** The retained messages of every pool, in memory. */
 export class MemoryRetainedStore implements RetainedStore {
   private readonly maxMemoryBytes: number;
+  private readonly onRemoved: ((pool: string, message: AppMessage, why: RetainedRemoval) => void) | undefined;
   private readonly pools = new Map<string, RetainedTopics>();
 
-  /** `maxMemoryBytes` bounds each pool's messages on its own. */
-  constructor(opts: { maxMemoryBytes: number }) {
+  /** `maxMemoryBytes` bounds each pool's messages on its own; `onRemoved` is told of each message dropped by expiry or eviction. */
+  constructor(opts: { maxMemoryBytes: number; onRemoved?: (pool: string, message: AppMessage, why: RetainedRemoval) => void }) {
     this.maxMemoryBytes = opts.maxMemoryBytes;
+    this.onRemoved = opts.onRemoved;
   }
 
   set(pool: string, message: AppMessage, now: number): void {
     let topics = this.pools.get(pool);
     if (topics === undefined) {
-      topics = new RetainedTopics({ maxMemoryBytes: this.maxMemoryBytes });
+      const onRemoved = this.onRemoved;
+      topics = new RetainedTopics({
+        maxMemoryBytes: this.maxMemoryBytes,
+        onRemoved: onRemoved && ((removed, why) => onRemoved(pool, removed, why)),
+      });
       this.pools.set(pool, topics);
     }
     topics.set(message, now);
@@ -95,6 +116,7 @@ export class MemoryRetainedStore implements RetainedStore {
 /** The retained messages of one pool. */
 export class RetainedTopics {
   private readonly maxMemoryBytes: number;
+  private readonly onRemoved: ((message: AppMessage, why: RetainedRemoval) => void) | undefined;
   private readonly byTopic = new Map<string, Entry>();
   private readonly root = new TopicNode(undefined, '');
   private oldest: Entry | undefined = undefined;
@@ -105,8 +127,9 @@ export class RetainedTopics {
   private heldBytes = 0;
   private evictionCount = 0;
 
-  constructor(opts: { maxMemoryBytes: number }) {
+  constructor(opts: RetainedTopicsOptions) {
     this.maxMemoryBytes = opts.maxMemoryBytes;
+    this.onRemoved = opts.onRemoved;
   }
 
   /** The number of stored messages. */
@@ -182,6 +205,7 @@ export class RetainedTopics {
       if (!top.removed) {
         this.remove(top);
         removed++;
+        this.onRemoved?.(top.msg, 'expired');
       }
     }
   }
@@ -189,8 +213,10 @@ export class RetainedTopics {
   private evict(now: number): void {
     this.sweepExpired(now);
     while (this.heldBytes > this.maxMemoryBytes && this.oldest !== undefined) {
-      this.remove(this.oldest);
+      const oldest = this.oldest;
+      this.remove(oldest);
       this.evictionCount++;
+      this.onRemoved?.(oldest.msg, 'evicted');
     }
   }
 
