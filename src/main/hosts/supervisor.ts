@@ -13,7 +13,7 @@ import type { NamedPlugin } from '../../shared/hooks/chain.js';
 import type { Logger } from '../../shared/log.js';
 import type { HostHandle, HostLauncher } from './host-handle.js';
 import { InlineHosts } from './inline-hosts.js';
-import { hostCount } from './placement.js';
+import { hostCount } from '../../shared/placement.js';
 import { WorkerHosts } from './worker-hosts.js';
 
 /** How long shutdown() waits for a host to tell its clients goodbye before its worker is stopped anyway, in ms. */
