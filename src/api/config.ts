@@ -18,6 +18,9 @@ export type QueueDropPolicy = 'newest' | 'oldest';
 /** How a shared subscription group picks the member that gets a message. */
 export type SharedSubscriptionStrategy = 'round-robin' | 'random' | 'sticky';
 
+/** When a commit of the data directory counts as done: written to the operating system ('os'), or flushed to disk ('sync'). */
+export type Durability = 'os' | 'sync';
+
 /** The pool (mountpoint) of each listener's clients, by transport; a listener not named uses the runtime's `pool_default`. */
 export type ListenerPools = Partial<Record<TransportName, string>>;
 
@@ -147,6 +150,19 @@ export interface BrokerConfig {
    * WebSocket, TLS and WSS listeners do not take it.
    */
   proxyProtocol: boolean;
+
+  // Persistence. Without a data directory everything lives in memory.
+  /**
+   * Directory of the broker's durable state (persistent sessions, retained
+   * messages), created when missing; '' = none: everything in memory.
+   */
+  dataDir: string;
+  /**
+   * When a commit to the data directory counts as done: 'os' once written to
+   * the operating system (survives a killed process, kill -9), 'sync' once
+   * flushed to disk (also survives a power loss; slower).
+   */
+  durability: Durability;
 }
 
 interface FieldSpec {
@@ -254,6 +270,8 @@ export function defaultConfig(): BrokerConfig {
     tlsRequestCert: false,
     tlsRejectUnauthorized: true,
     proxyProtocol: false,
+    dataDir: '',
+    durability: 'os',
   };
 }
 
@@ -280,6 +298,7 @@ export function resolveConfig(options: Partial<BrokerConfig> = {}): BrokerConfig
   checkTransports(config);
   checkProtocolOptions(config);
   checkRuntime(config);
+  checkPersistence(config);
   return config;
 }
 
@@ -345,6 +364,16 @@ function checkRuntime(config: BrokerConfig): void {
     if (!(TRANSPORT_NAMES as readonly string[]).includes(listener))
       throw new RangeError(`config.listenerPools.${listener}: unknown listener (expected tcp, tls, ws or wss)`);
     if (typeof pool !== 'string') throw new TypeError(`config.listenerPools.${listener}: expected a pool name string`);
+  }
+}
+
+const DURABILITIES: readonly Durability[] = ['os', 'sync'];
+
+/** The data directory and when its commits count as done. */
+function checkPersistence(config: BrokerConfig): void {
+  if (typeof config.dataDir !== 'string') throw new TypeError("config.dataDir: expected a directory path string ('' = none)");
+  if (!DURABILITIES.includes(config.durability)) {
+    throw new RangeError(`config.durability: expected one of ${DURABILITIES.join(', ')}`);
   }
 }
 
