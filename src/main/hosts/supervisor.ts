@@ -45,13 +45,14 @@ export class HostSupervisor {
   }
 
   /**
-   * Resolves once every host has loaded its module plugins and runtime (at
-   * once without any) with the hooks the module plugins implement; rejects
-   * with a loading error. Asked once.
+   * Resolves once every host has loaded its module plugins, runtime and
+   * stored sessions (at once without any) with the hooks the module plugins
+   * implement; rejects with a loading error. Asked once.
    */
   ready(): Promise<string[]> {
     this.loaded ??= (async () => {
-      if (this.config.plugins.length === 0 && this.config.runtime === '') return [];
+      const { plugins, runtime, dataDir } = this.config;
+      if (plugins.length === 0 && runtime === '' && dataDir === '') return [];
       const hooks = await Promise.all(this.hosts.map((h) => h.control.ready()));
       return hooks.flat();
     })();
