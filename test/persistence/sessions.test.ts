@@ -12,15 +12,17 @@
  */
 import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { createBroker } from '../../src/index.js';
 import {
   closeAllClients,
   closeClient,
   connectClient,
+  withBound,
   expectNoMessage,
   nextMessages,
   once,
@@ -318,4 +320,19 @@ describe('persistent sessions in the data directory (MQTT 5.0 only)', () => {
     await gone;
     await waitUntil(async () => !(await stored(dir)).some((r) => r.clientId === clientId), 'the record is removed');
   });
+});
+
+describe('a data directory that cannot be opened', () => {
+  for (const workers of [0, 1]) {
+    test(`makes listen() fail before any client is accepted (workers: ${workers})`, async () => {
+      const file = join(dataDir(), 'a-file');
+      writeFileSync(file, 'not a directory');
+      const broker = createBroker({ host: '127.0.0.1', port: 0, workers, logLevel: 'silent', dataDir: join(file, 'below') });
+      try {
+        await assert.rejects(withBound(broker.listen(), 15_000, 'broker.listen()'), (err: Error) => !/did not complete/.test(err.message));
+      } finally {
+        await withBound(broker.close(), 10_000, 'broker.close()');
+      }
+    });
+  }
 });
