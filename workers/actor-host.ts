@@ -332,6 +332,25 @@ export class ActorHost implements SessionDirectory {
     return done.catch((err: unknown) => this.log.error({ err }, 'session store commit failed'));
   }
 
+  /**
+   * Closes the store once the final commit settled, before shutdown() answers:
+   * a worker is terminated soon after that answer, and must not be inside
+   * the store's close then. Never rejects.
+   */
+  private closeStore(store: SessionStore, committed: MaybePromise<void>): MaybePromise<void> {
+    if (!store.close) return committed;
+    const close = (): MaybePromise<void> => {
+      try {
+        const closed = store.close!();
+        return isPromise(closed) ? closed.catch((err: unknown) => this.log.error({ err }, 'closing the session store failed')) : undefined;
+      } catch (err) {
+        this.log.error({ err }, 'closing the session store failed');
+        return undefined;
+      }
+    };
+    return isPromise(committed) ? committed.then(close) : close();
+  }
+
   private forget(session: SessionActor): void {
     this.sessions.delete(session.sid);
     const key = `${session.pool}\0${session.clientId}`;
@@ -378,12 +397,12 @@ export class ActorHost implements SessionDirectory {
     this.pendingAuth.clear();
     this.outbox.close();
     let saved: MaybePromise<void> = undefined;
-    if (this.store) {
+    if (this.store && !this.storeClosed) {
       for (const session of this.sessions.values()) this.changed(session);
-      saved = this.commit();
+      saved = this.closeStore(this.store, this.commit());
       this.storeClosed = true;
     }
-    // Stop once the final commit settled (it never rejects), after this turn, so the control reply to shutdown() leaves first.
+    // Stop once the store is closed (never rejects), after this turn, so the control reply to shutdown() leaves first.
     const stop = (): void => {
       setImmediate(() => this.stopResolve?.());
     };

@@ -40,5 +40,4 @@ export default async function hostTask(task: HostTask): Promise<void> {
   exposeOnPort(host.control, task.controlPort);
   await host.stopped;
   task.controlPort.close();
-  await store?.close();
 }

@@ -125,6 +125,13 @@ class CountingStore extends MemorySessionStore {
     this.commits++;
     super.commit();
   }
+
+  /** What the store had committed when the host closed it, per close. */
+  readonly closedWith: string[][] = [];
+
+  close(): void {
+    this.closedWith.push(this.load().map((r) => r.clientId));
+  }
 }
 
 function message(topic: string, payload: string): AppMessage {
@@ -195,5 +202,18 @@ describe('an actor host with a session store: queue durability', () => {
     await host.stop();
     running.splice(running.indexOf(host), 1);
     assert.deepEqual([store.saves, store.removes, store.commits], [0, 0, 0]);
+    assert.deepEqual(store.closedWith, [[]], 'the store is closed once at shutdown');
+  });
+
+  test('shutdown commits the persistent sessions, then closes the store once, before it answers', async () => {
+    const store = new CountingStore();
+    const host = startHost(store);
+    host.open(1, connect('at-shutdown', false, 300));
+    await host.next(1);
+    await host.host.control.shutdown();
+    assert.deepEqual(store.closedWith, [['at-shutdown']]);
+    await host.stop();
+    running.splice(running.indexOf(host), 1);
+    assert.equal(store.closedWith.length, 1);
   });
 });

@@ -3,7 +3,7 @@
  * a worker, joined to the router by an in-thread endpoint pair, with its own
  * module plugins, a direct view of the in-process ones, and its session
  * store (an LmdbSessionStore in the data directory when `config.dataDir` is
- * set), which it closes with the hosts. Main thread.
+ * set; the host closes it when it shuts down). Main thread.
  */
 import { ActorHost } from '../../../workers/actor-host.js';
 import { inlineEndpoints } from '../../shared/channel/endpoint.js';
@@ -17,8 +17,6 @@ import { LmdbSessionStore } from '../../../workers/session/lmdb-session-store.js
 import { hostCount } from '../../shared/placement.js';
 
 export class InlineHosts implements HostLauncher {
-  private readonly stores: LmdbSessionStore[] = [];
-
   /** `inProcess`: the live list of the broker's in-process plugins. */
   constructor(
     private readonly config: BrokerConfig,
@@ -32,11 +30,7 @@ export class InlineHosts implements HostLauncher {
     const { plugins } = this.config;
     const modules = plugins.length > 0 ? loadPlugins(plugins, index, log) : [];
     const { dataDir, durability, workers } = this.config;
-    let store: LmdbSessionStore | undefined;
-    if (dataDir !== '') {
-      store = new LmdbSessionStore({ dataDir, durability, index, hostCount: hostCount(workers), log });
-      this.stores.push(store);
-    }
+    const store = dataDir === '' ? undefined : new LmdbSessionStore({ dataDir, durability, index, hostCount: hostCount(workers), log });
     const host = new ActorHost(index, this.config, hostSide, log, undefined, {
       modules,
       inProcess: this.inProcess,
@@ -46,8 +40,5 @@ export class InlineHosts implements HostLauncher {
     return { index, endpoint: routerSide, control: host.control, exited: host.stopped };
   }
 
-  /** Closes the hosts' session stores (after their shutdown, which made the final commit). */
-  async close(): Promise<void> {
-    await Promise.all(this.stores.splice(0).map((store) => store.close()));
-  }
+  async close(): Promise<void> {}
 }
