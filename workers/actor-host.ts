@@ -4,10 +4,10 @@
  * authentication exchange or for their plugin hooks (with the packets that
  * arrive meanwhile), the plugin chains (host-hooks.ts), the session runtime
  * (host-runtime.ts), the data-plane link to the router, and the writes to
- * its session store, when it has one (session-store.ts: the persistent
- * sessions it saves when they go offline, change their subscriptions, end,
- * or when the host shuts down, committed once per event-loop turn; the ones
- * it takes back when it starts). Until its module plugins, its runtime and
+ * its session store, when it has one (session-store.ts: the records of the
+ * persistent sessions whose state changed in an event-loop turn, written and
+ * committed together once per turn, and once more when the host shuts down;
+ * the ones it takes back when it starts). Until its module plugins, its runtime and
  * its stored sessions are loaded it keeps the batches it receives. It
  * does not care where it runs: a worker thread (worker-main.ts) or the main
  * thread (`workers: 0`).
@@ -85,6 +85,10 @@ export class ActorHost implements SessionDirectory {
   private readonly store: SessionStore | undefined;
   /** Sessions whose record changed since the store's last commit (pending while set). */
   private unsaved: Set<SessionActor> | undefined;
+  /** Sessions that have a record in the store (saved, or taken back from it): a clean one outside this set is never written. */
+  private readonly recorded = new Set<SessionActor>();
+  /** Set once the host shut down: its final commit is made, and nothing it does afterwards reaches the store. */
+  private storeClosed = false;
   private stopResolve: (() => void) | undefined;
   readonly stopped: Promise<void>;
 
@@ -118,7 +122,7 @@ export class ActorHost implements SessionDirectory {
       unbind: (connId) => {
         this.byConn.delete(connId);
       },
-      changed: (s) => this.changed(s),
+      changed: plugins.store ? (s) => this.changed(s) : () => undefined,
     };
     this.store = plugins.store;
     this.stopped = new Promise((resolve) => {
@@ -269,7 +273,9 @@ export class ActorHost implements SessionDirectory {
   private restore(records: readonly SessionRecord[]): void {
     for (const record of records) {
       this.find(record.pool, record.clientId)?.end();
-      this.create(record.pool, record.clientId).restore(record);
+      const session = this.create(record.pool, record.clientId);
+      if (this.store) this.recorded.add(session);
+      session.restore(record);
     }
   }
 
@@ -280,9 +286,15 @@ export class ActorHost implements SessionDirectory {
     return records;
   }
 
-  /** Without a store nothing is kept; with one, the session's record is written with the others of this turn. */
+  /**
+   * The session's state changed (its queue, inflight messages, acknowledgements,
+   * inbound QoS 2 ids, will, subscriptions, connection): its record is written
+   * with the others of this turn, once however many changes it had. Only
+   * with a store (the session env's `changed` is a no-op without one), and
+   * only for a persistent session or one whose earlier record must go.
+   */
   private changed(session: SessionActor): void {
-    if (!this.store) return;
+    if (this.storeClosed || (session.sessionExpiry === 0 && !this.recorded.has(session))) return;
     if (!this.unsaved) {
       this.unsaved = new Set();
       setImmediate(() => void this.commit());
@@ -302,8 +314,12 @@ export class ActorHost implements SessionDirectory {
     for (const session of unsaved) {
       // What the store keeps for this pool and client id is the session there is now, if it is persistent.
       const live = this.find(session.pool, session.clientId);
-      if (live && live.sessionExpiry > 0) store.save(live.toRecord());
-      else store.remove(session.pool, session.clientId);
+      if (live && live.sessionExpiry > 0) {
+        store.save(live.toRecord());
+        this.recorded.add(live);
+      } else store.remove(session.pool, session.clientId);
+      if (live !== session) this.recorded.delete(session);
+      if (live && live.sessionExpiry === 0) this.recorded.delete(live);
     }
     let done: MaybePromise<void>;
     try {
@@ -314,6 +330,25 @@ export class ActorHost implements SessionDirectory {
     }
     if (!isPromise(done)) return;
     return done.catch((err: unknown) => this.log.error({ err }, 'session store commit failed'));
+  }
+
+  /**
+   * Closes the store once the final commit settled, before shutdown() answers:
+   * a worker is terminated soon after that answer, and must not be inside
+   * the store's close then. Never rejects.
+   */
+  private closeStore(store: SessionStore, committed: MaybePromise<void>): MaybePromise<void> {
+    if (!store.close) return committed;
+    const close = (): MaybePromise<void> => {
+      try {
+        const closed = store.close!();
+        return isPromise(closed) ? closed.catch((err: unknown) => this.log.error({ err }, 'closing the session store failed')) : undefined;
+      } catch (err) {
+        this.log.error({ err }, 'closing the session store failed');
+        return undefined;
+      }
+    };
+    return isPromise(committed) ? committed.then(close) : close();
   }
 
   private forget(session: SessionActor): void {
@@ -361,10 +396,18 @@ export class ActorHost implements SessionDirectory {
     for (const auth of this.pendingAuth.values()) auth.cancel();
     this.pendingAuth.clear();
     this.outbox.close();
-    // Stop after this turn, so the control reply to shutdown() leaves first.
-    setImmediate(() => this.stopResolve?.());
-    if (!this.store) return;
-    for (const session of this.sessions.values()) this.changed(session);
-    return this.commit();
+    let saved: MaybePromise<void> = undefined;
+    if (this.store && !this.storeClosed) {
+      for (const session of this.sessions.values()) this.changed(session);
+      saved = this.closeStore(this.store, this.commit());
+      this.storeClosed = true;
+    }
+    // Stop once the store is closed (never rejects), after this turn, so the control reply to shutdown() leaves first.
+    const stop = (): void => {
+      setImmediate(() => this.stopResolve?.());
+    };
+    if (isPromise(saved)) void saved.then(stop);
+    else stop();
+    return saved;
   }
 }

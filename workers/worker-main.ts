@@ -1,9 +1,11 @@
 /**
  * Entry of a worker thread in the piscina pool. One long-lived task per
  * worker: it hosts an ActorHost on the transferred data port, loads the
- * module plugins and the runtime of the config into it, serves the host's control surface
- * over comlink on the control port, and resolves only when the host stops.
- * Worker thread.
+ * module plugins and the runtime of the config into it, gives it its session
+ * store (an LmdbSessionStore in the data directory when `config.dataDir` is
+ * set; a worker started in place of a failed one takes back the sessions of
+ * its index from there), serves the host's control surface over comlink on
+ * the control port, and resolves only when the host stops. Worker thread.
  */
 import type { MessagePort } from 'node:worker_threads';
 import { exposeOnPort } from '../src/shared/channel/comlink-node.js';
@@ -13,6 +15,8 @@ import { loadPlugins } from './hooks/loader.js';
 import { createLogger } from '../src/shared/log.js';
 import { loadRuntime } from './runtime/loader.js';
 import { ActorHost } from './actor-host.js';
+import { hostCount } from '../src/shared/placement.js';
+import { LmdbSessionStore } from './session/lmdb-session-store.js';
 
 export interface HostTask {
   index: number;
@@ -25,9 +29,13 @@ export default async function hostTask(task: HostTask): Promise<void> {
   const log = createLogger(task.config.logLevel, `host-${task.index}`);
   const { plugins } = task.config;
   const modules = plugins.length > 0 ? loadPlugins(plugins, task.index, log) : [];
+  const { dataDir, durability, workers } = task.config;
+  const store =
+    dataDir === '' ? undefined : new LmdbSessionStore({ dataDir, durability, index: task.index, hostCount: hostCount(workers), log });
   const host = new ActorHost(task.index, task.config, portEndpoint(task.dataPort), log, undefined, {
     modules,
     runtime: loadRuntime(task.config.runtime, task.index, log),
+    store,
   });
   exposeOnPort(host.control, task.controlPort);
   await host.stopped;

@@ -14,7 +14,7 @@ import type { ToSession, TransportInfo } from '../shared/channel/frames.js';
 import { ReasonCode } from '../shared/codec/reason-codes.js';
 import type { Logger } from '../shared/log.js';
 import { DEFAULT_POOL } from '../shared/topic/topic.js';
-import { hostFor } from './hosts/placement.js';
+import { hostFor } from '../shared/placement.js';
 import { peekConnect } from './net/connect-peek.js';
 import { Connection, type ConnectionOwner } from './net/connection.js';
 

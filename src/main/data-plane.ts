@@ -31,7 +31,7 @@ import type { Logger } from '../shared/log.js';
 import { Connections } from './connections.js';
 import { HookServer } from './hooks/hook-server.js';
 import type { PluginRegistry } from './hooks/registry.js';
-import { hostCount } from './hosts/placement.js';
+import { hostCount } from '../shared/placement.js';
 import type { Connection, ConnectionOwner } from './net/connection.js';
 import { Router } from './router/router.js';
 import type { RetainedStore } from '../api/retained-store.js';

@@ -13,7 +13,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IConnectPacket, IPublishPacket } from 'mqtt-packet';
-import { hostFor } from '../../src/main/hosts/placement.js';
+import { hostFor } from '../../src/shared/placement.js';
 import { brokerForSuite } from '../helpers/broker.js';
 import { uniqueId, VERSIONS, type Version } from '../helpers/clients.js';
 import { type RawClient } from '../helpers/raw-client.js';

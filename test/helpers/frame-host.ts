@@ -1,6 +1,6 @@
 /**
  * A real ActorHost driven in-process with the binary frames the main thread
- * would send (open, packet, closed) over an in-thread endpoint pair. Every
+ * would send (open, packet, closed, deliver) over an in-thread endpoint pair. Every
  * frame the host sends towards the router is kept in order, and the packets
  * it sends to a connection are decoded with mqtt-packet (5.0).
  */
@@ -10,7 +10,16 @@ import { inlineEndpoints } from '../../src/shared/channel/endpoint.js';
 import { Outbox } from '../../src/shared/channel/outbox.js';
 import { resolveConfig } from '../../src/api/config.js';
 import { createLogger } from '../../src/shared/log.js';
-import { readToRouter, writeClosed, writeOpen, writePacket, type ToRouter } from '../../src/shared/channel/frames.js';
+import {
+  readToRouter,
+  writeClosed,
+  writeDeliver,
+  writeOpen,
+  writePacket,
+  type DeliveryTarget,
+  type ToRouter,
+} from '../../src/shared/channel/frames.js';
+import type { AppMessage } from '../../src/shared/message/app-message.js';
 import { ActorHost, type HostPlugins } from '../../workers/actor-host.js';
 import type { Authenticator } from '../../workers/connect/authenticator.js';
 
@@ -21,6 +30,8 @@ export interface FrameHost {
   open(connId: number, packet: mqttPacket.IConnectPacket): void;
   packet(connId: number, packet: mqttPacket.Packet): void;
   closed(connId: number): void;
+  /** A routed message for sessions of this host (`targets` name them by sid, as the router's subscribe frames do). */
+  deliver(message: AppMessage, targets: DeliveryTarget[]): void;
   /** The next packet the host sent to `connId`, or 'end' when it ended the connection; rejects after `timeoutMs`. */
   next(connId: number, timeoutMs?: number): Promise<mqttPacket.Packet | 'end'>;
   stop(): Promise<void>;
@@ -77,6 +88,10 @@ export function startFrameHost(options: { authenticator?: Authenticator; plugins
     },
     closed(connId) {
       writeClosed(toHost.writer, connId, 'test');
+      toHost.commit();
+    },
+    deliver(message, targets) {
+      writeDeliver(toHost.writer, message, targets);
       toHost.commit();
     },
     next(connId, timeoutMs = 2_000) {

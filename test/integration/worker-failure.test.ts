@@ -7,7 +7,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Worker } from 'node:worker_threads';
-import { hostFor } from '../../src/main/hosts/placement.js';
+import { hostFor } from '../../src/shared/placement.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { closeAllClients, connectClient, nextMessage, once, uniqueId, uniqueTopic, VERSIONS, type TestClient } from '../helpers/clients.js';
 import { label } from '../helpers/spec.js';

@@ -18,7 +18,7 @@ import { open } from 'lmdb';
 import { createBroker, MemoryRetainedStore } from '../../src/index.js';
 import type { BrokerConfig } from '../../src/api/config.js';
 import { messageBytes } from '../../src/shared/message/message-bytes.js';
-import { FORMAT_KEY, LMDB_DIR, LMDB_OPTIONS, LOCK_FILE, SUB_DATABASES } from '../../src/main/store/layout.js';
+import { FORMAT_KEY, LMDB_DIR, LMDB_OPTIONS, LOCK_FILE, SUB_DATABASES } from '../../src/shared/store/layout.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import {
   closeAllClients,

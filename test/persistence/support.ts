@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { LMDB_DIR, LMDB_OPTIONS, SUB_DATABASES } from '../../src/main/store/layout.js';
+import { LMDB_DIR, LMDB_OPTIONS, SUB_DATABASES } from '../../src/shared/store/layout.js';
 
 const made: string[] = [];
 after(() => {

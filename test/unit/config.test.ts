@@ -36,6 +36,8 @@ describe('config', () => {
     ['batchFlushFrames', 0],
     ['connectTimeoutMs', 1.5],
     ['maxOfflineMessages', 'many'],
+    ['dataDir', 3],
+    ['durability', 'fsync'],
   ];
   for (const [field, value] of outOfRange) {
     test(`${field} = ${JSON.stringify(value)} is refused with an error naming config.${field}`, () => {

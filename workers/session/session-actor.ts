@@ -52,7 +52,12 @@ export interface SessionEnv extends HostServices {
   ended(session: SessionActor): void;
   /** The host stops routing packets of `connId` to this session. */
   unbind(connId: number): void;
-  /** What a store keeps of the session changed: it went offline, its subscriptions changed, or it ended. */
+  /**
+   * What a store keeps of the session changed: its connection, subscriptions,
+   * queue, inflight messages, inbound QoS 2 ids or will, or it ended. Called
+   * on every such change (per message); the host writes the record once per
+   * turn, and does nothing without a store.
+   */
   changed(session: SessionActor): void;
 }
 
@@ -230,6 +235,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
       else link.send(connId, generatePacket({ cmd: 'pubrel', messageId: o.packetId }, negotiated.protocolVersion));
     }
     this.pump();
+    this.host.changed(this);
     const { transport } = a;
     link.event('client-connected', this.clientId, {
       sessionPresent: a.sessionPresent,
@@ -440,6 +446,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
   private publishWill(will: Will): void {
     this.pendingWill = undefined;
     this.publish(will.message);
+    this.host.changed(this);
   }
 
   private clearTimers(): void {
@@ -502,6 +509,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
       return;
     }
     if (!owned) o.message = ownedCopy(message);
+    this.host.changed(this);
     if (this.connected && this.flow.hasSlot && this.flow.queued === 0) {
       this.sendOutgoing(this.flow.start(o), false);
       return;
@@ -548,11 +556,15 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
   }
 
   acknowledged(packetId: number, state: Outgoing['state']): void {
-    if (this.flow.complete(packetId, state)) this.pump();
+    if (!this.flow.complete(packetId, state)) return;
+    this.host.changed(this);
+    this.pump();
   }
 
   pubrecReceived(packetId: number): boolean {
-    return this.flow.released(packetId);
+    if (!this.flow.released(packetId)) return false;
+    this.host.changed(this);
+    return true;
   }
 
   holdsInflight(o: Outgoing): boolean {
@@ -581,14 +593,18 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
 
   holdForRelease(packetId: number): void {
     this.inboundQos2.add(packetId);
+    this.host.changed(this);
   }
 
   releaseReceived(packetId: number): boolean {
-    return this.inboundQos2.delete(packetId);
+    if (!this.inboundQos2.delete(packetId)) return false;
+    this.host.changed(this);
+    return true;
   }
 
   adoptUserContext(userContext: UserContext): void {
     this.context = userContext;
+    this.host.changed(this);
   }
 
   /**

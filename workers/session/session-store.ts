@@ -73,6 +73,8 @@ export interface SessionStore {
   remove(pool: string, clientId: string): void;
   /** Writes everything staged since the last commit, as one transaction. */
   commit(): MaybePromise<void>;
+  /** Releases what the store holds (files, handles); the host calls it once, after its final commit at shutdown. */
+  close?(): MaybePromise<void>;
 }
 
 function keyOf(pool: string, clientId: string): string {

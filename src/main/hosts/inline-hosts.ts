@@ -1,7 +1,9 @@
 /**
  * Actor hosts on the main thread (`workers: 0`): the same ActorHost code as in
  * a worker, joined to the router by an in-thread endpoint pair, with its own
- * module plugins and a direct view of the in-process ones. Main thread.
+ * module plugins, a direct view of the in-process ones, and its session
+ * store (an LmdbSessionStore in the data directory when `config.dataDir` is
+ * set; the host closes it when it shuts down). Main thread.
  */
 import { ActorHost } from '../../../workers/actor-host.js';
 import { inlineEndpoints } from '../../shared/channel/endpoint.js';
@@ -11,6 +13,8 @@ import { loadPlugins } from '../../../workers/hooks/loader.js';
 import type { Logger } from '../../shared/log.js';
 import { loadRuntime } from '../../../workers/runtime/loader.js';
 import type { HostHandle, HostLauncher } from './host-handle.js';
+import { LmdbSessionStore } from '../../../workers/session/lmdb-session-store.js';
+import { hostCount } from '../../shared/placement.js';
 
 export class InlineHosts implements HostLauncher {
   /** `inProcess`: the live list of the broker's in-process plugins. */
@@ -25,10 +29,13 @@ export class InlineHosts implements HostLauncher {
     const log = this.log.child({ host: index });
     const { plugins } = this.config;
     const modules = plugins.length > 0 ? loadPlugins(plugins, index, log) : [];
+    const { dataDir, durability, workers } = this.config;
+    const store = dataDir === '' ? undefined : new LmdbSessionStore({ dataDir, durability, index, hostCount: hostCount(workers), log });
     const host = new ActorHost(index, this.config, hostSide, log, undefined, {
       modules,
       inProcess: this.inProcess,
       runtime: loadRuntime(this.config.runtime, index, log),
+      store,
     });
     return { index, endpoint: routerSide, control: host.control, exited: host.stopped };
   }

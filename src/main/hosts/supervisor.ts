@@ -13,7 +13,7 @@ import type { NamedPlugin } from '../../shared/hooks/chain.js';
 import type { Logger } from '../../shared/log.js';
 import type { HostHandle, HostLauncher } from './host-handle.js';
 import { InlineHosts } from './inline-hosts.js';
-import { hostCount } from './placement.js';
+import { hostCount } from '../../shared/placement.js';
 import { WorkerHosts } from './worker-hosts.js';
 
 /** How long shutdown() waits for a host to tell its clients goodbye before its worker is stopped anyway, in ms. */
@@ -45,13 +45,14 @@ export class HostSupervisor {
   }
 
   /**
-   * Resolves once every host has loaded its module plugins and runtime (at
-   * once without any) with the hooks the module plugins implement; rejects
-   * with a loading error. Asked once.
+   * Resolves once every host has loaded its module plugins, runtime and
+   * stored sessions (at once without any) with the hooks the module plugins
+   * implement; rejects with a loading error. Asked once.
    */
   ready(): Promise<string[]> {
     this.loaded ??= (async () => {
-      if (this.config.plugins.length === 0 && this.config.runtime === '') return [];
+      const { plugins, runtime, dataDir } = this.config;
+      if (plugins.length === 0 && runtime === '' && dataDir === '') return [];
       const hooks = await Promise.all(this.hosts.map((h) => h.control.ready()));
       return hooks.flat();
     })();

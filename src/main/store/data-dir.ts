@@ -27,7 +27,7 @@ import { join, resolve } from 'node:path';
 import type { Database, RootDatabase } from 'lmdb';
 import type { Durability } from '../../api/config.js';
 import type { Logger } from '../../shared/log.js';
-import { FORMAT_KEY, FORMAT_VERSION, LMDB_DIR, LMDB_OPTIONS, LOCK_FILE, SUB_DATABASES } from './layout.js';
+import { FORMAT_KEY, FORMAT_VERSION, LMDB_DIR, LMDB_OPTIONS, LOCK_FILE, SUB_DATABASES } from '../../shared/store/layout.js';
 
 /**
  * lmdb's `open`, its native module loaded on first use: a broker without a

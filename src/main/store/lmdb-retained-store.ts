@@ -35,7 +35,7 @@ import type { AppMessage, MessageProperties, QoS } from '../../shared/message/ap
 import type { Logger } from '../../shared/log.js';
 import { MemoryRetainedStore, type RetainedRemoval } from '../router/retained-store.js';
 import type { DataDir } from './data-dir.js';
-import { SUB_DATABASES } from './layout.js';
+import { SUB_DATABASES } from '../../shared/store/layout.js';
 
 /** Longest key written as pool and topic bytes; longer ones are hashed. Below LMDB's 1978-byte limit (4 KiB pages). */
 export const MAX_PLAIN_KEY = 1900;

@@ -1,7 +1,9 @@
 /**
  * Stable placement of sessions on actor hosts: FNV-1a of pool and client id,
  * modulo the host count, so a reconnect always finds its session; and that
- * host count. Main thread.
+ * host count. The main thread places each CONNECT with it; a host with a
+ * session store uses it to take back the stored sessions that are its own.
+ * Pure functions; runs on either thread.
  */
 export function hostFor(pool: string, clientId: string, hostCount: number): number {
   let h = 0x811c9dc5;

@@ -1,9 +1,9 @@
 /**
  * The on-disk layout of a data directory (config.dataDir): its file names,
  * the LMDB environment's path and open options, the sub-databases and who
- * owns each, and the format version. Constants only, importing nothing, so
- * that the actor hosts can share them once they open the same environment
- * (it would then move to src/shared). Main thread today.
+ * owns each, and the format version. Constants only, importing nothing:
+ * the main thread (lock, format, retained messages) and every actor host
+ * (its sessions) open the same environment with them. Either thread.
  *
  *   <dataDir>/shoal.lock   the broker's lock: one broker per directory (data-dir.ts)
  *   <dataDir>/lmdb/        the LMDB environment (data.mdb, lock.mdb), one per

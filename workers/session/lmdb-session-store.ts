@@ -1,0 +1,277 @@
+/**
+ * The session store of one actor host on LMDB (lmdb-js), in the data
+ * directory's environment (`<dataDir>/lmdb`, which every host of a broker
+ * and the main thread open: lmdb-js shares one environment per process
+ * across threads) and its sub-database `sessions`. It owns the layout of that
+ * sub-database: one record per session, keyed by pool and client id
+ * (`sessionKey`), valued with the SessionRecord and its format version `v`
+ * (msgpack, lmdb-js's default encoding). `load()` takes the records whose
+ * client id the placement puts on this host (so a broker restarted with
+ * another worker count finds each session on its new host), drops those
+ * whose session expired meanwhile, and skips (with one log line each)
+ * records it cannot read or that a newer format wrote. `save` and `remove`
+ * stage; `commit()` queues the staged writes in one event-loop turn, which
+ * lmdb-js writes as one transaction on its write thread (no JavaScript runs
+ * inside it, so a worker that dies mid-commit never holds the write lock),
+ * and resolves once committed (`durability: 'os'`) or flushed to disk
+ * ('sync'). Runs wherever its actor host runs.
+ */
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Durability } from '../../src/api/config.js';
+import type { AppMessage } from '../../src/shared/message/app-message.js';
+import type { Logger } from '../../src/shared/log.js';
+import { hostFor } from '../../src/shared/placement.js';
+import { DEFAULT_POOL } from '../../src/shared/topic/topic.js';
+import type { Outgoing } from './outbound-flow.js';
+import type { SessionRecord, SessionStore } from './session-store.js';
+import { LMDB_DIR, LMDB_OPTIONS, SUB_DATABASES } from '../../src/shared/store/layout.js';
+
+/** The name of the sub-database of the data directory's environment that holds the sessions. */
+export const SESSIONS_DB = SUB_DATABASES.sessions;
+
+/** The format of the records this code writes; a record of a higher version is skipped, never rewritten. */
+export const SESSION_RECORD_VERSION = 1;
+
+/**
+ * Longest key stored as pool and client id (LMDB's smallest build limit is
+ * 511 bytes, lmdb-js's 1978); a longer one is stored under a digest, the full
+ * ids staying in the value.
+ */
+const MAX_PLAIN_KEY_BYTES = 511;
+
+/** First two bytes of a digest key: a plain key starting so would be over MAX_PLAIN_KEY_BYTES. */
+const DIGEST_MARK = 0xffff;
+
+/** A record as stored: the SessionRecord and its format version. */
+type StoredRecord = SessionRecord & { v: number };
+
+/** The environment of a data directory, as every thread of the broker opens it. */
+export function dataEnvPath(dataDir: string): string {
+  return join(dataDir, LMDB_DIR);
+}
+
+/** Opens the data directory's environment and its sessions sub-database (created when missing). */
+export function openSessionsDb(dataDir: string): { root: RootDatabase; db: Database<StoredRecord, Buffer> } {
+  const root = open({ path: dataEnvPath(dataDir), ...LMDB_OPTIONS });
+  try {
+    const db = root.openDB<StoredRecord, Buffer>({ name: SESSIONS_DB, keyEncoding: 'binary' });
+    return { root, db };
+  } catch (err) {
+    void root.close();
+    throw err;
+  }
+}
+
+/**
+ * The key of a session: the pool's byte length (2 bytes, big-endian), the
+ * pool and the client id (UTF-8); over MAX_PLAIN_KEY_BYTES, DIGEST_MARK and
+ * the SHA-256 of that plain key.
+ */
+export function sessionKey(pool: string, clientId: string): Buffer {
+  const poolBytes = Buffer.byteLength(pool);
+  const length = 2 + poolBytes + Buffer.byteLength(clientId);
+  const key = Buffer.allocUnsafe(length);
+  key.writeUInt16BE(poolBytes, 0);
+  key.write(pool, 2);
+  key.write(clientId, 2 + poolBytes);
+  if (length <= MAX_PLAIN_KEY_BYTES) return key;
+  const digest = Buffer.allocUnsafe(34);
+  digest.writeUInt16BE(DIGEST_MARK, 0);
+  createHash('sha256').update(key).digest().copy(digest, 2);
+  return digest;
+}
+
+/** The pool and client id of a plain key; undefined for a digest key (or one that is neither). */
+export function idsOfKey(key: Uint8Array): { pool: string; clientId: string } | undefined {
+  const bytes = Buffer.isBuffer(key) ? key : Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+  if (bytes.length < 2 || bytes.length > MAX_PLAIN_KEY_BYTES) return undefined;
+  const poolBytes = bytes.readUInt16BE(0);
+  if (2 + poolBytes > bytes.length) return undefined;
+  return { pool: bytes.toString('utf8', 2, 2 + poolBytes), clientId: bytes.toString('utf8', 2 + poolBytes) };
+}
+
+export interface LmdbSessionStoreOptions {
+  /** The broker's data directory (`config.dataDir`). */
+  dataDir: string;
+  /** When a commit resolves: committed ('os') or flushed to disk ('sync'). */
+  durability: Durability;
+  /** This host's index, and how many hosts the broker has: the sessions load() takes are those placed here. */
+  index: number;
+  hostCount: number;
+  log: Logger;
+}
+
+interface Staged {
+  pool: string;
+  clientId: string;
+  /** The record to write, or null to remove the session's. */
+  record: SessionRecord | null;
+}
+
+export class LmdbSessionStore implements SessionStore {
+  private root: RootDatabase | undefined;
+  private db: Database<StoredRecord, Buffer> | undefined;
+  private readonly staged = new Map<string, Staged>();
+
+  constructor(private readonly options: LmdbSessionStoreOptions) {}
+
+  /** The sub-database, opened on first use (an error surfaces from load() or commit(), not from the constructor). */
+  private database(): Database<StoredRecord, Buffer> {
+    if (this.db) return this.db;
+    const { root, db } = openSessionsDb(this.options.dataDir);
+    this.root = root;
+    this.db = db;
+    return db;
+  }
+
+  /**
+   * The records of the sessions placed on this host (`hostFor` of the
+   * default pool and the client id, as the main thread places a CONNECT).
+   * A session whose deadline passed while the broker was down is deleted,
+   * unless it holds a will: that one comes back without its subscriptions
+   * and messages, so that the host publishes the will and ends it.
+   */
+  load(): readonly SessionRecord[] | Promise<readonly SessionRecord[]> {
+    let db: Database<StoredRecord, Buffer>;
+    try {
+      db = this.database();
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    const { index, hostCount, log } = this.options;
+    const now = Date.now();
+    const records: SessionRecord[] = [];
+    db.resetReadTxn();
+    for (const stored of db.getKeys()) {
+      const key = Buffer.from(stored as Uint8Array);
+      const ids = idsOfKey(key);
+      if (ids && hostFor(DEFAULT_POOL, ids.clientId, hostCount) !== index) continue;
+      const record = this.read(db, key, ids);
+      if (!record || (!ids && hostFor(DEFAULT_POOL, record.clientId, hostCount) !== index)) continue;
+      if (record.expiresAt !== null && record.expiresAt <= now) {
+        if (record.will) {
+          records.push({ ...record, subscriptions: [], inflight: [], queued: [] });
+          continue;
+        }
+        log.debug({ clientId: record.clientId, pool: record.pool }, 'a stored session expired while the broker was down; deleting it');
+        db.remove(key).catch((err: unknown) => log.error({ err }, 'deleting an expired stored session failed'));
+        continue;
+      }
+      records.push(record);
+    }
+    return records;
+  }
+
+  /** The record under `key`, or undefined (logged) when it cannot be read or a newer format wrote it. */
+  private read(
+    db: Database<StoredRecord, Buffer>,
+    key: Buffer,
+    ids: { pool: string; clientId: string } | undefined,
+  ): SessionRecord | undefined {
+    const { log } = this.options;
+    let stored: unknown;
+    try {
+      stored = db.get(key);
+    } catch (err) {
+      log.warn({ err, key: key.toString('hex') }, 'skipping a stored session that cannot be decoded');
+      return undefined;
+    }
+    const version = typeof stored === 'object' && stored !== null ? (stored as { v?: unknown }).v : undefined;
+    if (typeof version === 'number' && version > SESSION_RECORD_VERSION) {
+      log.warn({ key: key.toString('hex'), version }, 'skipping a stored session of a newer record format');
+      return undefined;
+    }
+    if (version !== SESSION_RECORD_VERSION || !wellFormed(stored as StoredRecord, ids)) {
+      log.warn({ key: key.toString('hex') }, 'skipping a stored session that is not a session record');
+      return undefined;
+    }
+    const { v: _v, ...record } = stored as StoredRecord;
+    return withBuffers(record);
+  }
+
+  save(record: SessionRecord): void {
+    this.staged.set(`${record.pool}\0${record.clientId}`, { pool: record.pool, clientId: record.clientId, record });
+  }
+
+  remove(pool: string, clientId: string): void {
+    this.staged.set(`${pool}\0${clientId}`, { pool, clientId, record: null });
+  }
+
+  /**
+   * Queues every staged write in this turn (lmdb-js commits the writes of
+   * one turn as one transaction) and resolves once they are committed, or
+   * flushed with `durability: 'sync'`. A record that cannot be encoded is
+   * logged and left as stored before.
+   */
+  commit(): Promise<void> | undefined {
+    if (this.staged.size === 0) return undefined;
+    let db: Database<StoredRecord, Buffer>;
+    try {
+      db = this.database();
+    } catch (err) {
+      this.staged.clear();
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    for (const { pool, clientId, record } of this.staged.values()) {
+      const key = sessionKey(pool, clientId);
+      try {
+        if (record) void db.put(key, { v: SESSION_RECORD_VERSION, ...record });
+        else void db.remove(key);
+      } catch (err) {
+        this.options.log.error({ err, clientId, pool }, 'a session record could not be written');
+      }
+    }
+    this.staged.clear();
+    const done = this.options.durability === 'sync' ? db.flushed : db.committed;
+    return Promise.resolve(done).then(() => undefined);
+  }
+
+  /** Waits for the writes queued so far and closes this store's handle on the environment (the sub-database stays open for the other threads). */
+  async close(): Promise<void> {
+    const root = this.root;
+    this.root = this.db = undefined;
+    if (!root) return;
+    await root.close();
+  }
+}
+
+/** Whether `stored` has the shape of a session record (and, under a plain key, its ids). */
+function wellFormed(stored: StoredRecord, ids: { pool: string; clientId: string } | undefined): boolean {
+  if (typeof stored.pool !== 'string' || typeof stored.clientId !== 'string') return false;
+  if (ids && (ids.pool !== stored.pool || ids.clientId !== stored.clientId)) return false;
+  if (stored.expiresAt !== null && typeof stored.expiresAt !== 'number') return false;
+  return (
+    typeof stored.protocolVersion === 'number' &&
+    typeof stored.sessionExpiry === 'number' &&
+    typeof stored.limits === 'object' &&
+    stored.limits !== null &&
+    Array.isArray(stored.subscriptions) &&
+    Array.isArray(stored.inflight) &&
+    Array.isArray(stored.queued) &&
+    Array.isArray(stored.awaitingRelease)
+  );
+}
+
+/** msgpack gives bytes back as Uint8Array: the messages' payloads and correlation data become Buffers again (no copy). */
+function withBuffers(record: SessionRecord): SessionRecord {
+  const fix = (o: Outgoing): void => {
+    o.message = messageWithBuffers(o.message);
+  };
+  record.inflight.forEach(fix);
+  record.queued.forEach(fix);
+  if (record.will) record.will.message = messageWithBuffers(record.will.message);
+  return record;
+}
+
+function messageWithBuffers(message: AppMessage): AppMessage {
+  message.payload = asBuffer(message.payload);
+  const correlationData = message.properties?.correlationData;
+  if (correlationData !== undefined) message.properties!.correlationData = asBuffer(correlationData);
+  return message;
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
