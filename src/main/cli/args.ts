@@ -27,7 +27,7 @@ Options:
   --ca FILE         PEM CA certificates for client certificates (config tlsRequestCert)
   --proxy-protocol  TCP connections start with a PROXY protocol v1/v2 header (behind a
                     load balancer); the client address comes from it
-  --data-dir DIR    keep retained messages in DIR (created if missing; one broker per
+  --data-dir DIR    keep persistent sessions and retained messages in DIR (created if missing; one broker per
                     directory); without it everything is kept in memory
   --in-memory       keep everything in memory, whatever the config file's dataDir
   -h, --help        this text
