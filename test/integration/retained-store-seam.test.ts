@@ -27,6 +27,7 @@ import {
   type Version,
 } from '../helpers/clients.js';
 import { label, rule } from '../helpers/spec.js';
+import { waitUntil } from '../helpers/wait.js';
 
 class LaterStore implements RetainedStore {
   private readonly inner = new MemoryRetainedStore({ maxMemoryBytes: 1 << 30 });
@@ -113,12 +114,8 @@ async function setup(version: Version, filter: string): Promise<{ pub: TestClien
 }
 
 /** Waits until the store holds `count` messages (its writes answer on a later turn than the live delivery). */
-async function storeHolds(count: number): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (store.stats().count !== count) {
-    if (Date.now() > deadline) throw new Error(`the store holds ${store.stats().count} messages, not ${count}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+function storeHolds(count: number): Promise<void> {
+  return waitUntil(() => store.stats().count === count, `the store holds ${count} messages`, WAIT_MS);
 }
 
 for (const version of VERSIONS) {

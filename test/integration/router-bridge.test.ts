@@ -16,6 +16,7 @@ import type { RouterBridge } from '../../src/api/bridge.js';
 import { brokerForSuite, type Broker } from '../helpers/broker.js';
 import { connectClient, expectNoMessage, nextMessage, uniqueTopic, VERSIONS, WAIT_MS } from '../helpers/clients.js';
 import { label } from '../helpers/spec.js';
+import { waitUntil } from '../helpers/wait.js';
 
 interface Routed {
   pool: string;
@@ -53,12 +54,8 @@ class RecordingBridge implements RouterBridge {
 }
 
 /** Resolves once `check` holds, polling; fails after the wait bound. */
-async function eventually(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`not within ${WAIT_MS} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+function eventually(check: () => boolean, what: string): Promise<void> {
+  return waitUntil(check, what, WAIT_MS);
 }
 
 function inbound(topic: string, payload: string, qos: 0 | 1 | 2, retain = false): AppMessage {

@@ -31,6 +31,7 @@ import { label, rule } from '../helpers/spec.js';
 import type { SessionTransfer } from '../../workers/actor-host.js';
 import type { HostControl } from '../../src/shared/channel/host-control.js';
 import { MemorySessionStore, type SessionRecord } from '../../workers/session/session-store.js';
+import { pollFor } from '../helpers/wait.js';
 
 /** The control objects of a broker's inline hosts (through the host supervisor, until a store is configured by name). */
 function hostControls(broker: Broker): Array<HostControl & SessionTransfer> {
@@ -39,21 +40,14 @@ function hostControls(broker: Broker): Array<HostControl & SessionTransfer> {
 }
 
 /** The record of `clientId` once `ready` holds for it, polling the host's snapshots; bounded. */
-async function recordOf(
-  broker: TestBroker,
-  clientId: string,
-  ready: (r: SessionRecord) => boolean,
-  timeoutMs = 5_000,
-): Promise<SessionRecord> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+function recordOf(broker: TestBroker, clientId: string, ready: (r: SessionRecord) => boolean): Promise<SessionRecord> {
+  return pollFor(async () => {
     for (const control of hostControls(broker.broker)) {
       const record = (await control.sessions()).find((r) => r.clientId === clientId);
       if (record && ready(record)) return record;
     }
-    if (Date.now() > deadline) throw new Error(`no record of ${clientId} as expected within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+    return undefined;
+  }, `a record of ${clientId} as expected`);
 }
 
 for (const version of VERSIONS) {

@@ -21,7 +21,8 @@ import { retainedKey } from '../../src/main/store/lmdb-retained-store.js';
 import { listeningPort, runCli, startCli, type CliRun } from '../helpers/cli.js';
 import { closeAllClients, connectClient, expectNoMessage, nextMessage, uniqueTopic, VERSIONS } from '../helpers/clients.js';
 import { label } from '../helpers/spec.js';
-import { openRetainedDb, tempDir, waitUntil } from './support.js';
+import { openRetainedDb, tempDir } from './support.js';
+import { waitUntil } from '../helpers/wait.js';
 
 function serve(dataDir: string): CliRun {
   return startCli(['--port', '0', '--workers', '0', '--log-level', 'info', '--data-dir', dataDir]);

@@ -31,7 +31,8 @@ import {
   type Version,
 } from '../helpers/clients.js';
 import { label, rule } from '../helpers/spec.js';
-import { retainedRecords, tempDir, waitUntil } from './support.js';
+import { retainedRecords, tempDir } from './support.js';
+import { waitUntil } from '../helpers/wait.js';
 
 /** A broker on `dataDir`; closed by the caller (restarts are the point). */
 function brokerOn(dataDir: string, overrides: Partial<BrokerConfig> = {}): Promise<TestBroker> {

@@ -40,6 +40,7 @@ import { label, rule } from '../helpers/spec.js';
 import { hostFor } from '../../src/shared/placement.js';
 import { openSessionsDb } from '../../workers/session/lmdb-session-store.js';
 import type { SessionRecord } from '../../workers/session/session-store.js';
+import { pollFor, waitUntil } from '../helpers/wait.js';
 
 const dirs: string[] = [];
 after(() => {
@@ -78,28 +79,11 @@ async function stored(dir: string): Promise<SessionRecord[]> {
 }
 
 /** The stored record of `clientId` once `ready` holds for it, polling the directory; bounded. */
-async function storedRecord(
-  dir: string,
-  clientId: string,
-  ready: (r: SessionRecord) => boolean,
-  timeoutMs = 5_000,
-): Promise<SessionRecord> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const record = (await stored(dir)).find((r) => r.clientId === clientId);
-    if (record && ready(record)) return record;
-    if (Date.now() > deadline) throw new Error(`no stored record of ${clientId} as expected within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/** Polls `condition` until it holds; bounded. */
-async function waitUntil(condition: () => Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+function storedRecord(dir: string, clientId: string, ready: (r: SessionRecord) => boolean): Promise<SessionRecord> {
+  return pollFor(
+    async () => (await stored(dir)).find((r) => r.clientId === clientId && ready(r)),
+    `a stored record of ${clientId} as expected`,
+  );
 }
 
 /** A client id the broker places on host `host` of `hosts`. */

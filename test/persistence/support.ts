@@ -45,12 +45,3 @@ export async function retainedRecords(dir: string): Promise<number> {
     await close();
   }
 }
-
-/** Polls `check` every 10 ms until it holds; fails after `boundMs`. */
-export async function waitUntil(check: () => boolean | Promise<boolean>, what: string, boundMs = 5_000): Promise<void> {
-  const deadline = Date.now() + boundMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`waited ${boundMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
