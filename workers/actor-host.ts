@@ -274,8 +274,15 @@ export class ActorHost implements SessionDirectory {
     for (const record of records) {
       this.find(record.pool, record.clientId)?.end();
       const session = this.create(record.pool, record.clientId);
+      try {
+        session.restore(record);
+      } catch (err) {
+        // A record that is not well formed costs that session (ended, its record removed), never the host.
+        this.log.warn({ err, clientId: record.clientId, pool: record.pool }, 'a stored session cannot be restored; ending it');
+        session.end();
+        continue;
+      }
       if (this.store) this.recorded.add(session);
-      session.restore(record);
     }
   }
 

@@ -1,12 +1,14 @@
 /**
  * The broker's public face on the main thread: the embedding API
  * (`createBroker`, `listen`, `handle`, `attachWebSocket`, `addPlugin`,
- * `publish`, `disconnectClient`, `stats`, `addresses`, `close`) and its
- * events ('client-connected', 'client-disconnected', 'host-failed',
- * 'idle'). It wires the parts that do the work and adds no step of its own
- * to the data path: the data plane (data-plane.ts: connections, router,
- * hosts' batches), the host supervisor (hosts/supervisor.ts), the listeners
- * (listeners.ts) and the in-process plugins (hooks/registry.ts).
+ * `publish`, `disconnectClient`, `attachBridge`, `routeFromBridge`, `stats`,
+ * `addresses`, `close`) and its events ('client-connected',
+ * 'client-disconnected', 'host-failed', 'idle'). It wires the parts that do
+ * the work and adds no step of its own to the data path: the storage of its
+ * data directory (store/storage.ts), the data plane (data-plane.ts:
+ * connections, router, hosts' batches), the host supervisor
+ * (hosts/supervisor.ts), the listeners (listeners.ts) and the in-process
+ * plugins (hooks/registry.ts).
  */
 import { EventEmitter } from 'node:events';
 import type { Server as HttpServer } from 'node:http';
@@ -80,7 +82,9 @@ export class Broker extends EventEmitter {
       new MemoryRetainedStore({ maxMemoryBytes: this.config.maxRetainedMemory });
     const dataPlane = new DataPlane(this.config, this.log, this.plugins, this, retainedStore);
     this.dataPlane = dataPlane;
-    this.hosts = new HostSupervisor(this.config, this.log, this.plugins.plugins, {
+    // Hosts never open a data directory the broker could not open (locked by another broker, newer format).
+    const hostConfig = this.storage.failure ? { ...this.config, dataDir: '' } : this.config;
+    this.hosts = new HostSupervisor(hostConfig, this.log, this.plugins.plugins, {
       started: (index, endpoint) => dataPlane.attachHost(index, endpoint),
       failed: (index, err) => {
         dataPlane.hostFailed(index);
@@ -103,6 +107,7 @@ export class Broker extends EventEmitter {
     this.listening = true;
     // A module plugin or runtime that fails to load makes listen() fail, before any client is accepted.
     await this.hostsReady();
+    if (this.closing) throw new Error('listen: the broker was closed while it started');
     const address = await this.transports.listen();
     this.dataPlane.connections.startSweeper();
     return address;
@@ -119,8 +124,8 @@ export class Broker extends EventEmitter {
    * on other paths are left to the application. Detached by close().
    */
   attachWebSocket(server: HttpServer | HttpsServer, path: string = this.config.wsPath): void {
-    this.transports.attachWebSocket(server, path);
     this.serving();
+    this.transports.attachWebSocket(server, path);
   }
 
   /**

@@ -19,7 +19,7 @@ import { peekConnect } from './net/connect-peek.js';
 import { Connection, type ConnectionOwner } from './net/connection.js';
 
 const CONNECT = 1;
-/** How often keepalive and connect deadlines are checked, in ms. */
+/** How often keepalive and connect deadlines are checked, and expired retained messages swept, in ms. */
 const SWEEP_INTERVAL_MS = 250;
 
 export type OpenFrame = Extract<ToSession, { kind: 'open' }>;
@@ -61,7 +61,8 @@ export class Connections {
    * while closing or at maxConnections.
    */
   readonly accept = (stream: Duplex, transport: TransportInfo, proxyProtocol = false): void => {
-    if (this.closing || (this.config.maxConnections > 0 && this.byId.size >= this.config.maxConnections)) {
+    // A stream already destroyed (its peer left before the application handed it over) would never report its close.
+    if (stream.destroyed || this.closing || (this.config.maxConnections > 0 && this.byId.size >= this.config.maxConnections)) {
       stream.destroy();
       return;
     }

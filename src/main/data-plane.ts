@@ -110,9 +110,11 @@ export class DataPlane implements ConnectionOwner {
     }
     const open = this.connections.place(conn, packet);
     if (open === undefined) return;
-    const outbox = this.outboxes[conn.host] as Outbox;
+    const outbox = this.outboxes[conn.host]!;
     writeOpen(outbox.writer, open);
     outbox.commit();
+    // A host that is behind has its clients' reads paused; a client placed on it meanwhile joins them.
+    if (this.paused[conn.host]) conn.pause();
   }
 
   onClose(conn: Connection, reason: string): void {

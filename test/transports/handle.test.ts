@@ -48,12 +48,12 @@ function closed(stream: Duplex, timeoutMs = 5_000): Promise<void> {
   return once(stream, 'close', timeoutMs).then(() => undefined);
 }
 
-/** Parses every MQTT packet `stream` receives (protocol `version`). */
 /** Writes a clean CONNECT of `version` with `keepalive` seconds onto the client's side of a stream pair. */
 function writeConnect(clientSide: Duplex, version: 4 | 5, clientId: string, keepalive: number): void {
   clientSide.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clean: true, clientId, keepalive }));
 }
 
+/** Parses every MQTT packet `stream` receives (protocol `version`). */
 function packetsOf(stream: Duplex, version: 4 | 5): mqttPacket.Packet[] {
   const packets: mqttPacket.Packet[] = [];
   const parser = mqttPacket.parser({ protocolVersion: version });
@@ -245,6 +245,24 @@ describe('Broker.handle and close()', () => {
       assert.throws(() => tb.broker.handle(serverSide, { type: 'udp' as 'tcp', remoteAddress: '', remotePort: 0 }), TypeError);
     } finally {
       await tb.close();
+    }
+  });
+});
+
+describe('Broker.handle and a stream that already ended', () => {
+  test('a stream destroyed before it is handed over is not kept as a connection, and close() does not wait for it', async () => {
+    const tb = await startBroker({ workers: 0 });
+    try {
+      const [clientSide, serverSide] = duplexPair();
+      clientSide.destroy();
+      serverSide.destroy();
+      await closed(serverSide);
+      tb.broker.handle(serverSide);
+      assert.equal((await tb.broker.stats()).connections, 0);
+    } finally {
+      const started = Date.now();
+      await tb.close();
+      assert.ok(Date.now() - started < 1_500, 'close() found no connection to wait for');
     }
   });
 });

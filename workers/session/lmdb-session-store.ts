@@ -18,7 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
 import type { Durability } from '../../src/api/config.js';
 import type { AppMessage } from '../../src/shared/message/app-message.js';
 import type { Logger } from '../../src/shared/log.js';
@@ -27,6 +27,7 @@ import { DEFAULT_POOL } from '../../src/shared/topic/topic.js';
 import type { Outgoing } from './outbound-flow.js';
 import type { SessionRecord, SessionStore } from './session-store.js';
 import { LMDB_DIR, LMDB_OPTIONS, SUB_DATABASES } from '../../src/shared/store/layout.js';
+import { lmdbOpen } from '../../src/shared/store/lmdb.js';
 
 /** The name of the sub-database of the data directory's environment that holds the sessions. */
 export const SESSIONS_DB = SUB_DATABASES.sessions;
@@ -54,12 +55,12 @@ export function dataEnvPath(dataDir: string): string {
 
 /** Opens the data directory's environment and its sessions sub-database (created when missing). */
 export function openSessionsDb(dataDir: string): { root: RootDatabase; db: Database<StoredRecord, Buffer> } {
-  const root = open({ path: dataEnvPath(dataDir), ...LMDB_OPTIONS });
+  const root = lmdbOpen()({ path: dataEnvPath(dataDir), ...LMDB_OPTIONS });
   try {
     const db = root.openDB<StoredRecord, Buffer>({ name: SESSIONS_DB, keyEncoding: 'binary' });
     return { root, db };
   } catch (err) {
-    void root.close();
+    root.close().catch(() => undefined);
     throw err;
   }
 }
@@ -140,6 +141,15 @@ export class LmdbSessionStore implements SessionStore {
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
+    try {
+      return this.scan(db);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  /** The records placed on this host, expired ones dropped (or, with a will, handed over emptied so the host publishes it). */
+  private scan(db: Database<StoredRecord, Buffer>): SessionRecord[] {
     const { index, hostCount, log } = this.options;
     const now = Date.now();
     const records: SessionRecord[] = [];
@@ -188,7 +198,12 @@ export class LmdbSessionStore implements SessionStore {
       return undefined;
     }
     const { v: _v, ...record } = stored as StoredRecord;
-    return withBuffers(record);
+    try {
+      return withBuffers(record);
+    } catch (err) {
+      log.warn({ err, key: key.toString('hex') }, 'skipping a stored session whose messages are not well formed');
+      return undefined;
+    }
   }
 
   save(record: SessionRecord): void {
@@ -214,18 +229,19 @@ export class LmdbSessionStore implements SessionStore {
       this.staged.clear();
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
+    const writes: Promise<unknown>[] = [];
     for (const { pool, clientId, record } of this.staged.values()) {
-      const key = sessionKey(pool, clientId);
       try {
-        if (record) void db.put(key, { v: SESSION_RECORD_VERSION, ...record });
-        else void db.remove(key);
+        const key = sessionKey(pool, clientId);
+        writes.push(record ? db.put(key, { v: SESSION_RECORD_VERSION, ...record }) : db.remove(key));
       } catch (err) {
         this.options.log.error({ err, clientId, pool }, 'a session record could not be written');
       }
     }
     this.staged.clear();
-    const done = this.options.durability === 'sync' ? db.flushed : db.committed;
-    return Promise.resolve(done).then(() => undefined);
+    // Every write's promise is awaited, so a failed commit rejects this one (never an unhandled rejection).
+    const committed = Promise.all(writes);
+    return (this.options.durability === 'sync' ? committed.then(() => db.flushed) : committed).then(() => undefined);
   }
 
   /** Waits for the writes queued so far and closes this store's handle on the environment (the sub-database stays open for the other threads). */

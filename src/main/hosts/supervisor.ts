@@ -2,7 +2,8 @@
  * Supervision of the actor hosts: starts one per router shard (inline on the
  * main thread with `workers: 0`, else in piscina worker threads), starts a
  * new host in place of one whose worker failed, and fans the control calls
- * out to every host: readiness (module plugins and runtime loaded), stats,
+ * out to every host: readiness (module plugins, runtime and, with a
+ * dataDir, stored sessions loaded), stats,
  * a server-initiated disconnect, shutdown. Main thread.
  */
 import type { BrokerConfig } from '../../api/config.js';
@@ -23,7 +24,7 @@ const HOST_SHUTDOWN_TIMEOUT_MS = 5000;
 export interface HostLifecycle {
   /** Host `index` started (at first, or in place of a failed one); its batches come and go through `endpoint`. */
   started(index: number, endpoint: BatchEndpoint): void;
-  /** Host `index` failed and a new one was started in its place: the sessions it held are gone. */
+  /** Host `index` failed and a new one was started in its place: it holds the sessions stored for its index (with a dataDir), none otherwise. */
   failed(index: number, err: unknown): void;
 }
 

@@ -5,8 +5,7 @@
  * byte stream (src/main/net/ws-listener.ts), or a stream the embedding
  * application hands to `Broker.handle`; one that allows half-open use is
  * closed when its readable side ends, as a listener's socket is. It knows
- * which actor host serves its
- * session, not the session itself. With `proxyProtocol`, the stream starts
+ * which actor host serves its session, not the session itself. With `proxyProtocol`, the stream starts
  * with a PROXY protocol header (src/main/net/proxy-protocol.ts): it is read before
  * any MQTT byte, under the same connect deadline, and the real client's
  * address replaces the socket's in `transport`. QoS 0 PUBLISHes to a client

@@ -21,23 +21,13 @@
  * the files consistent in any case.
  */
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Database, RootDatabase } from 'lmdb';
 import type { Durability } from '../../api/config.js';
 import type { Logger } from '../../shared/log.js';
 import { FORMAT_KEY, FORMAT_VERSION, LMDB_DIR, LMDB_OPTIONS, LOCK_FILE, SUB_DATABASES } from '../../shared/store/layout.js';
-
-/**
- * lmdb's `open`, its native module loaded on first use: a broker without a
- * dataDir never loads it (nor fails on a platform lmdb has no build for).
- */
-function lmdbOpen(): (typeof import('lmdb'))['open'] {
-  lmdb ??= createRequire(import.meta.url)('lmdb') as typeof import('lmdb');
-  return lmdb.open;
-}
-let lmdb: typeof import('lmdb') | undefined;
+import { lmdbOpen } from '../../shared/store/lmdb.js';
 
 /** A data directory that cannot be used; its message is one line naming the directory. */
 export class DataDirError extends Error {

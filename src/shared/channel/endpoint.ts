@@ -3,6 +3,7 @@
  * whole batches go across, transferred, never one message per packet.
  * `portEndpoint` wraps a MessagePort (worker hosts); `inlineEndpoints` makes a
  * connected pair inside one thread (hosts on the main thread, `workers: 0`).
+ * Runs on both sides: the main thread and every actor host.
  */
 import type { MessagePort } from 'node:worker_threads';
 

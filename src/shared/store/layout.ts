@@ -13,7 +13,9 @@
  *   meta       string keys, string values. `format`: the format version, decimal.
  *   retained   the retained messages, main thread (lmdb-retained-store.ts);
  *              binary keys and values, see retainedKey and encodeRetained there.
- *   sessions   reserved for the sessions of the actor hosts (workers/).
+ *   sessions   the persistent sessions, one store per actor host
+ *              (workers/session/lmdb-session-store.ts); binary keys (sessionKey
+ *              there), msgpack values: a SessionRecord with its format `v`.
  */
 
 /** The format this code reads and writes; a directory of a newer one is refused. */
