@@ -20,7 +20,6 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Database, RootDatabase } from 'lmdb';
 import type { Durability } from '../../src/api/config.js';
-import type { AppMessage } from '../../src/shared/message/app-message.js';
 import type { Logger } from '../../src/shared/log.js';
 import { hostFor } from '../../src/shared/placement.js';
 import { DEFAULT_POOL } from '../../src/shared/topic/topic.js';
@@ -28,6 +27,7 @@ import type { Outgoing } from './outbound-flow.js';
 import type { SessionRecord, SessionStore } from './session-store.js';
 import { LMDB_DIR, LMDB_OPTIONS, SUB_DATABASES } from '../../src/shared/store/layout.js';
 import { lmdbOpen } from '../../src/shared/store/lmdb.js';
+import { withBuffers } from '../../src/shared/message/owned.js';
 
 /** The name of the sub-database of the data directory's environment that holds the sessions. */
 export const SESSIONS_DB = SUB_DATABASES.sessions;
@@ -199,7 +199,7 @@ export class LmdbSessionStore implements SessionStore {
     }
     const { v: _v, ...record } = stored as StoredRecord;
     try {
-      return withBuffers(record);
+      return recordWithBuffers(record);
     } catch (err) {
       log.warn({ err, key: key.toString('hex') }, 'skipping a stored session whose messages are not well formed');
       return undefined;
@@ -271,23 +271,12 @@ function wellFormed(stored: StoredRecord, ids: { pool: string; clientId: string 
 }
 
 /** msgpack gives bytes back as Uint8Array: the messages' payloads and correlation data become Buffers again (no copy). */
-function withBuffers(record: SessionRecord): SessionRecord {
+function recordWithBuffers(record: SessionRecord): SessionRecord {
   const fix = (o: Outgoing): void => {
-    o.message = messageWithBuffers(o.message);
+    o.message = withBuffers(o.message);
   };
   record.inflight.forEach(fix);
   record.queued.forEach(fix);
-  if (record.will) record.will.message = messageWithBuffers(record.will.message);
+  if (record.will) record.will.message = withBuffers(record.will.message);
   return record;
-}
-
-function messageWithBuffers(message: AppMessage): AppMessage {
-  message.payload = asBuffer(message.payload);
-  const correlationData = message.properties?.correlationData;
-  if (correlationData !== undefined) message.properties!.correlationData = asBuffer(correlationData);
-  return message;
-}
-
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -43,7 +43,9 @@ import { TokenBucket } from './token-bucket.js';
 import { InboundAliases, OutboundAliases } from './topic-alias.js';
 import { isPromise, type MaybePromise } from '../../src/shared/async.js';
 import { parseSharedFilter, SHARE_PREFIX } from '../../src/shared/topic/topic.js';
-import type { SessionRecord } from './session-store.js';
+import { recordedOutgoing, restoredOutgoing, type SessionRecord } from './session-store.js';
+import { ownedCopy, withBuffers } from '../../src/shared/message/owned.js';
+import { deadlineAfter, timerFor } from './deadline-timer.js';
 
 /** What a session needs from its actor host: the services its handlers use, its link to the router, and the host's indexes. */
 export interface SessionEnv extends HostServices {
@@ -662,8 +664,8 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
       userContext: this.context,
       limits: { ...this.sessionLimits },
       subscriptions: Array.from(this.subscriptions, ([filter, options]) => ({ filter, ...options })),
-      inflight: Array.from(this.flow.inflight.values(), copyOutgoing),
-      queued: this.flow.queuedMessages().map(copyOutgoing),
+      inflight: Array.from(this.flow.inflight.values(), recordedOutgoing),
+      queued: this.flow.queuedMessages().map(recordedOutgoing),
       awaitingRelease: [...this.inboundQos2],
     };
     if (this.user !== undefined) record.username = this.user;
@@ -692,9 +694,9 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     const { will } = record;
     if (will?.publishAt !== undefined) {
       this.willAt = will.publishAt;
-      this.delayWill({ message: restoredMessage(will.message), delaySeconds: will.delaySeconds });
+      this.delayWill({ message: withBuffers(will.message), delaySeconds: will.delaySeconds });
     } else if (will) {
-      this.will = { message: restoredMessage(will.message), delaySeconds: will.delaySeconds };
+      this.will = { message: withBuffers(will.message), delaySeconds: will.delaySeconds };
       this.scheduleWill();
     }
     this.expireAt(record.expiresAt);
@@ -773,51 +775,4 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
       this.host.link.redispatch(routingPool(this.pool, o.share!), this.sid, o.share!, o.message);
     }
   }
-}
-
-/** The longest wait a Node.js timer takes (about 24.8 days); a longer one would fire at once. */
-const MAX_TIMER_MS = 0x7fffffff;
-
-/** An unref'd timer that calls `fire` at `deadline` (ms since the epoch), however far: `arm` gets the handle of each leg. */
-function timerFor(deadline: number, fire: () => void, arm: (timer: NodeJS.Timeout) => void): void {
-  const wait = Math.max(0, deadline - Date.now());
-  const timer = wait > MAX_TIMER_MS ? setTimeout(() => timerFor(deadline, fire, arm), MAX_TIMER_MS) : setTimeout(fire, wait);
-  timer.unref();
-  arm(timer);
-}
-
-/** The deadline of an offline session with `expiry` seconds to live; null when it never expires. */
-function deadlineAfter(expiry: number): number | null {
-  return expiry >= 0xffffffff ? null : Date.now() + expiry * 1000;
-}
-
-function copyOutgoing(o: Outgoing): Outgoing {
-  return { ...o, subscriptionIds: [...o.subscriptionIds] };
-}
-
-function restoredOutgoing(o: Outgoing): Outgoing {
-  return { ...o, message: restoredMessage(o.message), subscriptionIds: [...o.subscriptionIds] };
-}
-
-/** A stored message whose bytes crossed a thread (structured clone) comes back as Uint8Array: the codecs want Buffers. */
-function restoredMessage(message: AppMessage): AppMessage {
-  const correlationData = message.properties?.correlationData;
-  if (Buffer.isBuffer(message.payload) && (correlationData === undefined || Buffer.isBuffer(correlationData))) return message;
-  const restored: AppMessage = { ...message, payload: asBuffer(message.payload) };
-  if (correlationData !== undefined) restored.properties = { ...message.properties, correlationData: asBuffer(correlationData) };
-  return restored;
-}
-
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-/** Messages kept beyond the current batch must own their payload. */
-function ownedCopy(message: AppMessage): AppMessage {
-  const payload = Buffer.allocUnsafe(message.payload.length);
-  message.payload.copy(payload);
-  const copy: AppMessage = { topic: message.topic, payload, qos: message.qos, retain: message.retain };
-  if (message.properties) copy.properties = message.properties;
-  if (message.expiresAt !== undefined) copy.expiresAt = message.expiresAt;
-  return copy;
 }

@@ -14,6 +14,7 @@ import type { AppMessage } from '../../src/shared/message/app-message.js';
 import type { UserContext } from '../../src/api/runtime.js';
 import type { MaybePromise } from '../../src/shared/async.js';
 import type { Outgoing } from './outbound-flow.js';
+import { withBuffers } from '../../src/shared/message/owned.js';
 import type { SubscriptionOptions } from './session-context.js';
 import type { SessionLimits } from './session-limits.js';
 
@@ -106,4 +107,14 @@ export class MemorySessionStore implements SessionStore {
     }
     this.staged.clear();
   }
+}
+
+/** An outgoing message as a record keeps it: its own list of subscription identifiers, the message shared. */
+export function recordedOutgoing(o: Outgoing): Outgoing {
+  return { ...o, subscriptionIds: [...o.subscriptionIds] };
+}
+
+/** An outgoing message taken back from a record, its bytes as Buffers. */
+export function restoredOutgoing(o: Outgoing): Outgoing {
+  return { ...o, message: withBuffers(o.message), subscriptionIds: [...o.subscriptionIds] };
 }

@@ -21,6 +21,7 @@
  * sending it alias-only.
  */
 import { decodePublish, encodePublish, peekTopicAlias } from '../../shared/codec/publish.js';
+import { asBuffer } from '../../shared/message/owned.js';
 
 export class LostAliases {
   /** Lost alias → the topic the client should have learned with it. */
@@ -57,8 +58,4 @@ export class LostAliases {
     this.topics.delete(alias);
     return repaired;
   }
-}
-
-function asBuffer(packet: Uint8Array): Buffer {
-  return Buffer.isBuffer(packet) ? packet : Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength);
 }

@@ -19,6 +19,7 @@ import { Interest } from './interest.js';
 import { Shard } from './shard.js';
 import { SharedGroups } from './shared-groups.js';
 import { isValidTopicName, parseSharedFilter } from '../../shared/topic/topic.js';
+import { ownedCopy } from '../../shared/message/owned.js';
 
 /** Hands one message and its targets to the host that owns shard `host`. */
 export type DeliverySink = (host: number, message: AppMessage, targets: DeliveryTarget[]) => void;
@@ -182,7 +183,7 @@ export class Router {
   /** Stores a retained message, or deletes the topic's one for an empty payload [MQTT-3.3.1-10]. */
   private retain(pool: string, message: AppMessage, now: number): void {
     const clear = message.payload.length === 0;
-    const done = clear ? this.retained.delete(pool, message.topic) : this.retained.set(pool, ownedMessage(message), now);
+    const done = clear ? this.retained.delete(pool, message.topic) : this.retained.set(pool, ownedCopy(message), now);
     if (isPromise(done))
       done.catch((err: unknown) => this.storeFailed(err, { operation: clear ? 'delete' : 'set', pool, topic: message.topic }));
   }
@@ -199,11 +200,4 @@ export class Router {
   private storeFailed(err: unknown, context: Record<string, string>): void {
     this.log.error({ err, ...context }, 'retained store failed');
   }
-}
-
-/** A copy whose payload owns its memory, so the store never pins a received batch. */
-function ownedMessage(message: AppMessage): AppMessage {
-  const payload = Buffer.allocUnsafe(message.payload.length);
-  message.payload.copy(payload);
-  return { ...message, payload };
 }
