@@ -270,18 +270,18 @@ export function decodeRetained(key: Uint8Array, value: Uint8Array): RetainedReco
     at += 8;
     if (!Number.isFinite(expiresAt)) throw new Error('bad expiry');
   }
-  need(at, 2);
-  const poolLength = buf.readUInt16BE(at);
-  at += 2;
-  need(at, poolLength);
-  const pool = buf.toString('utf8', at, at + poolLength);
-  at += poolLength;
-  need(at, 2);
-  const topicLength = buf.readUInt16BE(at);
-  at += 2;
-  need(at, topicLength);
-  const topic = buf.toString('utf8', at, at + topicLength);
-  at += topicLength;
+  /** A string behind its 2-byte length, at `at`, which it moves past. */
+  const readString = (): string => {
+    need(at, 2);
+    const length = buf.readUInt16BE(at);
+    at += 2;
+    need(at, length);
+    const text = buf.toString('utf8', at, at + length);
+    at += length;
+    return text;
+  };
+  const pool = readString();
+  const topic = readString();
   let properties: MessageProperties | undefined;
   if (flags & FLAG_PROPERTIES) {
     need(at, 4);
