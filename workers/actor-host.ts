@@ -18,7 +18,8 @@ import { Outbox } from '../src/shared/channel/outbox.js';
 import type { BrokerConfig } from '../src/api/config.js';
 import type { NamedPlugin } from '../src/shared/hooks/chain.js';
 import type { Logger } from '../src/shared/log.js';
-import { readToSession, type ToSession } from '../src/shared/channel/frames.js';
+import { readToSession, type DeliveryTarget, type ToSession } from '../src/shared/channel/frames.js';
+import type { AppMessage } from '../src/shared/message/app-message.js';
 import type { ConnectAuth } from './connect/auth-flow.js';
 import type { Authenticator } from './connect/authenticator.js';
 import { handleConnect } from './connect/connect-handler.js';
@@ -34,6 +35,8 @@ import { isPromise, type MaybePromise } from '../src/shared/async.js';
 import type mqttPacket from 'mqtt-packet';
 import { ReasonCode } from '../src/shared/codec/reason-codes.js';
 import type { HostControl, HostStats, ServerDisconnect, ServerRedirect } from '../src/shared/channel/host-control.js';
+import { PublishAcks } from './publish-acks.js';
+import { SessionSaver } from './session-saver.js';
 
 /**
  * Moving sessions between hosts by their records, beside HostControl on the
@@ -82,13 +85,10 @@ export class ActorHost implements SessionDirectory {
   private early: Buffer[] | undefined;
   private readonly loaded: Promise<void>;
   private nextSid = 1;
-  private readonly store: SessionStore | undefined;
-  /** Sessions whose record changed since the store's last commit (pending while set). */
-  private unsaved: Set<SessionActor> | undefined;
-  /** Sessions that have a record in the store (saved, or taken back from it): a clean one outside this set is never written. */
-  private readonly recorded = new Set<SessionActor>();
-  /** Set once the host shut down: its final commit is made, and nothing it does afterwards reaches the store. */
-  private storeClosed = false;
+  /** The writes to the session store, when the host has one. */
+  private readonly saver: SessionSaver | undefined;
+  /** The tokens of the deliver frames of the batch in hand. */
+  private delivered: number[] = [];
   private stopResolve: (() => void) | undefined;
   readonly stopped: Promise<void>;
 
@@ -122,13 +122,16 @@ export class ActorHost implements SessionDirectory {
       unbind: (connId) => {
         this.byConn.delete(connId);
       },
-      changed: plugins.store ? (s) => this.changed(s) : () => undefined,
+      changed: (s) => this.saver?.changed(s),
+      afterCommit: (next) => (this.saver ? this.saver.afterCommit(next) : next(true)),
+      forgetDelivered: (qos2Id) => this.saver?.forgetDelivered(qos2Id),
+      acks: plugins.store ? new PublishAcks((next) => this.saver?.afterCommit(next)) : undefined,
     };
-    this.store = plugins.store;
+    this.saver = plugins.store ? new SessionSaver(plugins.store, log, (pool, clientId) => this.find(pool, clientId)) : undefined;
     this.stopped = new Promise((resolve) => {
       this.stopResolve = resolve;
     });
-    this.loaded = this.load(plugins.modules, plugins.runtime, this.store?.load());
+    this.loaded = this.load(plugins.modules, plugins.runtime, plugins.store?.load());
     endpoint.onBatch((batch) => {
       if (this.early) this.early.push(batch);
       else this.onBatch(batch);
@@ -175,7 +178,19 @@ export class ActorHost implements SessionDirectory {
   private onBatch(batch: Buffer): void {
     const reader = new BatchReader(batch);
     while (!reader.done) this.dispatch(readToSession(reader));
+    if (this.delivered.length > 0) this.reportDelivered();
     this.link.credit(1);
+  }
+
+  /**
+   * The deliveries of acknowledged publishes in this batch are reported to
+   * the main thread once what they changed is committed: with the commit
+   * this turn scheduled, or now when they changed nothing a store keeps.
+   */
+  private reportDelivered(): void {
+    const tokens = this.delivered;
+    this.delivered = [];
+    this.env.afterCommit((ok) => this.link.committed(tokens, ok));
   }
 
   private dispatch(msg: ToSession): void {
@@ -190,7 +205,11 @@ export class ActorHost implements SessionDirectory {
         return;
       }
       case 'deliver':
-        for (const target of msg.targets) this.sessions.get(target.sid)?.deliver(msg.message, target);
+        this.deliver(msg.message, msg.targets);
+        if (msg.token !== 0) this.delivered.push(msg.token);
+        return;
+      case 'released':
+        this.env.acks?.released(msg.ackId, msg.ok);
         return;
       case 'open':
         this.connecting.set(msg.connId, { held: [], closed: undefined });
@@ -225,6 +244,24 @@ export class ActorHost implements SessionDirectory {
       case 'hookResult':
         this.hooks.settle(msg.callId, msg.result);
         return;
+    }
+  }
+
+  /**
+   * A routed message for sessions of this host. A QoS 2 publish routed with
+   * an id marks the persistent sessions that get a copy; routed again after a
+   * restart, it skips the sessions marked then.
+   */
+  private deliver(message: AppMessage, targets: readonly DeliveryTarget[]): void {
+    const { qos2Id } = message;
+    for (const target of targets) {
+      const session = this.sessions.get(target.sid);
+      if (session === undefined) continue;
+      if (qos2Id !== undefined && this.saver && target.qos > 0 && !target.stored) {
+        if (message.resent && this.saver.delivered(qos2Id, session)) continue;
+        this.saver.markDelivered(qos2Id, session);
+      }
+      session.deliver(message, target);
     }
   }
 
@@ -282,7 +319,7 @@ export class ActorHost implements SessionDirectory {
         session.end();
         continue;
       }
-      if (this.store) this.recorded.add(session);
+      this.saver?.taken(session);
     }
   }
 
@@ -291,71 +328,6 @@ export class ActorHost implements SessionDirectory {
     const records: SessionRecord[] = [];
     for (const session of this.sessions.values()) if (session.sessionExpiry > 0) records.push(session.toRecord());
     return records;
-  }
-
-  /**
-   * The session's state changed (its queue, inflight messages, acknowledgements,
-   * inbound QoS 2 ids, will, subscriptions, connection): its record is written
-   * with the others of this turn, once however many changes it had. Only
-   * with a store (the session env's `changed` is a no-op without one), and
-   * only for a persistent session or one whose earlier record must go.
-   */
-  private changed(session: SessionActor): void {
-    if (this.storeClosed || (session.sessionExpiry === 0 && !this.recorded.has(session))) return;
-    if (!this.unsaved) {
-      this.unsaved = new Set();
-      setImmediate(() => void this.commit());
-    }
-    this.unsaved.add(session);
-  }
-
-  /**
-   * Group commit: one record per changed session (its latest state, or its
-   * removal once it ended, was replaced by a clean start, or stopped being
-   * persistent), one store commit.
-   */
-  private commit(): MaybePromise<void> {
-    const { store, unsaved } = this;
-    if (!store || !unsaved) return;
-    this.unsaved = undefined;
-    for (const session of unsaved) {
-      // What the store keeps for this pool and client id is the session there is now, if it is persistent.
-      const live = this.find(session.pool, session.clientId);
-      if (live && live.sessionExpiry > 0) {
-        store.save(live.toRecord());
-        this.recorded.add(live);
-      } else store.remove(session.pool, session.clientId);
-      if (live !== session) this.recorded.delete(session);
-      if (live && live.sessionExpiry === 0) this.recorded.delete(live);
-    }
-    let done: MaybePromise<void>;
-    try {
-      done = store.commit();
-    } catch (err) {
-      this.log.error({ err }, 'session store commit failed');
-      return;
-    }
-    if (!isPromise(done)) return;
-    return done.catch((err: unknown) => this.log.error({ err }, 'session store commit failed'));
-  }
-
-  /**
-   * Closes the store once the final commit settled, before shutdown() answers:
-   * a worker is terminated soon after that answer, and must not be inside
-   * the store's close then. Never rejects.
-   */
-  private closeStore(store: SessionStore, committed: MaybePromise<void>): MaybePromise<void> {
-    if (!store.close) return committed;
-    const close = (): MaybePromise<void> => {
-      try {
-        const closed = store.close!();
-        return isPromise(closed) ? closed.catch((err: unknown) => this.log.error({ err }, 'closing the session store failed')) : undefined;
-      } catch (err) {
-        this.log.error({ err }, 'closing the session store failed');
-        return undefined;
-      }
-    };
-    return isPromise(committed) ? committed.then(close) : close();
   }
 
   private forget(session: SessionActor): void {
@@ -403,12 +375,7 @@ export class ActorHost implements SessionDirectory {
     for (const auth of this.pendingAuth.values()) auth.cancel();
     this.pendingAuth.clear();
     this.outbox.close();
-    let saved: MaybePromise<void> = undefined;
-    if (this.store && !this.storeClosed) {
-      for (const session of this.sessions.values()) this.changed(session);
-      saved = this.closeStore(this.store, this.commit());
-      this.storeClosed = true;
-    }
+    const saved = this.saver?.close(this.sessions.values());
     // Stop once the store is closed (never rejects), after this turn, so the control reply to shutdown() leaves first.
     const stop = (): void => {
       setImmediate(() => this.stopResolve?.());

@@ -7,6 +7,7 @@ import type { AppMessage } from '../src/shared/message/app-message.js';
 import type { Outbox } from '../src/shared/channel/outbox.js';
 import {
   writeAccepted,
+  writeCommitted,
   writeCredit,
   writeEnd,
   writeEvent,
@@ -40,8 +41,9 @@ export class RouterLink {
     this.outbox.commit();
   }
 
-  publish(pool: string, sid: number, message: AppMessage): void {
-    writePublish(this.outbox.writer, pool, sid, message);
+  /** `ackId` (0 = none): the publish whose acknowledgement waits for a `released` frame. */
+  publish(pool: string, sid: number, message: AppMessage, ackId = 0): void {
+    writePublish(this.outbox.writer, pool, sid, message, ackId);
     this.outbox.commit();
   }
 
@@ -77,6 +79,11 @@ export class RouterLink {
 
   hookCall(callId: number, hook: string, args: string): void {
     writeHookCall(this.outbox.writer, callId, hook, args);
+    this.outbox.commit();
+  }
+
+  committed(tokens: readonly number[], ok: boolean): void {
+    writeCommitted(this.outbox.writer, tokens, ok);
     this.outbox.commit();
   }
 

@@ -23,6 +23,7 @@ import {
   writeDropped,
   writeOpen,
   writePacket,
+  writeReleased,
   type DeliveryTarget,
   type ToRouter,
   type TransportDropReason,
@@ -35,11 +36,14 @@ import { hostCount } from '../shared/placement.js';
 import type { Connection, ConnectionOwner } from './net/connection.js';
 import { Router } from './router/router.js';
 import type { RetainedStore } from '../api/retained-store.js';
+import { Acknowledgements } from './acknowledgements.js';
 
 export class DataPlane implements ConnectionOwner {
   readonly router: Router;
   readonly connections: Connections;
   readonly hooks: HookServer;
+  /** QoS 1/2 publishes of hosts with a session store, until every commit that keeps them is reported. */
+  readonly acks = new Acknowledgements((host, ackId, ok) => this.released(host, ackId, ok));
   /** A plugin implements on_message_drop: QoS 0 drops on this thread are handed to the session's host. */
   reportDrops = false;
   private readonly byId: ReadonlyMap<number, Connection>;
@@ -77,13 +81,14 @@ export class DataPlane implements ConnectionOwner {
 
   /** Host `index` failed: its sessions are gone, so are their subscriptions and their clients' connections. */
   hostFailed(index: number): void {
+    this.acks.hostFailed(index);
     this.router.clearHost(index);
     this.connections.destroyHost(index, 'actor host failed');
   }
 
   /** A message of the embedding application, routed in `pool` as if a client had published it. */
   publish(pool: string, message: AppMessage): void {
-    this.router.route(pool, message, -1, 0);
+    void this.router.route(pool, message, -1, 0);
   }
 
   /** Closing: what is batched goes out now; closed connections are no longer reported to their hosts. */
@@ -142,9 +147,17 @@ export class DataPlane implements ConnectionOwner {
   /** The Router's delivery sink: one deliver frame for the host that owns the targets. */
   private readonly deliver = (host: number, message: AppMessage, targets: DeliveryTarget[]): void => {
     const outbox = this.outboxes[host] as Outbox;
-    writeDeliver(outbox.writer, message, targets);
+    writeDeliver(outbox.writer, message, targets, this.acks.tokenFor(host));
     outbox.commit();
   };
+
+  /** The publish `ackId` of `host` is kept everywhere (or failed to be): its host may acknowledge it. */
+  private released(host: number, ackId: number, ok: boolean): void {
+    const outbox = this.outboxes[host];
+    if (outbox === undefined) return;
+    writeReleased(outbox.writer, ackId, ok);
+    outbox.commit();
+  }
 
   // ── from the hosts ────────────────────────────────────────────────────────
 
@@ -171,7 +184,7 @@ export class DataPlane implements ConnectionOwner {
         return;
       // Routing frames: to the router.
       case 'publish':
-        this.router.route(msg.pool, msg.message, host, msg.sid);
+        this.publishFromHost(host, msg.pool, msg.sid, msg.message, msg.ackId);
         return;
       case 'subscribe':
         this.router.subscribe(host, msg);
@@ -192,6 +205,9 @@ export class DataPlane implements ConnectionOwner {
       case 'credit':
         this.onCredit(host, msg.batches);
         return;
+      case 'committed':
+        this.acks.committed(host, msg.tokens, msg.ok);
+        return;
       case 'hookCall':
         this.hooks.serve(host, msg);
         return;
@@ -199,6 +215,18 @@ export class DataPlane implements ConnectionOwner {
         this.events.emit(msg.name, msg.clientId, msg.detail);
         return;
     }
+  }
+
+  /** A client's message; one with an `ackId` is followed until every commit that keeps it is reported. */
+  private publishFromHost(host: number, pool: string, sid: number, message: AppMessage, ackId: number): void {
+    if (ackId === 0) {
+      void this.router.route(pool, message, host, sid);
+      return;
+    }
+    this.acks.routingStarts(host, ackId);
+    const stored = this.router.route(pool, message, host, sid);
+    if (stored) this.acks.waitFor(stored);
+    this.acks.routed();
   }
 
   /** CONNACK 0x00 went out: the connection's keepalive and packet size limits are the session's from now on. */

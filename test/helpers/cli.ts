@@ -42,9 +42,9 @@ export interface CliRun {
   exited: Promise<number | null>;
 }
 
-/** Starts `node dist/src/main/cli/main.js ...args` with its output collected; killed after `boundMs` at the latest. */
-export function startCli(args: string[], boundMs = 30_000): CliRun {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `node dist/src/main/cli/main.js ...args` (in `cwd`, default the test's) with its output collected; killed after `boundMs` at the latest. */
+export function startCli(args: string[], boundMs = 30_000, cwd?: string): CliRun {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd });
   let out = '',
     err = '';
   child.stdout?.on('data', (d: Buffer) => {

@@ -2,7 +2,9 @@
  * A real ActorHost driven in-process with the binary frames the main thread
  * would send (open, packet, closed, deliver) over an in-thread endpoint pair. Every
  * frame the host sends towards the router is kept in order, and the packets
- * it sends to a connection are decoded with mqtt-packet (5.0).
+ * it sends to a connection are decoded with mqtt-packet (5.0). A publish
+ * whose acknowledgement waits for its commits is released at once, as the
+ * main thread does when no other host and no retained store keep it.
  */
 import mqttPacket from 'mqtt-packet';
 import { BatchReader } from '../../src/shared/channel/batch-reader.js';
@@ -16,6 +18,7 @@ import {
   writeDeliver,
   writeOpen,
   writePacket,
+  writeReleased,
   type DeliveryTarget,
   type ToRouter,
 } from '../../src/shared/channel/frames.js';
@@ -60,6 +63,10 @@ export function startFrameHost(options: { authenticator?: Authenticator; plugins
       const frame = readToRouter(reader);
       frames.push(frame);
       if (frame.kind === 'end') push(frame.connId, 'end');
+      if (frame.kind === 'publish' && frame.ackId !== 0) {
+        writeReleased(toHost.writer, frame.ackId, true);
+        toHost.commit();
+      }
       if (frame.kind === 'send') {
         const parser = mqttPacket.parser({ protocolVersion: 5 });
         parser.on('packet', (p: mqttPacket.Packet) => push(frame.connId, p));
@@ -91,7 +98,7 @@ export function startFrameHost(options: { authenticator?: Authenticator; plugins
       toHost.commit();
     },
     deliver(message, targets) {
-      writeDeliver(toHost.writer, message, targets);
+      writeDeliver(toHost.writer, message, targets, 0);
       toHost.commit();
     },
     next(connId, timeoutMs = 2_000) {

@@ -2,12 +2,18 @@
  * Integration: the `shoal` command as a user runs it — `--help`, a config
  * field error naming the field, and a broker started from the CLI that
  * serves MQTT and stops gracefully on SIGTERM and SIGINT (5.0 clients get
- * DISCONNECT 0x8B, the process exits 0).
+ * DISCONNECT 0x8B, the process exits 0), and one that, without a data
+ * flag, keeps a persistent session and its queued message across a restart
+ * in ./shoal-data of its working directory.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { listeningPort, startCli } from '../helpers/cli.js';
-import { connectClient, nextMessage, once, uniqueId, uniqueTopic } from '../helpers/clients.js';
+import { connectClient, nextMessage, once, persistent, uniqueId, uniqueTopic, VERSIONS } from '../helpers/clients.js';
+import { label } from '../helpers/spec.js';
 
 const BOUND_MS = 15_000;
 
@@ -24,9 +30,41 @@ describe('shoal CLI', () => {
     assert.match(r.stderr(), /config\.workers/);
   });
 
+  for (const version of VERSIONS) {
+    test(`[MQTT-3.1.2-5] keeps sessions across a restart by default, in ./shoal-data (${label(version)})`, async () => {
+      const cwd = mkdtempSync(join(tmpdir(), 'shoal-cli-'));
+      const clientId = uniqueId('cli-kept');
+      const topic = uniqueTopic('cli-kept');
+      try {
+        let r = startCli(['--port', '0', '--workers', '0', '--log-level', 'info'], BOUND_MS, cwd);
+        let port = await listeningPort(r);
+        const sub = await connectClient(port, { version, clientId, ...persistent(version) });
+        await sub.subscribeAsync(topic, { qos: 1 });
+        await sub.endAsync();
+        const pub = await connectClient(port, { version });
+        await pub.publishAsync(topic, 'queued while offline', { qos: 1 });
+        await pub.endAsync();
+        r.child.kill('SIGTERM');
+        assert.equal(await r.exited, 0);
+        assert.ok(existsSync(join(cwd, 'shoal-data', 'lmdb')), 'the data directory is ./shoal-data');
+
+        r = startCli(['--port', '0', '--workers', '1', '--log-level', 'info'], BOUND_MS, cwd);
+        port = await listeningPort(r);
+        const back = await connectClient(port, { version, clientId, ...persistent(version) });
+        assert.equal(back.connack.sessionPresent, true, 'session present after the restart');
+        assert.equal((await nextMessage(back, (m) => m.topic === topic)).payload.toString(), 'queued while offline');
+        back.end(true);
+        r.child.kill('SIGTERM');
+        assert.equal(await r.exited, 0);
+      } finally {
+        rmSync(cwd, { recursive: true, force: true });
+      }
+    });
+  }
+
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     test(`serves MQTT and stops gracefully on ${signal}`, async () => {
-      const r = startCli(['--port', '0', '--workers', '1', '--log-level', 'info'], BOUND_MS);
+      const r = startCli(['--port', '0', '--workers', '1', '--log-level', 'info', '--in-memory'], BOUND_MS);
       const port = await listeningPort(r);
       const sub = await connectClient(port, { version: 5, clientId: uniqueId('cli') });
       const pub = await connectClient(port, { version: 4, clientId: uniqueId('cli') });

@@ -27,7 +27,7 @@ describe('SIGHUP', () => {
     replaceFile(file, `alice:${await hashPassword('wonderland')}\nbob:${await hashPassword('builder')}\n`);
     utimesSync(file, T, T);
     writeFileSync(config, JSON.stringify({ allowAnonymous: false, plugins: [{ module: 'shoal/passwd', options: { file } }] }));
-    const r = startCli(['--port', '0', '--workers', '2', '--log-level', 'info', '--config', config]);
+    const r = startCli(['--port', '0', '--workers', '2', '--log-level', 'info', '--in-memory', '--config', config]);
     try {
       const port = await listeningPort(r);
       await eventually(

@@ -53,12 +53,20 @@ export function dataEnvPath(dataDir: string): string {
   return join(dataDir, LMDB_DIR);
 }
 
-/** Opens the data directory's environment and its sessions sub-database (created when missing). */
-export function openSessionsDb(dataDir: string): { root: RootDatabase; db: Database<StoredRecord, Buffer> } {
+interface SessionsDbs {
+  root: RootDatabase;
+  db: Database<StoredRecord, Buffer>;
+  /** The QoS 2 delivery marks (layout.ts `deliveries`). */
+  marks: Database<Buffer, Buffer>;
+}
+
+/** Opens the data directory's environment, its sessions sub-database and its delivery marks (created when missing). */
+export function openSessionsDb(dataDir: string): SessionsDbs {
   const root = lmdbOpen()({ path: dataEnvPath(dataDir), ...LMDB_OPTIONS });
   try {
     const db = root.openDB<StoredRecord, Buffer>({ name: SESSIONS_DB, keyEncoding: 'binary' });
-    return { root, db };
+    const marks = root.openDB<Buffer, Buffer>({ name: SUB_DATABASES.deliveries, keyEncoding: 'binary', encoding: 'binary' });
+    return { root, db, marks };
   } catch (err) {
     root.close().catch(() => undefined);
     throw err;
@@ -112,19 +120,22 @@ interface Staged {
 }
 
 export class LmdbSessionStore implements SessionStore {
-  private root: RootDatabase | undefined;
-  private db: Database<StoredRecord, Buffer> | undefined;
+  private dbs: SessionsDbs | undefined;
   private readonly staged = new Map<string, Staged>();
+  /** Staged delivery marks (their keys, hex), and publish ids whose marks go. */
+  private readonly stagedMarks = new Map<string, Buffer>();
+  private readonly stagedForgets: string[] = [];
 
   constructor(private readonly options: LmdbSessionStoreOptions) {}
 
-  /** The sub-database, opened on first use (an error surfaces from load() or commit(), not from the constructor). */
+  /** The sub-databases, opened on first use (an error surfaces from load() or commit(), not from the constructor). */
+  private databases(): SessionsDbs {
+    this.dbs ??= openSessionsDb(this.options.dataDir);
+    return this.dbs;
+  }
+
   private database(): Database<StoredRecord, Buffer> {
-    if (this.db) return this.db;
-    const { root, db } = openSessionsDb(this.options.dataDir);
-    this.root = root;
-    this.db = db;
-    return db;
+    return this.databases().db;
   }
 
   /**
@@ -214,6 +225,27 @@ export class LmdbSessionStore implements SessionStore {
     this.staged.set(`${pool}\0${clientId}`, { pool, clientId, record: null });
   }
 
+  markDelivered(qos2Id: string, pool: string, clientId: string): void {
+    const key = markKey(qos2Id, pool, clientId);
+    this.stagedMarks.set(key.toString('hex'), key);
+  }
+
+  /** Staged, or committed (a read of the marks; called only for a publish routed again after a restart). */
+  delivered(qos2Id: string, pool: string, clientId: string): boolean {
+    const key = markKey(qos2Id, pool, clientId);
+    if (this.stagedMarks.has(key.toString('hex'))) return true;
+    try {
+      return this.databases().marks.doesExist(key);
+    } catch (err) {
+      this.options.log.error({ err }, 'reading a QoS 2 delivery mark failed');
+      return false;
+    }
+  }
+
+  forgetDelivered(qos2Id: string): void {
+    this.stagedForgets.push(qos2Id);
+  }
+
   /**
    * Queues every staged write in this turn (lmdb-js commits the writes of
    * one turn as one transaction) and resolves once they are committed, or
@@ -221,15 +253,18 @@ export class LmdbSessionStore implements SessionStore {
    * logged and left as stored before.
    */
   commit(): Promise<void> | undefined {
-    if (this.staged.size === 0) return undefined;
-    let db: Database<StoredRecord, Buffer>;
+    if (this.staged.size === 0 && this.stagedMarks.size === 0 && this.stagedForgets.length === 0) return undefined;
+    let dbs: SessionsDbs;
     try {
-      db = this.database();
+      dbs = this.databases();
     } catch (err) {
       this.staged.clear();
+      this.stagedMarks.clear();
+      this.stagedForgets.length = 0;
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    const writes: Promise<unknown>[] = [];
+    const { db } = dbs;
+    const writes: Promise<unknown>[] = this.writeMarks(dbs.marks);
     for (const { pool, clientId, record } of this.staged.values()) {
       try {
         const key = sessionKey(pool, clientId);
@@ -244,13 +279,35 @@ export class LmdbSessionStore implements SessionStore {
     return (this.options.durability === 'sync' ? committed.then(() => db.flushed) : committed).then(() => undefined);
   }
 
+  /** Queues the staged marks, and the removal of every mark of the publishes forgotten. */
+  private writeMarks(marks: Database<Buffer, Buffer>): Promise<unknown>[] {
+    const writes: Promise<unknown>[] = [];
+    for (const key of this.stagedMarks.values()) writes.push(marks.put(key, EMPTY));
+    this.stagedMarks.clear();
+    for (const qos2Id of this.stagedForgets) {
+      const start = Buffer.from(qos2Id, 'latin1');
+      const end = Buffer.from(start);
+      end[end.length - 1]!++;
+      for (const key of marks.getKeys({ start, end })) writes.push(marks.remove(key as Buffer));
+    }
+    this.stagedForgets.length = 0;
+    return writes;
+  }
+
   /** Waits for the writes queued so far and closes this store's handle on the environment (the sub-database stays open for the other threads). */
   async close(): Promise<void> {
-    const root = this.root;
-    this.root = this.db = undefined;
-    if (!root) return;
-    await root.close();
+    const dbs = this.dbs;
+    this.dbs = undefined;
+    if (!dbs) return;
+    await dbs.root.close();
   }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** The key of a delivery mark: the publish id, then the session's key. */
+function markKey(qos2Id: string, pool: string, clientId: string): Buffer {
+  return Buffer.concat([Buffer.from(qos2Id, 'latin1'), sessionKey(pool, clientId)]);
 }
 
 /** Whether `stored` has the shape of a session record (and, under a plain key, its ids). */

@@ -46,6 +46,8 @@ import { parseSharedFilter, SHARE_PREFIX } from '../../src/shared/topic/topic.js
 import { recordedOutgoing, restoredOutgoing, type SessionRecord } from './session-store.js';
 import { ownedCopy, withBuffers } from '../../src/shared/message/owned.js';
 import { deadlineAfter, timerFor } from './deadline-timer.js';
+import type { AfterCommit } from '../session-saver.js';
+import { InboundQos2 } from './inbound-qos2.js';
 
 /** What a session needs from its actor host: the services its handlers use, its link to the router, and the host's indexes. */
 export interface SessionEnv extends HostServices {
@@ -61,6 +63,10 @@ export interface SessionEnv extends HostServices {
    * turn, and does nothing without a store.
    */
   changed(session: SessionActor): void;
+  /** Calls `next` once everything changed so far is committed (now without a store); true when committed, false when that failed. */
+  afterCommit(next: AfterCommit): void;
+  /** The QoS 2 publish `qos2Id` got its PUBREL: the marks of the sessions that got a copy go. */
+  forgetDelivered(qos2Id: string): void;
 }
 
 /** Messages dropped for a session: over a queue limit, over the packet size, over the publish rate, or expired. */
@@ -101,7 +107,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
   private outAliases: OutboundAliases | undefined;
   private readonly subscriptions = new Map<string, SubscriptionOptions>();
   private readonly flow: OutboundFlow;
-  private readonly inboundQos2 = new Set<number>();
+  private readonly inboundQos2 = new InboundQos2();
   private bucket: TokenBucket;
   /** Deliveries waiting for on_deliver, in order. */
   private readonly deliveries = new DeliveryGate(this);
@@ -594,12 +600,14 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
   }
 
   holdForRelease(packetId: number): void {
-    this.inboundQos2.add(packetId);
+    this.inboundQos2.hold(packetId);
     this.host.changed(this);
   }
 
   releaseReceived(packetId: number): boolean {
-    if (!this.inboundQos2.delete(packetId)) return false;
+    const { held, qos2Id } = this.inboundQos2.release(packetId);
+    if (!held) return false;
+    if (qos2Id !== undefined) this.host.forgetDelivered(qos2Id);
     this.host.changed(this);
     return true;
   }
@@ -666,7 +674,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
       subscriptions: Array.from(this.subscriptions, ([filter, options]) => ({ filter, ...options })),
       inflight: Array.from(this.flow.inflight.values(), recordedOutgoing),
       queued: this.flow.queuedMessages().map(recordedOutgoing),
-      awaitingRelease: [...this.inboundQos2],
+      ...this.inboundQos2.toRecord(),
     };
     if (this.user !== undefined) record.username = this.user;
     const will = this.pendingWill ?? this.will;
@@ -690,7 +698,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     for (const { filter, ...options } of record.subscriptions) this.keepSubscription(filter, options, false);
     if (this.hasSharedSubscriptions()) this.host.link.presence(this.sid, false);
     this.flow.restore(record.inflight.map(restoredOutgoing), record.queued.map(restoredOutgoing));
-    for (const packetId of record.awaitingRelease) this.inboundQos2.add(packetId);
+    this.inboundQos2.restore(record.awaitingRelease, record.inboundQos2);
     const { will } = record;
     if (will?.publishAt !== undefined) {
       this.willAt = will.publishAt;
@@ -725,6 +733,45 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
   /** Routes a message published by this session's client (or its will); `$SYS/...` routes in the default pool. */
   publish(message: AppMessage): void {
     this.host.link.publish(routingPool(this.pool, message.topic), this.sid, message);
+  }
+
+  publishKept(message: AppMessage, packetId: number): MaybePromise<boolean> {
+    const acks = this.host.acks;
+    if (acks === undefined) {
+      this.publish(message);
+      return true;
+    }
+    const { ackId, kept } = acks.reserve();
+    const pool = routingPool(this.pool, message.topic);
+    if (message.qos !== 2) {
+      this.host.link.publish(pool, this.sid, message, ackId);
+      return kept;
+    }
+    const { qos2Id, resent } = this.inboundQos2.route(packetId);
+    this.inboundQos2.keeping(packetId, kept);
+    this.host.changed(this);
+    const routed: AppMessage = resent ? { ...message, qos2Id, resent } : { ...message, qos2Id };
+    // Exactly once across a crash: the held id (and its publish id) is kept before any subscriber's copy can be.
+    this.host.afterCommit((ok) => (ok ? this.host.link.publish(pool, this.sid, routed, ackId) : acks.released(ackId, false)));
+    return kept;
+  }
+
+  keptRelease(packetId: number): MaybePromise<boolean> | undefined {
+    return this.inboundQos2.kept(packetId);
+  }
+
+  sendAfterCommit(bytes: Uint8Array): void {
+    const connId = this.connId;
+    this.host.afterCommit(() => {
+      if (this.connId === connId) this.send(bytes);
+    });
+  }
+
+  whenKept(kept: Promise<boolean>, next: (ok: boolean) => void): void {
+    const connId = this.connId;
+    void kept.then((ok) => {
+      if (this.connId === connId) next(ok);
+    });
   }
 
   /**

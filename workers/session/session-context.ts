@@ -20,6 +20,7 @@ import type { MaybePromise } from '../../src/shared/async.js';
 import type { Authenticator, ConnectionAuth } from '../connect/authenticator.js';
 import type { HostHooks } from '../hooks/host-hooks.js';
 import type { HostRuntime } from '../runtime/host-runtime.js';
+import type { PublishAcks } from '../publish-acks.js';
 import type { Outgoing } from './outbound-flow.js';
 import type { SessionLimits } from './session-limits.js';
 import type { InboundAliases, OutboundAliases } from './topic-alias.js';
@@ -86,6 +87,8 @@ export interface HostServices {
   readonly hooks: HostHooks;
   /** The session runtime of this host. */
   readonly runtime: HostRuntime;
+  /** With a session store: the acknowledgements that wait for the commits keeping their publishes. */
+  readonly acks: PublishAcks | undefined;
 }
 
 /** Who a session is and how it answers its client: what every handler module sees. */
@@ -153,6 +156,22 @@ export interface InboundContext extends SubscribeContext, ReauthContext, Runtime
   releaseReceived(packetId: number): boolean;
   /** Routes a message published by the client (or its will). */
   publish(message: AppMessage): void;
+  /**
+   * Routes the client's QoS 1/2 message `packetId`: answers whether every
+   * place that must keep it committed it (true at once without a store;
+   * false when a commit failed).
+   */
+  publishKept(message: AppMessage, packetId: number): MaybePromise<boolean>;
+  /**
+   * Whether the inbound QoS 2 message `packetId` is kept: a promise while its
+   * commits are pending, undefined when it was held before a restart and never
+   * known to be kept (its resend is routed again).
+   */
+  keptRelease(packetId: number): MaybePromise<boolean> | undefined;
+  /** Sends `bytes` once what the session changed so far is committed (at once without a store), if the same connection is still the session's. */
+  sendAfterCommit(bytes: Uint8Array): void;
+  /** `next(ok)` once `kept` settles, if the same connection is still the session's; later packets do not wait for it. */
+  whenKept(kept: Promise<boolean>, next: (ok: boolean) => void): void;
   /** PUBACK, or PUBCOMP (`state` 'pubrel'), or a PUBREC refusing (`state` 'publish'): the slot frees, queued messages follow. */
   acknowledged(packetId: number, state: Outgoing['state']): void;
   /** PUBREC accepting: the message waits for PUBCOMP; false for an unknown packet id. */

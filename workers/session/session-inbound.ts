@@ -29,6 +29,7 @@ import { controlTopicRest, handleControlMessage } from './session-runtime.js';
 import { handleSubscribe, handleUnsubscribe } from './session-subscribe.js';
 import { expiryDeadline } from '../../src/shared/message/expiry.js';
 import { fixedHeaderLength } from '../../src/shared/codec/framer.js';
+import { isPromise, type MaybePromise } from '../../src/shared/async.js';
 
 const PUBLISH = 3,
   PUBACK = 4,
@@ -94,8 +95,9 @@ function handlePublish(session: InboundContext, bytes: Buffer): void | Promise<v
     );
   }
   if (p.qos === 2 && p.messageId !== undefined && session.awaitsRelease(p.messageId)) {
-    session.send(encodeAck('pubrec', p.messageId, ReasonCode.Success, session.protocolVersion));
-    return;
+    const kept = session.keptRelease(p.messageId);
+    // Not known to be kept (held before a restart): routed again below; sessions that got a copy skip it.
+    if (kept !== undefined) return acknowledgeKept(session, p, kept);
   }
   if (!session.takePublishToken(Date.now())) {
     if (p.qos === 0) return;
@@ -149,20 +151,49 @@ function runtimeAllowed(session: InboundContext, p: DecodedPublish, message: App
   return session.whenAnswered(allowed, decide);
 }
 
-/** Routes the message, calls on_publish(_m5), then acknowledges. */
+/**
+ * Routes the message, calls on_publish(_m5), then acknowledges once the
+ * message is kept (with a store: once every commit holding it is done; the
+ * session's later packets do not wait for that).
+ */
 function route(session: InboundContext, p: DecodedPublish, message: AppMessage): void | Promise<void> {
-  session.publish(message);
+  let kept: MaybePromise<boolean> | undefined;
+  if (p.qos === 0) session.publish(message);
+  else kept = session.publishKept(message, p.messageId!);
   const { hooks } = session.env;
   const hook = versioned(session, 'on_publish');
-  if (!hooks.has(hook)) return acknowledge(session, p);
-  return session.whenAnswered(hooks.all(hook, messageArgs(session, message, message.qos, message.retain)), () => acknowledge(session, p));
+  if (!hooks.has(hook)) return acknowledgeKept(session, p, kept);
+  const args = messageArgs(session, message, message.qos, message.retain);
+  return session.whenAnswered(hooks.all(hook, args), () => acknowledgeKept(session, p, kept));
+}
+
+/** PUBACK or PUBREC once `kept` says the message is kept; a refusal when it could not be; nothing for QoS 0 (undefined). */
+function acknowledgeKept(session: InboundContext, p: DecodedPublish, kept: MaybePromise<boolean> | undefined): void {
+  if (kept === undefined) return;
+  if (!isPromise(kept)) return kept ? acknowledge(session, p) : notKept(session, p);
+  session.whenKept(kept, (ok) => (ok ? acknowledge(session, p) : notKept(session, p)));
+}
+
+/**
+ * A commit that should have kept the message failed (the store refused the
+ * write, a full disk, or a host failed before its commit): it is not
+ * acknowledged as kept. 5.0 refuses it with 0x97 (Quota exceeded); 3.1.1
+ * has no refusal, so the connection closes and the client sends the message
+ * again on its next connection.
+ */
+function notKept(session: InboundContext, p: DecodedPublish): void {
+  if (p.qos === 2) session.releaseReceived(p.messageId!);
+  session.env.log.warn({ clientId: session.clientId, packetId: p.messageId }, 'a publish could not be stored; refusing it');
+  if (session.protocolVersion === 5) return refusePublish(session, p, ReasonCode.QuotaExceeded, 'the broker could not store the message');
+  session.closeTransport(ReasonCode.UnspecifiedError, 'the broker could not store a message');
 }
 
 function acknowledge(session: InboundContext, p: DecodedPublish): void {
   if (p.qos === 1) session.send(encodeAck('puback', p.messageId!, ReasonCode.Success, session.protocolVersion));
   else if (p.qos === 2) {
     session.holdForRelease(p.messageId!);
-    session.send(encodeAck('pubrec', p.messageId!, ReasonCode.Success, session.protocolVersion));
+    // Once the id is kept as acknowledged: a restart answers a resend with PUBREC, never routes it again.
+    session.sendAfterCommit(encodeAck('pubrec', p.messageId!, ReasonCode.Success, session.protocolVersion));
   }
 }
 
@@ -204,13 +235,15 @@ function handleAck(session: InboundContext, type: number, bytes: Buffer): void {
       if (reasonCode >= 0x80) {
         session.acknowledged(messageId, 'publish');
       } else if (session.pubrecReceived(messageId)) {
-        session.send(encodeAck('pubrel', messageId, ReasonCode.Success, v));
+        // Once the 'pubrel' state is kept: a restart resends PUBREL, never the PUBLISH the client already passed on.
+        session.sendAfterCommit(encodeAck('pubrel', messageId, ReasonCode.Success, v));
       } else {
         session.sendWithReason({ cmd: 'pubrel', messageId, reasonCode: ReasonCode.PacketIdentifierNotFound }, 'unknown packet identifier');
       }
       return;
     case PUBREL: {
-      if (session.releaseReceived(messageId)) session.send(encodeAck('pubcomp', messageId, ReasonCode.Success, v));
+      // Once the id's release is kept: a restart must not take a new message under that id for a resend.
+      if (session.releaseReceived(messageId)) session.sendAfterCommit(encodeAck('pubcomp', messageId, ReasonCode.Success, v));
       else
         session.sendWithReason({ cmd: 'pubcomp', messageId, reasonCode: ReasonCode.PacketIdentifierNotFound }, 'unknown packet identifier');
       return;

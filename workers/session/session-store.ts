@@ -61,8 +61,17 @@ export interface SessionRecord {
   inflight: Outgoing[];
   /** Messages waiting for an inflight slot, oldest first. */
   queued: Outgoing[];
-  /** Packet ids of incoming QoS 2 messages waiting for their PUBREL [MQTT-4.3.3-10]. */
+  /** Packet ids of incoming QoS 2 messages waiting for their PUBREL [MQTT-4.3.3-10], routed without a publish id. */
   awaitingRelease: number[];
+  /** Incoming QoS 2 messages waiting for their PUBREL that were routed with a publish id (with a store). */
+  inboundQos2?: InboundQos2Record[];
+}
+
+/** An incoming QoS 2 message routed with a store: its publish id, and whether every place it went to committed it. */
+export interface InboundQos2Record {
+  packetId: number;
+  qos2Id: string;
+  kept: boolean;
 }
 
 export interface SessionStore {
@@ -72,6 +81,16 @@ export interface SessionStore {
   save(record: SessionRecord): void;
   /** Stages the removal of the session `clientId` of `pool`. */
   remove(pool: string, clientId: string): void;
+  /**
+   * Stages the mark that session `clientId` of `pool` got a copy of the QoS 2
+   * publish `qos2Id`, committed with its record: a publish routed again after
+   * a restart skips the sessions marked.
+   */
+  markDelivered(qos2Id: string, pool: string, clientId: string): void;
+  /** Whether that mark is staged or committed. */
+  delivered(qos2Id: string, pool: string, clientId: string): boolean;
+  /** Stages the removal of every mark of `qos2Id` (its publisher sent PUBREL: it is never routed again). */
+  forgetDelivered(qos2Id: string): void;
   /** Writes everything staged since the last commit, as one transaction. */
   commit(): MaybePromise<void>;
   /** Releases what the store holds (files, handles); the host calls it once, after its final commit at shutdown. */
@@ -87,6 +106,8 @@ export class MemorySessionStore implements SessionStore {
   private readonly records = new Map<string, SessionRecord>();
   /** Staged writes: a record to save, or null to remove. */
   private readonly staged = new Map<string, SessionRecord | null>();
+  /** QoS 2 delivery marks by publish id: the sessions (`keyOf`) marked, staged or committed alike. */
+  private readonly marks = new Map<string, Set<string>>();
 
   load(): readonly SessionRecord[] {
     return [...this.records.values()];
@@ -98,6 +119,20 @@ export class MemorySessionStore implements SessionStore {
 
   remove(pool: string, clientId: string): void {
     this.staged.set(keyOf(pool, clientId), null);
+  }
+
+  markDelivered(qos2Id: string, pool: string, clientId: string): void {
+    let sessions = this.marks.get(qos2Id);
+    if (sessions === undefined) this.marks.set(qos2Id, (sessions = new Set()));
+    sessions.add(keyOf(pool, clientId));
+  }
+
+  delivered(qos2Id: string, pool: string, clientId: string): boolean {
+    return this.marks.get(qos2Id)?.has(keyOf(pool, clientId)) ?? false;
+  }
+
+  forgetDelivered(qos2Id: string): void {
+    this.marks.delete(qos2Id);
   }
 
   commit(): void {

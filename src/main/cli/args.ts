@@ -1,16 +1,21 @@
 /**
  * Command-line options of `shoal` (serve mode), parsed with node:util
- * parseArgs and merged over the JSON config file. Main thread.
+ * parseArgs and merged over the JSON config file. Unlike `createBroker`,
+ * the command persists by default (in CLI_DATA_DIR). Main thread.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { BrokerConfig, LogLevel } from '../../api/config.js';
 
+/** The data directory of the command when neither a flag nor the config file names one (relative to the working directory). */
+export const CLI_DATA_DIR = 'shoal-data';
+
 export const USAGE = `Usage: shoal [options]
        shoal passwd [-D] FILE USER     (password file of the shoal/passwd plugin; see: shoal passwd --help)
 
 Runs the Shoal MQTT 3.1.1/5.0 broker. On its defaults it listens on
-127.0.0.1:1883 and allows anonymous clients.
+127.0.0.1:1883, allows anonymous clients, and keeps persistent sessions and
+retained messages in ./${CLI_DATA_DIR}.
 
 Options:
   --port N          TCP port (default 1883)
@@ -28,7 +33,7 @@ Options:
   --proxy-protocol  TCP connections start with a PROXY protocol v1/v2 header (behind a
                     load balancer); the client address comes from it
   --data-dir DIR    keep persistent sessions and retained messages in DIR (created if missing; one broker per
-                    directory); without it everything is kept in memory
+                    directory; default ./${CLI_DATA_DIR}, or the config file's dataDir)
   --in-memory       keep everything in memory, whatever the config file's dataDir
   -h, --help        this text
 Command-line options win over the config file. SIGHUP makes the bundled
@@ -79,6 +84,7 @@ export function parseCli(argv: string[]): CliOptions {
     config.dataDir = values['data-dir'];
   }
   if (values['in-memory'] === true) config.dataDir = '';
+  config.dataDir ??= CLI_DATA_DIR;
   return { help: values.help === true, config };
 }
 

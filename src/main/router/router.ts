@@ -58,11 +58,13 @@ export class Router {
   /**
    * Routes a message published by session `sid` of host `fromHost` (-1: the
    * embedding application or the bridge); then hands one without an origin
-   * to the bridge.
+   * to the bridge. Answers the retained store's promise for a retained
+   * message whose write it answered later (settling once it is kept), else
+   * undefined.
    */
-  route(pool: string, message: AppMessage, fromHost: number, sid: number, now?: number): void {
+  route(pool: string, message: AppMessage, fromHost: number, sid: number, now?: number): Promise<void> | undefined {
     this.routed++;
-    if (message.retain) this.retain(pool, message, now ?? Date.now());
+    const stored = message.retain ? this.retain(pool, message, now ?? Date.now()) : undefined;
     const shared = this.shared.size > 0 ? this.shared.match(pool, message, this.shards.length) : undefined;
     for (let host = 0; host < this.shards.length; host++) {
       let targets = this.shards[host]!.match(pool, message.topic, message.qos, message.retain, host === fromHost ? sid : -1);
@@ -75,6 +77,7 @@ export class Router {
     }
     const bridge = this.bridge;
     if (bridge !== undefined && message.origin === undefined) this.forward(bridge, pool, message);
+    return stored;
   }
 
   /**
@@ -84,7 +87,7 @@ export class Router {
   routeFromBridge(pool: string, message: AppMessage, origin: string): void {
     if (!isValidTopicName(message.topic)) throw new TypeError(`routeFromBridge: invalid topic name: ${message.topic}`);
     if (typeof origin !== 'string') throw new TypeError('routeFromBridge: origin must be a string');
-    this.route(pool, { ...message, origin }, -1, 0);
+    void this.route(pool, { ...message, origin }, -1, 0);
   }
 
   /** Attaches the bridge, which first hears of every filter subscribed so far; one bridge per router. */
@@ -180,12 +183,13 @@ export class Router {
     return shard;
   }
 
-  /** Stores a retained message, or deletes the topic's one for an empty payload [MQTT-3.3.1-10]. */
-  private retain(pool: string, message: AppMessage, now: number): void {
+  /** Stores a retained message, or deletes the topic's one for an empty payload [MQTT-3.3.1-10]; the store's promise, if it gave one. */
+  private retain(pool: string, message: AppMessage, now: number): Promise<void> | undefined {
     const clear = message.payload.length === 0;
     const done = clear ? this.retained.delete(pool, message.topic) : this.retained.set(pool, ownedCopy(message), now);
-    if (isPromise(done))
-      done.catch((err: unknown) => this.storeFailed(err, { operation: clear ? 'delete' : 'set', pool, topic: message.topic }));
+    if (!isPromise(done)) return undefined;
+    done.catch((err: unknown) => this.storeFailed(err, { operation: clear ? 'delete' : 'set', pool, topic: message.topic }));
+    return done;
   }
 
   private forward(bridge: RouterBridge, pool: string, message: AppMessage): void {

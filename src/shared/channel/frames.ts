@@ -4,7 +4,7 @@
  * connection, for the topic router, and control frames for the broker), and
  * their binary frame codecs.
  * Frames are written into a BatchWriter and read back from a BatchReader;
- * hot kinds (packet, send, publish, deliver) are plain binary; open,
+ * hot kinds (packet, send, publish, deliver, released, committed) are plain binary; open,
  * plugins, event, hookCall and hookResult carry a small JSON body, the rest
  * are binary too. Used on every thread.
  */
@@ -40,7 +40,15 @@ export type ToSession =
    * when re-adding the topic of a Topic Alias the client missed made it too large.
    */
   | { kind: 'dropped'; connId: number; reason: TransportDropReason; packet: Buffer }
-  | { kind: 'deliver'; message: AppMessage; targets: DeliveryTarget[] }
+  /**
+   * A routed message for sessions of this host. `token` (0 = none) names a
+   * QoS 1/2 publish whose acknowledgement waits for the commits that keep it:
+   * the host reports it in a `committed` frame once what it did with the
+   * message is committed.
+   */
+  | { kind: 'deliver'; message: AppMessage; targets: DeliveryTarget[]; token: number }
+  /** Every commit that keeps the publish the host numbered `ackId` is done (`ok`), or one failed: its acknowledgement may go. */
+  | { kind: 'released'; ackId: number; ok: boolean }
   /** The hooks the embedding application's in-process plugins implement (sent whenever the list changes). */
   | { kind: 'plugins'; hooks: string[] }
   /** The outcome of the in-process chain for hookCall `callId`, as src/shared/hooks/wire.ts JSON. */
@@ -73,7 +81,8 @@ export type ConnectionFrame =
 
 /** Host → main: what a session asks of the topic router. */
 export type RoutingFrame =
-  | { kind: 'publish'; pool: string; sid: number; message: AppMessage }
+  /** A message published by session `sid`; `ackId` (0 = none) asks for a `released` frame once the commits that keep it are done. */
+  | { kind: 'publish'; pool: string; sid: number; message: AppMessage; ackId: number }
   | ({ kind: 'subscribe' } & SubscribeRequest)
   | { kind: 'unsubscribe'; pool: string; sid: number; filter: string }
   /** The session ended (expired, replaced by a clean start, or its host shut down): the router forgets its subscriptions. */
@@ -88,6 +97,8 @@ export type ControlFrame =
   | { kind: 'event'; name: SessionEventName; clientId: string; detail: Record<string, unknown> }
   /** The host has handled `batches` more batches from the main thread (inbound flow control). */
   | { kind: 'credit'; batches: number }
+  /** What this host did with the deliver frames of `tokens` is committed (`ok`), or its commit failed. */
+  | { kind: 'committed'; tokens: number[]; ok: boolean }
   /**
    * Run hook `hook` in the in-process plugins with `args` (src/shared/hooks/wire.ts
    * JSON); callId 0 (an `all` hook) expects no hookResult.
@@ -103,7 +114,8 @@ const S_OPEN = 1,
   S_DELIVER = 4,
   S_PLUGINS = 5,
   S_HOOK_RESULT = 6,
-  S_DROPPED = 7;
+  S_DROPPED = 7,
+  S_RELEASED = 8;
 const R_SEND = 1,
   R_END = 2,
   R_ACCEPTED = 3,
@@ -115,7 +127,8 @@ const R_SEND = 1,
   R_CREDIT = 9;
 const R_REDISPATCH = 10,
   R_PRESENCE = 11,
-  R_HOOK_CALL = 12;
+  R_HOOK_CALL = 12,
+  R_COMMITTED = 13;
 /** Target flags of a deliver frame, next to the QoS in the low two bits. */
 const T_RETAIN = 4,
   T_SHARE = 8,
@@ -149,8 +162,9 @@ export function writeDropped(w: BatchWriter, connId: number, reason: TransportDr
   w.bytes(packet);
 }
 
-export function writeDeliver(w: BatchWriter, message: AppMessage, targets: readonly DeliveryTarget[]): void {
+export function writeDeliver(w: BatchWriter, message: AppMessage, targets: readonly DeliveryTarget[], token: number): void {
   w.u8(S_DELIVER);
+  w.u32(token);
   writeAppMessage(w, message);
   w.u32(targets.length);
   for (const t of targets) {
@@ -160,6 +174,12 @@ export function writeDeliver(w: BatchWriter, message: AppMessage, targets: reado
     for (const id of t.subscriptionIds) w.u32(id);
     if (t.share !== undefined) w.str(t.share);
   }
+}
+
+export function writeReleased(w: BatchWriter, ackId: number, ok: boolean): void {
+  w.u8(S_RELEASED);
+  w.u32(ackId);
+  w.u8(ok ? 1 : 0);
 }
 
 export function writePlugins(w: BatchWriter, hooks: readonly string[]): void {
@@ -179,6 +199,7 @@ export function readToSession(r: BatchReader): ToSession {
     case S_PACKET:
       return { kind: 'packet', connId: r.u32(), packet: r.bytes() };
     case S_DELIVER: {
+      const token = r.u32();
       const message = readAppMessage(r);
       const n = r.u32();
       const targets: DeliveryTarget[] = new Array(n);
@@ -193,7 +214,7 @@ export function readToSession(r: BatchReader): ToSession {
         if (flags & T_STORED) target.stored = true;
         targets[i] = target;
       }
-      return { kind: 'deliver', message, targets };
+      return { kind: 'deliver', message, targets, token };
     }
     case S_OPEN: {
       const connId = r.u32();
@@ -204,6 +225,8 @@ export function readToSession(r: BatchReader): ToSession {
       return { kind: 'closed', connId: r.u32(), reason: r.str() };
     case S_DROPPED:
       return { kind: 'dropped', connId: r.u32(), reason: r.u8() === 0 ? 'queue_full' : 'max_packet_size_exceeded', packet: r.bytes() };
+    case S_RELEASED:
+      return { kind: 'released', ackId: r.u32(), ok: r.u8() === 1 };
     case S_PLUGINS:
       return { kind: 'plugins', hooks: JSON.parse(r.str()) as string[] };
     case S_HOOK_RESULT:
@@ -240,10 +263,11 @@ export function writeAccepted(
   w.u32(maxOutgoingPacketSize);
 }
 
-export function writePublish(w: BatchWriter, pool: string, sid: number, message: AppMessage): void {
+export function writePublish(w: BatchWriter, pool: string, sid: number, message: AppMessage, ackId: number): void {
   w.u8(R_PUBLISH);
   w.str(pool);
   w.u32(sid);
+  w.u32(ackId);
   writeAppMessage(w, message);
 }
 
@@ -279,6 +303,13 @@ export function writeCredit(w: BatchWriter, batches: number): void {
   w.u32(batches);
 }
 
+export function writeCommitted(w: BatchWriter, tokens: readonly number[], ok: boolean): void {
+  w.u8(R_COMMITTED);
+  w.u8(ok ? 1 : 0);
+  w.u32(tokens.length);
+  for (const token of tokens) w.u32(token);
+}
+
 export function writeRedispatch(w: BatchWriter, pool: string, sid: number, share: string, message: AppMessage): void {
   w.u8(R_REDISPATCH);
   w.str(pool);
@@ -306,7 +337,7 @@ export function readToRouter(r: BatchReader): ToRouter {
     case R_SEND:
       return { kind: 'send', connId: r.u32(), bytes: r.bytes() };
     case R_PUBLISH:
-      return { kind: 'publish', pool: r.str(), sid: r.u32(), message: readAppMessage(r) };
+      return { kind: 'publish', pool: r.str(), sid: r.u32(), ackId: r.u32(), message: readAppMessage(r) };
     case R_END:
       return { kind: 'end', connId: r.u32() };
     case R_ACCEPTED:
@@ -334,6 +365,12 @@ export function readToRouter(r: BatchReader): ToRouter {
       return { kind: 'sessionEnded', sid: r.u32() };
     case R_CREDIT:
       return { kind: 'credit', batches: r.u32() };
+    case R_COMMITTED: {
+      const ok = r.u8() === 1;
+      const tokens: number[] = new Array(r.u32());
+      for (let i = 0; i < tokens.length; i++) tokens[i] = r.u32();
+      return { kind: 'committed', tokens, ok };
+    }
     case R_REDISPATCH:
       return { kind: 'redispatch', pool: r.str(), sid: r.u32(), share: r.str(), message: readAppMessage(r) };
     case R_PRESENCE:
@@ -353,16 +390,27 @@ export function readToRouter(r: BatchReader): ToRouter {
 
 const F_RETAIN = 4,
   F_PROPS = 8,
-  F_EXPIRY = 16;
+  F_EXPIRY = 16,
+  F_QOS2_ID = 32,
+  F_RESENT = 64;
 
 function writeAppMessage(w: BatchWriter, m: AppMessage): void {
   const hasProps = m.properties !== undefined;
   const hasExpiry = m.expiresAt !== undefined;
-  w.u8(m.qos | (m.retain ? F_RETAIN : 0) | (hasProps ? F_PROPS : 0) | (hasExpiry ? F_EXPIRY : 0));
+  const hasId = m.qos2Id !== undefined;
+  w.u8(
+    m.qos |
+      (m.retain ? F_RETAIN : 0) |
+      (hasProps ? F_PROPS : 0) |
+      (hasExpiry ? F_EXPIRY : 0) |
+      (hasId ? F_QOS2_ID : 0) |
+      (m.resent ? F_RESENT : 0),
+  );
   w.str(m.topic);
   w.bytes(m.payload);
   if (hasProps) w.str(encodeProperties(m.properties as MessageProperties));
   if (hasExpiry) w.f64(m.expiresAt as number);
+  if (hasId) w.str(m.qos2Id as string);
 }
 
 function readAppMessage(r: BatchReader): AppMessage {
@@ -370,6 +418,8 @@ function readAppMessage(r: BatchReader): AppMessage {
   const message: AppMessage = { qos: (flags & 3) as QoS, retain: (flags & F_RETAIN) !== 0, topic: r.str(), payload: r.bytes() };
   if (flags & F_PROPS) message.properties = decodeProperties(r.str());
   if (flags & F_EXPIRY) message.expiresAt = r.f64();
+  if (flags & F_QOS2_ID) message.qos2Id = r.str();
+  if (flags & F_RESENT) message.resent = true;
   return message;
 }
 

@@ -24,6 +24,13 @@ export interface AppMessage {
   /** Absolute expiry time in ms since the epoch, from Message Expiry Interval. */
   expiresAt?: number;
   /**
+   * With a store, a QoS 2 message of a client: the id of its publish, the
+   * same each time a restart makes it routed again (workers/session/inbound-qos2.ts).
+   */
+  qos2Id?: string;
+  /** Routed again after a restart: a session that got a copy the first time skips it. */
+  resent?: true;
+  /**
    * The node the message came from through the router bridge; absent for a
    * message of this node. Main thread only: never encoded into a frame.
    */

@@ -16,6 +16,10 @@
  *   sessions   the persistent sessions, one store per actor host
  *              (workers/session/lmdb-session-store.ts); binary keys (sessionKey
  *              there), msgpack values: a SessionRecord with its format `v`.
+ *   deliveries which persistent session got a copy of which QoS 2 publish,
+ *              written by the actor hosts with the sessions' records: the
+ *              publish id (36 bytes) and the sessionKey, one empty value each;
+ *              removed when the publisher sends PUBREL.
  */
 
 /** The format this code reads and writes; a directory of a newer one is refused. */
@@ -32,6 +36,7 @@ export const SUB_DATABASES = {
   meta: 'meta',
   retained: 'retained',
   sessions: 'sessions',
+  deliveries: 'deliveries',
 } as const;
 
 /** The key of the format version in the `meta` sub-database. */
