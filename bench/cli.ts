@@ -39,6 +39,8 @@ const USAGE = `usage: npm run bench -- [options]
                            loaded in the workers (hooks@workers) and in the main process (hooks@main)
   --against NAME[,NAME]    peer brokers: ${PEERS.join(', ')} (default: both; "none" for none)
   --no-shoal               run only the peer brokers
+  --persist                every client opens a persistent session; Shoal runs in memory and with a data
+                           directory (+store), Mosquitto also with persistence true (+persist)
   --duration S             seconds per measured phase (default 5)
   --json FILE              write the full report as JSON
   --svg FILE               write a throughput / p99 chart against worker count
@@ -50,6 +52,7 @@ interface BenchOptions {
   scenarios: ScenarioName[];
   targets: BrokerTarget[];
   sweep: boolean;
+  persist: boolean;
   durationS: number;
   json: string | undefined;
   svg: string | undefined;
@@ -72,6 +75,7 @@ function parseOptions(argv: string[]): BenchOptions {
       workers: { type: 'string' },
       'sweep-workers': { type: 'boolean', default: false },
       hooks: { type: 'boolean', default: false },
+      persist: { type: 'boolean', default: false },
       against: { type: 'string', default: PEERS.join(',') },
       'no-shoal': { type: 'boolean', default: false },
       duration: { type: 'string', default: '5' },
@@ -95,6 +99,7 @@ function parseOptions(argv: string[]): BenchOptions {
     ? []
     : [...new Set(workers)].flatMap((w): BrokerTarget[] => [
         { kind: 'shoal', label: `shoal w=${w}`, workers: w },
+        ...(values.persist ? [{ kind: 'shoal' as const, label: `shoal w=${w} +store`, workers: w, persist: true }] : []),
         ...(values.hooks
           ? [
               { kind: 'shoal' as const, label: `shoal w=${w} hooks@workers`, workers: w, hooks: 'workers' as const },
@@ -102,7 +107,11 @@ function parseOptions(argv: string[]): BenchOptions {
             ]
           : []),
       ]);
-  const targets: BrokerTarget[] = [...shoalTargets, ...[...new Set(peers)].map((p) => ({ kind: p as BrokerKind, label: p }))];
+  const peerTargets = [...new Set(peers)].flatMap((p): BrokerTarget[] => [
+    { kind: p as BrokerKind, label: p },
+    ...(values.persist && p === 'mosquitto' ? [{ kind: 'mosquitto' as const, label: 'mosquitto +persist', persist: true }] : []),
+  ]);
+  const targets: BrokerTarget[] = [...shoalTargets, ...peerTargets];
   if (targets.length === 0) throw new Error('nothing to run: no Shoal and no peers');
   const durationS = Number(values.duration);
   if (!(durationS > 0)) throw new Error(`bad --duration: ${values.duration}`);
@@ -110,6 +119,7 @@ function parseOptions(argv: string[]): BenchOptions {
     scenarios: scenarios as ScenarioName[],
     targets,
     sweep,
+    persist: values.persist,
     durationS,
     json: values.json,
     svg: values.svg,
@@ -177,6 +187,7 @@ function runGenerator(
     String(Math.round(opts.durationS * 1000)),
     '--broker-pid',
     String(brokerPid),
+    ...(opts.persist ? ['--persistent-sessions'] : []),
   ]);
   const stdout = tail(child.stdout, 1 << 20);
   let diagnostics = '';

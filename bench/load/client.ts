@@ -48,6 +48,8 @@ export interface ClientOptions {
   host: string;
   port: number;
   clientId: string;
+  /** CONNECT's Clean Session flag; false opens a persistent session (default true). */
+  clean?: boolean;
 }
 
 interface Waiter {
@@ -131,7 +133,7 @@ export class LoadClient {
     socket.on('close', () => this.onClose());
   }
 
-  /** Opens a TCP connection, sends CONNECT (clean session) and resolves on a successful CONNACK. */
+  /** Opens a TCP connection, sends CONNECT (a clean session unless `opts.clean` is false) and resolves on a successful CONNACK. */
   static connect(opts: ClientOptions): Promise<LoadClient> {
     return new Promise((resolve, reject) => {
       let client: LoadClient | null = null;
@@ -162,7 +164,7 @@ export class LoadClient {
             cmd: 'connect',
             protocolId: 'MQTT',
             protocolVersion: 4,
-            clean: true,
+            clean: opts.clean ?? true,
             clientId: opts.clientId,
             keepalive: KEEPALIVE_S,
           }),

@@ -4,7 +4,7 @@
  * spawns it pinned to its own CPU (`taskset -c 1` by default):
  *
  *   node dist/bench/load/generator.js --scenario fan-in --port 1883 \
- *     [--host 127.0.0.1] [--duration-ms 5000] [--broker-pid PID]
+ *     [--host 127.0.0.1] [--duration-ms 5000] [--broker-pid PID] [--persistent-sessions]
  *
  * Progress goes to stderr as lines starting with PROGRESS_PREFIX; anything
  * else on stderr is a diagnostic. Exit code 0 with a result, 1 on failure.
@@ -28,6 +28,7 @@ function parseOptions(argv: string[]): GeneratorOptions {
       port: { type: 'string' },
       'duration-ms': { type: 'string', default: '5000' },
       'broker-pid': { type: 'string', default: '0' },
+      'persistent-sessions': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -37,7 +38,8 @@ function parseOptions(argv: string[]): GeneratorOptions {
   if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`bad --port: ${values.port}`);
   const durationMs = Number(values['duration-ms']);
   if (!(durationMs > 0)) throw new Error(`bad --duration-ms: ${values['duration-ms']}`);
-  return { scenario, host: values.host, port, durationMs, brokerPid: Number(values['broker-pid']) || 0 };
+  const persistentSessions = values['persistent-sessions'];
+  return { scenario, host: values.host, port, durationMs, brokerPid: Number(values['broker-pid']) || 0, persistentSessions };
 }
 
 // A scenario awaiting a reply that can no longer come leaves nothing pending: fail rather than exit 0 silently.

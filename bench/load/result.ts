@@ -24,6 +24,8 @@ export interface GeneratorOptions {
   durationMs: number;
   /** The broker's pid, for /proc CPU and RSS readings; 0 when unknown. */
   brokerPid: number;
+  /** Every client opens a persistent session (Clean Session 0), as the persistence runs do. */
+  persistentSessions: boolean;
 }
 
 /** One headline number of a scenario. `better` says which direction is an improvement. */

@@ -18,7 +18,7 @@ export type ScenarioOutcome = Omit<ScenarioResult, 'scenario' | 'generatorCpus'>
 const SETUP_CONCURRENCY = 100;
 
 export function clientOptions(ctx: ScenarioContext, clientId: string): ClientOptions {
-  return { host: ctx.opts.host, port: ctx.opts.port, clientId };
+  return { host: ctx.opts.host, port: ctx.opts.port, clientId, clean: !ctx.opts.persistentSessions };
 }
 
 export async function connectAll(ctx: ScenarioContext, prefix: string, count: number): Promise<LoadClient[]> {

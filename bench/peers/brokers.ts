@@ -29,6 +29,8 @@ export interface BrokerTarget {
    * own process (`addPlugin`).
    */
   hooks?: 'workers' | 'main';
+  /** Shoal with a data directory (`--data-dir`, a fresh temporary one), Mosquitto with `persistence true`; otherwise both in memory. */
+  persist?: boolean;
 }
 
 export interface RunningBroker {
@@ -77,13 +79,13 @@ function shoalConfig(hooks: BrokerTarget['hooks']): string {
  * Mosquitto settings: anonymous access, deep queues so that QoS 0/1 bursts
  * are not dropped at the default 1,000, no in-flight cap, no persistence.
  */
-function mosquittoConfig(port: number): string {
+function mosquittoConfig(port: number, persistIn: string | undefined): string {
   return [
     `listener ${port} ${HOST}`,
     'allow_anonymous true',
     `max_queued_messages ${QUEUED_MESSAGES}`,
     'max_inflight_messages 0',
-    'persistence false',
+    ...(persistIn === undefined ? ['persistence false'] : ['persistence true', `persistence_location ${persistIn}/`]),
     'log_dest stderr',
     'log_type error',
     'log_type warning',
@@ -92,11 +94,11 @@ function mosquittoConfig(port: number): string {
 }
 
 /** Writes a config file into a fresh temporary directory; `cleanup` removes the directory. */
-function tempFile(name: string, content: string): { file: string; cleanup: () => void } {
+function tempFile(name: string, content: string): { file: string; dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'shoal-bench-'));
   const file = join(dir, name);
   writeFileSync(file, content);
-  return { file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return { file, dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 function command(target: BrokerTarget, port: number): { command: string; args: string[]; cleanup: () => void } {
@@ -104,20 +106,37 @@ function command(target: BrokerTarget, port: number): { command: string; args: s
   switch (target.kind) {
     case 'shoal': {
       if (!existsSync(SHOAL_ENTRY)) throw new BrokerUnavailable(`${SHOAL_ENTRY} not found (build Shoal first)`);
-      const { file, cleanup } = tempFile('shoal.json', shoalConfig(target.hooks));
+      const { file, dir, cleanup } = tempFile('shoal.json', shoalConfig(target.hooks));
       const workers = String(target.workers ?? 1);
       if (target.hooks === 'main') {
         const args = [SHOAL_EMBEDDED_ENTRY, '--port', String(port), '--host', HOST, '--workers', workers, '--config', file];
         return { command: process.execPath, args, cleanup };
       }
-      const args = [SHOAL_ENTRY, '--port', String(port), '--host', HOST, '--workers', workers, '--log-level', 'warn', '--config', file];
+      const store = target.persist ? ['--data-dir', join(dir, 'data')] : ['--in-memory'];
+      const args = [
+        SHOAL_ENTRY,
+        '--port',
+        String(port),
+        '--host',
+        HOST,
+        '--workers',
+        workers,
+        '--log-level',
+        'warn',
+        ...store,
+        '--config',
+        file,
+      ];
       return { command: process.execPath, args, cleanup };
     }
     case 'aedes':
       return { command: process.execPath, args: [AEDES_ENTRY, '--port', String(port), '--host', HOST], cleanup: none };
     case 'mosquitto': {
       if (!existsSync(MOSQUITTO_BIN)) throw new BrokerUnavailable(`${MOSQUITTO_BIN} not found`);
-      const { file, cleanup } = tempFile('mosquitto.conf', mosquittoConfig(port));
+      const dir = mkdtempSync(join(tmpdir(), 'shoal-bench-'));
+      const file = join(dir, 'mosquitto.conf');
+      writeFileSync(file, mosquittoConfig(port, target.persist ? dir : undefined));
+      const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
       return { command: MOSQUITTO_BIN, args: ['-c', file], cleanup };
     }
   }

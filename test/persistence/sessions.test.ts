@@ -7,8 +7,10 @@
  * QoS 2 exactly once; an unacknowledged QoS 1 message is resent with DUP
  * after a restart; a session whose expiry passed during the downtime is gone;
  * clean sessions are never written; a worker that dies leaves the sessions
- * it committed to its replacement. The test process reads the directory's
- * sessions sub-database directly to check what is stored.
+ * it committed to its replacement; the publisher's acknowledgement comes
+ * only once the subscriber's record holding the message is committed. The
+ * test process reads the directory's sessions sub-database directly to
+ * check what is stored.
  */
 import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -185,6 +187,32 @@ for (const version of VERSIONS) {
         assert.deepEqual(payloads(await nextMessages(back, 1, (m) => m.topic === q2)), ['live']);
       }
     });
+
+    for (const qos of [1, 2] as const) {
+      test(`${rule(version, qos === 1 ? '4.3.2-2' : '4.3.3-2')} the publisher's ${qos === 1 ? 'PUBACK' : 'PUBREC'} comes only once the offline subscriber's record holding the message is committed (another worker)`, async () => {
+        const dir = dataDir();
+        const topic = uniqueTopic('acked');
+        const subId = idOnHost(1, 2, 'held');
+        const b = await start(dir, 2);
+        const sub = await connectClient(b.port, { version, clientId: subId, ...persistent(version) });
+        await sub.subscribeAsync(topic, { qos });
+        await leave(b, sub);
+        const pub = await connectClient(b.port, { version, clientId: idOnHost(0, 2, 'pub') });
+        const acknowledged = new Promise<void>((resolve) =>
+          pub.on('packetreceive', (packet) => {
+            if (packet.cmd === (qos === 1 ? 'puback' : 'pubrec')) resolve();
+          }),
+        );
+        pub.publish(topic, 'kept before acknowledged', { qos });
+        await withBound(acknowledged, 5_000, 'the acknowledgement');
+        const record = (await stored(dir)).find((r) => r.clientId === subId);
+        assert.deepEqual(
+          record?.queued.map((o) => Buffer.from(o.message.payload).toString()),
+          ['kept before acknowledged'],
+          'the queued message is in the committed record when the acknowledgement arrives',
+        );
+      });
+    }
 
     test(`${rule(version, '4.4.0-1')} ${rule(version, '3.3.1-1')} an unacknowledged QoS 1 message is resent with DUP and its packet id after a restart`, async () => {
       const dir = dataDir();
