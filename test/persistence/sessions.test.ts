@@ -41,6 +41,7 @@ import { closeAllRawClients, RawClient } from '../helpers/raw-client.js';
 import { label, rule } from '../helpers/spec.js';
 import { hostFor } from '../../src/shared/placement.js';
 import { openSessionsDb } from '../../workers/session/lmdb-session-store.js';
+import { SessionMessages } from '../../workers/session/lmdb-session-messages.js';
 import type { SessionRecord } from '../../workers/session/session-store.js';
 import { pollFor, waitUntil } from '../helpers/wait.js';
 
@@ -69,12 +70,16 @@ async function start(dir: string, workers: number, extra: Parameters<typeof star
   return b;
 }
 
-/** Every record in the directory's sessions sub-database, as stored (expired ones too). */
+/** Every record in the directory's sessions sub-database with its messages (held apart), as stored (expired ones too). */
 async function stored(dir: string): Promise<SessionRecord[]> {
-  const { root, db } = openSessionsDb(dir);
+  const { root, db, messages } = openSessionsDb(dir);
   try {
     db.resetReadTxn();
-    return Array.from(db.getRange(), ({ value }) => value);
+    const reader = new SessionMessages();
+    return Array.from(db.getRange(), ({ key, value }) => {
+      const apart = reader.read(messages, Buffer.from(key as Uint8Array), () => undefined);
+      return { ...value, inflight: [...value.inflight, ...apart.inflight], queued: [...value.queued, ...apart.queued] };
+    });
   } finally {
     await root.close();
   }

@@ -6,8 +6,11 @@
  * each host takes back only the sessions the placement puts on it, client
  * ids too long for a plain key included; sessions expired meanwhile are
  * deleted (one with a will comes back, emptied, for its will); corrupt,
- * foreign and newer-format records are skipped with one log line each. Runs
- * in the test process.
+ * foreign and newer-format records are skipped with one log line each.
+ * Messages are kept apart, one entry each: a commit writes the messages that
+ * came, changed or went, not the whole queue, the order survives a reload,
+ * and a record of format 1 (messages inline) still loads. Runs in the test
+ * process.
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -306,5 +309,82 @@ describe('LmdbSessionStore', () => {
     const answer = store.load();
     assert.ok(answer instanceof Promise);
     await assert.rejects(answer);
+  });
+
+  describe('messages held apart from the record', () => {
+    function queuedRecord(clientId: string, count: number): SessionRecord {
+      const record: SessionRecord = { ...fullRecord(clientId, ''), inflight: [], queued: [] };
+      for (let i = 0; i < count; i++) {
+        const message = { topic: 'q', payload: Buffer.from(`m${i}`), qos: 1 as const, retain: false };
+        record.queued.push({ message, qos: 1, retain: false, subscriptionIds: [], packetId: 0, state: 'publish' });
+      }
+      return record;
+    }
+
+    /** The keys of the messages sub-database, hex. */
+    async function messageKeys(dir: string): Promise<string[]> {
+      const { root, messages } = openSessionsDb(dir);
+      try {
+        messages.resetReadTxn();
+        return Array.from(messages.getKeys(), (key) => Buffer.from(key as Uint8Array).toString('hex'));
+      } finally {
+        await root.close();
+      }
+    }
+
+    test('a commit writes the messages that came, changed or went; the others keep their entries', async () => {
+      const dir = dataDir();
+      const store = storeOf(dir);
+      const record = queuedRecord('grows', 100);
+      store.save(record);
+      await store.commit();
+      const before = await messageKeys(dir);
+      assert.equal(before.length, 100, 'one entry per queued message');
+
+      // One more message arrives, the first is sent (inflight, a packet id), the second is gone (acknowledged).
+      const [first, , ...rest] = record.queued;
+      const arrived = { ...rest[0]!, message: { ...rest[0]!.message, payload: Buffer.from('new') } };
+      store.save({ ...record, inflight: [{ ...first!, packetId: 1 }], queued: [...rest, arrived] });
+      await store.commit();
+      const after = await messageKeys(dir);
+      assert.equal(after.length, 100);
+      assert.deepEqual(
+        after.slice(0, 99),
+        before.filter((key) => key !== before[1]),
+        'the entries of unchanged messages stay, the acknowledged one is gone',
+      );
+      assert.ok(!before.includes(after[99]!), 'the new message has a new entry, after the others');
+
+      const [back] = loaded(storeOf(dir));
+      assert.equal(back?.inflight.length, 1);
+      assert.equal(back?.inflight[0]?.packetId, 1);
+      assert.deepEqual(
+        back?.queued.map((o) => o.message.payload.toString()),
+        [...rest.map((o) => o.message.payload.toString()), 'new'],
+        'the order survives a reload',
+      );
+    });
+
+    test('removing a session removes its messages; a record of format 1, messages inline, still loads', async () => {
+      const dir = dataDir();
+      const store = storeOf(dir);
+      store.save(queuedRecord('gone', 3));
+      await store.commit();
+      store.remove('', 'gone');
+      await store.commit();
+      assert.deepEqual(await messageKeys(dir), []);
+
+      const { root, db } = openSessionsDb(dir);
+      try {
+        await db.put(sessionKey('', 'old'), { ...queuedRecord('old', 2), v: 1 });
+      } finally {
+        await root.close();
+      }
+      const [old] = loaded(storeOf(dir));
+      assert.deepEqual(
+        old?.queued.map((o) => o.message.payload.toString()),
+        ['m0', 'm1'],
+      );
+    });
   });
 });

@@ -28,12 +28,17 @@ import type { SessionRecord, SessionStore } from './session-store.js';
 import { LMDB_DIR, LMDB_OPTIONS, SUB_DATABASES } from '../../src/shared/store/layout.js';
 import { lmdbOpen } from '../../src/shared/store/lmdb.js';
 import { withBuffers } from '../../src/shared/message/owned.js';
+import { SessionMessages, type StoredMessage } from './lmdb-session-messages.js';
 
 /** The name of the sub-database of the data directory's environment that holds the sessions. */
 export const SESSIONS_DB = SUB_DATABASES.sessions;
 
-/** The format of the records this code writes; a record of a higher version is skipped, never rewritten. */
-export const SESSION_RECORD_VERSION = 1;
+/**
+ * The format of the records this code writes; a record of a higher version
+ * is skipped, never rewritten. Version 1 held the messages in the record;
+ * version 2 holds them apart (lmdb-session-messages.ts), and reads both.
+ */
+export const SESSION_RECORD_VERSION = 2;
 
 /**
  * Longest key stored as pool and client id (LMDB's smallest build limit is
@@ -56,6 +61,8 @@ export function dataEnvPath(dataDir: string): string {
 interface SessionsDbs {
   root: RootDatabase;
   db: Database<StoredRecord, Buffer>;
+  /** The sessions' queued and inflight messages (layout.ts `messages`). */
+  messages: Database<StoredMessage, Buffer>;
   /** The QoS 2 delivery marks (layout.ts `deliveries`). */
   marks: Database<Buffer, Buffer>;
 }
@@ -65,8 +72,9 @@ export function openSessionsDb(dataDir: string): SessionsDbs {
   const root = lmdbOpen()({ path: dataEnvPath(dataDir), ...LMDB_OPTIONS });
   try {
     const db = root.openDB<StoredRecord, Buffer>({ name: SESSIONS_DB, keyEncoding: 'binary' });
+    const messages = root.openDB<StoredMessage, Buffer>({ name: SUB_DATABASES.messages, keyEncoding: 'binary' });
     const marks = root.openDB<Buffer, Buffer>({ name: SUB_DATABASES.deliveries, keyEncoding: 'binary', encoding: 'binary' });
-    return { root, db, marks };
+    return { root, db, messages, marks };
   } catch (err) {
     root.close().catch(() => undefined);
     throw err;
@@ -125,6 +133,7 @@ export class LmdbSessionStore implements SessionStore {
   /** Staged delivery marks (their keys, hex), and publish ids whose marks go. */
   private readonly stagedMarks = new Map<string, Buffer>();
   private readonly stagedForgets: string[] = [];
+  private readonly messages = new SessionMessages();
 
   constructor(private readonly options: LmdbSessionStoreOptions) {}
 
@@ -132,10 +141,6 @@ export class LmdbSessionStore implements SessionStore {
   private databases(): SessionsDbs {
     this.dbs ??= openSessionsDb(this.options.dataDir);
     return this.dbs;
-  }
-
-  private database(): Database<StoredRecord, Buffer> {
-    return this.databases().db;
   }
 
   /**
@@ -146,21 +151,16 @@ export class LmdbSessionStore implements SessionStore {
    * and messages, so that the host publishes the will and ends it.
    */
   load(): readonly SessionRecord[] | Promise<readonly SessionRecord[]> {
-    let db: Database<StoredRecord, Buffer>;
     try {
-      db = this.database();
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
-    try {
-      return this.scan(db);
+      return this.scan(this.databases());
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
 
   /** The records placed on this host, expired ones dropped (or, with a will, handed over emptied so the host publishes it). */
-  private scan(db: Database<StoredRecord, Buffer>): SessionRecord[] {
+  private scan(dbs: SessionsDbs): SessionRecord[] {
+    const { db } = dbs;
     const { index, hostCount, log } = this.options;
     const now = Date.now();
     const records: SessionRecord[] = [];
@@ -177,9 +177,16 @@ export class LmdbSessionStore implements SessionStore {
           continue;
         }
         log.debug({ clientId: record.clientId, pool: record.pool }, 'a stored session expired while the broker was down; deleting it');
-        db.remove(key).catch((err: unknown) => log.error({ err }, 'deleting an expired stored session failed'));
+        Promise.all([db.remove(key), ...this.messages.removeAll(dbs.messages, key)]).catch((err: unknown) =>
+          log.error({ err }, 'deleting an expired stored session failed'),
+        );
         continue;
       }
+      const apart = this.messages.read(dbs.messages, key, (entry) =>
+        log.warn({ key: entry.toString('hex') }, 'skipping a stored message that is not a queued message'),
+      );
+      record.inflight.push(...apart.inflight);
+      record.queued.push(...apart.queued);
       records.push(record);
     }
     return records;
@@ -204,7 +211,7 @@ export class LmdbSessionStore implements SessionStore {
       log.warn({ key: key.toString('hex'), version }, 'skipping a stored session of a newer record format');
       return undefined;
     }
-    if (version !== SESSION_RECORD_VERSION || !wellFormed(stored as StoredRecord, ids)) {
+    if ((version !== 1 && version !== SESSION_RECORD_VERSION) || !wellFormed(stored as StoredRecord, ids)) {
       log.warn({ key: key.toString('hex') }, 'skipping a stored session that is not a session record');
       return undefined;
     }
@@ -268,7 +275,11 @@ export class LmdbSessionStore implements SessionStore {
     for (const { pool, clientId, record } of this.staged.values()) {
       try {
         const key = sessionKey(pool, clientId);
-        writes.push(record ? db.put(key, { v: SESSION_RECORD_VERSION, ...record }) : db.remove(key));
+        if (record === null) writes.push(db.remove(key), ...this.messages.removeAll(dbs.messages, key));
+        else {
+          writes.push(db.put(key, { ...record, inflight: [], queued: [], v: SESSION_RECORD_VERSION }));
+          writes.push(...this.messages.write(dbs.messages, key, record.inflight, record.queued));
+        }
       } catch (err) {
         this.options.log.error({ err, clientId, pool }, 'a session record could not be written');
       }

@@ -15,7 +15,11 @@
  *              binary keys and values, see retainedKey and encodeRetained there.
  *   sessions   the persistent sessions, one store per actor host
  *              (workers/session/lmdb-session-store.ts); binary keys (sessionKey
- *              there), msgpack values: a SessionRecord with its format `v`.
+ *              there), msgpack values: a SessionRecord with its format `v`,
+ *              without its messages.
+ *   messages   the sessions' queued and inflight messages, one entry each
+ *              (workers/session/lmdb-session-messages.ts): the session's key
+ *              and a sequence, msgpack values.
  *   deliveries which persistent session got a copy of which QoS 2 publish,
  *              written by the actor hosts with the sessions' records: the
  *              publish id (36 bytes) and the sessionKey, one empty value each;
@@ -36,6 +40,7 @@ export const SUB_DATABASES = {
   meta: 'meta',
   retained: 'retained',
   sessions: 'sessions',
+  messages: 'messages',
   deliveries: 'deliveries',
 } as const;
 
