@@ -123,6 +123,7 @@ export class ActorHost implements SessionDirectory {
         this.byConn.delete(connId);
       },
       changed: (s) => this.saver?.changed(s),
+      messagesChanged: (s) => this.saver?.changed(s, true),
       afterCommit: (next) => (this.saver ? this.saver.afterCommit(next) : next(true)),
       forgetDelivered: (qos2Id) => this.saver?.forgetDelivered(qos2Id),
       acks: plugins.store ? new PublishAcks((next) => this.saver?.afterCommit(next)) : undefined,

@@ -18,14 +18,18 @@ export interface SavedSession {
   /** Seconds the session outlives its transport: 0 is a clean session, never written. */
   readonly sessionExpiry: number;
   toRecord(): SessionRecord;
+  toMessages(): Pick<SessionRecord, 'inflight' | 'queued'>;
 }
 
 /** What waits for a commit: called with true once it is committed, false when it failed. */
 export type AfterCommit = (ok: boolean) => void;
 
 export class SessionSaver {
-  /** Sessions whose record changed since the last commit (a commit is scheduled while set). */
-  private unsaved: Set<SavedSession> | undefined;
+  /**
+   * Sessions whose record changed since the last commit (a commit is
+   * scheduled while set): true when only their messages did.
+   */
+  private unsaved: Map<SavedSession, boolean> | undefined;
   /** Called once the commit scheduled for this turn settles. */
   private waiters: AfterCommit[] = [];
   /** The latest commit while it is in flight: true once committed, false when it failed. */
@@ -50,16 +54,17 @@ export class SessionSaver {
   /**
    * The session's state changed (its queue, inflight messages, acknowledgements,
    * inbound QoS 2 ids, will, subscriptions, connection): its record is
-   * written with the others of this turn. Only for a persistent session or
+   * written with the others of this turn; with `messagesOnly`, only its
+   * inflight and queued messages changed. Only for a persistent session or
    * one whose earlier record must go.
    */
-  changed(session: SavedSession): void {
+  changed(session: SavedSession, messagesOnly = false): void {
     if (this.closed || (session.sessionExpiry === 0 && !this.recorded.has(session))) return;
     if (!this.unsaved) {
-      this.unsaved = new Set();
+      this.unsaved = new Map();
       setImmediate(() => void this.commit());
     }
-    this.unsaved.add(session);
+    this.unsaved.set(session, messagesOnly && this.unsaved.get(session) !== false);
   }
 
   /** Marks that `session` got a copy of the QoS 2 publish `qos2Id` (a persistent session only), committed with its record. */
@@ -99,11 +104,12 @@ export class SessionSaver {
     if (!unsaved) return;
     this.unsaved = undefined;
     this.waiters = [];
-    for (const session of unsaved) {
+    for (const [session, messagesOnly] of unsaved) {
       // What the store keeps for this pool and client id is the session there is now, if it is persistent.
       const live = this.live(session.pool, session.clientId);
       if (live && live.sessionExpiry > 0) {
-        store.save(live.toRecord());
+        if (messagesOnly && live === session && this.recorded.has(live)) store.saveMessages(live.pool, live.clientId, live.toMessages());
+        else store.save(live.toRecord());
         this.recorded.add(live);
       } else store.remove(session.pool, session.clientId);
       if (live !== session) this.recorded.delete(session);

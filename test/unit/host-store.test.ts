@@ -116,6 +116,11 @@ class CountingStore extends MemorySessionStore {
     super.save(record);
   }
 
+  override saveMessages(pool: string, clientId: string, messages: Pick<SessionRecord, 'inflight' | 'queued'>): void {
+    this.saves++;
+    super.saveMessages(pool, clientId, messages);
+  }
+
   override remove(pool: string, clientId: string): void {
     this.removes++;
     super.remove(pool, clientId);

@@ -365,6 +365,23 @@ describe('LmdbSessionStore', () => {
       );
     });
 
+    test('saveMessages writes the messages alone; the rest of the record stays as committed', async () => {
+      const dir = dataDir();
+      const store = storeOf(dir);
+      const record = queuedRecord('messages-only', 2);
+      store.save(record);
+      await store.commit();
+      store.saveMessages('', 'messages-only', { inflight: [], queued: record.queued.slice(1) });
+      await store.commit();
+      const [back] = loaded(storeOf(dir));
+      assert.equal(back?.username, record.username);
+      assert.deepEqual(back?.subscriptions, record.subscriptions);
+      assert.deepEqual(
+        back?.queued.map((o) => o.message.payload.toString()),
+        ['m1'],
+      );
+    });
+
     test('removing a session removes its messages; a record of format 1, messages inline, still loads', async () => {
       const dir = dataDir();
       const store = storeOf(dir);

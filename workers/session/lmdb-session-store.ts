@@ -123,8 +123,10 @@ export interface LmdbSessionStoreOptions {
 interface Staged {
   pool: string;
   clientId: string;
-  /** The record to write, or null to remove the session's. */
-  record: SessionRecord | null;
+  /** The record to write, null to remove the session's, or undefined when only its messages changed. */
+  record: SessionRecord | null | undefined;
+  /** The messages to write when only they changed. */
+  messages?: Pick<SessionRecord, 'inflight' | 'queued'>;
 }
 
 export class LmdbSessionStore implements SessionStore {
@@ -228,6 +230,14 @@ export class LmdbSessionStore implements SessionStore {
     this.staged.set(`${record.pool}\0${record.clientId}`, { pool: record.pool, clientId: record.clientId, record });
   }
 
+  saveMessages(pool: string, clientId: string, messages: Pick<SessionRecord, 'inflight' | 'queued'>): void {
+    const id = `${pool}\0${clientId}`;
+    const staged = this.staged.get(id);
+    if (staged === undefined) this.staged.set(id, { pool, clientId, record: undefined, messages });
+    else if (staged.record) staged.record = { ...staged.record, ...messages };
+    else if (staged.record === undefined) staged.messages = messages;
+  }
+
   remove(pool: string, clientId: string): void {
     this.staged.set(`${pool}\0${clientId}`, { pool, clientId, record: null });
   }
@@ -272,10 +282,11 @@ export class LmdbSessionStore implements SessionStore {
     }
     const { db } = dbs;
     const writes: Promise<unknown>[] = this.writeMarks(dbs.marks);
-    for (const { pool, clientId, record } of this.staged.values()) {
+    for (const { pool, clientId, record, messages } of this.staged.values()) {
       try {
         const key = sessionKey(pool, clientId);
         if (record === null) writes.push(db.remove(key), ...this.messages.removeAll(dbs.messages, key));
+        else if (record === undefined) writes.push(...this.messages.write(dbs.messages, key, messages!.inflight, messages!.queued));
         else {
           writes.push(db.put(key, { ...record, inflight: [], queued: [], v: SESSION_RECORD_VERSION }));
           writes.push(...this.messages.write(dbs.messages, key, record.inflight, record.queued));

@@ -63,6 +63,8 @@ export interface SessionEnv extends HostServices {
    * turn, and does nothing without a store.
    */
   changed(session: SessionActor): void;
+  /** Only the session's inflight and queued messages changed (a delivery, an acknowledgement): the store writes those. */
+  messagesChanged(session: SessionActor): void;
   /** Calls `next` once everything changed so far is committed (now without a store); true when committed, false when that failed. */
   afterCommit(next: AfterCommit): void;
   /** The QoS 2 publish `qos2Id` got its PUBREL: the marks of the sessions that got a copy go. */
@@ -517,7 +519,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
       return;
     }
     if (!owned) o.message = ownedCopy(message);
-    this.host.changed(this);
+    this.host.messagesChanged(this);
     if (this.connected && this.flow.hasSlot && this.flow.queued === 0) {
       this.sendOutgoing(this.flow.start(o), false);
       return;
@@ -565,13 +567,13 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
 
   acknowledged(packetId: number, state: Outgoing['state']): void {
     if (!this.flow.complete(packetId, state)) return;
-    this.host.changed(this);
+    this.host.messagesChanged(this);
     this.pump();
   }
 
   pubrecReceived(packetId: number): boolean {
     if (!this.flow.released(packetId)) return false;
-    this.host.changed(this);
+    this.host.messagesChanged(this);
     return true;
   }
 
@@ -662,6 +664,14 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
    * changed in place). A connected session is recorded as it would be
    * offline from now.
    */
+  /** The session's inflight and queued messages, as a record keeps them. */
+  toMessages(): Pick<SessionRecord, 'inflight' | 'queued'> {
+    return {
+      inflight: Array.from(this.flow.inflight.values(), recordedOutgoing),
+      queued: this.flow.queuedMessages().map(recordedOutgoing),
+    };
+  }
+
   toRecord(): SessionRecord {
     const record: SessionRecord = {
       pool: this.pool,
@@ -672,8 +682,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
       userContext: this.context,
       limits: { ...this.sessionLimits },
       subscriptions: Array.from(this.subscriptions, ([filter, options]) => ({ filter, ...options })),
-      inflight: Array.from(this.flow.inflight.values(), recordedOutgoing),
-      queued: this.flow.queuedMessages().map(recordedOutgoing),
+      ...this.toMessages(),
       ...this.inboundQos2.toRecord(),
     };
     if (this.user !== undefined) record.username = this.user;

@@ -79,6 +79,12 @@ export interface SessionStore {
   load(): MaybePromise<readonly SessionRecord[]>;
   /** Stages `record` in place of the session's earlier one; durable once commit() settles. */
   save(record: SessionRecord): void;
+  /**
+   * Stages the session's inflight and queued messages in place of the ones
+   * of its last staged or committed record (the rest of it unchanged): a
+   * store may write only the messages that changed.
+   */
+  saveMessages(pool: string, clientId: string, messages: Pick<SessionRecord, 'inflight' | 'queued'>): void;
   /** Stages the removal of the session `clientId` of `pool`. */
   remove(pool: string, clientId: string): void;
   /**
@@ -115,6 +121,12 @@ export class MemorySessionStore implements SessionStore {
 
   save(record: SessionRecord): void {
     this.staged.set(keyOf(record.pool, record.clientId), record);
+  }
+
+  saveMessages(pool: string, clientId: string, messages: Pick<SessionRecord, 'inflight' | 'queued'>): void {
+    const key = keyOf(pool, clientId);
+    const latest = this.staged.has(key) ? this.staged.get(key) : this.records.get(key);
+    if (latest) this.staged.set(key, { ...latest, ...messages });
   }
 
   remove(pool: string, clientId: string): void {
