@@ -41,6 +41,7 @@ const USAGE = `usage: npm run bench -- [options]
   --no-shoal               run only the peer brokers
   --persist                every client opens a persistent session; Shoal runs in memory and with a data
                            directory (+store), Mosquitto also with persistence true (+persist)
+  --sync                   with --persist, Shoal also with durability sync (+store sync)
   --duration S             seconds per measured phase (default 5)
   --json FILE              write the full report as JSON
   --svg FILE               write a throughput / p99 chart against worker count
@@ -76,6 +77,7 @@ function parseOptions(argv: string[]): BenchOptions {
       'sweep-workers': { type: 'boolean', default: false },
       hooks: { type: 'boolean', default: false },
       persist: { type: 'boolean', default: false },
+      sync: { type: 'boolean', default: false },
       against: { type: 'string', default: PEERS.join(',') },
       'no-shoal': { type: 'boolean', default: false },
       duration: { type: 'string', default: '5' },
@@ -100,6 +102,9 @@ function parseOptions(argv: string[]): BenchOptions {
     : [...new Set(workers)].flatMap((w): BrokerTarget[] => [
         { kind: 'shoal', label: `shoal w=${w}`, workers: w },
         ...(values.persist ? [{ kind: 'shoal' as const, label: `shoal w=${w} +store`, workers: w, persist: true }] : []),
+        ...(values.persist && values.sync
+          ? [{ kind: 'shoal' as const, label: `shoal w=${w} +store sync`, workers: w, persist: true, durability: 'sync' as const }]
+          : []),
         ...(values.hooks
           ? [
               { kind: 'shoal' as const, label: `shoal w=${w} hooks@workers`, workers: w, hooks: 'workers' as const },

@@ -31,6 +31,8 @@ export interface BrokerTarget {
   hooks?: 'workers' | 'main';
   /** Shoal with a data directory (`--data-dir`, a fresh temporary one), Mosquitto with `persistence true`; otherwise both in memory. */
   persist?: boolean;
+  /** Shoal's `durability` with a data directory (default 'os'). */
+  durability?: 'os' | 'sync';
 }
 
 export interface RunningBroker {
@@ -65,8 +67,9 @@ const QUEUED_MESSAGES = 100_000;
  * it the client is disconnected, which the flat-out phases would trip at
  * once) and matches Mosquitto's queue depth and in-flight settings below.
  */
-function shoalConfig(hooks: BrokerTarget['hooks']): string {
+function shoalConfig(hooks: BrokerTarget['hooks'], durability: BrokerTarget['durability']): string {
   return `${JSON.stringify({
+    ...(durability === undefined ? {} : { durability }),
     maxIncomingMessagesRate: 1e9,
     maxIncomingMessagesBurst: 1e9,
     maxOnlineMessages: QUEUED_MESSAGES,
@@ -106,7 +109,7 @@ function command(target: BrokerTarget, port: number): { command: string; args: s
   switch (target.kind) {
     case 'shoal': {
       if (!existsSync(SHOAL_ENTRY)) throw new BrokerUnavailable(`${SHOAL_ENTRY} not found (build Shoal first)`);
-      const { file, dir, cleanup } = tempFile('shoal.json', shoalConfig(target.hooks));
+      const { file, dir, cleanup } = tempFile('shoal.json', shoalConfig(target.hooks, target.durability));
       const workers = String(target.workers ?? 1);
       if (target.hooks === 'main') {
         const args = [SHOAL_EMBEDDED_ENTRY, '--port', String(port), '--host', HOST, '--workers', workers, '--config', file];

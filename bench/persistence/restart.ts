@@ -94,7 +94,7 @@ async function fill(port: number, opts: Options): Promise<void> {
   await pub.endAsync();
 }
 
-/** Bytes of the pages a sub-database uses, and its entries. */
+/** Bytes of the pages the sessions (records and messages) and the retained messages use, their counts, and the file's size. */
 function usage(dataDir: string): { sessionsBytes: number; sessions: number; retainedBytes: number; retained: number; fileBytes: number } {
   const env = open({ path: join(dataDir, LMDB_DIR), ...LMDB_OPTIONS, readOnly: true });
   const bytes = (name: string): { bytes: number; entries: number } => {
@@ -110,7 +110,9 @@ function usage(dataDir: string): { sessionsBytes: number; sessions: number; reta
       entries: stats.entryCount,
     };
   };
-  const sessions = bytes(SUB_DATABASES.sessions);
+  const records = bytes(SUB_DATABASES.sessions);
+  const messages = bytes(SUB_DATABASES.messages);
+  const sessions = { bytes: records.bytes + messages.bytes, entries: records.entries };
   const retained = bytes(SUB_DATABASES.retained);
   void env.close();
   return {

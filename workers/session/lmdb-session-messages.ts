@@ -6,20 +6,65 @@
  * Key: the session's key (u16 length, then sessionKey) and an 8-byte
  * sequence that grows with each message this host writes (a restart
  * starts above every earlier one, from the clock), so a session's entries
- * read back in arrival order. Value (msgpack): the message, its QoS, retain
- * flag, subscription identifiers, packet id, state, shared subscription,
- * and whether it is inflight. Which entry holds which message is kept in
+ * read back in arrival order. Value (binary): u8 flags (bits 0-1 QoS, 2
+ * retain, 3 inflight, 4 state 'pubrel', 5 shared) | u32 packet id | u32
+ * count and u32 subscription identifiers | the shared subscription (when
+ * flagged) | the message in the frames' form (writeAppMessage). Which entry holds which message is kept in
  * memory per session, by the message object (the session keeps each
  * message it holds as its own object). Runs wherever its actor host runs.
  */
 import type { Database } from 'lmdb';
-import type { AppMessage } from '../../src/shared/message/app-message.js';
-import { withBuffers } from '../../src/shared/message/owned.js';
+import type { AppMessage, QoS } from '../../src/shared/message/app-message.js';
+import { ownedCopy } from '../../src/shared/message/owned.js';
+import { BatchReader } from '../../src/shared/channel/batch-reader.js';
+import { BatchWriter } from '../../src/shared/channel/batch-writer.js';
+import { readAppMessage, writeAppMessage } from '../../src/shared/channel/frames.js';
 import type { Outgoing } from './outbound-flow.js';
 
-/** A message entry as stored. */
-export interface StoredMessage extends Outgoing {
-  inflight: boolean;
+const RETAIN = 4,
+  INFLIGHT = 8,
+  PUBREL = 16,
+  SHARED = 32;
+
+/** One message entry's bytes. */
+export function encodeStoredMessage(o: Outgoing, inflight: boolean): Buffer {
+  const w = new BatchWriter(64 + o.message.payload.length + o.message.topic.length * 3);
+  w.u8(
+    o.qos |
+      (o.retain ? RETAIN : 0) |
+      (inflight ? INFLIGHT : 0) |
+      (o.state === 'pubrel' ? PUBREL : 0) |
+      (o.share !== undefined ? SHARED : 0),
+  );
+  w.u32(o.packetId);
+  w.u32(o.subscriptionIds.length);
+  for (const id of o.subscriptionIds) w.u32(id);
+  if (o.share !== undefined) w.str(o.share);
+  writeAppMessage(w, o.message);
+  const { buffer, length } = w.take();
+  return Buffer.from(buffer, 0, length);
+}
+
+/** A message entry read back (its bytes copied out of `bytes`), and whether it is inflight; throws on bytes that are not one. */
+export function decodeStoredMessage(bytes: Buffer): { outgoing: Outgoing; inflight: boolean } {
+  const r = new BatchReader(bytes);
+  const flags = r.u8();
+  const packetId = r.u32();
+  const subscriptionIds: number[] = new Array(r.u32());
+  for (let i = 0; i < subscriptionIds.length; i++) subscriptionIds[i] = r.u32();
+  const share = flags & SHARED ? r.str() : undefined;
+  const message = ownedCopy(readAppMessage(r));
+  if (!r.done) throw new Error('trailing bytes after a stored message');
+  const outgoing: Outgoing = {
+    message,
+    qos: (flags & 3) as QoS,
+    retain: (flags & RETAIN) !== 0,
+    subscriptionIds,
+    packetId,
+    state: flags & PUBREL ? 'pubrel' : 'publish',
+  };
+  if (share !== undefined) outgoing.share = share;
+  return { outgoing, inflight: (flags & INFLIGHT) !== 0 };
 }
 
 /** What was last written for one message of a session. */
@@ -54,12 +99,7 @@ export class SessionMessages {
    * `queued`: a put for each message new or changed since the last write,
    * a removal for each message it no longer holds.
    */
-  write(
-    db: Database<StoredMessage, Buffer>,
-    sessionKey: Buffer,
-    inflight: readonly Outgoing[],
-    queued: readonly Outgoing[],
-  ): Promise<unknown>[] {
+  write(db: Database<Buffer, Buffer>, sessionKey: Buffer, inflight: readonly Outgoing[], queued: readonly Outgoing[]): Promise<unknown>[] {
     const id = sessionKey.toString('hex');
     const before = this.written.get(id) ?? new Map<AppMessage, Written>();
     const after = new Map<AppMessage, Written>();
@@ -74,7 +114,7 @@ export class SessionMessages {
       prefix ??= prefixOf(sessionKey);
       const key = earlier?.key ?? this.keyFor(prefix);
       after.set(o.message, { key, packetId: o.packetId, state: o.state, inflight: isInflight });
-      writes.push(db.put(key, { ...o, inflight: isInflight }));
+      writes.push(db.put(key, encodeStoredMessage(o, isInflight)));
     };
     for (const o of inflight) put(o, true);
     for (const o of queued) put(o, false);
@@ -85,7 +125,7 @@ export class SessionMessages {
   }
 
   /** Queues the removal of every entry of the session. */
-  removeAll(db: Database<StoredMessage, Buffer>, sessionKey: Buffer): Promise<unknown>[] {
+  removeAll(db: Database<Buffer, Buffer>, sessionKey: Buffer): Promise<unknown>[] {
     this.written.delete(sessionKey.toString('hex'));
     const start = prefixOf(sessionKey);
     return Array.from(db.getKeys({ start, end: endOf(start) }), (key) => db.remove(key as Buffer));
@@ -96,21 +136,22 @@ export class SessionMessages {
    * as Buffers; they count as written. An entry that is not a message is
    * skipped (and reported through `skip`).
    */
-  read(db: Database<StoredMessage, Buffer>, sessionKey: Buffer, skip: (key: Buffer) => void): { inflight: Outgoing[]; queued: Outgoing[] } {
+  read(db: Database<Buffer, Buffer>, sessionKey: Buffer, skip: (key: Buffer) => void): { inflight: Outgoing[]; queued: Outgoing[] } {
     const inflight: Outgoing[] = [];
     const queued: Outgoing[] = [];
     const written = new Map<AppMessage, Written>();
     const start = prefixOf(sessionKey);
     for (const { key, value } of db.getRange({ start, end: endOf(start) })) {
-      const entry = value as Partial<StoredMessage> | undefined;
-      if (!entry || typeof entry.message !== 'object' || entry.message === null || typeof entry.packetId !== 'number') {
+      let entry: { outgoing: Outgoing; inflight: boolean };
+      try {
+        entry = decodeStoredMessage(value);
+      } catch {
         skip(key as Buffer);
         continue;
       }
-      const { inflight: isInflight, ...outgoing } = entry as StoredMessage;
-      const o: Outgoing = { ...outgoing, message: withBuffers(outgoing.message) };
-      written.set(o.message, { key: Buffer.from(key as Buffer), packetId: o.packetId, state: o.state, inflight: isInflight });
-      (isInflight ? inflight : queued).push(o);
+      const o = entry.outgoing;
+      written.set(o.message, { key: Buffer.from(key as Buffer), packetId: o.packetId, state: o.state, inflight: entry.inflight });
+      (entry.inflight ? inflight : queued).push(o);
     }
     if (written.size > 0) this.written.set(sessionKey.toString('hex'), written);
     return { inflight, queued };

@@ -28,7 +28,7 @@ import type { SessionRecord, SessionStore } from './session-store.js';
 import { LMDB_DIR, LMDB_OPTIONS, SUB_DATABASES } from '../../src/shared/store/layout.js';
 import { lmdbOpen } from '../../src/shared/store/lmdb.js';
 import { withBuffers } from '../../src/shared/message/owned.js';
-import { SessionMessages, type StoredMessage } from './lmdb-session-messages.js';
+import { SessionMessages } from './lmdb-session-messages.js';
 
 /** The name of the sub-database of the data directory's environment that holds the sessions. */
 export const SESSIONS_DB = SUB_DATABASES.sessions;
@@ -62,7 +62,7 @@ interface SessionsDbs {
   root: RootDatabase;
   db: Database<StoredRecord, Buffer>;
   /** The sessions' queued and inflight messages (layout.ts `messages`). */
-  messages: Database<StoredMessage, Buffer>;
+  messages: Database<Buffer, Buffer>;
   /** The QoS 2 delivery marks (layout.ts `deliveries`). */
   marks: Database<Buffer, Buffer>;
 }
@@ -72,7 +72,7 @@ export function openSessionsDb(dataDir: string): SessionsDbs {
   const root = lmdbOpen()({ path: dataEnvPath(dataDir), ...LMDB_OPTIONS });
   try {
     const db = root.openDB<StoredRecord, Buffer>({ name: SESSIONS_DB, keyEncoding: 'binary' });
-    const messages = root.openDB<StoredMessage, Buffer>({ name: SUB_DATABASES.messages, keyEncoding: 'binary' });
+    const messages = root.openDB<Buffer, Buffer>({ name: SUB_DATABASES.messages, keyEncoding: 'binary', encoding: 'binary' });
     const marks = root.openDB<Buffer, Buffer>({ name: SUB_DATABASES.deliveries, keyEncoding: 'binary', encoding: 'binary' });
     return { root, db, messages, marks };
   } catch (err) {

@@ -394,7 +394,8 @@ const F_RETAIN = 4,
   F_QOS2_ID = 32,
   F_RESENT = 64;
 
-function writeAppMessage(w: BatchWriter, m: AppMessage): void {
+/** An application message in the frames' binary form (also how a stored session's messages are kept). */
+export function writeAppMessage(w: BatchWriter, m: AppMessage): void {
   const hasProps = m.properties !== undefined;
   const hasExpiry = m.expiresAt !== undefined;
   const hasId = m.qos2Id !== undefined;
@@ -413,7 +414,7 @@ function writeAppMessage(w: BatchWriter, m: AppMessage): void {
   if (hasId) w.str(m.qos2Id as string);
 }
 
-function readAppMessage(r: BatchReader): AppMessage {
+export function readAppMessage(r: BatchReader): AppMessage {
   const flags = r.u8();
   const message: AppMessage = { qos: (flags & 3) as QoS, retain: (flags & F_RETAIN) !== 0, topic: r.str(), payload: r.bytes() };
   if (flags & F_PROPS) message.properties = decodeProperties(r.str());

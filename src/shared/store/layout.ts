@@ -19,7 +19,7 @@
  *              without its messages.
  *   messages   the sessions' queued and inflight messages, one entry each
  *              (workers/session/lmdb-session-messages.ts): the session's key
- *              and a sequence, msgpack values.
+ *              and a sequence, binary values.
  *   deliveries which persistent session got a copy of which QoS 2 publish,
  *              written by the actor hosts with the sessions' records: the
  *              publish id (36 bytes) and the sessionKey, one empty value each;
