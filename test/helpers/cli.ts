@@ -42,9 +42,23 @@ export interface CliRun {
   exited: Promise<number | null>;
 }
 
-/** Starts `node dist/src/main/cli/main.js ...args` (in `cwd`, default the test's) with its output collected; killed after `boundMs` at the latest. */
-export function startCli(args: string[], boundMs = 30_000, cwd?: string): CliRun {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd });
+export interface CliOptions {
+  /** Killed after this long at the latest (default 30 s). */
+  boundMs?: number;
+  /** Working directory (default the test's). */
+  cwd?: string;
+  /** The largest file the process may write, in bytes (RLIMIT_FSIZE, set by `ulimit -f`; SIGXFSZ ignored, so a write past it fails). */
+  maxFileBytes?: number;
+}
+
+/** Starts `node dist/src/main/cli/main.js ...args` with its output collected. */
+export function startCli(args: string[], { boundMs = 30_000, cwd, maxFileBytes }: CliOptions = {}): CliRun {
+  const command: [string, string[]] =
+    maxFileBytes === undefined
+      ? [process.execPath, [CLI, ...args]]
+      : // POSIX `ulimit -f` counts 512-byte blocks.
+        ['sh', ['-c', `trap '' XFSZ; ulimit -f ${Math.ceil(maxFileBytes / 512)}; exec "$0" "$@"`, process.execPath, CLI, ...args]];
+  const child = spawn(command[0], command[1], { stdio: ['ignore', 'pipe', 'pipe'], cwd });
   let out = '',
     err = '';
   child.stdout?.on('data', (d: Buffer) => {

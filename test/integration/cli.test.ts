@@ -19,13 +19,13 @@ const BOUND_MS = 15_000;
 
 describe('shoal CLI', () => {
   test('--help prints the options and exits 0', async () => {
-    const r = startCli(['--help'], BOUND_MS);
+    const r = startCli(['--help'], { boundMs: BOUND_MS });
     assert.equal(await r.exited, 0);
     for (const flag of ['--port', '--host', '--workers', '--config', '--log-level']) assert.match(r.stdout(), new RegExp(flag));
   });
 
   test('an invalid config value stops it with an error naming the field', async () => {
-    const r = startCli(['--port', '0', '--workers=-1'], BOUND_MS);
+    const r = startCli(['--port', '0', '--workers=-1'], { boundMs: BOUND_MS });
     assert.equal(await r.exited, 1);
     assert.match(r.stderr(), /config\.workers/);
   });
@@ -36,7 +36,7 @@ describe('shoal CLI', () => {
       const clientId = uniqueId('cli-kept');
       const topic = uniqueTopic('cli-kept');
       try {
-        let r = startCli(['--port', '0', '--workers', '0', '--log-level', 'info'], BOUND_MS, cwd);
+        let r = startCli(['--port', '0', '--workers', '0', '--log-level', 'info'], { boundMs: BOUND_MS, cwd });
         let port = await listeningPort(r);
         const sub = await connectClient(port, { version, clientId, ...persistent(version) });
         await sub.subscribeAsync(topic, { qos: 1 });
@@ -48,7 +48,7 @@ describe('shoal CLI', () => {
         assert.equal(await r.exited, 0);
         assert.ok(existsSync(join(cwd, 'shoal-data', 'lmdb')), 'the data directory is ./shoal-data');
 
-        r = startCli(['--port', '0', '--workers', '1', '--log-level', 'info'], BOUND_MS, cwd);
+        r = startCli(['--port', '0', '--workers', '1', '--log-level', 'info'], { boundMs: BOUND_MS, cwd });
         port = await listeningPort(r);
         const back = await connectClient(port, { version, clientId, ...persistent(version) });
         assert.equal(back.connack.sessionPresent, true, 'session present after the restart');
@@ -64,7 +64,7 @@ describe('shoal CLI', () => {
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     test(`serves MQTT and stops gracefully on ${signal}`, async () => {
-      const r = startCli(['--port', '0', '--workers', '1', '--log-level', 'info', '--in-memory'], BOUND_MS);
+      const r = startCli(['--port', '0', '--workers', '1', '--log-level', 'info', '--in-memory'], { boundMs: BOUND_MS });
       const port = await listeningPort(r);
       const sub = await connectClient(port, { version: 5, clientId: uniqueId('cli') });
       const pub = await connectClient(port, { version: 4, clientId: uniqueId('cli') });

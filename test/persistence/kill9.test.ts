@@ -54,7 +54,7 @@ interface Subscriber {
 }
 
 function serve(dir: string, port: number, workers: number): CliRun {
-  return startCli(['--port', String(port), '--workers', String(workers), '--log-level', 'info', '--data-dir', dir], 120_000);
+  return startCli(['--port', String(port), '--workers', String(workers), '--log-level', 'info', '--data-dir', dir], { boundMs: 120_000 });
 }
 
 describe('kill -9 (SIGKILL) of the broker with persistent sessions, QoS 1 and QoS 2, MQTT 3.1.1 and 5.0', () => {

@@ -26,7 +26,7 @@ import { DEFAULT_POOL } from '../../src/shared/topic/topic.js';
 import type { Outgoing } from './outbound-flow.js';
 import type { SessionRecord, SessionStore } from './session-store.js';
 import { LMDB_DIR, LMDB_OPTIONS, SUB_DATABASES } from '../../src/shared/store/layout.js';
-import { lmdbOpen } from '../../src/shared/store/lmdb.js';
+import { handleTurnCommit, lmdbOpen, withCommitError } from '../../src/shared/store/lmdb.js';
 import { withBuffers } from '../../src/shared/message/owned.js';
 import { SessionMessages } from './lmdb-session-messages.js';
 
@@ -296,8 +296,9 @@ export class LmdbSessionStore implements SessionStore {
       }
     }
     this.staged.clear();
+    handleTurnCommit(dbs.root);
     // Every write's promise is awaited, so a failed commit rejects this one (never an unhandled rejection).
-    const committed = Promise.all(writes);
+    const committed = withCommitError(Promise.all(writes));
     return (this.options.durability === 'sync' ? committed.then(() => db.flushed) : committed).then(() => undefined);
   }
 

@@ -27,7 +27,7 @@ import type { Database, RootDatabase } from 'lmdb';
 import type { Durability } from '../../api/config.js';
 import type { Logger } from '../../shared/log.js';
 import { FORMAT_KEY, FORMAT_VERSION, LMDB_DIR, LMDB_OPTIONS, LOCK_FILE, SUB_DATABASES } from '../../shared/store/layout.js';
-import { lmdbOpen } from '../../shared/store/lmdb.js';
+import { handleTurnCommit, lmdbOpen, withCommitError } from '../../shared/store/lmdb.js';
 
 /** A data directory that cannot be used; its message is one line naming the directory. */
 export class DataDirError extends Error {
@@ -105,7 +105,9 @@ export class DataDir {
    * when its transaction committed (lmdb's own promise), 'sync' once that
    * commit is flushed to disk too.
    */
-  durable(write: Promise<boolean>): Promise<void> {
+  durable(lmdbWrite: Promise<boolean>): Promise<void> {
+    handleTurnCommit(this.env);
+    const write = withCommitError(lmdbWrite);
     if (this.durability === 'os') return write.then(noop);
     // lmdb's `flushed` is read when asked: asked now, it is the flush of the transaction this write joined
     // (asked once the write resolved, a later transaction may have replaced it).
