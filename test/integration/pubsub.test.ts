@@ -194,6 +194,28 @@ for (const version of VERSIONS) {
       await expectNoMessage(plus, 50);
     });
 
+    test(`[MQTT-4.7.2-1] a client's PUBLISH to $SYS is never routed${version === 5 ? ' (PUBACK 0x87)' : ' (acknowledged and dropped)'}, nor a will on $SYS; the broker's own $SYS messages are`, async () => {
+      const marker = uniqueTopic('spoof').replace('/', '-');
+      const sub = await connectClient(b.port, { version });
+      await sub.subscribeAsync('$SYS/#', { qos: 1 });
+      const pub = await connectClient(b.port, { version });
+      const acked = new Promise<{ reasonCode?: number }>((resolve) =>
+        pub.on('packetreceive', (packet) => {
+          if (packet.cmd === 'puback') resolve(packet);
+        }),
+      );
+      pub.publish(`$SYS/${marker}/spoofed`, 'from a client', { qos: 1 });
+      assert.equal((await acked).reasonCode ?? 0, version === 5 ? 0x87 : 0);
+      await assert.rejects(
+        connectClient(b.port, { version, will: { topic: `$SYS/${marker}/will`, payload: Buffer.from('w'), qos: 1, retain: false } }),
+        /Not authorized/,
+      );
+      await b.broker.publish({ topic: `$SYS/${marker}/broker`, payload: Buffer.from('from the broker'), qos: 1, retain: false });
+      const got = await nextMessage(sub, (m) => m.topic.includes(marker));
+      assert.equal(got.topic, `$SYS/${marker}/broker`, 'only the broker publishes in $SYS');
+      await expectNoMessage(sub, 100, (m) => m.topic.includes(marker));
+    });
+
     test(`${rule(version, '3.3.5-1', '3.3.4-2')} overlapping subscriptions: delivered once, at the highest granted QoS`, async () => {
       const base = uniqueTopic('ovl');
       const sub = await connectClient(b.port, { version });

@@ -14,7 +14,7 @@ import type mqttPacket from 'mqtt-packet';
 import { ProtocolError } from '../../src/shared/codec/protocol-error.js';
 import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
 import type { BrokerConfig } from '../../src/api/config.js';
-import { isValidTopicName } from '../../src/shared/topic/topic.js';
+import { isSysTopic, isValidTopicName } from '../../src/shared/topic/topic.js';
 import { ConnectAuth } from './auth-flow.js';
 import { register } from './connect-register.js';
 import { refuse, refuseConnect } from './connect-refusal.js';
@@ -105,6 +105,9 @@ function willRefusal(connect: mqttPacket.IConnectPacket): Refusal | undefined {
   const v = connect.protocolVersion ?? 4;
   if (connect.will && !isValidTopicName(connect.will.topic)) {
     return { code: v === 5 ? ReasonCode.TopicNameInvalid : ReasonCode.MalformedPacket, reason: 'invalid will topic' };
+  }
+  if (connect.will && isSysTopic(connect.will.topic)) {
+    return { code: ReasonCode.NotAuthorized, reason: 'a will on $SYS is reserved for the broker' };
   }
   const willPayload = connect.will?.payload;
   if (v === 5 && connect.will?.properties?.payloadFormatIndicator === true && Buffer.isBuffer(willPayload) && !isUtf8(willPayload)) {

@@ -5,7 +5,7 @@
  * topic routes in (`$SYS/...` always in the default pool '', so system
  * information is shared across pools). Pure functions; run in every actor host.
  */
-import { DEFAULT_POOL, parseSharedFilter, SHARE_PREFIX } from '../../src/shared/topic/topic.js';
+import { DEFAULT_POOL, isSysTopic, parseSharedFilter, SHARE_PREFIX } from '../../src/shared/topic/topic.js';
 
 /** The runtime's pool callbacks as the actor host calls them (host-runtime.ts): undefined refuses the client. */
 export interface PoolSource {
@@ -41,5 +41,5 @@ export function choosePool(runtime: PoolSource, username: string | undefined, li
 export function routingPool(pool: string, topic: string): string {
   if (pool === DEFAULT_POOL) return pool;
   const inner = topic.startsWith(SHARE_PREFIX) ? (parseSharedFilter(topic)?.filter ?? topic) : topic;
-  return inner === '$SYS' || inner.startsWith('$SYS/') ? DEFAULT_POOL : pool;
+  return isSysTopic(inner) ? DEFAULT_POOL : pool;
 }

@@ -19,7 +19,7 @@ import { checkAckProperties } from '../../src/shared/codec/validate.js';
 import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
 import type { ChainOutcome } from '../../src/shared/hooks/chain.js';
 import type { PublishModifiers } from '../../src/api/hooks.js';
-import { isDollarTopic, isValidTopicName, topicLevelCount } from '../../src/shared/topic/topic.js';
+import { isDollarTopic, isSysTopic, isValidTopicName, topicLevelCount } from '../../src/shared/topic/topic.js';
 import { handleAuth } from '../connect/auth-flow.js';
 import { applyPublishModifiers, refusalOf } from '../hooks/hook-outcomes.js';
 import { parsePacket, PINGRESP } from '../../src/shared/codec/packet-io.js';
@@ -86,6 +86,7 @@ function handlePublish(session: InboundContext, bytes: Buffer): void | Promise<v
     p.topic = aliases.resolve(alias, p.topic);
   }
   if (p.topic === '') throw new ProtocolError(ReasonCode.ProtocolError, 'empty topic name without a Topic Alias [MQTT-4.7.3-1]');
+  if (isSysTopic(p.topic)) return refuseSys(session, p);
   if (v5 && p.properties?.payloadFormatIndicator && !isUtf8(p.payload)) {
     return refusePublish(
       session,
@@ -195,6 +196,17 @@ function acknowledge(session: InboundContext, p: DecodedPublish): void {
     // Once the id is kept as acknowledged: a restart answers a resend with PUBREC, never routes it again.
     session.sendAfterCommit(encodeAck('pubrec', p.messageId!, ReasonCode.Success, session.protocolVersion));
   }
+}
+
+/**
+ * A client's PUBLISH to `$SYS/...`: the tree is the broker's (4.7.2), so it
+ * is never routed. 5.0 refuses it with 0x87; 3.1.1, which cannot refuse in
+ * an acknowledgement, has it acknowledged and dropped, as a refused publish.
+ */
+function refuseSys(session: InboundContext, p: DecodedPublish): void {
+  session.env.log.debug({ clientId: session.clientId, topic: p.topic }, 'a client published to $SYS; not routed');
+  if (session.protocolVersion === 5) return refusePublish(session, p, ReasonCode.NotAuthorized, '$SYS is reserved for the broker');
+  acknowledge(session, p);
 }
 
 /** 5.0: a QoS 1/2 publish refused with a reason code (and Reason String) in its acknowledgement; QoS 0 is dropped. */

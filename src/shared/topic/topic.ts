@@ -2,8 +2,8 @@
  * MQTT topic name and topic filter validation (spec section 4.7) and the
  * parsing of shared subscription filters (`$share/{group}/{filter}`, 4.8.2);
  * the one definition of what a topic filter matches (4.7.1, 4.7.2), whose
- * rules the subscription trie and the retained store index apply; and the
- * default pool.
+ * rules the subscription trie and the retained store index apply; the
+ * `$SYS` tree; and the default pool.
  * Pure functions; used on every thread.
  */
 
@@ -12,6 +12,11 @@ export const SHARE_PREFIX = '$share/';
 
 /** The pool of clients without a vhost or listener pool, and the one `$SYS/...` topics and `broker.publish` route in. */
 export const DEFAULT_POOL = '';
+
+/** Whether `topic` (a name or a filter) is in the broker's `$SYS` tree: routed in the default pool, published only by the broker. */
+export function isSysTopic(topic: string): boolean {
+  return topic === '$SYS' || topic.startsWith('$SYS/');
+}
 
 /** Whether a topic (or its first level) starts with `$`, which a first-level wildcard does not match [MQTT-4.7.2-1]. */
 export function isDollarTopic(topic: string): boolean {
