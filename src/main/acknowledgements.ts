@@ -33,7 +33,7 @@ export class Acknowledgements {
 
   constructor(private readonly release: Release) {}
 
-  /** Publishes waiting for commits, for stats. */
+  /** How many publishes wait for commits now. */
   get size(): number {
     return this.waiting.size;
   }

@@ -2,8 +2,9 @@
  * Handlers for the packets a connected client sends to its session
  * (everything after CONNECT): PUBLISH (with its Topic Alias; a QoS 0 one
  * to `$client/<own client id>/...` goes to the runtime's control_message and
- * is not routed; others pass auth_on_publish(_m5), then the runtime's
- * is_allowed('publish'), before routing and on_publish(_m5) after) and its
+ * is not routed; one to `$SYS/...` is refused; others pass
+ * auth_on_publish(_m5), then the runtime's is_allowed('publish'), before
+ * routing and on_publish(_m5) after, and are acknowledged once kept) and its
  * acknowledgements, PINGREQ, DISCONNECT; SUBSCRIBE and UNSUBSCRIBE go to
  * session-subscribe.ts, AUTH to auth-flow.ts. Checks run in the order state,
  * flags, fields; every violation is a ProtocolError. A handler returns a

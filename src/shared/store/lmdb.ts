@@ -2,8 +2,8 @@
  * The lmdb package, loaded on first use and one way only (its CommonJS
  * build, through require): a broker without a dataDir never loads the native
  * module (nor fails on a platform lmdb has no build for), and every user in
- * a thread shares one copy of lmdb-js's state; and a guard for one of its
- * promises. Either thread.
+ * a thread shares one copy of lmdb-js's state; and handlers for the
+ * promises of a failed commit that lmdb-js leaves unhandled. Either thread.
  */
 import { createRequire } from 'node:module';
 import type { RootDatabase } from 'lmdb';
