@@ -59,6 +59,8 @@ export interface BrokerConfig {
   maxKeepalive: number;
   /** Session expiry for 3.1.1 clients with clean session = 0, in seconds. */
   persistentSessionExpiry: number;
+  /** Seconds between two publications of the broker's `$SYS/broker/...` figures (retained); 0 = none. */
+  sysInterval: number;
   /** Cap on the Session Expiry Interval a 5.0 client may ask for, in seconds. */
   maxSessionExpiryInterval: number;
   /** Unacknowledged QoS 1/2 messages sent to one client at once (5.0 clients may ask fewer). */
@@ -185,6 +187,7 @@ const NUMERIC_FIELDS: Record<string, FieldSpec> = {
   maxTopicLevels: { min: 1, max: 65535, integer: true },
   maxKeepalive: { min: 1, max: 65535, integer: true },
   persistentSessionExpiry: { min: 0, max: 4294967295, integer: true },
+  sysInterval: { min: 0, max: 86400, integer: true },
   maxSessionExpiryInterval: { min: 0, max: 4294967295, integer: true },
   maxInflightMessages: { min: 1, max: 65535, integer: true },
   receiveMaximum: { min: 1, max: 65535, integer: true },
@@ -236,6 +239,7 @@ export function defaultConfig(): BrokerConfig {
     maxTopicLevels: 128,
     maxKeepalive: 60,
     persistentSessionExpiry: 7200,
+    sysInterval: 10,
     maxSessionExpiryInterval: 86400,
     maxInflightMessages: 20,
     receiveMaximum: 65535,

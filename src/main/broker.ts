@@ -35,6 +35,7 @@ import type { BrokerDependencies } from '../api/dependencies.js';
 import type { RouterBridge } from '../api/bridge.js';
 import { MemoryRetainedStore } from './router/retained-store.js';
 import { BrokerStorage } from './store/storage.js';
+import { SysTree } from './sys-tree.js';
 
 /** How long close() waits for the clients to go once their hosts said goodbye, before destroying the rest, in ms. */
 const CLIENTS_CLOSE_TIMEOUT_MS = 2000;
@@ -62,6 +63,8 @@ export class Broker extends EventEmitter {
   private readonly dataPlane: DataPlane;
   private readonly hosts: HostSupervisor;
   private readonly transports: Listeners;
+  /** The `$SYS/broker/...` figures, published every sysInterval once listening. */
+  private readonly sys: SysTree;
   /** config.dataDir and what is kept there, opened before the hosts start; a directory that failed makes listen() reject. */
   private readonly storage: BrokerStorage;
   /** Every host loaded its module plugins and runtime (hostsReady()). */
@@ -92,6 +95,8 @@ export class Broker extends EventEmitter {
       },
     });
     this.transports = new Listeners(this.config, this.log, dataPlane.connections.accept);
+    const sysSource = { stats: () => this.stats(), publish: (message: AppMessage) => dataPlane.publish(DEFAULT_POOL, message) };
+    this.sys = new SysTree(sysSource, this.config.sysInterval, this.log);
   }
 
   /**
@@ -110,6 +115,7 @@ export class Broker extends EventEmitter {
     if (this.closing) throw new Error('listen: the broker was closed while it started');
     const address = await this.transports.listen();
     this.dataPlane.connections.startSweeper();
+    this.sys.start();
     return address;
   }
 
@@ -226,6 +232,7 @@ export class Broker extends EventEmitter {
     const redirect = serverRedirect(options);
     if (this.closing) return;
     this.closing = true;
+    this.sys.stop();
     const { connections } = this.dataPlane;
     connections.stop();
     this.transports.stop();

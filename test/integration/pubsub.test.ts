@@ -183,8 +183,8 @@ for (const version of VERSIONS) {
       await pub.publishAsync(`$app/${marker}`, 'from-client', { qos: 1 });
       await pub.publishAsync(`plain/${marker}`, 'sentinel', { qos: 1 });
 
-      const e1 = await nextMessage(explicit);
-      const e2 = await nextMessage(explicit);
+      const e1 = await nextMessage(explicit, (m) => m.topic.endsWith(marker));
+      const e2 = await nextMessage(explicit, (m) => m.topic.endsWith(marker));
       assert.deepEqual([e1.payload.toString(), e2.payload.toString()].sort(), ['from-app', 'from-client']);
       const h = await nextMessage(hash, (m) => m.topic.endsWith(marker));
       assert.equal(h.topic, `plain/${marker}`, '# must not match a $ topic');

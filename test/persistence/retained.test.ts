@@ -204,7 +204,7 @@ describe('retained messages in a data directory: bounds and faults', () => {
   test('a second broker on the same directory fails listen() with one line naming the directory; it starts once the first closed', async () => {
     const dir = tempDir();
     const first = await brokerOn(dir, { workers: 0 });
-    const second = createBroker({ host: '127.0.0.1', port: 0, workers: 0, logLevel: 'silent', dataDir: dir });
+    const second = createBroker({ host: '127.0.0.1', port: 0, workers: 0, logLevel: 'silent', sysInterval: 0, dataDir: dir });
     try {
       await assert.rejects(second.listen(), (err: Error) => {
         assert.match(err.message, /^config\.dataDir: the data directory .* is in use by another broker \(pid \d+/);
@@ -247,7 +247,7 @@ describe('retained messages in a data directory: bounds and faults', () => {
       const stat = readFileSync(`/proc/${process.ppid}/stat`, 'utf8');
       const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
       writeFileSync(join(dir, LOCK_FILE), `${JSON.stringify({ pid: process.ppid, host: hostname(), since: 'earlier', start })}\n`);
-      const b = createBroker({ host: '127.0.0.1', port: 0, workers: 0, logLevel: 'silent', dataDir: dir });
+      const b = createBroker({ host: '127.0.0.1', port: 0, workers: 0, logLevel: 'silent', sysInterval: 0, dataDir: dir });
       try {
         await assert.rejects(b.listen(), new RegExp(`in use by another broker \\(pid ${process.ppid} `));
       } finally {
@@ -262,7 +262,7 @@ describe('retained messages in a data directory: bounds and faults', () => {
     const env = open({ path: join(dir, LMDB_DIR), ...LMDB_OPTIONS });
     await env.openDB<string, string>({ name: SUB_DATABASES.meta, encoding: 'string' }).put(FORMAT_KEY, '99');
     await env.close();
-    const b = createBroker({ host: '127.0.0.1', port: 0, workers: 0, logLevel: 'silent', dataDir: dir });
+    const b = createBroker({ host: '127.0.0.1', port: 0, workers: 0, logLevel: 'silent', sysInterval: 0, dataDir: dir });
     try {
       await assert.rejects(b.listen(), (err: Error) => {
         assert.match(err.message, /format version 99, newer than this broker's 1/);
@@ -279,7 +279,7 @@ describe('retained messages in a data directory: bounds and faults', () => {
     const file = join(tempDir(), 'a-file');
     writeFileSync(file, 'not a directory');
     const dataDir = join(file, 'data');
-    const b = createBroker({ host: '127.0.0.1', port: 0, workers: 0, logLevel: 'silent', dataDir });
+    const b = createBroker({ host: '127.0.0.1', port: 0, workers: 0, logLevel: 'silent', sysInterval: 0, dataDir });
     try {
       await assert.rejects(b.listen(), (err: Error) => {
         assert.match(err.message, /^config\.dataDir: cannot create the data directory /);

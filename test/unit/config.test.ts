@@ -38,6 +38,7 @@ describe('config', () => {
     ['maxOfflineMessages', 'many'],
     ['dataDir', 3],
     ['durability', 'fsync'],
+    ['sysInterval', -1],
   ];
   for (const [field, value] of outOfRange) {
     test(`${field} = ${JSON.stringify(value)} is refused with an error naming config.${field}`, () => {

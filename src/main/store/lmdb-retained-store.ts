@@ -5,7 +5,9 @@
  * expiry and `stats` stay in memory and synchronous, and every change is
  * written through to the `retained` sub-database of the data directory's
  * LMDB environment (layout.ts). At open it loads every record into the
- * index. Owned by the router through the broker; runs on the main thread.
+ * index. The broker's own `$SYS` figures stay in the index only: they
+ * describe this run, and the next run publishes its own. Owned by the router
+ * through the broker; runs on the main thread.
  *
  * `set` and `delete` answer with the promise of their LMDB write: resolved
  * once the transaction holding it committed ('os') or was flushed ('sync').
@@ -36,6 +38,10 @@ import type { Logger } from '../../shared/log.js';
 import { MemoryRetainedStore, type RetainedRemoval } from '../router/retained-store.js';
 import type { DataDir } from './data-dir.js';
 import { SUB_DATABASES } from '../../shared/store/layout.js';
+import { isSysTopic } from '../../shared/topic/topic.js';
+
+/** What set and delete answer for a `$SYS` topic: kept in the index, nothing to write. */
+const SYS_KEPT = Promise.resolve();
 
 /** Longest key written as pool and topic bytes; longer ones are hashed. Below LMDB's 1978-byte limit (4 KiB pages). */
 export const MAX_PLAIN_KEY = 1900;
@@ -90,6 +96,7 @@ export class LmdbRetainedStore implements RetainedStore {
     } finally {
       this.storing = undefined;
     }
+    if (isSysTopic(message.topic)) return SYS_KEPT;
     const gone = message.payload.length === 0 || (message.expiresAt !== undefined && message.expiresAt <= now) || this.storingDropped;
     const key = retainedKey(pool, message.topic);
     return this.write(() => (gone ? this.db.remove(key) : this.db.put(key, encodeRetained(pool, message, this.nextSeq++))));
@@ -97,6 +104,7 @@ export class LmdbRetainedStore implements RetainedStore {
 
   delete(pool: string, topic: string): Promise<void> {
     this.index.delete(pool, topic);
+    if (isSysTopic(topic)) return SYS_KEPT;
     const key = retainedKey(pool, topic);
     return this.write(() => this.db.remove(key));
   }
