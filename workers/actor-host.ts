@@ -126,7 +126,7 @@ export class ActorHost implements SessionDirectory {
       messagesChanged: (s) => this.saver?.changed(s, true),
       afterCommit: (next) => (this.saver ? this.saver.afterCommit(next) : next(true)),
       forgetDelivered: (qos2Id) => this.saver?.forgetDelivered(qos2Id),
-      acks: plugins.store ? new PublishAcks((next) => this.saver?.afterCommit(next)) : undefined,
+      acks: plugins.store ? new PublishAcks() : undefined,
     };
     this.saver = plugins.store ? new SessionSaver(plugins.store, log, (pool, clientId) => this.find(pool, clientId)) : undefined;
     this.stopped = new Promise((resolve) => {

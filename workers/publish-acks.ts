@@ -1,20 +1,17 @@
 /**
  * The acknowledgements an actor host with a session store holds back: each
  * QoS 1/2 publish of its clients gets an id that travels with the `publish`
- * frame, and a promise that settles when the main thread answers `released`
- * (every host that got the message and the retained store committed it)
- * and this host's own commit of what changed until then (the inbound QoS 2
- * id of the publisher's session) is done: true when all of it is kept, false when a
- * commit failed. Runs wherever the actor host runs.
+ * frame, and a promise that settles when the main thread answers `released`:
+ * true when every host that got the message and the retained store
+ * committed it, false when a commit failed. (The publisher's own state, a
+ * QoS 2 id, is committed before the message is routed, and its PUBREC waits
+ * for the commit that marks it acknowledged.) Runs wherever the actor host
+ * runs.
  */
-import type { AfterCommit } from './session-saver.js';
 
 export class PublishAcks {
   private readonly waiting = new Map<number, (kept: boolean) => void>();
   private nextId = 1;
-
-  /** `afterCommit`: the host's way to wait for its own commit of what changed so far. */
-  constructor(private readonly afterCommit: (next: AfterCommit) => void) {}
 
   /** An id for a publish about to be routed, and whether what it needs is kept, once known. */
   reserve(): { ackId: number; kept: Promise<boolean> } {
@@ -29,6 +26,6 @@ export class PublishAcks {
     const resolve = this.waiting.get(ackId);
     if (resolve === undefined) return;
     this.waiting.delete(ackId);
-    this.afterCommit((committed) => resolve(ok && committed));
+    resolve(ok);
   }
 }
