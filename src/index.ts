@@ -2,7 +2,8 @@
  * Shoal's embedding API: createBroker, its configuration, the plugin API,
  * and the types a host application sees. Main thread.
  */
-export { Broker, createBroker, type BrokerStats, type PublishOptions } from './main/broker.js';
+export { Broker, createBroker, type PublishOptions } from './main/broker.js';
+export type { BrokerStats, Readiness, SessionSummary, TopSessionsBy, TopSessionsOptions } from './main/broker-stats.js';
 export type { BrokerAddresses } from './main/listeners.js';
 export type { TransportInfo, TransportName } from './shared/transport.js';
 export type { CloseOptions, DisconnectClientOptions } from './main/server-disconnect.js';

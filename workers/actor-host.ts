@@ -34,7 +34,14 @@ import type { SessionRecord, SessionStore } from './session/session-store.js';
 import { isPromise, type MaybePromise } from '../src/shared/async.js';
 import type mqttPacket from 'mqtt-packet';
 import { ReasonCode } from '../src/shared/codec/reason-codes.js';
-import type { HostControl, HostStats, ServerDisconnect, ServerRedirect } from '../src/shared/channel/host-control.js';
+import type {
+  HostControl,
+  HostStats,
+  ServerDisconnect,
+  ServerRedirect,
+  SessionSummary,
+  TopSessionsBy,
+} from '../src/shared/channel/host-control.js';
 import { PublishAcks } from './publish-acks.js';
 import { SessionSaver } from './session-saver.js';
 
@@ -141,6 +148,7 @@ export class ActorHost implements SessionDirectory {
 
   readonly control: HostControl & SessionTransfer = {
     stats: async () => this.stats(),
+    topSessions: async (by, limit) => this.topSessions(by, limit),
     shutdown: async (redirect) => this.shutdown(redirect),
     disconnect: async (pool, clientId, request) => this.disconnect(pool, clientId, request),
     ready: () => this.loaded.then(() => this.hooks.moduleHooks()),
@@ -353,7 +361,31 @@ export class ActorHost implements SessionDirectory {
       drops.rateLimited += s.drops.rateLimited;
       drops.expired += s.drops.expired;
     }
-    return { host: this.index, sessions: this.sessions.size, connected, queued, queuedBytes, inflight, drops };
+    const batches = this.outbox.batchStats();
+    return { host: this.index, sessions: this.sessions.size, connected, queued, queuedBytes, inflight, drops, batches };
+  }
+
+  private topSessions(by: TopSessionsBy, limit: number): SessionSummary[] {
+    const weight = by === 'queue' ? (s: SessionActor) => s.queued + s.inflight : (s: SessionActor) => s.packetsIn + s.packetsOut;
+    // The `limit` heaviest so far, heaviest first: one pass, no sort of every session.
+    const top: SessionActor[] = [];
+    for (const s of this.sessions.values()) {
+      const w = weight(s);
+      if (w === 0 || limit === 0 || (top.length === limit && w <= weight(top[limit - 1]!))) continue;
+      if (top.length < limit) top.push(s);
+      else top[limit - 1] = s;
+      for (let i = top.length - 1; i > 0 && weight(top[i - 1]!) < w; i--) [top[i - 1], top[i]] = [top[i]!, top[i - 1]!];
+    }
+    return top.map((s) => ({
+      clientId: s.clientId,
+      pool: s.pool,
+      host: this.index,
+      connected: s.connected,
+      queued: s.queued,
+      inflight: s.inflight,
+      packetsIn: s.packetsIn,
+      packetsOut: s.packetsOut,
+    }));
   }
 
   private disconnect(pool: string, clientId: string, request: ServerDisconnect): boolean {

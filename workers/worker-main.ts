@@ -5,7 +5,8 @@
  * store (an LmdbSessionStore in the data directory when `config.dataDir` is
  * set; a worker started in place of a failed one takes back the sessions of
  * its index from there), serves the host's control surface over comlink on
- * the control port, and resolves only when the host stops. Worker thread.
+ * the control port (its stats with the thread's load), and resolves only
+ * when the host stops. Worker thread.
  */
 import type { MessagePort } from 'node:worker_threads';
 import { exposeOnPort } from '../src/shared/channel/comlink-node.js';
@@ -17,6 +18,8 @@ import { loadRuntime } from './runtime/loader.js';
 import { ActorHost } from './actor-host.js';
 import { hostCount } from '../src/shared/placement.js';
 import { LmdbSessionStore } from './session/lmdb-session-store.js';
+import { ThreadLoad } from '../src/shared/thread-load.js';
+import type { HostControl } from '../src/shared/channel/host-control.js';
 
 export interface HostTask {
   index: number;
@@ -37,7 +40,10 @@ export default async function hostTask(task: HostTask): Promise<void> {
     runtime: loadRuntime(task.config.runtime, task.index, log),
     store,
   });
-  exposeOnPort(host.control, task.controlPort);
+  const load = new ThreadLoad();
+  const control: HostControl = { ...host.control, stats: async () => ({ ...host.stats(), thread: load.stats() }) };
+  exposeOnPort(control, task.controlPort);
   await host.stopped;
+  load.close();
   task.controlPort.close();
 }

@@ -34,4 +34,7 @@ export interface RouterBridge {
 
   /** The last local subscription to `filter` (of `group`, when shared) in `pool` went. */
   onFilterRemoved(pool: string, filter: string, group: string | undefined): void;
+
+  /** Whether the link to the other nodes is up; the broker's readiness (`/readyz`) includes it. Without it, the bridge counts as ready. */
+  ready?(): boolean;
 }

@@ -61,6 +61,12 @@ export interface BrokerConfig {
   persistentSessionExpiry: number;
   /** Seconds between two publications of the broker's `$SYS/broker/...` figures (retained); 0 = none. */
   sysInterval: number;
+  /** Port of the monitoring HTTP server (`/metrics` in the Prometheus text format, `/healthz`, `/readyz`, the status page at `/`); -1 = off, 0 picks a free port. */
+  metricsPort: number;
+  /** Address the monitoring HTTP server binds to. */
+  metricsHost: string;
+  /** How long `/readyz` waits for each actor host to answer before it counts as down, in milliseconds. */
+  readinessTimeoutMs: number;
   /** Cap on the Session Expiry Interval a 5.0 client may ask for, in seconds. */
   maxSessionExpiryInterval: number;
   /** Unacknowledged QoS 1/2 messages sent to one client at once (5.0 clients may ask fewer). */
@@ -188,6 +194,8 @@ const NUMERIC_FIELDS: Record<string, FieldSpec> = {
   maxKeepalive: { min: 1, max: 65535, integer: true },
   persistentSessionExpiry: { min: 0, max: 4294967295, integer: true },
   sysInterval: { min: 0, max: 86400, integer: true },
+  metricsPort: { min: -1, max: 65535, integer: true },
+  readinessTimeoutMs: { min: 1, max: 60_000, integer: true },
   maxSessionExpiryInterval: { min: 0, max: 4294967295, integer: true },
   maxInflightMessages: { min: 1, max: 65535, integer: true },
   receiveMaximum: { min: 1, max: 65535, integer: true },
@@ -240,6 +248,9 @@ export function defaultConfig(): BrokerConfig {
     maxKeepalive: 60,
     persistentSessionExpiry: 7200,
     sysInterval: 10,
+    metricsPort: -1,
+    metricsHost: '127.0.0.1',
+    readinessTimeoutMs: 1000,
     maxSessionExpiryInterval: 86400,
     maxInflightMessages: 20,
     receiveMaximum: 65535,
@@ -291,8 +302,8 @@ export function resolveConfig(options: Partial<BrokerConfig> = {}): BrokerConfig
   for (const [field, spec] of Object.entries(NUMERIC_FIELDS)) {
     checkNumber(field, target[field], spec);
   }
-  if (typeof config.host !== 'string' || config.host === '') {
-    throw new TypeError('config.host: expected a non-empty string');
+  for (const field of ['host', 'metricsHost'] as const) {
+    if (typeof config[field] !== 'string' || config[field] === '') throw new TypeError(`config.${field}: expected a non-empty string`);
   }
   if (!LOG_LEVELS.includes(config.logLevel)) {
     throw new RangeError(`config.logLevel: expected one of ${LOG_LEVELS.join(', ')}`);

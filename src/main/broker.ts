@@ -2,13 +2,14 @@
  * The broker's public face on the main thread: the embedding API
  * (`createBroker`, `listen`, `handle`, `attachWebSocket`, `addPlugin`,
  * `publish`, `disconnectClient`, `attachBridge`, `routeFromBridge`, `stats`,
- * `addresses`, `close`) and its events ('client-connected',
+ * `topSessions`, `readiness`, `addresses`, `close`) and its events ('client-connected',
  * 'client-disconnected', 'host-failed', 'idle'). It wires the parts that do
  * the work and adds no step of its own to the data path: the storage of its
  * data directory (store/storage.ts), the data plane (data-plane.ts:
  * connections, router, hosts' batches), the host supervisor
  * (hosts/supervisor.ts), the listeners (listeners.ts) and the in-process
- * plugins (hooks/registry.ts).
+ * plugins (hooks/registry.ts), the `$SYS` tree and the monitoring HTTP
+ * server (observe/).
  */
 import { EventEmitter } from 'node:events';
 import type { Server as HttpServer } from 'node:http';
@@ -19,7 +20,6 @@ import { TLSSocket } from 'node:tls';
 import type { AppMessage, MessageProperties, QoS } from '../shared/message/app-message.js';
 import { resolveConfig, type BrokerConfig } from '../api/config.js';
 import type { Plugin } from '../api/hooks.js';
-import type { HostStats } from '../shared/channel/host-control.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { expiryDeadline } from '../shared/message/expiry.js';
 import { DEFAULT_POOL, isValidTopicName } from '../shared/topic/topic.js';
@@ -29,13 +29,15 @@ import { PluginRegistry } from './hooks/registry.js';
 import { HostSupervisor } from './hosts/supervisor.js';
 import { Listeners, type BrokerAddresses } from './listeners.js';
 import { transportOf } from './net/connection.js';
-import type { RouterStats } from './router/router.js';
 import { serverDisconnect, serverRedirect, type CloseOptions, type DisconnectClientOptions } from './server-disconnect.js';
 import type { BrokerDependencies } from '../api/dependencies.js';
 import type { RouterBridge } from '../api/bridge.js';
 import { MemoryRetainedStore } from './router/retained-store.js';
 import { BrokerStorage } from './store/storage.js';
-import { SysTree } from './sys-tree.js';
+import { SysTree } from './observe/sys-tree.js';
+import { MonitorServer } from './observe/monitor-server.js';
+import { ThreadLoad } from '../shared/thread-load.js';
+import type { BrokerStats, BrokerWatch, Readiness, SessionSummary, TopSessionsOptions } from './broker-stats.js';
 
 /** How long close() waits for the clients to go once their hosts said goodbye, before destroying the rest, in ms. */
 const CLIENTS_CLOSE_TIMEOUT_MS = 2000;
@@ -48,15 +50,10 @@ export interface PublishOptions {
   properties?: MessageProperties;
 }
 
-export interface BrokerStats {
-  connections: number;
-  router: RouterStats;
-  hosts: HostStats[];
-  /** QoS 0 PUBLISHes the main thread dropped (their client did not read fast enough, maxConnectionBufferBytes; or one grew over its Maximum Packet Size when a missed Topic Alias's topic was added back), closed connections included. */
-  droppedQos0: number;
-}
+/** The most sessions one `topSessions` call answers. */
+const TOP_SESSIONS_MAX = 1000;
 
-export class Broker extends EventEmitter {
+export class Broker extends EventEmitter implements BrokerWatch {
   readonly config: BrokerConfig;
   readonly log: Logger;
   private readonly plugins: PluginRegistry;
@@ -65,6 +62,11 @@ export class Broker extends EventEmitter {
   private readonly transports: Listeners;
   /** The `$SYS/broker/...` figures, published every sysInterval once listening. */
   private readonly sys: SysTree;
+  /** `/metrics`, `/healthz`, `/readyz` and the status page, on metricsPort once listening. */
+  private readonly monitor: MonitorServer;
+  /** The main thread's event loop and GC figures. */
+  private readonly load = new ThreadLoad();
+  private readonly startedAt = Date.now();
   /** config.dataDir and what is kept there, opened before the hosts start; a directory that failed makes listen() reject. */
   private readonly storage: BrokerStorage;
   /** Every host loaded its module plugins and runtime (hostsReady()). */
@@ -97,6 +99,7 @@ export class Broker extends EventEmitter {
     this.transports = new Listeners(this.config, this.log, dataPlane.connections.accept);
     const sysSource = { stats: () => this.stats(), publish: (message: AppMessage) => dataPlane.publish(DEFAULT_POOL, message) };
     this.sys = new SysTree(sysSource, this.config.sysInterval, this.log);
+    this.monitor = new MonitorServer(this.config, this.log, this);
   }
 
   /**
@@ -114,14 +117,23 @@ export class Broker extends EventEmitter {
     await this.hostsReady();
     if (this.closing) throw new Error('listen: the broker was closed while it started');
     const address = await this.transports.listen();
+    try {
+      await this.monitor.listen();
+    } catch (err) {
+      await this.transports.close();
+      throw err;
+    }
     this.dataPlane.connections.startSweeper();
     this.sys.start();
     return address;
   }
 
-  /** Addresses of the started listeners; a listener that is off has none. */
+  /** Addresses of the started listeners (`metrics`: the monitoring HTTP server); a listener that is off has none. */
   addresses(): BrokerAddresses {
-    return this.transports.addresses();
+    const addresses = this.transports.addresses();
+    const metrics = this.monitor.address();
+    if (metrics) addresses.metrics = metrics;
+    return addresses;
   }
 
   /**
@@ -200,10 +212,49 @@ export class Broker extends EventEmitter {
     this.dataPlane.router.routeFromBridge(pool, message, origin);
   }
 
+  /** What the broker did and holds: one snapshot, the hosts' part gathered over the control plane (src/main/broker-stats.ts). */
   async stats(): Promise<BrokerStats> {
     const hosts = await this.hosts.stats();
-    const { connections, router } = this.dataPlane;
-    return { connections: connections.size, router: router.stats(), hosts, droppedQos0: connections.droppedQos0() };
+    const { connections, router, traffic } = this.dataPlane;
+    return {
+      uptimeSeconds: (Date.now() - this.startedAt) / 1000,
+      connections: connections.size,
+      connectionsBy: connections.census(),
+      router: router.stats(),
+      hosts,
+      droppedQos0: connections.droppedQos0(),
+      traffic: traffic.stats(),
+      thread: this.load.stats(),
+      batchesToHosts: this.dataPlane.batchStats(),
+    };
+  }
+
+  /**
+   * The sessions with the most messages queued and inflight (`by: 'queue'`,
+   * the default) or with the most packets received and sent since they
+   * started (`by: 'packets'`), most first, over every host; `limit` (default
+   * 10) at most. Sessions with none are left out.
+   */
+  topSessions(options: TopSessionsOptions = {}): Promise<SessionSummary[]> {
+    const { by = 'queue', limit = 10 } = options;
+    if (by !== 'queue' && by !== 'packets') throw new TypeError(`topSessions: by must be 'queue' or 'packets', got ${String(by)}`);
+    if (!Number.isInteger(limit) || limit < 1 || limit > TOP_SESSIONS_MAX)
+      throw new RangeError(`topSessions: limit must be a whole number in 1..${TOP_SESSIONS_MAX}, got ${limit}`);
+    return this.hosts.topSessions(by, limit);
+  }
+
+  /**
+   * Whether the broker can serve (`/readyz`): every listener the config
+   * enables listens, every host loaded and answers a control call within
+   * readinessTimeoutMs, the data directory opened where one is configured,
+   * and an attached RouterBridge says it is linked.
+   */
+  async readiness(): Promise<Readiness> {
+    const listeners = !this.closing && this.transports.listening();
+    const hosts = await this.hosts.answering(this.config.readinessTimeoutMs);
+    const store = this.storage.failure === undefined;
+    const bridge = this.dataPlane.router.bridgeReady();
+    return { ready: listeners && hosts.every(Boolean) && store && bridge, listeners, hosts, store, bridge };
   }
 
   /**
@@ -233,6 +284,7 @@ export class Broker extends EventEmitter {
     if (this.closing) return;
     this.closing = true;
     this.sys.stop();
+    await this.monitor.close();
     const { connections } = this.dataPlane;
     connections.stop();
     this.transports.stop();
@@ -243,6 +295,7 @@ export class Broker extends EventEmitter {
     await this.hosts.close();
     await this.transports.close();
     await this.storage.close();
+    this.load.close();
     this.log.info('closed');
   }
 

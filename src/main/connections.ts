@@ -14,6 +14,7 @@ import type { ToSession, TransportInfo } from '../shared/channel/frames.js';
 import { ReasonCode } from '../shared/codec/reason-codes.js';
 import type { Logger } from '../shared/log.js';
 import { DEFAULT_POOL } from '../shared/topic/topic.js';
+import type { TransportName } from '../shared/transport.js';
 import { hostFor } from '../shared/placement.js';
 import { peekConnect } from './net/connect-peek.js';
 import { Connection, type ConnectionOwner } from './net/connection.js';
@@ -23,6 +24,13 @@ const CONNECT = 1;
 const SWEEP_INTERVAL_MS = 250;
 
 export type OpenFrame = Extract<ToSession, { kind: 'open' }>;
+
+/** How many open connections have one transport and protocol level (3: 3.1, 4: 3.1.1, 5: 5.0, 0: no CONNECT yet). */
+export interface ConnectionCount {
+  transport: TransportName;
+  protocolVersion: number;
+  count: number;
+}
 
 export class Connections {
   /** Every open connection by id; the data plane looks up the target of each host frame here. */
@@ -53,6 +61,19 @@ export class Connections {
     let dropped = this.droppedQos0Closed;
     for (const conn of this.byId.values()) dropped += conn.droppedQos0;
     return dropped;
+  }
+
+  /** The open connections by transport and protocol level (0: no CONNECT yet). */
+  census(): ConnectionCount[] {
+    const counts = new Map<string, ConnectionCount>();
+    for (const conn of this.byId.values()) {
+      const { type } = conn.transport;
+      const key = `${type}/${conn.protocolVersion}`;
+      const entry = counts.get(key);
+      if (entry) entry.count++;
+      else counts.set(key, { transport: type, protocolVersion: conn.protocolVersion, count: 1 });
+    }
+    return [...counts.values()];
   }
 
   /**

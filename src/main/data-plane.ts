@@ -37,6 +37,8 @@ import type { Connection, ConnectionOwner } from './net/connection.js';
 import { Router } from './router/router.js';
 import type { RetainedStore } from '../api/retained-store.js';
 import { Acknowledgements } from './acknowledgements.js';
+import { Traffic } from './net/traffic.js';
+import type { BatchStats } from '../shared/channel/outbox.js';
 
 export class DataPlane implements ConnectionOwner {
   readonly router: Router;
@@ -44,6 +46,8 @@ export class DataPlane implements ConnectionOwner {
   readonly hooks: HookServer;
   /** QoS 1/2 publishes of hosts with a session store, until every commit that keeps them is reported. */
   readonly acks = new Acknowledgements((host, ackId, ok) => this.released(host, ackId, ok));
+  /** Packets and bytes of every connection, by type. */
+  readonly traffic = new Traffic();
   /** A plugin implements on_message_drop: QoS 0 drops on this thread are handed to the session's host. */
   reportDrops = false;
   private readonly byId: ReadonlyMap<number, Connection>;
@@ -89,6 +93,11 @@ export class DataPlane implements ConnectionOwner {
   /** A message of the embedding application, routed in `pool` as if a client had published it. */
   publish(pool: string, message: AppMessage): void {
     void this.router.route(pool, message, -1, 0);
+  }
+
+  /** The batches sent to each host so far (a restarted host's count starts afresh). */
+  batchStats(): BatchStats[] {
+    return this.outboxes.map((outbox) => outbox.batchStats());
   }
 
   /** Closing: what is batched goes out now; closed connections are no longer reported to their hosts. */

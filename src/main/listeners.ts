@@ -23,6 +23,8 @@ export interface BrokerAddresses {
   ws?: AddressInfo;
   tls?: AddressInfo;
   wss?: AddressInfo;
+  /** The monitoring HTTP server (metricsPort): /metrics, /healthz, /readyz, the status page. */
+  metrics?: AddressInfo;
 }
 
 /** Takes a new client byte stream; `proxyProtocol`: it starts with a PROXY protocol header. */
@@ -95,6 +97,12 @@ export class Listeners {
       if (address) addresses[listener.type] = address;
     }
     return addresses;
+  }
+
+  /** Every listener started is listening (false before listen() and after stop()). */
+  listening(): boolean {
+    if (this.server?.listening !== true) return false;
+    return this.transports.every((listener) => listener.address() !== undefined);
   }
 
   /** Stops taking new clients; connections already accepted stay open. */

@@ -125,6 +125,9 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
   private ended = false;
   /** Set while a hook of a packet of this session answers asynchronously: later packets wait here, in order. */
   private held: Held[] | undefined;
+  /** Packets received from and sent to its clients, over every connection (the sessions with the most are watched). */
+  packetsIn = 0;
+  packetsOut = 0;
 
   constructor(
     private readonly host: SessionEnv,
@@ -242,7 +245,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     for (const o of this.flow.inflight.values()) {
       if (this.deliveries.holds(o)) continue; // sent once on_deliver answers
       if (o.state === 'publish') this.sendOutgoing(o, true);
-      else link.send(connId, generatePacket({ cmd: 'pubrel', messageId: o.packetId }, negotiated.protocolVersion));
+      else this.send(generatePacket({ cmd: 'pubrel', messageId: o.packetId }, negotiated.protocolVersion));
     }
     this.pump();
     this.host.changed(this);
@@ -267,6 +270,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
   }
 
   handlePacket(connId: number, bytes: Buffer): void {
+    this.packetsIn++;
     if (this.held) {
       this.held.push({ connId, bytes: Buffer.from(bytes), closed: undefined }); // the batch's bytes are not ours to keep
       return;
@@ -332,7 +336,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
       const disconnect: mqttPacket.IDisconnectPacket = { cmd: 'disconnect', reasonCode };
       if (serverReference !== undefined) disconnect.properties = { serverReference };
       const bytes = generateDisconnect(disconnect, reasonString, this.negotiated.maxOutgoingPacketSize);
-      if (bytes) this.host.link.send(connId, bytes);
+      if (bytes) this.send(bytes);
     }
     this.host.link.end(connId);
     this.detach(`server disconnect 0x${reasonCode.toString(16)}`);
@@ -343,7 +347,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     const connId = this.connId;
     if (connId < 0) return;
     const bytes = this.protocolVersion === 5 ? generateDisconnect(disconnect, undefined, this.negotiated.maxOutgoingPacketSize) : undefined;
-    if (bytes) this.host.link.send(connId, bytes);
+    if (bytes) this.send(bytes);
     this.host.link.end(connId);
   }
 
@@ -797,6 +801,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
       this.closeTransport(ReasonCode.PacketTooLarge, 'a packet for the client exceeds its Maximum Packet Size');
       return;
     }
+    this.packetsOut++;
     this.host.link.send(this.connId, bytes);
   }
 

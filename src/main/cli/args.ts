@@ -35,6 +35,9 @@ Options:
   --data-dir DIR    keep persistent sessions and retained messages in DIR (created if missing; one broker per
                     directory; default ./${CLI_DATA_DIR}, or the config file's dataDir)
   --in-memory       keep everything in memory, whatever the config file's dataDir
+  --metrics-port N  monitoring HTTP server: /metrics (Prometheus), /healthz, /readyz and a
+                    live status page at /; -1 = off (default), 0 = any free port
+  --metrics-host A  address of the monitoring HTTP server (default 127.0.0.1)
   -h, --help        this text
 Command-line options win over the config file. SIGHUP makes the bundled
 plugins (shoal/passwd, shoal/acl) re-read their files.`;
@@ -62,6 +65,8 @@ export function parseCli(argv: string[]): CliOptions {
       'proxy-protocol': { type: 'boolean' },
       'data-dir': { type: 'string' },
       'in-memory': { type: 'boolean' },
+      'metrics-port': { type: 'string' },
+      'metrics-host': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -78,6 +83,8 @@ export function parseCli(argv: string[]): CliOptions {
   if (values.key !== undefined) config.tlsKey = values.key;
   if (values.ca !== undefined) config.tlsCa = values.ca;
   if (values['proxy-protocol'] === true) config.proxyProtocol = true;
+  if (values['metrics-port'] !== undefined) config.metricsPort = toNumber('--metrics-port', values['metrics-port']);
+  if (values['metrics-host'] !== undefined) config.metricsHost = values['metrics-host'];
   if (values['data-dir'] !== undefined && values['in-memory'] === true) throw new TypeError('--data-dir and --in-memory: give one of them');
   if (values['data-dir'] !== undefined) {
     if (values['data-dir'] === '') throw new TypeError('--data-dir: expected a directory');

@@ -3,12 +3,13 @@
  * main thread with `workers: 0`, else in piscina worker threads), starts a
  * new host in place of one whose worker failed, and fans the control calls
  * out to every host: readiness (module plugins, runtime and, with a
- * dataDir, stored sessions loaded), stats,
- * a server-initiated disconnect, shutdown. Main thread.
+ * dataDir, stored sessions loaded), whether each host is up and answers,
+ * stats, the top sessions, a server-initiated disconnect, shutdown. Main
+ * thread.
  */
 import type { BrokerConfig } from '../../api/config.js';
 import type { BatchEndpoint } from '../../shared/channel/endpoint.js';
-import type { HostStats, ServerDisconnect, ServerRedirect } from '../../shared/channel/host-control.js';
+import type { HostStats, ServerDisconnect, ServerRedirect, SessionSummary, TopSessionsBy } from '../../shared/channel/host-control.js';
 import { withTimeout } from '../../shared/async.js';
 import type { NamedPlugin } from '../../shared/hooks/chain.js';
 import type { Logger } from '../../shared/log.js';
@@ -31,6 +32,8 @@ export interface HostLifecycle {
 export class HostSupervisor {
   private readonly launcher: HostLauncher;
   private readonly hosts: HostHandle[] = [];
+  /** Per host: it loaded (its `ready()` resolved) and has not failed since. */
+  private readonly up: boolean[] = [];
   private loaded: Promise<string[]> | undefined;
   private closing = false;
 
@@ -64,6 +67,33 @@ export class HostSupervisor {
     return Promise.all(this.hosts.map((h) => h.control.stats()));
   }
 
+  /** Per host: it is up and answered a control call within `timeoutMs`. */
+  answering(timeoutMs: number): Promise<boolean[]> {
+    const no = (): boolean => false;
+    return Promise.all(
+      this.hosts.map((h, index) =>
+        this.up[index]
+          ? withTimeout(
+              h.control.stats().then(() => true),
+              timeoutMs,
+              no,
+              no,
+            )
+          : Promise.resolve(false),
+      ),
+    );
+  }
+
+  /** The `limit` sessions with the most queued and inflight messages (or packets) over every host, most first. */
+  async topSessions(by: TopSessionsBy, limit: number): Promise<SessionSummary[]> {
+    const perHost = await Promise.all(this.hosts.map((h) => h.control.topSessions(by, limit)));
+    const weight = by === 'queue' ? (s: SessionSummary) => s.queued + s.inflight : (s: SessionSummary) => s.packetsIn + s.packetsOut;
+    return perHost
+      .flat()
+      .sort((a, b) => weight(b) - weight(a))
+      .slice(0, limit);
+  }
+
   /** Asks every host to disconnect the client: a plugin may have moved its session off its placement. True when one had it. */
   async disconnect(pool: string, clientId: string, request: ServerDisconnect): Promise<boolean> {
     const found = await Promise.all(this.hosts.map((h) => h.control.disconnect(pool, clientId, request)));
@@ -85,7 +115,14 @@ export class HostSupervisor {
   private start(index: number): void {
     const handle = this.launcher.start(index);
     this.hosts[index] = handle;
+    this.up[index] = false;
     this.lifecycle.started(index, handle.endpoint);
+    handle.control.ready().then(
+      () => {
+        if (this.hosts[index] === handle) this.up[index] = true;
+      },
+      () => undefined, // a loading failure is ready()'s to report
+    );
     handle.exited.then(
       () => undefined,
       (err: unknown) => this.onFailed(index, handle, err),
@@ -93,6 +130,7 @@ export class HostSupervisor {
   }
 
   private onFailed(index: number, handle: HostHandle, err: unknown): void {
+    if (this.hosts[index] === handle) this.up[index] = false;
     if (this.closing || this.hosts[index] !== handle) return;
     this.log.error({ err, host: index }, 'actor host failed; restarting it and disconnecting its clients');
     handle.endpoint.close();

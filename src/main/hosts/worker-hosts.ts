@@ -43,6 +43,7 @@ export class WorkerHosts implements HostLauncher {
       endpoint: portEndpoint(data.port1),
       control: {
         stats: () => remote.stats(),
+        topSessions: (by, limit) => remote.topSessions(by, limit),
         shutdown: (redirect) => remote.shutdown(redirect),
         disconnect: (pool, clientId, request) => remote.disconnect(pool, clientId, request),
         ready: () => remote.ready(),

@@ -22,9 +22,12 @@ import type { Logger } from '../../shared/log.js';
 import type { TransportDropReason, TransportInfo } from '../../shared/channel/frames.js';
 import type { TransportName } from '../../shared/transport.js';
 import { LostAliases } from './lost-aliases.js';
+import type { Traffic } from './traffic.js';
 import { ProxyHeaderReader, ProxyProtocolError } from './proxy-protocol.js';
 
 export interface ConnectionOwner {
+  /** Counts every packet read and written. */
+  readonly traffic: Traffic;
   onPacket(conn: Connection, packet: Buffer): void;
   onClose(conn: Connection, reason: string): void;
   /** The connection corked its socket; the owner uncorks it after the current batch. */
@@ -92,7 +95,11 @@ export class Connection {
     this.openedAt = this.lastActivity = Date.now();
     this.transportInfo = transport;
     if (proxyProtocol) this.proxyHeader = new ProxyHeaderReader();
-    this.framer = new Framer(maxPacketSize, (packet) => owner.onPacket(this, packet));
+    const traffic = owner.traffic;
+    this.framer = new Framer(maxPacketSize, (packet) => {
+      traffic.received(packet);
+      owner.onPacket(this, packet);
+    });
     if (typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => {
@@ -181,6 +188,7 @@ export class Connection {
       this.socket.cork();
       this.owner.corked(this);
     }
+    this.owner.traffic.sent(bytes, this.protocolVersion);
     this.socket.write(bytes);
   }
 

@@ -26,6 +26,8 @@ export type DeliverySink = (host: number, message: AppMessage, targets: Delivery
 
 export interface RouterStats {
   routed: number;
+  /** Messages routed, by their QoS (index 0, 1, 2). */
+  routedByQos: [number, number, number];
   delivered: number;
   subscriptions: number;
   retained: number;
@@ -38,6 +40,7 @@ export class Router {
   private readonly interest: Interest;
   private bridge: RouterBridge | undefined;
   private routed = 0;
+  private readonly routedByQos: [number, number, number] = [0, 0, 0];
   private delivered = 0;
   /** A sweep of the retained store that answered with a promise is still running. */
   private sweeping = false;
@@ -64,6 +67,7 @@ export class Router {
    */
   route(pool: string, message: AppMessage, fromHost: number, sid: number, now?: number): Promise<void> | undefined {
     this.routed++;
+    this.routedByQos[message.qos]++;
     const stored = message.retain ? this.retain(pool, message, now ?? Date.now()) : undefined;
     const shared = this.shared.size > 0 ? this.shared.match(pool, message, this.shards.length) : undefined;
     for (let host = 0; host < this.shards.length; host++) {
@@ -171,10 +175,16 @@ export class Router {
     );
   }
 
+  /** The attached bridge says it is linked (true without a bridge, or one that does not say). */
+  bridgeReady(): boolean {
+    return this.bridge?.ready?.() ?? true;
+  }
+
   stats(): RouterStats {
     const { count, bytes } = this.retained.stats();
     const subscriptions = this.shards.reduce((n, s) => n + s.subscriptionCount, this.shared.size);
-    return { routed: this.routed, delivered: this.delivered, subscriptions, retained: count, retainedBytes: bytes };
+    const routedByQos: [number, number, number] = [...this.routedByQos];
+    return { routed: this.routed, routedByQos, delivered: this.delivered, subscriptions, retained: count, retainedBytes: bytes };
   }
 
   private shard(host: number): Shard {

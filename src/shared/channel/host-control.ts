@@ -5,6 +5,8 @@
  * Served over comlink by a worker host, called directly on an inline one.
  * Types only; used on every thread.
  */
+import type { ThreadLoadStats } from '../thread-load.js';
+import type { BatchStats } from './outbox.js';
 
 export interface HostStats {
   host: number;
@@ -15,6 +17,33 @@ export interface HostStats {
   queuedBytes: number;
   inflight: number;
   drops: { queueFull: number; packetTooLarge: number; rateLimited: number; expired: number };
+  /** The batches this host sent to the main thread. */
+  batches: BatchStats;
+  /** The load of the host's own worker thread; absent for a host on the main thread (the main thread's load is its). */
+  thread?: ThreadLoadStats;
+}
+
+/** The drop counters of HostStats by the reason name that `$SYS`, the metrics and on_message_drop use. */
+export const HOST_DROP_REASONS = {
+  queue_full: 'queueFull',
+  max_packet_size_exceeded: 'packetTooLarge',
+  rate_limited: 'rateLimited',
+  expired: 'expired',
+} as const satisfies Record<string, keyof HostStats['drops']>;
+
+/** What the sessions are ranked by: messages queued and inflight, or packets received and sent. */
+export type TopSessionsBy = 'queue' | 'packets';
+
+/** One session of a top-N answer (Broker.topSessions). */
+export interface SessionSummary {
+  clientId: string;
+  pool: string;
+  host: number;
+  connected: boolean;
+  queued: number;
+  inflight: number;
+  packetsIn: number;
+  packetsOut: number;
 }
 
 /** A DISCONNECT the embedding application asks for: a reason code a server may send, and its optional properties. */
@@ -33,6 +62,8 @@ export interface ServerRedirect {
 /** The control-plane surface of a host (served over comlink for worker hosts). */
 export interface HostControl {
   stats(): Promise<HostStats>;
+  /** The `limit` sessions of this host with the most messages queued and inflight, or with the most packets, most first. */
+  topSessions(by: TopSessionsBy, limit: number): Promise<SessionSummary[]>;
   /**
    * Tells every connected 5.0 client that the server shuts down (0x8B), or
    * where to go instead with `redirect`, closes every transport, and stops.

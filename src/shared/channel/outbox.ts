@@ -11,12 +11,22 @@ export interface OutboxLimits {
   batchFlushFrames: number;
 }
 
+/** The batches one direction of a host's channel carried: the mean batch is frames/batches and bytes/batches. */
+export interface BatchStats {
+  batches: number;
+  frames: number;
+  bytes: number;
+}
+
 export class Outbox {
   readonly writer: BatchWriter;
   private scheduled: NodeJS.Immediate | undefined;
   private readonly flushBound = (): void => this.flush();
   /** Batches posted so far (inbound flow control compares it with the host's credits). */
   posted = 0;
+  /** Frames and bytes of the batches posted so far (their mean sizes are watched). */
+  postedFrames = 0;
+  postedBytes = 0;
 
   constructor(
     private readonly endpoint: BatchEndpoint,
@@ -42,9 +52,16 @@ export class Outbox {
       this.scheduled = undefined;
     }
     if (this.writer.length === 0) return;
+    this.postedFrames += this.writer.frames;
     const { buffer, length } = this.writer.take();
     this.posted++;
+    this.postedBytes += length;
     this.endpoint.post(buffer, length);
+  }
+
+  /** What this outbox posted so far. */
+  batchStats(): BatchStats {
+    return { batches: this.posted, frames: this.postedFrames, bytes: this.postedBytes };
   }
 
   close(): void {

@@ -1,0 +1,268 @@
+/**
+ * The broker's Prometheus metrics, through prom-client: one registry per
+ * broker with Node's default process metrics of the main thread and Shoal's
+ * own under `shoal_`. A scrape takes one `Broker.stats()` snapshot (the
+ * hosts' figures come over the control plane, once per scrape, never per
+ * message) and every metric's collect() reads it. Labels stay bounded:
+ * packet type, QoS, reason, transport, protocol, host index, thread; never a
+ * client id or a topic. Main thread.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Registry, type CounterConfiguration, type GaugeConfiguration } from 'prom-client';
+import { ReasonCode } from '../../shared/codec/reason-codes.js';
+import { HOST_DROP_REASONS } from '../../shared/channel/host-control.js';
+import type { BatchStats } from '../../shared/channel/outbox.js';
+import type { ThreadLoadStats } from '../../shared/thread-load.js';
+import type { BrokerStats } from '../broker-stats.js';
+import { PACKET_TYPE_NAMES } from '../net/traffic.js';
+
+/** The CONNACK results that are refused logins. */
+const AUTH_FAILURES: ReadonlySet<number> = new Set([
+  ReasonCode.BadUserNameOrPassword,
+  ReasonCode.NotAuthorized,
+  ReasonCode.BadAuthenticationMethod,
+  ReasonCode.Banned,
+]);
+
+/** snake_case names of the reason codes (the first name of a code shared by several: CONNACK's own come first). */
+const REASON_NAMES = new Map<number, string>();
+for (const [name, code] of Object.entries(ReasonCode)) {
+  if (!REASON_NAMES.has(code)) REASON_NAMES.set(code, name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase());
+}
+
+/** A reason code's label value: its snake_case name, else its hex. */
+export function reasonLabel(code: number): string {
+  return REASON_NAMES.get(code) ?? `0x${code.toString(16).padStart(2, '0')}`;
+}
+
+/** The protocol label of a CONNECT's protocol level (0: no CONNECT yet). */
+const PROTOCOLS: Record<number, string> = { 0: 'none', 3: '3.1', 4: '3.1.1', 5: '5.0' };
+
+/** Where a thread's load comes from: the main thread, and each worker host's own thread. */
+function threadLoads(stats: BrokerStats): [string, ThreadLoadStats][] {
+  const loads: [string, ThreadLoadStats][] = [['main', stats.thread]];
+  for (const host of stats.hosts) if (host.thread) loads.push([`host-${host.host}`, host.thread]);
+  return loads;
+}
+
+/** Each host's batches, both directions. */
+function batchFlows(stats: BrokerStats): [Record<string, string>, BatchStats][] {
+  const flows: [Record<string, string>, BatchStats][] = [];
+  stats.batchesToHosts.forEach((batches, host) => flows.push([{ host: String(host), direction: 'to_host' }, batches]));
+  for (const host of stats.hosts) flows.push([{ host: String(host.host), direction: 'to_main' }, host.batches]);
+  return flows;
+}
+
+export class BrokerMetrics {
+  readonly registry = new Registry();
+  /** The snapshot of the scrape in progress. */
+  private snapshot: BrokerStats | undefined;
+
+  constructor(private readonly stats: () => Promise<BrokerStats>) {
+    collectDefaultMetrics({ register: this.registry });
+    this.define();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** One scrape: a fresh snapshot, then the text format. */
+  async scrape(): Promise<string> {
+    this.snapshot = await this.stats();
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.snapshot = undefined;
+    }
+  }
+
+  private define(): void {
+    const counter = <L extends string>(
+      config: CounterConfiguration<L>,
+      fill: (set: (labels: Partial<Record<L, string>>, value: number) => void, s: BrokerStats) => void,
+    ): void => {
+      const snapshot = (): BrokerStats | undefined => this.snapshot;
+      new Counter<L>({
+        ...config,
+        registers: [this.registry],
+        collect() {
+          const s = snapshot();
+          if (!s) return;
+          this.reset();
+          fill((labels, value) => this.inc(labels, value), s);
+        },
+      });
+    };
+    const gauge = <L extends string>(
+      config: GaugeConfiguration<L>,
+      fill: (set: (labels: Partial<Record<L, string>>, value: number) => void, s: BrokerStats) => void,
+    ): void => {
+      const snapshot = (): BrokerStats | undefined => this.snapshot;
+      new Gauge<L>({
+        ...config,
+        registers: [this.registry],
+        collect() {
+          const s = snapshot();
+          if (!s) return;
+          this.reset();
+          fill((labels, value) => this.set(labels, value), s);
+        },
+      });
+    };
+
+    // Connections and logins.
+    gauge(
+      {
+        name: 'shoal_connections',
+        help: 'Open client connections by transport and protocol version',
+        labelNames: ['transport', 'protocol'],
+      },
+      (set, s) => {
+        for (const c of s.connectionsBy)
+          set({ transport: c.transport, protocol: PROTOCOLS[c.protocolVersion] ?? String(c.protocolVersion) }, c.count);
+      },
+    );
+    counter(
+      { name: 'shoal_connects_total', help: 'CONNACKs sent, by result (reason code name; success = accepted)', labelNames: ['result'] },
+      (set, s) => {
+        for (const [code, n] of Object.entries(s.traffic.connacks)) set({ result: reasonLabel(Number(code)) }, n);
+      },
+    );
+    counter({ name: 'shoal_auth_failures_total', help: 'Logins refused, by reason', labelNames: ['reason'] }, (set, s) => {
+      for (const [code, n] of Object.entries(s.traffic.connacks))
+        if (AUTH_FAILURES.has(Number(code))) set({ reason: reasonLabel(Number(code)) }, n);
+    });
+
+    // Packets and bytes on the client connections.
+    for (const [direction, verb] of [
+      ['received', 'received from'],
+      ['sent', 'sent to'],
+    ] as const) {
+      counter(
+        { name: `shoal_packets_${direction}_total`, help: `MQTT packets ${verb} clients, by packet type`, labelNames: ['type'] },
+        (set, s) => {
+          for (const type of PACKET_TYPE_NAMES.slice(1)) set({ type }, s.traffic[direction][type].packets);
+        },
+      );
+      counter(
+        { name: `shoal_bytes_${direction}_total`, help: `Bytes of MQTT packets ${verb} clients, by packet type`, labelNames: ['type'] },
+        (set, s) => {
+          for (const type of PACKET_TYPE_NAMES.slice(1)) set({ type }, s.traffic[direction][type].bytes);
+        },
+      );
+    }
+
+    // Messages.
+    counter(
+      {
+        name: 'shoal_messages_routed_total',
+        help: 'Messages routed (published by clients, wills, the application or other nodes), by QoS',
+        labelNames: ['qos'],
+      },
+      (set, s) => {
+        s.router.routedByQos.forEach((n, qos) => set({ qos: String(qos) }, n));
+      },
+    );
+    counter(
+      { name: 'shoal_messages_delivered_total', help: 'PUBLISH packets sent to clients, by QoS (resends included)', labelNames: ['qos'] },
+      (set, s) => {
+        s.traffic.publishSentByQos.forEach((n, qos) => set({ qos: String(qos) }, n));
+      },
+    );
+    counter(
+      {
+        name: 'shoal_message_drops_total',
+        help: 'Messages dropped, by reason (slow_consumer_qos0: a client that did not read fast enough)',
+        labelNames: ['reason'],
+      },
+      (set, s) => {
+        for (const [label, field] of Object.entries(HOST_DROP_REASONS))
+          set(
+            { reason: label },
+            s.hosts.reduce((n, h) => n + h.drops[field], 0),
+          );
+        set({ reason: 'slow_consumer_qos0' }, s.droppedQos0);
+      },
+    );
+
+    // Sessions, queues, subscriptions, retained messages.
+    const perHost = (name: string, help: string, pick: (h: BrokerStats['hosts'][number]) => number): void =>
+      gauge({ name, help, labelNames: ['host'] }, (set, s) => {
+        for (const h of s.hosts) set({ host: String(h.host) }, pick(h));
+      });
+    perHost('shoal_sessions', 'Sessions (connected or not) held by each actor host', (h) => h.sessions);
+    perHost('shoal_sessions_connected', 'Sessions with a connected client, by actor host', (h) => h.connected);
+    perHost('shoal_queued_messages', 'Messages queued for sessions beyond their inflight window, by actor host', (h) => h.queued);
+    perHost('shoal_queued_bytes', 'Estimated bytes of the queued messages, by actor host', (h) => h.queuedBytes);
+    perHost('shoal_inflight_messages', 'QoS 1/2 messages sent and not yet acknowledged, by actor host', (h) => h.inflight);
+    gauge({ name: 'shoal_subscriptions', help: 'Subscriptions (a shared subscription group counts once)' }, (set, s) =>
+      set({}, s.router.subscriptions),
+    );
+    gauge({ name: 'shoal_retained_messages', help: 'Retained messages' }, (set, s) => set({}, s.router.retained));
+    gauge({ name: 'shoal_retained_bytes', help: 'Estimated bytes of the retained messages' }, (set, s) => set({}, s.router.retainedBytes));
+
+    // Threads: event loop, GC.
+    const perThread = (config: { name: string; help: string }, kind: 'counter' | 'gauge', pick: (t: ThreadLoadStats) => number): void => {
+      const fill = (set: (labels: Partial<Record<'thread', string>>, value: number) => void, s: BrokerStats): void => {
+        for (const [thread, load] of threadLoads(s)) set({ thread }, pick(load));
+      };
+      if (kind === 'counter') counter({ ...config, labelNames: ['thread'] }, fill);
+      else gauge({ ...config, labelNames: ['thread'] }, fill);
+    };
+    perThread(
+      { name: 'shoal_thread_event_loop_active_seconds_total', help: 'Time the thread ran code (rate = utilisation)' },
+      'counter',
+      (t) => t.activeSeconds,
+    );
+    perThread(
+      { name: 'shoal_thread_event_loop_idle_seconds_total', help: 'Time the thread waited for I/O' },
+      'counter',
+      (t) => t.idleSeconds,
+    );
+    perThread(
+      { name: 'shoal_thread_event_loop_delay_p99_seconds', help: 'Event-loop delay, 99th percentile over the last few seconds' },
+      'gauge',
+      (t) => t.delayP99Seconds,
+    );
+    perThread(
+      { name: 'shoal_thread_event_loop_delay_mean_seconds', help: 'Event-loop delay, mean over the last few seconds' },
+      'gauge',
+      (t) => t.delayMeanSeconds,
+    );
+    perThread(
+      { name: 'shoal_thread_event_loop_delay_max_seconds', help: 'Event-loop delay, longest over the last few seconds' },
+      'gauge',
+      (t) => t.delayMaxSeconds,
+    );
+    perThread({ name: 'shoal_thread_gc_total', help: 'Garbage collections of the thread' }, 'counter', (t) => t.gcCount);
+    perThread(
+      { name: 'shoal_thread_gc_pause_seconds_total', help: 'Time the thread spent in garbage collection pauses' },
+      'counter',
+      (t) => t.gcSeconds,
+    );
+    perThread(
+      { name: 'shoal_thread_gc_pause_max_seconds', help: 'Longest garbage collection pause of the thread' },
+      'gauge',
+      (t) => t.gcMaxSeconds,
+    );
+
+    // Data-plane batches between the main thread and each host.
+    for (const [field, what] of [
+      ['batches', 'Data-plane batches'],
+      ['frames', 'Frames in the data-plane batches'],
+      ['bytes', 'Bytes of the data-plane batches'],
+    ] as const) {
+      const name = field === 'batches' ? 'shoal_batches_total' : `shoal_batch_${field}_total`;
+      counter(
+        {
+          name,
+          help: `${what} between the main thread and each actor host (mean batch = frames or bytes / batches)`,
+          labelNames: ['host', 'direction'],
+        },
+        (set, s) => {
+          for (const [labels, batches] of batchFlows(s)) set(labels, batches[field]);
+        },
+      );
+    }
+  }
+}

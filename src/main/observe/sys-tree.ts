@@ -1,0 +1,149 @@
+/**
+ * The broker's `$SYS` tree: every `sysInterval` seconds (and once when the
+ * broker starts listening) the figures of `Broker.stats()` are published as
+ * retained QoS 0 messages in the default pool, under Mosquitto's names where
+ * Mosquitto has one (`$SYS/broker/version`, `uptime`, `clients/connected`,
+ * `clients/disconnected`, `clients/total`, `messages/received`,
+ * `messages/sent` (packets of every type), `bytes/received`, `bytes/sent`,
+ * `publish/messages/received`, `publish/messages/sent`,
+ * `load/{messages,publish,bytes}/{received,sent}/{1min,5min,15min}`,
+ * `load/connections/...`, `retained messages/count`, `subscriptions/count`,
+ * `heap/current`) and under `$SYS/broker/shoal/...` for Shoal's own (per
+ * actor host: sessions, connected, queued messages and bytes, inflight,
+ * drops by reason, its thread's event-loop delay; the main thread's; QoS 0
+ * drops of the main thread). Only the broker publishes there (clients are
+ * refused, session-inbound.ts). Main thread.
+ */
+import type { AppMessage } from '../../shared/message/app-message.js';
+import type { Logger } from '../../shared/log.js';
+import { HOST_DROP_REASONS } from '../../shared/channel/host-control.js';
+import type { ThreadLoadStats } from '../../shared/thread-load.js';
+import type { BrokerStats } from '../broker-stats.js';
+import type { TrafficStats } from '../net/traffic.js';
+import { LoadAverages } from './load-average.js';
+import { BROKER_VERSION } from './version.js';
+
+/** What the tree needs of the broker. */
+export interface SysSource {
+  stats(): Promise<BrokerStats>;
+  /** Routes a message of the broker in the default pool. */
+  publish(message: AppMessage): void;
+}
+
+/** Packets and bytes of one direction, every packet type together. */
+function totals(direction: TrafficStats['received']): { packets: number; bytes: number } {
+  let packets = 0,
+    bytes = 0;
+  for (const counts of Object.values(direction)) {
+    packets += counts.packets;
+    bytes += counts.bytes;
+  }
+  return { packets, bytes };
+}
+
+/** A thread's event-loop delay figures, in milliseconds. */
+function delayFigures(at: string, load: ThreadLoadStats): Array<[string, number]> {
+  const ms = (seconds: number): number => Math.round(seconds * 1e6) / 1000;
+  return [
+    [`${at}/event_loop/delay_p99_ms`, ms(load.delayP99Seconds)],
+    [`${at}/event_loop/delay_max_ms`, ms(load.delayMaxSeconds)],
+  ];
+}
+
+export class SysTree {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly loads = new LoadAverages();
+  /** A publication is being gathered: the next tick waits for none. */
+  private busy = false;
+
+  constructor(
+    private readonly source: SysSource,
+    private readonly intervalSeconds: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** Publishes now, then every interval; nothing with an interval of 0. */
+  start(): void {
+    if (this.intervalSeconds === 0 || this.timer !== undefined) return;
+    this.timer = setInterval(() => void this.publish(), this.intervalSeconds * 1000);
+    this.timer.unref();
+    void this.publish();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async publish(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      const stats = await this.source.stats();
+      if (this.timer === undefined) return;
+      for (const [topic, value] of this.figures(stats)) {
+        this.source.publish({ topic: `$SYS/broker/${topic}`, payload: Buffer.from(String(value)), qos: 0, retain: true });
+      }
+    } catch (err) {
+      this.log.warn({ err }, '$SYS figures could not be gathered');
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Topic (below `$SYS/broker/`) and value of every figure. */
+  private figures(stats: BrokerStats): Array<[string, string | number]> {
+    let sessions = 0,
+      connected = 0;
+    const figures: Array<[string, string | number]> = [];
+    for (const host of stats.hosts) {
+      sessions += host.sessions;
+      connected += host.connected;
+      const at = `shoal/hosts/${host.host}`;
+      figures.push(
+        [`${at}/sessions`, host.sessions],
+        [`${at}/connected`, host.connected],
+        [`${at}/queued/messages`, host.queued],
+        [`${at}/queued/bytes`, host.queuedBytes],
+        [`${at}/inflight`, host.inflight],
+      );
+      for (const [reason, field] of Object.entries(HOST_DROP_REASONS)) figures.push([`${at}/drops/${reason}`, host.drops[field]]);
+      if (host.thread) figures.push(...delayFigures(at, host.thread));
+    }
+    const received = totals(stats.traffic.received);
+    const sent = totals(stats.traffic.sent);
+    const counters = {
+      'messages/received': received.packets,
+      'messages/sent': sent.packets,
+      'publish/received': stats.traffic.received.publish.packets,
+      'publish/sent': stats.traffic.sent.publish.packets,
+      'bytes/received': received.bytes,
+      'bytes/sent': sent.bytes,
+      connections: stats.traffic.received.connect.packets,
+    };
+    const loads = this.loads.update(counters, Date.now()).map(([name, perMinute]): [string, number] => [`load/${name}`, perMinute]);
+    return [
+      ['version', `shoal ${BROKER_VERSION}`],
+      ['uptime', `${Math.floor(stats.uptimeSeconds)} seconds`],
+      ['clients/connected', connected],
+      ['clients/disconnected', sessions - connected],
+      ['clients/total', sessions],
+      ['messages/received', received.packets],
+      ['messages/sent', sent.packets],
+      ['bytes/received', received.bytes],
+      ['bytes/sent', sent.bytes],
+      ['publish/messages/received', stats.router.routed],
+      ['publish/messages/sent', stats.router.delivered],
+      ['publish/bytes/received', stats.traffic.received.publish.bytes],
+      ['publish/bytes/sent', stats.traffic.sent.publish.bytes],
+      ['retained messages/count', stats.router.retained],
+      ['subscriptions/count', stats.router.subscriptions],
+      ['heap/current', process.memoryUsage().heapUsed],
+      ...loads,
+      ['shoal/connections', stats.connections],
+      ['shoal/drops/slow_consumer_qos0', stats.droppedQos0],
+      ...delayFigures('shoal/main', stats.thread),
+      ...figures,
+    ];
+  }
+}
