@@ -12,34 +12,15 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumSkip, launchChromium, LAUNCH_MS } from '../helpers/chromium.js';
 import type { Broker } from '../../src/main/broker.js';
 import { closeBroker, connect, startBroker, uniqueTopic, urlOf, WAIT_MS, within } from '../transports/helpers.js';
-
-const CHROMIUM = process.env['SHOAL_CHROMIUM'] ?? '/usr/bin/chromium';
-const IN_CI = (process.env['CI'] ?? '') !== '' && !/^(0|false)$/i.test(process.env['CI'] ?? '');
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-];
-/** Starting Chromium, loading the page: longer than one MQTT exchange. */
-const LAUNCH_MS = 30_000;
-
-const skip =
-  !IN_CI && !existsSync(CHROMIUM)
-    ? `Chromium not found at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (Debian/Ubuntu) or set SHOAL_CHROMIUM; with CI set this test fails instead`
-    : false;
 
 /** The mqtt.js browser bundle (an IIFE defining the global `mqtt`). */
 function mqttBundle(): Buffer {
@@ -131,24 +112,7 @@ interface InPage {
   shoal: ShoalPage;
 }
 
-async function launchChromium(): Promise<Browser> {
-  try {
-    return await within(
-      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: LAUNCH_MS }),
-      'Chromium launch',
-      LAUNCH_MS + 5_000,
-    );
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    throw new Error(
-      `Chromium (${CHROMIUM}) could not start${IN_CI ? ' and CI is set, so this fails' : ''}; ` +
-        `install it with \`apt-get install -y chromium\`: ${message}`,
-      { cause: err },
-    );
-  }
-}
-
-describe('MQTT over WebSocket from a real browser (headless Chromium)', { skip }, () => {
+describe('MQTT over WebSocket from a real browser (headless Chromium)', { skip: chromiumSkip }, () => {
   let broker: Broker;
   let http: Server;
   let pageUrl: string;
