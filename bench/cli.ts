@@ -42,6 +42,8 @@ const USAGE = `usage: npm run bench -- [options]
   --persist                every client opens a persistent session; Shoal runs in memory and with a data
                            directory (+store), Mosquitto also with persistence true (+persist)
   --sync                   with --persist, Shoal also with durability sync (+store sync)
+  --watch                  Shoal unwatched (-watch: no $SYS, no monitoring server) and watched (+watch: $SYS
+                           every second, /metrics scraped every second, /status.json every two) side by side
   --duration S             seconds per measured phase (default 5)
   --json FILE              write the full report as JSON
   --svg FILE               write a throughput / p99 chart against worker count
@@ -78,6 +80,7 @@ function parseOptions(argv: string[]): BenchOptions {
       hooks: { type: 'boolean', default: false },
       persist: { type: 'boolean', default: false },
       sync: { type: 'boolean', default: false },
+      watch: { type: 'boolean', default: false },
       against: { type: 'string', default: PEERS.join(',') },
       'no-shoal': { type: 'boolean', default: false },
       duration: { type: 'string', default: '5' },
@@ -100,7 +103,12 @@ function parseOptions(argv: string[]): BenchOptions {
   const shoalTargets = values['no-shoal']
     ? []
     : [...new Set(workers)].flatMap((w): BrokerTarget[] => [
-        { kind: 'shoal', label: `shoal w=${w}`, workers: w },
+        ...(values.watch
+          ? [
+              { kind: 'shoal' as const, label: `shoal w=${w} -watch`, workers: w, watch: 'off' as const },
+              { kind: 'shoal' as const, label: `shoal w=${w} +watch`, workers: w, watch: 'on' as const },
+            ]
+          : [{ kind: 'shoal' as const, label: `shoal w=${w}`, workers: w }]),
         ...(values.persist ? [{ kind: 'shoal' as const, label: `shoal w=${w} +store`, workers: w, persist: true }] : []),
         ...(values.persist && values.sync
           ? [{ kind: 'shoal' as const, label: `shoal w=${w} +store sync`, workers: w, persist: true, durability: 'sync' as const }]

@@ -6,6 +6,8 @@
  * Shoal and Mosquitto get generated config files that put them under
  * comparable limits (Aedes has none of these limits). A broker that cannot run here (binary or build
  * missing) raises BrokerUnavailable so that the run can skip it and say why.
+ * A watched Shoal publishes `$SYS` every second and is scraped as a
+ * monitoring system and an open status page would (bench/peers/watcher.ts).
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +15,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { cpusAllowed } from '../load/measure.js';
-import { spawnPinned, stopProcess, tail, waitForPort } from './process.js';
+import { freePort, spawnPinned, stopProcess, tail, waitForPort } from './process.js';
+import { watchBroker } from './watcher.js';
 
 export type BrokerKind = 'shoal' | 'aedes' | 'mosquitto';
 export const PEERS: readonly BrokerKind[] = ['aedes', 'mosquitto'];
@@ -33,6 +36,12 @@ export interface BrokerTarget {
   persist?: boolean;
   /** Shoal's `durability` with a data directory (default 'os'). */
   durability?: 'os' | 'sync';
+  /**
+   * Shoal watched ('on': `$SYS` every second, the monitoring server scraped
+   * by watcher.ts) or not at all ('off': no `$SYS`, no monitoring server);
+   * unset: the defaults (`$SYS` every 10 s, no monitoring server).
+   */
+  watch?: 'on' | 'off';
 }
 
 export interface RunningBroker {
@@ -67,9 +76,11 @@ const QUEUED_MESSAGES = 100_000;
  * it the client is disconnected, which the flat-out phases would trip at
  * once) and matches Mosquitto's queue depth and in-flight settings below.
  */
-function shoalConfig(hooks: BrokerTarget['hooks'], durability: BrokerTarget['durability']): string {
+function shoalConfig(target: BrokerTarget, metricsPort: number): string {
+  const { hooks, durability, watch } = target;
   return `${JSON.stringify({
     ...(durability === undefined ? {} : { durability }),
+    ...(watch === undefined ? {} : { sysInterval: watch === 'on' ? 1 : 0, metricsPort }),
     maxIncomingMessagesRate: 1e9,
     maxIncomingMessagesBurst: 1e9,
     maxOnlineMessages: QUEUED_MESSAGES,
@@ -104,12 +115,12 @@ function tempFile(name: string, content: string): { file: string; dir: string; c
   return { file, dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-function command(target: BrokerTarget, port: number): { command: string; args: string[]; cleanup: () => void } {
+function command(target: BrokerTarget, port: number, metricsPort: number): { command: string; args: string[]; cleanup: () => void } {
   const none = (): void => undefined;
   switch (target.kind) {
     case 'shoal': {
       if (!existsSync(SHOAL_ENTRY)) throw new BrokerUnavailable(`${SHOAL_ENTRY} not found (build Shoal first)`);
-      const { file, dir, cleanup } = tempFile('shoal.json', shoalConfig(target.hooks, target.durability));
+      const { file, dir, cleanup } = tempFile('shoal.json', shoalConfig(target, metricsPort));
       const workers = String(target.workers ?? 1);
       if (target.hooks === 'main') {
         const args = [SHOAL_EMBEDDED_ENTRY, '--port', String(port), '--host', HOST, '--workers', workers, '--config', file];
@@ -147,12 +158,15 @@ function command(target: BrokerTarget, port: number): { command: string; args: s
 
 /** Starts the broker pinned to `cpus` and resolves once its port accepts TCP connections. */
 export async function startBroker(target: BrokerTarget, port: number, cpus: string): Promise<RunningBroker> {
-  const { command: cmd, args, cleanup } = command(target, port);
+  const metricsPort = target.watch === 'on' ? await freePort() : -1;
+  const { command: cmd, args, cleanup } = command(target, port, metricsPort);
   const child: ChildProcess = spawnPinned(cpus, cmd, args);
   const stdout = tail(child.stdout);
   const stderr = tail(child.stderr);
   const output = (): string => `${stdout()}${stderr()}`.trim();
+  let unwatch = (): void => undefined;
   const stop = async (): Promise<void> => {
+    unwatch();
     await stopProcess(child);
     cleanup();
   };
@@ -163,6 +177,7 @@ export async function startBroker(target: BrokerTarget, port: number, cpus: stri
     const detail = output();
     throw new Error(`${target.label}: ${(err as Error).message}${detail === '' ? '' : `\n${detail}`}`, { cause: err });
   }
+  if (metricsPort >= 0) unwatch = watchBroker(HOST, metricsPort);
   const pid = child.pid ?? 0;
   const exitStatus = (): string | null =>
     child.exitCode !== null ? `exit code ${child.exitCode}` : child.signalCode !== null ? `signal ${child.signalCode}` : null;
