@@ -97,8 +97,8 @@ export const STATUS_PAGE_HTML = `<!doctype html>
       t.thread ? t.thread.delayP99Ms.toFixed(1) + ' ms' : '',
     ], '');
     rows('drops', Object.entries(s.drops), ([reason, n]) => [reason, n], 'none');
-    rows('top-queue', s.topByQueue, (x) => [x.clientId, x.pool, x.host, x.connected ? 'yes' : 'no', x.queued, x.inflight], 'no queued messages');
-    rows('top-packets', s.topByPackets, (x) => [x.clientId, x.pool, x.host, x.connected ? 'yes' : 'no', x.packetsIn, x.packetsOut], 'no sessions');
+    rows('top-queue', s.topByQueue, (x) => [x.clientId, x.pool || 'default', x.host, x.connected ? 'yes' : 'no', x.queued, x.inflight], 'no queued messages');
+    rows('top-packets', s.topByPackets, (x) => [x.clientId, x.pool || 'default', x.host, x.connected ? 'yes' : 'no', x.packetsIn, x.packetsOut], 'no sessions');
   }
   async function refresh() {
     try {
