@@ -2,12 +2,22 @@
  * Shoal's embedding API: createBroker, its configuration, the plugin API,
  * and the types a host application sees. Main thread.
  */
-export { Broker, createBroker, type PublishOptions } from './main/broker.js';
+export { Broker, createBroker, type BrokerOptions, type PublishOptions } from './main/broker.js';
 export type { BrokerStats, Readiness, SessionSummary, TopSessionsBy, TopSessionsOptions } from './main/broker-stats.js';
 export type { BrokerAddresses } from './main/listeners.js';
 export type { TransportInfo, TransportName } from './shared/transport.js';
 export type { CloseOptions, DisconnectClientOptions } from './main/server-disconnect.js';
-export { defaultConfig, resolveConfig, type BrokerConfig, type LogLevel, type SharedSubscriptionStrategy } from './api/config.js';
+export {
+  defaultConfig,
+  resolveConfig,
+  type BrokerConfig,
+  type LogFormat,
+  type LogLevel,
+  type SharedSubscriptionStrategy,
+} from './api/config.js';
+export type { Logger } from './shared/log.js';
+export type { DisconnectCause } from './shared/disconnect-cause.js';
+export type { SessionEventDetails } from './shared/channel/frames.js';
 export type { AppMessage, MessageProperties, QoS } from './shared/message/app-message.js';
 export type { BrokerDependencies } from './api/dependencies.js';
 export type { RouterBridge } from './api/bridge.js';

@@ -18,7 +18,7 @@ import { Outbox } from '../src/shared/channel/outbox.js';
 import type { BrokerConfig } from '../src/api/config.js';
 import type { NamedPlugin } from '../src/shared/hooks/chain.js';
 import type { Logger } from '../src/shared/log.js';
-import { readToSession, type DeliveryTarget, type ToSession } from '../src/shared/channel/frames.js';
+import { readToSession, type DeliveryTarget, type ToSession, type TransportClosed } from '../src/shared/channel/frames.js';
 import type { AppMessage } from '../src/shared/message/app-message.js';
 import type { ConnectAuth } from './connect/auth-flow.js';
 import type { Authenticator } from './connect/authenticator.js';
@@ -72,7 +72,7 @@ export interface HostPlugins {
 /** A connection whose CONNECT waits for its plugin hooks: its later packets, and its close. */
 interface Connecting {
   held: Buffer[];
-  closed: string | undefined;
+  closed: TransportClosed | undefined;
 }
 
 export class ActorHost implements SessionDirectory {
@@ -84,7 +84,7 @@ export class ActorHost implements SessionDirectory {
   /** Connections between their CONNECT and their CONNACK. */
   private readonly connecting = new Map<number, Connecting>();
   private readonly outbox: Outbox;
-  private readonly link: RouterLink;
+  readonly link: RouterLink;
   private readonly env: SessionEnv;
   readonly hooks: HostHooks;
   readonly runtime: HostRuntime;
@@ -239,8 +239,8 @@ export class ActorHost implements SessionDirectory {
         }
         // A registration waiting for a hook sees it and stops; an established session gets it after its waiting packets.
         const connecting = this.connecting.get(msg.connId);
-        if (connecting) connecting.closed = msg.reason;
-        else this.byConn.get(msg.connId)?.transportClosed(msg.connId, msg.reason);
+        if (connecting) connecting.closed = msg.closed;
+        else this.byConn.get(msg.connId)?.transportClosed(msg.connId, msg.closed);
         return;
       }
       case 'dropped': {

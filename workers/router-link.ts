@@ -19,7 +19,7 @@ import {
   writeSessionEnded,
   writeSubscribe,
   writeUnsubscribe,
-  type SessionEventName,
+  type SessionEvent,
   type SubscribeRequest,
 } from '../src/shared/channel/frames.js';
 
@@ -62,8 +62,8 @@ export class RouterLink {
     this.outbox.commit();
   }
 
-  event(name: SessionEventName, clientId: string, detail: Record<string, unknown>): void {
-    writeEvent(this.outbox.writer, name, clientId, detail);
+  event(event: SessionEvent): void {
+    writeEvent(this.outbox.writer, event);
     this.outbox.commit();
   }
 

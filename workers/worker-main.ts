@@ -29,7 +29,7 @@ export interface HostTask {
 }
 
 export default async function hostTask(task: HostTask): Promise<void> {
-  const log = createLogger(task.config.logLevel, `host-${task.index}`);
+  const log = createLogger(task.config.logLevel, `host-${task.index}`, task.config.logFormat);
   const { plugins } = task.config;
   const modules = plugins.length > 0 ? loadPlugins(plugins, task.index, log) : [];
   const { dataDir, durability, workers } = task.config;

@@ -7,10 +7,10 @@ import { availableParallelism } from 'node:os';
 import type { PluginSpec } from './hooks.js';
 import type { RuntimeSpec } from './runtime.js';
 
-import { LOG_LEVELS, type LogLevel } from '../shared/log.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../shared/log.js';
 import { TRANSPORT_NAMES, type TransportName } from '../shared/transport.js';
 
-export type { LogLevel };
+export type { LogFormat, LogLevel };
 
 /** Which message a full session queue drops: the one arriving ('newest') or the oldest queued ('oldest'). */
 export type QueueDropPolicy = 'newest' | 'oldest';
@@ -33,6 +33,8 @@ export interface BrokerConfig {
   workers: number;
   /** pino log level. */
   logLevel: LogLevel;
+  /** How log records are written: 'json' lines, 'pretty' (pino-pretty) lines, or 'auto': pretty when stdout is a terminal, else JSON. */
+  logFormat: LogFormat;
   /**
    * With no plugin implementing auth_on_register(_m5): accept every client
    * (false: refuse every one). With such plugins: also accept a client for
@@ -236,6 +238,7 @@ export function defaultConfig(): BrokerConfig {
     port: 1883,
     workers: defaultWorkerCount(),
     logLevel: 'info',
+    logFormat: 'auto',
     allowAnonymous: true,
     maxIncomingPacketSize: 20 * 1024 * 1024,
     maxOutgoingPacketSize: 0,
@@ -307,6 +310,9 @@ export function resolveConfig(options: Partial<BrokerConfig> = {}): BrokerConfig
   }
   if (!LOG_LEVELS.includes(config.logLevel)) {
     throw new RangeError(`config.logLevel: expected one of ${LOG_LEVELS.join(', ')}`);
+  }
+  if (!LOG_FORMATS.includes(config.logFormat)) {
+    throw new RangeError(`config.logFormat: expected one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(config.logFormat)}`);
   }
   if (typeof config.allowAnonymous !== 'boolean') {
     throw new TypeError('config.allowAnonymous: expected a boolean');

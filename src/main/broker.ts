@@ -3,7 +3,9 @@
  * (`createBroker`, `listen`, `handle`, `attachWebSocket`, `addPlugin`,
  * `publish`, `disconnectClient`, `attachBridge`, `routeFromBridge`, `stats`,
  * `topSessions`, `readiness`, `addresses`, `close`) and its events ('client-connected',
- * 'client-disconnected', 'host-failed', 'idle'). It wires the parts that do
+ * 'client-refused', 'client-disconnected', 'host-failed', 'idle'), and its
+ * main-thread logger: the application's (`logger`), or its own from
+ * `logLevel` and `logFormat`. It wires the parts that do
  * the work and adds no step of its own to the data path: the storage of its
  * data directory (store/storage.ts), the data plane (data-plane.ts:
  * connections, router, hosts' batches), the host supervisor
@@ -20,7 +22,7 @@ import { TLSSocket } from 'node:tls';
 import type { AppMessage, MessageProperties, QoS } from '../shared/message/app-message.js';
 import { resolveConfig, type BrokerConfig } from '../api/config.js';
 import type { Plugin } from '../api/hooks.js';
-import { createLogger, type Logger } from '../shared/log.js';
+import { createLogger, resolveLogFormat, type Logger } from '../shared/log.js';
 import { expiryDeadline } from '../shared/message/expiry.js';
 import { DEFAULT_POOL, isValidTopicName } from '../shared/topic/topic.js';
 import { TRANSPORT_NAMES, type TransportInfo } from '../shared/transport.js';
@@ -53,6 +55,17 @@ export interface PublishOptions {
 /** The most sessions one `topSessions` call answers. */
 const TOP_SESSIONS_MAX = 1000;
 
+/** createBroker's options: any configuration field, and the application's own logger. */
+export interface BrokerOptions extends Partial<BrokerConfig> {
+  /**
+   * The application's pino logger: the broker's main-thread records go to a
+   * child of it (`thread: 'main'`), at its level, instead of the broker's own
+   * logger. Not a configuration field: worker threads keep their own, from
+   * `logLevel` and `logFormat`.
+   */
+  logger?: Logger;
+}
+
 export class Broker extends EventEmitter implements BrokerWatch {
   readonly config: BrokerConfig;
   readonly log: Logger;
@@ -75,10 +88,11 @@ export class Broker extends EventEmitter implements BrokerWatch {
   private closing = false;
 
   /** `dependencies`: what the broker keeps its state in, where the application brings its own (default: in memory). */
-  constructor(options: Partial<BrokerConfig> = {}, dependencies: BrokerDependencies = {}) {
+  constructor(options: BrokerOptions = {}, dependencies: BrokerDependencies = {}) {
     super();
-    this.config = resolveConfig(options);
-    this.log = createLogger(this.config.logLevel, 'main');
+    const { logger, ...fields } = options;
+    this.config = resolveConfig(fields);
+    this.log = logger ? logger.child({ thread: 'main' }) : createLogger(this.config.logLevel, 'main', this.config.logFormat);
     this.plugins = new PluginRegistry(this.log.child({ plugins: 'in-process' }));
     this.storage = BrokerStorage.open(this.config, this.log, dependencies.retainedStore);
     const retainedStore =
@@ -87,8 +101,13 @@ export class Broker extends EventEmitter implements BrokerWatch {
       new MemoryRetainedStore({ maxMemoryBytes: this.config.maxRetainedMemory });
     const dataPlane = new DataPlane(this.config, this.log, this.plugins, this, retainedStore);
     this.dataPlane = dataPlane;
-    // Hosts never open a data directory the broker could not open (locked by another broker, newer format).
-    const hostConfig = this.storage.failure ? { ...this.config, dataDir: '' } : this.config;
+    // Hosts never open a data directory the broker could not open (locked by another broker, newer format);
+    // a worker's stdout is no terminal, so they learn what 'auto' means here.
+    const hostConfig = {
+      ...this.config,
+      logFormat: resolveLogFormat(this.config.logFormat),
+      dataDir: this.storage.failure ? '' : this.config.dataDir,
+    };
     this.hosts = new HostSupervisor(hostConfig, this.log, this.plugins.plugins, {
       started: (index, endpoint) => dataPlane.attachHost(index, endpoint),
       failed: (index, err) => {
@@ -324,6 +343,6 @@ function streamTransport(stream: Duplex): TransportInfo {
   return transportOf(stream instanceof TLSSocket ? 'tls' : 'tcp', stream as { remoteAddress?: string; remotePort?: number });
 }
 
-export function createBroker(options: Partial<BrokerConfig> = {}, dependencies: BrokerDependencies = {}): Broker {
+export function createBroker(options: BrokerOptions = {}, dependencies: BrokerDependencies = {}): Broker {
   return new Broker(options, dependencies);
 }

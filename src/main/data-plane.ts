@@ -6,9 +6,10 @@
  * corked during the host batch in hand, and the dispatch of every frame a
  * host sends: connection frames to the client's Connection, routing frames
  * to the Router, control frames to their owners (credits here, hookCalls to
- * the HookServer, session events to the broker). It is every Connection's
- * owner, and makes the Router, the connection registry and the HookServer
- * it drives. Never awaits. Main thread.
+ * the HookServer, session events to the broker and to its connection log,
+ * connection-log.ts). It is every Connection's owner, and makes the Router,
+ * the connection registry and the HookServer it drives. Never awaits. Main
+ * thread.
  */
 import type { EventEmitter } from 'node:events';
 import type { BrokerConfig } from '../api/config.js';
@@ -39,6 +40,8 @@ import type { RetainedStore } from '../api/retained-store.js';
 import { Acknowledgements } from './acknowledgements.js';
 import { Traffic } from './net/traffic.js';
 import type { BatchStats } from '../shared/channel/outbox.js';
+import { logSessionEvent } from './connection-log.js';
+import { closeCause } from '../shared/disconnect-cause.js';
 
 export class DataPlane implements ConnectionOwner {
   readonly router: Router;
@@ -62,7 +65,7 @@ export class DataPlane implements ConnectionOwner {
   /** `events`: the broker, which emits the hosts' session events. */
   constructor(
     private readonly config: BrokerConfig,
-    log: Logger,
+    private readonly log: Logger,
     plugins: PluginRegistry,
     private readonly events: EventEmitter,
     retainedStore: RetainedStore,
@@ -135,7 +138,7 @@ export class DataPlane implements ConnectionOwner {
     this.connections.remove(conn);
     if (conn.host < 0 || this.closing) return;
     const outbox = this.outboxes[conn.host] as Outbox;
-    writeClosed(outbox.writer, conn.id, reason);
+    writeClosed(outbox.writer, conn.id, { cause: closeCause(conn.closeCode), reason });
     outbox.commit();
   }
 
@@ -221,6 +224,7 @@ export class DataPlane implements ConnectionOwner {
         this.hooks.serve(host, msg);
         return;
       case 'event':
+        logSessionEvent(this.log, msg);
         this.events.emit(msg.name, msg.clientId, msg.detail);
         return;
     }

@@ -8,8 +8,8 @@
  * the broker's logs while debugging a test.
  */
 import { after, afterEach, before } from 'node:test';
-import { createBroker } from '../../src/index.js';
-import type { BrokerConfig, LogLevel } from '../../src/api/config.js';
+import { createBroker, type BrokerOptions } from '../../src/index.js';
+import type { LogLevel } from '../../src/api/config.js';
 import type { Plugin } from '../../src/api/hooks.js';
 import type { BrokerDependencies } from '../../src/api/dependencies.js';
 import { closeAllClients, withBound } from './clients.js';
@@ -37,7 +37,7 @@ export interface StartOptions {
   dependencies?: BrokerDependencies;
 }
 
-export async function startBroker(overrides: Partial<BrokerConfig> = {}, options: StartOptions = {}): Promise<TestBroker> {
+export async function startBroker(overrides: BrokerOptions = {}, options: StartOptions = {}): Promise<TestBroker> {
   const logLevel = (process.env['SHOAL_TEST_LOG'] as LogLevel | undefined) ?? 'silent';
   // No $SYS figures unless a test asks: they are retained messages, and would count in the tests' retained figures.
   const broker = createBroker({ host: '127.0.0.1', port: 0, workers: 1, logLevel, sysInterval: 0, ...overrides }, options.dependencies);
@@ -85,7 +85,7 @@ export interface SuiteOptions extends StartOptions {
  * before the broker starts (and, for `after`, before it closes). The returned object reads through to the
  * started broker; using it before the `before` hook ran throws.
  */
-export function brokerForSuite(overrides: Partial<BrokerConfig> = {}, options: SuiteOptions = {}): TestBroker {
+export function brokerForSuite(overrides: BrokerOptions = {}, options: SuiteOptions = {}): TestBroker {
   let started: TestBroker | undefined;
   const current = (): TestBroker => {
     if (!started) throw new Error('brokerForSuite: the broker is not started yet (use it inside a test or a hook after its before hook)');

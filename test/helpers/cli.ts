@@ -1,8 +1,9 @@
 /**
  * Test helper for the `shoal` command: runs dist/src/main/cli/main.js as a child
  * process of the test process, either to completion with some input (runCli)
- * or as a server (startCli, with listeningPort to wait for its TCP listener),
- * each bounded so a stuck child never outlives its test.
+ * or as a server (startCli, with listeningPort to wait for its TCP listener
+ * and outputMatch for any line of its output), each bounded so a stuck
+ * child never outlives its test.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -73,21 +74,24 @@ export function startCli(args: string[], { boundMs = 30_000, cwd, maxFileBytes }
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
-/** Waits for pino's "listening" record of a CLI run and returns its port. */
-export async function listeningPort(r: CliRun, boundMs = 15_000): Promise<number> {
+/** Waits until the output of a CLI run matches `pattern` (checked at each chunk it writes) and returns the match. */
+export async function outputMatch(r: CliRun, pattern: RegExp, boundMs = 15_000): Promise<RegExpExecArray> {
   const deadline = Date.now() + boundMs;
   for (;;) {
-    const line = r
-      .stdout()
-      .split('\n')
-      .find((l) => l.includes('"msg":"listening"'));
-    if (line) return (JSON.parse(line) as { port: number }).port;
-    if (Date.now() > deadline) throw new Error(`no "listening" log line; stderr: ${r.stderr()}`);
+    const match = pattern.exec(r.stdout());
+    if (match) return match;
+    if (Date.now() > deadline) throw new Error(`no output matching ${pattern}; stderr: ${r.stderr()}`);
     const stdout = r.child.stdout;
-    if (!stdout || stdout.readableEnded) throw new Error(`exited without listening; stderr: ${r.stderr()}`);
+    if (!stdout || stdout.readableEnded) throw new Error(`exited without output matching ${pattern}; stderr: ${r.stderr()}`);
     await new Promise((resolve) => {
       stdout.once('data', resolve);
       stdout.once('end', resolve);
     });
   }
+}
+
+/** Waits for pino's "listening" record of a CLI run (JSON lines) and returns its port. */
+export async function listeningPort(r: CliRun, boundMs = 15_000): Promise<number> {
+  const [line] = await outputMatch(r, /^.*"msg":"listening".*$/m, boundMs);
+  return (JSON.parse(line) as { port: number }).port;
 }

@@ -94,7 +94,7 @@ export function startFrameHost(options: { authenticator?: Authenticator; plugins
       toHost.commit();
     },
     closed(connId) {
-      writeClosed(toHost.writer, connId, 'test');
+      writeClosed(toHost.writer, connId, { cause: 'connection-lost', reason: 'test' });
       toHost.commit();
     },
     deliver(message, targets) {

@@ -4,15 +4,16 @@
  * serves MQTT and stops gracefully on SIGTERM and SIGINT (5.0 clients get
  * DISCONNECT 0x8B, the process exits 0), and one that, without a data
  * flag, keeps a persistent session and its queued message across a restart
- * in ./shoal-data of its working directory.
+ * in ./shoal-data of its working directory; its log lines are JSON on a
+ * pipe by default and readable ones with `--log-format pretty`.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { listeningPort, startCli } from '../helpers/cli.js';
-import { connectClient, nextMessage, once, persistent, uniqueId, uniqueTopic, VERSIONS } from '../helpers/clients.js';
+import { listeningPort, outputMatch, startCli } from '../helpers/cli.js';
+import { closeClient, connectClient, nextMessage, once, persistent, uniqueId, uniqueTopic, VERSIONS } from '../helpers/clients.js';
 import { label } from '../helpers/spec.js';
 
 const BOUND_MS = 15_000;
@@ -81,4 +82,45 @@ describe('shoal CLI', () => {
       sub.end(true);
     });
   }
+
+  test('logs JSON lines on a pipe by default, the connection lines included', async () => {
+    const r = startCli(['--port', '0', '--workers', '1', '--in-memory'], { boundMs: BOUND_MS });
+    const port = await listeningPort(r);
+    const clientId = uniqueId('cli-json');
+    await closeClient(await connectClient(port, { version: 5, clientId }));
+    await outputMatch(r, /"msg":"client disconnected"/, BOUND_MS);
+    r.child.kill('SIGTERM');
+    assert.equal(await r.exited, 0);
+    const records = r
+      .stdout()
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const connected = records.find((record) => record['msg'] === 'client connected');
+    assert.equal(connected?.['clientId'], clientId);
+    assert.equal(records.find((record) => record['msg'] === 'client disconnected')?.['cause'], 'client-disconnect');
+  });
+
+  test('--log-format pretty logs readable lines, not JSON', async () => {
+    const r = startCli(['--port', '0', '--workers', '1', '--in-memory', '--log-format', 'pretty'], { boundMs: BOUND_MS });
+    const port = Number((await outputMatch(r, /listening .*"port":(\d+)/, BOUND_MS))[1]);
+    const clientId = uniqueId('cli-pretty');
+    await closeClient(await connectClient(port, { version: 4, clientId }));
+    await outputMatch(r, /client disconnected/, BOUND_MS);
+    r.child.kill('SIGTERM');
+    assert.equal(await r.exited, 0);
+    const lines = r
+      .stdout()
+      .split('\n')
+      .filter((line) => line !== '');
+    assert.ok(lines.length > 0);
+    for (const line of lines) assert.throws(() => JSON.parse(line), `not JSON: ${line}`);
+    assert.match(r.stdout(), new RegExp(`INFO \\(main\\): client connected .*"clientId":"${clientId}"`));
+  });
+
+  test('an unknown --log-format stops it with an error naming the field', async () => {
+    const r = startCli(['--port', '0', '--log-format', 'xml'], { boundMs: BOUND_MS });
+    assert.equal(await r.exited, 1);
+    assert.match(r.stderr(), /config\.logFormat/);
+  });
 });

@@ -18,6 +18,7 @@ import {
   uniqueId,
   uniqueTopic,
   VERSIONS,
+  WAIT_MS,
   type Version,
 } from '../helpers/clients.js';
 import { scrapeMetrics, type Scrape } from '../helpers/prometheus.js';
@@ -32,6 +33,15 @@ function metricsPort(b: TestBroker): number {
 /** How much `name{labels}` grew from `before` to `after` (a missing sample counts as 0). */
 function grew(before: Scrape, after: Scrape, name: string, labels: Record<string, string> = {}): number {
   return (after.value(name, labels) ?? 0) - (before.value(name, labels) ?? 0);
+}
+
+/** Scrapes until `done` holds of a scrape (each scrape is a round trip with the broker), for at most WAIT_MS. */
+async function scrapeUntil(port: number, done: (scrape: Scrape) => boolean): Promise<Scrape> {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const scrape = await scrapeMetrics(port);
+    if (done(scrape) || Date.now() > deadline) return scrape;
+  }
 }
 
 /** Bytes of a PUBLISH from mqtt.js with a short topic and payload: fixed header, topic, packet id (QoS > 0), empty 5.0 properties. */
@@ -68,10 +78,11 @@ for (const version of VERSIONS) {
             }
           }
           await arriving;
-          // Both clients' acknowledgements are read by the broker before the answer to these.
+          // Both clients' acknowledgements are read by the broker before the answer to these; the
+          // subscriber's PUBCOMPs follow the broker's PUBRELs, which may cross the round trip.
           await roundTrip(sub);
           await roundTrip(pub);
-          const after = await scrapeMetrics(port);
+          const after = await scrapeUntil(port, (s) => grew(before, s, 'shoal_packets_received_total', { type: 'pubcomp' }) === 2);
 
           assert.equal(grew(before, after, 'shoal_packets_received_total', { type: 'publish' }), 9);
           assert.equal(grew(before, after, 'shoal_bytes_received_total', { type: 'publish' }), expectedPublishBytes);

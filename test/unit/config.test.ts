@@ -38,6 +38,7 @@ describe('config', () => {
     ['maxOfflineMessages', 'many'],
     ['dataDir', 3],
     ['durability', 'fsync'],
+    ['logFormat', 'xml'],
     ['sysInterval', -1],
   ];
   for (const [field, value] of outOfRange) {

@@ -17,7 +17,7 @@ import type { BrokerConfig } from '../../src/api/config.js';
 import { isSysTopic, isValidTopicName } from '../../src/shared/topic/topic.js';
 import { ConnectAuth } from './auth-flow.js';
 import { register } from './connect-register.js';
-import { refuse, refuseConnect } from './connect-refusal.js';
+import { refuseConnect, refuseUnparsed } from './connect-refusal.js';
 import type { Authenticated, OpenFrame, SessionDirectory } from './connect-types.js';
 import { choosePool } from '../runtime/pools.js';
 import { parsePacket } from '../../src/shared/codec/packet-io.js';
@@ -37,19 +37,19 @@ export function handleConnect(dir: SessionDirectory, open: OpenFrame): void {
     connect = parsed;
   } catch (err) {
     const code = err instanceof ProtocolError ? err.reasonCode : ReasonCode.MalformedPacket;
-    return refuse(dir, open.connId, version === 5 ? 5 : 4, code, err instanceof Error ? err.message : 'malformed CONNECT', 0);
+    return refuseUnparsed(dir, open, version === 5 ? 5 : 4, code, err instanceof Error ? err.message : 'malformed CONNECT');
   }
   const refusal = willRefusal(connect);
-  if (refusal !== undefined) return refuseConnect(dir, open.connId, connect, refusal.code, refusal.reason);
+  if (refusal !== undefined) return refuseConnect(dir, open, connect, refusal.code, refusal.reason);
   const choice = choosePool(dir.runtime, connect.username, dir.config.listenerPools[open.transport.type]);
-  if ('refused' in choice) return refuseConnect(dir, open.connId, connect, ReasonCode.ServerUnavailable, choice.refused);
+  if ('refused' in choice) return refuseConnect(dir, open, connect, ReasonCode.ServerUnavailable, choice.refused);
   const { pool } = choice;
   if (choice.username === undefined) delete connect.username;
   else connect.username = choice.username;
   // VerneMQ's order: the enhanced authentication, then the client id check, then auth_on_register.
   const registerChecked = (authenticated: Authenticated | undefined): void => {
     const idRefusal = clientIdRefusal(dir.config, connect, open.clientIdAssigned);
-    if (idRefusal !== undefined) return refuseConnect(dir, open.connId, connect, idRefusal.code, idRefusal.reason);
+    if (idRefusal !== undefined) return refuseConnect(dir, open, connect, idRefusal.code, idRefusal.reason);
     register(dir, open, connect, pool, authenticated);
   };
   const method = connect.protocolVersion === 5 ? connect.properties?.authenticationMethod : undefined;
@@ -59,7 +59,7 @@ export function handleConnect(dir: SessionDirectory, open: OpenFrame): void {
   if (!exchange) {
     return refuseConnect(
       dir,
-      open.connId,
+      open,
       connect,
       ReasonCode.BadAuthenticationMethod,
       `Authentication Method ${method} is not supported [MQTT-4.12.0-1]`,
@@ -70,7 +70,7 @@ export function handleConnect(dir: SessionDirectory, open: OpenFrame): void {
     exchange,
     {
       accept: (m, data) => registerChecked({ method: m, data }),
-      refuse: (code, reason) => refuseConnect(dir, open.connId, connect, code, reason),
+      refuse: (code, reason) => refuseConnect(dir, open, connect, code, reason),
       sendAuth: (bytes) => dir.sendRaw(open.connId, bytes),
       close: () => dir.endRaw(open.connId),
       failed: (err) => {

@@ -165,7 +165,7 @@ class Register {
     // An earlier CONNECT of this client id still waiting for its hooks loses to this one.
     if (session?.registering !== undefined && session.registering !== connId) dir.endRaw(session.registering);
     if (session?.connected) {
-      session.closeTransport(ReasonCode.SessionTakenOver); // [MQTT-3.1.4-3]
+      session.takenOver(); // [MQTT-3.1.4-3]
       session = dir.find(pool, clientId);
     }
     if (session && registration.cleanStart) {
@@ -291,7 +291,7 @@ class Register {
 
   /** Every caller runs while the connection waits for its CONNACK. */
   private refuse(code: number, reason: string, serverReference?: string): void {
-    refuseConnect(this.dir, this.connId, this.connect, code, reason, serverReference);
+    refuseConnect(this.dir, this.open, this.connect, code, reason, serverReference);
   }
 
   /** The connection went away (or was refused) after the session was attached: the session is offline again. */

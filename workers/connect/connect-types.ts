@@ -11,11 +11,14 @@ import type { ToSession } from '../../src/shared/channel/frames.js';
 import type { HostHooks } from '../hooks/host-hooks.js';
 import type { HostRuntime } from '../runtime/host-runtime.js';
 import type { RegisteringSession } from '../session/session-context.js';
+import type { RouterLink } from '../router-link.js';
 import type { Authenticator } from './authenticator.js';
 import type { ConnectAuth } from './auth-flow.js';
 
 /** The connection a refusal or an AUTH goes to, before it has a session. */
 export interface RawConnections {
+  /** The host's frames to the main thread, which a refusal's 'client-refused' event takes. */
+  readonly link: RouterLink;
   sendRaw(connId: number, bytes: Buffer): void;
   /** Closes `connId` (and forgets it, if it was waiting for its CONNACK). */
   endRaw(connId: number): void;

@@ -18,7 +18,8 @@ import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
 import { decodePublish } from '../../src/shared/codec/publish.js';
 import type { SubscriberId } from '../../src/api/hooks.js';
 import type { SessionOptions, UserContext } from '../../src/api/runtime.js';
-import type { DeliveryTarget, TransportDropReason } from '../../src/shared/channel/frames.js';
+import type { DeliveryTarget, TransportClosed, TransportDropReason, TransportInfo } from '../../src/shared/channel/frames.js';
+import type { DisconnectCause } from '../../src/shared/disconnect-cause.js';
 import type { ConnectionAuth } from '../connect/authenticator.js';
 import { routingPool } from '../runtime/pools.js';
 import { OutboundFlow, queuedBytes, type Outgoing, type QueueCaps } from './outbound-flow.js';
@@ -83,11 +84,13 @@ export interface DropCounts {
 interface Held {
   connId: number;
   bytes: Buffer | undefined;
-  closed: string | undefined;
+  closed: TransportClosed | undefined;
 }
 
 export class SessionActor implements InboundContext, OutboundContext, RegisteringSession {
   private connId = -1;
+  /** How the current (or last) connection came: told in the session events. */
+  private transport: TransportInfo | undefined;
   private negotiated: Negotiated = {
     protocolVersion: 4,
     keepalive: 0,
@@ -229,6 +232,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     this.negotiated = negotiated;
     this.auth = a.auth;
     this.connId = connId;
+    this.transport = a.transport;
     this.deadline = null;
     this.options = a.transportOptions;
     this.send(a.connack);
@@ -250,12 +254,18 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     this.pump();
     this.host.changed(this);
     const { transport } = a;
-    link.event('client-connected', this.clientId, {
-      sessionPresent: a.sessionPresent,
-      protocolVersion: negotiated.protocolVersion,
-      transport: transport.type,
-      remoteAddress: transport.remoteAddress,
-      remotePort: transport.remotePort,
+    link.event({
+      name: 'client-connected',
+      clientId: this.clientId,
+      detail: {
+        username: a.username,
+        pool: this.pool,
+        protocolVersion: negotiated.protocolVersion,
+        transport: transport.type,
+        remoteAddress: transport.remoteAddress,
+        remotePort: transport.remotePort,
+        sessionPresent: a.sessionPresent,
+      },
     });
   }
 
@@ -317,7 +327,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
   fail(err: unknown): void {
     if (err instanceof ProtocolError) {
       this.host.log.info({ clientId: this.clientId, reasonCode: err.reasonCode, err: err.message }, 'protocol error, closing');
-      this.closeTransport(err.reasonCode, err.message);
+      this.disconnect('protocol-error', err.reasonCode, err.message);
     } else {
       this.host.log.error({ clientId: this.clientId, err }, 'session failed on a packet, closing');
       this.closeTransport(ReasonCode.ImplementationSpecificError);
@@ -325,11 +335,22 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
   }
 
   /**
-   * Sends DISCONNECT (5.0 only) with `reasonCode`, `reasonString` (whatever
-   * Request Problem Information said) and `serverReference`, closes the
-   * transport, and treats it as an abnormal loss: the will follows.
+   * The broker ends the connection on its own account: DISCONNECT (5.0 only)
+   * with `reasonCode`, `reasonString` (whatever Request Problem Information
+   * said) and `serverReference`, the close, and an abnormal loss: the will
+   * follows.
    */
   closeTransport(reasonCode: number, reasonString?: string, serverReference?: string): void {
+    this.disconnect('server-disconnect', reasonCode, reasonString, serverReference);
+  }
+
+  /** Another connection takes the session: DISCONNECT 0x8E (5.0) and the close [MQTT-3.1.4-3]; the will follows. */
+  takenOver(): void {
+    this.disconnect('takeover', ReasonCode.SessionTakenOver);
+  }
+
+  /** closeTransport() for `cause`, which the session event tells. */
+  private disconnect(cause: DisconnectCause, reasonCode: number, reasonString?: string, serverReference?: string): void {
     const connId = this.connId;
     if (connId < 0) return;
     if (this.protocolVersion === 5) {
@@ -339,7 +360,8 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
       if (bytes) this.send(bytes);
     }
     this.host.link.end(connId);
-    this.detach(`server disconnect 0x${reasonCode.toString(16)}`);
+    const code = `server disconnect 0x${reasonCode.toString(16)}`;
+    this.detach(cause, reasonString === undefined ? code : `${code}: ${reasonString}`);
   }
 
   /** The host shuts down: `disconnect` (5.0 only, when it fits) and the close; the session stays as it is. */
@@ -349,16 +371,17 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     const bytes = this.protocolVersion === 5 ? generateDisconnect(disconnect, undefined, this.negotiated.maxOutgoingPacketSize) : undefined;
     if (bytes) this.send(bytes);
     this.host.link.end(connId);
+    this.disconnected('server-shutdown', `server shutting down 0x${(disconnect.reasonCode ?? 0).toString(16)}`);
   }
 
   /** The transport is gone without a normal DISCONNECT (after the packets that wait for a hook). */
-  transportClosed(connId: number, reason: string): void {
+  transportClosed(connId: number, closed: TransportClosed): void {
     if (this.held) {
-      this.held.push({ connId, bytes: undefined, closed: reason });
+      this.held.push({ connId, bytes: undefined, closed });
       return;
     }
     if (connId !== this.connId) return;
-    this.detach(reason);
+    this.detach(closed.cause, closed.reason);
   }
 
   clientDisconnected(keepWill: boolean, sessionExpiry?: number): void {
@@ -366,16 +389,16 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     if (!keepWill) this.will = undefined;
     const connId = this.connId;
     this.host.link.end(connId);
-    this.detach('client disconnect');
+    this.detach('client-disconnect', keepWill ? 'client DISCONNECT with will' : 'client DISCONNECT');
   }
 
-  private detach(reason: string): void {
+  private detach(cause: DisconnectCause, reason: string): void {
     const connId = this.connId;
     this.host.unbind(connId);
     this.connId = -1;
     this.auth = undefined;
     this.inAliases = this.outAliases = undefined;
-    this.host.link.event('client-disconnected', this.clientId, { reason, pool: this.pool });
+    this.disconnected(cause, reason);
     if (this.hasSharedSubscriptions()) this.host.link.presence(this.sid, false);
     this.redispatchShared();
     const expiry = this.expiryAfterDisconnect();
@@ -384,6 +407,24 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     this.scheduleWill();
     this.offline(expiry);
     this.host.changed(this);
+  }
+
+  /** The 'client-disconnected' event of the connection that just went. */
+  private disconnected(cause: DisconnectCause, reason: string): void {
+    const transport = this.transport!;
+    this.host.link.event({
+      name: 'client-disconnected',
+      clientId: this.clientId,
+      detail: {
+        username: this.user,
+        pool: this.pool,
+        transport: transport.type,
+        remoteAddress: transport.remoteAddress,
+        remotePort: transport.remotePort,
+        cause,
+        reason,
+      },
+    });
   }
 
   /** The session's expiry once its transport is gone, as the runtime may shorten it. */

@@ -207,6 +207,7 @@ export interface RegisteringSession {
   abandon(connId: number): void;
   /** Takes the accepted connection: CONNACK, then what was unacknowledged and queued. */
   attach(attachment: Attachment): void;
-  closeTransport(reasonCode: number): void;
+  /** Another connection takes the session: its connection is closed (DISCONNECT 0x8E on 5.0). */
+  takenOver(): void;
   end(): void;
 }

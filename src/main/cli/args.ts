@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { BrokerConfig, LogLevel } from '../../api/config.js';
+import type { BrokerConfig, LogFormat, LogLevel } from '../../api/config.js';
 
 /** The data directory of the command when neither a flag nor the config file names one (relative to the working directory). */
 export const CLI_DATA_DIR = 'shoal-data';
@@ -23,6 +23,8 @@ Options:
   --workers N       worker threads hosting sessions; 0 = main thread only
   --config FILE     JSON file with any configuration field (broker.example.json lists every field with its default)
   --log-level LVL   fatal|error|warn|info|debug|trace|silent (default info)
+  --log-format FMT  pretty|json: readable lines or JSON lines (default: pretty when stdout
+                    is a terminal, else json)
   --ws-port N       MQTT over WebSocket (ws://, path wsPath, default /mqtt);
                     -1 = off (default), 0 = any free port
   --tls-port N      MQTT over TLS (mqtts://); -1 = off (default); needs --cert, --key
@@ -56,6 +58,7 @@ export function parseCli(argv: string[]): CliOptions {
       workers: { type: 'string' },
       config: { type: 'string' },
       'log-level': { type: 'string' },
+      'log-format': { type: 'string' },
       'ws-port': { type: 'string' },
       'tls-port': { type: 'string' },
       'wss-port': { type: 'string' },
@@ -76,6 +79,7 @@ export function parseCli(argv: string[]): CliOptions {
   if (values.host !== undefined) config.host = values.host;
   if (values.workers !== undefined) config.workers = toNumber('--workers', values.workers);
   if (values['log-level'] !== undefined) config.logLevel = values['log-level'] as LogLevel;
+  if (values['log-format'] !== undefined) config.logFormat = values['log-format'] as LogFormat;
   if (values['ws-port'] !== undefined) config.wsPort = toNumber('--ws-port', values['ws-port']);
   if (values['tls-port'] !== undefined) config.tlsPort = toNumber('--tls-port', values['tls-port']);
   if (values['wss-port'] !== undefined) config.wssPort = toNumber('--wss-port', values['wss-port']);

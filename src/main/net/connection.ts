@@ -72,6 +72,8 @@ export class Connection {
   readonly openedAt: number;
   /** When its CONNECT was handed to a host (ms since the epoch); 0 before. */
   connectAt = 0;
+  /** The reason code abort() closed it with; 0 when it was not aborted. */
+  closeCode = 0;
   private readonly framer: Framer;
   private isCorked = false;
   private closeReason = 'connection closed';
@@ -263,6 +265,7 @@ export class Connection {
    * would not fit the client's Maximum Packet Size [MQTT-3.14.2-3].
    */
   abort(reasonCode: number, reason: string): void {
+    this.closeCode = reasonCode;
     this.closeReason = reason;
     if (this.accepted && this.protocolVersion === 5 && !this.closed) {
       const disconnect = generateWithReason({ cmd: 'disconnect', reasonCode }, reason, this.maxOutgoingPacketSize);

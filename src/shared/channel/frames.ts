@@ -12,12 +12,19 @@ import type { AppMessage, MessageProperties, QoS } from '../message/app-message.
 import type { BatchReader } from './batch-reader.js';
 import type { BatchWriter } from './batch-writer.js';
 import type { DropReason } from '../message/drop-reason.js';
-import type { TransportInfo } from '../transport.js';
+import type { TransportInfo, TransportName } from '../transport.js';
+import { DISCONNECT_CAUSES, type DisconnectCause } from '../disconnect-cause.js';
 
 /** Why the main thread dropped a QoS 0 PUBLISH (the `dropped` frame). */
 export type TransportDropReason = Extract<DropReason, 'queue_full' | 'max_packet_size_exceeded'>;
 
 export type { TransportInfo };
+
+/** How a connection's transport closed on the main thread (the `closed` frame): its cause, and the detail in words. */
+export interface TransportClosed {
+  cause: DisconnectCause;
+  reason: string;
+}
 
 export interface DeliveryTarget {
   sid: number;
@@ -33,7 +40,7 @@ export interface DeliveryTarget {
 export type ToSession =
   | { kind: 'open'; connId: number; clientId: string; clientIdAssigned: boolean; transport: TransportInfo; packet: Buffer }
   | { kind: 'packet'; connId: number; packet: Buffer }
-  | { kind: 'closed'; connId: number; reason: string }
+  | { kind: 'closed'; connId: number; closed: TransportClosed }
   /**
    * A QoS 0 PUBLISH the connection dropped, for on_message_drop: `queue_full`
    * when its socket held over maxConnectionBufferBytes, `max_packet_size_exceeded`
@@ -65,7 +72,45 @@ export interface SubscribeRequest {
   sendRetained: boolean;
 }
 
-export type SessionEventName = 'client-connected' | 'client-disconnected';
+/** Where a client of a session event connected from. */
+export interface ClientAddress {
+  transport: TransportName;
+  remoteAddress: string;
+  remotePort: number;
+}
+
+/** The detail of each session event, by its name: what the broker emits and its connection log lines tell. */
+export interface SessionEventDetails {
+  /** CONNACK 0x00 went out. */
+  'client-connected': ClientAddress & {
+    username: string | undefined;
+    pool: string;
+    protocolVersion: number;
+    sessionPresent: boolean;
+  };
+  /**
+   * A CONNECT was refused: `reasonCode` is the CONNACK's (the 3.1.1 return
+   * code for 3.1.1), or the 5.0 code of a CONNECT closed without CONNACK.
+   */
+  'client-refused': ClientAddress & {
+    username: string | undefined;
+    protocolVersion: number;
+    reasonCode: number;
+    reason: string;
+  };
+  /** The session's connection closed, for `cause`; `reason` says more in words. */
+  'client-disconnected': ClientAddress & {
+    username: string | undefined;
+    pool: string;
+    cause: DisconnectCause;
+    reason: string;
+  };
+}
+
+export type SessionEventName = keyof SessionEventDetails;
+
+/** One session event: its name, the client id, and the detail of that name. */
+export type SessionEvent = { [N in SessionEventName]: { name: N; clientId: string; detail: SessionEventDetails[N] } }[SessionEventName];
 
 /** Host → main: what a session asks of its client's connection. */
 export type ConnectionFrame =
@@ -94,7 +139,7 @@ export type RoutingFrame =
 
 /** Host → main: what a host tells the broker itself, outside any connection or route. */
 export type ControlFrame =
-  | { kind: 'event'; name: SessionEventName; clientId: string; detail: Record<string, unknown> }
+  | ({ kind: 'event' } & SessionEvent)
   /** The host has handled `batches` more batches from the main thread (inbound flow control). */
   | { kind: 'credit'; batches: number }
   /** What this host did with the deliver frames of `tokens` is committed (`ok`), or its commit failed. */
@@ -149,10 +194,11 @@ export function writePacket(w: BatchWriter, connId: number, packet: Uint8Array):
   w.bytes(packet);
 }
 
-export function writeClosed(w: BatchWriter, connId: number, reason: string): void {
+export function writeClosed(w: BatchWriter, connId: number, closed: TransportClosed): void {
   w.u8(S_CLOSED);
   w.u32(connId);
-  w.str(reason);
+  w.u8(DISCONNECT_CAUSES.indexOf(closed.cause));
+  w.str(closed.reason);
 }
 
 export function writeDropped(w: BatchWriter, connId: number, reason: TransportDropReason, packet: Uint8Array): void {
@@ -222,7 +268,7 @@ export function readToSession(r: BatchReader): ToSession {
       return { kind: 'open', connId, ...meta, packet: r.bytes() };
     }
     case S_CLOSED:
-      return { kind: 'closed', connId: r.u32(), reason: r.str() };
+      return { kind: 'closed', connId: r.u32(), closed: { cause: DISCONNECT_CAUSES[r.u8()]!, reason: r.str() } };
     case S_DROPPED:
       return { kind: 'dropped', connId: r.u32(), reason: r.u8() === 0 ? 'queue_full' : 'max_packet_size_exceeded', packet: r.bytes() };
     case S_RELEASED:
@@ -292,9 +338,9 @@ export function writeSessionEnded(w: BatchWriter, sid: number): void {
   w.u32(sid);
 }
 
-export function writeEvent(w: BatchWriter, name: SessionEventName, clientId: string, detail: Record<string, unknown>): void {
+export function writeEvent(w: BatchWriter, event: SessionEvent): void {
   w.u8(R_EVENT);
-  w.str(JSON.stringify({ name, clientId, detail }));
+  w.str(JSON.stringify(event));
 }
 
 /** The host has handled `batches` more batches from the main thread (inbound flow control). */
@@ -377,10 +423,8 @@ export function readToRouter(r: BatchReader): ToRouter {
       return { kind: 'presence', sid: r.u32(), online: r.u8() === 1 };
     case R_HOOK_CALL:
       return { kind: 'hookCall', callId: r.u32(), hook: r.str(), args: r.str() };
-    case R_EVENT: {
-      const e = JSON.parse(r.str()) as { name: SessionEventName; clientId: string; detail: Record<string, unknown> };
-      return { kind: 'event', ...e };
-    }
+    case R_EVENT:
+      return { kind: 'event', ...(JSON.parse(r.str()) as SessionEvent) };
     default:
       throw new Error(`unknown ToRouter frame kind ${kind}`);
   }
