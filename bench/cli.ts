@@ -19,7 +19,15 @@ import { parseArgs } from 'node:util';
 import { cpusAllowed } from './load/measure.js';
 import { isScenarioName, PROGRESS_PREFIX, SCENARIOS, type ScenarioName, type ScenarioResult } from './load/result.js';
 import { PAYLOAD_BYTES } from './load/scenarios.js';
-import { BrokerUnavailable, PEERS, startBroker, type BrokerKind, type BrokerTarget, type RunningBroker } from './peers/brokers.js';
+import {
+  BrokerUnavailable,
+  PEERS,
+  startBroker,
+  unsupported,
+  type BrokerKind,
+  type BrokerTarget,
+  type RunningBroker,
+} from './peers/brokers.js';
 import { freePort, spawnPinned, stopProcess, tail, TASKSET_AVAILABLE } from './peers/process.js';
 import { describeEnvironment } from './report/environment.js';
 import type { BenchReport, RunRecord } from './report/model.js';
@@ -37,7 +45,8 @@ const USAGE = `usage: npm run bench -- [options]
   --sweep-workers          run Shoal at each worker count and recommend one
   --hooks                  also run Shoal with a trivial auth_on_register/auth_on_publish plugin,
                            loaded in the workers (hooks@workers) and in the main process (hooks@main)
-  --against NAME[,NAME]    peer brokers: ${PEERS.join(', ')} (default: both; "none" for none)
+  --against NAME[,NAME]    peer brokers: ${PEERS.join(', ')} (default: all; "none" for none); ceiling is
+                           the Node ceiling (bench/peers/node-ceiling.ts), run on fan-in, fan-out, connection-storm
   --no-shoal               run only the peer brokers
   --persist                every client opens a persistent session; Shoal runs in memory and with a data
                            directory (+store), Mosquitto also with persistence true (+persist)
@@ -289,7 +298,7 @@ export async function runBench(argv: string[]): Promise<number> {
     const order = opts.targets.map((_, i) => opts.targets[(i + s) % opts.targets.length] as BrokerTarget);
     for (const target of order) {
       // A broker that cannot run here is tried once; later scenarios record the same reason.
-      const reason = skipped.get(target.label);
+      const reason = skipped.get(target.label) ?? unsupported(target, scenario) ?? undefined;
       let record: RunRecord;
       if (reason === undefined) {
         record = await runOne(opts, scenario, target, progress);

@@ -263,14 +263,20 @@ export class ActorHost implements SessionDirectory {
    */
   private deliver(message: AppMessage, targets: readonly DeliveryTarget[]): void {
     const { qos2Id } = message;
-    for (const target of targets) {
-      const session = this.sessions.get(target.sid);
-      if (session === undefined) continue;
-      if (qos2Id !== undefined && this.saver && target.qos > 0 && !target.stored) {
-        if (message.resent && this.saver.delivered(qos2Id, session)) continue;
-        this.saver.markDelivered(qos2Id, session);
+    // The sessions' identical QoS 0 PUBLISHes leave as one frame per encoding (RouterLink).
+    this.link.beginShared();
+    try {
+      for (const target of targets) {
+        const session = this.sessions.get(target.sid);
+        if (session === undefined) continue;
+        if (qos2Id !== undefined && this.saver && target.qos > 0 && !target.stored) {
+          if (message.resent && this.saver.delivered(qos2Id, session)) continue;
+          this.saver.markDelivered(qos2Id, session);
+        }
+        session.deliver(message, target);
       }
-      session.deliver(message, target);
+    } finally {
+      this.link.endShared();
     }
   }
 

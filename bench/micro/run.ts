@@ -26,6 +26,7 @@ import { register as registerRoute } from './route.bench.js';
 import { itemsOf, runCleanups } from './task-info.js';
 import { register as registerTokenBucket } from './token-bucket.bench.js';
 import { register as registerTopicTrie } from './topic-trie.bench.js';
+import { register as registerWatch } from './watch.bench.js';
 
 interface RunOptions {
   filters: string[];
@@ -42,6 +43,7 @@ const MODULES: ReadonlyArray<[string, Register]> = [
   ['token-bucket', registerTokenBucket],
   ['batch-transfer', registerBatchTransfer],
   ['route', registerRoute],
+  ['watch', registerWatch],
 ];
 
 const WARMUP_MS = 250;

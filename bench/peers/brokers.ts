@@ -2,7 +2,8 @@
  * The brokers under test, each started in its own child process pinned to the
  * broker CPU list on a 127.0.0.1 port, for the bench orchestrator
  * (bench/cli.ts): Shoal (dist/src/main/cli/main.js, at a given worker count),
- * Aedes (bench/peers/aedes-server.ts) and Mosquitto (/usr/sbin/mosquitto).
+ * Aedes (bench/peers/aedes-server.ts), Mosquitto (/usr/sbin/mosquitto) and
+ * the Node ceiling (bench/peers/node-ceiling.ts, the relay scenarios only).
  * Shoal and Mosquitto get generated config files that put them under
  * comparable limits (Aedes has none of these limits). A broker that cannot run here (binary or build
  * missing) raises BrokerUnavailable so that the run can skip it and say why.
@@ -15,11 +16,22 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { cpusAllowed } from '../load/measure.js';
+import type { ScenarioName } from '../load/result.js';
 import { freePort, spawnPinned, stopProcess, tail, waitForPort } from './process.js';
 import { watchBroker } from './watcher.js';
 
-export type BrokerKind = 'shoal' | 'aedes' | 'mosquitto';
-export const PEERS: readonly BrokerKind[] = ['aedes', 'mosquitto'];
+export type BrokerKind = 'shoal' | 'aedes' | 'mosquitto' | 'ceiling';
+export const PEERS: readonly BrokerKind[] = ['aedes', 'mosquitto', 'ceiling'];
+
+/** The scenarios the Node ceiling can serve: it relays QoS 0 and answers CONNECT, nothing else. */
+const CEILING_SCENARIOS: ReadonlySet<ScenarioName> = new Set(['fan-in', 'fan-out', 'connection-storm']);
+
+/** Why `target` cannot run `scenario` at all, or null when it can. */
+export function unsupported(target: BrokerTarget, scenario: ScenarioName): string | null {
+  if (target.kind === 'ceiling' && !CEILING_SCENARIOS.has(scenario))
+    return `the Node ceiling serves ${[...CEILING_SCENARIOS].join(', ')} only (no QoS, sessions or retained messages)`;
+  return null;
+}
 
 /** One broker configuration of a run: Shoal once per worker count, each peer once. */
 export interface BrokerTarget {
@@ -62,6 +74,7 @@ const SHOAL_ENTRY = join(REPO_ROOT, 'dist/src/main/cli/main.js');
 const SHOAL_EMBEDDED_ENTRY = fileURLToPath(new URL('./shoal-embedded.js', import.meta.url));
 const TRIVIAL_PLUGIN = fileURLToPath(new URL('./trivial-plugin.js', import.meta.url));
 const AEDES_ENTRY = fileURLToPath(new URL('./aedes-server.js', import.meta.url));
+const CEILING_ENTRY = fileURLToPath(new URL('./node-ceiling.js', import.meta.url));
 const MOSQUITTO_BIN = '/usr/sbin/mosquitto';
 const HOST = '127.0.0.1';
 /** How long a broker may take to accept its first TCP connection. */
@@ -145,6 +158,8 @@ function command(target: BrokerTarget, port: number, metricsPort: number): { com
     }
     case 'aedes':
       return { command: process.execPath, args: [AEDES_ENTRY, '--port', String(port), '--host', HOST], cleanup: none };
+    case 'ceiling':
+      return { command: process.execPath, args: [CEILING_ENTRY, '--port', String(port), '--host', HOST], cleanup: none };
     case 'mosquitto': {
       if (!existsSync(MOSQUITTO_BIN)) throw new BrokerUnavailable(`${MOSQUITTO_BIN} not found`);
       const dir = mkdtempSync(join(tmpdir(), 'shoal-bench-'));

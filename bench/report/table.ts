@@ -3,13 +3,23 @@
  * orchestrator process): the environment header, one row per scenario metric
  * with a column per broker and ratio columns (subject ÷ each other broker
  * kind), the generator's and brokers' peak CPU per scenario, then the notes,
- * errors and the worker-count recommendation.
+ * errors and the worker-count recommendation. A number measured while the
+ * load generator sat above GENERATOR_BOUND_PCT of its core is marked `*`:
+ * it says more about the generator than about the broker.
  */
 import type { ScenarioName } from '../load/result.js';
 import { findMetric, metricCatalogue, type BenchReport, type RunRecord } from './model.js';
 
 /** 1-minute load average above which the header warns that the machine was not quiet. */
 const BUSY_LOAD = 0.5;
+
+/** A run whose generator sat above this share of its core in a phase is generator-bound, in %. */
+export const GENERATOR_BOUND_PCT = 90;
+
+/** The phases of `run` in which its generator sat above GENERATOR_BOUND_PCT of its core. */
+export function generatorBoundPhases(run: RunRecord | undefined): string[] {
+  return (run?.result?.phases ?? []).filter((p) => p.generatorCpuPct > GENERATOR_BOUND_PCT).map((p) => p.name);
+}
 
 /** Thousands separators from 1,000 up; three significant digits below. */
 export function formatNumber(value: number): string {
@@ -70,7 +80,9 @@ export function formatTable(report: BenchReport): string {
     for (const { metric } of catalogue.filter((c) => c.scenario === scenario)) {
       const cells = report.brokers.map((label) => {
         const m = findMetric(report.runs, scenario, label, metric.key);
-        return m === undefined ? missingCell(runOf(report, scenario, label)) : formatNumber(m.value);
+        const run = runOf(report, scenario, label);
+        if (m === undefined) return missingCell(run);
+        return `${formatNumber(m.value)}${generatorBoundPhases(run).length > 0 ? '*' : ''}`;
       });
       const ratioCells = ratios.map((other) => {
         const a = subject === null ? undefined : findMetric(report.runs, scenario, subject, metric.key)?.value;
@@ -105,6 +117,9 @@ export function formatFindings(report: BenchReport): string {
     if (run.skipped !== null) lines.push(`skipped ${where}: ${run.skipped}`);
     if (run.error !== null) lines.push(`error ${where}: ${run.error}`);
     for (const note of run.result?.notes ?? []) lines.push(`note ${where}: ${note}`);
+    const bound = generatorBoundPhases(run);
+    if (bound.length > 0)
+      lines.push(`* generator-bound ${where}: the generator sat above ${GENERATOR_BOUND_PCT}% of its core in ${bound.join(', ')}`);
   }
   const brokerCpus = new Set(report.runs.flatMap((r) => (r.brokerCpus === null ? [] : [r.brokerCpus])));
   const generatorCpus = new Set(report.runs.flatMap((r) => (r.result === null ? [] : [r.result.generatorCpus])));

@@ -188,6 +188,11 @@ export class DataPlane implements ConnectionOwner {
       case 'send':
         this.byId.get(msg.connId)?.write(msg.bytes);
         return;
+      case 'sendShared': {
+        const { connIds, bytes } = msg;
+        for (let i = 0; i < connIds.length; i++) this.byId.get(connIds[i]!)?.write(bytes);
+        return;
+      }
       case 'end':
         this.byId.get(msg.connId)?.end();
         return;

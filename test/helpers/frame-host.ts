@@ -67,10 +67,11 @@ export function startFrameHost(options: { authenticator?: Authenticator; plugins
         writeReleased(toHost.writer, frame.ackId, true);
         toHost.commit();
       }
-      if (frame.kind === 'send') {
+      const sends = frame.kind === 'send' ? [frame.connId] : frame.kind === 'sendShared' ? frame.connIds : [];
+      for (const connId of sends) {
         const parser = mqttPacket.parser({ protocolVersion: 5 });
-        parser.on('packet', (p: mqttPacket.Packet) => push(frame.connId, p));
-        parser.parse(Buffer.from(frame.bytes));
+        parser.on('packet', (p: mqttPacket.Packet) => push(connId, p));
+        parser.parse(Buffer.from((frame as { bytes: Buffer }).bytes));
       }
     }
   });

@@ -15,7 +15,7 @@ import type mqttPacket from 'mqtt-packet';
 import type { AppMessage } from '../../src/shared/message/app-message.js';
 import { ProtocolError } from '../../src/shared/codec/protocol-error.js';
 import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
-import { decodePublish } from '../../src/shared/codec/publish.js';
+import { decodePublish, encodePublish, type EncodablePublish } from '../../src/shared/codec/publish.js';
 import type { SubscriberId } from '../../src/api/hooks.js';
 import type { SessionOptions, UserContext } from '../../src/api/runtime.js';
 import type { DeliveryTarget, TransportClosed, TransportDropReason, TransportInfo } from '../../src/shared/channel/frames.js';
@@ -844,6 +844,13 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     }
     this.packetsOut++;
     this.host.link.send(this.connId, bytes);
+  }
+
+  sendShared(key: number, packet: EncodablePublish): void {
+    if (this.connId < 0) return;
+    const { link } = this.host;
+    this.packetsOut++;
+    link.sendShared(this.connId, key, link.sharedBytes(key) ?? encodePublish(packet, this.protocolVersion));
   }
 
   sendPacket(packet: mqttPacket.Packet): void {

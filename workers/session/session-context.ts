@@ -9,6 +9,7 @@
  * dependencies point one way: actor → handlers → this module. Types only;
  * runs wherever the actor host runs.
  */
+import type { EncodablePublish } from '../../src/shared/codec/publish.js';
 import type mqttPacket from 'mqtt-packet';
 import type { AppMessage, QoS } from '../../src/shared/message/app-message.js';
 import type { BrokerConfig } from '../../src/api/config.js';
@@ -183,6 +184,12 @@ export interface InboundContext extends SubscribeContext, ReauthContext, Runtime
 /** One outgoing PUBLISH on its way to the client's connection. */
 export interface OutboundContext extends HookSubject {
   send(bytes: Uint8Array): void;
+  /**
+   * Sends a PUBLISH whose bytes are the same for every session of the same
+   * encoding `key` (QoS 0, no properties): encoded once per message fanning
+   * out, and written to every such connection from one buffer.
+   */
+  sendShared(key: number, packet: EncodablePublish): void;
   /** Largest packet the client accepts (0 = none). */
   readonly maxOutgoingPacketSize: number;
   /** Topic aliases used towards the client on this connection (5.0), if any. */

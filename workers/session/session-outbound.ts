@@ -103,8 +103,15 @@ export function encodeOutgoing(session: OutboundContext, o: Outgoing, dup: boole
     session.oversized(o);
     return;
   }
-  session.send(encodePublish(packet, session.protocolVersion));
+  if (o.qos === 0 && !dup && packet.properties === undefined)
+    session.sendShared(sharedPublishKey(session.protocolVersion, o.retain), packet);
+  else session.send(encodePublish(packet, session.protocolVersion));
   if (alias) aliases?.commit(message.topic, alias);
+}
+
+/** The encodings a plain QoS 0 PUBLISH of one message can have: with or without the 5.0 property length, RETAIN set or not. */
+function sharedPublishKey(protocolVersion: number, retain: boolean): number {
+  return (protocolVersion === 5 ? 2 : 0) + (retain ? 1 : 0);
 }
 
 function outgoingProperties(o: Outgoing): PublishProperties | undefined {

@@ -52,6 +52,7 @@ function delayFigures(at: string, load: ThreadLoadStats): Array<[string, number]
 
 export class SysTree {
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
   private readonly loads = new LoadAverages();
   /** A publication is being gathered: the next tick waits for none. */
   private busy = false;
@@ -64,23 +65,25 @@ export class SysTree {
 
   /** Publishes now, then every interval; nothing with an interval of 0. */
   start(): void {
-    if (this.intervalSeconds === 0 || this.timer !== undefined) return;
+    if (this.intervalSeconds === 0 || this.timer !== undefined || this.stopped) return;
     this.timer = setInterval(() => void this.publish(), this.intervalSeconds * 1000);
     this.timer.unref();
     void this.publish();
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
     this.timer = undefined;
   }
 
-  private async publish(): Promise<void> {
-    if (this.busy) return;
+  /** Gathers the figures and publishes them (what each tick does); none once stopped, none while one is being gathered. */
+  async publish(): Promise<void> {
+    if (this.busy || this.stopped) return;
     this.busy = true;
     try {
       const stats = await this.source.stats();
-      if (this.timer === undefined) return;
+      if (this.stopped) return;
       for (const [topic, value] of this.figures(stats)) {
         this.source.publish({ topic: `$SYS/broker/${topic}`, payload: Buffer.from(String(value)), qos: 0, retain: true });
       }

@@ -4,7 +4,7 @@
  * connection, for the topic router, and control frames for the broker), and
  * their binary frame codecs.
  * Frames are written into a BatchWriter and read back from a BatchReader;
- * hot kinds (packet, send, publish, deliver, released, committed) are plain binary; open,
+ * hot kinds (packet, send, sendShared, publish, deliver, released, committed) are plain binary; open,
  * plugins, event, hookCall and hookResult carry a small JSON body, the rest
  * are binary too. Used on every thread.
  */
@@ -115,6 +115,8 @@ export type SessionEvent = { [N in SessionEventName]: { name: N; clientId: strin
 /** Host → main: what a session asks of its client's connection. */
 export type ConnectionFrame =
   | { kind: 'send'; connId: number; bytes: Buffer }
+  /** The same bytes for several connections (a QoS 0 PUBLISH fanned out): written to each from one buffer. */
+  | { kind: 'sendShared'; connIds: number[]; bytes: Buffer }
   | { kind: 'end'; connId: number }
   /**
    * CONNACK 0x00 was sent; `maxPacketSize` (0 = unchanged) is what the
@@ -173,7 +175,8 @@ const R_SEND = 1,
 const R_REDISPATCH = 10,
   R_PRESENCE = 11,
   R_HOOK_CALL = 12,
-  R_COMMITTED = 13;
+  R_COMMITTED = 13,
+  R_SEND_SHARED = 14;
 /** Target flags of a deliver frame, next to the QoS in the low two bits. */
 const T_RETAIN = 4,
   T_SHARE = 8,
@@ -290,6 +293,13 @@ export function writeSend(w: BatchWriter, connId: number, bytes: Uint8Array): vo
   w.bytes(bytes);
 }
 
+export function writeSendShared(w: BatchWriter, connIds: readonly number[], bytes: Uint8Array): void {
+  w.u8(R_SEND_SHARED);
+  w.u32(connIds.length);
+  for (let i = 0; i < connIds.length; i++) w.u32(connIds[i]!);
+  w.bytes(bytes);
+}
+
 export function writeEnd(w: BatchWriter, connId: number): void {
   w.u8(R_END);
   w.u32(connId);
@@ -382,6 +392,11 @@ export function readToRouter(r: BatchReader): ToRouter {
   switch (kind) {
     case R_SEND:
       return { kind: 'send', connId: r.u32(), bytes: r.bytes() };
+    case R_SEND_SHARED: {
+      const connIds = new Array<number>(r.u32());
+      for (let i = 0; i < connIds.length; i++) connIds[i] = r.u32();
+      return { kind: 'sendShared', connIds, bytes: r.bytes() };
+    }
     case R_PUBLISH:
       return { kind: 'publish', pool: r.str(), sid: r.u32(), ackId: r.u32(), message: readAppMessage(r) };
     case R_END:
