@@ -20,6 +20,7 @@ import { cpusAllowed } from './load/measure.js';
 import { isScenarioName, PROGRESS_PREFIX, SCENARIOS, type ScenarioName, type ScenarioResult } from './load/result.js';
 import { PAYLOAD_BYTES } from './load/scenarios.js';
 import {
+  BROKER_HOST,
   BrokerUnavailable,
   PEERS,
   startBroker,
@@ -29,6 +30,7 @@ import {
   type RunningBroker,
 } from './peers/brokers.js';
 import { freePort, spawnPinned, stopProcess, tail, TASKSET_AVAILABLE } from './peers/process.js';
+import { costUnit, readThreads, threadCost, type ThreadReading } from './peers/thread-sampler.js';
 import { describeEnvironment } from './report/environment.js';
 import type { BenchReport, RunRecord } from './report/model.js';
 import { recommendWorkers } from './report/recommend.js';
@@ -238,7 +240,17 @@ function runGenerator(
 
 async function runOne(opts: BenchOptions, scenario: ScenarioName, target: BrokerTarget, progress: Progress): Promise<RunRecord> {
   const t0 = Date.now();
-  const record: RunRecord = { scenario, target, brokerPid: null, brokerCpus: null, result: null, error: null, skipped: null, wallS: 0 };
+  const record: RunRecord = {
+    scenario,
+    target,
+    brokerPid: null,
+    brokerCpus: null,
+    result: null,
+    error: null,
+    skipped: null,
+    wallS: 0,
+    threads: null,
+  };
   progress.begin(`${scenario} · ${target.label}`);
   let broker: RunningBroker | null = null;
   try {
@@ -246,7 +258,21 @@ async function runOne(opts: BenchOptions, scenario: ScenarioName, target: Broker
     broker = await startBroker(target, port, opts.brokerCpus);
     record.brokerPid = broker.pid;
     record.brokerCpus = broker.cpus;
+    const { metricsPort } = broker;
+    const read = (): Promise<ThreadReading | null> =>
+      metricsPort === null ? Promise.resolve(null) : readThreads(BROKER_HOST, metricsPort);
+    const before = await read();
     record.result = await runGenerator(opts, scenario, port, broker.pid, progress);
+    if (before !== null) {
+      // The per-thread figures are an extra: a broker that cannot answer after its scenario loses them, not its result.
+      try {
+        const after = await read();
+        if (after !== null) record.threads = threadCost(before, after, costUnit(scenario));
+      } catch (err) {
+        const cause = (err as Error).cause instanceof Error ? `: ${((err as Error).cause as Error).message}` : '';
+        record.result.notes.push(`no per-thread figures: /metrics did not answer after the scenario (${(err as Error).message}${cause})`);
+      }
+    }
   } catch (err) {
     if (err instanceof BrokerUnavailable) record.skipped = err.message;
     else {
@@ -304,7 +330,17 @@ export async function runBench(argv: string[]): Promise<number> {
         record = await runOne(opts, scenario, target, progress);
         if (record.skipped !== null) skipped.set(target.label, record.skipped);
       } else {
-        record = { scenario, target, brokerPid: null, brokerCpus: null, result: null, error: null, skipped: reason, wallS: 0 };
+        record = {
+          scenario,
+          target,
+          brokerPid: null,
+          brokerCpus: null,
+          result: null,
+          error: null,
+          skipped: reason,
+          wallS: 0,
+          threads: null,
+        };
         progress.finish();
       }
       report.runs.push(record);

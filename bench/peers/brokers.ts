@@ -58,6 +58,8 @@ export interface BrokerTarget {
 
 export interface RunningBroker {
   pid: number;
+  /** Shoal's monitoring server (its per-thread figures), when it has one. */
+  metricsPort: number | null;
   /** Cpus_allowed_list of the broker process, read back from /proc. */
   cpus: string;
   stop(): Promise<void>;
@@ -76,7 +78,8 @@ const TRIVIAL_PLUGIN = fileURLToPath(new URL('./trivial-plugin.js', import.meta.
 const AEDES_ENTRY = fileURLToPath(new URL('./aedes-server.js', import.meta.url));
 const CEILING_ENTRY = fileURLToPath(new URL('./node-ceiling.js', import.meta.url));
 const MOSQUITTO_BIN = '/usr/sbin/mosquitto';
-const HOST = '127.0.0.1';
+/** Where every broker listens. */
+export const BROKER_HOST = '127.0.0.1';
 /** How long a broker may take to accept its first TCP connection. */
 const READY_TIMEOUT_MS = 15_000;
 
@@ -93,7 +96,8 @@ function shoalConfig(target: BrokerTarget, metricsPort: number): string {
   const { hooks, durability, watch } = target;
   return `${JSON.stringify({
     ...(durability === undefined ? {} : { durability }),
-    ...(watch === undefined ? {} : { sysInterval: watch === 'on' ? 1 : 0, metricsPort }),
+    ...(watch === undefined ? {} : { sysInterval: watch === 'on' ? 1 : 0 }),
+    ...(metricsPort >= 0 ? { metricsPort } : {}),
     maxIncomingMessagesRate: 1e9,
     maxIncomingMessagesBurst: 1e9,
     maxOnlineMessages: QUEUED_MESSAGES,
@@ -108,7 +112,7 @@ function shoalConfig(target: BrokerTarget, metricsPort: number): string {
  */
 function mosquittoConfig(port: number, persistIn: string | undefined): string {
   return [
-    `listener ${port} ${HOST}`,
+    `listener ${port} ${BROKER_HOST}`,
     'allow_anonymous true',
     `max_queued_messages ${QUEUED_MESSAGES}`,
     'max_inflight_messages 0',
@@ -136,7 +140,7 @@ function command(target: BrokerTarget, port: number, metricsPort: number): { com
       const { file, dir, cleanup } = tempFile('shoal.json', shoalConfig(target, metricsPort));
       const workers = String(target.workers ?? 1);
       if (target.hooks === 'main') {
-        const args = [SHOAL_EMBEDDED_ENTRY, '--port', String(port), '--host', HOST, '--workers', workers, '--config', file];
+        const args = [SHOAL_EMBEDDED_ENTRY, '--port', String(port), '--host', BROKER_HOST, '--workers', workers, '--config', file];
         return { command: process.execPath, args, cleanup };
       }
       const store = target.persist ? ['--data-dir', join(dir, 'data')] : ['--in-memory'];
@@ -145,7 +149,7 @@ function command(target: BrokerTarget, port: number, metricsPort: number): { com
         '--port',
         String(port),
         '--host',
-        HOST,
+        BROKER_HOST,
         '--workers',
         workers,
         '--log-level',
@@ -157,9 +161,9 @@ function command(target: BrokerTarget, port: number, metricsPort: number): { com
       return { command: process.execPath, args, cleanup };
     }
     case 'aedes':
-      return { command: process.execPath, args: [AEDES_ENTRY, '--port', String(port), '--host', HOST], cleanup: none };
+      return { command: process.execPath, args: [AEDES_ENTRY, '--port', String(port), '--host', BROKER_HOST], cleanup: none };
     case 'ceiling':
-      return { command: process.execPath, args: [CEILING_ENTRY, '--port', String(port), '--host', HOST], cleanup: none };
+      return { command: process.execPath, args: [CEILING_ENTRY, '--port', String(port), '--host', BROKER_HOST], cleanup: none };
     case 'mosquitto': {
       if (!existsSync(MOSQUITTO_BIN)) throw new BrokerUnavailable(`${MOSQUITTO_BIN} not found`);
       const dir = mkdtempSync(join(tmpdir(), 'shoal-bench-'));
@@ -173,7 +177,8 @@ function command(target: BrokerTarget, port: number, metricsPort: number): { com
 
 /** Starts the broker pinned to `cpus` and resolves once its port accepts TCP connections. */
 export async function startBroker(target: BrokerTarget, port: number, cpus: string): Promise<RunningBroker> {
-  const metricsPort = target.watch === 'on' ? await freePort() : -1;
+  // Every Shoal gets its monitoring server (read twice per scenario for its per-thread figures) unless it runs unwatched.
+  const metricsPort = target.kind === 'shoal' && target.watch !== 'off' ? await freePort() : -1;
   const { command: cmd, args, cleanup } = command(target, port, metricsPort);
   const child: ChildProcess = spawnPinned(cpus, cmd, args);
   const stdout = tail(child.stdout);
@@ -186,15 +191,15 @@ export async function startBroker(target: BrokerTarget, port: number, cpus: stri
     cleanup();
   };
   try {
-    await waitForPort(child, port, HOST, READY_TIMEOUT_MS);
+    await waitForPort(child, port, BROKER_HOST, READY_TIMEOUT_MS);
   } catch (err) {
     await stop();
     const detail = output();
     throw new Error(`${target.label}: ${(err as Error).message}${detail === '' ? '' : `\n${detail}`}`, { cause: err });
   }
-  if (metricsPort >= 0) unwatch = watchBroker(HOST, metricsPort);
+  if (target.watch === 'on') unwatch = watchBroker(BROKER_HOST, metricsPort);
   const pid = child.pid ?? 0;
   const exitStatus = (): string | null =>
     child.exitCode !== null ? `exit code ${child.exitCode}` : child.signalCode !== null ? `signal ${child.signalCode}` : null;
-  return { pid, cpus: cpusAllowed(pid), stop, exitStatus, output };
+  return { pid, metricsPort: metricsPort >= 0 ? metricsPort : null, cpus: cpusAllowed(pid), stop, exitStatus, output };
 }

@@ -8,6 +8,7 @@
 import type { BrokerTarget } from '../peers/brokers.js';
 import type { Metric, ScenarioName, ScenarioResult } from '../load/result.js';
 import type { Environment } from './environment.js';
+import type { ThreadCost } from '../peers/thread-sampler.js';
 
 export interface RunRecord {
   scenario: ScenarioName;
@@ -20,6 +21,8 @@ export interface RunRecord {
   /** Why the broker could not run here at all (binary or build missing). */
   skipped: string | null;
   wallS: number;
+  /** Shoal only: its threads' busy time per message over the scenario, from its own /metrics. */
+  threads: ThreadCost | null;
 }
 
 export interface Recommendation {

@@ -9,6 +9,7 @@
  */
 import type { ScenarioName } from '../load/result.js';
 import { findMetric, metricCatalogue, type BenchReport, type RunRecord } from './model.js';
+import type { ThreadCost } from '../peers/thread-sampler.js';
 
 /** 1-minute load average above which the header warns that the machine was not quiet. */
 const BUSY_LOAD = 0.5;
@@ -69,6 +70,25 @@ function cpuRow(report: BenchReport, scenario: ScenarioName, label: string, pick
   return [`  ${label}`, '%', '', ...cells, ...Array<string>(width).fill('')];
 }
 
+/** Shoal's busy time per message by thread and the speed-up bound it implies (bench/peers/thread-sampler.ts); none when no run has them. */
+function threadRows(report: BenchReport, scenario: ScenarioName, width: number): string[][] {
+  const costs = report.brokers.map((broker) => runOf(report, scenario, broker)?.threads ?? null);
+  if (costs.every((c) => c === null)) return [];
+  const row = (label: string, unit: string, pick: (c: ThreadCost) => number): string[] => [
+    `  ${label}`,
+    unit,
+    '',
+    ...costs.map((c) => (c === null ? '' : formatNumber(pick(c)))),
+    ...Array<string>(width).fill(''),
+  ];
+  const unit = { publish: 'PUBLISH in', delivery: 'delivery', connect: 'connect' }[costs.find((c) => c !== null)?.unit ?? 'delivery'];
+  return [
+    row(`main thread busy per ${unit}, whole scenario`, 'µs', (c) => c.mainUsPerMessage),
+    row(`actor hosts busy per ${unit}, whole scenario`, 'µs', (c) => c.hostsUsPerMessage),
+    row('speed-up bound, any worker count (Amdahl)', '×', (c) => c.speedupBound),
+  ];
+}
+
 export function formatTable(report: BenchReport): string {
   const ratios = ratioColumns(report);
   const subject = report.ratioSubject;
@@ -93,6 +113,7 @@ export function formatTable(report: BenchReport): string {
     }
     rows.push(cpuRow(report, scenario, 'generator CPU, busiest phase', 'generator', ratios.length));
     rows.push(cpuRow(report, scenario, 'broker CPU, busiest phase', 'broker', ratios.length));
+    rows.push(...threadRows(report, scenario, ratios.length));
   }
   return pad(rows);
 }
