@@ -238,19 +238,14 @@ function runGenerator(
   });
 }
 
+/** A run with nothing measured yet; `skipped`: why it will not run. */
+function emptyRecord(scenario: ScenarioName, target: BrokerTarget, skipped: string | null): RunRecord {
+  return { scenario, target, brokerPid: null, brokerCpus: null, result: null, error: null, skipped, wallS: 0, threads: null };
+}
+
 async function runOne(opts: BenchOptions, scenario: ScenarioName, target: BrokerTarget, progress: Progress): Promise<RunRecord> {
   const t0 = Date.now();
-  const record: RunRecord = {
-    scenario,
-    target,
-    brokerPid: null,
-    brokerCpus: null,
-    result: null,
-    error: null,
-    skipped: null,
-    wallS: 0,
-    threads: null,
-  };
+  const record = emptyRecord(scenario, target, null);
   progress.begin(`${scenario} · ${target.label}`);
   let broker: RunningBroker | null = null;
   try {
@@ -330,17 +325,7 @@ export async function runBench(argv: string[]): Promise<number> {
         record = await runOne(opts, scenario, target, progress);
         if (record.skipped !== null) skipped.set(target.label, record.skipped);
       } else {
-        record = {
-          scenario,
-          target,
-          brokerPid: null,
-          brokerCpus: null,
-          result: null,
-          error: null,
-          skipped: reason,
-          wallS: 0,
-          threads: null,
-        };
+        record = emptyRecord(scenario, target, reason);
         progress.finish();
       }
       report.runs.push(record);

@@ -38,7 +38,8 @@ export interface ThreadCost {
   speedupBound: number;
 }
 
-const READ_TIMEOUT_MS = 5000;
+/** A broker drains a flood for a while after its scenario; its answer may wait that long. */
+const READ_TIMEOUT_MS = 30_000;
 
 export async function readThreads(host: string, port: number): Promise<ThreadReading> {
   const response = await fetch(`http://${host}:${port}/metrics`, { signal: AbortSignal.timeout(READ_TIMEOUT_MS) });

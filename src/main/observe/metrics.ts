@@ -229,42 +229,32 @@ export class BrokerMetrics {
       if (kind === 'counter') counter({ ...config, labelNames: ['thread'] }, fill);
       else gauge({ ...config, labelNames: ['thread'] }, fill);
     };
-    perThread(
-      { name: 'shoal_thread_event_loop_active_seconds_total', help: 'Time the thread ran code (rate = utilisation)' },
-      'counter',
-      (t) => t.activeSeconds,
-    );
-    perThread(
-      { name: 'shoal_thread_event_loop_idle_seconds_total', help: 'Time the thread waited for I/O' },
-      'counter',
-      (t) => t.idleSeconds,
-    );
-    perThread(
-      { name: 'shoal_thread_event_loop_delay_p99_seconds', help: 'Event-loop delay, 99th percentile over the last few seconds' },
-      'gauge',
-      (t) => t.delayP99Seconds,
-    );
-    perThread(
-      { name: 'shoal_thread_event_loop_delay_mean_seconds', help: 'Event-loop delay, mean over the last few seconds' },
-      'gauge',
-      (t) => t.delayMeanSeconds,
-    );
-    perThread(
-      { name: 'shoal_thread_event_loop_delay_max_seconds', help: 'Event-loop delay, longest over the last few seconds' },
-      'gauge',
-      (t) => t.delayMaxSeconds,
-    );
-    perThread({ name: 'shoal_thread_gc_total', help: 'Garbage collections of the thread' }, 'counter', (t) => t.gcCount);
-    perThread(
-      { name: 'shoal_thread_gc_pause_seconds_total', help: 'Time the thread spent in garbage collection pauses' },
-      'counter',
-      (t) => t.gcSeconds,
-    );
-    perThread(
-      { name: 'shoal_thread_gc_pause_max_seconds', help: 'Longest garbage collection pause of the thread' },
-      'gauge',
-      (t) => t.gcMaxSeconds,
-    );
+    const threadMetrics: Array<[string, string, 'counter' | 'gauge', (t: ThreadLoadStats) => number]> = [
+      ['shoal_thread_event_loop_active_seconds_total', 'Time the thread ran code (rate = utilisation)', 'counter', (t) => t.activeSeconds],
+      ['shoal_thread_event_loop_idle_seconds_total', 'Time the thread waited for I/O', 'counter', (t) => t.idleSeconds],
+      [
+        'shoal_thread_event_loop_delay_p99_seconds',
+        'Event-loop delay, 99th percentile over the last few seconds',
+        'gauge',
+        (t) => t.delayP99Seconds,
+      ],
+      [
+        'shoal_thread_event_loop_delay_mean_seconds',
+        'Event-loop delay, mean over the last few seconds',
+        'gauge',
+        (t) => t.delayMeanSeconds,
+      ],
+      [
+        'shoal_thread_event_loop_delay_max_seconds',
+        'Event-loop delay, longest over the last few seconds',
+        'gauge',
+        (t) => t.delayMaxSeconds,
+      ],
+      ['shoal_thread_gc_total', 'Garbage collections of the thread', 'counter', (t) => t.gcCount],
+      ['shoal_thread_gc_pause_seconds_total', 'Time the thread spent in garbage collection pauses', 'counter', (t) => t.gcSeconds],
+      ['shoal_thread_gc_pause_max_seconds', 'Longest garbage collection pause of the thread', 'gauge', (t) => t.gcMaxSeconds],
+    ];
+    for (const [name, help, kind, pick] of threadMetrics) perThread({ name, help }, kind, pick);
 
     // Data-plane batches between the main thread and each host.
     for (const [field, what] of [
