@@ -81,35 +81,31 @@ export class BrokerMetrics {
   }
 
   private define(): void {
-    const counter = <L extends string>(
-      config: CounterConfiguration<L>,
-      fill: (set: (labels: Partial<Record<L, string>>, value: number) => void, s: BrokerStats) => void,
-    ): void => {
-      const snapshot = (): BrokerStats | undefined => this.snapshot;
+    type SetValue<L extends string> = (labels: Partial<Record<L, string>>, value: number) => void;
+    type Fill<L extends string> = (set: SetValue<L>, s: BrokerStats) => void;
+    const registers = [this.registry];
+    /** Clears `metric` and fills it from the scrape's snapshot (nothing outside a scrape). */
+    const refill = <L extends string>(metric: { reset(): void }, fill: Fill<L>, set: SetValue<L>): void => {
+      const s = this.snapshot;
+      if (s === undefined) return;
+      metric.reset();
+      fill(set, s);
+    };
+    const counter = <L extends string>(config: CounterConfiguration<L>, fill: Fill<L>): void => {
       new Counter<L>({
         ...config,
-        registers: [this.registry],
+        registers,
         collect() {
-          const s = snapshot();
-          if (!s) return;
-          this.reset();
-          fill((labels, value) => this.inc(labels, value), s);
+          refill(this, fill, (labels, value) => this.inc(labels, value));
         },
       });
     };
-    const gauge = <L extends string>(
-      config: GaugeConfiguration<L>,
-      fill: (set: (labels: Partial<Record<L, string>>, value: number) => void, s: BrokerStats) => void,
-    ): void => {
-      const snapshot = (): BrokerStats | undefined => this.snapshot;
+    const gauge = <L extends string>(config: GaugeConfiguration<L>, fill: Fill<L>): void => {
       new Gauge<L>({
         ...config,
-        registers: [this.registry],
+        registers,
         collect() {
-          const s = snapshot();
-          if (!s) return;
-          this.reset();
-          fill((labels, value) => this.set(labels, value), s);
+          refill(this, fill, (labels, value) => this.set(labels, value));
         },
       });
     };
