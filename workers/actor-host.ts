@@ -34,13 +34,14 @@ import type { SessionRecord, SessionStore } from './session/session-store.js';
 import { isPromise, type MaybePromise } from '../src/shared/async.js';
 import type mqttPacket from 'mqtt-packet';
 import { ReasonCode } from '../src/shared/codec/reason-codes.js';
-import type {
-  HostControl,
-  HostStats,
-  ServerDisconnect,
-  ServerRedirect,
-  SessionSummary,
-  TopSessionsBy,
+import {
+  sessionWeight,
+  type HostControl,
+  type HostStats,
+  type ServerDisconnect,
+  type ServerRedirect,
+  type SessionSummary,
+  type TopSessionsBy,
 } from '../src/shared/channel/host-control.js';
 import { PublishAcks } from './publish-acks.js';
 import { SessionSaver } from './session-saver.js';
@@ -372,7 +373,7 @@ export class ActorHost implements SessionDirectory {
   }
 
   private topSessions(by: TopSessionsBy, limit: number): SessionSummary[] {
-    const weight = by === 'queue' ? (s: SessionActor) => s.queued + s.inflight : (s: SessionActor) => s.packetsIn + s.packetsOut;
+    const weight = sessionWeight(by);
     // The `limit` heaviest so far, heaviest first: one pass, no sort of every session.
     const top: SessionActor[] = [];
     for (const s of this.sessions.values()) {

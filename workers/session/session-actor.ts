@@ -33,7 +33,6 @@ import type {
   OutboundContext,
   RegisteringSession,
   SubscriptionOptions,
-  Will,
 } from './session-context.js';
 import { notifyDrop, notifyExpired, notifyOfflineMessage, notifyTransportLost, versioned } from './session-hooks.js';
 import { handleSessionPacket, toAppMessage } from './session-inbound.js';
@@ -46,7 +45,9 @@ import { isPromise, type MaybePromise } from '../../src/shared/async.js';
 import { parseSharedFilter, SHARE_PREFIX } from '../../src/shared/topic/topic.js';
 import { recordedOutgoing, restoredOutgoing, type SessionRecord } from './session-store.js';
 import { ownedCopy, withBuffers } from '../../src/shared/message/owned.js';
-import { deadlineAfter, timerFor } from './deadline-timer.js';
+import { deadlineAfter } from './deadline-timer.js';
+import { HeldPackets } from './held-packets.js';
+import { SessionLifetime } from './session-lifetime.js';
 import type { AfterCommit } from '../session-saver.js';
 import { InboundQos2 } from './inbound-qos2.js';
 
@@ -80,13 +81,6 @@ export interface DropCounts {
   expired: number;
 }
 
-/** A packet (or the close) of a connection that arrived while a hook answered an earlier packet asynchronously. */
-interface Held {
-  connId: number;
-  bytes: Buffer | undefined;
-  closed: TransportClosed | undefined;
-}
-
 export class SessionActor implements InboundContext, OutboundContext, RegisteringSession {
   private connId = -1;
   /** How the current (or last) connection came: told in the session events. */
@@ -99,7 +93,6 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     requestProblemInformation: true,
   };
   private expiry = 0;
-  private will: Will | undefined;
   private user: string | undefined;
   private context: UserContext;
   private options: SessionOptions | undefined;
@@ -117,17 +110,20 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
   /** Deliveries waiting for on_deliver, in order. */
   private readonly deliveries = new DeliveryGate(this);
   private readonly dropCounts: DropCounts = { queueFull: 0, packetTooLarge: 0, rateLimited: 0, expired: 0 };
-  /** A will waiting for its Will Delay Interval. */
-  private pendingWill: Will | undefined;
-  private willTimer: NodeJS.Timeout | undefined;
-  private expiryTimer: NodeJS.Timeout | undefined;
-  /** Milliseconds since the epoch when the offline session ends; null while connected, or when it never does. */
-  private deadline: number | null = null;
-  /** Milliseconds since the epoch when the pending will goes out. */
-  private willAt = 0;
+  /** The will of the connection, a will waiting for its delay, the expiry of the offline session. */
+  private readonly lifetime = new SessionLifetime({
+    publishWill: (will) => {
+      this.publish(will.message);
+      this.host.changed(this);
+    },
+    expired: () => {
+      notifyExpired(this);
+      this.end();
+    },
+  });
   private ended = false;
-  /** Set while a hook of a packet of this session answers asynchronously: later packets wait here, in order. */
-  private held: Held[] | undefined;
+  /** What comes while a hook of a packet of this session answers asynchronously. */
+  private readonly held = new HeldPackets();
   /** Packets received from and sent to its clients, over every connection (the sessions with the most are watched). */
   packetsIn = 0;
   packetsOut = 0;
@@ -228,16 +224,14 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     this.context = a.userContext;
     this.user = a.username;
     this.expiry = a.sessionExpiry;
-    this.will = a.will;
     this.negotiated = negotiated;
     this.auth = a.auth;
     this.connId = connId;
     this.transport = a.transport;
-    this.deadline = null;
     this.options = a.transportOptions;
     this.send(a.connack);
     link.accepted(connId, negotiated.keepalive, a.maxIncomingPacketSize, negotiated.maxOutgoingPacketSize);
-    this.clearTimers();
+    this.lifetime.attached(a.will);
     this.flow.window = Math.min(a.limits.maxInflightMessages, a.receiveMaximum);
     // Inbound QoS 2 ids awaiting PUBREL are session state: kept across connections [MQTT-4.3.3-10].
     const v5 = negotiated.protocolVersion === 5;
@@ -281,11 +275,8 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
 
   handlePacket(connId: number, bytes: Buffer): void {
     this.packetsIn++;
-    if (this.held) {
-      this.held.push({ connId, bytes: Buffer.from(bytes), closed: undefined }); // the batch's bytes are not ours to keep
-      return;
-    }
-    this.process(connId, bytes);
+    if (this.held.holding) this.held.push({ connId, bytes });
+    else this.process(connId, bytes);
   }
 
   private process(connId: number, bytes: Buffer): void {
@@ -300,7 +291,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
       return;
     }
     if (!pending) return;
-    this.held = [];
+    this.held.hold();
     pending
       .then(undefined, (err: unknown) => {
         if (connId === this.connId) this.fail(err);
@@ -310,17 +301,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
 
   /** Handles what waited for a hook, until one more hook answers asynchronously. */
   private release(): void {
-    const held = this.held ?? [];
-    this.held = undefined;
-    for (let i = 0; i < held.length; i++) {
-      const h = held[i]!;
-      if (h.bytes) this.process(h.connId, h.bytes);
-      else this.transportClosed(h.connId, h.closed!);
-      if (this.held) {
-        (this.held as Held[]).push(...held.slice(i + 1)); // set again by process(), which the narrowing does not see
-        return;
-      }
-    }
+    this.held.release((h) => (h.bytes ? this.process(h.connId, h.bytes) : this.transportClosed(h.connId, h.closed)));
   }
 
   /** A packet's handling failed: a ProtocolError disconnects with its code, anything else with 0x83. */
@@ -376,8 +357,8 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
 
   /** The transport is gone without a normal DISCONNECT (after the packets that wait for a hook). */
   transportClosed(connId: number, closed: TransportClosed): void {
-    if (this.held) {
-      this.held.push({ connId, bytes: undefined, closed });
+    if (this.held.holding) {
+      this.held.push({ connId, closed });
       return;
     }
     if (connId !== this.connId) return;
@@ -386,7 +367,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
 
   clientDisconnected(keepWill: boolean, sessionExpiry?: number): void {
     if (sessionExpiry !== undefined) this.expiry = sessionExpiry;
-    if (!keepWill) this.will = undefined;
+    if (!keepWill) this.lifetime.will = undefined;
     const connId = this.connId;
     this.host.link.end(connId);
     this.detach('client-disconnect', keepWill ? 'client DISCONNECT with will' : 'client DISCONNECT');
@@ -404,7 +385,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     const expiry = this.expiryAfterDisconnect();
     // A session that ends now takes its queue with it: nothing to trim or report.
     if (expiry > 0) this.queueFull(this.flow.trim(this.queueCaps()));
-    this.scheduleWill();
+    this.lifetime.transportGone(this.expiry);
     this.offline(expiry);
     this.host.changed(this);
   }
@@ -440,29 +421,12 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
   private offline(expiry: number): void {
     notifyTransportLost(this, expiry);
     if (expiry === 0) this.end();
-    else this.expireAt(deadlineAfter(expiry));
-  }
-
-  /** Arms the expiry timer of an offline session for `deadline` (null: it never expires). */
-  private expireAt(deadline: number | null): void {
-    this.deadline = deadline;
-    if (deadline === null) return;
-    timerFor(
-      deadline,
-      () => {
-        notifyExpired(this);
-        this.end();
-      },
-      (timer) => {
-        this.expiryTimer = timer;
-      },
-    );
+    else this.lifetime.expireAt(deadlineAfter(expiry));
   }
 
   holdFor(connId: number): void {
     this.registeringConn = connId;
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    this.expiryTimer = undefined;
+    this.lifetime.holdExpiry();
   }
 
   abandon(connId: number): void {
@@ -471,54 +435,11 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     if (!this.connected && !this.ended) this.offline(this.expiryAfterDisconnect());
   }
 
-  private scheduleWill(): void {
-    const will = this.will;
-    if (!will) return;
-    this.will = undefined;
-    if (will.delaySeconds === 0 || this.expiry === 0) {
-      this.publishWill(will);
-      return;
-    }
-    this.willAt = Date.now() + Math.min(will.delaySeconds, this.expiry) * 1000;
-    this.delayWill(will);
-  }
-
-  /** Publishes `will` at `willAt`, unless a connection comes back first. */
-  private delayWill(will: Will): void {
-    timerFor(
-      this.willAt,
-      () => {
-        this.willTimer = undefined;
-        this.publishWill(will);
-      },
-      (timer) => {
-        this.willTimer = timer;
-      },
-    );
-    this.pendingWill = will;
-  }
-
-  private publishWill(will: Will): void {
-    this.pendingWill = undefined;
-    this.publish(will.message);
-    this.host.changed(this);
-  }
-
-  private clearTimers(): void {
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    this.expiryTimer = undefined;
-    if (this.willTimer) clearTimeout(this.willTimer);
-    this.willTimer = undefined;
-    this.pendingWill = undefined;
-  }
-
   /** Ends the session: a will still waiting for its delay goes out now [MQTT-3.1.3-9], subscriptions and queues go. */
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    const will = this.pendingWill;
-    this.clearTimers();
-    if (will) this.publishWill(will);
+    this.lifetime.end();
     if (this.connId >= 0) {
       this.host.link.end(this.connId);
       this.host.unbind(this.connId);
@@ -703,12 +624,6 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     return true;
   }
 
-  /**
-   * What a store keeps of this session: a snapshot that shares no mutable
-   * state with it (the messages are shared; a queued message is never
-   * changed in place). A connected session is recorded as it would be
-   * offline from now.
-   */
   /** The session's inflight and queued messages, as a record keeps them. */
   toMessages(): Pick<SessionRecord, 'inflight' | 'queued'> {
     return {
@@ -717,13 +632,19 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     };
   }
 
+  /**
+   * What a store keeps of this session: a snapshot that shares no mutable
+   * state with it (the messages are shared; a queued message is never
+   * changed in place). A connected session is recorded as it would be
+   * offline from now.
+   */
   toRecord(): SessionRecord {
     const record: SessionRecord = {
       pool: this.pool,
       clientId: this.clientId,
       protocolVersion: this.protocolVersion,
       sessionExpiry: this.expiry,
-      expiresAt: this.connected ? deadlineAfter(this.expiryAfterDisconnect()) : this.deadline,
+      expiresAt: this.connected ? deadlineAfter(this.expiryAfterDisconnect()) : this.lifetime.deadline,
       userContext: this.context,
       limits: { ...this.sessionLimits },
       subscriptions: Array.from(this.subscriptions, ([filter, options]) => ({ filter, ...options })),
@@ -731,8 +652,8 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
       ...this.inboundQos2.toRecord(),
     };
     if (this.user !== undefined) record.username = this.user;
-    const will = this.pendingWill ?? this.will;
-    if (will) record.will = this.pendingWill ? { ...will, publishAt: this.willAt } : { ...will };
+    const will = this.lifetime.recordedWill();
+    if (will) record.will = will;
     return record;
   }
 
@@ -753,15 +674,8 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     if (this.hasSharedSubscriptions()) this.host.link.presence(this.sid, false);
     this.flow.restore(record.inflight.map(restoredOutgoing), record.queued.map(restoredOutgoing));
     this.inboundQos2.restore(record.awaitingRelease, record.inboundQos2);
-    const { will } = record;
-    if (will?.publishAt !== undefined) {
-      this.willAt = will.publishAt;
-      this.delayWill({ message: withBuffers(will.message), delaySeconds: will.delaySeconds });
-    } else if (will) {
-      this.will = { message: withBuffers(will.message), delaySeconds: will.delaySeconds };
-      this.scheduleWill();
-    }
-    this.expireAt(record.expiresAt);
+    if (record.will) this.lifetime.restore({ ...record.will, message: withBuffers(record.will.message) }, this.expiry);
+    this.lifetime.expireAt(record.expiresAt);
   }
 
   /**

@@ -9,7 +9,14 @@
  */
 import type { BrokerConfig } from '../../api/config.js';
 import type { BatchEndpoint } from '../../shared/channel/endpoint.js';
-import type { HostStats, ServerDisconnect, ServerRedirect, SessionSummary, TopSessionsBy } from '../../shared/channel/host-control.js';
+import {
+  sessionWeight,
+  type HostStats,
+  type ServerDisconnect,
+  type ServerRedirect,
+  type SessionSummary,
+  type TopSessionsBy,
+} from '../../shared/channel/host-control.js';
 import { withTimeout } from '../../shared/async.js';
 import type { NamedPlugin } from '../../shared/hooks/chain.js';
 import type { Logger } from '../../shared/log.js';
@@ -67,14 +74,14 @@ export class HostSupervisor {
     return Promise.all(this.hosts.map((h) => h.control.stats()));
   }
 
-  /** Per host: it is up and answered a control call within `timeoutMs`. */
+  /** Per host: it is up and answered a control call within `timeoutMs` (`ready()`: a round trip that does no work of its own). */
   answering(timeoutMs: number): Promise<boolean[]> {
     const no = (): boolean => false;
     return Promise.all(
       this.hosts.map((h, index) =>
         this.up[index]
           ? withTimeout(
-              h.control.stats().then(() => true),
+              h.control.ready().then(() => true),
               timeoutMs,
               no,
               no,
@@ -87,7 +94,7 @@ export class HostSupervisor {
   /** The `limit` sessions with the most queued and inflight messages (or packets) over every host, most first. */
   async topSessions(by: TopSessionsBy, limit: number): Promise<SessionSummary[]> {
     const perHost = await Promise.all(this.hosts.map((h) => h.control.topSessions(by, limit)));
-    const weight = by === 'queue' ? (s: SessionSummary) => s.queued + s.inflight : (s: SessionSummary) => s.packetsIn + s.packetsOut;
+    const weight = sessionWeight(by);
     return perHost
       .flat()
       .sort((a, b) => weight(b) - weight(a))

@@ -14,11 +14,11 @@
 import { getHeapStatistics } from 'node:v8';
 import { Counter, Gauge, Registry, type CounterConfiguration, type GaugeConfiguration } from 'prom-client';
 import { ReasonCode } from '../../shared/codec/reason-codes.js';
-import { HOST_DROP_REASONS } from '../../shared/channel/host-control.js';
 import type { BatchStats } from '../../shared/channel/outbox.js';
 import type { ThreadLoadStats } from '../../shared/thread-load.js';
 import type { BrokerStats } from '../broker-stats.js';
 import { PACKET_TYPE_NAMES } from '../net/traffic.js';
+import { dropTotals, threadLoads } from './stats-views.js';
 
 /** The CONNACK results that are refused logins. */
 const AUTH_FAILURES: ReadonlySet<number> = new Set([
@@ -41,13 +41,6 @@ export function reasonLabel(code: number): string {
 
 /** The protocol label of a CONNECT's protocol level (0: no CONNECT yet). */
 const PROTOCOLS: Record<number, string> = { 0: 'none', 3: '3.1', 4: '3.1.1', 5: '5.0' };
-
-/** Where a thread's load comes from: the main thread, and each worker host's own thread. */
-function threadLoads(stats: BrokerStats): [string, ThreadLoadStats][] {
-  const loads: [string, ThreadLoadStats][] = [['main', stats.thread]];
-  for (const host of stats.hosts) if (host.thread) loads.push([`host-${host.host}`, host.thread]);
-  return loads;
-}
 
 /** Each host's batches, both directions. */
 function batchFlows(stats: BrokerStats): [Record<string, string>, BatchStats][] {
@@ -192,12 +185,7 @@ export class BrokerMetrics {
         labelNames: ['reason'],
       },
       (set, s) => {
-        for (const [label, field] of Object.entries(HOST_DROP_REASONS))
-          set(
-            { reason: label },
-            s.hosts.reduce((n, h) => n + h.drops[field], 0),
-          );
-        set({ reason: 'slow_consumer_qos0' }, s.droppedQos0);
+        for (const [reason, n] of Object.entries(dropTotals(s))) set({ reason }, n);
       },
     );
 

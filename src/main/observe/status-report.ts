@@ -4,9 +4,10 @@
  * the previous report (messages, bytes and connects per second; each thread's
  * share of time running code). Keeps only the previous snapshot. Main thread.
  */
-import { HOST_DROP_REASONS, type SessionSummary } from '../../shared/channel/host-control.js';
+import type { SessionSummary } from '../../shared/channel/host-control.js';
 import type { ThreadLoadStats } from '../../shared/thread-load.js';
 import type { BrokerStats, BrokerWatch } from '../broker-stats.js';
+import { dropTotals, threadLoads, trafficTotals } from './stats-views.js';
 import { BROKER_VERSION } from './version.js';
 
 /** Sessions in each top list of the page. */
@@ -63,23 +64,16 @@ export class StatusReport {
       this.broker.topSessions({ by: 'packets', limit: TOP_SESSIONS }),
     ]);
     const { traffic } = stats;
-    let bytesIn = 0,
-      bytesOut = 0;
-    for (const counts of Object.values(traffic.received)) bytesIn += counts.bytes;
-    for (const counts of Object.values(traffic.sent)) bytesOut += counts.bytes;
     const sample: Sample = {
       at: Date.now(),
       counters: {
         publishIn: traffic.received.publish.packets,
         publishOut: traffic.sent.publish.packets,
-        bytesIn,
-        bytesOut,
+        bytesIn: trafficTotals(traffic.received).bytes,
+        bytesOut: trafficTotals(traffic.sent).bytes,
         connects: traffic.received.connect.packets,
       },
-      threads: new Map([
-        ['main', stats.thread],
-        ...stats.hosts.filter((h) => h.thread).map((h): [string, ThreadLoadStats] => [`host-${h.host}`, h.thread!]),
-      ]),
+      threads: new Map(threadLoads(stats)),
     };
     const previous = this.previous;
     this.previous = sample;
@@ -97,8 +91,6 @@ export class StatusReport {
         delayP99Ms: Math.round(now.delayP99Seconds * 1e5) / 100,
       };
     };
-    const drops: Record<string, number> = { slow_consumer_qos0: stats.droppedQos0 };
-    for (const [reason, field] of Object.entries(HOST_DROP_REASONS)) drops[reason] = stats.hosts.reduce((n, h) => n + h.drops[field], 0);
     return {
       version: BROKER_VERSION,
       uptimeSeconds: Math.floor(stats.uptimeSeconds),
@@ -113,7 +105,7 @@ export class StatusReport {
       },
       subscriptions: stats.router.subscriptions,
       retained: stats.router.retained,
-      drops,
+      drops: dropTotals(stats),
       main: thread('main')!,
       hosts: stats.hosts.map((h) => ({
         host: h.host,

@@ -19,8 +19,8 @@ import type { Logger } from '../../shared/log.js';
 import { HOST_DROP_REASONS } from '../../shared/channel/host-control.js';
 import type { ThreadLoadStats } from '../../shared/thread-load.js';
 import type { BrokerStats } from '../broker-stats.js';
-import type { TrafficStats } from '../net/traffic.js';
 import { LoadAverages } from './load-average.js';
+import { trafficTotals } from './stats-views.js';
 import { BROKER_VERSION } from './version.js';
 
 /** What the tree needs of the broker. */
@@ -28,17 +28,6 @@ export interface SysSource {
   stats(): Promise<BrokerStats>;
   /** Routes a message of the broker in the default pool. */
   publish(message: AppMessage): void;
-}
-
-/** Packets and bytes of one direction, every packet type together. */
-function totals(direction: TrafficStats['received']): { packets: number; bytes: number } {
-  let packets = 0,
-    bytes = 0;
-  for (const counts of Object.values(direction)) {
-    packets += counts.packets;
-    bytes += counts.bytes;
-  }
-  return { packets, bytes };
 }
 
 /** A thread's event-loop delay figures, in milliseconds. */
@@ -113,8 +102,8 @@ export class SysTree {
       for (const [reason, field] of Object.entries(HOST_DROP_REASONS)) figures.push([`${at}/drops/${reason}`, host.drops[field]]);
       if (host.thread) figures.push(...delayFigures(at, host.thread));
     }
-    const received = totals(stats.traffic.received);
-    const sent = totals(stats.traffic.sent);
+    const received = trafficTotals(stats.traffic.received);
+    const sent = trafficTotals(stats.traffic.sent);
     const counters = {
       'messages/received': received.packets,
       'messages/sent': sent.packets,

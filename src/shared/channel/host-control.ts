@@ -3,7 +3,8 @@
  * main thread may ask a host outside the data plane (stats, shutdown, a
  * server-initiated disconnect, readiness) and the shapes those calls carry.
  * Served over comlink by a worker host, called directly on an inline one.
- * Types only; used on every thread.
+ * Types, the names of the drop counters and the ranking of the top
+ * sessions; used on every thread.
  */
 import type { ThreadLoadStats } from '../thread-load.js';
 import type { BatchStats } from './outbox.js';
@@ -33,6 +34,11 @@ export const HOST_DROP_REASONS = {
 
 /** What the sessions are ranked by: messages queued and inflight, or packets received and sent. */
 export type TopSessionsBy = 'queue' | 'packets';
+
+/** What a top-N answer ranks a session by: its messages queued and inflight, or its packets both ways. */
+export function sessionWeight(by: TopSessionsBy): (s: Omit<SessionSummary, 'clientId' | 'pool' | 'host' | 'connected'>) => number {
+  return by === 'queue' ? (s) => s.queued + s.inflight : (s) => s.packetsIn + s.packetsOut;
+}
 
 /** One session of a top-N answer (Broker.topSessions). */
 export interface SessionSummary {
