@@ -50,6 +50,7 @@ import { HeldPackets } from './held-packets.js';
 import { SessionLifetime } from './session-lifetime.js';
 import type { AfterCommit } from '../session-saver.js';
 import { InboundQos2 } from './inbound-qos2.js';
+import { LazyMap } from '../../src/shared/lazy-map.js';
 
 /** What a session needs from its actor host: the services its handlers use, its link to the router, and the host's indexes. */
 export interface SessionEnv extends HostServices {
@@ -103,7 +104,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
   /** Topic aliases of the current connection (5.0). */
   private inAliases: InboundAliases | undefined;
   private outAliases: OutboundAliases | undefined;
-  private readonly subscriptions = new Map<string, SubscriptionOptions>();
+  private readonly subscriptions = new LazyMap<string, SubscriptionOptions>();
   private readonly flow: OutboundFlow;
   private readonly inboundQos2 = new InboundQos2();
   private bucket: TokenBucket;
