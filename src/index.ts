@@ -2,7 +2,8 @@
  * Shoal's embedding API: createBroker, its configuration, the plugin API,
  * and the types a host application sees. Main thread.
  */
-export { Broker, createBroker, type BrokerOptions, type PublishOptions } from './main/broker.js';
+export { Broker, createBroker, type BrokerEvents, type BrokerOptions, type PublishOptions, type SubscribeOptions } from './main/broker.js';
+export type { MessageHandler, ReceivedMessage } from './main/router/app-subscribers.js';
 export type { BrokerStats, Readiness, SessionSummary, TopSessionsBy, TopSessionsOptions } from './main/broker-stats.js';
 export type { BrokerAddresses } from './main/listeners.js';
 export type { TransportInfo, TransportName } from './shared/transport.js';

@@ -1,9 +1,10 @@
 /**
  * The broker's public face on the main thread: the embedding API
  * (`createBroker`, `listen`, `handle`, `attachWebSocket`, `addPlugin`,
- * `publish`, `disconnectClient`, `attachBridge`, `routeFromBridge`, `stats`,
- * `topSessions`, `readiness`, `addresses`, `close`) and its events ('client-connected',
- * 'client-refused', 'client-disconnected', 'host-failed', 'idle'), and its
+ * `publish`, `subscribe`, `unsubscribe`, `disconnectClient`, `attachBridge`,
+ * `routeFromBridge`, `stats`, `topSessions`, `readiness`, `addresses`,
+ * `close`) and its typed events ('client-connected', 'client-refused',
+ * 'client-disconnected', 'host-failed', 'idle': BrokerEvents), and its
  * main-thread logger: the application's (`logger`), or its own from
  * `logLevel` and `logFormat`. It wires the parts that do
  * the work and adds no step of its own to the data path: the storage of its
@@ -24,7 +25,9 @@ import { resolveConfig, type BrokerConfig } from '../api/config.js';
 import type { Plugin } from '../api/hooks.js';
 import { createLogger, resolveLogFormat, type Logger } from '../shared/log.js';
 import { expiryDeadline } from '../shared/message/expiry.js';
-import { DEFAULT_POOL, isValidTopicName } from '../shared/topic/topic.js';
+import { DEFAULT_POOL, isValidTopicFilter, isValidTopicName, parseSharedFilter } from '../shared/topic/topic.js';
+import type { SessionEventDetails, SessionEventName } from '../shared/channel/frames.js';
+import type { MessageHandler } from './router/app-subscribers.js';
 import { TRANSPORT_NAMES, type TransportInfo } from '../shared/transport.js';
 import { DataPlane } from './data-plane.js';
 import { PluginRegistry } from './hooks/registry.js';
@@ -52,6 +55,23 @@ export interface PublishOptions {
   properties?: MessageProperties;
 }
 
+export interface SubscribeOptions {
+  /** The highest QoS the handler gets messages at (default 2: as published). */
+  qos?: QoS;
+  /** The pool (mountpoint) to listen in (default '': the default pool). */
+  pool?: string;
+  /** Whether the matching retained messages are handed over first (default false). */
+  retained?: boolean;
+}
+
+/** The broker's events and the arguments their listeners get. */
+export type BrokerEvents = { [N in SessionEventName]: [clientId: string, detail: SessionEventDetails[N]] } & {
+  /** Actor host `host` (a worker) failed: its sessions' connections were closed and a replacement started. */
+  'host-failed': [host: number, err: Error];
+  /** The last client connection closed. */
+  idle: [];
+};
+
 /** The most sessions one `topSessions` call answers. */
 const TOP_SESSIONS_MAX = 1000;
 
@@ -66,7 +86,7 @@ export interface BrokerOptions extends Partial<BrokerConfig> {
   logger?: Logger;
 }
 
-export class Broker extends EventEmitter implements BrokerWatch {
+export class Broker extends EventEmitter<BrokerEvents> implements BrokerWatch {
   readonly config: BrokerConfig;
   readonly log: Logger;
   private readonly plugins: PluginRegistry;
@@ -112,7 +132,7 @@ export class Broker extends EventEmitter implements BrokerWatch {
       started: (index, endpoint) => dataPlane.attachHost(index, endpoint),
       failed: (index, err) => {
         dataPlane.hostFailed(index);
-        this.emit('host-failed', index, err);
+        this.emit('host-failed', index, err instanceof Error ? err : new Error(String(err)));
       },
     });
     this.transports = new Listeners(this.config, this.log, dataPlane.connections.accept);
@@ -219,6 +239,30 @@ export class Broker extends EventEmitter implements BrokerWatch {
       if (Object.keys(properties).length > 0) message.properties = properties;
     }
     this.dataPlane.publish(DEFAULT_POOL, message);
+  }
+
+  /**
+   * Subscribes the application's `handler` to `filter`: it is called, on the
+   * main thread and inside routing (so it must return quickly), with every
+   * message routed in the pool that matches, whoever published it, as a
+   * client's session would get it but without a socket and without
+   * acknowledgements. A handler subscribed to overlapping filters is called
+   * once per message. Returns a function that ends this subscription.
+   */
+  subscribe(filter: string, handler: MessageHandler, options: SubscribeOptions = {}): () => void {
+    if (!isValidTopicFilter(filter)) throw new TypeError(`subscribe: invalid topic filter: ${filter}`);
+    if (parseSharedFilter(filter)) throw new TypeError(`subscribe: shared subscriptions are for clients: ${filter}`);
+    if (typeof handler !== 'function') throw new TypeError('subscribe: handler must be a function');
+    const qos = options.qos ?? 2;
+    if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`subscribe: qos must be 0, 1 or 2, not ${String(qos)}`);
+    const pool = options.pool ?? DEFAULT_POOL;
+    this.dataPlane.router.subscribeApp(pool, filter, handler, qos, options.retained ?? false);
+    return () => void this.unsubscribe(filter, handler, { pool });
+  }
+
+  /** Ends the application's subscription of `handler` to `filter` (in `pool`, default ''); false when there was none. */
+  unsubscribe(filter: string, handler: MessageHandler, options: { pool?: string } = {}): boolean {
+    return this.dataPlane.router.unsubscribeApp(options.pool ?? DEFAULT_POOL, filter, handler);
   }
 
   /** Attaches the link to other brokers (a RouterBridge, src/api/bridge.ts); one per broker. */
