@@ -15,6 +15,7 @@ import {
   writeCommitted,
   writeCredit,
   writeEnd,
+  writeThrottle,
   writeEvent,
   writeHookCall,
   writePresence,
@@ -90,6 +91,11 @@ export class RouterLink {
 
   end(connId: number): void {
     writeEnd(this.writer, connId);
+    this.outbox.commit();
+  }
+
+  throttle(connId: number, ms: number): void {
+    writeThrottle(this.writer, connId, ms);
     this.outbox.commit();
   }
 

@@ -39,7 +39,7 @@ export interface RegisterModifiers {
   clean_start?: boolean;
   /** Largest packet accepted from the client, in bytes (0 = the broker's). */
   max_message_size?: number;
-  /** Incoming PUBLISH rate, messages per second (0 = the broker's). */
+  /** Incoming PUBLISH rate, messages per second (0 = no limit, as VerneMQ). */
   max_message_rate?: number;
   /** Unacknowledged QoS 1/2 messages sent to the client (0 = no cap beyond the client's Receive Maximum). */
   max_inflight_messages?: number;
@@ -71,6 +71,12 @@ export interface PublishModifiers {
   retain?: boolean;
   /** 5.0: replaces the message's properties. */
   properties?: MessageProperties;
+  /**
+   * Milliseconds the client's connection stops reading, as VerneMQ's
+   * `throttle`: the message itself goes on; what the client sends next
+   * waits in the network until then.
+   */
+  throttle?: number;
 }
 
 /** Modifiers of on_deliver(_m5); a bare Buffer replaces the payload. */

@@ -75,6 +75,33 @@ for (const workers of WORKER_COUNTS) {
         await pub.publishAsync(`${topic}/out`, '', { qos: 1, retain: true });
       });
 
+      test('auth_on_publish modifier throttle (ms, as VerneMQ) lets the message go on and stops reading the publisher for that long', async () => {
+        const topic = uniqueTopic('m');
+        const sub = await connectClient(b.port, { version });
+        await sub.subscribeAsync(`${topic}/#`, { qos: 1 });
+        recorder.answerBoth('auth_on_publish', (_u, _sid, _qos, t) => (t === `${topic}/slow` ? { ok: { throttle: 1000 } } : 'ok'));
+        const raw = await RawClient.connect(b.port, version);
+        await raw.handshake();
+        raw.send({
+          cmd: 'publish',
+          topic: `${topic}/slow`,
+          payload: Buffer.from('held back'),
+          qos: 1,
+          messageId: 1,
+          retain: false,
+          dup: false,
+        });
+        await raw.expectPacket('puback');
+        const ackedAt = Date.now();
+        assert.equal((await nextMessage(sub)).payload.toString(), 'held back');
+        raw.send({ cmd: 'pingreq' });
+        await raw.expectPacket('pingresp');
+        const waited = Date.now() - ackedAt;
+        assert.ok(waited >= 700, `the next packet was read after ${waited} ms`);
+        assert.equal(raw.closed, false);
+        await raw.destroy();
+      });
+
       if (v5) {
         test('auth_on_publish_m5 may replace the 5.0 properties', async () => {
           const { pub, sub, topic } = await pair();

@@ -47,6 +47,16 @@ export function applyPublishModifiers(message: AppMessage, mods: PublishModifier
   return out;
 }
 
+/** The longest throttle a plugin can ask for, in ms: the most a timer can wait. */
+const MAX_THROTTLE_MS = 0x7fffffff;
+
+/** The `throttle` of auth_on_publish modifiers in whole ms; 0 for none (absent, not a positive number). */
+export function throttleOf(mods: PublishModifiers | Buffer | undefined): number {
+  if (mods === undefined || Buffer.isBuffer(mods)) return 0;
+  const ms = mods.throttle;
+  return typeof ms === 'number' && ms > 0 ? Math.min(MAX_THROTTLE_MS, Math.ceil(ms)) : 0;
+}
+
 /** A copy of `message` with on_deliver modifiers (topic, payload, 5.0 properties) applied. */
 export function applyDeliverModifiers(message: AppMessage, mods: DeliverModifiers | Buffer | undefined, v5: boolean): AppMessage {
   if (mods === undefined || typeof mods !== 'object' || mods === null) return message;

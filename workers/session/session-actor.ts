@@ -560,6 +560,15 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     return false;
   }
 
+  borrowPublishToken(now: number): void {
+    const waitMs = this.bucket.borrow(now);
+    if (waitMs > 0) this.throttle(waitMs);
+  }
+
+  throttle(ms: number): void {
+    if (this.connId >= 0) this.host.link.throttle(this.connId, ms);
+  }
+
   awaitsRelease(packetId: number): boolean {
     return this.inboundQos2.has(packetId);
   }

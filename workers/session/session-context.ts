@@ -147,6 +147,10 @@ export interface InboundContext extends SubscribeContext, ReauthContext, Runtime
   readonly inboundAliases: InboundAliases | undefined;
   /** Takes a token of the incoming publish rate; false (and counted) when there is none. */
   takePublishToken(now: number): boolean;
+  /** 3.1.1: takes a publish token, on credit when there is none, and throttles the connection until the debt is paid. */
+  borrowPublishToken(now: number): void;
+  /** Stops reading the client's connection for `ms`. */
+  throttle(ms: number): void;
   /** Whether the inbound QoS 2 message `packetId` was received and waits for its PUBREL. */
   awaitsRelease(packetId: number): boolean;
   /** Inbound QoS 2 messages waiting for their PUBREL. */
