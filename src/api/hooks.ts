@@ -71,6 +71,8 @@ export interface PublishModifiers {
   retain?: boolean;
   /** 5.0: replaces the message's properties. */
   properties?: MessageProperties;
+  /** The pool (mountpoint) the message is published in, instead of the session's own, as VerneMQ's `mountpoint`. */
+  mountpoint?: string;
   /**
    * Milliseconds the client's connection stops reading, as VerneMQ's
    * `throttle`: the message itself goes on; what the client sends next

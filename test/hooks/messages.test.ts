@@ -102,6 +102,18 @@ for (const workers of WORKER_COUNTS) {
         await raw.destroy();
       });
 
+      test("auth_on_publish modifier mountpoint publishes the message in that pool instead of the session's", async () => {
+        const { pub, sub, topic } = await pair();
+        const inPool: string[] = [];
+        const unsubscribe = b.broker.subscribe(`${topic}/#`, (m) => inPool.push(m.payload.toString()), { pool: 'tenant-a' });
+        recorder.answerBoth('auth_on_publish', (_u, _sid, _qos, t) => (t === `${topic}/moved` ? { ok: { mountpoint: 'tenant-a' } } : 'ok'));
+        await pub.publishAsync(`${topic}/moved`, 'elsewhere', { qos: 1 });
+        await pub.publishAsync(`${topic}/stays`, 'here', { qos: 1 });
+        assert.equal((await nextMessage(sub)).payload.toString(), 'here');
+        assert.deepEqual(inPool, ['elsewhere']);
+        unsubscribe();
+      });
+
       if (v5) {
         test('auth_on_publish_m5 may replace the 5.0 properties', async () => {
           const { pub, sub, topic } = await pair();

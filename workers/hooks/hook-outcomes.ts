@@ -57,6 +57,12 @@ export function throttleOf(mods: PublishModifiers | Buffer | undefined): number 
   return typeof ms === 'number' && ms > 0 ? Math.min(MAX_THROTTLE_MS, Math.ceil(ms)) : 0;
 }
 
+/** The `mountpoint` of auth_on_publish modifiers: the pool the message is published in; undefined for the session's own. */
+export function mountpointOf(mods: PublishModifiers | Buffer | undefined): string | undefined {
+  if (mods === undefined || Buffer.isBuffer(mods)) return undefined;
+  return typeof mods.mountpoint === 'string' ? mods.mountpoint : undefined;
+}
+
 /** A copy of `message` with on_deliver modifiers (topic, payload, 5.0 properties) applied. */
 export function applyDeliverModifiers(message: AppMessage, mods: DeliverModifiers | Buffer | undefined, v5: boolean): AppMessage {
   if (mods === undefined || typeof mods !== 'object' || mods === null) return message;

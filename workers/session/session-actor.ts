@@ -709,18 +709,18 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
   }
 
   /** Routes a message published by this session's client (or its will); `$SYS/...` routes in the default pool. */
-  publish(message: AppMessage): void {
-    this.host.link.publish(routingPool(this.pool, message.topic), this.sid, message);
+  publish(message: AppMessage, pool = this.pool): void {
+    this.host.link.publish(routingPool(pool, message.topic), this.sid, message);
   }
 
-  publishKept(message: AppMessage, packetId: number): MaybePromise<boolean> {
+  publishKept(message: AppMessage, packetId: number, inPool = this.pool): MaybePromise<boolean> {
     const acks = this.host.acks;
     if (acks === undefined) {
-      this.publish(message);
+      this.publish(message, inPool);
       return true;
     }
     const { ackId, kept } = acks.reserve();
-    const pool = routingPool(this.pool, message.topic);
+    const pool = routingPool(inPool, message.topic);
     if (message.qos !== 2) {
       this.host.link.publish(pool, this.sid, message, ackId);
       return kept;

@@ -159,14 +159,14 @@ export interface InboundContext extends SubscribeContext, ReauthContext, Runtime
   holdForRelease(packetId: number): void;
   /** PUBREL: forgets `packetId`; false when it was not waiting. */
   releaseReceived(packetId: number): boolean;
-  /** Routes a message published by the client (or its will). */
-  publish(message: AppMessage): void;
+  /** Routes a message published by the client (or its will), in the session's pool or in `pool` (a plugin's mountpoint). */
+  publish(message: AppMessage, pool?: string): void;
   /**
    * Routes the client's QoS 1/2 message `packetId`: answers whether every
    * place that must keep it committed it (true at once without a store;
    * false when a commit failed).
    */
-  publishKept(message: AppMessage, packetId: number): MaybePromise<boolean>;
+  publishKept(message: AppMessage, packetId: number, pool?: string): MaybePromise<boolean>;
   /**
    * Whether the inbound QoS 2 message `packetId` is kept: a promise while its
    * commits are pending, undefined when it was held before a restart and never
