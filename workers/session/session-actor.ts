@@ -12,7 +12,7 @@
  * Plain object inside an ActorHost; runs wherever the host runs.
  */
 import type mqttPacket from 'mqtt-packet';
-import type { AppMessage } from '../../src/shared/message/app-message.js';
+import type { AppMessage, UserProperties } from '../../src/shared/message/app-message.js';
 import { ProtocolError } from '../../src/shared/codec/protocol-error.js';
 import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
 import { decodePublish, encodePublish, type EncodablePublish } from '../../src/shared/codec/publish.js';
@@ -786,10 +786,18 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
    * asked for no problem information [MQTT-3.1.2-29] or the string would not
    * fit; one too large even without it goes to send(), which refuses it.
    */
-  sendWithReason(packet: mqttPacket.Packet, reasonString: string): void {
+  sendWithReason(packet: mqttPacket.Packet, reasonString: string | undefined, userProperties?: UserProperties): void {
     if (this.protocolVersion !== 5) return this.sendPacket(packet);
-    const allowed = this.negotiated.requestProblemInformation ? reasonString : undefined;
-    this.send(generateWithReason(packet, allowed, this.negotiated.maxOutgoingPacketSize) ?? generatePacket(packet, 5));
+    // [MQTT-3.1.2-29]: without Request Problem Information, no Reason String or User Properties but on PUBLISH, CONNACK and DISCONNECT.
+    const problems = this.negotiated.requestProblemInformation;
+    const { properties } = packet as { properties?: Record<string, unknown> };
+    const full =
+      problems && userProperties !== undefined
+        ? ({ ...packet, properties: { ...properties, userProperties } } as mqttPacket.Packet)
+        : packet;
+    this.send(
+      generateWithReason(full, problems ? reasonString : undefined, this.negotiated.maxOutgoingPacketSize) ?? generatePacket(packet, 5),
+    );
   }
 
   private hasSharedSubscriptions(): boolean {

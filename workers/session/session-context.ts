@@ -11,7 +11,7 @@
  */
 import type { EncodablePublish } from '../../src/shared/codec/publish.js';
 import type mqttPacket from 'mqtt-packet';
-import type { AppMessage, QoS } from '../../src/shared/message/app-message.js';
+import type { AppMessage, QoS, UserProperties } from '../../src/shared/message/app-message.js';
 import type { BrokerConfig } from '../../src/api/config.js';
 import type { SubscriberId } from '../../src/api/hooks.js';
 import type { SessionOptions, UserContext } from '../../src/api/runtime.js';
@@ -106,7 +106,8 @@ export interface SessionContext {
   send(bytes: Uint8Array): void;
   sendPacket(packet: mqttPacket.Packet): void;
   /** An acknowledgement with a Reason String on 5.0, when the client wants problem information and it fits. */
-  sendWithReason(packet: mqttPacket.Packet, reasonString: string): void;
+  /** Sends a 5.0 acknowledgement with a Reason String and User Properties, as far as the client asked for them and they fit. */
+  sendWithReason(packet: mqttPacket.Packet, reasonString: string | undefined, userProperties?: UserProperties): void;
   /** `next(answer)` now, or once the promise settles while the same connection is still the session's. */
   whenAnswered<T>(answer: MaybePromise<T>, next: (value: T) => MaybePromise<void>): MaybePromise<void>;
 }
