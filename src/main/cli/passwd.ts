@@ -8,7 +8,8 @@
  */
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { hashPassword, parsePasswordFile } from '../../plugins/passwd.js';
+import { hashPassword } from '../../plugins/password-hash.js';
+import { parsePasswordFile } from '../../plugins/passwd.js';
 
 export const PASSWD_USAGE = `Usage: shoal passwd FILE USER        add or replace USER; the password is the first line of stdin
        shoal passwd -D FILE USER     delete USER
