@@ -33,7 +33,8 @@ Options:
   --key FILE        PEM private key of --cert
   --ca FILE         PEM CA certificates for client certificates (config tlsRequestCert)
   --proxy-protocol  TCP connections start with a PROXY protocol v1/v2 header (behind a
-                    load balancer); the client address comes from it
+                    load balancer); the client address comes from it (config
+                    proxyProtocol: a list of listeners, e.g. ["tcp", "tls", "wss"])
   --data-dir DIR    keep persistent sessions and retained messages in DIR (created if missing; one broker per
                     directory; default ./${CLI_DATA_DIR}, or the config file's dataDir)
   --in-memory       keep everything in memory, whatever the config file's dataDir
