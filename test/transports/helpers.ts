@@ -13,6 +13,7 @@ import mqtt from 'mqtt';
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import { Broker, createBroker } from '../../src/main/broker.js';
 import type { BrokerConfig, LogLevel } from '../../src/api/config.js';
+import type { SessionEventDetails } from '../../src/shared/channel/frames.js';
 import { withBound } from '../helpers/clients.js';
 import type { TransportName } from '../../src/shared/transport.js';
 
@@ -22,6 +23,21 @@ export const WAIT_MS = 5_000;
 /** withBound with these tests' argument order and default bound. */
 export function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
   return withBound(promise, ms, what);
+}
+
+/** The 'client-connected' detail of `clientId`, bounded. */
+export function connectedDetail(broker: Broker, clientId: string): Promise<SessionEventDetails['client-connected']> {
+  return within(
+    new Promise((resolve) => {
+      const onConnected = (id: string, detail: SessionEventDetails['client-connected']): void => {
+        if (id !== clientId) return;
+        broker.off('client-connected', onConnected);
+        resolve(detail);
+      };
+      broker.on('client-connected', onConnected);
+    }),
+    `client-connected of ${clientId}`,
+  );
 }
 
 /** The next `event` of `emitter`, bounded. */

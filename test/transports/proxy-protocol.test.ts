@@ -23,7 +23,7 @@ import {
   ProxyHeaderReader,
   ProxyProtocolError,
 } from '../../src/main/net/proxy-protocol.js';
-import { closeBroker, startBroker, uniqueTopic, within } from './helpers.js';
+import { closeBroker, connectedDetail, startBroker, uniqueTopic, within } from './helpers.js';
 
 const VERSIONS = [4, 5] as const;
 const V2_SIGNATURE = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
@@ -134,21 +134,6 @@ class RawSocket {
 }
 
 type Detail = SessionEventDetails['client-connected'];
-
-/** The 'client-connected' detail for `clientId`, bounded. */
-function connectedDetail(broker: Broker, clientId: string): Promise<Detail> {
-  return within(
-    new Promise<Detail>((resolve) => {
-      const onConnected = (id: string, detail: Detail): void => {
-        if (id !== clientId) return;
-        broker.off('client-connected', onConnected);
-        resolve(detail);
-      };
-      broker.on('client-connected', onConnected);
-    }),
-    `client-connected of ${clientId}`,
-  );
-}
 
 describe('PROXY protocol parser', () => {
   const mqtt = connectPacket('after-header', 4);
