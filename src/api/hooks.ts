@@ -245,6 +245,8 @@ export interface Hooks {
   ): ChainResult<DeliverModifiers | Buffer>;
   on_offline_message(subscriberId: SubscriberId, qos: QoS, topic: string, payload: Buffer, isRetain: boolean): Ignored;
   on_session_expired(subscriberId: SubscriberId): Ignored;
+  /** Subscriptions went: the filters an UNSUBSCRIBE removed, or `all_topics` when the session ended (clean teardown, expiry, a clean start). */
+  on_topic_unsubscribed(subscriberId: SubscriberId, topics: string[] | 'all_topics'): Ignored;
   on_message_drop(subscriberId: SubscriberId, message: DroppedMessage, reason: DropReason): Ignored;
 }
 
@@ -297,6 +299,7 @@ export const HOOK_KINDS: Readonly<Record<HookName, 'all_till_ok' | 'all'>> = {
   on_deliver_m5: 'all_till_ok',
   on_offline_message: 'all',
   on_session_expired: 'all',
+  on_topic_unsubscribed: 'all',
   on_message_drop: 'all',
 };
 

@@ -3,8 +3,9 @@
  * 5.0, with the actor hosts on the main thread and in two workers:
  * on_client_gone / on_client_offline when a session loses its transport (per
  * clean session or session expiry), on_session_expired when it expires,
- * on_offline_message when a message is queued for it offline, and
- * on_message_drop with its three reasons.
+ * on_topic_unsubscribed after an UNSUBSCRIBE and with `all_topics` when a
+ * session with subscriptions ends, on_offline_message when a message is
+ * queued for it offline, and on_message_drop with its three reasons.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -54,6 +55,33 @@ for (const workers of WORKER_COUNTS) {
         assert.deepEqual(expired.args, [{ mountpoint: '', clientId }]);
         assert.deepEqual(recorder.sequence(clientId, ['on_client_offline', 'on_client_gone', 'on_session_expired']), [
           'on_client_offline',
+          'on_session_expired',
+        ]);
+      });
+
+      test('on_topic_unsubscribed(subscriberId, filters) after an UNSUBSCRIBE removed them; all_topics when a clean session ends', async () => {
+        const clientId = uniqueId('unsub');
+        const topic = uniqueTopic('unsub');
+        const client = await connectClient(b.port, { version, clientId, clean: true });
+        await client.subscribeAsync([`${topic}/a`, `${topic}/b`], { qos: 1 });
+        await client.unsubscribeAsync([`${topic}/a`, `${topic}/never`]);
+        const removed = await recorder.waitFor('on_topic_unsubscribed', clientId);
+        assert.deepEqual(removed.args, [{ mountpoint: '', clientId }, [`${topic}/a`]]);
+        await client.endAsync();
+        const all = await recorder.waitFor('on_topic_unsubscribed', clientId, (c) => c.args[1] === 'all_topics');
+        assert.deepEqual(all.args, [{ mountpoint: '', clientId }, 'all_topics']);
+        await recorder.waitFor('on_client_gone', clientId);
+      });
+
+      test('an expiring persistent session with subscriptions: on_topic_unsubscribed(all_topics), then on_session_expired', async () => {
+        const clientId = uniqueId('exp');
+        const client = await connectClient(b.port, { version, clientId, ...persistent(version, PERSISTENT_EXPIRY_S) });
+        await client.subscribeAsync(uniqueTopic('exp'), { qos: 1 });
+        dropConnection(client);
+        await recorder.waitFor('on_session_expired', clientId, undefined, PERSISTENT_EXPIRY_S * 1000 + 5000);
+        assert.deepEqual(recorder.sequence(clientId, ['on_client_offline', 'on_topic_unsubscribed', 'on_session_expired']), [
+          'on_client_offline',
+          'on_topic_unsubscribed',
           'on_session_expired',
         ]);
       });

@@ -34,7 +34,14 @@ import type {
   RegisteringSession,
   SubscriptionOptions,
 } from './session-context.js';
-import { notifyDrop, notifyExpired, notifyOfflineMessage, notifyTransportLost, versioned } from './session-hooks.js';
+import {
+  notifyDrop,
+  notifyExpired,
+  notifyOfflineMessage,
+  notifyTopicsUnsubscribed,
+  notifyTransportLost,
+  versioned,
+} from './session-hooks.js';
 import { handleSessionPacket, toAppMessage } from './session-inbound.js';
 import { handleValidatedPacket } from './session-runtime.js';
 import { defaultLimits, upgradedQos, type SessionLimits } from './session-limits.js';
@@ -118,6 +125,8 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
       this.host.changed(this);
     },
     expired: () => {
+      // As VerneMQ: on_topic_unsubscribed(all_topics), then on_session_expired, then the end (and a will still waiting).
+      this.dropSubscriptions();
       notifyExpired(this);
       this.end();
     },
@@ -446,12 +455,19 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
       this.host.unbind(this.connId);
       this.connId = -1;
     }
-    this.redispatchShared();
-    this.host.link.drop(this.sid);
+    this.dropSubscriptions();
     this.flow.clear();
-    this.subscriptions.clear();
     this.host.ended(this);
     this.host.changed(this);
+  }
+
+  /** Every subscription goes (on_topic_unsubscribed(all_topics) first): shared ones hand their held messages on, the router forgets them. */
+  private dropSubscriptions(): void {
+    if (this.subscriptions.size === 0) return;
+    notifyTopicsUnsubscribed(this, 'all_topics');
+    this.redispatchShared();
+    this.host.link.drop(this.sid);
+    this.subscriptions.clear();
   }
 
   /**

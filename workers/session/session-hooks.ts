@@ -1,7 +1,7 @@
 /**
  * The session lifecycle hooks nobody waits for, called with VerneMQ's
  * arguments: on_client_offline / on_client_gone when a session loses its
- * transport, on_session_expired, on_offline_message, on_message_drop; and the
+ * transport, on_session_expired, on_topic_unsubscribed, on_offline_message, on_message_drop; and the
  * argument list of the message hooks (auth_on_publish, on_publish,
  * on_deliver), which differ only by the 5.0 properties at the end.
  * Runs wherever the actor host runs.
@@ -17,6 +17,11 @@ export function notifyTransportLost(session: HookSubject, expiry: number): void 
 
 export function notifyExpired(session: HookSubject): void {
   session.env.hooks.notify('on_session_expired', [session.subscriberId]);
+}
+
+/** Subscriptions went: `topics` removed by an UNSUBSCRIBE, or all of them with the session. */
+export function notifyTopicsUnsubscribed(session: HookSubject, topics: string[] | 'all_topics'): void {
+  session.env.hooks.notify('on_topic_unsubscribed', [session.subscriberId, topics]);
 }
 
 /** A message was queued while the session had no transport. */

@@ -25,7 +25,7 @@ import type {
 import { isValidTopicFilter, parseSharedFilter, topicLevelCount } from '../../src/shared/topic/topic.js';
 import { ackPropertiesOf, refusalOf } from '../hooks/hook-outcomes.js';
 import type { SubscribeContext } from './session-context.js';
-import { versioned } from './session-hooks.js';
+import { notifyTopicsUnsubscribed, versioned } from './session-hooks.js';
 import { isPromise } from '../../src/shared/async.js';
 
 /** SUBACK return code of a refused subscription on 3.1.1. */
@@ -252,10 +252,13 @@ function unsubscribe(
   properties?: AckProperties,
 ): void {
   const codes: number[] = [];
+  const removed: string[] = [];
   for (const filter of filters) {
     const existed = session.unsubscribe(filter);
     codes.push(existed ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted);
+    if (existed) removed.push(filter);
   }
+  if (removed.length > 0) notifyTopicsUnsubscribed(session, removed);
   const granted = codes.length === packet.unsubscriptions.length ? codes : packet.unsubscriptions.map(() => ReasonCode.Success);
   const unsuback: mqttPacket.IUnsubackPacket = { cmd: 'unsuback', messageId: packet.messageId!, granted };
   if (properties === undefined) session.sendPacket(unsuback);
