@@ -104,7 +104,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerWatch {
   private readonly storage: BrokerStorage;
   /** Every host loaded its module plugins and runtime (hostsReady()). */
   private ready: Promise<void> | undefined;
-  private listening = false;
   private closing = false;
 
   /** `dependencies`: what the broker keeps its state in, where the application brings its own (default: in memory). */
@@ -152,7 +151,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerWatch {
    */
   async listen(): Promise<AddressInfo> {
     if (this.storage.failure) throw this.storage.failure;
-    this.listening = true;
     // A module plugin or runtime that fails to load makes listen() fail, before any client is accepted.
     await this.hostsReady();
     if (this.closing) throw new Error('listen: the broker was closed while it started');
@@ -211,11 +209,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerWatch {
   /**
    * Adds an in-process plugin: an object of hook functions (README "Writing a
    * plugin"), called in this thread. Its hooks run after those of the module
-   * plugins (`config.plugins`), in the order plugins were added. Only before
-   * listen().
+   * plugins (`config.plugins`), in the order plugins were added. Before or
+   * after listen(): a plugin added while clients are connected sees every
+   * packet its hosts take after they heard of it (the announcement travels
+   * ahead of those packets).
    */
   addPlugin(plugin: Plugin): void {
-    if (this.listening) throw new Error('addPlugin: call it before listen()');
     this.plugins.add(plugin);
     if (typeof plugin.on_message_drop === 'function') this.dataPlane.reportDrops = true;
     this.dataPlane.hooks.announceAll();
