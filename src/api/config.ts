@@ -125,6 +125,13 @@ export interface BrokerConfig {
   runtime: RuntimeSpec;
   /** The pool of the clients of each listener (`tcp`, `tls`, `ws`, `wss`) whose username names no vhost; a listener left out uses the runtime's pool_default. */
   listenerPools: ListenerPools;
+  /**
+   * What separates the vhost from the user in a username (`vhost:user` with
+   * ':'): its vhost picks the client's pool through the runtime's
+   * vhost_pool. '' = usernames are used whole, unless the runtime implements
+   * its own vhost_pool (then ':').
+   */
+  vhostSeparator: string;
   /** Longest expiry of an anonymous WebSocket session after its transport went away, in seconds (never longer than negotiated). */
   wsAnonymousSessionExpiry: number;
   /** Longest expiry of an anonymous WebSocket session of a crawler after its transport went away, in seconds. */
@@ -277,6 +284,7 @@ export function defaultConfig(): BrokerConfig {
     pluginTimeoutMs: 5000,
     runtime: '',
     listenerPools: {},
+    vhostSeparator: '',
     wsAnonymousSessionExpiry: 30,
     wsCrawlerSessionExpiry: 10,
     wsPort: -1,
@@ -375,7 +383,7 @@ function checkModuleSpec(field: string, entry: unknown, emptyAllowed: boolean): 
   }
 }
 
-/** The session runtime and the pools of the listeners. */
+/** The session runtime, the pools of the listeners and the vhost separator of usernames. */
 function checkRuntime(config: BrokerConfig): void {
   checkModuleSpec('runtime', config.runtime, true);
   const pools: unknown = config.listenerPools;
@@ -386,6 +394,11 @@ function checkRuntime(config: BrokerConfig): void {
     if (!(TRANSPORT_NAMES as readonly string[]).includes(listener))
       throw new RangeError(`config.listenerPools.${listener}: unknown listener (expected tcp, tls, ws or wss)`);
     if (typeof pool !== 'string') throw new TypeError(`config.listenerPools.${listener}: expected a pool name string`);
+  }
+  if (typeof config.vhostSeparator !== 'string') {
+    throw new TypeError(
+      `config.vhostSeparator: expected a string ('' = usernames are used whole), got ${JSON.stringify(config.vhostSeparator)}`,
+    );
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * CONNECT on a new transport: parse it and check its will (topic name; a 5.0
  * will whose Payload Format Indicator says UTF-8 must be so: 0x99), choose
- * its pool (a `vhost:user` username or the listener, workers/runtime/pools.ts;
+ * its pool (a `vhost:user` username when usernames carry a vhost, or the listener, workers/runtime/pools.ts;
  * refused with server unavailable), run the enhanced authentication exchange
  * when it names an Authentication Method, check the client id, then hand it
  * to the registration (connect-register.ts: the plugin hooks, the session,
@@ -19,7 +19,7 @@ import { ConnectAuth } from './auth-flow.js';
 import { register } from './connect-register.js';
 import { refuseConnect, refuseUnparsed } from './connect-refusal.js';
 import type { Authenticated, OpenFrame, SessionDirectory } from './connect-types.js';
-import { choosePool } from '../runtime/pools.js';
+import { choosePool, vhostSeparator } from '../runtime/pools.js';
 import { parsePacket } from '../../src/shared/codec/packet-io.js';
 import { fixedHeaderLength } from '../../src/shared/codec/framer.js';
 
@@ -41,7 +41,8 @@ export function handleConnect(dir: SessionDirectory, open: OpenFrame): void {
   }
   const refusal = willRefusal(connect);
   if (refusal !== undefined) return refuseConnect(dir, open, connect, refusal.code, refusal.reason);
-  const choice = choosePool(dir.runtime, connect.username, dir.config.listenerPools[open.transport.type]);
+  const separator = vhostSeparator(dir.runtime, dir.config.vhostSeparator);
+  const choice = choosePool(dir.runtime, connect.username, dir.config.listenerPools[open.transport.type], separator);
   if ('refused' in choice) return refuseConnect(dir, open, connect, ReasonCode.ServerUnavailable, choice.refused);
   const { pool } = choice;
   if (choice.username === undefined) delete connect.username;

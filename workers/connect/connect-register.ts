@@ -30,7 +30,7 @@ import { applyRegisterModifiers, minLimit, type Registration, type SessionLimits
 import { andThen, isPromise, type MaybePromise } from '../../src/shared/async.js';
 import { expiryDeadline } from '../../src/shared/message/expiry.js';
 
-/** Registers `connect` in `pool` (its `username` is already the user part of a `vhost:user` name). */
+/** Registers `connect` in `pool` (its `username` is already the user part of a `vhost:user` name, when usernames carry a vhost). */
 export function register(
   dir: SessionDirectory,
   open: OpenFrame,
