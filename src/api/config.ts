@@ -8,6 +8,7 @@ import type { PluginSpec } from './hooks.js';
 import type { RuntimeSpec } from './runtime.js';
 
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../shared/log.js';
+import { isLoopbackHost } from '../shared/loopback.js';
 import { TRANSPORT_NAMES, type TransportName } from '../shared/transport.js';
 
 export type { LogFormat, LogLevel };
@@ -38,9 +39,12 @@ export interface BrokerConfig {
   /**
    * With no plugin implementing auth_on_register(_m5): accept every client
    * (false: refuse every one). With such plugins: also accept a client for
-   * which every plugin answered `next`.
+   * which every plugin answered `next`. Unset (undefined, or null in a JSON
+   * file): true when `host`, which every listener binds, is a loopback
+   * address (or `localhost`), false otherwise (anonymousAllowed), as
+   * Mosquitto 2 decides.
    */
-  allowAnonymous: boolean;
+  allowAnonymous: boolean | undefined;
   /** Largest packet accepted from a client, in bytes (checked from the fixed header). */
   maxIncomingPacketSize: number;
   /** Largest packet sent to a client, in bytes; 0 = no cap beyond the client's own Maximum Packet Size. */
@@ -246,7 +250,7 @@ export function defaultConfig(): BrokerConfig {
     workers: defaultWorkerCount(),
     logLevel: 'info',
     logFormat: 'auto',
-    allowAnonymous: true,
+    allowAnonymous: undefined,
     maxIncomingPacketSize: 20 * 1024 * 1024,
     maxOutgoingPacketSize: 0,
     connectTimeoutMs: 10_000,
@@ -302,6 +306,15 @@ export function defaultConfig(): BrokerConfig {
   };
 }
 
+/**
+ * Whether anonymous clients are accepted (see `allowAnonymous`): as set, or,
+ * unset, only while `host`, the address every listener (TCP, WebSocket, TLS,
+ * WSS) binds, is a loopback one. Decided once, before the actor hosts start.
+ */
+export function anonymousAllowed(config: BrokerConfig): boolean {
+  return config.allowAnonymous ?? isLoopbackHost(config.host);
+}
+
 /** Merges `options` over the defaults and validates every field; throws an error naming the field. */
 export function resolveConfig(options: Partial<BrokerConfig> = {}): BrokerConfig {
   const config = defaultConfig();
@@ -322,8 +335,11 @@ export function resolveConfig(options: Partial<BrokerConfig> = {}): BrokerConfig
   if (!LOG_FORMATS.includes(config.logFormat)) {
     throw new RangeError(`config.logFormat: expected one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(config.logFormat)}`);
   }
-  if (typeof config.allowAnonymous !== 'boolean') {
-    throw new TypeError('config.allowAnonymous: expected a boolean');
+  if ((config.allowAnonymous as unknown) === null) config.allowAnonymous = undefined;
+  if (config.allowAnonymous !== undefined && typeof config.allowAnonymous !== 'boolean') {
+    throw new TypeError(
+      `config.allowAnonymous: expected a boolean, or unset (null) for anonymous access on loopback only, got ${JSON.stringify(config.allowAnonymous)}`,
+    );
   }
   checkTransports(config);
   checkProtocolOptions(config);

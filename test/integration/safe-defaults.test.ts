@@ -1,21 +1,169 @@
 /**
- * Integration: the defaults of a broker on a network. Usernames stay
- * usernames: without `vhostSeparator` a username with colons is one user of
- * the default pool (plugins see it whole), with `vhostSeparator: ':'` its
- * vhost picks the pool. mosquitto_pub / mosquitto_sub and mqtt.js clients
- * over real sockets, MQTT 3.1.1 and 5.0.
+ * Integration: the defaults of a broker on a network. Anonymous access only
+ * on loopback: with `allowAnonymous` unset, a broker bound to 0.0.0.0
+ * refuses clients no plugin authenticated (CONNACK 0x87, 3.1.1 return code
+ * 5) on every listener and in every host, and says why in its log, while
+ * one bound to 127.0.0.1 accepts them; set, `allowAnonymous` is obeyed
+ * either way (allowed on 0.0.0.0 with a warning). Usernames stay usernames:
+ * without `vhostSeparator` a username with colons is one user of the
+ * default pool (plugins see it whole), with `vhostSeparator: ':'` its vhost
+ * picks the pool. mosquitto_pub / mosquitto_sub and mqtt.js clients (and a
+ * raw client for the close after the CONNACK) over real sockets, MQTT 3.1.1
+ * and 5.0.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import type { Plugin } from '../../src/api/hooks.js';
 import { brokerForSuite } from '../helpers/broker.js';
-import { connectClient, expectNoMessage, nextMessage, uniqueId, uniqueTopic, VERSIONS } from '../helpers/clients.js';
+import { connectClient, expectNoMessage, nextMessage, uniqueId, uniqueTopic, VERSIONS, type Version } from '../helpers/clients.js';
+import { LogCapture } from '../helpers/log-capture.js';
 import { mosquittoAvailable, mosquittoPub, mosquittoSub } from '../helpers/mosquitto.js';
-import { label } from '../helpers/spec.js';
+import { RawClient } from '../helpers/raw-client.js';
+import { label, rule } from '../helpers/spec.js';
 import { Recorder } from '../hooks/support.js';
 
 /** Outside CI a machine without the tools skips the mosquitto tests; in CI (which installs them) a missing tool fails them. */
 const skipMosquitto =
   mosquittoAvailable() || process.env.CI ? false : 'mosquitto_pub/mosquitto_sub not installed (apt-get install mosquitto-clients)';
+
+/** The CONNACK code of a refusal for not being authorized: 5.0 reason code 0x87, 3.1.1 return code 5. */
+const notAuthorized = (version: Version): number => (version === 5 ? 0x87 : 5);
+
+/** mosquitto_pub exits with the CONNACK code it got and says so. */
+async function expectMosquittoRefused(port: number, version: Version): Promise<void> {
+  const pub = await mosquittoPub({ port, topic: uniqueTopic('anon'), message: 'x', version });
+  assert.equal(pub.code, notAuthorized(version), `${pub.stdout}${pub.stderr}`);
+  assert.match(pub.stdout, new RegExp(`received CONNACK \\(${notAuthorized(version)}\\)`));
+}
+
+/** mosquitto_sub gets its SUBACK and a message mqtt.js publishes: the anonymous client was accepted. */
+async function expectMosquittoServed(port: number, version: Version): Promise<void> {
+  const topic = uniqueTopic('anon');
+  const sub = mosquittoSub({ port, topic, qos: 1, version });
+  await sub.subscribed;
+  const pub = await connectClient(port, { version });
+  await pub.publishAsync(topic, 'served', { qos: 1 });
+  const result = await sub.done;
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(result.messages, [{ topic, qos: 1, retain: false, payload: 'served' }]);
+}
+
+/** A raw anonymous CONNECT gets CONNACK not authorized, then the server closes the connection. */
+async function expectRawRefused(port: number, version: Version): Promise<void> {
+  const raw = await RawClient.connect(port, version);
+  const connack = await raw.handshake({ clientId: uniqueId('anon') });
+  assert.equal(version === 5 ? connack.reasonCode : connack.returnCode, notAuthorized(version));
+  await raw.expectClose();
+}
+
+/** Only user alice with password `wonderland` is known; anyone else is left to allowAnonymous ('next'). */
+const alicePlugin: Plugin = {
+  auth_on_register: (_peer, _sid, username, password) => knowsAlice(username, password),
+  auth_on_register_m5: (_peer, _sid, username, password) => knowsAlice(username, password),
+};
+
+function knowsAlice(username: string | undefined, password: Buffer | undefined): 'ok' | 'next' {
+  return username === 'alice' && password?.toString() === 'wonderland' ? 'ok' : 'next';
+}
+
+for (const workers of [0, 2]) {
+  describe(`allowAnonymous unset, bound to 0.0.0.0 (workers ${workers}): anonymous clients refused`, () => {
+    const capture = new LogCapture();
+    const b = brokerForSuite({ host: '0.0.0.0', workers, wsPort: 0, logger: pino({ level: 'info' }, capture) });
+
+    test('the log says at start that anonymous clients are refused, naming the listeners', async () => {
+      const line = await capture.line(
+        'anonymous clients are refused: a listener binds a non-loopback address (set allowAnonymous to decide otherwise)',
+      );
+      assert.deepEqual(line['listeners'], [`tcp 0.0.0.0:${b.port}`, `ws 0.0.0.0:${b.broker.addresses().ws?.port}`]);
+    });
+
+    for (const version of VERSIONS) {
+      test(`${label(version)}: ${rule(version, '3.2.2-5', '3.2.2-7')} CONNACK ${notAuthorized(version)}, then the close`, async () => {
+        await expectRawRefused(b.port, version);
+      });
+
+      test(`${label(version)}: mosquitto_pub is refused`, { skip: skipMosquitto }, async () => {
+        await expectMosquittoRefused(b.port, version);
+      });
+
+      test(`${label(version)}: mqtt.js is refused over TCP and over WebSocket`, async () => {
+        const refused = (err: { code?: number }): boolean => err.code === notAuthorized(version);
+        await assert.rejects(connectClient(b.port, { version }), refused);
+        const ws = b.broker.addresses().ws!.port;
+        await assert.rejects(connectClient(ws, { version, protocol: 'ws', path: b.broker.config.wsPath }), refused);
+      });
+    }
+  });
+}
+
+describe('allowAnonymous unset, bound to 0.0.0.0, with an authentication plugin', () => {
+  const b = brokerForSuite({ host: '0.0.0.0', workers: 2 }, { plugins: [alicePlugin] });
+
+  for (const version of VERSIONS) {
+    test(`${label(version)}: the user the plugin knows gets in; a client every plugin passed on ('next') is refused`, async () => {
+      const alice = await connectClient(b.port, { version, username: 'alice', password: Buffer.from('wonderland') });
+      assert.equal(alice.connected, true);
+      await assert.rejects(
+        connectClient(b.port, { version, username: 'bob' }),
+        (err: { code?: number }) => err.code === notAuthorized(version),
+      );
+      await expectRawRefused(b.port, version);
+    });
+  }
+});
+
+describe('allowAnonymous unset, bound to 127.0.0.1: anonymous clients accepted', () => {
+  const b = brokerForSuite({ host: '127.0.0.1', workers: 2 });
+
+  for (const version of VERSIONS) {
+    test(`${label(version)}: mosquitto_sub and mqtt.js connect anonymously`, async () => {
+      const client = await connectClient(b.port, { version });
+      assert.equal(client.connack.sessionPresent, false);
+      if (!skipMosquitto) await expectMosquittoServed(b.port, version);
+    });
+  }
+});
+
+describe('allowAnonymous true, bound to 0.0.0.0: accepted, with a warning at start', () => {
+  const capture = new LogCapture();
+  const b = brokerForSuite({ host: '0.0.0.0', workers: 2, allowAnonymous: true, logger: pino({ level: 'info' }, capture) });
+
+  test('the warning names the listener', async () => {
+    const line = await capture.line('anonymous clients are allowed on a non-loopback address (allowAnonymous: true)');
+    assert.equal(line['level'], 40);
+    assert.deepEqual(line['listeners'], [`tcp 0.0.0.0:${b.port}`]);
+  });
+
+  for (const version of VERSIONS) {
+    test(`${label(version)}: mosquitto_sub and mqtt.js connect anonymously`, async () => {
+      const client = await connectClient(b.port, { version });
+      assert.equal(client.connack.sessionPresent, false);
+      if (!skipMosquitto) await expectMosquittoServed(b.port, version);
+    });
+  }
+});
+
+describe('allowAnonymous false, bound to 127.0.0.1: refused', () => {
+  const capture = new LogCapture();
+  const b = brokerForSuite({ host: '127.0.0.1', workers: 2, allowAnonymous: false, logger: pino({ level: 'info' }, capture) });
+
+  for (const version of VERSIONS) {
+    test(`${label(version)}: ${rule(version, '3.2.2-5', '3.2.2-7')} mqtt.js, mosquitto_pub and a raw client are refused`, async () => {
+      await assert.rejects(connectClient(b.port, { version }), (err: { code?: number }) => err.code === notAuthorized(version));
+      await expectRawRefused(b.port, version);
+      if (!skipMosquitto) await expectMosquittoRefused(b.port, version);
+    });
+  }
+
+  test('nothing about anonymous clients is logged: the listener is on loopback', () => {
+    assert.equal(
+      capture.records.some((r) => String(r['msg']).startsWith('anonymous clients')),
+      false,
+    );
+  });
+});
 
 /** The username and mountpoint auth_on_register(_m5) got for `clientId`. */
 function registeredAs(recorder: Recorder, clientId: string): { username: unknown; mountpoint: unknown } {

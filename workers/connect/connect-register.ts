@@ -16,7 +16,7 @@
 import type mqttPacket from 'mqtt-packet';
 import type { AppMessage, MessageProperties } from '../../src/shared/message/app-message.js';
 import { ConnackReturnCode, ReasonCode } from '../../src/shared/codec/reason-codes.js';
-import type { BrokerConfig } from '../../src/api/config.js';
+import { anonymousAllowed, type BrokerConfig } from '../../src/api/config.js';
 import type { ChainOutcome } from '../../src/shared/hooks/chain.js';
 import type { Peer, PublishModifiers, RegisterModifiers } from '../../src/api/hooks.js';
 import type { ConnectAnswer, ConnectPacket, SessionOptions } from '../../src/api/runtime.js';
@@ -75,15 +75,17 @@ class Register {
 
   /**
    * auth_on_register(_m5). Without a plugin implementing it, `allowAnonymous`
-   * decides; with plugins, an error refuses, and a chain where every plugin
-   * said `next` refuses unless `allowAnonymous` (or enhanced authentication
-   * already succeeded).
+   * decides (as the main thread decided it for the hosts, anonymousAllowed);
+   * with plugins, an error refuses, and a chain where every plugin said
+   * `next` refuses unless anonymous clients are allowed (or enhanced
+   * authentication already succeeded).
    */
   start(): MaybePromise<void> {
     const { hooks, config } = this.dir;
     const hook = this.v5 ? 'auth_on_register_m5' : 'auth_on_register';
     if (!hooks.has(hook)) {
-      if (!config.allowAnonymous && !this.authenticated) return this.refuse(ReasonCode.NotAuthorized, 'anonymous clients are not allowed');
+      if (!anonymousAllowed(config) && !this.authenticated)
+        return this.refuse(ReasonCode.NotAuthorized, 'anonymous clients are not allowed');
       return this.runtimeConnect(undefined);
     }
     const c = this.connect;
@@ -99,7 +101,7 @@ class Register {
       const refusal = refusalOf(outcome.reason, ReasonCode.NotAuthorized);
       return this.refuse(refusal.reasonCode, refusal.reasonString ?? 'not authorized', refusal.serverReference);
     }
-    if (this.dir.config.allowAnonymous || this.authenticated) return this.runtimeConnect(undefined);
+    if (anonymousAllowed(this.dir.config) || this.authenticated) return this.runtimeConnect(undefined);
     return this.refuse(ReasonCode.NotAuthorized, 'no plugin accepted the client');
   }
 

@@ -1,0 +1,46 @@
+/**
+ * A pino destination for tests that read the broker's log records
+ * (createBroker({ logger: pino({ level }, capture) })): it keeps every
+ * record and tells the tests waiting for one, each wait bounded. Runs in the
+ * test process (main thread).
+ */
+import { Writable } from 'node:stream';
+import { WAIT_MS } from './clients.js';
+
+export type LogRecord = Record<string, unknown>;
+
+/** A pino destination that keeps every record and tells the tests waiting for one. */
+export class LogCapture extends Writable {
+  readonly records: LogRecord[] = [];
+  private readonly waiters = new Set<(record: LogRecord) => void>();
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
+    for (const line of chunk.toString().split('\n')) {
+      if (line === '') continue;
+      const record = JSON.parse(line) as LogRecord;
+      this.records.push(record);
+      for (const waiter of this.waiters) waiter(record);
+    }
+    done();
+  }
+
+  /** The first record (kept or to come) with message `msg`, for client `clientId` when given; rejects after `timeoutMs`. */
+  line(msg: string, clientId?: string, timeoutMs = WAIT_MS): Promise<LogRecord> {
+    const matches = (r: LogRecord): boolean => r['msg'] === msg && (clientId === undefined || r['clientId'] === clientId);
+    const kept = this.records.find(matches);
+    if (kept) return Promise.resolve(kept);
+    return new Promise((resolve, reject) => {
+      const waiter = (r: LogRecord): void => {
+        if (!matches(r)) return;
+        this.waiters.delete(waiter);
+        clearTimeout(timer);
+        resolve(r);
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        reject(new Error(`no "${msg}" line${clientId === undefined ? '' : ` for ${clientId}`} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.add(waiter);
+    });
+  }
+}
