@@ -1,9 +1,10 @@
 /**
  * The registration of a CONNECT that passed its checks (and its enhanced
  * authentication, if any), in VerneMQ's order with the session runtime
- * deciding after the plugins: auth_on_register(_m5) and its modifiers → the
- * runtime's connect (with the session's user context, or a new one from
- * new_user_context) → attach to the session (taking over a connected one,
+ * deciding after the plugins: auth_on_register(_m5) and its modifiers → on
+ * the host that owns the subscriber id they give (the registration moves
+ * there when it is another, connect-move.ts) the runtime's connect (with
+ * the session's user context, or a new one from new_user_context) → attach to the session (taking over a connected one,
  * whose on_client_offline / on_client_gone runs; clean start; then
  * on_client_wakeup) → on_register(_m5) → auth_on_publish(_m5) of the will,
  * then the runtime's is_allowed('publish') of it → the session's attach()
@@ -27,6 +28,7 @@ import { sessionOptions } from '../runtime/host-runtime.js';
 import { generateConnack, generatePacket } from '../../src/shared/codec/packet-io.js';
 import type { RegisteringSession, Will } from '../session/session-context.js';
 import { applyRegisterModifiers, minLimit, type Registration, type SessionLimits } from '../session/session-limits.js';
+import { ownerHost, writeMovedConnect, type MovedConnect } from './connect-move.js';
 import { andThen, isPromise, type MaybePromise } from '../../src/shared/async.js';
 import { expiryDeadline } from '../../src/shared/message/expiry.js';
 
@@ -39,9 +41,20 @@ export function register(
   authenticated: Authenticated | undefined,
 ): void {
   const registration = new Register(dir, open, connect, pool, authenticated);
+  run(registration, () => registration.start());
+}
+
+/** Goes on with a CONNECT whose registration another host began (connect-move.ts): from the runtime's connect on. */
+export function registerMoved(dir: SessionDirectory, open: OpenFrame, connect: mqttPacket.IConnectPacket, moved: MovedConnect): void {
+  const registration = new Register(dir, open, connect, moved.registration.subscriberId.mountpoint, moved.authenticated);
+  run(registration, () => registration.resume(moved.registration));
+}
+
+/** Runs a step of `registration`; a throw, now or in a continuation, closes the connection without CONNACK. */
+function run(registration: Register, step: () => MaybePromise<void>): void {
   let pending: MaybePromise<void>;
   try {
-    pending = registration.start();
+    pending = step();
   } catch (err) {
     registration.failed(err);
     return;
@@ -128,8 +141,26 @@ class Register {
       this.v5,
       dir.log,
     );
+    const owner = ownerHost(dir.config, registration.subscriberId.clientId);
+    if (owner !== dir.index) return this.move(owner, registration);
+    return this.resume(registration);
+  }
+
+  /** Goes on with `registration` here, on the host that owns its subscriber id. */
+  resume(registration: Registration): MaybePromise<void> {
     this.registration = registration;
     return this.askRuntime();
+  }
+
+  /**
+   * auth_on_register named a subscriber id another host owns (a rewritten
+   * client id): the registration goes on there, where that session lives or
+   * will live, so a second CONNECT of that id takes it over as one of equal
+   * client ids would.
+   */
+  private move(owner: number, registration: Registration): void {
+    const moved: MovedConnect = { username: this.connect.username, authenticated: this.authenticated, registration };
+    this.dir.moveConnect(this.open, owner, writeMovedConnect(moved));
   }
 
   private askRuntime(): MaybePromise<void> {
