@@ -143,8 +143,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerWatch {
 
   /**
    * Starts the TCP listener and the optional ones the config enables (wsPort,
-   * tlsPort, wssPort); resolves with the TCP address (see addresses()). With
-   * `proxyProtocol`, TCP connections start with a PROXY protocol header.
+   * tlsPort, wssPort); resolves with the TCP address (see addresses()). The
+   * connections of the listeners `proxyProtocol` names start with a PROXY
+   * protocol header.
    * Rejects before anything listens when `dataDir` could not be opened (in
    * use by another broker, a newer format, not creatable), with one line
    * naming the directory; handle() and publish() refuse likewise.

@@ -100,6 +100,9 @@ export interface PubOptions {
   version?: Version;
   retain?: boolean;
   clientId?: string;
+  /** `-u` and `-P`. */
+  username?: string;
+  password?: string;
   timeoutMs?: number;
 }
 
@@ -107,6 +110,8 @@ export interface PubOptions {
 export function mosquittoPub(o: PubOptions): Promise<ToolResult> {
   const args = [...commonArgs(o, 'mpub'), '-m', o.message, '-d'];
   if (o.retain) args.push('-r');
+  if (o.username !== undefined) args.push('-u', o.username);
+  if (o.password !== undefined) args.push('-P', o.password);
   return run('mosquitto_pub', args, o.timeoutMs ?? 15_000).done;
 }
 

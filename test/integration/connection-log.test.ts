@@ -12,7 +12,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type net from 'node:net';
-import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { IConnackPacket } from 'mqtt-packet';
 import type { Plugin } from '../../src/api/hooks.js';
@@ -25,50 +24,12 @@ import {
   persistent,
   uniqueId,
   VERSIONS,
-  WAIT_MS,
   type TestClient,
   type Version,
 } from '../helpers/clients.js';
+import { LogCapture, type LogRecord } from '../helpers/log-capture.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { label } from '../helpers/spec.js';
-
-type LogRecord = Record<string, unknown>;
-
-/** A pino destination that keeps every record and tells the tests waiting for one. */
-class LogCapture extends Writable {
-  readonly records: LogRecord[] = [];
-  private readonly waiters = new Set<(record: LogRecord) => void>();
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
-    for (const line of chunk.toString().split('\n')) {
-      if (line === '') continue;
-      const record = JSON.parse(line) as LogRecord;
-      this.records.push(record);
-      for (const waiter of this.waiters) waiter(record);
-    }
-    done();
-  }
-
-  /** The first record (kept or to come) with message `msg` for client `clientId`; rejects after WAIT_MS. */
-  line(msg: string, clientId: string, timeoutMs = WAIT_MS): Promise<LogRecord> {
-    const matches = (r: LogRecord): boolean => r['msg'] === msg && r['clientId'] === clientId;
-    const kept = this.records.find(matches);
-    if (kept) return Promise.resolve(kept);
-    return new Promise((resolve, reject) => {
-      const waiter = (r: LogRecord): void => {
-        if (!matches(r)) return;
-        this.waiters.delete(waiter);
-        clearTimeout(timer);
-        resolve(r);
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(waiter);
-        reject(new Error(`no "${msg}" line for ${clientId} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.waiters.add(waiter);
-    });
-  }
-}
 
 /** auth_on_register(_m5): user `wrong` has bad credentials, user `mallory` is not authorized, anyone else is welcome. */
 const gatekeeper: Plugin = {
