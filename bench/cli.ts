@@ -2,23 +2,35 @@
  * `npm run bench --`: the end-to-end load benchmark orchestrator. Runs in the
  * parent process (via `npm run bench --` or bench/load/main.ts) and owns the run
  * plan: for each scenario it starts each broker in turn (fresh process,
- * pinned to the broker CPUs, on a free 127.0.0.1 port), runs one load
- * generator process (bench/load/generator.ts, pinned to the generator CPUs)
- * against it, and stops the broker. The broker order rotates by one per
+ * pinned to the broker CPUs, on a free 127.0.0.1 port), runs the load
+ * generator processes (bench/load/generator.ts, pinned to the generator CPUs:
+ * `--generators N` of them, each with its share of the clients, for the
+ * SHARDED_SCENARIOS; one for the others) against it, and stops the broker. The broker order rotates by one per
  * scenario so no broker always runs first. It shows a progress line on stderr,
  * prints the result table on stdout, and writes the JSON report and SVG chart
  * when asked.
  *
  *   npm run bench -- [--scenario NAME[,NAME]] [--workers 1,2,4] [--against aedes,mosquitto]
  *               [--duration S] [--json FILE] [--svg FILE] [--sweep-workers] [--hooks] [--no-shoal]
- *               [--broker-cpus LIST] [--generator-cpus LIST]
+ *               [--broker-cpus LIST] [--generator-cpus LIST] [--generators N]
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cpusAllowed } from './load/measure.js';
-import { isScenarioName, PROGRESS_PREFIX, SCENARIOS, type ScenarioName, type ScenarioResult } from './load/result.js';
+import type { ChildProcess } from 'node:child_process';
+import { countCpus, cpusAllowed } from './load/measure.js';
+import {
+  BARRIER_PREFIX,
+  GO_PREFIX,
+  isScenarioName,
+  PROGRESS_PREFIX,
+  SCENARIOS,
+  SHARDED_SCENARIOS,
+  type ScenarioName,
+  type ScenarioResult,
+} from './load/result.js';
 import { PAYLOAD_BYTES } from './load/scenarios.js';
+import { mergeShares } from './load/shards.js';
 import {
   BROKER_HOST,
   BrokerUnavailable,
@@ -59,7 +71,10 @@ const USAGE = `usage: npm run bench -- [options]
   --json FILE              write the full report as JSON
   --svg FILE               write a throughput / p99 chart against worker count
   --broker-cpus LIST       taskset CPU list for the broker (default 0)
-  --generator-cpus LIST    taskset CPU list for the load generator (default 1)
+  --generator-cpus LIST    taskset CPU list for the load generators (default 1)
+  --generators N           load generator processes, each with a share of the clients, for
+                           ${SHARDED_SCENARIOS.join(' and ')} (default: one per generator CPU); the other
+                           scenarios run one
 `;
 
 interface BenchOptions {
@@ -72,6 +87,7 @@ interface BenchOptions {
   svg: string | undefined;
   brokerCpus: string;
   generatorCpus: string;
+  generators: number;
 }
 
 function list(value: string | undefined): string[] {
@@ -99,6 +115,7 @@ function parseOptions(argv: string[]): BenchOptions {
       svg: { type: 'string' },
       'broker-cpus': { type: 'string', default: '0' },
       'generator-cpus': { type: 'string', default: '1' },
+      generators: { type: 'string' },
     },
     strict: true,
   });
@@ -139,6 +156,8 @@ function parseOptions(argv: string[]): BenchOptions {
   if (targets.length === 0) throw new Error('nothing to run: no Shoal and no peers');
   const durationS = Number(values.duration);
   if (!(durationS > 0)) throw new Error(`bad --duration: ${values.duration}`);
+  const generators = values.generators === undefined ? countCpus(values['generator-cpus']) : Number(values.generators);
+  if (!Number.isInteger(generators) || generators < 1) throw new Error(`bad --generators: ${values.generators}`);
   return {
     scenarios: scenarios as ScenarioName[],
     targets,
@@ -149,6 +168,7 @@ function parseOptions(argv: string[]): BenchOptions {
     svg: values.svg,
     brokerCpus: values['broker-cpus'],
     generatorCpus: values['generator-cpus'],
+    generators,
   };
 }
 
@@ -194,14 +214,59 @@ class Progress {
 /** Upper bound on one generator run, after which it is killed: generous, as fan-in may take ~10 phases. */
 const generatorTimeoutMs = (durationS: number): number => 120_000 + 25_000 * durationS;
 
-function runGenerator(
+/**
+ * Runs one generator process to its result. Progress lines go to `progress`
+ * (null: dropped), barrier arrivals to `arrive`.
+ */
+function awaitGenerator(
+  child: ChildProcess,
+  progress: Progress | null,
+  arrive: (barrier: string) => void,
+  timeoutMs: number,
+): Promise<ScenarioResult> {
+  const stdout = tail(child.stdout, 8 << 20);
+  let diagnostics = '';
+  let partial = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString('utf8')).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.startsWith(PROGRESS_PREFIX)) progress?.update(line.slice(PROGRESS_PREFIX.length));
+      else if (line.startsWith(BARRIER_PREFIX)) arrive(line.slice(BARRIER_PREFIX.length));
+      else diagnostics = `${diagnostics}${line}\n`.slice(-4000);
+    }
+  });
+  // A generator that died before reading its go line must not take the orchestrator with it.
+  child.stdin?.on('error', () => undefined);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      diagnostics += `killed after ${timeoutMs / 1000} s\n`;
+      void stopProcess(child, 1000);
+    }, timeoutMs);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      const last = stdout().trim().split('\n').pop() ?? '';
+      if (code === 0 && last.startsWith('{')) resolve(JSON.parse(last) as ScenarioResult);
+      else reject(new Error(`generator exited with ${code}: ${(diagnostics + partial).trim() || 'no output'}`));
+    });
+  });
+}
+
+/**
+ * Runs the scenario's generator processes (`opts.generators` for the
+ * SHARDED_SCENARIOS, else one), opens each barrier once all have reached it,
+ * and merges their results. One failing stops the others, which would
+ * otherwise wait at the next barrier.
+ */
+async function runGenerators(
   opts: BenchOptions,
   scenario: ScenarioName,
   port: number,
   brokerPid: number,
   progress: Progress,
 ): Promise<ScenarioResult> {
-  const child = spawnPinned(opts.generatorCpus, process.execPath, [
+  const shards = SHARDED_SCENARIOS.includes(scenario) ? opts.generators : 1;
+  const args = [
     GENERATOR_ENTRY,
     '--scenario',
     scenario,
@@ -212,30 +277,30 @@ function runGenerator(
     '--broker-pid',
     String(brokerPid),
     ...(opts.persist ? ['--persistent-sessions'] : []),
-  ]);
-  const stdout = tail(child.stdout, 1 << 20);
-  let diagnostics = '';
-  let partial = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    const lines = (partial + chunk.toString('utf8')).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) {
-      if (line.startsWith(PROGRESS_PREFIX)) progress.update(line.slice(PROGRESS_PREFIX.length));
-      else diagnostics = `${diagnostics}${line}\n`.slice(-4000);
-    }
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      diagnostics += `killed after ${generatorTimeoutMs(opts.durationS) / 1000} s\n`;
-      void stopProcess(child, 1000);
-    }, generatorTimeoutMs(opts.durationS));
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      const last = stdout().trim().split('\n').pop() ?? '';
-      if (code === 0 && last.startsWith('{')) resolve(JSON.parse(last) as ScenarioResult);
-      else reject(new Error(`generator exited with ${code}: ${(diagnostics + partial).trim() || 'no output'}`));
-    });
-  });
+  ];
+  const children = Array.from({ length: shards }, (_, shard) =>
+    spawnPinned(
+      opts.generatorCpus,
+      process.execPath,
+      [...args, '--shard', String(shard), '--shards', String(shards)],
+      shards > 1 ? 'pipe' : 'ignore',
+    ),
+  );
+  const arrivals = new Map<string, number>();
+  const arrive = (barrier: string): void => {
+    const arrived = (arrivals.get(barrier) ?? 0) + 1;
+    arrivals.set(barrier, arrived);
+    if (arrived === shards) for (const child of children) child.stdin?.write(`${GO_PREFIX}${barrier}\n`);
+  };
+  try {
+    const results = await Promise.all(
+      children.map((child, i) => awaitGenerator(child, i === 0 ? progress : null, arrive, generatorTimeoutMs(opts.durationS))),
+    );
+    return mergeShares(results);
+  } catch (err) {
+    await Promise.all(children.map((child) => stopProcess(child, 1000)));
+    throw err;
+  }
 }
 
 /** A run with nothing measured yet; `skipped`: why it will not run. */
@@ -257,7 +322,7 @@ async function runOne(opts: BenchOptions, scenario: ScenarioName, target: Broker
     const read = (): Promise<ThreadReading | null> =>
       metricsPort === null ? Promise.resolve(null) : readThreads(BROKER_HOST, metricsPort);
     const before = await read();
-    record.result = await runGenerator(opts, scenario, port, broker.pid, progress);
+    record.result = await runGenerators(opts, scenario, port, broker.pid, progress);
     if (before !== null) {
       // The per-thread figures are an extra: a broker that cannot answer after its scenario loses them, not its result.
       try {
@@ -303,6 +368,7 @@ export async function runBench(argv: string[]): Promise<number> {
       durationS: opts.durationS,
       brokerCpus: opts.brokerCpus,
       generatorCpus: opts.generatorCpus,
+      generators: opts.generators,
       pinned: TASKSET_AVAILABLE,
       payloadBytes: PAYLOAD_BYTES,
     },

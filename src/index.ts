@@ -2,8 +2,20 @@
  * Shoal's embedding API: createBroker, its configuration, the plugin API,
  * and the types a host application sees. Main thread.
  */
-export { Broker, createBroker, type BrokerOptions, type PublishOptions } from './main/broker.js';
-export type { BrokerStats, Readiness, SessionSummary, TopSessionsBy, TopSessionsOptions } from './main/broker-stats.js';
+export { Broker, createBroker, type BrokerEvents, type BrokerOptions, type PublishOptions, type SubscribeOptions } from './main/broker.js';
+export type { MessageHandler, ReceivedMessage } from './main/router/app-subscribers.js';
+export type {
+  BrokerStats,
+  ConnectionCount,
+  HostStats,
+  Readiness,
+  RouterStats,
+  SessionSummary,
+  ThreadLoadStats,
+  TopSessionsBy,
+  TopSessionsOptions,
+  TrafficStats,
+} from './main/broker-stats.js';
 export type { BrokerAddresses } from './main/listeners.js';
 export type { TransportInfo, TransportName } from './shared/transport.js';
 export type { CloseOptions, DisconnectClientOptions } from './main/server-disconnect.js';
@@ -11,13 +23,29 @@ export {
   defaultConfig,
   resolveConfig,
   type BrokerConfig,
+  type Durability,
+  type ListenerPools,
   type LogFormat,
   type LogLevel,
+  type QueueDropPolicy,
   type SharedSubscriptionStrategy,
 } from './api/config.js';
+export type {
+  Action,
+  ConnectAnswer,
+  ConnectPacket,
+  ReauthAnswer,
+  ReauthRequest,
+  Runtime,
+  RuntimeContext,
+  RuntimeFactory,
+  RuntimeSpec,
+  SessionOptions,
+  UserContext,
+} from './api/runtime.js';
 export type { Logger } from './shared/log.js';
 export type { DisconnectCause } from './shared/disconnect-cause.js';
-export type { SessionEventDetails } from './shared/channel/frames.js';
+export type { ClientAddress, SessionEventDetails, SessionEventName } from './shared/channel/frames.js';
 export type { AppMessage, MessageProperties, QoS } from './shared/message/app-message.js';
 export type { BrokerDependencies } from './api/dependencies.js';
 export type { RouterBridge } from './api/bridge.js';
@@ -28,6 +56,7 @@ export type {
   AuthData,
   AuthModifiers,
   ChainResult,
+  ConnectProperties,
   DeliverModifiers,
   DropReason,
   DroppedMessage,

@@ -16,6 +16,7 @@ import {
   writeConnectReleased,
   writeCredit,
   writeEnd,
+  writeThrottle,
   writeEvent,
   writeHookCall,
   writeMoveConnect,
@@ -93,6 +94,11 @@ export class RouterLink {
 
   end(connId: number): void {
     writeEnd(this.writer, connId);
+    this.outbox.commit();
+  }
+
+  throttle(connId: number, ms: number): void {
+    writeThrottle(this.writer, connId, ms);
     this.outbox.commit();
   }
 

@@ -146,6 +146,16 @@ export class LatencySamples {
     return this.n;
   }
 
+  /** Adds every sample of `ms`. */
+  addAll(ms: readonly number[]): void {
+    for (const v of ms) this.add(v);
+  }
+
+  /** The samples rounded to µs, as plain numbers for a JSON report. */
+  rounded(): number[] {
+    return Array.from(this.data.subarray(0, this.n), (v) => Math.round(v * 1000) / 1000);
+  }
+
   /** Nearest-rank percentiles (p in 0..100) of the samples, in ms; NaN when empty. */
   percentiles(ps: number[]): number[] {
     const sorted = this.data.slice(0, this.n).sort();

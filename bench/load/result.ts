@@ -12,8 +12,24 @@ export function isScenarioName(name: string): name is ScenarioName {
   return (SCENARIOS as readonly string[]).includes(name);
 }
 
+/**
+ * Scenarios whose clients split into independent shares, one per generator
+ * process (`--generators N`): each share has its own clients and topics, and
+ * the shares start each phase together. The others keep every client in one
+ * process, since their clients meet on one topic (fan-in's subscriber,
+ * fan-out's publisher, retained's subscriber, the slow subscriber's peers).
+ */
+export const SHARDED_SCENARIOS: readonly ScenarioName[] = ['pairwise-qos1', 'connection-storm'];
+
 /** Marks a generator stderr line as a progress report rather than a diagnostic. */
 export const PROGRESS_PREFIX = 'progress:';
+/**
+ * A generator with a share of a scenario's clients writes `barrier:NAME` on
+ * stderr when it reaches a phase start, and waits for `go:NAME` on stdin; the
+ * orchestrator answers once every generator of the run has reached it.
+ */
+export const BARRIER_PREFIX = 'barrier:';
+export const GO_PREFIX = 'go:';
 
 /** What the orchestrator passes to one generator process (as command-line flags). */
 export interface GeneratorOptions {
@@ -26,6 +42,9 @@ export interface GeneratorOptions {
   brokerPid: number;
   /** Every client opens a persistent session (Clean Session 0), as the persistence runs do. */
   persistentSessions: boolean;
+  /** This generator's share (0-based) of the run's `shards` generator processes. */
+  shard: number;
+  shards: number;
 }
 
 /** One headline number of a scenario. `better` says which direction is an improvement. */
@@ -43,7 +62,10 @@ export interface Metric {
 export interface PhaseStats {
   name: string;
   wallMs: number;
+  /** With several generators, the busiest one's. */
   generatorCpuPct: number;
+  /** With several generators: each one's CPU in the phase, in shard order. */
+  generatorCpuPcts?: number[];
   /** Null when the broker's pid was unknown or /proc could not be read. */
   brokerCpuPct: number | null;
   /**
@@ -64,4 +86,6 @@ export interface ScenarioResult {
   notes: string[];
   /** The generator's Cpus_allowed_list, read from /proc/self/status. */
   generatorCpus: string;
+  /** With several generators: this share's latency samples in ms (rounded to µs), for percentiles over all shares. */
+  latencyMs?: number[];
 }

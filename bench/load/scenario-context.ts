@@ -1,6 +1,7 @@
 /**
- * What every load scenario is given (its options and a progress line) and
- * returns, and how a scenario connects its clients. Runs in the load
+ * What every load scenario is given (its options, a progress line, a barrier
+ * shared with the run's other generators) and returns, which share of the
+ * clients is this generator's, and how a scenario connects its clients. Runs in the load
  * generator process (bench/load/generator.ts).
  */
 import { connectMany, type ClientOptions, type LoadClient } from './client.js';
@@ -10,6 +11,14 @@ export interface ScenarioContext {
   opts: GeneratorOptions;
   /** Reports what the scenario is doing now (shown on the orchestrator's progress line). */
   progress(text: string): void;
+  /** Resolves once every generator of the run has reached the phase `name` (at once with one generator). */
+  barrier(name: string): Promise<void>;
+}
+
+/** The indexes [start, end) of `count` clients that are this generator's share. */
+export function share(ctx: ScenarioContext, count: number): { start: number; end: number } {
+  const { shard, shards } = ctx.opts;
+  return { start: Math.floor((count * shard) / shards), end: Math.floor((count * (shard + 1)) / shards) };
 }
 
 export type ScenarioOutcome = Omit<ScenarioResult, 'scenario' | 'generatorCpus'>;
@@ -21,8 +30,9 @@ export function clientOptions(ctx: ScenarioContext, clientId: string): ClientOpt
   return { host: ctx.opts.host, port: ctx.opts.port, clientId, clean: !ctx.opts.persistentSessions };
 }
 
-export async function connectAll(ctx: ScenarioContext, prefix: string, count: number): Promise<LoadClient[]> {
-  const { clients, failed, errors } = await connectMany(count, SETUP_CONCURRENCY, (i) => clientOptions(ctx, `${prefix}-${i}`));
+/** Connects `count` clients named `${prefix}-${first + i}`. */
+export async function connectAll(ctx: ScenarioContext, prefix: string, count: number, first = 0): Promise<LoadClient[]> {
+  const { clients, failed, errors } = await connectMany(count, SETUP_CONCURRENCY, (i) => clientOptions(ctx, `${prefix}-${first + i}`));
   if (failed > 0) throw new Error(`${failed} of ${count} ${prefix} clients failed to connect: ${errors.join('; ')}`);
   return clients;
 }

@@ -8,7 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { connectMany, encodePublish, LoadClient } from './client.js';
 import { LatencySamples, openFileLimit, Phase, rssKiB, sleep, waitBrokerIdle, waitSettled, waitUntil } from './measure.js';
-import { clientOptions, connectAll, type ScenarioContext, type ScenarioOutcome } from './scenario-context.js';
+import { clientOptions, connectAll, share, type ScenarioContext, type ScenarioOutcome } from './scenario-context.js';
 import { slowSubscriber } from './slow-subscriber.js';
 import type { Metric, PhaseStats, ScenarioName } from './result.js';
 import {
@@ -279,14 +279,19 @@ async function fanOut(ctx: ScenarioContext): Promise<ScenarioOutcome> {
   };
 }
 
+/** Pairwise QoS 1; with several generators each runs its share of the pairs at its share of the latency phase's rate. */
 async function pairwiseQos1(ctx: ScenarioContext): Promise<ScenarioOutcome> {
-  const subs = await connectAll(ctx, 'pair-sub', PAIRS);
-  ctx.progress(`subscribing ${PAIRS} clients`);
-  await Promise.all(subs.map((s, i) => s.subscribe(`bench/pair/${i}`, 1)));
-  const pubs = await connectAll(ctx, 'pair-pub', PAIRS);
-  const sources = pubs.map((_, i) => new StampedSource(encodePublish(`bench/pair/${i}`, payload(), 1, false)));
+  const { start, end } = share(ctx, PAIRS);
+  const pairs = end - start;
+  const latencyRate = LATENCY_RATE * (pairs / PAIRS);
+  const subs = await connectAll(ctx, 'pair-sub', pairs, start);
+  ctx.progress(`subscribing ${pairs} clients`);
+  await Promise.all(subs.map((s, i) => s.subscribe(`bench/pair/${start + i}`, 1)));
+  const pubs = await connectAll(ctx, 'pair-pub', pairs, start);
+  const sources = pubs.map((_, i) => new StampedSource(encodePublish(`bench/pair/${start + i}`, payload(), 1, false)));
   const notes: string[] = [];
 
+  await ctx.barrier('acked flat out');
   ctx.progress('QoS 1 flat out');
   const windowed = new WindowedPump(pubs, sources, QOS1_WINDOW);
   windowed.start();
@@ -299,6 +304,7 @@ async function pairwiseQos1(ctx: ScenarioContext): Promise<ScenarioOutcome> {
 
   // Latency runs from the write of a PUBLISH (its batch's performance.now(), in the payload)
   // to its arrival at the subscriber; PUBACK round trips are not part of it.
+  await ctx.barrier('latency');
   ctx.progress(`latency at ${LATENCY_RATE.toLocaleString('en-US')} msgs/s`);
   const samples = new LatencySamples();
   let recording = false;
@@ -307,7 +313,7 @@ async function pairwiseQos1(ctx: ScenarioContext): Promise<ScenarioOutcome> {
       if (recording) samples.add(performance.now() - buf.readDoubleLE(start));
     };
   }
-  const paced = new PacedPump(pubs, sources, LATENCY_RATE, LATENCY_TICK_MS);
+  const paced = new PacedPump(pubs, sources, latencyRate, LATENCY_TICK_MS);
   paced.start();
   await sleep(warmupMs(ctx));
   recording = true;
@@ -320,8 +326,8 @@ async function pairwiseQos1(ctx: ScenarioContext): Promise<ScenarioOutcome> {
   assertConnected([...pubs, ...subs]);
   const [p50, p99] = samples.percentiles([50, 99]) as [number, number];
   const achieved = round(samples.count / seconds);
-  if (achieved < SUSTAIN_DELIVERED * LATENCY_RATE) {
-    notes.push(`latency phase delivered ${achieved} msgs/s, below the offered ${LATENCY_RATE}: latencies include queueing`);
+  if (achieved < SUSTAIN_DELIVERED * latencyRate) {
+    notes.push(`latency phase delivered ${achieved} msgs/s, below the offered ${latencyRate}: latencies include queueing`);
   }
   if (paced.skipped > 0)
     notes.push(`latency phase: ${paced.skipped} messages not offered because publishers' sockets were blocked (not in the percentiles)`);
@@ -333,32 +339,42 @@ async function pairwiseQos1(ctx: ScenarioContext): Promise<ScenarioOutcome> {
     ],
     phases: [
       { ...flat.phase, detail: { ...flat.phase.detail, window: QOS1_WINDOW } },
-      phase.end({ offered: LATENCY_RATE, delivered: achieved, skipped: paced.skipped, samples: samples.count }),
+      phase.end({ offered: latencyRate, delivered: achieved, skipped: paced.skipped, samples: samples.count }),
     ],
     notes,
+    ...(ctx.opts.shards > 1 ? { latencyMs: samples.rounded() } : {}),
   };
 }
 
+/**
+ * Connection storm; with several generators each connects its share of the
+ * clients with its share of the pending handshakes, all starting together,
+ * and the broker's RSS is read once all have connected.
+ */
 async function connectionStorm(ctx: ScenarioContext): Promise<ScenarioOutcome> {
   const notes: string[] = [];
-  let target = STORM_CLIENTS;
+  const { start, end: shareEnd } = share(ctx, STORM_CLIENTS);
+  let end = shareEnd;
   const ownLimit = openFileLimit('self');
-  if (ownLimit !== null && ownLimit < target + 100) {
-    target = ownLimit - 100;
-    notes.push(`generator open-file limit is ${ownLimit}: storm reduced to ${target} clients`);
+  if (ownLimit !== null && ownLimit < end - start + 100) {
+    end = start + ownLimit - 100;
+    notes.push(`generator open-file limit is ${ownLimit}: its share of the storm reduced to ${end - start} clients`);
   }
+  const target = end - start;
+  const concurrency = Math.max(1, Math.round(STORM_CONCURRENCY / ctx.opts.shards));
   const brokerLimit = ctx.opts.brokerPid > 0 ? openFileLimit(ctx.opts.brokerPid) : null;
-  if (brokerLimit !== null && brokerLimit < target + 50)
-    notes.push(`broker open-file limit is ${brokerLimit}, below ${target} connections`);
+  if (brokerLimit !== null && brokerLimit < STORM_CLIENTS + 50)
+    notes.push(`broker open-file limit is ${brokerLimit}, below ${STORM_CLIENTS} connections`);
 
   const rssBefore = rssKiB(ctx.opts.brokerPid);
+  await ctx.barrier('connect');
   const phase = new Phase('connect', ctx.opts.brokerPid);
   const t0 = performance.now();
   let shown = 0;
   const { clients, failed, errors } = await connectMany(
     target,
-    STORM_CONCURRENCY,
-    (i) => clientOptions(ctx, `storm-${i}`),
+    concurrency,
+    (i) => clientOptions(ctx, `storm-${start + i}`),
     (connected, failures) => {
       if (connected + failures - shown >= 500) {
         shown = connected + failures;
@@ -367,18 +383,21 @@ async function connectionStorm(ctx: ScenarioContext): Promise<ScenarioOutcome> {
     },
   );
   const seconds = (performance.now() - t0) / 1000;
-  const connectPhase = phase.end({ connected: clients.length, failed });
+  const connectPhase = phase.end({ connected: clients.length, failed, seconds: round(seconds, 3) });
   if (failed > 0) notes.push(`${failed} connects failed: ${errors.join('; ')}`);
 
+  await ctx.barrier('hold');
   ctx.progress('holding connections');
   await sleep(1000);
   const held = clients.filter((c) => !c.closed).length;
   const rssAfter = rssKiB(ctx.opts.brokerPid);
+  await ctx.barrier('release');
   if (held < clients.length) notes.push(`${clients.length - held} connections closed while held`);
+  connectPhase.detail.held = held;
   const metrics: Metric[] = [
     rateMetric(
       'connects',
-      `connects/s (${target.toLocaleString('en-US')} clients, ${STORM_CONCURRENCY} pending)`,
+      `connects/s (${STORM_CLIENTS.toLocaleString('en-US')} clients, ${STORM_CONCURRENCY} pending)`,
       round(clients.length / seconds),
       'conn/s',
     ),

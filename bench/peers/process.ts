@@ -23,9 +23,9 @@ export const TASKSET_AVAILABLE = hasTaskset();
 const RAISE_NOFILE = 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"';
 
 /** Spawns `command args` pinned to `cpus`; the returned child's pid is the command's own pid. */
-export function spawnPinned(cpus: string, command: string, args: string[]): ChildProcess {
+export function spawnPinned(cpus: string, command: string, args: string[], stdin: 'ignore' | 'pipe' = 'ignore'): ChildProcess {
   const pinned = TASKSET_AVAILABLE ? ['taskset', '-c', cpus, command, ...args] : [command, ...args];
-  return spawn('sh', ['-c', RAISE_NOFILE, 'sh', ...pinned], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn('sh', ['-c', RAISE_NOFILE, 'sh', ...pinned], { stdio: [stdin, 'pipe', 'pipe'] });
 }
 
 /** Keeps the last `max` characters of a stream, for error messages. */

@@ -39,6 +39,8 @@ export interface BenchReport {
     durationS: number;
     brokerCpus: string;
     generatorCpus: string;
+    /** Generator processes for each of SHARDED_SCENARIOS (the others run one). */
+    generators: number;
     pinned: boolean;
     payloadBytes: number;
   };

@@ -2,12 +2,14 @@
  * Plain-text rendering of a bench report for the terminal (bench/cli.ts,
  * orchestrator process): the environment header, one row per scenario metric
  * with a column per broker and ratio columns (subject ÷ each other broker
- * kind), the generator's and brokers' peak CPU per scenario, then the notes,
- * errors and the worker-count recommendation. A number measured while the
- * load generator sat above GENERATOR_BOUND_PCT of its core is marked `*`:
- * it says more about the generator than about the broker.
+ * kind), the generators' and brokers' peak CPU per scenario, then the notes,
+ * errors and the worker-count recommendation. A number measured while a
+ * load generator sat above GENERATOR_BOUND_PCT of its core (or several
+ * together above that share of their CPUs) is marked `*`: it says more about
+ * the generator than about the broker.
  */
-import type { ScenarioName } from '../load/result.js';
+import { countCpus } from '../load/measure.js';
+import { SHARDED_SCENARIOS, type PhaseStats, type ScenarioName } from '../load/result.js';
 import { findMetric, metricCatalogue, type BenchReport, type RunRecord } from './model.js';
 import type { ThreadCost } from '../peers/thread-sampler.js';
 
@@ -17,9 +19,23 @@ const BUSY_LOAD = 0.5;
 /** A run whose generator sat above this share of its core in a phase is generator-bound, in %. */
 export const GENERATOR_BOUND_PCT = 90;
 
-/** The phases of `run` in which its generator sat above GENERATOR_BOUND_PCT of its core. */
+/** The generators' CPU together in a phase (% of one core): their sum with several, else the one's. */
+function generatorsCpuPct(phase: PhaseStats): number {
+  return phase.generatorCpuPcts === undefined ? phase.generatorCpuPct : phase.generatorCpuPcts.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * The phases of `run` in which a generator sat above GENERATOR_BOUND_PCT of
+ * its core, or several generators together above that share of the CPUs they
+ * were allowed.
+ */
 export function generatorBoundPhases(run: RunRecord | undefined): string[] {
-  return (run?.result?.phases ?? []).filter((p) => p.generatorCpuPct > GENERATOR_BOUND_PCT).map((p) => p.name);
+  const result = run?.result;
+  if (result === undefined || result === null) return [];
+  const cpus = countCpus(result.generatorCpus.split(' | ')[0] ?? '');
+  return result.phases
+    .filter((p) => p.generatorCpuPct > GENERATOR_BOUND_PCT || generatorsCpuPct(p) > GENERATOR_BOUND_PCT * cpus)
+    .map((p) => p.name);
 }
 
 /** Thousands separators from 1,000 up; three significant digits below. */
@@ -61,13 +77,38 @@ function ratioColumns(report: BenchReport): string[] {
   return report.brokers.filter((label) => label !== subject && report.runs.find((r) => r.target.label === label)?.target.kind !== kind);
 }
 
-function cpuRow(report: BenchReport, scenario: ScenarioName, label: string, pick: 'generator' | 'broker', width: number): string[] {
+function cpuRow(
+  report: BenchReport,
+  scenario: ScenarioName,
+  label: string,
+  pick: (p: PhaseStats) => number | null,
+  width: number,
+): string[] {
   const cells = report.brokers.map((broker) => {
     const phases = runOf(report, scenario, broker)?.result?.phases ?? [];
-    const values = phases.map((p) => (pick === 'generator' ? p.generatorCpuPct : p.brokerCpuPct)).filter((v): v is number => v !== null);
+    const values = phases.map(pick).filter((v): v is number => v !== null);
     return values.length === 0 ? '–' : formatNumber(Math.max(...values));
   });
   return [`  ${label}`, '%', '', ...cells, ...Array<string>(width).fill('')];
+}
+
+/** CPU rows of a scenario: the busiest generator, all generators together where there were several, the broker. */
+function cpuRows(report: BenchReport, scenario: ScenarioName, width: number): string[][] {
+  const phases = report.runs.filter((r) => r.scenario === scenario).flatMap((r) => r.result?.phases ?? []);
+  const several = phases.find((p) => (p.generatorCpuPcts?.length ?? 1) > 1)?.generatorCpuPcts?.length;
+  return [
+    cpuRow(
+      report,
+      scenario,
+      several === undefined ? 'generator CPU, busiest phase' : 'busiest generator CPU, busiest phase',
+      (p) => p.generatorCpuPct,
+      width,
+    ),
+    ...(several === undefined
+      ? []
+      : [cpuRow(report, scenario, `${several} generators' CPU together, busiest phase`, generatorsCpuPct, width)]),
+    cpuRow(report, scenario, 'broker CPU, busiest phase', (p) => p.brokerCpuPct, width),
+  ];
 }
 
 /** Shoal's busy time per message by thread and the speed-up bound it implies (bench/peers/thread-sampler.ts); none when no run has them. */
@@ -111,8 +152,7 @@ export function formatTable(report: BenchReport): string {
       });
       rows.push([`  ${metric.label}`, metric.unit, metric.better === 'higher' ? '↑' : '↓', ...cells, ...ratioCells]);
     }
-    rows.push(cpuRow(report, scenario, 'generator CPU, busiest phase', 'generator', ratios.length));
-    rows.push(cpuRow(report, scenario, 'broker CPU, busiest phase', 'broker', ratios.length));
+    rows.push(...cpuRows(report, scenario, ratios.length));
     rows.push(...threadRows(report, scenario, ratios.length));
   }
   return pad(rows);
@@ -126,6 +166,7 @@ export function formatHeader(report: BenchReport): string {
   return [
     `CPU: ${env.cpuModel} × ${env.logicalCpus} · ${env.kernel} · Node ${env.node} · commit ${env.commit}`,
     `Pinning: ${pinning} · ${settings.durationS} s per measured phase · ${settings.payloadBytes} B payloads · MQTT 3.1.1`,
+    `Generators: ${settings.generators} process${settings.generators === 1 ? '' : 'es'} for ${SHARDED_SCENARIOS.join(' and ')}, one for the other scenarios`,
     `Load average at start: ${env.loadAverage}${env.loadAverage > BUSY_LOAD ? ' (other processes are using the CPUs: expect noisy numbers)' : ''}`,
   ].join('\n');
 }
@@ -140,7 +181,9 @@ export function formatFindings(report: BenchReport): string {
     for (const note of run.result?.notes ?? []) lines.push(`note ${where}: ${note}`);
     const bound = generatorBoundPhases(run);
     if (bound.length > 0)
-      lines.push(`* generator-bound ${where}: the generator sat above ${GENERATOR_BOUND_PCT}% of its core in ${bound.join(', ')}`);
+      lines.push(
+        `* generator-bound ${where}: a generator sat above ${GENERATOR_BOUND_PCT}% of its core, or the generators together above ${GENERATOR_BOUND_PCT}% of their CPUs, in ${bound.join(', ')}`,
+      );
   }
   const brokerCpus = new Set(report.runs.flatMap((r) => (r.brokerCpus === null ? [] : [r.brokerCpus])));
   const generatorCpus = new Set(report.runs.flatMap((r) => (r.result === null ? [] : [r.result.generatorCpus])));

@@ -162,15 +162,17 @@ export interface BrokerConfig {
   /** With tlsRequestCert: refuse a client whose certificate is missing or not signed by a trusted CA. */
   tlsRejectUnauthorized: boolean;
   /**
-   * Connections to the TCP listener (`port`) start with a PROXY protocol
-   * header, v1 (text) or v2 (binary), from a load balancer in front of the
-   * broker: the client address it carries is the one sessions, events and
-   * logs see. A connection without a valid header (at most 107 bytes for v1,
-   * 4096 for v2, within connectTimeoutMs) is closed. Only turn it on behind
-   * such a proxy: anyone reaching the port could claim any address. The
-   * WebSocket, TLS and WSS listeners do not take it.
+   * The listeners whose connections start with a PROXY protocol header, v1
+   * (text) or v2 (binary), from a load balancer in front of the broker: a
+   * list of `tcp`, `tls`, `ws`, `wss` (on TLS and WSS the header comes
+   * before the TLS handshake, as a load balancer passing TLS through sends
+   * it); `true` = `['tcp']`, `false` = none. The client address it carries
+   * is the one sessions, events and logs see. A connection without a valid
+   * header (at most 107 bytes for v1, 4096 for v2, within connectTimeoutMs)
+   * is closed. Only name a listener behind such a proxy: anyone reaching its
+   * port could claim any address.
    */
-  proxyProtocol: boolean;
+  proxyProtocol: boolean | TransportName[];
 
   // Persistence. With no dataDir everything is kept in memory and lost at exit.
   /**
@@ -356,8 +358,17 @@ function checkTransports(config: BrokerConfig): void {
   for (const field of ['tlsCert', 'tlsKey', 'tlsCa'] as const) {
     if (typeof config[field] !== 'string') throw new TypeError(`config.${field}: expected a file path string ('' = none)`);
   }
-  for (const field of ['tlsRequestCert', 'tlsRejectUnauthorized', 'proxyProtocol'] as const) {
+  for (const field of ['tlsRequestCert', 'tlsRejectUnauthorized'] as const) {
     if (typeof config[field] !== 'boolean') throw new TypeError(`config.${field}: expected a boolean`);
+  }
+  const proxied: unknown = config.proxyProtocol;
+  if (
+    typeof proxied !== 'boolean' &&
+    !(Array.isArray(proxied) && proxied.every((l, i) => (TRANSPORT_NAMES as readonly unknown[]).includes(l) && proxied.indexOf(l) === i))
+  ) {
+    throw new TypeError(
+      `config.proxyProtocol: expected a boolean (true: the TCP listener) or a list of distinct listeners (tcp, tls, ws, wss), got ${JSON.stringify(proxied)}`,
+    );
   }
   if (config.tlsPort >= 0 || config.wssPort >= 0) {
     for (const field of ['tlsCert', 'tlsKey'] as const) {

@@ -5,7 +5,7 @@
  * return. Types plus one table; used on every thread (the main thread for
  * in-process plugins, every actor host for module plugins).
  */
-import type { MessageProperties, QoS } from '../shared/message/app-message.js';
+import type { MessageProperties, QoS, UserProperties } from '../shared/message/app-message.js';
 import type { Logger } from '../shared/log.js';
 import type { HookReturn } from '../shared/hooks/chain.js';
 import type { DropReason } from '../shared/message/drop-reason.js';
@@ -39,7 +39,7 @@ export interface RegisterModifiers {
   clean_start?: boolean;
   /** Largest packet accepted from the client, in bytes (0 = the broker's). */
   max_message_size?: number;
-  /** Incoming PUBLISH rate, messages per second (0 = the broker's). */
+  /** Incoming PUBLISH rate, messages per second (0 = no limit, as VerneMQ). */
   max_message_rate?: number;
   /** Unacknowledged QoS 1/2 messages sent to the client (0 = no cap beyond the client's Receive Maximum). */
   max_inflight_messages?: number;
@@ -71,6 +71,14 @@ export interface PublishModifiers {
   retain?: boolean;
   /** 5.0: replaces the message's properties. */
   properties?: MessageProperties;
+  /** The pool (mountpoint) the message is published in, instead of the session's own, as VerneMQ's `mountpoint`. */
+  mountpoint?: string;
+  /**
+   * Milliseconds the client's connection stops reading, as VerneMQ's
+   * `throttle`: the message itself goes on; what the client sends next
+   * waits in the network until then.
+   */
+  throttle?: number;
 }
 
 /** Modifiers of on_deliver(_m5); a bare Buffer replaces the payload. */
@@ -81,14 +89,41 @@ export interface DeliverModifiers {
   properties?: MessageProperties;
 }
 
-/** One filter of a SUBSCRIBE as auth_on_subscribe and on_subscribe see it. */
+/** One filter of a SUBSCRIBE as auth_on_subscribe and on_subscribe see it; the `_m5` hooks also get its subscription options. */
 export interface SubscribeTopic {
   topic: string;
   qos: QoS;
+  /** 5.0 No Local: the client's own messages are not sent back to it. */
+  noLocal?: boolean;
+  /** 5.0 Retain As Published: deliveries keep the RETAIN flag they were published with. */
+  retainAsPublished?: boolean;
+  /** 5.0 Retain Handling: 0 retained messages at every subscribe, 1 only when the subscription is new, 2 never. */
+  retainHandling?: 0 | 1 | 2;
 }
 
-/** What auth_on_subscribe may answer for each filter, in order: the filter to use and its QoS, or a refusal. */
-export type SubscribeModifiers = Array<{ topic: string; qos: QoS | 'not_allowed' }>;
+/**
+ * What auth_on_subscribe may answer for each filter, in order: the filter to
+ * use and its QoS (and, from `_m5`, its subscription options), or a refusal.
+ */
+export type SubscribeModifiers = Array<{ topic: string; qos: QoS | 'not_allowed' } & Omit<SubscribeTopic, 'topic' | 'qos'>>;
+
+/** 5.0 properties a plugin adds to the SUBACK, UNSUBACK or CONNACK it answers for; left out when the client asked for no problem information. */
+export interface AckProperties {
+  reasonString?: string;
+  userProperties?: UserProperties;
+}
+
+/** What auth_on_subscribe_m5 may answer besides the list alone: VerneMQ's map of `topics` and SUBACK `properties`. */
+export interface SubscribeModifiersM5 {
+  topics?: SubscribeModifiers;
+  properties?: AckProperties;
+}
+
+/** What on_unsubscribe_m5 may answer besides the list alone: the filters to remove and UNSUBACK `properties`. */
+export interface UnsubscribeModifiersM5 {
+  topics?: string[];
+  properties?: AckProperties;
+}
 
 /** A 5.0 refusal with its reason code (CONNACK, PUBACK/PUBREC, SUBACK). */
 export interface M5Error {
@@ -181,7 +216,7 @@ export interface Hooks {
     subscriberId: SubscriberId,
     topics: SubscribeTopic[],
     properties: Record<string, unknown>,
-  ): ChainResult<SubscribeModifiers>;
+  ): ChainResult<SubscribeModifiers | SubscribeModifiersM5>;
   on_subscribe(username: User, subscriberId: SubscriberId, topics: SubscribeTopic[]): Ignored;
   on_subscribe_m5(username: User, subscriberId: SubscriberId, topics: SubscribeTopic[], properties: Record<string, unknown>): Ignored;
   on_unsubscribe(username: User, subscriberId: SubscriberId, topics: string[]): ChainResult<string[]>;
@@ -190,7 +225,7 @@ export interface Hooks {
     subscriberId: SubscriberId,
     topics: string[],
     properties: Record<string, unknown>,
-  ): ChainResult<string[]>;
+  ): ChainResult<string[] | UnsubscribeModifiersM5>;
   on_deliver(
     username: User,
     subscriberId: SubscriberId,

@@ -1,9 +1,10 @@
 /**
  * The broker's public face on the main thread: the embedding API
  * (`createBroker`, `listen`, `handle`, `attachWebSocket`, `addPlugin`,
- * `publish`, `disconnectClient`, `attachBridge`, `routeFromBridge`, `stats`,
- * `topSessions`, `readiness`, `addresses`, `close`) and its events ('client-connected',
- * 'client-refused', 'client-disconnected', 'host-failed', 'idle'), and its
+ * `publish`, `subscribe`, `unsubscribe`, `disconnectClient`, `attachBridge`,
+ * `routeFromBridge`, `stats`, `topSessions`, `readiness`, `addresses`,
+ * `close`) and its typed events ('client-connected', 'client-refused',
+ * 'client-disconnected', 'host-failed', 'idle': BrokerEvents), and its
  * main-thread logger: the application's (`logger`), or its own from
  * `logLevel` and `logFormat`. It wires the parts that do
  * the work and adds no step of its own to the data path: the storage of its
@@ -25,7 +26,9 @@ import type { Plugin } from '../api/hooks.js';
 import { createLogger, resolveLogFormat, type Logger } from '../shared/log.js';
 import { expiryDeadline } from '../shared/message/expiry.js';
 import { isLoopbackHost } from '../shared/loopback.js';
-import { DEFAULT_POOL, isValidTopicName } from '../shared/topic/topic.js';
+import { DEFAULT_POOL, isValidTopicFilter, isValidTopicName, parseSharedFilter } from '../shared/topic/topic.js';
+import type { SessionEventDetails, SessionEventName } from '../shared/channel/frames.js';
+import type { MessageHandler } from './router/app-subscribers.js';
 import { TRANSPORT_NAMES, type TransportInfo } from '../shared/transport.js';
 import { DataPlane } from './data-plane.js';
 import { PluginRegistry } from './hooks/registry.js';
@@ -53,6 +56,23 @@ export interface PublishOptions {
   properties?: MessageProperties;
 }
 
+export interface SubscribeOptions {
+  /** The highest QoS the handler gets messages at (default 2: as published). */
+  qos?: QoS;
+  /** The pool (mountpoint) to listen in (default '': the default pool). */
+  pool?: string;
+  /** Whether the matching retained messages are handed over first (default false). */
+  retained?: boolean;
+}
+
+/** The broker's events and the arguments their listeners get. */
+export type BrokerEvents = { [N in SessionEventName]: [clientId: string, detail: SessionEventDetails[N]] } & {
+  /** Actor host `host` (a worker) failed: its sessions' connections were closed and a replacement started. */
+  'host-failed': [host: number, err: Error];
+  /** The last client connection closed. */
+  idle: [];
+};
+
 /** The most sessions one `topSessions` call answers. */
 const TOP_SESSIONS_MAX = 1000;
 
@@ -67,7 +87,7 @@ export interface BrokerOptions extends Partial<BrokerConfig> {
   logger?: Logger;
 }
 
-export class Broker extends EventEmitter implements BrokerWatch {
+export class Broker extends EventEmitter<BrokerEvents> implements BrokerWatch {
   readonly config: BrokerConfig;
   readonly log: Logger;
   private readonly plugins: PluginRegistry;
@@ -114,7 +134,7 @@ export class Broker extends EventEmitter implements BrokerWatch {
       started: (index, endpoint) => dataPlane.attachHost(index, endpoint),
       failed: (index, err) => {
         dataPlane.hostFailed(index);
-        this.emit('host-failed', index, err);
+        this.emit('host-failed', index, err instanceof Error ? err : new Error(String(err)));
       },
     });
     this.transports = new Listeners(this.config, this.log, dataPlane.connections.accept);
@@ -125,8 +145,9 @@ export class Broker extends EventEmitter implements BrokerWatch {
 
   /**
    * Starts the TCP listener and the optional ones the config enables (wsPort,
-   * tlsPort, wssPort); resolves with the TCP address (see addresses()). With
-   * `proxyProtocol`, TCP connections start with a PROXY protocol header.
+   * tlsPort, wssPort); resolves with the TCP address (see addresses()). The
+   * connections of the listeners `proxyProtocol` names start with a PROXY
+   * protocol header.
    * Rejects before anything listens when `dataDir` could not be opened (in
    * use by another broker, a newer format, not creatable), with one line
    * naming the directory; handle() and publish() refuse likewise.
@@ -222,6 +243,30 @@ export class Broker extends EventEmitter implements BrokerWatch {
       if (Object.keys(properties).length > 0) message.properties = properties;
     }
     this.dataPlane.publish(DEFAULT_POOL, message);
+  }
+
+  /**
+   * Subscribes the application's `handler` to `filter`: it is called, on the
+   * main thread and inside routing (so it must return quickly), with every
+   * message routed in the pool that matches, whoever published it, as a
+   * client's session would get it but without a socket and without
+   * acknowledgements. A handler subscribed to overlapping filters is called
+   * once per message. Returns a function that ends this subscription.
+   */
+  subscribe(filter: string, handler: MessageHandler, options: SubscribeOptions = {}): () => void {
+    if (!isValidTopicFilter(filter)) throw new TypeError(`subscribe: invalid topic filter: ${filter}`);
+    if (parseSharedFilter(filter)) throw new TypeError(`subscribe: shared subscriptions are for clients: ${filter}`);
+    if (typeof handler !== 'function') throw new TypeError('subscribe: handler must be a function');
+    const qos = options.qos ?? 2;
+    if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError(`subscribe: qos must be 0, 1 or 2, not ${String(qos)}`);
+    const pool = options.pool ?? DEFAULT_POOL;
+    this.dataPlane.router.subscribeApp(pool, filter, handler, qos, options.retained ?? false);
+    return () => void this.unsubscribe(filter, handler, { pool });
+  }
+
+  /** Ends the application's subscription of `handler` to `filter` (in `pool`, default ''); false when there was none. */
+  unsubscribe(filter: string, handler: MessageHandler, options: { pool?: string } = {}): boolean {
+    return this.dataPlane.router.unsubscribeApp(options.pool ?? DEFAULT_POOL, filter, handler);
   }
 
   /** Attaches the link to other brokers (a RouterBridge, src/api/bridge.ts); one per broker. */

@@ -205,6 +205,9 @@ export class DataPlane implements ConnectionOwner {
       case 'end':
         this.byId.get(msg.connId)?.end();
         return;
+      case 'throttle':
+        this.byId.get(msg.connId)?.throttle(msg.ms);
+        return;
       case 'accepted':
         this.accepted(msg.connId, msg.keepalive, msg.maxPacketSize, msg.maxOutgoingPacketSize);
         return;

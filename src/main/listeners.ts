@@ -1,7 +1,7 @@
 /**
- * The broker's listeners: the TCP server (reading a PROXY protocol header
- * first with `proxyProtocol`), the optional WebSocket, TLS and WSS listeners
- * (wsPort, tlsPort, wssPort), and the WebSocket endpoints attached to HTTP(S)
+ * The broker's listeners: the TCP server, the optional WebSocket, TLS and
+ * WSS listeners (wsPort, tlsPort, wssPort), each reading a PROXY protocol
+ * header first when `proxyProtocol` names it, and the WebSocket endpoints attached to HTTP(S)
  * servers of the embedding application. Each hands its new client byte
  * streams to `accept`. Main thread.
  */
@@ -14,6 +14,7 @@ import type { BrokerConfig } from '../api/config.js';
 import type { Logger } from '../shared/log.js';
 import type { TransportInfo } from '../shared/transport.js';
 import { transportOf } from './net/connection.js';
+import { expectsProxyHeader } from './net/proxy-front.js';
 import { startTlsListener, startWssListener } from './net/tls-listener.js';
 import { attachWebSocket, startWebSocketListener, type Listener } from './net/ws-listener.js';
 
@@ -45,7 +46,8 @@ export class Listeners {
   /** Starts the TCP listener, then the optional ones the config enables; resolves with the TCP address. On a failure none stays open. */
   async listen(): Promise<AddressInfo> {
     const { config, log, accept } = this;
-    const server = createServer({ noDelay: true }, (socket) => accept(socket, transportOf('tcp', socket), config.proxyProtocol));
+    const proxyProtocol = expectsProxyHeader(config, 'tcp');
+    const server = createServer({ noDelay: true }, (socket) => accept(socket, transportOf('tcp', socket), proxyProtocol));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -56,7 +58,7 @@ export class Listeners {
     });
     server.on('error', (err) => log.error({ err }, 'listener error'));
     const address = server.address() as AddressInfo;
-    log.info({ host: address.address, port: address.port, workers: config.workers, proxyProtocol: config.proxyProtocol }, 'listening');
+    log.info({ host: address.address, port: address.port, workers: config.workers, proxyProtocol }, 'listening');
     try {
       const { wsPort, tlsPort, wssPort } = config;
       if (wsPort >= 0) this.transports.push(await startWebSocketListener(config, accept, log));

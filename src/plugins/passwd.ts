@@ -4,82 +4,82 @@
  *
  *   plugins: [{ module: 'shoal/passwd', options: { file: './passwd' } }]
  *
- * The file has one `username:$scrypt$N$salt$hash` line per user (salt and
- * hash in base64; node:crypto scrypt, r 8, p 1, a random 16-byte salt, a
- * 32-byte key), written by `shoal passwd FILE USER`; empty lines and lines
- * starting with '#' are skipped. A known user with the right password is
- * 'ok', with a wrong one (or none) `{ error: 'invalid_credentials' }`; an
- * unknown user, or no username, is 'next', so later plugins (or
- * `allowAnonymous`) decide. The hash is computed off the thread (async scrypt)
- * and compared in constant time.
+ * The file has one `username:hash` line per user: Shoal's
+ * `$scrypt$N$salt$hash` (written by `shoal passwd FILE USER`), or
+ * mosquitto_passwd's `$7$iterations$salt$hash` and `$6$salt$hash`, so a
+ * Mosquitto password file serves as it is (password-hash.ts); empty lines
+ * and lines starting with '#' are skipped. A known user with the right
+ * password is 'ok', with a wrong one (or none) `{ error: 'invalid_credentials' }`;
+ * an unknown user, or no username, is 'next', so later plugins (or
+ * `allowAnonymous`) decide. The hash is computed off the thread for scrypt
+ * and PBKDF2 and compared in constant time.
+ *
+ * Options: `file` (required); `cacheMaxEntries` (default 10000 usernames;
+ * 0 = no cache) and `cacheTtlMs` (default 300000 ms): a successful check is
+ * remembered that long for that many users, so the same username and
+ * password again skip the hash (check-cache.ts). Reading the file again
+ * clears it.
  *
  * Reload: the file is re-read when it changes (checked at most once per
  * second, on a CONNECT) or on SIGHUP to the `shoal` process; see
  * watched-file.ts. Connected clients stay connected. Runs in every actor host.
  */
-import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import type { Plugin, PluginContext, RegisterModifiers } from '../api/hooks.js';
 import type { HookReturn } from '../shared/hooks/chain.js';
+import { CheckCache } from './check-cache.js';
+import { parsePasswordHash, PasswordHashError, verifyPassword, type PasswordHash } from './password-hash.js';
 import { fileOption, WatchedFile } from './watched-file.js';
 
-const KEY_LENGTH = 32;
-const DEFAULT_COST = 16384;
+export { hashPassword } from './password-hash.js';
 
-export interface PasswordEntry {
-  cost: number;
-  salt: Buffer;
-  hash: Buffer;
-}
+/** Defaults of the cache options: usernames remembered, and for how long (ms). */
+export const DEFAULT_CACHE_MAX_ENTRIES = 10_000;
+export const DEFAULT_CACHE_TTL_MS = 300_000;
 
-function scryptAsync(password: Buffer | string, salt: Buffer, cost: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scrypt(password, salt, KEY_LENGTH, { N: cost, r: 8, p: 1, maxmem: 256 * cost * 8 + 1024 * 1024 }, (err, key) =>
-      err ? reject(err) : resolve(key),
-    );
-  });
-}
-
-/** A password line's hash part, `$scrypt$N$salt$hash`, for `password`. */
-export async function hashPassword(password: string, cost = DEFAULT_COST): Promise<string> {
-  const salt = randomBytes(16);
-  const hash = await scryptAsync(password, salt, cost);
-  return `$scrypt$${cost}$${salt.toString('base64')}$${hash.toString('base64')}`;
-}
-
-/** Parses a password file into username → entry; throws on a malformed line, naming it. */
-export function parsePasswordFile(text: string, file = 'password file'): Map<string, PasswordEntry> {
-  const users = new Map<string, PasswordEntry>();
+/** Parses a password file into username → hash; throws on a malformed line, naming the file and line. */
+export function parsePasswordFile(text: string, file = 'password file'): Map<string, PasswordHash> {
+  const users = new Map<string, PasswordHash>();
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) return;
     const colon = line.indexOf(':');
-    const parts = colon > 0 ? line.slice(colon + 1).split('$') : [];
-    // ['', 'scrypt', N, salt, hash]
-    const cost = Number(parts[2]);
-    if (
-      parts.length !== 5 ||
-      parts[0] !== '' ||
-      parts[1] !== 'scrypt' ||
-      !Number.isInteger(cost) ||
-      cost < 2 ||
-      (cost & (cost - 1)) !== 0
-    ) {
-      throw new SyntaxError(`${file}:${i + 1}: expected username:$scrypt$N$salt$hash`);
+    try {
+      if (colon <= 0) throw new PasswordHashError('expected username:hash');
+      users.set(line.slice(0, colon), parsePasswordHash(line.slice(colon + 1)));
+    } catch (err) {
+      if (!(err instanceof PasswordHashError)) throw err;
+      throw new SyntaxError(`${file}:${i + 1}: ${err.message}`, { cause: err });
     }
-    users.set(line.slice(0, colon), { cost, salt: Buffer.from(parts[3]!, 'base64'), hash: Buffer.from(parts[4]!, 'base64') });
   });
   return users;
 }
 
-/** Whether `password` is the one of `entry`. */
-async function verifyPassword(entry: PasswordEntry, password: Buffer): Promise<boolean> {
-  const hash = await scryptAsync(password, entry.salt, entry.cost);
-  return hash.length === entry.hash.length && timingSafeEqual(hash, entry.hash);
+/** A whole-number option of this plugin, `min` or more; throws naming it. */
+function wholeNumberOption(options: Readonly<Record<string, unknown>>, name: string, fallback: number, min: number, unit: string): number {
+  const value = options[name] ?? fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new RangeError(
+      `shoal/passwd: options.${name}: expected a whole number of ${unit}, at least ${min}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
 }
 
 export default function createPasswdPlugin({ options, log }: PluginContext): Plugin {
   const file = fileOption(options, 'shoal/passwd');
-  const users = new WatchedFile(file, (text) => parsePasswordFile(text, file), log);
+  const cache = new CheckCache<PasswordHash>(
+    wholeNumberOption(options, 'cacheMaxEntries', DEFAULT_CACHE_MAX_ENTRIES, 0, 'usernames (0 = no cache)'),
+    wholeNumberOption(options, 'cacheTtlMs', DEFAULT_CACHE_TTL_MS, 1, 'milliseconds'),
+  );
+  const users = new WatchedFile(
+    file,
+    (text) => {
+      const parsed = parsePasswordFile(text, file);
+      cache.clear();
+      return parsed;
+    },
+    log,
+  );
   const check = (
     username: string | undefined,
     password: Buffer | undefined,
@@ -88,7 +88,13 @@ export default function createPasswdPlugin({ options, log }: PluginContext): Plu
     const entry = users.current().get(username);
     if (entry === undefined) return 'next';
     if (password === undefined) return { error: 'invalid_credentials' };
-    return verifyPassword(entry, Buffer.from(password)).then((ok) => (ok ? 'ok' : { error: 'invalid_credentials' }));
+    const given = Buffer.from(password);
+    if (cache.has(username, given, entry)) return 'ok';
+    return verifyPassword(entry, given).then((ok) => {
+      if (!ok) return { error: 'invalid_credentials' };
+      cache.remember(username, given, entry);
+      return 'ok';
+    });
   };
   return {
     name: 'shoal/passwd',

@@ -20,6 +20,7 @@ import { dirname, join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumSkip, launchChromium, LAUNCH_MS } from '../helpers/chromium.js';
 import type { Broker } from '../../src/main/broker.js';
+import type { SessionEventDetails } from '../../src/shared/channel/frames.js';
 import { closeBroker, connect, startBroker, uniqueTopic, urlOf, WAIT_MS, within } from '../transports/helpers.js';
 
 /** The mqtt.js browser bundle (an IIFE defining the global `mqtt`). */
@@ -202,8 +203,8 @@ describe('MQTT over WebSocket from a real browser (headless Chromium)', { skip: 
         });
       try {
         const connected = within(
-          new Promise<Record<string, unknown>>((resolve) => {
-            const onConnected = (id: string, detail: Record<string, unknown>): void => {
+          new Promise<SessionEventDetails['client-connected']>((resolve) => {
+            const onConnected = (id: string, detail: SessionEventDetails['client-connected']): void => {
               if (id !== clientId) return;
               broker.off('client-connected', onConnected);
               resolve(detail);

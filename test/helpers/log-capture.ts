@@ -1,8 +1,8 @@
 /**
- * A pino destination for tests that read the broker's log records
- * (createBroker({ logger: pino({ level }, capture) })): it keeps every
- * record and tells the tests waiting for one, each wait bounded. Runs in the
- * test process (main thread).
+ * Test helper: a pino destination (`pino({ level }, capture)`) that keeps
+ * every JSON record an application logger handed to the broker
+ * (createBroker({ logger })) writes, and lets a test wait for one, bounded.
+ * Runs in the test process.
  */
 import { Writable } from 'node:stream';
 import { WAIT_MS } from './clients.js';
@@ -24,9 +24,13 @@ export class LogCapture extends Writable {
     done();
   }
 
-  /** The first record (kept or to come) with message `msg`, for client `clientId` when given; rejects after `timeoutMs`. */
-  line(msg: string, clientId?: string, timeoutMs = WAIT_MS): Promise<LogRecord> {
-    const matches = (r: LogRecord): boolean => r['msg'] === msg && (clientId === undefined || r['clientId'] === clientId);
+  /** The first record (kept or to come) with message `msg` for client `clientId`; rejects after `timeoutMs`. */
+  line(msg: string, clientId: string, timeoutMs = WAIT_MS): Promise<LogRecord> {
+    return this.find((r) => r['msg'] === msg && r['clientId'] === clientId, `"${msg}" line for ${clientId}`, timeoutMs);
+  }
+
+  /** The first record (kept or to come) that `matches`; rejects after `timeoutMs`, naming `what`. */
+  find(matches: (record: LogRecord) => boolean, what: string, timeoutMs = WAIT_MS): Promise<LogRecord> {
     const kept = this.records.find(matches);
     if (kept) return Promise.resolve(kept);
     return new Promise((resolve, reject) => {
@@ -38,7 +42,7 @@ export class LogCapture extends Writable {
       };
       const timer = setTimeout(() => {
         this.waiters.delete(waiter);
-        reject(new Error(`no "${msg}" line${clientId === undefined ? '' : ` for ${clientId}`} within ${timeoutMs} ms`));
+        reject(new Error(`no ${what} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.waiters.add(waiter);
     });

@@ -96,6 +96,8 @@ export interface PubOptions {
   clientId?: string;
   /** -u: the username of the CONNECT (none by default). */
   username?: string;
+  /** -P: its password. */
+  password?: string;
   timeoutMs?: number;
 }
 
@@ -103,6 +105,7 @@ export interface PubOptions {
 export function mosquittoPub(o: PubOptions): Promise<ToolResult> {
   const args = [...commonArgs(o, 'mpub'), '-m', o.message, '-d'];
   if (o.retain) args.push('-r');
+  if (o.password !== undefined) args.push('-P', o.password);
   return run('mosquitto_pub', args, o.timeoutMs ?? 15_000).done;
 }
 

@@ -75,6 +75,45 @@ for (const workers of WORKER_COUNTS) {
         await pub.publishAsync(`${topic}/out`, '', { qos: 1, retain: true });
       });
 
+      test('auth_on_publish modifier throttle (ms, as VerneMQ) lets the message go on and stops reading the publisher for that long', async () => {
+        const topic = uniqueTopic('m');
+        const sub = await connectClient(b.port, { version });
+        await sub.subscribeAsync(`${topic}/#`, { qos: 1 });
+        recorder.answerBoth('auth_on_publish', (_u, _sid, _qos, t) => (t === `${topic}/slow` ? { ok: { throttle: 1000 } } : 'ok'));
+        const raw = await RawClient.connect(b.port, version);
+        await raw.handshake();
+        raw.send({
+          cmd: 'publish',
+          topic: `${topic}/slow`,
+          payload: Buffer.from('held back'),
+          qos: 1,
+          messageId: 1,
+          retain: false,
+          dup: false,
+        });
+        await raw.expectPacket('puback');
+        const ackedAt = Date.now();
+        assert.equal((await nextMessage(sub)).payload.toString(), 'held back');
+        raw.send({ cmd: 'pingreq' });
+        await raw.expectPacket('pingresp');
+        const waited = Date.now() - ackedAt;
+        assert.ok(waited >= 700, `the next packet was read after ${waited} ms`);
+        assert.equal(raw.closed, false);
+        await raw.destroy();
+      });
+
+      test("auth_on_publish modifier mountpoint publishes the message in that pool instead of the session's", async () => {
+        const { pub, sub, topic } = await pair();
+        const inPool: string[] = [];
+        const unsubscribe = b.broker.subscribe(`${topic}/#`, (m) => inPool.push(m.payload.toString()), { pool: 'tenant-a' });
+        recorder.answerBoth('auth_on_publish', (_u, _sid, _qos, t) => (t === `${topic}/moved` ? { ok: { mountpoint: 'tenant-a' } } : 'ok'));
+        await pub.publishAsync(`${topic}/moved`, 'elsewhere', { qos: 1 });
+        await pub.publishAsync(`${topic}/stays`, 'here', { qos: 1 });
+        assert.equal((await nextMessage(sub)).payload.toString(), 'here');
+        assert.deepEqual(inPool, ['elsewhere']);
+        unsubscribe();
+      });
+
       if (v5) {
         test('auth_on_publish_m5 may replace the 5.0 properties', async () => {
           const { pub, sub, topic } = await pair();
@@ -156,16 +195,17 @@ for (const workers of WORKER_COUNTS) {
         recorder.mark('suback', clientId);
         assert.deepEqual(suback.granted, [0, v5 ? 0x87 : 0x80]);
         const auth = await recorder.waitFor(m5('auth_on_subscribe'), clientId);
+        const options = v5 ? { noLocal: false, retainAsPublished: false, retainHandling: 0 } : {};
         assert.deepEqual(auth.args.slice(0, 3), [
           'sam',
           { mountpoint: '', clientId },
           [
-            { topic: `${topic}/alias`, qos: 2 },
-            { topic: `${topic}/secret`, qos: 1 },
+            { topic: `${topic}/alias`, qos: 2, ...options },
+            { topic: `${topic}/secret`, qos: 1, ...options },
           ],
         ]);
         const on = await recorder.waitFor(m5('on_subscribe'), clientId);
-        assert.deepEqual(on.args[2], [{ topic: `${topic}/real`, qos: 0 }]);
+        assert.deepEqual(on.args[2], [{ topic: `${topic}/real`, qos: 0, ...options }]);
         assert.deepEqual(recorder.sequence(clientId, [m5('auth_on_subscribe'), m5('on_subscribe'), 'mark:suback']), [
           m5('auth_on_subscribe'),
           m5('on_subscribe'),
@@ -176,6 +216,49 @@ for (const workers of WORKER_COUNTS) {
         const p = await raw.expectPacket('publish');
         assert.equal(p.topic, `${topic}/real`);
       });
+
+      if (v5) {
+        test('auth_on_subscribe_m5 sees the subscription options; { ok: { topics, properties } } changes them and adds a Reason String and User Properties to the SUBACK', async () => {
+          const topic = uniqueTopic('s');
+          recorder.answerBoth('auth_on_subscribe', (_u, _sid, topics) => ({
+            ok: {
+              topics: topics.map((t) => ({ ...t, noLocal: false })),
+              properties: { reasonString: 'checked', userProperties: { by: 'plugin' } },
+            },
+          }));
+          const clientId = uniqueId('subopt');
+          const raw = await RawClient.connect(b.port, version);
+          await raw.handshake({ clientId });
+          raw.send({ cmd: 'subscribe', messageId: 3, subscriptions: [{ topic, qos: 1, nl: true, rap: true, rh: 2 }] });
+          const suback = await raw.expectPacket('suback');
+          assert.deepEqual(suback.granted, [1]);
+          assert.equal(suback.properties?.reasonString, 'checked');
+          assert.deepEqual({ ...suback.properties?.userProperties }, { by: 'plugin' });
+          const auth = await recorder.waitFor('auth_on_subscribe_m5', clientId);
+          assert.deepEqual(auth.args[2], [{ topic, qos: 1, noLocal: true, retainAsPublished: true, retainHandling: 2 }]);
+          // No Local was turned off by the plugin: the client's own message comes back [MQTT-3.8.3-3].
+          raw.send({ cmd: 'publish', topic, payload: Buffer.from('own'), qos: 0, retain: false, dup: false });
+          assert.equal((await raw.expectPacket('publish')).payload.toString(), 'own');
+        });
+
+        test('on_unsubscribe_m5 { ok: { properties } } adds User Properties to the UNSUBACK, only for a client that asked for problem information [MQTT-3.1.2-29]', async () => {
+          recorder.answerBoth('on_unsubscribe', () => ({ ok: { properties: { reasonString: 'gone', userProperties: { by: 'plugin' } } } }));
+          const topic = uniqueTopic('u');
+          for (const requestProblemInformation of [true, false]) {
+            const raw = await RawClient.connect(b.port, version);
+            await raw.handshake({ properties: { requestProblemInformation } });
+            raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 0 }] });
+            await raw.expectPacket('suback');
+            raw.send({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: [topic] });
+            const unsuback = await raw.expectPacket('unsuback');
+            if (requestProblemInformation) {
+              assert.equal(unsuback.properties?.reasonString, 'gone');
+              assert.deepEqual({ ...unsuback.properties?.userProperties }, { by: 'plugin' });
+            } else assert.equal(unsuback.properties, undefined);
+            await raw.destroy();
+          }
+        });
+      }
 
       test('auth_on_subscribe answering an error refuses every filter (5.0: with its reason code)', async () => {
         recorder.answerBoth('auth_on_subscribe', () => (v5 ? { error: { reasonCode: 0x8f } } : { error: 'no' }));

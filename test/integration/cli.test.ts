@@ -1,5 +1,5 @@
 /**
- * Integration: the `shoal` command as a user runs it — `--help`, a config
+ * Integration: the `shoal` command as a user runs it — `--help`, `--version`, a config
  * field error naming the field, and a broker started from the CLI that
  * serves MQTT and stops gracefully on SIGTERM and SIGINT (5.0 clients get
  * DISCONNECT 0x8B, the process exits 0), and one that, without a data
@@ -9,7 +9,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listeningPort, outputMatch, startCli } from '../helpers/cli.js';
@@ -49,6 +49,15 @@ describe('shoal CLI', () => {
     const r = startCli(['--port', '0', '--allow-anonymous', 'yes'], { boundMs: BOUND_MS });
     assert.equal(await r.exited, 1);
     assert.match(r.stderr(), /--allow-anonymous: expected true or false/);
+  });
+
+  test('--version prints the version of package.json and exits 0', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const r = startCli(['--version'], { boundMs: BOUND_MS });
+    await outputMatch(r, /\n/, BOUND_MS);
+    assert.equal(await r.exited, 0);
+    assert.equal(r.stdout(), `${version}\n`);
+    assert.match(version, /^\d+\.\d+\.\d+/);
   });
 
   test('an invalid config value stops it with an error naming the field', async () => {

@@ -12,6 +12,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import type { Broker } from '../../src/main/broker.js';
+import type { SessionEventDetails } from '../../src/shared/channel/frames.js';
 import { parseCli } from '../../src/main/cli/args.js';
 import { resolveConfig } from '../../src/api/config.js';
 import {
@@ -132,7 +133,7 @@ class RawSocket {
   }
 }
 
-type Detail = Record<string, unknown>;
+type Detail = SessionEventDetails['client-connected'];
 
 /** The 'client-connected' detail for `clientId`, bounded. */
 function connectedDetail(broker: Broker, clientId: string): Promise<Detail> {

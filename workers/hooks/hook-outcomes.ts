@@ -5,9 +5,9 @@
  * code (5.0 `{ error: { reasonCode, reasonString?, serverReference? } }`).
  * Pure functions; run wherever the actor host runs.
  */
-import type { AppMessage, MessageProperties, QoS } from '../../src/shared/message/app-message.js';
+import type { AppMessage, MessageProperties, QoS, UserProperties } from '../../src/shared/message/app-message.js';
 import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
-import type { DeliverModifiers, PublishModifiers } from '../../src/api/hooks.js';
+import type { AckProperties, DeliverModifiers, PublishModifiers } from '../../src/api/hooks.js';
 import { isValidTopicName } from '../../src/shared/topic/topic.js';
 import { expiryDeadline } from '../../src/shared/message/expiry.js';
 
@@ -45,6 +45,37 @@ export function applyPublishModifiers(message: AppMessage, mods: PublishModifier
   if (mods.qos === 0 || mods.qos === 1 || mods.qos === 2) out.qos = mods.qos as QoS;
   if (typeof mods.retain === 'boolean') out.retain = mods.retain;
   return out;
+}
+
+function isUserProperties(value: unknown): value is UserProperties {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  return Object.values(value).every((v) => typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string')));
+}
+
+/** A plugin's properties for an acknowledgement (Reason String, User Properties); undefined when it gave none that are valid. */
+export function ackPropertiesOf(value: unknown): AckProperties | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { reasonString, userProperties } = value as Record<string, unknown>;
+  const out: AckProperties = {};
+  if (typeof reasonString === 'string') out.reasonString = reasonString;
+  if (isUserProperties(userProperties)) out.userProperties = userProperties;
+  return out.reasonString === undefined && out.userProperties === undefined ? undefined : out;
+}
+
+/** The longest throttle a plugin can ask for, in ms: the most a timer can wait. */
+const MAX_THROTTLE_MS = 0x7fffffff;
+
+/** The `throttle` of auth_on_publish modifiers in whole ms; 0 for none (absent, not a positive number). */
+export function throttleOf(mods: PublishModifiers | Buffer | undefined): number {
+  if (mods === undefined || Buffer.isBuffer(mods)) return 0;
+  const ms = mods.throttle;
+  return typeof ms === 'number' && ms > 0 ? Math.min(MAX_THROTTLE_MS, Math.ceil(ms)) : 0;
+}
+
+/** The `mountpoint` of auth_on_publish modifiers: the pool the message is published in; undefined for the session's own. */
+export function mountpointOf(mods: PublishModifiers | Buffer | undefined): string | undefined {
+  if (mods === undefined || Buffer.isBuffer(mods)) return undefined;
+  return typeof mods.mountpoint === 'string' ? mods.mountpoint : undefined;
 }
 
 /** A copy of `message` with on_deliver modifiers (topic, payload, 5.0 properties) applied. */

@@ -11,6 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { MaybePromise } from '../../src/shared/async.js';
+import { LazyMap } from '../../src/shared/lazy-map.js';
 import type { InboundQos2Record } from './session-store.js';
 
 interface Held {
@@ -23,7 +24,7 @@ interface Held {
 }
 
 export class InboundQos2 {
-  private readonly held = new Map<number, Held>();
+  private readonly held = new LazyMap<number, Held>();
 
   get size(): number {
     return this.held.size;

@@ -7,6 +7,7 @@
  */
 import type { AppMessage, QoS } from '../../src/shared/message/app-message.js';
 import type { QueueDropPolicy } from '../../src/api/config.js';
+import { LazyMap } from '../../src/shared/lazy-map.js';
 import { messageBytes } from '../../src/shared/message/message-bytes.js';
 
 export interface Outgoing {
@@ -44,7 +45,7 @@ export function queuedBytes(message: AppMessage): number {
 const NONE: readonly Outgoing[] = [];
 
 export class OutboundFlow {
-  readonly inflight = new Map<number, Outgoing>();
+  readonly inflight = new LazyMap<number, Outgoing>();
   private queue: Outgoing[] = [];
   /** queuedBytes() of each queued message, in the same order. */
   private sizes: number[] = [];

@@ -12,7 +12,7 @@
  * Plain object inside an ActorHost; runs wherever the host runs.
  */
 import type mqttPacket from 'mqtt-packet';
-import type { AppMessage } from '../../src/shared/message/app-message.js';
+import type { AppMessage, UserProperties } from '../../src/shared/message/app-message.js';
 import { ProtocolError } from '../../src/shared/codec/protocol-error.js';
 import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
 import { decodePublish, encodePublish, type EncodablePublish } from '../../src/shared/codec/publish.js';
@@ -50,6 +50,7 @@ import { HeldPackets } from './held-packets.js';
 import { SessionLifetime } from './session-lifetime.js';
 import type { AfterCommit } from '../session-saver.js';
 import { InboundQos2 } from './inbound-qos2.js';
+import { LazyMap } from '../../src/shared/lazy-map.js';
 
 /** What a session needs from its actor host: the services its handlers use, its link to the router, and the host's indexes. */
 export interface SessionEnv extends HostServices {
@@ -103,7 +104,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
   /** Topic aliases of the current connection (5.0). */
   private inAliases: InboundAliases | undefined;
   private outAliases: OutboundAliases | undefined;
-  private readonly subscriptions = new Map<string, SubscriptionOptions>();
+  private readonly subscriptions = new LazyMap<string, SubscriptionOptions>();
   private readonly flow: OutboundFlow;
   private readonly inboundQos2 = new InboundQos2();
   private bucket: TokenBucket;
@@ -559,6 +560,15 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     return false;
   }
 
+  borrowPublishToken(now: number): void {
+    const waitMs = this.bucket.borrow(now);
+    if (waitMs > 0) this.throttle(waitMs);
+  }
+
+  throttle(ms: number): void {
+    if (this.connId >= 0) this.host.link.throttle(this.connId, ms);
+  }
+
   awaitsRelease(packetId: number): boolean {
     return this.inboundQos2.has(packetId);
   }
@@ -699,18 +709,18 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
   }
 
   /** Routes a message published by this session's client (or its will); `$SYS/...` routes in the default pool. */
-  publish(message: AppMessage): void {
-    this.host.link.publish(routingPool(this.pool, message.topic), this.sid, message);
+  publish(message: AppMessage, pool = this.pool): void {
+    this.host.link.publish(routingPool(pool, message.topic), this.sid, message);
   }
 
-  publishKept(message: AppMessage, packetId: number): MaybePromise<boolean> {
+  publishKept(message: AppMessage, packetId: number, inPool = this.pool): MaybePromise<boolean> {
     const acks = this.host.acks;
     if (acks === undefined) {
-      this.publish(message);
+      this.publish(message, inPool);
       return true;
     }
     const { ackId, kept } = acks.reserve();
-    const pool = routingPool(this.pool, message.topic);
+    const pool = routingPool(inPool, message.topic);
     if (message.qos !== 2) {
       this.host.link.publish(pool, this.sid, message, ackId);
       return kept;
@@ -776,10 +786,18 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
    * asked for no problem information [MQTT-3.1.2-29] or the string would not
    * fit; one too large even without it goes to send(), which refuses it.
    */
-  sendWithReason(packet: mqttPacket.Packet, reasonString: string): void {
+  sendWithReason(packet: mqttPacket.Packet, reasonString: string | undefined, userProperties?: UserProperties): void {
     if (this.protocolVersion !== 5) return this.sendPacket(packet);
-    const allowed = this.negotiated.requestProblemInformation ? reasonString : undefined;
-    this.send(generateWithReason(packet, allowed, this.negotiated.maxOutgoingPacketSize) ?? generatePacket(packet, 5));
+    // [MQTT-3.1.2-29]: without Request Problem Information, no Reason String or User Properties but on PUBLISH, CONNACK and DISCONNECT.
+    const problems = this.negotiated.requestProblemInformation;
+    const { properties } = packet as { properties?: Record<string, unknown> };
+    const full =
+      problems && userProperties !== undefined
+        ? ({ ...packet, properties: { ...properties, userProperties } } as mqttPacket.Packet)
+        : packet;
+    this.send(
+      generateWithReason(full, problems ? reasonString : undefined, this.negotiated.maxOutgoingPacketSize) ?? generatePacket(packet, 5),
+    );
   }
 
   private hasSharedSubscriptions(): boolean {

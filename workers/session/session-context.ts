@@ -11,7 +11,7 @@
  */
 import type { EncodablePublish } from '../../src/shared/codec/publish.js';
 import type mqttPacket from 'mqtt-packet';
-import type { AppMessage, QoS } from '../../src/shared/message/app-message.js';
+import type { AppMessage, QoS, UserProperties } from '../../src/shared/message/app-message.js';
 import type { BrokerConfig } from '../../src/api/config.js';
 import type { SubscriberId } from '../../src/api/hooks.js';
 import type { SessionOptions, UserContext } from '../../src/api/runtime.js';
@@ -106,7 +106,8 @@ export interface SessionContext {
   send(bytes: Uint8Array): void;
   sendPacket(packet: mqttPacket.Packet): void;
   /** An acknowledgement with a Reason String on 5.0, when the client wants problem information and it fits. */
-  sendWithReason(packet: mqttPacket.Packet, reasonString: string): void;
+  /** Sends a 5.0 acknowledgement with a Reason String and User Properties, as far as the client asked for them and they fit. */
+  sendWithReason(packet: mqttPacket.Packet, reasonString: string | undefined, userProperties?: UserProperties): void;
   /** `next(answer)` now, or once the promise settles while the same connection is still the session's. */
   whenAnswered<T>(answer: MaybePromise<T>, next: (value: T) => MaybePromise<void>): MaybePromise<void>;
 }
@@ -147,6 +148,10 @@ export interface InboundContext extends SubscribeContext, ReauthContext, Runtime
   readonly inboundAliases: InboundAliases | undefined;
   /** Takes a token of the incoming publish rate; false (and counted) when there is none. */
   takePublishToken(now: number): boolean;
+  /** 3.1.1: takes a publish token, on credit when there is none, and throttles the connection until the debt is paid. */
+  borrowPublishToken(now: number): void;
+  /** Stops reading the client's connection for `ms`. */
+  throttle(ms: number): void;
   /** Whether the inbound QoS 2 message `packetId` was received and waits for its PUBREL. */
   awaitsRelease(packetId: number): boolean;
   /** Inbound QoS 2 messages waiting for their PUBREL. */
@@ -155,14 +160,14 @@ export interface InboundContext extends SubscribeContext, ReauthContext, Runtime
   holdForRelease(packetId: number): void;
   /** PUBREL: forgets `packetId`; false when it was not waiting. */
   releaseReceived(packetId: number): boolean;
-  /** Routes a message published by the client (or its will). */
-  publish(message: AppMessage): void;
+  /** Routes a message published by the client (or its will), in the session's pool or in `pool` (a plugin's mountpoint). */
+  publish(message: AppMessage, pool?: string): void;
   /**
    * Routes the client's QoS 1/2 message `packetId`: answers whether every
    * place that must keep it committed it (true at once without a store;
    * false when a commit failed).
    */
-  publishKept(message: AppMessage, packetId: number): MaybePromise<boolean>;
+  publishKept(message: AppMessage, packetId: number, pool?: string): MaybePromise<boolean>;
   /**
    * Whether the inbound QoS 2 message `packetId` is kept: a promise while its
    * commits are pending, undefined when it was held before a restart and never

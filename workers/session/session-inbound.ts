@@ -22,7 +22,7 @@ import type { ChainOutcome } from '../../src/shared/hooks/chain.js';
 import type { PublishModifiers } from '../../src/api/hooks.js';
 import { isDollarTopic, isSysTopic, isValidTopicName, topicLevelCount } from '../../src/shared/topic/topic.js';
 import { handleAuth } from '../connect/auth-flow.js';
-import { applyPublishModifiers, refusalOf } from '../hooks/hook-outcomes.js';
+import { applyPublishModifiers, mountpointOf, refusalOf, throttleOf } from '../hooks/hook-outcomes.js';
 import { parsePacket, PINGRESP } from '../../src/shared/codec/packet-io.js';
 import type { InboundContext } from './session-context.js';
 import { messageArgs, versioned } from './session-hooks.js';
@@ -101,9 +101,10 @@ function handlePublish(session: InboundContext, bytes: Buffer): void | Promise<v
     // Not known to be kept (held before a restart): routed again below; sessions that got a copy skip it.
     if (kept !== undefined) return acknowledgeKept(session, p, kept);
   }
-  if (!session.takePublishToken(Date.now())) {
+  // 3.1.1 has no Quota Exceeded: a publisher over its rate is slowed down (its reads pause), not refused.
+  if (!v5) session.borrowPublishToken(Date.now());
+  else if (!session.takePublishToken(Date.now())) {
     if (p.qos === 0) return;
-    if (!v5) throw new ProtocolError(ReasonCode.QuotaExceeded, 'incoming publish rate exceeded');
     return refusePublish(session, p, ReasonCode.QuotaExceeded, 'incoming publish rate exceeded');
   }
   if (p.qos === 2 && session.awaitingRelease >= session.limits.receiveMaximum) {
@@ -134,18 +135,22 @@ function authorized(
   outcome: ChainOutcome<PublishModifiers | Buffer>,
 ): void | Promise<void> {
   const v5 = session.protocolVersion === 5;
-  if (outcome.kind === 'ok') return runtimeAllowed(session, p, applyPublishModifiers(message, outcome.modifiers, v5));
+  if (outcome.kind === 'ok') {
+    const throttleMs = throttleOf(outcome.modifiers);
+    if (throttleMs > 0) session.throttle(throttleMs);
+    return runtimeAllowed(session, p, applyPublishModifiers(message, outcome.modifiers, v5), mountpointOf(outcome.modifiers));
+  }
   if (!v5) return acknowledge(session, p);
   const refusal = refusalOf(outcome.kind === 'error' ? outcome.reason : undefined, ReasonCode.NotAuthorized);
   return refusePublish(session, p, refusal.reasonCode, refusal.reasonString ?? 'not authorized');
 }
 
 /** The runtime's is_allowed('publish', topic, message) after the plugins; refused like a plugin refusal with 0x87. */
-function runtimeAllowed(session: InboundContext, p: DecodedPublish, message: AppMessage): void | Promise<void> {
+function runtimeAllowed(session: InboundContext, p: DecodedPublish, message: AppMessage, pool?: string): void | Promise<void> {
   const { runtime } = session.env;
-  if (!runtime.checksAccess) return route(session, p, message);
+  if (!runtime.checksAccess) return route(session, p, message, pool);
   const decide = (ok: boolean): void | Promise<void> => {
-    if (ok) return route(session, p, message);
+    if (ok) return route(session, p, message, pool);
     if (session.protocolVersion !== 5) return acknowledge(session, p);
     return refusePublish(session, p, ReasonCode.NotAuthorized, 'not authorized');
   };
@@ -158,10 +163,10 @@ function runtimeAllowed(session: InboundContext, p: DecodedPublish, message: App
  * message is kept (with a store: once every commit holding it is done; the
  * session's later packets do not wait for that).
  */
-function route(session: InboundContext, p: DecodedPublish, message: AppMessage): void | Promise<void> {
+function route(session: InboundContext, p: DecodedPublish, message: AppMessage, pool?: string): void | Promise<void> {
   let kept: MaybePromise<boolean> | undefined;
-  if (p.qos === 0) session.publish(message);
-  else kept = session.publishKept(message, p.messageId!);
+  if (p.qos === 0) session.publish(message, pool);
+  else kept = session.publishKept(message, p.messageId!, pool);
   const { hooks } = session.env;
   const hook = versioned(session, 'on_publish');
   if (!hooks.has(hook)) return acknowledgeKept(session, p, kept);

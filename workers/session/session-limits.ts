@@ -21,7 +21,7 @@ export interface SessionLimits {
   maxOfflineBytes: number;
   /** Largest packet the client may send, in bytes (enforced by its connection on the main thread). */
   maxIncomingPacketSize: number;
-  /** Incoming PUBLISH rate (the token bucket's refill), messages per second. */
+  /** Incoming PUBLISH rate (the token bucket's refill), messages per second; Infinity for no limit. */
   maxMessageRate: number;
   /** Our Receive Maximum towards a 5.0 client: its unacknowledged QoS 2 publishes. */
   receiveMaximum: number;
@@ -109,7 +109,7 @@ export function applyRegisterModifiers(
   limits.maxOnlineBytes = count('max_online_bytes', Number.MAX_SAFE_INTEGER) ?? limits.maxOnlineBytes;
   limits.maxOfflineBytes = count('max_offline_bytes', Number.MAX_SAFE_INTEGER) ?? limits.maxOfflineBytes;
   const rate = count('max_message_rate', 1e9);
-  if (rate) limits.maxMessageRate = rate;
+  if (rate !== undefined) limits.maxMessageRate = rate === 0 ? Infinity : rate;
   limits.upgradeQos = flag('upgrade_qos') ?? false;
   limits.retryInterval = count('retry_interval', 0xffffffff) ?? limits.retryInterval;
   limits.maxIncomingPacketSize = minLimit(limits.maxIncomingPacketSize, count('max_message_size', 268435455) ?? 0);

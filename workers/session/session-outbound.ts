@@ -23,17 +23,17 @@ import { remainingExpirySeconds } from '../../src/shared/message/expiry.js';
 export class DeliveryGate {
   private busy = false;
   private readonly queue: Outgoing[] = [];
-  /** Deliveries not yet sent: a reconnect must not resend them with DUP. */
-  private readonly waiting = new Set<Outgoing>();
+  /** Deliveries not yet sent: a reconnect must not resend them with DUP. Made on the first. */
+  private waiting: Set<Outgoing> | undefined;
 
   constructor(private readonly session: OutboundContext) {}
 
   holds(o: Outgoing): boolean {
-    return this.waiting.has(o);
+    return this.waiting?.has(o) ?? false;
   }
 
   push(o: Outgoing): void {
-    this.waiting.add(o);
+    (this.waiting ??= new Set()).add(o);
     if (this.busy) {
       this.queue.push(o);
       return;
@@ -66,7 +66,7 @@ export class DeliveryGate {
   /** An error or an exhausted chain delivers the message unchanged, as VerneMQ does. */
   private send(o: Outgoing, outcome: ChainOutcome<DeliverModifiers | Buffer>): void {
     const s = this.session;
-    this.waiting.delete(o);
+    this.waiting?.delete(o);
     if (outcome.kind === 'ok') o.message = applyDeliverModifiers(o.message, outcome.modifiers, s.protocolVersion === 5);
     // Taken back meanwhile (redispatched to another member of a shared group, or the session ended).
     if (o.qos > 0 && !s.holdsInflight(o)) return;

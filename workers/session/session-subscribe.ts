@@ -5,17 +5,25 @@
  * session's subscribe / unsubscribe (its own copy, and the router's; shared
  * `$share/{group}/{filter}` ones included), on_subscribe(_m5)
  * before the SUBACK, on_unsubscribe(_m5) (which may rewrite the filters)
- * before the removal, and the UNSUBACK. A handler returns a promise only when
- * a plugin answered with one. Runs wherever the actor host runs.
+ * before the removal, and the UNSUBACK. The `_m5` hooks see each filter's
+ * subscription options and may add a Reason String and User Properties to
+ * the SUBACK or UNSUBACK. A handler returns a promise only when a plugin
+ * answered with one. Runs wherever the actor host runs.
  */
 import type mqttPacket from 'mqtt-packet';
 import type { QoS } from '../../src/shared/message/app-message.js';
 import { ProtocolError } from '../../src/shared/codec/protocol-error.js';
 import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
 import { type ChainOutcome } from '../../src/shared/hooks/chain.js';
-import type { SubscribeModifiers, SubscribeTopic } from '../../src/api/hooks.js';
+import type {
+  AckProperties,
+  SubscribeModifiers,
+  SubscribeModifiersM5,
+  SubscribeTopic,
+  UnsubscribeModifiersM5,
+} from '../../src/api/hooks.js';
 import { isValidTopicFilter, parseSharedFilter, topicLevelCount } from '../../src/shared/topic/topic.js';
-import { refusalOf } from '../hooks/hook-outcomes.js';
+import { ackPropertiesOf, refusalOf } from '../hooks/hook-outcomes.js';
 import type { SubscribeContext } from './session-context.js';
 import { versioned } from './session-hooks.js';
 import { isPromise } from '../../src/shared/async.js';
@@ -32,7 +40,38 @@ interface Asked {
 interface SubackState {
   codes: number[];
   problems: string[];
+  /** What auth_on_subscribe_m5 added to the SUBACK. */
+  properties?: AckProperties;
 }
+
+/** A filter of the SUBSCRIBE as the hooks see it: with its subscription options on 5.0. */
+function hookTopic(sub: mqttPacket.ISubscription, v5: boolean): SubscribeTopic {
+  if (!v5) return { topic: sub.topic, qos: sub.qos };
+  return {
+    topic: sub.topic,
+    qos: sub.qos,
+    noLocal: sub.nl === true,
+    retainAsPublished: sub.rap === true,
+    retainHandling: (sub.rh ?? 0) as 0 | 1 | 2,
+  };
+}
+
+/** The filter list of an auth_on_subscribe answer, and from `_m5` the SUBACK properties of VerneMQ's `{ topics, properties }` form. */
+function subscribeAnswer(mods: SubscribeModifiers | SubscribeModifiersM5 | undefined, v5: boolean): SubscribeModifiersM5 {
+  if (mods === undefined || Array.isArray(mods)) return { topics: mods };
+  if (!v5 || typeof mods !== 'object' || mods === null) return { topics: mods as unknown as SubscribeModifiers };
+  const answer: SubscribeModifiersM5 = { topics: mods.topics };
+  const properties = ackPropertiesOf(mods.properties);
+  if (properties !== undefined) answer.properties = properties;
+  return answer;
+}
+
+/** A subscription option from a plugin's rewrite, when it is a valid one, else the client's. */
+function optionOf<T>(value: unknown, valid: (v: unknown) => v is T, fallback: T): T {
+  return valid(value) ? value : fallback;
+}
+const isBoolean = (v: unknown): v is boolean => typeof v === 'boolean';
+const isRetainHandling = (v: unknown): v is 0 | 1 | 2 => v === 0 || v === 1 || v === 2;
 
 export function handleSubscribe(session: SubscribeContext, packet: mqttPacket.ISubscribePacket): void | Promise<void> {
   const v5 = session.protocolVersion === 5;
@@ -56,14 +95,10 @@ export function handleSubscribe(session: SubscribeContext, packet: mqttPacket.IS
   if (invalid.length > 0) state.problems.push(`invalid topic filter: ${invalid.join(', ')}`);
   const hook = versioned(session, 'auth_on_subscribe');
   if (asked.length === 0 || !hooks.has(hook)) return runtimeAllowed(session, packet, asked, state);
-  const args: unknown[] = [
-    session.username,
-    session.subscriberId,
-    asked.map((a): SubscribeTopic => ({ topic: a.sub.topic, qos: a.sub.qos })),
-  ];
+  const args: unknown[] = [session.username, session.subscriberId, asked.map((a) => hookTopic(a.sub, v5))];
   if (v5) args.push(packet.properties ?? {});
-  const outcome = hooks.tillOk<SubscribeModifiers>(hook, args);
-  const decide = (o: ChainOutcome<SubscribeModifiers>): void | Promise<void> =>
+  const outcome = hooks.tillOk<SubscribeModifiers | SubscribeModifiersM5>(hook, args);
+  const decide = (o: ChainOutcome<SubscribeModifiers | SubscribeModifiersM5>): void | Promise<void> =>
     runtimeAllowed(session, packet, authorize(session, asked, o, state), state);
   return session.whenAnswered(outcome, decide);
 }
@@ -82,12 +117,18 @@ function validFilter(filter: string, maxLength: number, maxLevels: number): bool
  * or refuses each one (same length and order as asked), anything else refuses
  * them all (3.1.1: 0x80; 5.0: the plugin's reason code, default 0x87).
  */
-function authorize(session: SubscribeContext, asked: Asked[], outcome: ChainOutcome<SubscribeModifiers>, state: SubackState): Asked[] {
+function authorize(
+  session: SubscribeContext,
+  asked: Asked[],
+  outcome: ChainOutcome<SubscribeModifiers | SubscribeModifiersM5>,
+  state: SubackState,
+): Asked[] {
   const v5 = session.protocolVersion === 5;
   const { config } = session.env;
   const denied = v5 ? ReasonCode.NotAuthorized : V3_FAILURE;
   if (outcome.kind === 'ok') {
-    const mods = outcome.modifiers;
+    const { topics: mods, properties } = subscribeAnswer(outcome.modifiers, v5);
+    if (properties !== undefined) state.properties = properties;
     if (mods === undefined) return asked;
     if (Array.isArray(mods) && mods.length === asked.length) {
       const allowed: Asked[] = [];
@@ -100,7 +141,13 @@ function authorize(session: SubscribeContext, asked: Asked[], outcome: ChainOutc
           typeof m.topic === 'string' &&
           validFilter(m.topic, config.maxTopicLength, config.maxTopicLevels)
         ) {
-          allowed.push({ index: a.index, sub: { ...a.sub, topic: m.topic, qos: qos as QoS } });
+          const sub: mqttPacket.ISubscription = { ...a.sub, topic: m.topic, qos: qos as QoS };
+          if (v5) {
+            sub.nl = optionOf(m.noLocal, isBoolean, sub.nl === true);
+            sub.rap = optionOf(m.retainAsPublished, isBoolean, sub.rap === true);
+            sub.rh = optionOf(m.retainHandling, isRetainHandling, sub.rh ?? 0);
+          }
+          allowed.push({ index: a.index, sub });
         } else {
           state.codes[a.index] = denied;
         }
@@ -163,17 +210,15 @@ function store(session: SubscribeContext, packet: mqttPacket.ISubscribePacket, a
   }
   const suback = (): void => {
     const packetOut: mqttPacket.ISubackPacket = { cmd: 'suback', messageId: packet.messageId!, granted: state.codes };
-    if (state.problems.length === 0) session.sendPacket(packetOut);
-    else session.sendWithReason(packetOut, state.problems.join('; '));
+    const reasons = state.properties?.reasonString === undefined ? state.problems : [state.properties.reasonString, ...state.problems];
+    const userProperties = state.properties?.userProperties;
+    if (reasons.length === 0 && userProperties === undefined) session.sendPacket(packetOut);
+    else session.sendWithReason(packetOut, reasons.length === 0 ? undefined : reasons.join('; '), userProperties);
   };
   const { hooks } = session.env;
   const hook = versioned(session, 'on_subscribe');
   if (allowed.length === 0 || !hooks.has(hook)) return suback();
-  const args: unknown[] = [
-    session.username,
-    session.subscriberId,
-    allowed.map((a): SubscribeTopic => ({ topic: a.sub.topic, qos: a.sub.qos })),
-  ];
+  const args: unknown[] = [session.username, session.subscriberId, allowed.map((a) => hookTopic(a.sub, v5))];
   if (v5) args.push(packet.properties ?? {});
   return session.whenAnswered(hooks.all(hook, args), suback);
 }
@@ -186,23 +231,33 @@ export function handleUnsubscribe(session: SubscribeContext, packet: mqttPacket.
   if (!hooks.has(hook)) return unsubscribe(session, packet, packet.unsubscriptions);
   const args: unknown[] = [session.username, session.subscriberId, [...packet.unsubscriptions]];
   if (session.protocolVersion === 5) args.push(packet.properties ?? {});
-  const outcome = hooks.tillOk<string[]>(hook, args);
-  // `{ ok: filters }` rewrites the filters; any other answer (an error, no plugin deciding) removes them unchanged, as in VerneMQ.
-  const decide = (o: ChainOutcome<string[]>): void => {
-    const rewritten =
-      o.kind === 'ok' && Array.isArray(o.modifiers) && o.modifiers.every((f) => typeof f === 'string') ? o.modifiers : undefined;
-    unsubscribe(session, packet, rewritten ?? packet.unsubscriptions);
+  const outcome = hooks.tillOk<string[] | UnsubscribeModifiersM5>(hook, args);
+  // `{ ok: filters }` (or from `_m5` `{ ok: { topics, properties } }`) rewrites the filters; any other answer
+  // (an error, no plugin deciding) removes them unchanged, as in VerneMQ.
+  const decide = (o: ChainOutcome<string[] | UnsubscribeModifiersM5>): void => {
+    const mods = o.kind === 'ok' ? o.modifiers : undefined;
+    const m5 = session.protocolVersion === 5 && typeof mods === 'object' && mods !== null && !Array.isArray(mods) ? mods : undefined;
+    const topics = m5 === undefined ? mods : m5.topics;
+    const rewritten = Array.isArray(topics) && topics.every((f) => typeof f === 'string') ? topics : undefined;
+    unsubscribe(session, packet, rewritten ?? packet.unsubscriptions, ackPropertiesOf(m5?.properties));
   };
   return session.whenAnswered(outcome, decide);
 }
 
 /** Removes `filters`; UNSUBACK has one code per filter of the packet (all Success when a plugin changed their number). */
-function unsubscribe(session: SubscribeContext, packet: mqttPacket.IUnsubscribePacket, filters: readonly string[]): void {
+function unsubscribe(
+  session: SubscribeContext,
+  packet: mqttPacket.IUnsubscribePacket,
+  filters: readonly string[],
+  properties?: AckProperties,
+): void {
   const codes: number[] = [];
   for (const filter of filters) {
     const existed = session.unsubscribe(filter);
     codes.push(existed ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted);
   }
   const granted = codes.length === packet.unsubscriptions.length ? codes : packet.unsubscriptions.map(() => ReasonCode.Success);
-  session.sendPacket({ cmd: 'unsuback', messageId: packet.messageId!, granted });
+  const unsuback: mqttPacket.IUnsubackPacket = { cmd: 'unsuback', messageId: packet.messageId!, granted };
+  if (properties === undefined) session.sendPacket(unsuback);
+  else session.sendWithReason(unsuback, properties.reasonString, properties.userProperties);
 }

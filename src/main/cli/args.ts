@@ -40,7 +40,8 @@ Options:
   --key FILE        PEM private key of --cert
   --ca FILE         PEM CA certificates for client certificates (config tlsRequestCert)
   --proxy-protocol  TCP connections start with a PROXY protocol v1/v2 header (behind a
-                    load balancer); the client address comes from it
+                    load balancer); the client address comes from it (config
+                    proxyProtocol: a list of listeners, e.g. ["tcp", "tls", "wss"])
   --data-dir DIR    keep persistent sessions and retained messages in DIR (created if missing; one broker per
                     directory; default ./${CLI_DATA_DIR}, or the config file's dataDir)
   --in-memory       keep everything in memory, whatever the config file's dataDir
@@ -48,11 +49,14 @@ Options:
                     live status page at /; -1 = off (default), 0 = any free port
   --metrics-host A  address of the monitoring HTTP server (default 127.0.0.1)
   -h, --help        this text
+  --version         the version of Shoal
 Command-line options win over the config file. SIGHUP makes the bundled
 plugins (shoal/passwd, shoal/acl) re-read their files.`;
 
 export interface CliOptions {
   help: boolean;
+  /** `--version`: print the version and exit. */
+  version: boolean;
   config: Partial<BrokerConfig>;
 }
 
@@ -79,6 +83,7 @@ export function parseCli(argv: string[]): CliOptions {
       'metrics-port': { type: 'string' },
       'metrics-host': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean' },
     },
     strict: true,
   });
@@ -105,7 +110,7 @@ export function parseCli(argv: string[]): CliOptions {
   }
   if (values['in-memory'] === true) config.dataDir = '';
   config.dataDir ??= CLI_DATA_DIR;
-  return { help: values.help === true, config };
+  return { help: values.help === true, version: values.version === true, config };
 }
 
 function readConfigFile(path: string): Partial<BrokerConfig> {

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
- * The `shoal` command: serves MQTT until SIGINT/SIGTERM (graceful stop), or
- * runs the `passwd` subcommand. SIGHUP makes the bundled plugins
+ * The `shoal` command: serves MQTT until SIGINT/SIGTERM (graceful stop),
+ * prints its version (`--version`), or runs the `passwd` subcommand. SIGHUP makes the bundled plugins
  * (shoal/passwd, shoal/acl) re-read their files in every actor host, without
  * touching connections (src/plugins/watched-file.ts). Main thread.
  */
 import { createBroker } from '../broker.js';
 import { broadcastReload } from '../../plugins/watched-file.js';
+import { BROKER_VERSION } from '../observe/version.js';
 import { parseCli, USAGE } from './args.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -17,6 +18,10 @@ async function main(argv: string[]): Promise<number> {
   const options = parseCli(argv);
   if (options.help) {
     process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (options.version) {
+    process.stdout.write(`${BROKER_VERSION}\n`);
     return 0;
   }
   const broker = createBroker(options.config);

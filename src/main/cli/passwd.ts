@@ -1,29 +1,24 @@
 /**
  * `shoal passwd FILE USER`: adds or replaces USER's line in the password file
- * of the bundled `shoal/passwd` plugin, with the password read from stdin
- * (its first line; no echo handling). `shoal passwd -D FILE USER` deletes
+ * of the bundled `shoal/passwd` plugin, with the password typed twice
+ * without echo at a terminal, or the first line of stdin from a pipe
+ * (password-prompt.ts). `shoal passwd -D FILE USER` deletes
  * the user. The file is created when missing (mode 0600) and replaced
  * atomically (written beside it, then renamed), so a broker reloading it
  * never reads half a file. Main thread.
  */
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { hashPassword, parsePasswordFile } from '../../plugins/passwd.js';
+import { readNewPassword } from './password-prompt.js';
+import { hashPassword } from '../../plugins/password-hash.js';
+import { parsePasswordFile } from '../../plugins/passwd.js';
 
-export const PASSWD_USAGE = `Usage: shoal passwd FILE USER        add or replace USER; the password is the first line of stdin
+export const PASSWD_USAGE = `Usage: shoal passwd FILE USER        add or replace USER; the password is typed twice (not shown)
+                                     at a terminal, or is the first line of stdin from a pipe
        shoal passwd -D FILE USER     delete USER
 
 Writes the password file of the bundled plugin shoal/passwd
 (config: "plugins": [{ "module": "shoal/passwd", "options": { "file": "FILE" } }]).`;
-
-async function readFirstLine(input: NodeJS.ReadableStream): Promise<string> {
-  let text = '';
-  for await (const chunk of input) {
-    text += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8');
-    if (text.includes('\n')) break;
-  }
-  return text.split(/\r?\n/, 1)[0] ?? '';
-}
 
 export async function runPasswd(argv: string[], input: NodeJS.ReadableStream = process.stdin): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -55,8 +50,8 @@ export async function runPasswd(argv: string[], input: NodeJS.ReadableStream = p
     writeAtomically(file, others);
     return 0;
   }
-  const password = await readFirstLine(input);
-  if (password === '') throw new Error('empty password (expected it as the first line of stdin)');
+  const password = await readNewPassword(input, process.stderr);
+  if (password === '') throw new Error('empty password (typed at the terminal, or the first line of stdin)');
   writeAtomically(file, [...others, `${user}:${await hashPassword(password)}`]);
   return 0;
 }

@@ -64,8 +64,11 @@ export class Connection {
   protocolVersion = 0;
   /** Set when the session accepted the CONNECT. */
   accepted = false;
-  /** Reads are paused by inbound flow control (its host fell behind); keepalive is not checked meanwhile. */
-  paused = false;
+  /** Reads are paused by inbound flow control: its host fell behind. */
+  private hostPaused = false;
+  /** Reads are paused until this timer fires: the session throttled its client. */
+  private throttleTimer: NodeJS.Timeout | undefined;
+  private throttledUntil = 0;
   keepaliveMs = 0;
   /** The largest packet the client accepts (its Maximum Packet Size, capped by ours); 0 = no limit. */
   maxOutgoingPacketSize = 0;
@@ -112,6 +115,7 @@ export class Connection {
     });
     socket.on('close', () => {
       this.closed = true;
+      clearTimeout(this.throttleTimer);
       owner.onClose(this, this.closeReason);
     });
     // A half-open stream stays writable once its peer stopped sending; a socket of our listeners is closed instead.
@@ -120,6 +124,11 @@ export class Connection {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** Reads are paused, by inbound flow control or a throttle; keepalive is not checked meanwhile. */
+  get paused(): boolean {
+    return this.hostPaused || this.throttleTimer !== undefined;
   }
 
   /** The largest packet the client may send from now on (its session's limit, from a plugin). */
@@ -237,13 +246,38 @@ export class Connection {
   }
 
   pause(): void {
-    this.paused = true;
+    this.hostPaused = true;
     this.socket.pause();
   }
 
-  /** Reads resume; the time spent paused by the broker does not count against the keepalive. */
+  /** Inbound flow control lets the reads go on, unless a throttle still holds them. */
   resume(): void {
-    this.paused = false;
+    this.hostPaused = false;
+    this.readAgain();
+  }
+
+  /**
+   * Stops reading for `ms` (what was read is still handled): the client's
+   * further packets wait in the kernel's buffers, and TCP slows it down. A
+   * throttle that ends later than the current one replaces it.
+   */
+  throttle(ms: number): void {
+    const until = Date.now() + ms;
+    if (this.closed || until <= this.throttledUntil) return;
+    clearTimeout(this.throttleTimer);
+    this.throttledUntil = until;
+    this.socket.pause();
+    this.throttleTimer = setTimeout(() => {
+      this.throttleTimer = undefined;
+      this.throttledUntil = 0;
+      this.readAgain();
+    }, ms);
+    this.throttleTimer.unref();
+  }
+
+  /** Reads resume when nothing holds them; the time spent paused by the broker does not count against the keepalive. */
+  private readAgain(): void {
+    if (this.paused || this.closed) return;
     this.lastActivity = Date.now();
     this.socket.resume();
   }

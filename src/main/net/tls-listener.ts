@@ -3,7 +3,9 @@
  * WebSocket (`wss://`, an https server with ws on `wssPort`). Certificate,
  * key and CA come from the PEM files named in the config, read when the
  * listener starts; client certificates are asked for with `tlsRequestCert`.
- * A failed handshake is logged, never fatal. Main thread.
+ * With `proxyProtocol` naming the listener, a PROXY protocol header comes
+ * before the handshake (proxy-front.ts). A failed handshake is logged, never
+ * fatal. Main thread.
  */
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
@@ -13,7 +15,7 @@ import type { BrokerConfig } from '../../api/config.js';
 import type { Logger } from '../../shared/log.js';
 import { listenOn, listenWebSocket, ownListener, trackSockets, upgradeRequired, type AcceptStream, type Listener } from './ws-listener.js';
 import type { TransportName } from '../../shared/transport.js';
-import { transportOf } from './connection.js';
+import { listenerFront, type ListenerFront } from './proxy-front.js';
 
 function readPem(field: 'tlsCert' | 'tlsKey' | 'tlsCa', path: string): Buffer {
   try {
@@ -45,39 +47,37 @@ function logTlsErrors(
   server: { on(event: 'tlsClientError', listener: (err: Error, socket: TLSSocket) => void): unknown },
   type: Extract<TransportName, 'tls' | 'wss'>,
   log: Logger,
+  peerOf: ListenerFront['peerOf'],
 ): void {
   server.on('tlsClientError', (err, socket) => {
-    log.warn(
-      {
-        err: err.message,
-        code: (err as NodeJS.ErrnoException).code,
-        type,
-        remoteAddress: socket.remoteAddress,
-        remotePort: socket.remotePort,
-      },
-      'TLS client error',
-    );
+    const { remoteAddress, remotePort } = peerOf(socket);
+    log.warn({ err: err.message, code: (err as NodeJS.ErrnoException).code, type, remoteAddress, remotePort }, 'TLS client error');
   });
 }
 
-/** Starts the `mqtts://` listener on `config.tlsPort`. */
+/** Starts the `mqtts://` listener on `config.tlsPort` (behind a PROXY protocol header when `proxyProtocol` names `tls`). */
 export async function startTlsListener(config: BrokerConfig, accept: AcceptStream, log: Logger): Promise<Listener> {
   const server = createTlsServer(tlsServerOptions(config), (socket: TLSSocket) => {
-    accept(socket, transportOf('tls', socket));
+    accept(socket, front.peerOf(socket));
   });
-  const sockets: Set<Socket> = trackSockets(server);
-  logTlsErrors(server, 'tls', log);
-  await listenOn(server, config.tlsPort, config.host);
-  server.on('error', (err) => log.error({ err, type: 'tls' }, 'listener error'));
-  const listener = ownListener('tls', server, sockets);
+  const front = listenerFront(server, 'tls', config, log);
+  const sockets: Set<Socket> = trackSockets(front.listening);
+  logTlsErrors(server, 'tls', log, front.peerOf);
+  await listenOn(front.listening, config.tlsPort, config.host);
+  front.listening.on('error', (err) => log.error({ err, type: 'tls' }, 'listener error'));
+  const listener = ownListener('tls', front.listening, sockets);
   const address = listener.address();
-  log.info({ type: 'tls', host: address?.address, port: address?.port, requestCert: config.tlsRequestCert }, 'listening');
+  log.info(
+    { type: 'tls', host: address?.address, port: address?.port, requestCert: config.tlsRequestCert, proxyProtocol: front.proxyProtocol },
+    'listening',
+  );
   return listener;
 }
 
-/** Starts the `wss://` listener on `config.wssPort`. */
+/** Starts the `wss://` listener on `config.wssPort` (behind a PROXY protocol header when `proxyProtocol` names `wss`). */
 export function startWssListener(config: BrokerConfig, accept: AcceptStream, log: Logger): Promise<Listener> {
   const server = createHttpsServer(tlsServerOptions(config), upgradeRequired(config.wsPath));
-  logTlsErrors(server, 'wss', log);
-  return listenWebSocket(server, config.wssPort, config, accept, log);
+  const front = listenerFront(server, 'wss', config, log);
+  logTlsErrors(server, 'wss', log, front.peerOf);
+  return listenWebSocket(server, front, config.wssPort, config, accept, log);
 }

@@ -18,6 +18,7 @@ import type { BrokerConfig } from '../../api/config.js';
 import type { Logger } from '../../shared/log.js';
 import type { TransportInfo, TransportName, WebSocketTransportName } from '../../shared/transport.js';
 import { transportOf } from './connection.js';
+import { listenerFront, type ListenerFront } from './proxy-front.js';
 
 /** WebSocket subprotocols of MQTT, preferred first: 'mqtt' (3.1.1, 5.0), 'mqttv3.1' (3.1). */
 export const MQTT_SUBPROTOCOLS: readonly string[] = ['mqtt', 'mqttv3.1'];
@@ -48,6 +49,8 @@ export interface WebSocketOptions {
   maxPayload: number;
   accept: AcceptStream;
   log: Logger;
+  /** The TransportInfo of an upgrade request's socket; default: the socket's own address. */
+  peerOf?: ListenerFront['peerOf'];
   /**
    * True for a server of our own: an upgrade on another path is refused
    * with 404. On an application's server it is left to the application's
@@ -151,7 +154,7 @@ export function attachWebSocket(server: HttpServer | HttpsServer, options: WebSo
       if (options.exclusive || server.listenerCount('upgrade') === 1) refuseUpgrade(socket, 404, 'Not Found');
       return;
     }
-    const transport = transportOf(type, req.socket);
+    const transport = options.peerOf ? options.peerOf(req.socket) : transportOf(type, req.socket);
     const { origin, 'user-agent': userAgent } = req.headers;
     if (origin !== undefined) transport.origin = origin;
     if (userAgent !== undefined) transport.userAgent = userAgent;
@@ -237,27 +240,39 @@ export function ownListener(type: TransportName, server: NetServer, sockets: Set
 
 /**
  * Starts a WebSocket listener on `port` of `config.host` with `server`
- * (a new HTTP or HTTPS server); resolves once it listens.
+ * (a new HTTP or HTTPS server) as `front` says (behind a PROXY protocol
+ * header or not); resolves once it listens.
  */
 export async function listenWebSocket(
   server: HttpServer | HttpsServer,
+  front: ListenerFront,
   port: number,
   config: BrokerConfig,
   accept: AcceptStream,
   log: Logger,
 ): Promise<Listener> {
   const type = server instanceof TlsServer ? 'wss' : 'ws';
-  const sockets = trackSockets(server);
-  const ws = attachWebSocket(server, { path: config.wsPath, type, maxPayload: config.maxIncomingPacketSize, accept, log, exclusive: true });
-  await listenOn(server, port, config.host);
-  server.on('error', (err) => log.error({ err, type }, 'listener error'));
-  const listener = ownListener(type, server, sockets, () => ws.stop());
+  const { listening, peerOf } = front;
+  const sockets = trackSockets(listening);
+  const ws = attachWebSocket(server, {
+    path: config.wsPath,
+    type,
+    maxPayload: config.maxIncomingPacketSize,
+    accept,
+    log,
+    peerOf,
+    exclusive: true,
+  });
+  await listenOn(listening, port, config.host);
+  listening.on('error', (err) => log.error({ err, type }, 'listener error'));
+  const listener = ownListener(type, listening, sockets, () => ws.stop());
   const address = listener.address();
-  log.info({ type, host: address?.address, port: address?.port, path: config.wsPath }, 'listening');
+  log.info({ type, host: address?.address, port: address?.port, path: config.wsPath, proxyProtocol: front.proxyProtocol }, 'listening');
   return listener;
 }
 
-/** Starts the `ws://` listener on `config.wsPort`. */
+/** Starts the `ws://` listener on `config.wsPort` (behind a PROXY protocol header when `proxyProtocol` names `ws`). */
 export function startWebSocketListener(config: BrokerConfig, accept: AcceptStream, log: Logger): Promise<Listener> {
-  return listenWebSocket(createHttpServer(upgradeRequired(config.wsPath)), config.wsPort, config, accept, log);
+  const server = createHttpServer(upgradeRequired(config.wsPath));
+  return listenWebSocket(server, listenerFront(server, 'ws', config, log), config.wsPort, config, accept, log);
 }

@@ -1,20 +1,21 @@
 /**
  * The topic router: one Shard per actor host, the shared subscription groups
- * (whose members span hosts), the retained store (a RetainedStore, given),
- * and the local interest per pool. It turns a routed message into at most
+ * (whose members span hosts), the embedding application's subscriptions, the
+ * retained store (a RetainedStore, given), and the local interest per pool. It turns a routed message into at most
  * one deliver frame per host, answers a new non-shared subscription with the
  * matching retained messages, and tells an attached RouterBridge of the
  * messages that originated here and of the interest changes.
  * Main thread; synchronous, never awaits: a store that answers with a promise
  * is followed up when it settles.
  */
-import type { AppMessage } from '../../shared/message/app-message.js';
+import type { AppMessage, QoS } from '../../shared/message/app-message.js';
 import type { SharedSubscriptionStrategy } from '../../api/config.js';
 import type { RetainedStore } from '../../api/retained-store.js';
 import type { RouterBridge } from '../../api/bridge.js';
 import type { DeliveryTarget, SubscribeRequest } from '../../shared/channel/frames.js';
 import { isPromise } from '../../shared/async.js';
 import type { Logger } from '../../shared/log.js';
+import { AppSubscribers, type MessageHandler } from './app-subscribers.js';
 import { Interest } from './interest.js';
 import { Shard } from './shard.js';
 import { SharedGroups } from './shared-groups.js';
@@ -38,6 +39,7 @@ export class Router {
   private readonly shards: Shard[];
   private readonly shared: SharedGroups;
   private readonly interest: Interest;
+  private readonly app: AppSubscribers;
   private bridge: RouterBridge | undefined;
   private routed = 0;
   private readonly routedByQos: [number, number, number] = [0, 0, 0];
@@ -56,6 +58,7 @@ export class Router {
     this.interest = interest;
     this.shards = Array.from({ length: hostCount }, () => new Shard(interest));
     this.shared = new SharedGroups(sharedStrategy, interest);
+    this.app = new AppSubscribers(interest, log);
   }
 
   /**
@@ -79,6 +82,7 @@ export class Router {
         this.sink(host, message, targets);
       }
     }
+    if (this.app.size > 0) this.app.deliver(pool, message);
     const bridge = this.bridge;
     if (bridge !== undefined && message.origin === undefined) this.forward(bridge, pool, message);
     return stored;
@@ -127,6 +131,27 @@ export class Router {
     });
     answering = false;
     if (isPromise(done)) done.catch((err: unknown) => this.storeFailed(err, { operation: 'match', pool: req.pool, filter: req.filter }));
+  }
+
+  /**
+   * The embedding application's `handler` subscribes to `filter` (not
+   * `$share/`) in `pool`; with `sendRetained` it gets the matching retained
+   * messages first, as long as this subscription stands (see subscribe).
+   */
+  subscribeApp(pool: string, filter: string, handler: MessageHandler, qos: QoS, sendRetained: boolean, now = Date.now()): void {
+    this.app.add(pool, filter, handler, qos);
+    if (!sendRetained) return;
+    let answering = true;
+    const done = this.retained.match(pool, filter, now, (message) => {
+      if (answering || this.app.holds(pool, filter, handler)) this.app.deliverRetained(pool, handler, message, qos);
+    });
+    answering = false;
+    if (isPromise(done)) done.catch((err: unknown) => this.storeFailed(err, { operation: 'match', pool, filter }));
+  }
+
+  /** Ends the application's subscription of `handler` to `filter` in `pool`; false when there was none. */
+  unsubscribeApp(pool: string, filter: string, handler: MessageHandler): boolean {
+    return this.app.remove(pool, filter, handler);
   }
 
   unsubscribe(host: number, pool: string, sid: number, filter: string): void {

@@ -136,6 +136,8 @@ export type ConnectionFrame =
   /** The same bytes for several connections (a QoS 0 PUBLISH fanned out): written to each from one buffer. */
   | { kind: 'sendShared'; connIds: number[]; bytes: Buffer }
   | { kind: 'end'; connId: number }
+  /** Stop reading the connection for `ms` (a 3.1.1 client over its publish rate, or a plugin's `throttle`); a later frame may extend it. */
+  | { kind: 'throttle'; connId: number; ms: number }
   /**
    * CONNACK 0x00 was sent; `maxPacketSize` (0 = unchanged) is what the
    * connection may now send, from a plugin's modifiers; `maxOutgoingPacketSize`
@@ -200,8 +202,9 @@ const R_REDISPATCH = 10,
   R_HOOK_CALL = 12,
   R_COMMITTED = 13,
   R_SEND_SHARED = 14,
-  R_MOVE_CONNECT = 15,
-  R_CONNECT_RELEASED = 16;
+  R_THROTTLE = 15,
+  R_MOVE_CONNECT = 16,
+  R_CONNECT_RELEASED = 17;
 /** Target flags of a deliver frame, next to the QoS in the low two bits. */
 const T_RETAIN = 4,
   T_SHARE = 8,
@@ -345,6 +348,12 @@ export function writeEnd(w: BatchWriter, connId: number): void {
   w.u32(connId);
 }
 
+export function writeThrottle(w: BatchWriter, connId: number, ms: number): void {
+  w.u8(R_THROTTLE);
+  w.u32(connId);
+  w.u32(ms);
+}
+
 export function writeAccepted(
   w: BatchWriter,
   connId: number,
@@ -454,6 +463,8 @@ export function readToRouter(r: BatchReader): ToRouter {
       return { kind: 'publish', pool: r.str(), sid: r.u32(), ackId: r.u32(), message: readAppMessage(r) };
     case R_END:
       return { kind: 'end', connId: r.u32() };
+    case R_THROTTLE:
+      return { kind: 'throttle', connId: r.u32(), ms: r.u32() };
     case R_ACCEPTED:
       return { kind: 'accepted', connId: r.u32(), keepalive: r.u32(), maxPacketSize: r.u32(), maxOutgoingPacketSize: r.u32() };
     case R_MOVE_CONNECT:

@@ -13,6 +13,11 @@ import { validateClientPacket } from './validate.js';
 
 export type Packet = mqttPacket.Packet;
 
+// On its first generate mqtt-packet would fill a table of 65,536 two-byte
+// Buffers (about 6 MB of heap in every thread); the packets it generates here
+// are off the hot path, so it writes their numbers as it goes.
+mqttPacket.writeToStream.cacheNumbers = false;
+
 /** Parses exactly one whole packet; throws ProtocolError 0x81 when mqtt-packet or validateClientPacket rejects it. */
 export function parsePacket(bytes: Buffer, protocolVersion: number): Packet {
   const parser = mqttPacket.parser({ protocolVersion: protocolVersion as 3 | 4 | 5 });

@@ -8,6 +8,7 @@ import { isUtf8 } from 'node:buffer';
 import mqttPacket from 'mqtt-packet';
 import type { QoS } from '../message/app-message.js';
 import { readRemainingLength } from './framer.js';
+import { generatePacket } from './packet-io.js';
 import { ProtocolError } from './protocol-error.js';
 import { ReasonCode } from './reason-codes.js';
 
@@ -179,7 +180,7 @@ export function encodePublish(p: EncodablePublish, protocolVersion: number): Buf
       properties: p.properties,
     };
     if (p.messageId !== undefined) packet.messageId = p.messageId;
-    return mqttPacket.generate(packet, { protocolVersion: 5 });
+    return generatePacket(packet, 5);
   }
   if (p.qos > 0 && p.messageId === undefined) throw new Error('PUBLISH at QoS > 0 needs a messageId');
 

@@ -5,6 +5,9 @@
  */
 export type QoS = 0 | 1 | 2;
 
+/** MQTT 5.0 User Properties: name → value, or every value of a name given more than once. */
+export type UserProperties = Record<string, string | string[]>;
+
 /** MQTT 5.0 properties that travel with an application message. */
 export interface MessageProperties {
   payloadFormatIndicator?: boolean;
@@ -12,7 +15,7 @@ export interface MessageProperties {
   contentType?: string;
   responseTopic?: string;
   correlationData?: Buffer;
-  userProperties?: Record<string, string | string[]>;
+  userProperties?: UserProperties;
 }
 
 export interface AppMessage {
