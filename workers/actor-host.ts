@@ -2,8 +2,9 @@
  * The actor host: owns the session actors of one shard (by client id hash),
  * their index by client id and by connection, the CONNECTs waiting for an
  * authentication exchange or for their plugin hooks (with the packets that
- * arrive meanwhile), the plugin chains (host-hooks.ts), the session runtime
- * (host-runtime.ts), the data-plane link to the router, and the writes to
+ * arrive meanwhile; one that moves to the host owning its session until the
+ * main thread takes it, connect-move.ts), the plugin chains (host-hooks.ts),
+ * the session runtime (host-runtime.ts), the data-plane link to the router, and the writes to
  * its session store, when it has one (session-store.ts: the records of the
  * persistent sessions whose state changed in an event-loop turn, written and
  * committed together once per turn, and once more when the host shuts down;
@@ -23,7 +24,7 @@ import type { AppMessage } from '../src/shared/message/app-message.js';
 import type { ConnectAuth } from './connect/auth-flow.js';
 import type { Authenticator } from './connect/authenticator.js';
 import { handleConnect } from './connect/connect-handler.js';
-import type { SessionDirectory } from './connect/connect-types.js';
+import type { OpenFrame, SessionDirectory } from './connect/connect-types.js';
 import type { Runtime } from '../src/api/runtime.js';
 import { HostHooks } from './hooks/host-hooks.js';
 import { HostRuntime } from './runtime/host-runtime.js';
@@ -74,6 +75,8 @@ export interface HostPlugins {
 interface Connecting {
   held: Buffer[];
   closed: TransportClosed | undefined;
+  /** Set once the CONNECT moves to the host that owns its session: its open frame there. */
+  moved?: OpenFrame;
 }
 
 export class ActorHost implements SessionDirectory {
@@ -230,6 +233,9 @@ export class ActorHost implements SessionDirectory {
           this.endRaw(msg.connId);
         }
         return;
+      case 'releaseConnect':
+        this.releaseConnect(msg.connId);
+        return;
       case 'closed': {
         const auth = this.pendingAuth.get(msg.connId);
         if (auth?.active) {
@@ -239,8 +245,10 @@ export class ActorHost implements SessionDirectory {
           return;
         }
         // A registration waiting for a hook sees it and stops; an established session gets it after its waiting packets.
+        // A CONNECT moving elsewhere is abandoned: the main thread saw the close before the move, and ignores it.
         const connecting = this.connecting.get(msg.connId);
-        if (connecting) connecting.closed = msg.closed;
+        if (connecting?.moved) this.endMoved(msg.connId);
+        else if (connecting) connecting.closed = msg.closed;
         else this.byConn.get(msg.connId)?.transportClosed(msg.connId, msg.closed);
         return;
       }
@@ -320,6 +328,27 @@ export class ActorHost implements SessionDirectory {
 
   pendAuth(connId: number, auth: ConnectAuth): void {
     this.pendingAuth.set(connId, auth);
+  }
+
+  moveConnect(open: OpenFrame, host: number, continued: string): void {
+    const connecting = this.connecting.get(open.connId);
+    if (!connecting) return;
+    // The batch's bytes are not ours to keep.
+    connecting.moved = { ...open, packet: Buffer.from(open.packet), continued };
+    this.link.moveConnect(open.connId, host);
+  }
+
+  /** The main thread takes the moving CONNECT of `connId` for its new host, with the packets held here meanwhile. */
+  private releaseConnect(connId: number): void {
+    const connecting = this.connecting.get(connId);
+    this.endMoved(connId);
+    if (connecting?.moved) this.link.connectReleased(connecting.moved, connecting.held);
+  }
+
+  /** This host is done with the moving CONNECT of `connId`. */
+  private endMoved(connId: number): void {
+    this.connecting.delete(connId);
+    this.pendingAuth.delete(connId);
   }
 
   /** Sessions taken back from a store (or another host's snapshot), offline; one of the same pool and client id here ends first. */

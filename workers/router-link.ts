@@ -13,11 +13,13 @@ import type { Outbox } from '../src/shared/channel/outbox.js';
 import {
   writeAccepted,
   writeCommitted,
+  writeConnectReleased,
   writeCredit,
   writeEnd,
   writeThrottle,
   writeEvent,
   writeHookCall,
+  writeMoveConnect,
   writePresence,
   writePublish,
   writeRedispatch,
@@ -26,6 +28,7 @@ import {
   writeSessionEnded,
   writeSubscribe,
   writeUnsubscribe,
+  type OpenFrame,
   type SessionEvent,
   type SubscribeRequest,
 } from '../src/shared/channel/frames.js';
@@ -101,6 +104,18 @@ export class RouterLink {
 
   accepted(connId: number, keepalive: number, maxPacketSize: number, maxOutgoingPacketSize: number): void {
     writeAccepted(this.writer, connId, keepalive, maxPacketSize, maxOutgoingPacketSize);
+    this.outbox.commit();
+  }
+
+  /** The CONNECT of `connId` continues on host `host` (the owner of its session); the main thread answers releaseConnect. */
+  moveConnect(connId: number, host: number): void {
+    writeMoveConnect(this.writer, connId, host);
+    this.outbox.commit();
+  }
+
+  /** The released CONNECT: its open frame for the new host, and the connection's packets that waited here. */
+  connectReleased(open: OpenFrame, held: readonly Uint8Array[]): void {
+    writeConnectReleased(this.writer, open, held);
     this.outbox.commit();
   }
 

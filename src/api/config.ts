@@ -8,6 +8,7 @@ import type { PluginSpec } from './hooks.js';
 import type { RuntimeSpec } from './runtime.js';
 
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../shared/log.js';
+import { isLoopbackHost } from '../shared/loopback.js';
 import { TRANSPORT_NAMES, type TransportName } from '../shared/transport.js';
 
 export type { LogFormat, LogLevel };
@@ -38,9 +39,12 @@ export interface BrokerConfig {
   /**
    * With no plugin implementing auth_on_register(_m5): accept every client
    * (false: refuse every one). With such plugins: also accept a client for
-   * which every plugin answered `next`.
+   * which every plugin answered `next`. Unset (undefined, or null in a JSON
+   * file): true when `host`, which every listener binds, is a loopback
+   * address (or `localhost`), false otherwise (anonymousAllowed), as
+   * Mosquitto 2 decides.
    */
-  allowAnonymous: boolean;
+  allowAnonymous: boolean | undefined;
   /** Largest packet accepted from a client, in bytes (checked from the fixed header). */
   maxIncomingPacketSize: number;
   /** Largest packet sent to a client, in bytes; 0 = no cap beyond the client's own Maximum Packet Size. */
@@ -125,6 +129,13 @@ export interface BrokerConfig {
   runtime: RuntimeSpec;
   /** The pool of the clients of each listener (`tcp`, `tls`, `ws`, `wss`) whose username names no vhost; a listener left out uses the runtime's pool_default. */
   listenerPools: ListenerPools;
+  /**
+   * What separates the vhost from the user in a username (`vhost:user` with
+   * ':'): its vhost picks the client's pool through the runtime's
+   * vhost_pool. '' = usernames are used whole, unless the runtime implements
+   * its own vhost_pool (then ':').
+   */
+  vhostSeparator: string;
   /** Longest expiry of an anonymous WebSocket session after its transport went away, in seconds (never longer than negotiated). */
   wsAnonymousSessionExpiry: number;
   /** Longest expiry of an anonymous WebSocket session of a crawler after its transport went away, in seconds. */
@@ -241,7 +252,7 @@ export function defaultConfig(): BrokerConfig {
     workers: defaultWorkerCount(),
     logLevel: 'info',
     logFormat: 'auto',
-    allowAnonymous: true,
+    allowAnonymous: undefined,
     maxIncomingPacketSize: 20 * 1024 * 1024,
     maxOutgoingPacketSize: 0,
     connectTimeoutMs: 10_000,
@@ -279,6 +290,7 @@ export function defaultConfig(): BrokerConfig {
     pluginTimeoutMs: 5000,
     runtime: '',
     listenerPools: {},
+    vhostSeparator: '',
     wsAnonymousSessionExpiry: 30,
     wsCrawlerSessionExpiry: 10,
     wsPort: -1,
@@ -294,6 +306,15 @@ export function defaultConfig(): BrokerConfig {
     dataDir: '',
     durability: 'os',
   };
+}
+
+/**
+ * Whether anonymous clients are accepted (see `allowAnonymous`): as set, or,
+ * unset, only while `host`, the address every listener (TCP, WebSocket, TLS,
+ * WSS) binds, is a loopback one. Decided once, before the actor hosts start.
+ */
+export function anonymousAllowed(config: BrokerConfig): boolean {
+  return config.allowAnonymous ?? isLoopbackHost(config.host);
 }
 
 /** Merges `options` over the defaults and validates every field; throws an error naming the field. */
@@ -316,8 +337,11 @@ export function resolveConfig(options: Partial<BrokerConfig> = {}): BrokerConfig
   if (!LOG_FORMATS.includes(config.logFormat)) {
     throw new RangeError(`config.logFormat: expected one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(config.logFormat)}`);
   }
-  if (typeof config.allowAnonymous !== 'boolean') {
-    throw new TypeError('config.allowAnonymous: expected a boolean');
+  if ((config.allowAnonymous as unknown) === null) config.allowAnonymous = undefined;
+  if (config.allowAnonymous !== undefined && typeof config.allowAnonymous !== 'boolean') {
+    throw new TypeError(
+      `config.allowAnonymous: expected a boolean, or unset (null) for anonymous access on loopback only, got ${JSON.stringify(config.allowAnonymous)}`,
+    );
   }
   checkTransports(config);
   checkProtocolOptions(config);
@@ -386,7 +410,7 @@ function checkModuleSpec(field: string, entry: unknown, emptyAllowed: boolean): 
   }
 }
 
-/** The session runtime and the pools of the listeners. */
+/** The session runtime, the pools of the listeners and the vhost separator of usernames. */
 function checkRuntime(config: BrokerConfig): void {
   checkModuleSpec('runtime', config.runtime, true);
   const pools: unknown = config.listenerPools;
@@ -397,6 +421,11 @@ function checkRuntime(config: BrokerConfig): void {
     if (!(TRANSPORT_NAMES as readonly string[]).includes(listener))
       throw new RangeError(`config.listenerPools.${listener}: unknown listener (expected tcp, tls, ws or wss)`);
     if (typeof pool !== 'string') throw new TypeError(`config.listenerPools.${listener}: expected a pool name string`);
+  }
+  if (typeof config.vhostSeparator !== 'string') {
+    throw new TypeError(
+      `config.vhostSeparator: expected a string ('' = usernames are used whole), got ${JSON.stringify(config.vhostSeparator)}`,
+    );
   }
 }
 

@@ -56,7 +56,12 @@ export type Action = 'publish' | 'subscribe';
  * `is_anonymous_user` answer synchronously; the others may return a promise.
  */
 export interface Runtime {
-  /** The pool of a client whose username is `vhost:user`; undefined refuses the client (CONNACK 0x88). */
+  /**
+   * The pool of a client whose username is `vhost:user`; undefined refuses
+   * the client (CONNACK 0x88). A runtime that implements it asks for pools by
+   * username: the vhost is what comes before `vhostSeparator`, or before ':'
+   * when that is ''.
+   */
   vhost_pool(vhost: string): string | undefined;
   /** The pool of a client without a vhost in its username, on a listener without a pool. */
   pool_default(): string;
@@ -81,7 +86,7 @@ export interface Runtime {
   is_anonymous_user(userContext: UserContext): boolean;
 }
 
-/** The CONNECT as `connect` sees it (mqtt-packet's fields); `username` is the user part of a `vhost:user` name. */
+/** The CONNECT as `connect` sees it (mqtt-packet's fields); `username` is the user part of a `vhost:user` name when usernames carry a vhost. */
 export interface ConnectPacket {
   clientId: string;
   protocolVersion?: number;

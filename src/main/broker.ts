@@ -21,10 +21,11 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import type { AppMessage, MessageProperties, QoS } from '../shared/message/app-message.js';
-import { resolveConfig, type BrokerConfig } from '../api/config.js';
+import { anonymousAllowed, resolveConfig, type BrokerConfig } from '../api/config.js';
 import type { Plugin } from '../api/hooks.js';
 import { createLogger, resolveLogFormat, type Logger } from '../shared/log.js';
 import { expiryDeadline } from '../shared/message/expiry.js';
+import { isLoopbackHost } from '../shared/loopback.js';
 import { DEFAULT_POOL, isValidTopicFilter, isValidTopicName, parseSharedFilter } from '../shared/topic/topic.js';
 import type { SessionEventDetails, SessionEventName } from '../shared/channel/frames.js';
 import type { MessageHandler } from './router/app-subscribers.js';
@@ -121,11 +122,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerWatch {
     const dataPlane = new DataPlane(this.config, this.log, this.plugins, this, retainedStore);
     this.dataPlane = dataPlane;
     // Hosts never open a data directory the broker could not open (locked by another broker, newer format);
-    // a worker's stdout is no terminal, so they learn what 'auto' means here.
+    // a worker's stdout is no terminal, so they learn what 'auto' means here, and whether anonymous clients are welcome.
     const hostConfig = {
       ...this.config,
       logFormat: resolveLogFormat(this.config.logFormat),
       dataDir: this.storage.failure ? '' : this.config.dataDir,
+      allowAnonymous: anonymousAllowed(this.config),
     };
     this.hosts = new HostSupervisor(hostConfig, this.log, this.plugins.plugins, {
       started: (index, endpoint) => dataPlane.attachHost(index, endpoint),
@@ -155,6 +157,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerWatch {
     await this.hostsReady();
     if (this.closing) throw new Error('listen: the broker was closed while it started');
     const address = await this.transports.listen();
+    this.logAnonymousAccess();
     try {
       await this.monitor.listen();
     } catch (err) {
@@ -360,6 +363,27 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerWatch {
     await this.storage.close();
     this.load.close();
     this.log.info('closed');
+  }
+
+  /**
+   * Tells at start whom anonymous clients reach: a warning when they are
+   * allowed on a listener bound to a non-loopback address (allowAnonymous
+   * set to true), a line when they are refused only because of that
+   * address (allowAnonymous unset).
+   */
+  private logAnonymousAccess(): void {
+    const exposed = Object.entries(this.transports.addresses())
+      .filter(([, address]) => !isLoopbackHost(address.address))
+      .map(([listener, address]) => `${listener} ${address.address}:${address.port}`);
+    if (exposed.length === 0) return;
+    if (anonymousAllowed(this.config)) {
+      this.log.warn({ listeners: exposed }, 'anonymous clients are allowed on a non-loopback address (allowAnonymous: true)');
+    } else if (this.config.allowAnonymous === undefined) {
+      this.log.info(
+        { listeners: exposed },
+        'anonymous clients are refused: a listener binds a non-loopback address (set allowAnonymous to decide otherwise)',
+      );
+    }
   }
 
   /** A listener or a stream is served, with or without listen(): the module plugins load, the deadlines are checked. */

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { BrokerConfig } from '../api/config.js';
-import type { ToSession, TransportInfo } from '../shared/channel/frames.js';
+import type { OpenFrame, TransportInfo } from '../shared/channel/frames.js';
 import { ReasonCode } from '../shared/codec/reason-codes.js';
 import type { Logger } from '../shared/log.js';
 import { DEFAULT_POOL } from '../shared/topic/topic.js';
@@ -22,8 +22,6 @@ import { Connection, type ConnectionOwner } from './net/connection.js';
 const CONNECT = 1;
 /** How often keepalive and connect deadlines are checked, and expired retained messages swept, in ms. */
 const SWEEP_INTERVAL_MS = 250;
-
-export type OpenFrame = Extract<ToSession, { kind: 'open' }>;
 
 /** How many open connections have one transport and protocol level (3: 3.1, 4: 3.1.1, 5: 5.0, 0: no CONNECT yet). */
 export interface ConnectionCount {
@@ -182,7 +180,7 @@ export class Connections {
     const now = Date.now();
     for (const conn of this.byId.values()) {
       if (!conn.accepted) {
-        if (conn.host < 0) {
+        if (conn.connectAt === 0) {
           if (now - conn.openedAt > this.config.connectTimeoutMs) conn.destroy('no CONNECT within connectTimeoutMs');
         } else if (now - conn.connectAt > this.config.handshakeTimeoutMs) {
           // An authentication exchange the client left, or hooks that never settled.

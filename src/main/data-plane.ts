@@ -2,7 +2,8 @@
  * The data plane of the main thread: moves batches between the client
  * connections, the topic router and the actor hosts. It owns one Outbox per
  * host, the inbound flow control (each host's credits; the clients of a host
- * that falls behind stop being read until it catches up), the connections
+ * that falls behind stop being read until it catches up), the CONNECTs that
+ * move to the host owning their session (connect-moves.ts), the connections
  * corked during the host batch in hand, and the dispatch of every frame a
  * host sends: connection frames to the client's Connection, routing frames
  * to the Router, control frames to their owners (credits here, hookCalls to
@@ -24,8 +25,10 @@ import {
   writeDropped,
   writeOpen,
   writePacket,
+  writeReleaseConnect,
   writeReleased,
   type DeliveryTarget,
+  type OpenFrame,
   type ToRouter,
   type TransportDropReason,
 } from '../shared/channel/frames.js';
@@ -34,7 +37,8 @@ import { Connections } from './connections.js';
 import { HookServer } from './hooks/hook-server.js';
 import type { PluginRegistry } from './hooks/registry.js';
 import { hostCount } from '../shared/placement.js';
-import type { Connection, ConnectionOwner } from './net/connection.js';
+import { MOVING, type Connection, type ConnectionOwner } from './net/connection.js';
+import { ConnectMoves } from './connect-moves.js';
 import { Router } from './router/router.js';
 import type { RetainedStore } from '../api/retained-store.js';
 import { Acknowledgements } from './acknowledgements.js';
@@ -58,6 +62,8 @@ export class DataPlane implements ConnectionOwner {
   /** Per host: batches it reported handled, and whether its clients' reads are paused. */
   private readonly credited: number[] = [];
   private readonly paused: boolean[] = [];
+  /** CONNECTs moving to the host that owns their session, and the packets their connections send meanwhile. */
+  private readonly moves = new ConnectMoves();
   /** Connections corked during the host batch in hand, uncorked at its end. */
   private readonly corkedConns: Connection[] = [];
   private closing = false;
@@ -91,6 +97,7 @@ export class DataPlane implements ConnectionOwner {
     this.acks.hostFailed(index);
     this.router.clearHost(index);
     this.connections.destroyHost(index, 'actor host failed');
+    for (const conn of this.moves.lostHost(index)) conn.destroy('actor host failed');
   }
 
   /** A message of the embedding application, routed in `pool` as if a client had published it. */
@@ -125,6 +132,7 @@ export class DataPlane implements ConnectionOwner {
       if (outbox.posted - this.credited[host]! > this.config.maxPendingBatches) this.pauseHost(host);
       return;
     }
+    if (host === MOVING) return this.moves.hold(conn, packet);
     const open = this.connections.place(conn, packet);
     if (open === undefined) return;
     const outbox = this.outboxes[conn.host]!;
@@ -136,6 +144,7 @@ export class DataPlane implements ConnectionOwner {
 
   onClose(conn: Connection, reason: string): void {
     this.connections.remove(conn);
+    if (conn.host === MOVING) return this.moves.abandon(conn);
     if (conn.host < 0 || this.closing) return;
     const outbox = this.outboxes[conn.host] as Outbox;
     writeClosed(outbox.writer, conn.id, { cause: closeCause(conn.closeCode), reason });
@@ -202,6 +211,12 @@ export class DataPlane implements ConnectionOwner {
       case 'accepted':
         this.accepted(msg.connId, msg.keepalive, msg.maxPacketSize, msg.maxOutgoingPacketSize);
         return;
+      case 'moveConnect':
+        this.moveConnect(host, msg.connId, msg.host);
+        return;
+      case 'connectReleased':
+        this.connectReleased(msg.open, msg.held);
+        return;
       // Routing frames: to the router.
       case 'publish':
         this.publishFromHost(host, msg.pool, msg.sid, msg.message, msg.ackId);
@@ -258,6 +273,33 @@ export class DataPlane implements ConnectionOwner {
     conn.keepaliveMs = keepalive * 1000;
     if (maxPacketSize > 0) conn.setMaxPacketSize(maxPacketSize);
     conn.maxOutgoingPacketSize = maxOutgoingPacketSize;
+  }
+
+  /**
+   * Host `from` found that the session the CONNECT of `connId` registers is
+   * host `to`'s: the connection's packets wait here from now on, and `from`
+   * is asked to release the CONNECT (after every packet already sent to it).
+   */
+  private moveConnect(from: number, connId: number, to: number): void {
+    const conn = this.byId.get(connId);
+    if (conn === undefined || conn.host !== from || this.outboxes[to] === undefined) return;
+    this.moves.start(conn, from, to);
+    const outbox = this.outboxes[from]!;
+    writeReleaseConnect(outbox.writer, connId);
+    outbox.commit();
+  }
+
+  /** The CONNECT was released: its new host gets it, then the packets the old one held, then those that waited here. */
+  private connectReleased(open: OpenFrame, held: readonly Buffer[]): void {
+    const move = this.moves.finish(open.connId);
+    if (move === undefined) return;
+    const { conn, to } = move;
+    const outbox = this.outboxes[to]!;
+    writeOpen(outbox.writer, open);
+    for (const packet of held) writePacket(outbox.writer, conn.id, packet);
+    for (const packet of move.queued) writePacket(outbox.writer, conn.id, packet);
+    outbox.commit();
+    if (this.paused[to]) conn.pause();
   }
 
   /** Inbound flow control: a host that falls behind stops its clients' reads until it catches up. */

@@ -1,8 +1,12 @@
 /**
  * Stable placement of sessions on actor hosts: FNV-1a of pool and client id,
  * modulo the host count, so a reconnect always finds its session; and that
- * host count. The main thread places each CONNECT with it; a host with a
- * session store uses it to take back the stored sessions that are its own.
+ * host count. The main thread places each CONNECT with it (and asks that
+ * host to disconnect a client); a host with a session store uses it to take
+ * back the stored sessions that are its own, and a host whose
+ * auth_on_register rewrote a client id to find the host that owns the
+ * session (workers/connect/connect-move.ts). All of them use the default
+ * pool: a session lives on its client id's host, whatever its pool.
  * Pure functions; runs on either thread.
  */
 export function hostFor(pool: string, clientId: string, hostCount: number): number {

@@ -1,6 +1,8 @@
 /**
  * Runs the Debian mosquitto-clients tools (mosquitto_pub, mosquitto_sub)
- * against a test broker on 127.0.0.1, each with a hard timeout. mosquitto_sub
+ * against a test broker on 127.0.0.1, each with a hard timeout; a refused
+ * CONNECT makes a tool exit with the CONNACK's code (3.1.1 return code, 5.0
+ * reason code) and print `received CONNACK (code)`. mosquitto_sub
  * runs with -d (and a line-buffered stdout, via stdbuf) so the test can wait
  * for its SUBACK instead of sleeping, and with -F so each message is one
  * parseable line. Without stdbuf, `subscribed` only resolves at exit. Runs
@@ -39,22 +41,14 @@ function versionArg(version: Version): string {
   return version === 5 ? 'mqttv5' : 'mqttv311';
 }
 
-/** The arguments both tools take alike: broker address, protocol version, client id (default `<idPrefix>-…`), QoS, topic. */
-function commonArgs(o: { port: number; topic: string; qos?: 0 | 1 | 2; version?: Version; clientId?: string }, idPrefix: string): string[] {
-  return [
-    '-h',
-    '127.0.0.1',
-    '-p',
-    String(o.port),
-    '-V',
-    versionArg(o.version ?? 4),
-    '-i',
-    o.clientId ?? uniqueId(idPrefix),
-    '-q',
-    String(o.qos ?? 0),
-    '-t',
-    o.topic,
-  ];
+/** The arguments both tools take alike: broker address, protocol version, client id (default `<idPrefix>-…`), username, QoS, topic. */
+function commonArgs(
+  o: { port: number; topic: string; qos?: 0 | 1 | 2; version?: Version; clientId?: string; username?: string },
+  idPrefix: string,
+): string[] {
+  const args = ['-h', '127.0.0.1', '-p', String(o.port), '-V', versionArg(o.version ?? 4), '-i', o.clientId ?? uniqueId(idPrefix)];
+  if (o.username !== undefined) args.push('-u', o.username);
+  return [...args, '-q', String(o.qos ?? 0), '-t', o.topic];
 }
 
 function run(
@@ -100,8 +94,9 @@ export interface PubOptions {
   version?: Version;
   retain?: boolean;
   clientId?: string;
-  /** `-u` and `-P`. */
+  /** -u: the username of the CONNECT (none by default). */
   username?: string;
+  /** -P: its password. */
   password?: string;
   timeoutMs?: number;
 }
@@ -110,7 +105,6 @@ export interface PubOptions {
 export function mosquittoPub(o: PubOptions): Promise<ToolResult> {
   const args = [...commonArgs(o, 'mpub'), '-m', o.message, '-d'];
   if (o.retain) args.push('-r');
-  if (o.username !== undefined) args.push('-u', o.username);
   if (o.password !== undefined) args.push('-P', o.password);
   return run('mosquitto_pub', args, o.timeoutMs ?? 15_000).done;
 }
@@ -125,6 +119,8 @@ export interface SubOptions {
   /** -W: give up after this many seconds (default 10). */
   waitSeconds?: number;
   clientId?: string;
+  /** -u: the username of the CONNECT (none by default). */
+  username?: string;
   timeoutMs?: number;
 }
 

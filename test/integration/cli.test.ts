@@ -22,7 +22,33 @@ describe('shoal CLI', () => {
   test('--help prints the options and exits 0', async () => {
     const r = startCli(['--help'], { boundMs: BOUND_MS });
     assert.equal(await r.exited, 0);
-    for (const flag of ['--port', '--host', '--workers', '--config', '--log-level']) assert.match(r.stdout(), new RegExp(flag));
+    for (const flag of ['--port', '--host', '--allow-anonymous', '--workers', '--config', '--log-level']) {
+      assert.match(r.stdout(), new RegExp(flag));
+    }
+    assert.match(r.stdout(), /Anonymous clients are allowed only\s+while it listens on a loopback address/);
+  });
+
+  test('--host 0.0.0.0 refuses anonymous clients (CONNACK 0x87) and says why; --allow-anonymous true lets them in with a warning', async () => {
+    const refusing = startCli(['--host', '0.0.0.0', '--port', '0', '--workers', '1', '--in-memory'], { boundMs: BOUND_MS });
+    const port = await listeningPort(refusing);
+    await outputMatch(refusing, /"msg":"anonymous clients are refused: a listener binds a non-loopback address/);
+    await assert.rejects(connectClient(port, { version: 5 }), (err: { code?: number }) => err.code === 0x87);
+    refusing.child.kill('SIGTERM');
+    assert.equal(await refusing.exited, 0);
+
+    const allowing = startCli(['--host', '0.0.0.0', '--port', '0', '--in-memory', '--allow-anonymous', 'true'], { boundMs: BOUND_MS });
+    const open = await listeningPort(allowing);
+    const [warning] = await outputMatch(allowing, /^.*"msg":"anonymous clients are allowed on a non-loopback address.*$/m);
+    assert.equal((JSON.parse(warning) as { level: number }).level, 40, 'a warning');
+    await closeClient(await connectClient(open, { version: 4 }));
+    allowing.child.kill('SIGTERM');
+    assert.equal(await allowing.exited, 0);
+  });
+
+  test('--allow-anonymous takes true or false only', async () => {
+    const r = startCli(['--port', '0', '--allow-anonymous', 'yes'], { boundMs: BOUND_MS });
+    assert.equal(await r.exited, 1);
+    assert.match(r.stderr(), /--allow-anonymous: expected true or false/);
   });
 
   test('--version prints the version of package.json and exits 0', async () => {

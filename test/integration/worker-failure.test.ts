@@ -9,16 +9,9 @@ import assert from 'node:assert/strict';
 import type { Worker } from 'node:worker_threads';
 import { hostFor } from '../../src/shared/placement.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAllClients, connectClient, nextMessage, once, uniqueId, uniqueTopic, VERSIONS, type TestClient } from '../helpers/clients.js';
+import { closeAllClients, connectClient, nextMessage, once, uniqueTopic, VERSIONS, type TestClient } from '../helpers/clients.js';
+import { idOnHost } from '../helpers/placement.js';
 import { label } from '../helpers/spec.js';
-
-/** A client id that the broker places on host `host` of `hosts`. */
-function idOnHost(host: number, hosts: number): string {
-  for (;;) {
-    const id = uniqueId('wf');
-    if (hostFor('', id, hosts) === host) return id;
-  }
-}
 
 function workerThreads(b: TestBroker): ReadonlyArray<Worker> {
   // The broker's host supervisor and its piscina launcher (src/main/hosts/supervisor.ts, worker-hosts.ts).
@@ -40,7 +33,9 @@ for (const version of VERSIONS) {
     test('a dead worker disconnects only its own clients; a new worker serves them on reconnect', async () => {
       const b = await startBroker({ workers: 2 });
       try {
-        const clients = await Promise.all([0, 0, 1, 1].map((host) => connectClient(b.port, { version, clientId: idOnHost(host, 2) })));
+        const clients = await Promise.all(
+          [0, 0, 1, 1].map((host) => connectClient(b.port, { version, clientId: idOnHost(host, 2, 'wf') })),
+        );
         const closed = clients.map((c) =>
           once(c, 'close', 10_000).then(
             () => true,

@@ -38,6 +38,7 @@ import {
   type Version,
 } from '../helpers/clients.js';
 import { closeAllRawClients, RawClient } from '../helpers/raw-client.js';
+import { idOnHost } from '../helpers/placement.js';
 import { label, rule } from '../helpers/spec.js';
 import { hostFor } from '../../src/shared/placement.js';
 import { openSessionsDb } from '../../workers/session/lmdb-session-store.js';
@@ -91,14 +92,6 @@ function storedRecord(dir: string, clientId: string, ready: (r: SessionRecord) =
     async () => (await stored(dir)).find((r) => r.clientId === clientId && ready(r)),
     `a stored record of ${clientId} as expected`,
   );
-}
-
-/** A client id the broker places on host `host` of `hosts`. */
-function idOnHost(host: number, hosts: number, prefix: string): string {
-  for (;;) {
-    const id = uniqueId(prefix);
-    if (hostFor('', id, hosts) === host) return id;
-  }
 }
 
 /** Goes offline with DISCONNECT and waits until the broker has the session offline. */

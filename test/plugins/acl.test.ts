@@ -84,7 +84,7 @@ async function grants(client: TestClient, filters: string[]): Promise<number[]> 
 
 describe('shoal/acl', () => {
   before(() => replaceFile(FILE, aclText()));
-  const b = brokerForSuite({ plugins: [{ module: 'shoal/acl', options: { file: FILE } }] });
+  const b = brokerForSuite({ vhostSeparator: ':', plugins: [{ module: 'shoal/acl', options: { file: FILE } }] });
   after(() => tmp.remove());
 
   const connect = (version: Version, username: string | undefined, clientId?: string): Promise<TestClient> =>

@@ -29,7 +29,7 @@ describe('pools', () => {
   let tb: WsBroker;
   const recorder = new Recorder();
   before(async () => {
-    tb = await startWsBroker({ listenerPools: { ws: 'web' } }, [recorder.plugin]);
+    tb = await startWsBroker({ listenerPools: { ws: 'web' }, vhostSeparator: ':' }, [recorder.plugin]);
   });
   after(async () => {
     await closeAllClients();

@@ -1,12 +1,14 @@
 /**
  * Unit: configuration. Every field of broker.example.json is a real field
  * with its default, every numeric limit is validated with an error naming
- * the field, and unknown fields are refused.
+ * the field, and unknown fields are refused; whether anonymous clients are
+ * allowed when allowAnonymous is unset, by the address the listeners bind.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { defaultConfig, resolveConfig, type BrokerConfig } from '../../src/api/config.js';
+import { anonymousAllowed, defaultConfig, resolveConfig, type BrokerConfig } from '../../src/api/config.js';
+import { isLoopbackHost } from '../../src/shared/loopback.js';
 
 const EXAMPLE = new URL('../../../broker.example.json', import.meta.url);
 
@@ -16,7 +18,8 @@ describe('config', () => {
     const defaults = defaultConfig() as unknown as Record<string, unknown>;
     assert.deepEqual(Object.keys(example).sort(), Object.keys(defaults).sort());
     for (const [field, value] of Object.entries(example)) {
-      if (field !== 'workers') assert.deepEqual(value, defaults[field], `default of ${field}`);
+      // JSON has no undefined: a field unset by default is null there.
+      if (field !== 'workers') assert.deepEqual(value, defaults[field] ?? null, `default of ${field}`);
     }
     assert.doesNotThrow(() => resolveConfig(example as Partial<BrokerConfig>));
   });
@@ -46,6 +49,46 @@ describe('config', () => {
       assert.throws(() => resolveConfig({ [field]: value } as Partial<BrokerConfig>), new RegExp(`config\\.${field}`));
     });
   }
+
+  const hosts: Array<[string, boolean]> = [
+    ['127.0.0.1', true],
+    ['127.8.9.10', true],
+    ['::1', true],
+    ['0:0:0:0:0:0:0:1', true],
+    ['::ffff:127.0.0.1', true],
+    ['localhost', true],
+    ['LocalHost.', true],
+    ['broker.localhost', true],
+    ['0.0.0.0', false],
+    ['::', false],
+    ['192.168.1.20', false],
+    ['fe80::1', false],
+    ['::ffff:10.0.0.1', false],
+    ['mqtt.example.org', false],
+  ];
+  for (const [host, loopback] of hosts) {
+    test(`allowAnonymous unset: anonymous clients ${loopback ? 'allowed' : 'refused'} with host ${host}`, () => {
+      assert.equal(isLoopbackHost(host), loopback);
+      assert.equal(anonymousAllowed(resolveConfig({ host })), loopback);
+    });
+  }
+
+  test('allowAnonymous set is obeyed on any host; null (JSON) is unset; anything else is refused by name', () => {
+    assert.equal(defaultConfig().allowAnonymous, undefined);
+    for (const host of ['127.0.0.1', '0.0.0.0', '::']) {
+      assert.equal(anonymousAllowed(resolveConfig({ host, allowAnonymous: true })), true);
+      assert.equal(anonymousAllowed(resolveConfig({ host, allowAnonymous: false })), false);
+    }
+    const unset = resolveConfig({ allowAnonymous: null } as unknown as Partial<BrokerConfig>);
+    assert.equal(unset.allowAnonymous, undefined);
+    assert.throws(() => resolveConfig({ allowAnonymous: 'yes' } as unknown as Partial<BrokerConfig>), /config\.allowAnonymous/);
+  });
+
+  test('vhostSeparator is a string, none by default', () => {
+    assert.equal(defaultConfig().vhostSeparator, '');
+    assert.equal(resolveConfig({ vhostSeparator: ':' }).vhostSeparator, ':');
+    assert.throws(() => resolveConfig({ vhostSeparator: 1 } as unknown as Partial<BrokerConfig>), /config\.vhostSeparator/);
+  });
 
   test('values inside their ranges are kept', () => {
     const c = resolveConfig({ port: 0, workers: 0, maxInflightMessages: 1, maxIncomingMessagesRate: 2.5 });

@@ -1,11 +1,13 @@
 /**
  * CONNECT on a new transport: parse it and check its will (topic name; a 5.0
  * will whose Payload Format Indicator says UTF-8 must be so: 0x99), choose
- * its pool (a `vhost:user` username or the listener, workers/runtime/pools.ts;
+ * its pool (a `vhost:user` username when usernames carry a vhost, or the listener, workers/runtime/pools.ts;
  * refused with server unavailable), run the enhanced authentication exchange
  * when it names an Authentication Method, check the client id, then hand it
  * to the registration (connect-register.ts: the plugin hooks, the session,
- * CONNACK), in VerneMQ's order. Refusals get the right CONNACK code (and a
+ * CONNACK), in VerneMQ's order; a CONNECT moved here from the host it was
+ * placed on (`continued`, connect-move.ts) goes straight back to its
+ * registration. Refusals get the right CONNACK code (and a
  * Reason String on 5.0) and a close (connect-refusal.ts). Runs wherever the
  * actor host runs.
  */
@@ -16,10 +18,11 @@ import { ReasonCode } from '../../src/shared/codec/reason-codes.js';
 import type { BrokerConfig } from '../../src/api/config.js';
 import { isSysTopic, isValidTopicName } from '../../src/shared/topic/topic.js';
 import { ConnectAuth } from './auth-flow.js';
-import { register } from './connect-register.js';
+import { register, registerMoved } from './connect-register.js';
+import { readMovedConnect } from './connect-move.js';
 import { refuseConnect, refuseUnparsed } from './connect-refusal.js';
 import type { Authenticated, OpenFrame, SessionDirectory } from './connect-types.js';
-import { choosePool } from '../runtime/pools.js';
+import { choosePool, vhostSeparator } from '../runtime/pools.js';
 import { parsePacket } from '../../src/shared/codec/packet-io.js';
 import { fixedHeaderLength } from '../../src/shared/codec/framer.js';
 
@@ -39,13 +42,18 @@ export function handleConnect(dir: SessionDirectory, open: OpenFrame): void {
     const code = err instanceof ProtocolError ? err.reasonCode : ReasonCode.MalformedPacket;
     return refuseUnparsed(dir, open, version === 5 ? 5 : 4, code, err instanceof Error ? err.message : 'malformed CONNECT');
   }
+  if (open.continued !== undefined) {
+    const moved = readMovedConnect(open.continued);
+    setUsername(connect, moved.username);
+    return registerMoved(dir, open, connect, moved);
+  }
   const refusal = willRefusal(connect);
   if (refusal !== undefined) return refuseConnect(dir, open, connect, refusal.code, refusal.reason);
-  const choice = choosePool(dir.runtime, connect.username, dir.config.listenerPools[open.transport.type]);
+  const separator = vhostSeparator(dir.runtime, dir.config.vhostSeparator);
+  const choice = choosePool(dir.runtime, connect.username, dir.config.listenerPools[open.transport.type], separator);
   if ('refused' in choice) return refuseConnect(dir, open, connect, ReasonCode.ServerUnavailable, choice.refused);
   const { pool } = choice;
-  if (choice.username === undefined) delete connect.username;
-  else connect.username = choice.username;
+  setUsername(connect, choice.username);
   // VerneMQ's order: the enhanced authentication, then the client id check, then auth_on_register.
   const registerChecked = (authenticated: Authenticated | undefined): void => {
     const idRefusal = clientIdRefusal(dir.config, connect, open.clientIdAssigned);
@@ -82,6 +90,12 @@ export function handleConnect(dir: SessionDirectory, open: OpenFrame): void {
   );
   dir.pendAuth(open.connId, auth);
   auth.step(connect.properties?.authenticationData);
+}
+
+/** The username plugins and the runtime see (none: the field goes). */
+function setUsername(connect: mqttPacket.IConnectPacket, username: string | undefined): void {
+  if (username === undefined) delete connect.username;
+  else connect.username = username;
 }
 
 /** The protocol level byte of a CONNECT: 3 (MQIsdp), 4 (3.1.1) or 5. */

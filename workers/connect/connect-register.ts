@@ -1,9 +1,10 @@
 /**
  * The registration of a CONNECT that passed its checks (and its enhanced
  * authentication, if any), in VerneMQ's order with the session runtime
- * deciding after the plugins: auth_on_register(_m5) and its modifiers → the
- * runtime's connect (with the session's user context, or a new one from
- * new_user_context) → attach to the session (taking over a connected one,
+ * deciding after the plugins: auth_on_register(_m5) and its modifiers → on
+ * the host that owns the subscriber id they give (the registration moves
+ * there when it is another, connect-move.ts) the runtime's connect (with
+ * the session's user context, or a new one from new_user_context) → attach to the session (taking over a connected one,
  * whose on_client_offline / on_client_gone runs; clean start; then
  * on_client_wakeup) → on_register(_m5) → auth_on_publish(_m5) of the will,
  * then the runtime's is_allowed('publish') of it → the session's attach()
@@ -16,7 +17,7 @@
 import type mqttPacket from 'mqtt-packet';
 import type { AppMessage, MessageProperties } from '../../src/shared/message/app-message.js';
 import { ConnackReturnCode, ReasonCode } from '../../src/shared/codec/reason-codes.js';
-import type { BrokerConfig } from '../../src/api/config.js';
+import { anonymousAllowed, type BrokerConfig } from '../../src/api/config.js';
 import type { ChainOutcome } from '../../src/shared/hooks/chain.js';
 import type { Peer, PublishModifiers, RegisterModifiers } from '../../src/api/hooks.js';
 import type { ConnectAnswer, ConnectPacket, SessionOptions } from '../../src/api/runtime.js';
@@ -27,10 +28,11 @@ import { sessionOptions } from '../runtime/host-runtime.js';
 import { generateConnack, generatePacket } from '../../src/shared/codec/packet-io.js';
 import type { RegisteringSession, Will } from '../session/session-context.js';
 import { applyRegisterModifiers, minLimit, type Registration, type SessionLimits } from '../session/session-limits.js';
+import { ownerHost, writeMovedConnect, type MovedConnect } from './connect-move.js';
 import { andThen, isPromise, type MaybePromise } from '../../src/shared/async.js';
 import { expiryDeadline } from '../../src/shared/message/expiry.js';
 
-/** Registers `connect` in `pool` (its `username` is already the user part of a `vhost:user` name). */
+/** Registers `connect` in `pool` (its `username` is already the user part of a `vhost:user` name, when usernames carry a vhost). */
 export function register(
   dir: SessionDirectory,
   open: OpenFrame,
@@ -39,9 +41,20 @@ export function register(
   authenticated: Authenticated | undefined,
 ): void {
   const registration = new Register(dir, open, connect, pool, authenticated);
+  run(registration, () => registration.start());
+}
+
+/** Goes on with a CONNECT whose registration another host began (connect-move.ts): from the runtime's connect on. */
+export function registerMoved(dir: SessionDirectory, open: OpenFrame, connect: mqttPacket.IConnectPacket, moved: MovedConnect): void {
+  const registration = new Register(dir, open, connect, moved.registration.subscriberId.mountpoint, moved.authenticated);
+  run(registration, () => registration.resume(moved.registration));
+}
+
+/** Runs a step of `registration`; a throw, now or in a continuation, closes the connection without CONNACK. */
+function run(registration: Register, step: () => MaybePromise<void>): void {
   let pending: MaybePromise<void>;
   try {
-    pending = registration.start();
+    pending = step();
   } catch (err) {
     registration.failed(err);
     return;
@@ -75,15 +88,17 @@ class Register {
 
   /**
    * auth_on_register(_m5). Without a plugin implementing it, `allowAnonymous`
-   * decides; with plugins, an error refuses, and a chain where every plugin
-   * said `next` refuses unless `allowAnonymous` (or enhanced authentication
-   * already succeeded).
+   * decides (as the main thread decided it for the hosts, anonymousAllowed);
+   * with plugins, an error refuses, and a chain where every plugin said
+   * `next` refuses unless anonymous clients are allowed (or enhanced
+   * authentication already succeeded).
    */
   start(): MaybePromise<void> {
     const { hooks, config } = this.dir;
     const hook = this.v5 ? 'auth_on_register_m5' : 'auth_on_register';
     if (!hooks.has(hook)) {
-      if (!config.allowAnonymous && !this.authenticated) return this.refuse(ReasonCode.NotAuthorized, 'anonymous clients are not allowed');
+      if (!anonymousAllowed(config) && !this.authenticated)
+        return this.refuse(ReasonCode.NotAuthorized, 'anonymous clients are not allowed');
       return this.runtimeConnect(undefined);
     }
     const c = this.connect;
@@ -99,7 +114,7 @@ class Register {
       const refusal = refusalOf(outcome.reason, ReasonCode.NotAuthorized);
       return this.refuse(refusal.reasonCode, refusal.reasonString ?? 'not authorized', refusal.serverReference);
     }
-    if (this.dir.config.allowAnonymous || this.authenticated) return this.runtimeConnect(undefined);
+    if (anonymousAllowed(this.dir.config) || this.authenticated) return this.runtimeConnect(undefined);
     return this.refuse(ReasonCode.NotAuthorized, 'no plugin accepted the client');
   }
 
@@ -126,8 +141,26 @@ class Register {
       this.v5,
       dir.log,
     );
+    const owner = ownerHost(dir.config, registration.subscriberId.clientId);
+    if (owner !== dir.index) return this.move(owner, registration);
+    return this.resume(registration);
+  }
+
+  /** Goes on with `registration` here, on the host that owns its subscriber id. */
+  resume(registration: Registration): MaybePromise<void> {
     this.registration = registration;
     return this.askRuntime();
+  }
+
+  /**
+   * auth_on_register named a subscriber id another host owns (a rewritten
+   * client id): the registration goes on there, where that session lives or
+   * will live, so a second CONNECT of that id takes it over as one of equal
+   * client ids would.
+   */
+  private move(owner: number, registration: Registration): void {
+    const moved: MovedConnect = { username: this.connect.username, authenticated: this.authenticated, registration };
+    this.dir.moveConnect(this.open, owner, writeMovedConnect(moved));
   }
 
   private askRuntime(): MaybePromise<void> {

@@ -7,7 +7,7 @@
  */
 import type { BrokerConfig } from '../../src/api/config.js';
 import type { Logger } from '../../src/shared/log.js';
-import type { ToSession } from '../../src/shared/channel/frames.js';
+import type { OpenFrame } from '../../src/shared/channel/frames.js';
 import type { HostHooks } from '../hooks/host-hooks.js';
 import type { HostRuntime } from '../runtime/host-runtime.js';
 import type { RegisteringSession } from '../session/session-context.js';
@@ -39,9 +39,17 @@ export interface SessionDirectory extends RawConnections {
   established(connId: number, sid: number): void;
   /** Keeps a CONNECT waiting for its authentication exchange: the packets of `connId` go to `auth` while it is active. */
   pendAuth(connId: number, auth: ConnectAuth): void;
+  /** This host's index among the actor hosts (placement.ts). */
+  readonly index: number;
+  /**
+   * The CONNECT of `open` continues on host `host`, which owns the session it
+   * registers, with `continued` (connect-move.ts); this host keeps its later
+   * packets until the main thread asks for them.
+   */
+  moveConnect(open: OpenFrame, host: number, continued: string): void;
 }
 
-export type OpenFrame = Extract<ToSession, { kind: 'open' }>;
+export type { OpenFrame };
 
 /** The outcome of a successful enhanced authentication, echoed in CONNACK [MQTT-4.12.0-5]. */
 export interface Authenticated {

@@ -1,6 +1,8 @@
 /**
  * The default session runtime, after mqtt_sessions_runtime.erl: the vhost of
- * a `vhost:user` username is its pool, pool '' otherwise; the user context
+ * a `vhost:user` username is its pool (asked only with `vhostSeparator` set:
+ * its vhost_pool is not its own choice of vhost pools, pools.ts), pool ''
+ * otherwise; the user context
  * records the pool, client id, user and the connection it came from; a
  * session that has a user is only reattached (or taken over) by that user
  * (CONNACK 0x87; 3.1.1 return code 5), an anonymous one by anyone; every

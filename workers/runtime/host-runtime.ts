@@ -2,7 +2,7 @@
  * The session runtime as an actor host runs it: the loaded runtime (the
  * default one until `config.runtime` is loaded), whether its `is_allowed` and
  * `is_valid_message` are its own (with the default runtime they are never
- * called: always true), the session options of a transport, and the expiry
+ * called: always true) and its `vhost_pool` (usernames then carry a vhost), the session options of a transport, and the expiry
  * a session gets when its transport goes away. Every call of a runtime
  * callback goes through this class: a callback that throws, whose promise
  * rejects, or whose promise does not settle within pluginTimeoutMs is logged
@@ -41,6 +41,8 @@ export class HostRuntime implements PoolSource {
   checksMessages = false;
   /** The runtime has its own reauth. */
   reauthenticates = false;
+  /** The runtime has its own vhost_pool: usernames carry a vhost (pools.ts). */
+  choosesVhosts = false;
 
   constructor(
     private readonly timeoutMs: number,
@@ -52,6 +54,7 @@ export class HostRuntime implements PoolSource {
     this.checksAccess = runtime.is_allowed !== defaultRuntime.is_allowed;
     this.checksMessages = runtime.is_valid_message !== defaultRuntime.is_valid_message;
     this.reauthenticates = runtime.reauth !== defaultRuntime.reauth;
+    this.choosesVhosts = runtime.vhost_pool !== defaultRuntime.vhost_pool;
   }
 
   /** vhost_pool; a failure refuses the client (undefined). */

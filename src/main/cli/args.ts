@@ -15,11 +15,18 @@ export const USAGE = `Usage: shoal [options]
 
 Runs the Shoal MQTT 3.1.1/5.0 broker. On its defaults it listens on
 127.0.0.1:1883, allows anonymous clients, and keeps persistent sessions and
-retained messages in ./${CLI_DATA_DIR}.
+retained messages in ./${CLI_DATA_DIR}. Anonymous clients are allowed only
+while it listens on a loopback address: with --host 0.0.0.0 (or any other
+address) they are refused (CONNACK 0x87; 3.1.1 return code 5) unless
+--allow-anonymous true (or the config file's allowAnonymous) says otherwise.
 
 Options:
   --port N          TCP port (default 1883)
-  --host ADDR       address to bind (default 127.0.0.1)
+  --host ADDR       address every listener binds (default 127.0.0.1)
+  --allow-anonymous true|false
+                    accept clients no plugin authenticated (default: true on a loopback
+                    --host such as 127.0.0.1, ::1 or localhost, false on any other;
+                    true on another address logs a warning at start)
   --workers N       worker threads hosting sessions; 0 = main thread only
   --config FILE     JSON file with any configuration field (broker.example.json lists every field with its default)
   --log-level LVL   fatal|error|warn|info|debug|trace|silent (default info)
@@ -59,6 +66,7 @@ export function parseCli(argv: string[]): CliOptions {
     options: {
       port: { type: 'string' },
       host: { type: 'string' },
+      'allow-anonymous': { type: 'string' },
       workers: { type: 'string' },
       config: { type: 'string' },
       'log-level': { type: 'string' },
@@ -82,6 +90,7 @@ export function parseCli(argv: string[]): CliOptions {
   const config: Partial<BrokerConfig> = values.config ? readConfigFile(values.config) : {};
   if (values.port !== undefined) config.port = toNumber('--port', values.port);
   if (values.host !== undefined) config.host = values.host;
+  if (values['allow-anonymous'] !== undefined) config.allowAnonymous = toBoolean('--allow-anonymous', values['allow-anonymous']);
   if (values.workers !== undefined) config.workers = toNumber('--workers', values.workers);
   if (values['log-level'] !== undefined) config.logLevel = values['log-level'] as LogLevel;
   if (values['log-format'] !== undefined) config.logFormat = values['log-format'] as LogFormat;
@@ -110,6 +119,11 @@ function readConfigFile(path: string): Partial<BrokerConfig> {
     throw new TypeError(`${path}: expected a JSON object of configuration fields`);
   }
   return parsed as Partial<BrokerConfig>;
+}
+
+function toBoolean(flag: string, value: string): boolean {
+  if (value === 'true' || value === 'false') return value === 'true';
+  throw new TypeError(`${flag}: expected true or false, got "${value}"`);
 }
 
 function toNumber(flag: string, value: string): number {

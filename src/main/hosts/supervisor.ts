@@ -4,8 +4,8 @@
  * new host in place of one whose worker failed, and fans the control calls
  * out to every host: readiness (module plugins, runtime and, with a
  * dataDir, stored sessions loaded), whether each host is up and answers,
- * stats, the top sessions, a server-initiated disconnect, shutdown. Main
- * thread.
+ * stats, the top sessions, shutdown; a server-initiated disconnect goes to
+ * the host that owns the client's session. Main thread.
  */
 import type { BrokerConfig } from '../../api/config.js';
 import type { BatchEndpoint } from '../../shared/channel/endpoint.js';
@@ -22,7 +22,8 @@ import type { NamedPlugin } from '../../shared/hooks/chain.js';
 import type { Logger } from '../../shared/log.js';
 import type { HostHandle, HostLauncher } from './host-handle.js';
 import { InlineHosts } from './inline-hosts.js';
-import { hostCount } from '../../shared/placement.js';
+import { hostCount, hostFor } from '../../shared/placement.js';
+import { DEFAULT_POOL } from '../../shared/topic/topic.js';
 import { WorkerHosts } from './worker-hosts.js';
 
 /** How long shutdown() waits for a host to tell its clients goodbye before its worker is stopped anyway, in ms. */
@@ -101,10 +102,9 @@ export class HostSupervisor {
       .slice(0, limit);
   }
 
-  /** Asks every host to disconnect the client: a plugin may have moved its session off its placement. True when one had it. */
-  async disconnect(pool: string, clientId: string, request: ServerDisconnect): Promise<boolean> {
-    const found = await Promise.all(this.hosts.map((h) => h.control.disconnect(pool, clientId, request)));
-    return found.includes(true);
+  /** Asks the host that owns the client's session to disconnect it (a session lives on its client id's host, a rewritten one too). True when it had it. */
+  disconnect(pool: string, clientId: string, request: ServerDisconnect): Promise<boolean> {
+    return this.hosts[hostFor(DEFAULT_POOL, clientId, this.hosts.length)]!.control.disconnect(pool, clientId, request);
   }
 
   /** Every host tells its clients goodbye (or where to go) and stops; each is waited for HOST_SHUTDOWN_TIMEOUT_MS at most. No restart after this. */

@@ -54,8 +54,11 @@ interface SocketExtras {
   destroySoon?(): void;
 }
 
+/** `Connection.host` while its CONNECT moves to the host that owns its session (src/main/connect-moves.ts). */
+export const MOVING = -2;
+
 export class Connection {
-  /** Actor host of the session, once CONNECT was forwarded; -1 before. */
+  /** Actor host of the session, once CONNECT was forwarded; -1 before; MOVING while the CONNECT moves to another host. */
   host = -1;
   /** Protocol level from the CONNECT (3, 4 or 5); 0 before. */
   protocolVersion = 0;

@@ -5,8 +5,8 @@
  * their binary frame codecs.
  * Frames are written into a BatchWriter and read back from a BatchReader;
  * hot kinds (packet, send, sendShared, publish, deliver, released, committed) are plain binary; open,
- * plugins, event, hookCall and hookResult carry a small JSON body, the rest
- * are binary too. Used on every thread.
+ * connectReleased, plugins, event, hookCall and hookResult carry a small JSON
+ * body, the rest are binary too. Used on every thread.
  */
 import type { AppMessage, MessageProperties, QoS } from '../message/app-message.js';
 import type { BatchReader } from './batch-reader.js';
@@ -37,8 +37,24 @@ export interface DeliveryTarget {
   stored?: true;
 }
 
+/**
+ * A new transport's CONNECT for the host its client id places it on; with
+ * `continued`, a CONNECT whose registration another host began and this one
+ * goes on with (the host that owns the subscriber id auth_on_register chose):
+ * what that host decided, as workers/connect/connect-move.ts writes it.
+ */
+export interface OpenFrame {
+  kind: 'open';
+  connId: number;
+  clientId: string;
+  clientIdAssigned: boolean;
+  transport: TransportInfo;
+  packet: Buffer;
+  continued?: string;
+}
+
 export type ToSession =
-  | { kind: 'open'; connId: number; clientId: string; clientIdAssigned: boolean; transport: TransportInfo; packet: Buffer }
+  | OpenFrame
   | { kind: 'packet'; connId: number; packet: Buffer }
   | { kind: 'closed'; connId: number; closed: TransportClosed }
   /**
@@ -59,7 +75,9 @@ export type ToSession =
   /** The hooks the embedding application's in-process plugins implement (sent whenever the list changes). */
   | { kind: 'plugins'; hooks: string[] }
   /** The outcome of the in-process chain for hookCall `callId`, as src/shared/hooks/wire.ts JSON. */
-  | { kind: 'hookResult'; callId: number; result: string };
+  | { kind: 'hookResult'; callId: number; result: string }
+  /** The CONNECT of `connId` moves to another host (it asked `moveConnect`): hand back what it holds of it, nothing more comes. */
+  | { kind: 'releaseConnect'; connId: number };
 
 export interface SubscribeRequest {
   pool: string;
@@ -126,7 +144,11 @@ export type ConnectionFrame =
    * (0 = no limit) is the largest packet the client accepts, for the
    * DISCONNECTs the main thread writes.
    */
-  | { kind: 'accepted'; connId: number; keepalive: number; maxPacketSize: number; maxOutgoingPacketSize: number };
+  | { kind: 'accepted'; connId: number; keepalive: number; maxPacketSize: number; maxOutgoingPacketSize: number }
+  /** The CONNECT of `connId` continues on host `host`, which owns the session it registers: the main thread answers `releaseConnect`. */
+  | { kind: 'moveConnect'; connId: number; host: number }
+  /** Released: the CONNECT's `open` frame for its new host (with `continued`), and the connection's packets that came meanwhile. */
+  | { kind: 'connectReleased'; open: OpenFrame; held: Buffer[] };
 
 /** Host → main: what a session asks of the topic router. */
 export type RoutingFrame =
@@ -164,7 +186,8 @@ const S_OPEN = 1,
   S_PLUGINS = 5,
   S_HOOK_RESULT = 6,
   S_DROPPED = 7,
-  S_RELEASED = 8;
+  S_RELEASED = 8,
+  S_RELEASE_CONNECT = 9;
 const R_SEND = 1,
   R_END = 2,
   R_ACCEPTED = 3,
@@ -179,7 +202,9 @@ const R_REDISPATCH = 10,
   R_HOOK_CALL = 12,
   R_COMMITTED = 13,
   R_SEND_SHARED = 14,
-  R_THROTTLE = 15;
+  R_THROTTLE = 15,
+  R_MOVE_CONNECT = 16,
+  R_CONNECT_RELEASED = 17;
 /** Target flags of a deliver frame, next to the QoS in the low two bits. */
 const T_RETAIN = 4,
   T_SHARE = 8,
@@ -187,11 +212,27 @@ const T_RETAIN = 4,
 
 // ── towards a session ────────────────────────────────────────────────────────
 
-export function writeOpen(w: BatchWriter, m: Extract<ToSession, { kind: 'open' }>): void {
+export function writeOpen(w: BatchWriter, m: OpenFrame): void {
   w.u8(S_OPEN);
+  writeOpenBody(w, m);
+}
+
+/** An open frame's fields after its kind (also what `connectReleased` carries). */
+function writeOpenBody(w: BatchWriter, m: OpenFrame): void {
   w.u32(m.connId);
-  w.str(JSON.stringify({ clientId: m.clientId, clientIdAssigned: m.clientIdAssigned, transport: m.transport }));
+  w.str(JSON.stringify({ clientId: m.clientId, clientIdAssigned: m.clientIdAssigned, transport: m.transport, continued: m.continued }));
   w.bytes(m.packet);
+}
+
+function readOpenBody(r: BatchReader): OpenFrame {
+  const connId = r.u32();
+  const meta = JSON.parse(r.str()) as Omit<OpenFrame, 'kind' | 'connId' | 'packet'>;
+  return { kind: 'open', connId, ...meta, packet: r.bytes() };
+}
+
+export function writeReleaseConnect(w: BatchWriter, connId: number): void {
+  w.u8(S_RELEASE_CONNECT);
+  w.u32(connId);
 }
 
 export function writePacket(w: BatchWriter, connId: number, packet: Uint8Array): void {
@@ -268,11 +309,10 @@ export function readToSession(r: BatchReader): ToSession {
       }
       return { kind: 'deliver', message, targets, token };
     }
-    case S_OPEN: {
-      const connId = r.u32();
-      const meta = JSON.parse(r.str()) as { clientId: string; clientIdAssigned: boolean; transport: TransportInfo };
-      return { kind: 'open', connId, ...meta, packet: r.bytes() };
-    }
+    case S_OPEN:
+      return readOpenBody(r);
+    case S_RELEASE_CONNECT:
+      return { kind: 'releaseConnect', connId: r.u32() };
     case S_CLOSED:
       return { kind: 'closed', connId: r.u32(), closed: { cause: DISCONNECT_CAUSES[r.u8()]!, reason: r.str() } };
     case S_DROPPED:
@@ -326,6 +366,19 @@ export function writeAccepted(
   w.u32(keepalive);
   w.u32(maxPacketSize);
   w.u32(maxOutgoingPacketSize);
+}
+
+export function writeMoveConnect(w: BatchWriter, connId: number, host: number): void {
+  w.u8(R_MOVE_CONNECT);
+  w.u32(connId);
+  w.u32(host);
+}
+
+export function writeConnectReleased(w: BatchWriter, open: OpenFrame, held: readonly Uint8Array[]): void {
+  w.u8(R_CONNECT_RELEASED);
+  writeOpenBody(w, open);
+  w.u32(held.length);
+  for (const packet of held) w.bytes(packet);
 }
 
 export function writePublish(w: BatchWriter, pool: string, sid: number, message: AppMessage, ackId: number): void {
@@ -414,6 +467,14 @@ export function readToRouter(r: BatchReader): ToRouter {
       return { kind: 'throttle', connId: r.u32(), ms: r.u32() };
     case R_ACCEPTED:
       return { kind: 'accepted', connId: r.u32(), keepalive: r.u32(), maxPacketSize: r.u32(), maxOutgoingPacketSize: r.u32() };
+    case R_MOVE_CONNECT:
+      return { kind: 'moveConnect', connId: r.u32(), host: r.u32() };
+    case R_CONNECT_RELEASED: {
+      const open = readOpenBody(r);
+      const held: Buffer[] = new Array(r.u32());
+      for (let i = 0; i < held.length; i++) held[i] = r.bytes();
+      return { kind: 'connectReleased', open, held };
+    }
     case R_SUBSCRIBE: {
       const pool = r.str();
       const sid = r.u32();
