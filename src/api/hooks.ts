@@ -39,6 +39,8 @@ export interface RegisterModifiers {
   clean_start?: boolean;
   /** Largest packet accepted from the client, in bytes (0 = the broker's). */
   max_message_size?: number;
+  /** 5.0: a Reason String and User Properties for the CONNACK (VerneMQ's m5 `properties`); dropped first when it would not fit. */
+  properties?: AckProperties;
   /** Incoming PUBLISH rate, messages per second (0 = no limit, as VerneMQ). */
   max_message_rate?: number;
   /** Unacknowledged QoS 1/2 messages sent to the client (0 = no cap beyond the client's Receive Maximum). */

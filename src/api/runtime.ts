@@ -32,6 +32,8 @@ export interface SessionOptions {
 export interface ConnectAnswer {
   reasonCode: number;
   reasonString?: string;
+  /** 5.0, with a refusal 0x9C Use another server or 0x9D Server moved: where the client should go. */
+  serverReference?: string;
   userContext: UserContext;
 }
 

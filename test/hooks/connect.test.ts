@@ -324,6 +324,31 @@ describe("5.0 refusals carry the plugin's reason code", () => {
 });
 
 describe('on_auth_m5 (enhanced authentication)', () => {
+  test('workers 0: an on_auth_m5 refusal with a Server Reference is the CONNACK 0x9C with it (§4.11)', async () => {
+    const recorder = new Recorder();
+    recorder.answer('on_auth_m5', () => ({ error: { reasonCode: 0x9c, reasonString: 'busy', serverReference: 'b.example:1883' } }));
+    const b = await startBroker({ workers: 0 }, { plugins: [recorder.plugin] });
+    try {
+      const raw = await RawClient.connect(b.port, 5);
+      raw.send({
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 5,
+        clean: true,
+        keepalive: 0,
+        clientId: uniqueId('authref'),
+        properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from('x') },
+      });
+      const connack = await raw.expectPacket('connack');
+      assert.equal(connack.reasonCode, 0x9c);
+      assert.equal(connack.properties?.reasonString, 'busy');
+      assert.equal(connack.properties?.serverReference, 'b.example:1883');
+    } finally {
+      await closeAllRawClients();
+      await b.close();
+    }
+  });
+
   test('workers 0: each AUTH step asks on_auth_m5 (continue, then success), then auth_on_register_m5 runs, then CONNACK with the method', async () => {
     const recorder = new Recorder();
     recorder.answer('on_auth_m5', (_u, _sid, auth) =>

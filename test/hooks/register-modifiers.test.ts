@@ -131,6 +131,18 @@ for (const workers of WORKER_COUNTS) {
         assert.equal(refused, 0);
       });
 
+      if (v5) {
+        test('properties: a Reason String and User Properties on the CONNACK (VerneMQ m5 modifier)', async () => {
+          const clientId = uniqueId('props');
+          mods.set(clientId, { properties: { reasonString: 'welcome', userProperties: { tier: 'gold' } } });
+          const raw = await RawClient.connect(b.port, version);
+          const connack = await raw.handshake({ clientId });
+          assert.equal(connack.reasonCode, 0);
+          assert.equal(connack.properties?.reasonString, 'welcome');
+          assert.deepEqual({ ...connack.properties?.userProperties }, { tier: 'gold' });
+        });
+      }
+
       test('max_inflight_messages: one unacknowledged message at a time', async () => {
         const clientId = uniqueId('infl');
         const topic = uniqueTopic('infl');

@@ -88,6 +88,15 @@ for (const workers of WORKER_COUNTS) {
         await closeClient(slow);
       });
 
+      if (version === 5) {
+        test(`${label(version)}: connect refusing with 0x9D and a Server Reference sends both in the CONNACK`, async () => {
+          const raw = await RawClient.connect(tb.port, version);
+          const connack = await raw.handshake({ username: 'moved' });
+          assert.equal(connack.reasonCode, 0x9d);
+          assert.equal(connack.properties?.serverReference, 'new.example:1883');
+        });
+      }
+
       test(`${label(version)}: is_allowed('publish', topic, message, ctx) after the plugins; refused: ${version === 5 ? 'PUBACK 0x87' : 'acknowledged, not routed'}`, async () => {
         const root = uniqueTopic('pub');
         const sub = await connectClient(tb.port, { version });

@@ -21,7 +21,7 @@ import type { AuthExchange, AuthStep, ConnectionAuth } from './authenticator.js'
 /** What the CONNECT-time exchange does on its outcome; supplied by the connect handler. */
 export interface ConnectAuthHandlers {
   accept(method: string, data: Buffer | undefined): void;
-  refuse(reasonCode: number, reasonString: string): void;
+  refuse(reasonCode: number, reasonString: string, serverReference?: string): void;
   /** Writes an AUTH packet to the connection (no session yet). */
   sendAuth(bytes: Buffer): void;
   /** Closes the connection without a CONNACK (the client sent DISCONNECT). */
@@ -81,7 +81,8 @@ export class ConnectAuth {
     }
     this.state = 'done';
     if (step.outcome === 'success') this.handlers.accept(this.method, step.data);
-    else this.handlers.refuse(step.reasonCode ?? ReasonCode.NotAuthorized, step.reasonString ?? 'authentication failed');
+    else
+      this.handlers.refuse(step.reasonCode ?? ReasonCode.NotAuthorized, step.reasonString ?? 'authentication failed', step.serverReference);
   }
 
   private refuse(reasonCode: number, reasonString: string): void {

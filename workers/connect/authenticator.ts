@@ -11,7 +11,7 @@ export type AuthStep =
   | { outcome: 'continue'; data?: Buffer }
   | { outcome: 'success'; data?: Buffer }
   /** Refused: CONNACK (at CONNECT) or DISCONNECT (re-authentication) with `reasonCode`, default 0x87 Not authorized. */
-  | { outcome: 'failure'; reasonCode?: number; reasonString?: string };
+  | { outcome: 'failure'; reasonCode?: number; reasonString?: string; serverReference?: string };
 
 /** One authentication exchange; it may keep its state between steps. */
 export interface AuthExchange {

@@ -78,7 +78,7 @@ export function handleConnect(dir: SessionDirectory, open: OpenFrame): void {
     exchange,
     {
       accept: (m, data) => registerChecked({ method: m, data }),
-      refuse: (code, reason) => refuseConnect(dir, open, connect, code, reason),
+      refuse: (code, reason, serverReference) => refuseConnect(dir, open, connect, code, reason, serverReference),
       sendAuth: (bytes) => dir.sendRaw(open.connId, bytes),
       close: () => dir.endRaw(open.connId),
       failed: (err) => {

@@ -184,7 +184,7 @@ class Register {
 
   private connected(answer: ConnectAnswer): MaybePromise<void> {
     if (answer.reasonCode !== ReasonCode.Success)
-      return this.refuse(answer.reasonCode, answer.reasonString ?? 'refused by the session runtime');
+      return this.refuse(answer.reasonCode, answer.reasonString ?? 'refused by the session runtime', answer.serverReference);
     this.answer = answer;
     return this.attach();
   }
@@ -278,6 +278,9 @@ class Register {
         open.clientIdAssigned ? clientId : undefined,
         keepalive !== askedKeepalive ? keepalive : undefined,
       );
+      const extra = registration.connackProperties;
+      if (extra?.reasonString !== undefined) connack.properties.reasonString = extra.reasonString;
+      if (extra?.userProperties !== undefined) connack.properties.userProperties = extra.userProperties;
       if (this.authenticated) {
         connack.properties.authenticationMethod = this.authenticated.method;
         if (this.authenticated.data !== undefined) connack.properties.authenticationData = this.authenticated.data;

@@ -70,7 +70,13 @@ function authStep(outcome: ChainOutcome<AuthModifiers>): AuthStep {
   }
   if (outcome.kind === 'error') {
     const refusal = refusalOf(outcome.reason, ReasonCode.NotAuthorized);
-    return { outcome: 'failure', reasonCode: refusal.reasonCode, reasonString: refusal.reasonString ?? 'authentication refused' };
+    const step: AuthStep = {
+      outcome: 'failure',
+      reasonCode: refusal.reasonCode,
+      reasonString: refusal.reasonString ?? 'authentication refused',
+    };
+    if (refusal.serverReference !== undefined) step.serverReference = refusal.serverReference;
+    return step;
   }
   return { outcome: 'failure', reasonCode: ReasonCode.NotAuthorized, reasonString: 'no plugin accepted the authentication' };
 }

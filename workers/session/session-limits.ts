@@ -7,7 +7,8 @@
  */
 import type { QoS } from '../../src/shared/message/app-message.js';
 import type { BrokerConfig } from '../../src/api/config.js';
-import type { RegisterModifiers, SubscriberId } from '../../src/api/hooks.js';
+import type { AckProperties, RegisterModifiers, SubscriberId } from '../../src/api/hooks.js';
+import { ackPropertiesOf } from '../hooks/hook-outcomes.js';
 import type { Logger } from '../../src/shared/log.js';
 import type { DeliveryTarget } from '../../src/shared/channel/frames.js';
 import { SHARE_PREFIX, topicMatches } from '../../src/shared/topic/topic.js';
@@ -39,6 +40,8 @@ export interface Registration {
   /** The session expiry the modifiers set (5.0), if any; otherwise the connect handler's. */
   sessionExpiry: number | undefined;
   limits: SessionLimits;
+  /** 5.0: what the modifiers add to the CONNACK. */
+  connackProperties?: AckProperties;
 }
 
 const UNLIMITED_INFLIGHT = 65535;
@@ -114,6 +117,11 @@ export function applyRegisterModifiers(
   limits.retryInterval = count('retry_interval', 0xffffffff) ?? limits.retryInterval;
   limits.maxIncomingPacketSize = minLimit(limits.maxIncomingPacketSize, count('max_message_size', 268435455) ?? 0);
   if (!v5) return reg;
+  if (mods.properties !== undefined) {
+    const connackProperties = ackPropertiesOf(mods.properties);
+    if (connackProperties === undefined) bad('properties', mods.properties);
+    else reg.connackProperties = connackProperties;
+  }
   limits.maxIncomingPacketSize = minLimit(limits.maxIncomingPacketSize, count('max_packet_size', 268435455) ?? 0);
   reg.sessionExpiry = count('session_expiry_interval', 0xffffffff);
   const receiveMax = count('receive_max', 65535);

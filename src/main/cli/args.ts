@@ -60,9 +60,30 @@ export interface CliOptions {
   config: Partial<BrokerConfig>;
 }
 
+/** The flags whose value is a number that may be negative (-1 = off). */
+const NUMBER_FLAGS = ['--port', '--workers', '--ws-port', '--tls-port', '--wss-port', '--metrics-port'];
+
+/**
+ * `--ws-port -1` as `--ws-port=-1`: node:util parseArgs (Node 20) takes a
+ * value starting with '-' for an option, so the "-1 = off" the help names
+ * would be refused as ambiguous.
+ */
+function joinNegativeNumbers(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (NUMBER_FLAGS.includes(arg) && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}
+
 export function parseCli(argv: string[]): CliOptions {
   const { values } = parseArgs({
-    args: argv,
+    args: joinNegativeNumbers(argv),
     options: {
       port: { type: 'string' },
       host: { type: 'string' },
