@@ -77,7 +77,7 @@ export interface BrokerConfig {
   maxSessionExpiryInterval: number;
   /** Unacknowledged QoS 1/2 messages sent to one client at once (5.0 clients may ask fewer). */
   maxInflightMessages: number;
-  /** Receive Maximum advertised to 5.0 clients: their unacknowledged QoS 2 publishes towards us. */
+  /** Receive Maximum advertised to 5.0 clients: their unacknowledged QoS 2 publishes towards us (one more is DISCONNECT 0x93). */
   receiveMaximum: number;
   /** Messages queued for a connected session beyond its inflight window. */
   maxOnlineMessages: number;
@@ -269,7 +269,7 @@ export function defaultConfig(): BrokerConfig {
     readinessTimeoutMs: 1000,
     maxSessionExpiryInterval: 86400,
     maxInflightMessages: 20,
-    receiveMaximum: 65535,
+    receiveMaximum: 1024,
     maxOnlineMessages: 1000,
     maxOfflineMessages: 1000,
     maxOnlineBytes: 32 * 1024 * 1024,

@@ -111,7 +111,7 @@ describe('01 connect (MQTT 5.0 only)', () => {
     const p = c.connack.properties ?? {};
     assert.equal(p.sharedSubscriptionAvailable, true);
     assert.equal(p.topicAliasMaximum, 10);
-    assert.equal(p.receiveMaximum, 65535);
+    assert.equal(p.receiveMaximum, 1024, 'the default receiveMaximum');
     assert.equal(p.wildcardSubscriptionAvailable, true);
     assert.equal(p.subscriptionIdentifiersAvailable, true);
     assert.equal(p.retainAvailable, true);

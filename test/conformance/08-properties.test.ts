@@ -58,7 +58,7 @@ describe('08 properties (MQTT 5.0)', () => {
   });
 
   test("[MQTT-3.4.2-2] a Reason String that would exceed the client's Maximum Packet Size is left out", async () => {
-    const small = await connectRaw(b.port, 5, { properties: { maximumPacketSize: 16 } });
+    const small = await connectRaw(b.port, 5, { properties: { maximumPacketSize: 24 } });
     const puback = await publish(small, topic('mps'), NOT_UTF8, 1, { properties: { payloadFormatIndicator: true } });
     assert.equal((puback as { reasonCode?: number }).reasonCode, 0x99);
     assert.equal((puback as { properties?: object }).properties, undefined);

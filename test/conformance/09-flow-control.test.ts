@@ -20,6 +20,7 @@ const MAX_PACKET = 1024;
 
 const b = brokerForSuite({ maxInflightMessages: MAX_INFLIGHT, receiveMaximum: RECEIVE_MAXIMUM, maxIncomingPacketSize: MAX_PACKET });
 const slow = brokerForSuite({ maxIncomingMessagesRate: 1, maxIncomingMessagesBurst: 0 });
+const defaults = brokerForSuite({});
 
 for (const version of VERSIONS) {
   describe(`09 flow control (${label(version)})`, () => {
@@ -67,6 +68,17 @@ for (const version of VERSIONS) {
 }
 
 describe('09 flow control (MQTT 5.0 only)', () => {
+  test('§3.3.4 with the default receiveMaximum (1024, told in CONNACK) one more unacknowledged QoS 2 publish is DISCONNECT 0x93, before the publish rate limit answers', async () => {
+    const c = await connectRaw(defaults.port, 5);
+    const max = c.connack.properties?.receiveMaximum ?? 65535;
+    assert.equal(max, 1024);
+    for (let i = 1; i <= max; i++)
+      c.send({ cmd: 'publish', topic: topic('rm-default'), payload: 'x', qos: 2, messageId: i, retain: false, dup: false });
+    for (let i = 1; i <= max; i++) assert.equal((await c.waitForPacket('pubrec')).reasonCode ?? 0, 0);
+    c.send({ cmd: 'publish', topic: topic('rm-default'), payload: 'x', qos: 2, messageId: max + 1, retain: false, dup: false });
+    await expectServerClose(c, 5, 0x93);
+  });
+
   test('§3.3.4 more unacknowledged QoS 2 publishes than our Receive Maximum is a DISCONNECT 0x93', async () => {
     const c = await connectRaw(b.port, 5);
     assert.equal(c.connack.properties?.receiveMaximum, RECEIVE_MAXIMUM);

@@ -40,8 +40,8 @@ describe("13 server packets within the client's Maximum Packet Size (MQTT 5.0)",
   test('[MQTT-3.1.2-24] [MQTT-3.2.2-19] a CONNACK too large as it is leaves out the properties that restate their default', async () => {
     const roomy = await connectRaw(b.port, 5);
     assert.equal(roomy.connack.properties?.retainAvailable, true, 'advertised when there is room');
-    const small = await connectRaw(b.port, 5, { properties: { maximumPacketSize: 16 } });
-    assert.ok(size(small.connack) <= 16, `CONNACK of ${size(small.connack)} bytes`);
+    const small = await connectRaw(b.port, 5, { properties: { maximumPacketSize: 24 } });
+    assert.ok(size(small.connack) <= 24, `CONNACK of ${size(small.connack)} bytes`);
     assert.equal(small.connack.properties?.retainAvailable, undefined);
     assert.equal(small.connack.properties?.maximumPacketSize, MAX_IN, 'what differs from the default stays');
   });
@@ -66,7 +66,7 @@ describe("13 server packets within the client's Maximum Packet Size (MQTT 5.0)",
   });
 
   test('[MQTT-3.9.2-1] a SUBACK leaves out its Reason String to fit', async () => {
-    const c = await connectRaw(b.port, 5, { properties: { maximumPacketSize: 16 } });
+    const c = await connectRaw(b.port, 5, { properties: { maximumPacketSize: 24 } });
     const suback = await subscribe(c, [{ topic: 'a/#/b', qos: 0 }]);
     assert.deepEqual(suback.granted, [0x8f]);
     assert.equal(suback.properties, undefined);
@@ -90,7 +90,7 @@ describe("13 server packets within the client's Maximum Packet Size (MQTT 5.0)",
   });
 
   test('[MQTT-3.14.2-3] a session DISCONNECT leaves out its Reason String to fit', async () => {
-    const c = await connectRaw(b.port, 5, { properties: { maximumPacketSize: 16 } });
+    const c = await connectRaw(b.port, 5, { properties: { maximumPacketSize: 24 } });
     c.send({ cmd: 'publish', topic: 'a/+', payload: Buffer.from('x'), qos: 0, retain: false, dup: false });
     const disconnect = (await expectServerClose(c, 5, 0x90)) as IDisconnectPacket;
     assert.equal(disconnect.properties, undefined);
@@ -101,7 +101,7 @@ describe("13 server packets within the client's Maximum Packet Size (MQTT 5.0)",
     told.sendBytes(publishHeaderOverMax());
     const explained = (await expectServerClose(told, 5, 0x95)) as IDisconnectPacket;
     assert.ok(explained.properties?.reasonString, 'a Reason String');
-    const small = await connectRaw(b.port, 5, { properties: { maximumPacketSize: 16, requestProblemInformation: false } });
+    const small = await connectRaw(b.port, 5, { properties: { maximumPacketSize: 24, requestProblemInformation: false } });
     small.sendBytes(publishHeaderOverMax());
     const bare = (await expectServerClose(small, 5, 0x95)) as IDisconnectPacket;
     assert.equal(bare.properties, undefined);
