@@ -24,7 +24,7 @@ import type { Bench } from 'tinybench';
 import { BatchReader } from '../../src/shared/channel/batch-reader.js';
 import { inlineEndpoints, portEndpoint, type BatchEndpoint } from '../../src/shared/channel/endpoint.js';
 import { Outbox, type OutboxLimits } from '../../src/shared/channel/outbox.js';
-import { defaultConfig } from '../../src/api/config.js';
+import { defaultConfig } from '../../src/api/config-schema.js';
 import { readToRouter, writePacket } from '../../src/shared/channel/frames.js';
 import type { TransferWorkerData } from './batch-transfer-worker.js';
 import { itemsPerIteration, onCleanup } from './task-info.js';

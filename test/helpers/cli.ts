@@ -50,16 +50,18 @@ export interface CliOptions {
   cwd?: string;
   /** The largest file the process may write, in bytes (RLIMIT_FSIZE, set by `ulimit -f`; SIGXFSZ ignored, so a write past it fails). */
   maxFileBytes?: number;
+  /** Environment variables set beside the test's own. */
+  env?: Record<string, string>;
 }
 
 /** Starts `node dist/src/main/cli/main.js ...args` with its output collected. */
-export function startCli(args: string[], { boundMs = 30_000, cwd, maxFileBytes }: CliOptions = {}): CliRun {
+export function startCli(args: string[], { boundMs = 30_000, cwd, maxFileBytes, env }: CliOptions = {}): CliRun {
   const command: [string, string[]] =
     maxFileBytes === undefined
       ? [process.execPath, [CLI, ...args]]
       : // POSIX `ulimit -f` counts 512-byte blocks.
         ['sh', ['-c', `trap '' XFSZ; ulimit -f ${Math.ceil(maxFileBytes / 512)}; exec "$0" "$@"`, process.execPath, CLI, ...args]];
-  const child = spawn(command[0], command[1], { stdio: ['ignore', 'pipe', 'pipe'], cwd });
+  const child = spawn(command[0], command[1], { stdio: ['ignore', 'pipe', 'pipe'], cwd, env: { ...process.env, ...env } });
   let out = '',
     err = '';
   child.stdout?.on('data', (d: Buffer) => {

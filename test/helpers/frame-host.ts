@@ -10,7 +10,7 @@ import mqttPacket from 'mqtt-packet';
 import { BatchReader } from '../../src/shared/channel/batch-reader.js';
 import { inlineEndpoints } from '../../src/shared/channel/endpoint.js';
 import { Outbox } from '../../src/shared/channel/outbox.js';
-import { resolveConfig } from '../../src/api/config.js';
+import { resolveConfig } from '../../src/api/config-schema.js';
 import { createLogger } from '../../src/shared/log.js';
 import {
   readToRouter,

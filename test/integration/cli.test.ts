@@ -9,7 +9,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listeningPort, outputMatch, startCli } from '../helpers/cli.js';
@@ -58,6 +58,46 @@ describe('shoal CLI', () => {
     assert.equal(await r.exited, 0);
     assert.equal(r.stdout(), `${version}\n`);
     assert.match(version, /^\d+\.\d+\.\d+/);
+  });
+
+  test('--check-config reports every problem of the file, the environment and the flags at once, naming each field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shoal-check-'));
+    try {
+      const file = join(dir, 'broker.json');
+      writeFileSync(file, JSON.stringify({ $schema: './docs/broker.schema.json', port: 70000, maxInflight: 3 }));
+      const r = startCli(['--config', file, '--workers=-1', '--check-config'], { boundMs: BOUND_MS, env: { SHOAL_RECEIVE_MAXIMUM: '0' } });
+      assert.equal(await r.exited, 1);
+      for (const field of ['config.port', 'config.maxInflight: unknown field', 'config.workers', 'config.receiveMaximum']) {
+        assert.ok(r.stderr().includes(field), `${field} in: ${r.stderr()}`);
+      }
+      writeFileSync(file, '{ "port": 1883, }');
+      const broken = startCli(['--config', file, '--check-config'], { boundMs: BOUND_MS });
+      assert.equal(await broken.exited, 1);
+      assert.ok(broken.stderr().startsWith(`${file}: `), `the JSON syntax error names the file: ${broken.stderr()}`);
+      const valid = startCli(['--check-config'], { boundMs: BOUND_MS });
+      assert.equal(await valid.exited, 0);
+      assert.match(valid.stdout(), /valid/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('--print-config prints every field resolved: defaults, SHOAL_* environment variables, flags over them', async () => {
+    const r = startCli(['--print-config', '--port', '1999'], {
+      boundMs: BOUND_MS,
+      env: { SHOAL_MAX_INFLIGHT_MESSAGES: '5', SHOAL_PORT: '1888', SHOAL_PLUGINS: '["shoal/acl"]', SHOAL_TLS_REQUEST_CERT: 'true' },
+    });
+    assert.equal(await r.exited, 0);
+    const printed = JSON.parse(r.stdout()) as Record<string, unknown>;
+    assert.equal(printed['maxInflightMessages'], 5);
+    assert.equal(printed['port'], 1999, 'a flag wins over the environment');
+    assert.deepEqual(printed['plugins'], ['shoal/acl']);
+    assert.equal(printed['tlsRequestCert'], true);
+    assert.equal(printed['receiveMaximum'], 1024, 'a default');
+    const typo = startCli(['--print-config'], { boundMs: BOUND_MS, env: { SHOAL_MAX_INFLIGHT: '5' } });
+    assert.equal(await typo.exited, 0);
+    assert.match(typo.stderr(), /SHOAL_MAX_INFLIGHT names no configuration field; ignored/);
+    assert.equal((JSON.parse(typo.stdout()) as Record<string, unknown>)['maxInflightMessages'], 20);
   });
 
   test('an invalid config value stops it with an error naming the field', async () => {

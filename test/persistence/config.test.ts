@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultConfig, resolveConfig, type BrokerConfig } from '../../src/api/config.js';
+import type { BrokerConfig } from '../../src/api/config.js';
+import { defaultConfig, resolveConfig } from '../../src/api/config-schema.js';
 import { parseCli } from '../../src/main/cli/args.js';
 
 describe('persistence configuration', () => {

@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { resolveConfig } from '../../src/api/config.js';
+import { resolveConfig } from '../../src/api/config-schema.js';
 import { hashPassword, parsePasswordFile } from '../../src/plugins/passwd.js';
 import { broadcastReload } from '../../src/plugins/watched-file.js';
 import { brokerForSuite, startBroker } from '../helpers/broker.js';

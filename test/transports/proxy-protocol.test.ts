@@ -14,7 +14,7 @@ import mqttPacket, { type Packet } from 'mqtt-packet';
 import type { Broker } from '../../src/main/broker.js';
 import type { SessionEventDetails } from '../../src/shared/channel/frames.js';
 import { parseCli } from '../../src/main/cli/args.js';
-import { resolveConfig } from '../../src/api/config.js';
+import { resolveConfig } from '../../src/api/config-schema.js';
 import {
   formatIPv6,
   parseProxyHeader,

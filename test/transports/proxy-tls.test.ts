@@ -19,7 +19,7 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { pino } from 'pino';
 import WebSocket, { createWebSocketStream } from 'ws';
-import { resolveConfig } from '../../src/api/config.js';
+import { resolveConfig } from '../../src/api/config-schema.js';
 import type { Peer, Plugin } from '../../src/api/hooks.js';
 import { expectsProxyHeader } from '../../src/main/net/proxy-front.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
@@ -209,7 +209,10 @@ describe('proxyProtocol: which listeners', () => {
       [false, true, false, true],
     );
     for (const value of [['tls', 'tls'], ['mqtts'], 'tls', 1]) {
-      assert.throws(() => resolveConfig({ proxyProtocol: value as never }), /config\.proxyProtocol: expected a boolean .* or a list/);
+      assert.throws(
+        () => resolveConfig({ proxyProtocol: value as never }),
+        /config\.proxyProtocol(: expected a boolean .* or a list|\[0\]: Invalid option: expected one of "tcp"\|"tls"\|"ws"\|"wss")/,
+      );
     }
   });
 });

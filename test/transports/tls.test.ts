@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import type { Broker } from '../../src/main/broker.js';
 import { createBroker } from '../../src/main/broker.js';
-import { resolveConfig } from '../../src/api/config.js';
+import { resolveConfig } from '../../src/api/config-schema.js';
 import { closeBroker, connect, makeCerts, next, startBroker, uniqueTopic, urlOf, within, type Certs, type TestClient } from './helpers.js';
 
 const VERSIONS = [4, 5] as const;

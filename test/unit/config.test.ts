@@ -7,14 +7,17 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { anonymousAllowed, defaultConfig, resolveConfig, type BrokerConfig } from '../../src/api/config.js';
+import { anonymousAllowed, type BrokerConfig } from '../../src/api/config.js';
+import { ConfigError, configJsonSchema, defaultConfig, resolveConfig } from '../../src/api/config-schema.js';
+import { configFromEnv, envName } from '../../src/main/cli/args.js';
 import { isLoopbackHost } from '../../src/shared/loopback.js';
 
 const EXAMPLE = new URL('../../../broker.example.json', import.meta.url);
 
 describe('config', () => {
   test('broker.example.json lists every field with its default and is accepted', () => {
-    const example = JSON.parse(readFileSync(EXAMPLE, 'utf8')) as Record<string, unknown>;
+    const { $schema, ...example } = JSON.parse(readFileSync(EXAMPLE, 'utf8')) as Record<string, unknown>;
+    assert.equal($schema, './docs/broker.schema.json', 'editors find the JSON Schema');
     const defaults = defaultConfig() as unknown as Record<string, unknown>;
     assert.deepEqual(Object.keys(example).sort(), Object.keys(defaults).sort());
     for (const [field, value] of Object.entries(example)) {
@@ -22,6 +25,52 @@ describe('config', () => {
       if (field !== 'workers') assert.deepEqual(value, defaults[field] ?? null, `default of ${field}`);
     }
     assert.doesNotThrow(() => resolveConfig(example as Partial<BrokerConfig>));
+  });
+
+  test('every problem is reported at once, each naming its field', () => {
+    const bad = { port: 70000, workers: -1, maxInflight: 3, durability: 'fsync' } as unknown as Partial<BrokerConfig>;
+    assert.throws(
+      () => resolveConfig(bad),
+      (err: ConfigError) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.problems.length, 4, err.message);
+        for (const field of ['config.port', 'config.workers', 'config.maxInflight: unknown field', 'config.durability']) {
+          assert.ok(err.message.includes(field), `${field} in ${err.message}`);
+        }
+        return true;
+      },
+    );
+  });
+
+  test('prototype keys are unknown fields, not merged; a $schema key (for editors) is ignored', () => {
+    assert.throws(() => resolveConfig(JSON.parse('{"toString": 5}') as Partial<BrokerConfig>), /config\.toString: unknown field/);
+    assert.throws(
+      () => resolveConfig(JSON.parse('{"__proto__": {"port": 1}}') as Partial<BrokerConfig>),
+      /config\.__proto__: unknown field/,
+    );
+    assert.equal(resolveConfig({ $schema: './docs/broker.schema.json' } as Partial<BrokerConfig>).port, 1883);
+  });
+
+  test('docs/broker.schema.json is the JSON Schema of the configuration as the schema gives it (npm run config-schema)', () => {
+    const file = JSON.parse(readFileSync(new URL('../../../docs/broker.schema.json', import.meta.url), 'utf8')) as unknown;
+    assert.deepEqual(file, JSON.parse(JSON.stringify(configJsonSchema())));
+    const properties = (file as { properties: Record<string, { default?: unknown; description?: string }> }).properties;
+    assert.deepEqual(Object.keys(properties).sort(), ['$schema', ...Object.keys(defaultConfig())].sort());
+    for (const [field, spec] of Object.entries(properties)) assert.ok(spec.description, `${field} has a description`);
+  });
+
+  test('SHOAL_* environment variables name fields in capitals with underscores', () => {
+    assert.equal(envName('maxInflightMessages'), 'SHOAL_MAX_INFLIGHT_MESSAGES');
+    const { config, unknown } = configFromEnv({
+      SHOAL_WS_PORT: '-1',
+      SHOAL_ALLOW_ANONYMOUS: 'false',
+      SHOAL_LISTENER_POOLS: '{"ws":"web"}',
+      SHOAL_NOPE: 'x',
+      PATH: '/bin',
+    });
+    assert.deepEqual(config, { wsPort: -1, allowAnonymous: false, listenerPools: { ws: 'web' } });
+    assert.deepEqual(unknown, ['SHOAL_NOPE']);
+    assert.equal(resolveConfig(config).wsPort, -1);
   });
 
   test('an unknown field is refused by name', () => {

@@ -1,11 +1,13 @@
 /**
  * Command-line options of `shoal` (serve mode), parsed with node:util
- * parseArgs and merged over the JSON config file. Unlike `createBroker`,
- * the command persists by default (in CLI_DATA_DIR). Main thread.
+ * parseArgs and merged over `SHOAL_*` environment variables, which are
+ * merged over the JSON config file. Unlike `createBroker`, the command
+ * persists by default (in CLI_DATA_DIR). Main thread.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { BrokerConfig, LogFormat, LogLevel } from '../../api/config.js';
+import { ConfigError, defaultConfig } from '../../api/config-schema.js';
 
 /** The data directory of the command when neither a flag nor the config file names one (relative to the working directory). */
 export const CLI_DATA_DIR = 'shoal-data';
@@ -48,16 +50,72 @@ Options:
   --metrics-port N  monitoring HTTP server: /metrics (Prometheus), /healthz, /readyz and a
                     live status page at /; -1 = off (default), 0 = any free port
   --metrics-host A  address of the monitoring HTTP server (default 127.0.0.1)
+  --check-config    check the configuration (file, environment, flags), print every problem, and exit
+                    (0 when it is valid, 1 when not)
+  --print-config    print the resolved configuration as JSON (every field, defaults included) and exit
   -h, --help        this text
   --version         the version of Shoal
-Command-line options win over the config file. SIGHUP makes the bundled
-plugins (shoal/passwd, shoal/acl) re-read their files.`;
+Every configuration field can also be set in the environment as SHOAL_ and its
+name in capitals with underscores (maxInflightMessages: SHOAL_MAX_INFLIGHT_MESSAGES;
+lists and objects as JSON). Command-line options win over the environment,
+which wins over the config file. docs/broker.schema.json is the file's JSON
+Schema ("$schema" in the file lets an editor check and complete it). SIGHUP
+makes the bundled plugins (shoal/passwd, shoal/acl) re-read their files.`;
 
 export interface CliOptions {
   help: boolean;
   /** `--version`: print the version and exit. */
   version: boolean;
+  /** `--check-config`: report on the configuration and exit. */
+  checkConfig: boolean;
+  /** `--print-config`: print the resolved configuration and exit. */
+  printConfig: boolean;
   config: Partial<BrokerConfig>;
+  /** SHOAL_* environment variables that name no configuration field (ignored; a typo, or another program's). */
+  unknownEnv: string[];
+}
+
+/** The environment variable of a configuration field: maxInflightMessages → SHOAL_MAX_INFLIGHT_MESSAGES. */
+export function envName(field: string): string {
+  return `SHOAL_${field.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+/**
+ * The configuration fields set in `env` (SHOAL_*), read by the kind of
+ * each field's default: numbers and booleans as such, lists and objects as
+ * JSON, strings as they are; `allowAnonymous` also takes '' (unset). The
+ * schema checks them with the rest. Also the SHOAL_ variables that name no
+ * field.
+ */
+export function configFromEnv(env: NodeJS.ProcessEnv): { config: Partial<BrokerConfig>; unknown: string[] } {
+  const defaults = defaultConfig() as unknown as Record<string, unknown>;
+  const byName = new Map(Object.keys(defaults).map((f) => [envName(f), f]));
+  const config: Record<string, unknown> = {};
+  const unknown: string[] = [];
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith('SHOAL_') || raw === undefined) continue;
+    const field = byName.get(name);
+    if (field === undefined) unknown.push(name);
+    else config[field] = envValue(defaults[field], field, raw);
+  }
+  return { config: config as Partial<BrokerConfig>, unknown };
+}
+
+/** The value of one SHOAL_ variable, by the kind of value its field's default (`example`) has; the schema checks it. */
+function envValue(example: unknown, field: string, raw: string): unknown {
+  if (typeof example === 'number') return raw.trim() === '' ? raw : Number(raw);
+  if (typeof example === 'boolean' || field === 'allowAnonymous') {
+    if (raw === 'true' || raw === 'false') return raw === 'true';
+    return field === 'allowAnonymous' && raw === '' ? null : raw;
+  }
+  if (typeof example === 'object' || field === 'proxyProtocol') {
+    try {
+      return JSON.parse(raw) as unknown;
+    } catch {
+      return field === 'runtime' ? raw : `${raw} (not JSON)`;
+    }
+  }
+  return raw;
 }
 
 /** The flags whose value is a number that may be negative (-1 = off). */
@@ -105,10 +163,13 @@ export function parseCli(argv: string[]): CliOptions {
       'metrics-host': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean' },
+      'check-config': { type: 'boolean' },
+      'print-config': { type: 'boolean' },
     },
     strict: true,
   });
-  const config: Partial<BrokerConfig> = values.config ? readConfigFile(values.config) : {};
+  const fromEnv = configFromEnv(process.env);
+  const config: Partial<BrokerConfig> = { ...(values.config ? readConfigFile(values.config) : {}), ...fromEnv.config };
   if (values.port !== undefined) config.port = toNumber('--port', values.port);
   if (values.host !== undefined) config.host = values.host;
   if (values['allow-anonymous'] !== undefined) config.allowAnonymous = toBoolean('--allow-anonymous', values['allow-anonymous']);
@@ -131,14 +192,28 @@ export function parseCli(argv: string[]): CliOptions {
   }
   if (values['in-memory'] === true) config.dataDir = '';
   config.dataDir ??= CLI_DATA_DIR;
-  return { help: values.help === true, version: values.version === true, config };
+  return {
+    help: values.help === true,
+    version: values.version === true,
+    checkConfig: values['check-config'] === true,
+    printConfig: values['print-config'] === true,
+    config,
+    unknownEnv: fromEnv.unknown,
+  };
 }
 
+/** The JSON config file: a syntax error names the file; prototype keys (`__proto__`) are refused, not merged. */
 function readConfigFile(path: string): Partial<BrokerConfig> {
-  const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new TypeError(`${path}: expected a JSON object of configuration fields`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError([`${path}: ${(err as Error).message}`]);
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError([`${path}: expected a JSON object of configuration fields`]);
+  }
+  if (Object.hasOwn(parsed, '__proto__')) throw new ConfigError([`${path}: config.__proto__: unknown field`]);
   return parsed as Partial<BrokerConfig>;
 }
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /**
  * The `shoal` command: serves MQTT until SIGINT/SIGTERM (graceful stop),
- * prints its version (`--version`), or runs the `passwd` subcommand. SIGHUP makes the bundled plugins
+ * prints its version (`--version`), checks or prints its configuration
+ * (`--check-config`, `--print-config`), or runs the `passwd` subcommand. SIGHUP makes the bundled plugins
  * (shoal/passwd, shoal/acl) re-read their files in every actor host, without
  * touching connections (src/plugins/watched-file.ts). Main thread.
  */
+import { ConfigError, resolveConfig } from '../../api/config-schema.js';
 import { createBroker } from '../broker.js';
 import { broadcastReload } from '../../plugins/watched-file.js';
 import { BROKER_VERSION } from '../observe/version.js';
@@ -15,13 +17,33 @@ async function main(argv: string[]): Promise<number> {
     const { runPasswd } = await import('./passwd.js');
     return runPasswd(argv.slice(1));
   }
-  const options = parseCli(argv);
+  let options;
+  try {
+    options = parseCli(argv);
+  } catch (err) {
+    if (!(err instanceof ConfigError) || !argv.includes('--check-config')) throw err;
+    process.stderr.write(`${err.problems.join('\n')}\n`);
+    return 1;
+  }
   if (options.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
   if (options.version) {
     process.stdout.write(`${BROKER_VERSION}\n`);
+    return 0;
+  }
+  for (const name of options.unknownEnv) process.stderr.write(`shoal: ${name} names no configuration field; ignored\n`);
+  if (options.checkConfig || options.printConfig) {
+    let resolved;
+    try {
+      resolved = resolveConfig(options.config);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      process.stderr.write(`${err.problems.join('\n')}\n`);
+      return 1;
+    }
+    process.stdout.write(options.printConfig ? `${JSON.stringify(resolved, null, 2)}\n` : 'the configuration is valid\n');
     return 0;
   }
   const broker = createBroker(options.config);
