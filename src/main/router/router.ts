@@ -1,10 +1,12 @@
 /**
  * The topic router: one Shard per actor host, the shared subscription groups
- * (whose members span hosts), the embedding application's subscriptions, the
- * retained store (a RetainedStore, given), and the local interest per pool. It turns a routed message into at most
- * one deliver frame per host, answers a new non-shared subscription with the
- * matching retained messages, and tells an attached RouterBridge of the
- * messages that originated here and of the interest changes.
+ * (whose members span hosts), the embedding application's subscriptions,
+ * the retained store (a RetainedStore, given), and the local interest per
+ * pool. It turns a routed message into at most one deliver frame per host
+ * (and a call of each matching application handler), answers a new
+ * non-shared subscription with the matching retained messages, and tells an
+ * attached RouterBridge of the messages that originated here and of the
+ * interest changes.
  * Main thread; synchronous, never awaits: a store that answers with a promise
  * is followed up when it settles.
  */
