@@ -330,16 +330,10 @@ describe('on_auth_m5 (enhanced authentication)', () => {
     const b = await startBroker({ workers: 0 }, { plugins: [recorder.plugin] });
     try {
       const raw = await RawClient.connect(b.port, 5);
-      raw.send({
-        cmd: 'connect',
-        protocolId: 'MQTT',
-        protocolVersion: 5,
-        clean: true,
-        keepalive: 0,
+      const connack = await raw.handshake({
         clientId: uniqueId('authref'),
         properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from('x') },
       });
-      const connack = await raw.expectPacket('connack');
       assert.equal(connack.reasonCode, 0x9c);
       assert.equal(connack.properties?.reasonString, 'busy');
       assert.equal(connack.properties?.serverReference, 'b.example:1883');
