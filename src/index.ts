@@ -19,7 +19,7 @@ export type {
 export type { BrokerAddresses } from './main/listeners.js';
 export type { TransportInfo, TransportName } from './shared/transport.js';
 export type { CloseOptions, DisconnectClientOptions } from './main/server-disconnect.js';
-export { ConfigError, configJsonSchema, defaultConfig, resolveConfig } from './api/config-schema.js';
+export { ConfigError, configJsonSchema, configTable, defaultConfig, resolveConfig } from './api/config-schema.js';
 export {
   type BrokerConfig,
   type Durability,

@@ -12,7 +12,22 @@ import { LOG_FORMATS, LOG_LEVELS } from '../shared/log.js';
 import { TRANSPORT_NAMES } from '../shared/transport.js';
 
 /** The unit of a field's value, shown beside its default in the docs. */
-type Unit = 'bytes' | 'ms' | 's' | 'messages' | 'msgs/s' | 'connections' | 'characters' | 'levels' | 'threads' | 'batches' | 'frames';
+type Unit =
+  | 'bytes'
+  | 'ms'
+  | 's'
+  | 'messages'
+  | 'msgs/s'
+  | 'connections'
+  | 'characters'
+  | 'levels'
+  | 'threads'
+  | 'batches'
+  | 'frames'
+  | 'aliases'
+  | 'port'
+  | 'address'
+  | 'path';
 
 const int = (min: number, max: number): z.ZodNumber => z.number().int().min(min).max(max);
 const port = (): z.ZodNumber => int(-1, 65535);
@@ -27,141 +42,213 @@ const TRANSPORT = z.enum(TRANSPORT_NAMES);
 
 export const CONFIG_SCHEMA = z
   .strictObject({
-    host: z.string().min(1).default('127.0.0.1').describe('Address every listener binds to.'),
-    port: int(0, 65535).default(1883).describe('TCP port of the MQTT listener; 0 picks a free port.'),
+    host: z.string().min(1).default('127.0.0.1').describe('address the TCP listener binds to'),
+    port: int(0, 65535).default(1883).describe('TCP port; 0 picks a free one'),
     workers: withUnit(int(0, 256), 'threads')
       .default(defaultWorkerCount)
-      .describe(
-        'Worker threads hosting session actors; 0 hosts them on the main thread (default: 0 on two cores or fewer, else one per core beyond the main thread, at most 4).',
-      ),
-    logLevel: z.enum(LOG_LEVELS).default('info').describe('pino log level.'),
+      .describe('worker threads hosting sessions; 0 = main thread. The default follows the worker sweep in BENCHMARKS.md'),
+    logLevel: z.enum(LOG_LEVELS).default('info').describe('pino level'),
     logFormat: z
       .enum(LOG_FORMATS)
       .default('auto')
-      .describe("'json' lines, 'pretty' lines, or 'auto': pretty when stdout is a terminal, else JSON."),
+      .describe(
+        'how log records are written: `json` lines, `pretty` (pino-pretty) lines, or `auto`: pretty when stdout is a terminal, else JSON (`--log-format`; "Logs")',
+      ),
     allowAnonymous: z
       .boolean()
       .nullable()
       .default(null)
       .transform((v) => v ?? undefined)
-      .describe('Accept clients no plugin authenticated. Unset (null): only while host is a loopback address.'),
+      .describe(
+        "with no plugin implementing `auth_on_register(_m5)`: accept every client (off: refuse every one, CONNACK 0x87, 3.1.1 return code 5); with such plugins: also accept a client for which every plugin answered `next`. Unset, it is decided once, when the broker is created, from `host`, which every listener binds: anonymous clients are allowed when it is a loopback address (`127.0.0.0/8`, `::1`, `localhost`) and refused on any other (`0.0.0.0`, `::`, a LAN address, a host name), as Mosquitto 2 does; the log says so at start. Set to `true` or `false`, it is obeyed; `true` on a non-loopback address logs a warning at start (`--allow-anonymous`). Streams handed to `broker.handle` and WebSocket endpoints attached to the application's servers follow the same decision: the broker cannot see where the application listens, so an application serving a network through them sets `allowAnonymous: false` or an authentication plugin",
+      ),
     maxIncomingPacketSize: withUnit(int(64, 268435455), 'bytes')
       .default(20 * 1024 * 1024)
-      .describe('Largest packet accepted from a client.'),
+      .describe('largest packet accepted, checked from the fixed header; advertised in 5.0 CONNACK'),
     maxOutgoingPacketSize: withUnit(int(0, 268435455), 'bytes')
       .default(0)
-      .describe("Largest packet sent to a client; 0 = the client's own Maximum Packet Size."),
-    connectTimeoutMs: withUnit(int(100, 3_600_000), 'ms').default(10_000).describe('Time a new connection has to send CONNECT.'),
-    handshakeTimeoutMs: withUnit(int(100, 3_600_000), 'ms').default(30_000).describe('Time from a CONNECT to its CONNACK.'),
-    maxConnections: withUnit(int(0, 10_000_000), 'connections')
-      .default(0)
-      .describe('Open client connections accepted at once; 0 = unlimited.'),
-    maxClientIdLength: withUnit(int(23, 65535), 'characters').default(100).describe('Longest client identifier accepted.'),
-    maxTopicLength: withUnit(int(1, 65535), 'bytes').default(65535).describe('Longest topic name or filter accepted.'),
-    maxTopicLevels: withUnit(int(1, 65535), 'levels').default(128).describe('Most levels in a topic name or filter.'),
-    maxKeepalive: withUnit(int(1, 65535), 's').default(60).describe('Highest keepalive granted (5.0: Server Keep Alive).'),
-    persistentSessionExpiry: withUnit(int(0, 4294967295), 's')
-      .default(7200)
-      .describe('Session expiry of 3.1.1 clients with clean session 0.'),
-    sysInterval: withUnit(int(0, 86400), 's').default(10).describe('Interval of the $SYS/broker/... figures; 0 = none.'),
-    metricsPort: port()
+      .describe(
+        "largest packet sent (any packet, CONNACK included), combined with the client's Maximum Packet Size; a PUBLISH over it is skipped for that client, counted and reported to `on_message_drop` as `max_packet_size_exceeded`; other packets as in Maximum Packet Size below",
+      ),
+    connectTimeoutMs: withUnit(int(100, 3_600_000), 'ms').default(10_000).describe('time a new connection has to send CONNECT'),
+    handshakeTimeoutMs: withUnit(int(100, 3_600_000), 'ms')
+      .default(30_000)
+      .describe(
+        'time from a CONNECT to its CONNACK: an enhanced authentication the client leaves halfway, hooks or a runtime that never answer, actor hosts that do not start; over it the connection is closed without CONNACK',
+      ),
+    maxConnections: withUnit(int(0, 10_000_000), 'connections').default(0).describe('open client connections'),
+    maxClientIdLength: withUnit(int(23, 65535), 'characters').default(100).describe('longest client identifier'),
+    maxTopicLength: withUnit(int(1, 65535), 'bytes').default(65535).describe('longest topic name or filter'),
+    maxTopicLevels: withUnit(int(1, 65535), 'levels').default(128).describe('most levels in a topic name or filter'),
+    maxKeepalive: withUnit(int(1, 65535), 's')
+      .default(60)
+      .describe('highest keepalive granted; 5.0 clients asking for more, or for 0, get Server Keep Alive'),
+    persistentSessionExpiry: withUnit(int(0, 4294967295), 's').default(7200).describe('expiry of 3.1.1 sessions with clean session = 0'),
+    sysInterval: withUnit(int(0, 86400), 's')
+      .default(10)
+      .describe(
+        'how often the broker publishes its `$SYS/broker/...` figures (retained, QoS 0, default pool; "Watching the broker"); 0 = none',
+      ),
+    metricsPort: withUnit(port(), 'port')
       .default(-1)
-      .describe('Port of the monitoring HTTP server (/metrics, /healthz, /readyz, status page); -1 = off, 0 = a free port.'),
-    metricsHost: z.string().min(1).default('127.0.0.1').describe('Address of the monitoring HTTP server.'),
-    readinessTimeoutMs: withUnit(int(1, 60_000), 'ms').default(1000).describe('How long /readyz waits for each actor host.'),
-    maxSessionExpiryInterval: withUnit(int(0, 4294967295), 's')
-      .default(86400)
-      .describe('Cap on the Session Expiry Interval a 5.0 client may ask for.'),
-    maxInflightMessages: withUnit(int(1, 65535), 'messages')
-      .default(20)
-      .describe('Unacknowledged QoS 1/2 messages sent to one client at once.'),
+      .describe(
+        'the monitoring HTTP server: `/metrics` (Prometheus), `/healthz`, `/readyz`, the status page at `/`; -1 = off, 0 = any free port (`--metrics-port`)',
+      ),
+    metricsHost: withUnit(z.string().min(1), 'address')
+      .default('127.0.0.1')
+      .describe('what the monitoring HTTP server binds to (`--metrics-host`)'),
+    readinessTimeoutMs: withUnit(int(1, 60_000), 'ms')
+      .default(1000)
+      .describe('how long `/readyz` waits for each actor host to answer before it counts as down'),
+    maxSessionExpiryInterval: withUnit(int(0, 4294967295), 's').default(86400).describe("cap on a 5.0 client's Session Expiry Interval"),
+    maxInflightMessages: withUnit(int(1, 65535), 'messages').default(20).describe('unacknowledged QoS 1/2 messages sent to one client'),
     receiveMaximum: withUnit(int(1, 65535), 'messages')
       .default(1024)
-      .describe('Receive Maximum told to 5.0 clients: QoS 2 publishes awaiting PUBREL; one more is DISCONNECT 0x93.'),
+      .describe(
+        "Receive Maximum advertised to 5.0 clients in CONNACK: the QoS 2 publishes a client may leave waiting for PUBREL; one more is DISCONNECT 0x93. Bounded by default (MQTT's own default, 65535, would leave the publish rate limit to answer first)",
+      ),
     maxOnlineMessages: withUnit(int(0, 100_000_000), 'messages')
       .default(1000)
-      .describe('Messages queued for a connected session beyond its inflight window.'),
+      .describe('queue of a connected session beyond its inflight window; 0 = queue nothing'),
     maxOfflineMessages: withUnit(int(0, 100_000_000), 'messages')
       .default(1000)
-      .describe('Messages queued for a disconnected persistent session.'),
+      .describe('queue of a disconnected persistent session (beyond the messages sent and not yet acknowledged); 0 = queue nothing'),
     maxOnlineBytes: withUnit(int(0, Number.MAX_SAFE_INTEGER), 'bytes')
       .default(32 * 1024 * 1024)
-      .describe('Estimated bytes queued for a connected session; 0 = no byte cap.'),
+      .describe(
+        "estimated bytes of the queue of a connected session: per message 200 + 2 × topic length + payload bytes + its 5.0 properties' strings and buffers (+ 64 for the properties object); 0 = no byte cap. A message over the cap alone is dropped",
+      ),
     maxOfflineBytes: withUnit(int(0, Number.MAX_SAFE_INTEGER), 'bytes')
       .default(32 * 1024 * 1024)
-      .describe('Estimated bytes queued for a disconnected session; 0 = no byte cap.'),
-    queueDropPolicy: z.enum(['newest', 'oldest']).default('oldest').describe('Which message a full session queue drops.'),
+      .describe('the same for a disconnected persistent session; a session going offline is trimmed to it'),
+    queueDropPolicy: z
+      .enum(['newest', 'oldest'])
+      .default('oldest')
+      .describe(
+        'which message a full queue drops: `oldest` (the oldest queued goes, the new one is kept; the default, so a subscriber that is behind or away gets the latest state rather than a stale window) or `newest` (the new one is refused, as VerneMQ and Mosquitto do); each drop is counted (`drops.queueFull`) and reported to `on_message_drop` as `queue_full`',
+      ),
     maxIncomingMessagesRate: withUnit(z.number().min(1).max(1e9), 'msgs/s')
       .default(1000)
-      .describe('Sustained incoming PUBLISH rate per session (token bucket).'),
-    maxIncomingMessagesBurst: withUnit(int(0, 1e9), 'messages')
-      .default(5000)
-      .describe('Incoming PUBLISH burst per session on top of the rate.'),
+      .describe(
+        "sustained incoming PUBLISH rate per session (token bucket). Over it a 5.0 client's QoS 0 is dropped and QoS 1/2 get PUBACK/PUBREC 0x97; 3.1.1 has no such code, so a 3.1.1 client is throttled: the publish is taken and its connection is not read until the bucket refilled (its data waits in the network, not in the broker)",
+      ),
+    maxIncomingMessagesBurst: withUnit(int(0, 1e9), 'messages').default(5000).describe('burst on top of the rate'),
     maxRetainedMemory: withUnit(int(0, Number.MAX_SAFE_INTEGER), 'bytes')
       .default(500 * 1024 * 1024)
-      .describe('Retained messages held per pool before eviction.'),
+      .describe('retained messages per pool; expired go first, then the oldest; 0 = keep none'),
     maxConnectionBufferBytes: withUnit(int(1024, 1024 * 1024 * 1024), 'bytes')
       .default(2 * 1024 * 1024)
-      .describe("Bytes waiting in one client's socket above which QoS 0 messages to it are dropped."),
+      .describe(
+        "bytes waiting in one client's socket above which QoS 0 messages to it are dropped (slow consumer), counted in `broker.stats().droppedQos0`; a 5.0 client that missed a Topic Alias so gets it again with the next PUBLISH that uses it (docs/ARCHITECTURE.md, Backpressure)",
+      ),
     maxPendingBatches: withUnit(int(2, 1_000_000), 'batches')
       .default(64)
-      .describe('Batches an actor host has not handled above which its clients are not read.'),
+      .describe(
+        "batches sent to one actor host and not yet handled, above which the broker stops reading from that host's clients until it catches up",
+      ),
     batchFlushBytes: withUnit(int(1024, 64 * 1024 * 1024), 'bytes')
       .default(64 * 1024)
-      .describe('A data-plane batch is flushed early at this size.'),
-    batchFlushFrames: withUnit(int(1, 1_000_000), 'frames')
-      .default(256)
-      .describe('A data-plane batch is flushed early at this many frames.'),
-    topicAliasMaximum: int(0, 65535).default(10).describe('Topic Alias Maximum told to 5.0 clients; 0 = none.'),
-    maxOutgoingTopicAliases: int(0, 65535).default(10).describe('Topic aliases the broker assigns towards one 5.0 client; 0 = never.'),
+      .describe('data-plane batch flushed early at this size'),
+    batchFlushFrames: withUnit(int(1, 1_000_000), 'frames').default(256).describe('data-plane batch flushed early at this count'),
+    topicAliasMaximum: withUnit(int(0, 65535), 'aliases')
+      .default(10)
+      .describe(
+        'Topic Alias Maximum advertised to 5.0 clients (aliases they may define per connection); 0 = none, any alias is then DISCONNECT 0x94',
+      ),
+    maxOutgoingTopicAliases: withUnit(int(0, 65535), 'aliases')
+      .default(10)
+      .describe(
+        "topic aliases the broker assigns towards one 5.0 client per connection (least recently used reused), also capped by the client's Topic Alias Maximum; 0 = never",
+      ),
     sharedSubscriptionStrategy: z
       .enum(['round-robin', 'random', 'sticky'])
       .default('round-robin')
-      .describe('How a shared subscription group picks a member.'),
+      .describe(
+        'member of a `$share/{group}/{filter}` group that gets each message: `round-robin`, `random` or `sticky` (the same member while it is online)',
+      ),
     responseInformation: z
       .string()
       .refine((s) => Buffer.byteLength(s) <= 65535, 'expected at most 65535 bytes')
       .default('')
-      .describe("Response Information sent to 5.0 clients that ask for it; '' = none."),
+      .describe('Response Information sent in CONNACK to 5.0 clients that set Request Response Information'),
     plugins: z
       .array(z.union([z.string().min(1), MODULE_WITH_OPTIONS], { error: MODULE_EXPECTED }))
       .default([])
-      .describe('Plugin modules every actor host loads: a path, a package name, shoal/passwd, shoal/acl, or { module, options }.'),
-    pluginTimeoutMs: withUnit(int(1, 3_600_000), 'ms').default(5000).describe('Longest wait for a hook that answers asynchronously.'),
+      .describe(
+        'plugin modules every actor host loads ("Writing a plugin"): paths starting with `.` or `/` (against the working directory), package names, the bundled `shoal/passwd` and `shoal/acl` ("Bundled plugins"), or `{ "module", "options" }` entries whose options reach the factory; a module that fails to load makes `listen()` fail',
+      ),
+    pluginTimeoutMs: withUnit(int(1, 3_600_000), 'ms')
+      .default(5000)
+      .describe(
+        'longest wait for a hook answering asynchronously; a chain still waiting then counts as an error (refused CONNECT, PUBLISH or SUBSCRIBE; an unchanged delivery)',
+      ),
     runtime: z
       .union([z.string(), MODULE_WITH_OPTIONS], { error: MODULE_EXPECTED })
       .default('')
-      .describe("The session runtime module; '' = the default runtime."),
-    listenerPools: z.partialRecord(TRANSPORT, z.string()).default({}).describe('The pool of each listener whose usernames name no vhost.'),
-    vhostSeparator: z.string().default('').describe("What separates the vhost from the user in a username; '' = usernames are used whole."),
-    wsAnonymousSessionExpiry: withUnit(int(0, 4294967295), 's').default(30).describe('Longest expiry of an anonymous WebSocket session.'),
+      .describe(
+        'the session runtime every actor host loads ("Session runtime"): a module path or package as for `plugins`, or `{ "module", "options" }`; it decides after the plugins; a module that fails to load makes `listen()` fail',
+      ),
+    listenerPools: z
+      .partialRecord(TRANSPORT, z.string())
+      .default({})
+      .describe(
+        'pool of the clients of a listener (`tcp`, `tls`, `ws`, `wss`) whose username names no vhost, e.g. `{ "ws": "web" }`; a listener left out uses the runtime\'s `pool_default` ("Pools")',
+      ),
+    vhostSeparator: z
+      .string()
+      .default('')
+      .describe(
+        'what separates vhost and user in a username: `":"` reads `red:alice` as user `alice` of pool `vhost_pool("red")`; `\'\'` uses every username whole, unless the runtime implements its own `vhost_pool` (then `:`) ("Pools")',
+      ),
+    wsAnonymousSessionExpiry: withUnit(int(0, 4294967295), 's')
+      .default(30)
+      .describe('longest expiry of an anonymous WebSocket session after its transport went away (never longer than negotiated)'),
     wsCrawlerSessionExpiry: withUnit(int(0, 4294967295), 's')
       .default(10)
-      .describe("Longest expiry of a crawler's anonymous WebSocket session."),
-    wsPort: port().default(-1).describe('Port of the WebSocket listener; -1 = off, 0 = a free port.'),
-    wsPath: z.string().startsWith('/').default('/mqtt').describe('HTTP path of the WebSocket and WSS listeners.'),
-    tlsPort: port().default(-1).describe('Port of the TLS listener; -1 = off, 0 = a free port. Needs tlsCert and tlsKey.'),
-    wssPort: port().default(-1).describe('Port of the secure WebSocket listener; -1 = off, 0 = a free port. Needs tlsCert and tlsKey.'),
-    tlsCert: z.string().default('').describe('PEM file with the server certificate (and chain).'),
-    tlsKey: z.string().default('').describe('PEM file with the private key of tlsCert.'),
-    tlsCa: z.string().default('').describe("PEM file with the CA certificates for client certificates; '' = Node's default CAs."),
-    tlsRequestCert: z.boolean().default(false).describe('Ask TLS and WSS clients for a certificate.'),
-    tlsRejectUnauthorized: z.boolean().default(true).describe('With tlsRequestCert: refuse a client without a trusted certificate.'),
+      .describe('the same for an anonymous WebSocket session of a crawler'),
+    wsPort: port().default(-1).describe('port of the `ws://` listener (`--ws-port`); 0 picks a free one'),
+    wsPath: z
+      .string()
+      .startsWith('/')
+      .default('/mqtt')
+      .describe('HTTP path of the WebSocket and WSS listeners, and of `attachWebSocket` by default'),
+    tlsPort: port().default(-1).describe('port of the `mqtts://` listener (`--tls-port`); needs `tlsCert` and `tlsKey`'),
+    wssPort: port().default(-1).describe('port of the `wss://` listener (`--wss-port`); needs `tlsCert` and `tlsKey`'),
+    tlsCert: z
+      .string()
+      .default('')
+      .describe(
+        'PEM file of the server certificate (chain) of the TLS and WSS listeners (`--cert`); needed when `tlsPort` or `wssPort` is set',
+      ),
+    tlsKey: z.string().default('').describe('PEM file of the private key of `tlsCert` (`--key`)'),
+    tlsCa: z.string().default('').describe('PEM file of the CAs client certificates are checked against (`--ca`)'),
+    tlsRequestCert: z.boolean().default(false).describe('ask TLS and WSS clients for a certificate'),
+    tlsRejectUnauthorized: z
+      .boolean()
+      .default(true)
+      .describe('with `tlsRequestCert`: refuse a client without a certificate signed by a trusted CA'),
     proxyProtocol: z
       .union([z.boolean(), z.array(TRANSPORT).refine((l) => new Set(l).size === l.length, PROXY_EXPECTED)], {
         error: PROXY_EXPECTED,
       })
       .default(false)
-      .describe('Listeners whose connections start with a PROXY protocol header: a list of tcp, tls, ws, wss; true = [tcp].'),
-    dataDir: z
-      .string()
-      .refine((s) => !s.includes('\0'), 'expected a directory path')
+      .describe(
+        "the listeners whose connections start with a PROXY protocol v1 or v2 header (HAProxy, AWS NLB, nginx stream...): a list of `tcp`, `tls`, `ws`, `wss`, like VerneMQ's, EMQX's and HiveMQ's per-listener setting; `true` = `[\"tcp\"]` (`--proxy-protocol`), `false` = none. On `tls` and `wss` the header comes before the TLS handshake, as a load balancer passing TLS through sends it; on `ws` before the HTTP upgrade. Its client address and port are what sessions, plugins' `peer`, the `client-connected` detail and logs see (LOCAL and UNKNOWN keep the socket's). A missing or malformed header, or one over 107 bytes (v1) or 4096 bytes (v2), or one not complete within `connectTimeoutMs`, closes the connection with a warning naming the listener (`bad PROXY protocol header, closing`, `type`); on TCP header and CONNECT must both arrive within `connectTimeoutMs`, on TLS the handshake then has its own `connectTimeoutMs`. Name a listener only behind such a proxy, since any client reaching its port could claim any address",
+      ),
+    dataDir: withUnit(
+      z.string().refine((s) => !s.includes('\0'), 'expected a directory path'),
+      'path',
+    )
       .default('')
-      .describe("Directory of the broker's durable state; '' = everything in memory."),
+      .describe(
+        'directory of the durable state (persistent sessions, retained messages; LMDB), created if missing, `--data-dir`; \'\' keeps everything in memory (`--in-memory`); one broker per directory ("Persistence")',
+      ),
     durability: z
       .enum(['os', 'sync'])
       .default('os')
-      .describe("When a write counts as committed: 'os' (handed to the OS) or 'sync' (flushed)."),
+      .describe(
+        'when a commit to `dataDir` counts as done: `os` handed to the operating system (survives `kill -9`), `sync` flushed to disk (survives power loss)',
+      ),
   })
   .superRefine((config, ctx) => {
     if (config.tlsPort < 0 && config.wssPort < 0) return;
@@ -219,6 +306,53 @@ export function resolveConfig(options: Partial<BrokerConfig> = {}): BrokerConfig
   const result = CONFIG_SCHEMA.safeParse(given);
   if (!result.success) throw new ConfigError(result.error.issues.flatMap(describeIssue));
   return result.data as BrokerConfig;
+}
+
+/** Defaults the configuration table states in words: a rule, or what the value means. */
+const DEFAULT_TEXT: Partial<Record<keyof BrokerConfig, string>> = {
+  workers: '0 on 2 cores or fewer, else cores − 1 (at most 4)',
+  allowAnonymous: 'unset (`null` in a JSON file): `true` on a loopback `host`, else `false`',
+  maxOutgoingPacketSize: '0 (none)',
+  maxConnections: '0 (none)',
+  metricsPort: '-1 (off)',
+  wsPort: '-1 (off)',
+  tlsPort: '-1 (off)',
+  wssPort: '-1 (off)',
+  responseInformation: "`''` (none)",
+  runtime: "`''` (the default runtime)",
+  vhostSeparator: "`''` (none)",
+  tlsCa: "`''` (Node's CAs)",
+  dataDir: "`''` (none); the `shoal` command: `shoal-data`",
+};
+
+const BINARY_UNITS: ReadonlyArray<[number, string]> = [
+  [1024 ** 3, 'GiB'],
+  [1024 ** 2, 'MiB'],
+  [1024, 'KiB'],
+];
+
+/** A default as the table shows it: sizes in KiB/MiB/GiB, strings and structures as code. */
+function defaultText(field: keyof BrokerConfig, value: unknown, unit: string | undefined): string {
+  const text = DEFAULT_TEXT[field];
+  if (text !== undefined) return text;
+  if (typeof value === 'number') {
+    const binary = unit === 'bytes' && value > 0 ? BINARY_UNITS.find(([size]) => value % size === 0) : undefined;
+    return binary === undefined ? String(value) : `${value / binary[0]} ${binary[1]}`;
+  }
+  if (typeof value === 'string') return value === '' ? "`''`" : `\`${value}\``;
+  return `\`${JSON.stringify(value)}\``;
+}
+
+/** The configuration table of the README (between its config-table markers): field, default, unit, meaning. */
+export function configTable(): string {
+  const defaults = defaultConfig() as unknown as Record<string, unknown>;
+  const properties = configJsonSchema()['properties'] as Record<string, { description?: string; unit?: string }>;
+  const rows = Object.keys(defaults).map((field) => {
+    const { description = '', unit } = properties[field] ?? {};
+    const cells = [`\`${field}\``, defaultText(field as keyof BrokerConfig, defaults[field], unit), unit ?? '', description];
+    return `|${cells.map((c) => (c === '' ? ' ' : ` ${c.replaceAll('|', '\\|')} `)).join('|')}|`;
+  });
+  return ['| field | default | unit | meaning |', '|---|---|---|---|', ...rows].join('\n');
 }
 
 /** The JSON Schema of a configuration file (what docs/broker.schema.json holds). */

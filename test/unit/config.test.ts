@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { anonymousAllowed, type BrokerConfig } from '../../src/api/config.js';
-import { ConfigError, configJsonSchema, defaultConfig, resolveConfig } from '../../src/api/config-schema.js';
+import { ConfigError, configJsonSchema, configTable, defaultConfig, resolveConfig } from '../../src/api/config-schema.js';
 import { configFromEnv, envName } from '../../src/main/cli/args.js';
 import { isLoopbackHost } from '../../src/shared/loopback.js';
 
@@ -57,6 +57,14 @@ describe('config', () => {
     const properties = (file as { properties: Record<string, { default?: unknown; description?: string }> }).properties;
     assert.deepEqual(Object.keys(properties).sort(), ['$schema', ...Object.keys(defaultConfig())].sort());
     for (const [field, spec] of Object.entries(properties)) assert.ok(spec.description, `${field} has a description`);
+  });
+
+  test("README's configuration table is the schema's (npm run config-schema): every field with its default, unit and meaning", () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    const start = readme.indexOf('<!-- config-table: written by npm run config-schema');
+    const table = readme.slice(readme.indexOf('\n', start) + 1, readme.indexOf('\n<!-- /config-table -->', start));
+    assert.equal(table, configTable());
+    for (const field of Object.keys(defaultConfig())) assert.ok(table.includes(`| \`${field}\` |`), `${field} has a row`);
   });
 
   test('SHOAL_* environment variables name fields in capitals with underscores', () => {
