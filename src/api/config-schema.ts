@@ -42,7 +42,7 @@ const TRANSPORT = z.enum(TRANSPORT_NAMES);
 
 export const CONFIG_SCHEMA = z
   .strictObject({
-    host: z.string().min(1).default('127.0.0.1').describe('address the TCP listener binds to'),
+    host: z.string().min(1).default('127.0.0.1').describe('address every listener (TCP, WebSocket, TLS, WSS) binds to'),
     port: int(0, 65535).default(1883).describe('TCP port; 0 picks a free one'),
     workers: withUnit(int(0, 256), 'threads')
       .default(defaultWorkerCount)
