@@ -79,6 +79,21 @@ describe('config', () => {
     assert.deepEqual(config, { wsPort: -1, allowAnonymous: false, listenerPools: { ws: 'web' } });
     assert.deepEqual(unknown, ['SHOAL_NOPE']);
     assert.equal(resolveConfig(config).wsPort, -1);
+    const lists = configFromEnv({
+      SHOAL_PROXY_PROTOCOL: '["tcp", "tls"]',
+      SHOAL_RUNTIME: '{"module": "./rt.js", "options": {"a": 1}}',
+      SHOAL_RESPONSE_INFORMATION: '{"kept": "as text"}',
+    }).config;
+    assert.deepEqual(lists, {
+      proxyProtocol: ['tcp', 'tls'],
+      runtime: { module: './rt.js', options: { a: 1 } },
+      responseInformation: '{"kept": "as text"}',
+    });
+    assert.deepEqual(configFromEnv({ SHOAL_PROXY_PROTOCOL: 'true', SHOAL_RUNTIME: './rt.js' }).config, {
+      proxyProtocol: true,
+      runtime: './rt.js',
+    });
+    assert.throws(() => configFromEnv({ SHOAL_PLUGINS: '["shoal/acl"' }), /SHOAL_PLUGINS: .*JSON/);
   });
 
   test('an unknown field is refused by name', () => {

@@ -82,10 +82,10 @@ export function envName(field: string): string {
 
 /**
  * The configuration fields set in `env` (SHOAL_*), read by the kind of
- * each field's default: numbers and booleans as such, lists and objects as
- * JSON, strings as they are; `allowAnonymous` also takes '' (unset). The
- * schema checks them with the rest. Also the SHOAL_ variables that name no
- * field.
+ * each field's default: numbers and booleans as such, lists and objects
+ * (plugins, listenerPools, proxyProtocol, runtime) as JSON, strings as they
+ * are; `allowAnonymous` also takes '' (unset). Also the SHOAL_ variables that
+ * name no field.
  */
 export function configFromEnv(env: NodeJS.ProcessEnv): { config: Partial<BrokerConfig>; unknown: string[] } {
   const defaults = defaultConfig() as unknown as Record<string, unknown>;
@@ -96,24 +96,33 @@ export function configFromEnv(env: NodeJS.ProcessEnv): { config: Partial<BrokerC
     if (!name.startsWith('SHOAL_') || raw === undefined) continue;
     const field = byName.get(name);
     if (field === undefined) unknown.push(name);
-    else config[field] = envValue(defaults[field], field, raw);
+    else config[field] = envValue(name, field, defaults[field], raw);
   }
   return { config: config as Partial<BrokerConfig>, unknown };
 }
 
-/** The value of one SHOAL_ variable, by the kind of value its field's default (`example`) has; the schema checks it. */
-function envValue(example: unknown, field: string, raw: string): unknown {
-  if (typeof example === 'number') return raw.trim() === '' ? raw : Number(raw);
-  if (typeof example === 'boolean' || field === 'allowAnonymous') {
-    if (raw === 'true' || raw === 'false') return raw === 'true';
-    return field === 'allowAnonymous' && raw === '' ? null : raw;
-  }
-  if (typeof example === 'object' || field === 'proxyProtocol') {
+/** Fields whose value may be a list or an object, given as JSON. */
+const JSON_FIELDS = new Set(['plugins', 'listenerPools', 'proxyProtocol', 'runtime']);
+
+/**
+ * The value of the SHOAL_ variable `name` for `field`, by the kind of the
+ * field's default (`example`); the schema checks it with the rest. JSON that
+ * does not parse is an error naming the variable.
+ */
+function envValue(name: string, field: string, example: unknown, raw: string): unknown {
+  const text = raw.trim();
+  if (JSON_FIELDS.has(field) && (text.startsWith('[') || text.startsWith('{'))) {
     try {
-      return JSON.parse(raw) as unknown;
-    } catch {
-      return field === 'runtime' ? raw : `${raw} (not JSON)`;
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new ConfigError([`${name}: ${(err as Error).message}`]);
     }
+  }
+  if (typeof example === 'number') return text === '' ? raw : Number(text);
+  // allowAnonymous is unset (undefined) by default; '' leaves it so.
+  if (typeof example === 'boolean' || example === undefined) {
+    if (text === 'true' || text === 'false') return text === 'true';
+    if (example === undefined && text === '') return null;
   }
   return raw;
 }
