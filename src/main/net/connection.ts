@@ -259,15 +259,21 @@ export class Connection {
   /**
    * Stops reading for `ms` (what was read is still handled): the client's
    * further packets wait in the kernel's buffers, and TCP slows it down. A
-   * throttle that ends later than the current one replaces it.
+   * throttle that ends later than the current one extends it.
    */
   throttle(ms: number): void {
     const until = Date.now() + ms;
     if (this.closed || until <= this.throttledUntil) return;
-    clearTimeout(this.throttleTimer);
     this.throttledUntil = until;
     this.socket.pause();
+    // A client over its rate sends a throttle with each packet read: one timer, moved on when it fires early.
+    if (this.throttleTimer === undefined) this.waitThrottle(ms);
+  }
+
+  private waitThrottle(ms: number): void {
     this.throttleTimer = setTimeout(() => {
+      const left = this.throttledUntil - Date.now();
+      if (left > 0) return this.waitThrottle(left);
       this.throttleTimer = undefined;
       this.throttledUntil = 0;
       this.readAgain();
