@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { countCpus, cpusAllowed } from './measure.js';
 import {
   BARRIER_PREFIX,
+  GENERATOR_BOUND_PCT,
   GO_PREFIX,
   isScenarioName,
   PROGRESS_PREFIX,
@@ -28,8 +29,6 @@ import {
 } from './result.js';
 import { SCENARIO_RUNNERS } from './scenarios.js';
 
-/** Generator CPU (% of one core) in a phase from which the generator, not the broker, may be the limit. */
-const SATURATED_PCT = 90;
 /** Run-queue wait (% of a phase) of a main thread from which the phase may count as disturbed. */
 const CONTENDED_PCT = 10;
 
@@ -101,14 +100,14 @@ function phaseNotes(phases: readonly PhaseStats[], brokerCpus: number, generator
   const notes: string[] = [];
   const list = (picked: PhaseStats[], pct: (p: PhaseStats) => number | null, what: string): string =>
     picked.map((p) => `${p.name} (${what} ${pct(p)}%)`).join(', ');
-  const saturated = phases.filter((p) => p.generatorCpuPct >= SATURATED_PCT);
+  const saturated = phases.filter((p) => p.generatorCpuPct > GENERATOR_BOUND_PCT);
   if (saturated.length > 0) {
     notes.push(
       `generator near saturation in ${list(saturated, (p) => p.generatorCpuPct, 'CPU')}: those results may be bounded by the generator`,
     );
   }
   const contended = (wait: number | null, cpu: number | null, cpus: number): boolean =>
-    (wait ?? 0) >= CONTENDED_PCT && cpu !== null && cpu < SATURATED_PCT * cpus;
+    (wait ?? 0) >= CONTENDED_PCT && cpu !== null && cpu < GENERATOR_BOUND_PCT * cpus;
   const broker = phases.filter((p) => contended(p.brokerWaitPct, p.brokerCpuPct, brokerCpus));
   if (broker.length > 0) notes.push(`other processes took CPU from the broker in ${list(broker, (p) => p.brokerWaitPct, 'waited')}`);
   // Several generators on shared CPUs wait for each other by design; the report judges them by their CPU together.

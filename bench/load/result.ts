@@ -21,6 +21,9 @@ export function isScenarioName(name: string): name is ScenarioName {
  */
 export const SHARDED_SCENARIOS: readonly ScenarioName[] = ['pairwise-qos1', 'connection-storm'];
 
+/** A generator above this share of its core (%) in a phase may be the limit of that phase's results, not the broker. */
+export const GENERATOR_BOUND_PCT = 90;
+
 /** Marks a generator stderr line as a progress report rather than a diagnostic. */
 export const PROGRESS_PREFIX = 'progress:';
 /**

@@ -9,15 +9,12 @@
  * the generator than about the broker.
  */
 import { countCpus } from '../load/measure.js';
-import { SHARDED_SCENARIOS, type PhaseStats, type ScenarioName } from '../load/result.js';
+import { GENERATOR_BOUND_PCT, SHARDED_SCENARIOS, type PhaseStats, type ScenarioName } from '../load/result.js';
 import { findMetric, metricCatalogue, type BenchReport, type RunRecord } from './model.js';
 import type { ThreadCost } from '../peers/thread-sampler.js';
 
 /** 1-minute load average above which the header warns that the machine was not quiet. */
 const BUSY_LOAD = 0.5;
-
-/** A run whose generator sat above this share of its core in a phase is generator-bound, in %. */
-export const GENERATOR_BOUND_PCT = 90;
 
 /** The generators' CPU together in a phase (% of one core): their sum with several, else the one's. */
 function generatorsCpuPct(phase: PhaseStats): number {
