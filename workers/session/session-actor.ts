@@ -1,5 +1,5 @@
 /**
- * One MQTT session as an actor: its subscriptions, its outbound QoS 1/2 flow,
+ * One MQTT session as an actor: its subscriptions (session-subscriptions.ts), its outbound QoS 1/2 flow,
  * its inbound QoS 2 ids, its will, its expiry, and the transport it is
  * attached to (or none) with that connection's topic aliases and
  * authentication, and the runtime's user context. It outlives its
@@ -49,7 +49,7 @@ import { DeliveryGate, encodeOutgoing } from './session-outbound.js';
 import { TokenBucket } from './token-bucket.js';
 import { InboundAliases, OutboundAliases } from './topic-alias.js';
 import { isPromise, type MaybePromise } from '../../src/shared/async.js';
-import { parseSharedFilter, SHARE_PREFIX } from '../../src/shared/topic/topic.js';
+import { SessionSubscriptions } from './session-subscriptions.js';
 import { recordedOutgoing, restoredOutgoing, type SessionRecord } from './session-store.js';
 import { ownedCopy, withBuffers } from '../../src/shared/message/owned.js';
 import { deadlineAfter } from './deadline-timer.js';
@@ -57,7 +57,6 @@ import { HeldPackets } from './held-packets.js';
 import { SessionLifetime } from './session-lifetime.js';
 import type { AfterCommit } from '../session-saver.js';
 import { InboundQos2 } from './inbound-qos2.js';
-import { LazyMap } from '../../src/shared/lazy-map.js';
 
 /** What a session needs from its actor host: the services its handlers use, its link to the router, and the host's indexes. */
 export interface SessionEnv extends HostServices {
@@ -111,7 +110,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
   /** Topic aliases of the current connection (5.0). */
   private inAliases: InboundAliases | undefined;
   private outAliases: OutboundAliases | undefined;
-  private readonly subscriptions = new LazyMap<string, SubscriptionOptions>();
+  private readonly subscriptions: SessionSubscriptions;
   private readonly flow: OutboundFlow;
   private readonly inboundQos2 = new InboundQos2();
   private bucket: TokenBucket;
@@ -145,6 +144,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     readonly clientId: string,
   ) {
     this.flow = new OutboundFlow(host.config.maxInflightMessages);
+    this.subscriptions = new SessionSubscriptions(host.link, sid, pool);
     this.bucket = new TokenBucket(host.config.maxIncomingMessagesRate, host.config.maxIncomingMessagesBurst, Date.now());
     this.sessionLimits = defaultLimits(host.config);
     this.subscriberId = Object.freeze({ mountpoint: pool, clientId });
@@ -249,7 +249,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     this.inAliases = v5 && topicAliasMaximum > 0 ? new InboundAliases(topicAliasMaximum) : undefined;
     const outgoing = Math.min(negotiated.topicAliasMaximum, config.maxOutgoingTopicAliases);
     this.outAliases = v5 && outgoing > 0 ? new OutboundAliases(outgoing) : undefined;
-    if (this.hasSharedSubscriptions()) link.presence(this.sid, true);
+    if (this.subscriptions.hasShared()) link.presence(this.sid, true);
     for (const o of this.flow.inflight.values()) {
       if (this.deliveries.holds(o)) continue; // sent once on_deliver answers
       if (o.state === 'publish') this.sendOutgoing(o, true);
@@ -390,7 +390,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     this.auth = undefined;
     this.inAliases = this.outAliases = undefined;
     this.disconnected(cause, reason);
-    if (this.hasSharedSubscriptions()) this.host.link.presence(this.sid, false);
+    if (this.subscriptions.hasShared()) this.host.link.presence(this.sid, false);
     this.redispatchShared();
     const expiry = this.expiryAfterDisconnect();
     // A session that ends now takes its queue with it: nothing to trim or report.
@@ -466,8 +466,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     if (this.subscriptions.size === 0) return;
     notifyTopicsUnsubscribed(this, 'all_topics');
     this.redispatchShared();
-    this.host.link.drop(this.sid);
-    this.subscriptions.clear();
+    this.subscriptions.dropAll();
   }
 
   /**
@@ -489,7 +488,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
 
   /** `owned`: `message` is already a copy that owns its payload. */
   private deliverAllowed(message: AppMessage, target: DeliveryTarget, owned = false): void {
-    const qos = this.sessionLimits.upgradeQos ? upgradedQos(this.subscriptions, message.topic, target) : target.qos;
+    const qos = this.sessionLimits.upgradeQos ? upgradedQos(this.subscriptions.options, message.topic, target) : target.qos;
     if (message.expiresAt !== undefined && message.expiresAt <= Date.now()) {
       this.dropCounts.expired++;
       notifyDrop(this, message, qos, 'expired');
@@ -611,41 +610,14 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     this.host.changed(this);
   }
 
-  /**
-   * Keeps `options` for `filter` and asks the router for it; retained
-   * messages come with it unless it is shared or its Retain Handling says
-   * otherwise (1: only for a new subscription) [MQTT-3.3.1-9] [MQTT-3.3.1-10].
-   * `$SYS/...` filters go to the default pool.
-   */
+  /** Subscribes to `filter` (SessionSubscriptions.subscribe): the router gets it, retained messages as its options say. */
   subscribe(filter: string, options: SubscriptionOptions): void {
-    const existed = this.subscriptions.has(filter);
-    const { retainHandling } = options;
-    this.keepSubscription(
-      filter,
-      options,
-      parseSharedFilter(filter) === undefined && (retainHandling === 0 || (retainHandling === 1 && !existed)),
-    );
+    this.subscriptions.subscribe(filter, options);
     this.host.changed(this);
   }
 
-  private keepSubscription(filter: string, options: SubscriptionOptions, sendRetained: boolean): void {
-    this.subscriptions.set(filter, options);
-    const { qos, noLocal, retainAsPublished, subscriptionId } = options;
-    this.host.link.subscribe({
-      pool: routingPool(this.pool, filter),
-      sid: this.sid,
-      filter,
-      qos,
-      noLocal,
-      retainAsPublished,
-      subscriptionId,
-      sendRetained,
-    });
-  }
-
   unsubscribe(filter: string): boolean {
-    if (!this.subscriptions.delete(filter)) return false;
-    this.host.link.unsubscribe(routingPool(this.pool, filter), this.sid, filter);
+    if (!this.subscriptions.unsubscribe(filter)) return false;
     this.host.changed(this);
     return true;
   }
@@ -673,7 +645,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
       expiresAt: this.connected ? deadlineAfter(this.expiryAfterDisconnect()) : this.lifetime.deadline,
       userContext: this.context,
       limits: { ...this.sessionLimits },
-      subscriptions: Array.from(this.subscriptions, ([filter, options]) => ({ filter, ...options })),
+      subscriptions: this.subscriptions.toRecords(),
       ...this.toMessages(),
       ...this.inboundQos2.toRecord(),
     };
@@ -696,8 +668,8 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     this.context = record.userContext;
     this.user = record.username;
     this.takeLimits({ ...record.limits });
-    for (const { filter, ...options } of record.subscriptions) this.keepSubscription(filter, options, false);
-    if (this.hasSharedSubscriptions()) this.host.link.presence(this.sid, false);
+    this.subscriptions.restore(record.subscriptions);
+    if (this.subscriptions.hasShared()) this.host.link.presence(this.sid, false);
     this.flow.restore(record.inflight.map(restoredOutgoing), record.queued.map(restoredOutgoing));
     this.inboundQos2.restore(record.awaitingRelease, record.inboundQos2);
     if (record.will) this.lifetime.restore({ ...record.will, message: withBuffers(record.will.message) }, this.expiry);
@@ -814,11 +786,6 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     this.send(
       generateWithReason(full, problems ? reasonString : undefined, this.negotiated.maxOutgoingPacketSize) ?? generatePacket(packet, 5),
     );
-  }
-
-  private hasSharedSubscriptions(): boolean {
-    for (const filter of this.subscriptions.keys()) if (filter.startsWith(SHARE_PREFIX)) return true;
-    return false;
   }
 
   /**
