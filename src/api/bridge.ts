@@ -35,6 +35,14 @@ export interface RouterBridge {
   /** The last local subscription to `filter` (of `group`, when shared) in `pool` went. */
   onFilterRemoved(pool: string, filter: string, group: string | undefined): void;
 
+  /**
+   * The bridge balances shared subscriptions over every node: the router
+   * leaves its shared groups out when it routes a message (this node's or a
+   * bridge's without `share`), and the bridge hands each message to the
+   * node it picks per group with Broker.routeFromBridge's `share` option.
+   */
+  readonly routesShared?: boolean;
+
   /** Whether the link to the other nodes is up; the broker's readiness (`/readyz`) includes it. Without it, the bridge counts as ready. */
   ready?(): boolean;
 }

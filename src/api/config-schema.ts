@@ -40,6 +40,16 @@ const MODULE_WITH_OPTIONS = z.strictObject({ module: z.string().min(1), options:
 
 const TRANSPORT = z.enum(TRANSPORT_NAMES);
 
+/** A name that is one NATS subject token and part of a bucket name. */
+const TOKEN = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected 1 to 64 letters, digits, _ or -');
+const CLUSTER = z.strictObject({
+  servers: z.array(z.string().regex(/^(nats|tls):\/\/[^\s]+$/, 'expected a NATS URL, nats://host:port')).min(1),
+  nodeId: TOKEN,
+  subjectPrefix: TOKEN.default('shoal'),
+  handoverTimeoutMs: int(100, 60_000).default(2000),
+  connectWhileUnlinked: z.boolean().default(false),
+});
+
 export const CONFIG_SCHEMA = z
   .strictObject({
     host: z.string().min(1).default('127.0.0.1').describe('address every listener (TCP, WebSocket, TLS, WSS) binds to'),
@@ -249,6 +259,11 @@ export const CONFIG_SCHEMA = z
       .describe(
         'when a commit to `dataDir` counts as done: `os` handed to the operating system (survives `kill -9`), `sync` flushed to disk (survives power loss)',
       ),
+    cluster: CLUSTER.nullable()
+      .default(null)
+      .describe(
+        'join other Shoal nodes as one broker over NATS ("Cluster"; `--cluster`, `--node-id`): `{ "servers": ["nats://127.0.0.1:4222"], "nodeId": "a" }` and optionally `subjectPrefix` (default `shoal`: first token of every subject, prefix of the key-value buckets), `handoverTimeoutMs` (default 2000: how long a node waits for the owner of a session to hand it over before taking it without its state), `connectWhileUnlinked` (default false: CONNECTs are refused with 0x88 / return code 3 while the link to NATS is down). `nodeId` (letters, digits, `_`, `-`) must be unique and stay the same across restarts; `null` = no cluster',
+      ),
   })
   .superRefine((config, ctx) => {
     if (config.tlsPort < 0 && config.wssPort < 0) return;
@@ -323,6 +338,7 @@ const DEFAULT_TEXT: Partial<Record<keyof BrokerConfig, string>> = {
   vhostSeparator: "`''` (none)",
   tlsCa: "`''` (Node's CAs)",
   dataDir: "`''` (none); the `shoal` command: `shoal-data`",
+  cluster: '`null` (none)',
 };
 
 const BINARY_UNITS: ReadonlyArray<[number, string]> = [

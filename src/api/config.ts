@@ -27,6 +27,20 @@ export type Durability = 'os' | 'sync';
 /** The pool (mountpoint) of each listener's clients, by transport; a listener not named uses the runtime's `pool_default`. */
 export type ListenerPools = Partial<Record<TransportName, string>>;
 
+/** Joining other Shoal nodes as one broker over NATS (README "Cluster"). */
+export interface ClusterConfig {
+  /** NATS server URLs (`nats://host:port`); the client moves between them when one fails. */
+  servers: string[];
+  /** This node's name: unique in the cluster and the same across its restarts (the sessions it owns are recorded under it). */
+  nodeId: string;
+  /** First token of every subject the cluster uses and the prefix of its key-value buckets' names. */
+  subjectPrefix: string;
+  /** How long a node waits for the node owning a session to hand it over, in milliseconds; then it takes the session without its state. */
+  handoverTimeoutMs: number;
+  /** Accept CONNECTs while this node's link to NATS is down (ownership unchecked); false refuses them with 0x88 / return code 3. */
+  connectWhileUnlinked: boolean;
+}
+
 export interface BrokerConfig {
   /** Address the TCP listener binds to. */
   host: string;
@@ -189,6 +203,9 @@ export interface BrokerConfig {
    * 'sync' = flushed to disk (survives a power loss; slower commits).
    */
   durability: Durability;
+
+  /** The cluster this node joins over NATS; null = a broker on its own. */
+  cluster: ClusterConfig | null;
 }
 
 /**

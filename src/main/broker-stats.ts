@@ -11,8 +11,9 @@ import type { ThreadLoadStats } from '../shared/thread-load.js';
 import type { ConnectionCount } from './connections.js';
 import type { TrafficStats } from './net/traffic.js';
 import type { RouterStats } from './router/router.js';
+import type { ClusterStats } from './cluster/cluster.js';
 
-export type { ConnectionCount, HostStats, RouterStats, SessionSummary, ThreadLoadStats, TopSessionsBy, TrafficStats };
+export type { ClusterStats, ConnectionCount, HostStats, RouterStats, SessionSummary, ThreadLoadStats, TopSessionsBy, TrafficStats };
 
 export interface BrokerStats {
   /** Seconds since the broker was made. */
@@ -30,6 +31,8 @@ export interface BrokerStats {
   thread: ThreadLoadStats;
   /** The batches the main thread sent to each host. */
   batchesToHosts: BatchStats[];
+  /** This node's cluster figures, when it joined one (config `cluster`). */
+  cluster: ClusterStats | undefined;
 }
 
 /** What `topSessions` ranks by (default 'queue') and how many it answers (default 10). */

@@ -30,6 +30,7 @@ import { isLoopbackHost } from '../shared/loopback.js';
 import { DEFAULT_POOL, isValidTopicFilter, isValidTopicName, parseSharedFilter } from '../shared/topic/topic.js';
 import type { SessionEventDetails, SessionEventName } from '../shared/channel/frames.js';
 import type { MessageHandler } from './router/app-subscribers.js';
+import type { BridgeRouteOptions } from './router/router.js';
 import { TRANSPORT_NAMES, type TransportInfo } from '../shared/transport.js';
 import { DataPlane } from './data-plane.js';
 import { PluginRegistry } from './hooks/registry.js';
@@ -40,6 +41,7 @@ import { serverDisconnect, serverRedirect, type CloseOptions, type DisconnectCli
 import type { BrokerDependencies } from '../api/dependencies.js';
 import type { RouterBridge } from '../api/bridge.js';
 import { MemoryRetainedStore } from './router/retained-store.js';
+import { Cluster } from './cluster/cluster.js';
 import { BrokerStorage } from './store/storage.js';
 import { SysTree } from './observe/sys-tree.js';
 import { MonitorServer } from './observe/monitor-server.js';
@@ -104,6 +106,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerWatch {
   private readonly startedAt = Date.now();
   /** config.dataDir and what is kept there, opened before the hosts start; a directory that failed makes listen() reject. */
   private readonly storage: BrokerStorage;
+  /** This node's membership of the cluster (config.cluster), once listen() joined it. */
+  private cluster: Cluster | undefined;
   /** Every host loaded its module plugins and runtime (hostsReady()). */
   private ready: Promise<void> | undefined;
   private closing = false;
@@ -157,6 +161,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerWatch {
     // A module plugin or runtime that fails to load makes listen() fail, before any client is accepted.
     await this.hostsReady();
     if (this.closing) throw new Error('listen: the broker was closed while it started');
+    await this.joinCluster();
     const address = await this.transports.listen();
     this.logAnonymousAccess();
     try {
@@ -275,8 +280,13 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerWatch {
   }
 
   /** Routes a message from the node `origin` through the bridge to the local subscribers of `pool`; it is not handed back to the bridge. */
-  routeFromBridge(pool: string, message: AppMessage, origin: string): void {
-    this.dataPlane.router.routeFromBridge(pool, message, origin);
+  routeFromBridge(pool: string, message: AppMessage, origin: string, options?: BridgeRouteOptions): void {
+    this.dataPlane.router.routeFromBridge(pool, message, origin, options);
+  }
+
+  /** Stores a retained message of another node in `pool` (an empty payload clears the topic's) without delivering it. */
+  retainFromBridge(pool: string, message: AppMessage): void {
+    this.dataPlane.router.retainFromBridge(pool, message);
   }
 
   /** What the broker did and holds: one snapshot, the hosts' part gathered over the control plane (src/main/broker-stats.ts). */
@@ -293,6 +303,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerWatch {
       traffic: traffic.stats(),
       thread: this.load.stats(),
       batchesToHosts: this.dataPlane.batchStats(),
+      cluster: this.cluster?.stats(),
     };
   }
 
@@ -360,6 +371,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerWatch {
     await connections.closeAll(CLIENTS_CLOSE_TIMEOUT_MS, 'broker shutting down');
     this.dataPlane.close();
     await this.hosts.close();
+    await this.cluster?.leave();
     await this.transports.close();
     await this.storage.close();
     this.load.close();
@@ -385,6 +397,14 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerWatch {
         'anonymous clients are refused: a listener binds a non-loopback address (set allowAnonymous to decide otherwise)',
       );
     }
+  }
+
+  /** Joins the cluster config.cluster names, once: connects to NATS, reads the cluster's retained messages, attaches the routes. */
+  private async joinCluster(): Promise<void> {
+    const config = this.config.cluster;
+    if (config === null || this.cluster !== undefined) return;
+    this.cluster = await Cluster.join(config, this, this.log);
+    this.attachBridge(this.cluster);
   }
 
   /** A listener or a stream is served, with or without listen(): the module plugins load, the deadlines are checked. */

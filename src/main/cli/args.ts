@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { BrokerConfig, LogFormat, LogLevel } from '../../api/config.js';
+import type { BrokerConfig, ClusterConfig, LogFormat, LogLevel } from '../../api/config.js';
 import { ConfigError, defaultConfig } from '../../api/config-schema.js';
 
 /** The data directory of the command when neither a flag nor the config file names one (relative to the working directory). */
@@ -50,6 +50,9 @@ Options:
   --metrics-port N  monitoring HTTP server: /metrics (Prometheus), /healthz, /readyz and a
                     live status page at /; -1 = off (default), 0 = any free port
   --metrics-host A  address of the monitoring HTTP server (default 127.0.0.1)
+  --cluster URLS    join other Shoal nodes as one broker over NATS (comma-separated
+                    nats://host:port URLs; needs --node-id or the config's cluster.nodeId)
+  --node-id ID      this node's name in the cluster: unique, the same across restarts
   --check-config    check the configuration (file, environment, flags), print every problem, and exit
                     (0 when it is valid, 1 when not)
   --print-config    print the resolved configuration as JSON (every field, defaults included) and exit
@@ -170,6 +173,8 @@ export function parseCli(argv: string[]): CliOptions {
       'in-memory': { type: 'boolean' },
       'metrics-port': { type: 'string' },
       'metrics-host': { type: 'string' },
+      cluster: { type: 'string' },
+      'node-id': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean' },
       'check-config': { type: 'boolean' },
@@ -201,6 +206,8 @@ export function parseCli(argv: string[]): CliOptions {
   }
   if (values['in-memory'] === true) config.dataDir = '';
   config.dataDir ??= CLI_DATA_DIR;
+  if (values.cluster !== undefined || values['node-id'] !== undefined)
+    config.cluster = clusterFrom(config, values.cluster, values['node-id']);
   return {
     help: values.help === true,
     version: values.version === true,
@@ -209,6 +216,17 @@ export function parseCli(argv: string[]): CliOptions {
     config,
     unknownEnv: fromEnv.unknown,
   };
+}
+
+/** The cluster fields of the config file and environment with `--cluster` and `--node-id` over them. */
+function clusterFrom(config: Partial<BrokerConfig>, servers: string | undefined, nodeId: string | undefined): ClusterConfig {
+  const given = (config.cluster ?? {}) as Partial<ClusterConfig>;
+  if (servers === undefined && given.servers === undefined)
+    throw new TypeError('--node-id: needs --cluster (or cluster.servers in the config)');
+  const cluster = { ...given } as ClusterConfig;
+  if (servers !== undefined) cluster.servers = servers.split(',').map((url) => url.trim());
+  if (nodeId !== undefined) cluster.nodeId = nodeId;
+  return cluster;
 }
 
 /** The JSON config file: a syntax error names the file; prototype keys (`__proto__`) are refused, not merged. */

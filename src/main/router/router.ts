@@ -24,6 +24,18 @@ import { SharedGroups } from './shared-groups.js';
 import { isValidTopicName, parseSharedFilter } from '../../shared/topic/topic.js';
 import { ownedCopy } from '../../shared/message/owned.js';
 
+/** How a message from another node is routed here. */
+export interface BridgeRouteOptions {
+  /**
+   * For one shared subscription group only (`$share/{group}/{filter}`, the
+   * bridge picked this node for it): one member here gets the message when
+   * the group's filter matches its topic; no other subscriber does.
+   */
+  share?: string;
+  /** Whether a retained message is also stored here (default true); false when the bridge replicates retained messages itself. */
+  storeRetained?: boolean;
+}
+
 /** Hands one message and its targets to the host that owns shard `host`. */
 export type DeliverySink = (host: number, message: AppMessage, targets: DeliveryTarget[]) => void;
 
@@ -71,10 +83,23 @@ export class Router {
    * undefined.
    */
   route(pool: string, message: AppMessage, fromHost: number, sid: number, now?: number): Promise<void> | undefined {
+    return this.routeHere(pool, message, fromHost, sid, now ?? Date.now(), true);
+  }
+
+  /** route(), where `storeRetained` says whether a retained message is stored here. */
+  private routeHere(
+    pool: string,
+    message: AppMessage,
+    fromHost: number,
+    sid: number,
+    now: number,
+    storeRetained: boolean,
+  ): Promise<void> | undefined {
     this.routed++;
     this.routedByQos[message.qos]++;
-    const stored = message.retain ? this.retain(pool, message, now ?? Date.now()) : undefined;
-    const shared = this.shared.size > 0 ? this.shared.match(pool, message, this.shards.length) : undefined;
+    const stored = message.retain && storeRetained ? this.retain(pool, message, now) : undefined;
+    const sharedHere = this.shared.size > 0 && this.bridge?.routesShared !== true;
+    const shared = sharedHere ? this.shared.match(pool, message, this.shards.length) : undefined;
     for (let host = 0; host < this.shards.length; host++) {
       let targets = this.shards[host]!.match(pool, message.topic, message.qos, message.retain, host === fromHost ? sid : -1);
       const picked = shared?.[host];
@@ -94,10 +119,24 @@ export class Router {
    * A message from another node, `origin`, for the local subscribers of
    * `pool` (a retained one is stored as well); never handed back to the bridge.
    */
-  routeFromBridge(pool: string, message: AppMessage, origin: string): void {
+  routeFromBridge(pool: string, message: AppMessage, origin: string, options: BridgeRouteOptions = {}): void {
     if (!isValidTopicName(message.topic)) throw new TypeError(`routeFromBridge: invalid topic name: ${message.topic}`);
     if (typeof origin !== 'string') throw new TypeError('routeFromBridge: origin must be a string');
-    void this.route(pool, { ...message, origin }, -1, 0);
+    const { share, storeRetained = true } = options;
+    if (share === undefined) {
+      void this.routeHere(pool, { ...message, origin }, -1, 0, Date.now(), storeRetained);
+      return;
+    }
+    const picked = this.shared.pickFor(pool, share, message);
+    if (!picked) return;
+    this.delivered++;
+    this.sink(picked.host, { ...message, origin }, [picked.target]);
+  }
+
+  /** Stores a retained message another node published (an empty payload clears the topic's), without delivering it. */
+  retainFromBridge(pool: string, message: AppMessage): void {
+    if (!isValidTopicName(message.topic)) throw new TypeError(`retainFromBridge: invalid topic name: ${message.topic}`);
+    void this.retain(pool, message, Date.now());
   }
 
   /** Attaches the bridge, which first hears of every filter subscribed so far; one bridge per router. */

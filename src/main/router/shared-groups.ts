@@ -9,6 +9,7 @@ import type { AppMessage, QoS } from '../../shared/message/app-message.js';
 import type { SharedSubscriptionStrategy } from '../../api/config.js';
 import type { DeliveryTarget, SubscribeRequest } from '../../shared/channel/frames.js';
 import { TopicTrie } from '../../shared/topic/topic-trie.js';
+import { topicMatches } from '../../shared/topic/topic.js';
 import type { Interest } from './interest.js';
 
 interface Member {
@@ -176,6 +177,18 @@ export class SharedGroups {
     const member = this.pick(group, from) ?? from;
     if (!member) return undefined;
     return { host: member.host, target: targetFor(member, group, message) };
+  }
+
+  /**
+   * One member of group `share` of `pool` for `message`, picked as match()
+   * picks; undefined when the group is gone or its filter does not match the
+   * message's topic.
+   */
+  pickFor(pool: string, share: string, message: AppMessage): { host: number; target: DeliveryTarget } | undefined {
+    const group = this.pools.get(pool)?.byShare.get(share);
+    if (!group || !topicMatches(group.filter, message.topic)) return undefined;
+    const member = this.pick(group, undefined);
+    return member && { host: member.host, target: targetFor(member, group, message) };
   }
 
   /** The member that gets the next message, never `exclude`; online members first. */

@@ -1,0 +1,98 @@
+/**
+ * This node's membership of a cluster on NATS (config `cluster`): the link,
+ * the routes (interest, forwarding, other nodes' messages), the retained
+ * messages shared through their bucket, and the figures `/metrics` and
+ * `stats()` show. It is the broker's RouterBridge, balancing shared
+ * subscriptions over every node. Main thread.
+ */
+import { Kvm } from '@nats-io/kv';
+import type { RouterBridge } from '../../api/bridge.js';
+import type { ClusterConfig } from '../../api/config.js';
+import type { AppMessage } from '../../shared/message/app-message.js';
+import type { Logger } from '../../shared/log.js';
+import { ClusterRetained, type RetainedTarget } from './cluster-retained.js';
+import { ClusterRoutes, type RoutesTarget, type RouteStats } from './cluster-routes.js';
+import { NatsLink } from './nats-link.js';
+import { ClusterSubjects } from './subjects.js';
+
+/** What the node's cluster membership needs from the broker. */
+export type ClusterBroker = RoutesTarget & RetainedTarget;
+
+/** The cluster figures of this node since it joined. */
+export interface ClusterStats extends RouteStats {
+  nodeId: string;
+  /** Both connections to NATS are up. */
+  linked: boolean;
+  /** Times the link went down. */
+  linkLosses: number;
+  /** Retained messages that could not be stored in the bucket. */
+  retainedFailed: number;
+}
+
+export class Cluster implements RouterBridge {
+  readonly routesShared = true;
+  private linkLosses = 0;
+
+  private constructor(
+    private readonly config: ClusterConfig,
+    private readonly link: NatsLink,
+    private readonly routes: ClusterRoutes,
+    private readonly retained: ClusterRetained,
+  ) {}
+
+  /** Connects to NATS, opens the buckets and reads the retained messages; rejects with one clear line when NATS cannot be reached. */
+  static async join(config: ClusterConfig, broker: ClusterBroker, log: Logger): Promise<Cluster> {
+    const clusterLog = log.child({ cluster: config.nodeId });
+    let cluster: Cluster | undefined;
+    const link = await NatsLink.open(config, clusterLog, (linked) => {
+      if (!linked && cluster) cluster.linkLosses++;
+    });
+    try {
+      const subjects = new ClusterSubjects(config.subjectPrefix);
+      const kvm = new Kvm(link.routes);
+      const retainedBucket = await kvm.create(`${config.subjectPrefix}-retained`, { history: 1 });
+      const routes = new ClusterRoutes(config.nodeId, link, subjects, broker, clusterLog);
+      const retained = new ClusterRetained(retainedBucket, broker, clusterLog);
+      await retained.start();
+      cluster = new Cluster(config, link, routes, retained);
+      clusterLog.info({ servers: config.servers }, 'joined the cluster');
+      return cluster;
+    } catch (err) {
+      await link.close();
+      throw err;
+    }
+  }
+
+  onRouted(pool: string, message: AppMessage): void {
+    this.routes.forward(pool, message);
+    if (message.retain) this.retained.put(pool, message);
+  }
+
+  onFilterAdded(pool: string, filter: string, group: string | undefined): void {
+    this.routes.added(pool, filter, group);
+  }
+
+  onFilterRemoved(pool: string, filter: string, group: string | undefined): void {
+    this.routes.removed(pool, filter, group);
+  }
+
+  ready(): boolean {
+    return this.link.linked;
+  }
+
+  stats(): ClusterStats {
+    return {
+      nodeId: this.config.nodeId,
+      linked: this.link.linked,
+      linkLosses: this.linkLosses,
+      retainedFailed: this.retained.failed,
+      ...this.routes.counts(),
+    };
+  }
+
+  /** Leaves the cluster: what is buffered for NATS is sent, then the connections close. */
+  async leave(): Promise<void> {
+    this.retained.close();
+    await this.link.close();
+  }
+}

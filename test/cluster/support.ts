@@ -1,0 +1,45 @@
+/**
+ * Shared pieces of the cluster tests: a real nats-server and Shoal nodes
+ * joined to it through the embedding API (each with its own port, node id
+ * and, where asked, data directory), and the wait for a subscription to be
+ * known across the cluster (its interest reaches NATS a round trip after
+ * SUBACK). Runs in the test process.
+ */
+import type { MqttClient } from 'mqtt';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { nextMessage, uniqueId, type TestClient } from '../helpers/clients.js';
+import type { NatsServer } from '../helpers/nats.js';
+import type { BrokerOptions } from '../../src/index.js';
+
+/** Starts node `nodeId` of the cluster on `nats`. */
+export function startNode(nats: NatsServer, nodeId: string, overrides: BrokerOptions = {}): Promise<TestBroker> {
+  return startBroker({
+    cluster: { servers: [nats.url], nodeId, subjectPrefix: 'shoal', handoverTimeoutMs: 2000, connectWhileUnlinked: false },
+    ...overrides,
+  });
+}
+
+/** A unique node id. */
+export function nodeName(): string {
+  return uniqueId('node').replace(/[^A-Za-z0-9_-]/g, '');
+}
+
+const PROBE = 'probe';
+
+/**
+ * Publishes QoS 0 probes on `topic` from `publisher` until `subscriber` gets
+ * one (its subscription reached every node), then takes the probes that
+ * were on their way out of its inbox.
+ */
+export async function untilLinked(publisher: MqttClient, subscriber: TestClient, topic: string): Promise<void> {
+  const timer = setInterval(() => publisher.publish(topic, PROBE, { qos: 0 }), 50);
+  try {
+    await nextMessage(subscriber, (m) => m.payload.toString() === PROBE);
+  } finally {
+    clearInterval(timer);
+  }
+  // A last probe may still be in flight: a round trip of the publisher through the cluster drains it.
+  const marker = `${PROBE}-end-${uniqueId()}`;
+  publisher.publish(topic, marker, { qos: 0 });
+  while ((await nextMessage(subscriber, (m) => m.payload.toString().startsWith(PROBE))).payload.toString() !== marker);
+}

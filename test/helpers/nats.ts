@@ -1,0 +1,79 @@
+/**
+ * Test helper: a real `nats-server` (Debian's package; JetStream on, its
+ * store in a temporary directory) on 127.0.0.1 and a free port, started by
+ * the test itself, with stop (SIGTERM), kill (SIGKILL) and a restart on
+ * the same port and store. Each start is bounded; the process is killed
+ * when the test process exits. Runs in the test process.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { withBound } from './clients.js';
+
+const START_BOUND_MS = 10_000;
+const LISTENING = /Listening for client connections on [^\s]+:(\d+)/;
+
+export interface NatsServer {
+  /** `nats://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly port: number;
+  /** Stops it (SIGTERM) and waits for its exit. */
+  stop(): Promise<void>;
+  /** Kills it (SIGKILL) and waits for its exit. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port with the same store. */
+  restart(): Promise<void>;
+  /** Stops it and removes its store. */
+  close(): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+export async function startNats(): Promise<NatsServer> {
+  const store = mkdtempSync(join(tmpdir(), 'shoal-nats-'));
+  let child = await spawnNats(store, -1);
+  const port = child.port;
+  const exit = async (signal: NodeJS.Signals): Promise<void> => {
+    const { process: proc } = child;
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((resolve) => proc.once('exit', resolve));
+    proc.kill(signal);
+    await withBound(exited, START_BOUND_MS, 'nats-server to exit');
+  };
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    stop: () => exit('SIGTERM'),
+    kill: () => exit('SIGKILL'),
+    restart: async () => {
+      child = await spawnNats(store, port);
+    },
+    close: async () => {
+      await exit('SIGTERM');
+      rmSync(store, { recursive: true, force: true });
+    },
+  };
+}
+
+async function spawnNats(store: string, port: number): Promise<{ process: ChildProcess; port: number }> {
+  const proc = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], { stdio: ['ignore', 'ignore', 'pipe'] });
+  running.add(proc);
+  proc.once('exit', () => running.delete(proc));
+  let log = '';
+  const ready = new Promise<number>((resolve, reject) => {
+    let found = 0;
+    proc.once('error', (err) => reject(new Error(`nats-server could not start (is Debian's nats-server installed?): ${err.message}`)));
+    proc.once('exit', (code) => reject(new Error(`nats-server exited with ${code}: ${log}`)));
+    proc.stderr!.on('data', (chunk: Buffer) => {
+      log += chunk.toString();
+      const listening = LISTENING.exec(log);
+      if (listening) found = Number(listening[1]);
+      if (found > 0 && log.includes('Server is ready')) resolve(found);
+    });
+  });
+  return { process: proc, port: await withBound(ready, START_BOUND_MS, 'nats-server to be ready') };
+}
