@@ -48,15 +48,13 @@ import { PublishAcks } from './publish-acks.js';
 import { SessionSaver } from './session-saver.js';
 
 /**
- * Moving sessions between hosts by their records, beside HostControl on the
- * host's control object (the main thread's worker wrapper forwards
- * HostControl only, so an inline host's control object has them today).
+ * The snapshot of a host's sessions, beside HostControl on the host's control
+ * object (the main thread's worker wrapper forwards HostControl only, so an
+ * inline host's control object has it today).
  */
 export interface SessionTransfer {
   /** Snapshots of the host's persistent sessions (a Session Expiry above 0), as a store keeps them. */
   sessions(): Promise<SessionRecord[]>;
-  /** Takes back stored sessions, offline, in place of any this host has under the same pool and client id. */
-  restore(records: readonly SessionRecord[]): Promise<void>;
 }
 
 /** The plugins of a host. */
@@ -87,6 +85,8 @@ export class ActorHost implements SessionDirectory {
   private readonly pendingAuth = new Map<number, ConnectAuth>();
   /** Connections between their CONNECT and their CONNACK. */
   private readonly connecting = new Map<number, Connecting>();
+  /** CONNECTs waiting for the cluster to make this node their session's owner (claimSession), by connection. */
+  private readonly claims = new Map<number, (owned: boolean) => void>();
   private readonly outbox: Outbox;
   readonly link: RouterLink;
   private readonly env: SessionEnv;
@@ -155,10 +155,12 @@ export class ActorHost implements SessionDirectory {
     topSessions: async (by, limit) => this.topSessions(by, limit),
     shutdown: async (redirect) => this.shutdown(redirect),
     disconnect: async (pool, clientId, request) => this.disconnect(pool, clientId, request),
+    handOver: async (pool, clientId) => this.handOver(pool, clientId),
     ready: () => this.loaded.then(() => this.hooks.moduleHooks()),
     sessions: async () => this.snapshot(),
+    // Records that another node's host made with handOver, or a store's: this host's own format.
     restore: async (records) => {
-      this.restore(records);
+      this.restore(records as readonly SessionRecord[]);
     },
   };
 
@@ -262,6 +264,10 @@ export class ActorHost implements SessionDirectory {
       case 'hookResult':
         this.hooks.settle(msg.callId, msg.result);
         return;
+      case 'sessionClaimed':
+        this.claims.get(msg.connId)?.(msg.ok);
+        this.claims.delete(msg.connId);
+        return;
     }
   }
 
@@ -336,6 +342,29 @@ export class ActorHost implements SessionDirectory {
     // The batch's bytes are not ours to keep.
     connecting.moved = { ...open, packet: Buffer.from(open.packet), continued };
     this.link.moveConnect(open.connId, host);
+  }
+
+  claimSession(connId: number, pool: string, clientId: string): Promise<boolean> {
+    return new Promise((settle) => {
+      this.claims.set(connId, settle);
+      this.link.claimSession(connId, pool, clientId);
+    });
+  }
+
+  /**
+   * The session `clientId` of `pool` continues on another node: its
+   * connection gets DISCONNECT 0x8E and closes (the will follows, as on a
+   * takeover here); answers its record, as it would be offline from now, and
+   * ends it here without its will (one waiting for its delay moves with the
+   * record). Undefined when this host has no such session.
+   */
+  private handOver(pool: string, clientId: string): SessionRecord | undefined {
+    const session = this.find(pool, clientId);
+    if (!session) return undefined;
+    if (session.connected) session.takenOver();
+    const record = session.toRecord();
+    session.moveAway();
+    return record;
   }
 
   /** The main thread takes the moving CONNECT of `connId` for its new host, with the packets held here meanwhile. */

@@ -14,6 +14,7 @@ import {
   writeAccepted,
   writeCommitted,
   writeConnectReleased,
+  writeClaimSession,
   writeCredit,
   writeEnd,
   writeThrottle,
@@ -116,6 +117,12 @@ export class RouterLink {
   /** The released CONNECT: its open frame for the new host, and the connection's packets that waited here. */
   connectReleased(open: OpenFrame, held: readonly Uint8Array[]): void {
     writeConnectReleased(this.writer, open, held);
+    this.outbox.commit();
+  }
+
+  /** The CONNECT of `connId` registers session `clientId` of `pool`: the main thread makes this node its cluster-wide owner and answers sessionClaimed. */
+  claimSession(connId: number, pool: string, clientId: string): void {
+    writeClaimSession(this.writer, connId, pool, clientId);
     this.outbox.commit();
   }
 

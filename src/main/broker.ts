@@ -403,8 +403,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerWatch {
   private async joinCluster(): Promise<void> {
     const config = this.config.cluster;
     if (config === null || this.cluster !== undefined) return;
-    this.cluster = await Cluster.join(config, this, this.log);
-    this.attachBridge(this.cluster);
+    const cluster = await Cluster.join(config, this, this.hosts, this.log);
+    this.cluster = cluster;
+    this.attachBridge(cluster);
+    this.dataPlane.sessionClaims = (pool, clientId) => cluster.claimSession(pool, clientId);
   }
 
   /** A listener or a stream is served, with or without listen(): the module plugins load, the deadlines are checked. */

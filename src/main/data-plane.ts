@@ -27,6 +27,7 @@ import {
   writePacket,
   writeReleaseConnect,
   writeReleased,
+  writeSessionClaimed,
   type DeliveryTarget,
   type OpenFrame,
   type ToRouter,
@@ -57,6 +58,8 @@ export class DataPlane implements ConnectionOwner {
   readonly traffic = new Traffic();
   /** A plugin implements on_message_drop: QoS 0 drops on this thread are handed to the session's host. */
   reportDrops = false;
+  /** In a cluster: makes this node the owner of a session a CONNECT registers, its state handed over first; false refuses the CONNECT. */
+  sessionClaims: ((pool: string, clientId: string) => Promise<boolean>) | undefined;
   private readonly byId: ReadonlyMap<number, Connection>;
   private readonly outboxes: Outbox[] = [];
   /** Per host: batches it reported handled, and whether its clients' reads are paused. */
@@ -217,6 +220,9 @@ export class DataPlane implements ConnectionOwner {
       case 'connectReleased':
         this.connectReleased(msg.open, msg.held);
         return;
+      case 'claimSession':
+        this.claimSession(host, msg.connId, msg.pool, msg.clientId);
+        return;
       // Routing frames: to the router.
       case 'publish':
         this.publishFromHost(host, msg.pool, msg.sid, msg.message, msg.ackId);
@@ -280,6 +286,22 @@ export class DataPlane implements ConnectionOwner {
    * host `to`'s: the connection's packets wait here from now on, and `from`
    * is asked to release the CONNECT (after every packet already sent to it).
    */
+  /** Makes this node the owner of a session a CONNECT of `host` registers (sessionClaims, in a cluster), then tells the host. */
+  private claimSession(host: number, connId: number, pool: string, clientId: string): void {
+    const answer = (owned: boolean): void => {
+      const outbox = this.outboxes[host];
+      if (outbox === undefined || this.closing) return;
+      writeSessionClaimed(outbox.writer, connId, owned);
+      outbox.commit();
+    };
+    const claims = this.sessionClaims;
+    if (claims === undefined) return answer(true);
+    claims(pool, clientId).then(answer, (err: unknown) => {
+      this.log.error({ err, pool, clientId }, 'claiming a session in the cluster failed');
+      answer(false);
+    });
+  }
+
   private moveConnect(from: number, connId: number, to: number): void {
     const conn = this.byId.get(connId);
     if (conn === undefined || conn.host !== from || this.outboxes[to] === undefined) return;

@@ -146,10 +146,18 @@ class Register {
     return this.resume(registration);
   }
 
-  /** Goes on with `registration` here, on the host that owns its subscriber id. */
+  /**
+   * Goes on with `registration` here, on the host that owns its subscriber
+   * id; in a cluster, once this node owns the session cluster-wide (the
+   * node that had it ended its connection, 0x8E, and handed its state over).
+   */
   resume(registration: Registration): MaybePromise<void> {
     this.registration = registration;
-    return this.askRuntime();
+    if (this.dir.config.cluster === null) return this.askRuntime();
+    const { mountpoint, clientId } = registration.subscriberId;
+    return this.whileConnecting(this.dir.claimSession(this.connId, mountpoint, clientId), (owned) =>
+      owned ? this.askRuntime() : this.refuse(ReasonCode.ServerUnavailable, 'the cluster cannot be reached'),
+    );
   }
 
   /**

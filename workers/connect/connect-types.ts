@@ -47,6 +47,12 @@ export interface SessionDirectory extends RawConnections {
    * packets until the main thread asks for them.
    */
   moveConnect(open: OpenFrame, host: number, continued: string): void;
+  /**
+   * In a cluster: makes this node the owner of session `clientId` of `pool`
+   * (its state, handed over by the node that owned it, restored here first);
+   * false when the cluster cannot be reached and the CONNECT is refused.
+   */
+  claimSession(connId: number, pool: string, clientId: string): Promise<boolean>;
 }
 
 export type { OpenFrame };

@@ -445,6 +445,12 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     if (!this.connected && !this.ended) this.offline(this.expiryAfterDisconnect());
   }
 
+  /** The session continues on another node from its record: it ends here without its will, which moved with the record. */
+  moveAway(): void {
+    this.lifetime.forget();
+    this.end();
+  }
+
   /** Ends the session: a will still waiting for its delay goes out now [MQTT-3.1.3-9], subscriptions and queues go. */
   end(): void {
     if (this.ended) return;

@@ -86,6 +86,13 @@ export class SessionLifetime {
     }
   }
 
+  /** The session moves to another node with its record: no will goes out here, no timer runs on. */
+  forget(): void {
+    this.will = undefined;
+    this.pending = undefined;
+    this.stopTimers();
+  }
+
   /** The session ends: its timers stop, and a will still waiting for its delay goes now [MQTT-3.1.3-9]. */
   end(): void {
     const will = this.pending;

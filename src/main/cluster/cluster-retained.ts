@@ -5,13 +5,13 @@
  * the retained messages routed on it there, and applies every entry it
  * watches, its own included, to its local retained store in the bucket's
  * order, so every node ends with the same message per topic. A node
- * joining (or coming back) reads the whole bucket before it serves; a
- * watch that ends (NATS restarted) is taken up again from the next
- * revision. Main thread.
+ * joining (or coming back) reads the whole bucket before it serves. Main
+ * thread.
  */
 import type { KV, KvEntry } from '@nats-io/kv';
 import type { AppMessage } from '../../shared/message/app-message.js';
 import type { Logger } from '../../shared/log.js';
+import { BucketWatch } from './bucket-watch.js';
 import { bucketKey } from './subjects.js';
 import { packRetained, unpackRetained } from './wire.js';
 
@@ -20,28 +20,21 @@ export interface RetainedTarget {
   retainFromBridge(pool: string, message: AppMessage): void;
 }
 
-/** How long a watch that ended waits before it is taken up again, in ms. */
-const REWATCH_DELAY_MS = 250;
-
 export class ClusterRetained {
-  private lastRevision = 0;
-  private closed = false;
-  private stopWatch: (() => void) | undefined;
+  private readonly watch: BucketWatch;
   private failedPuts = 0;
 
   constructor(
     private readonly bucket: KV,
     private readonly target: RetainedTarget,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.watch = new BucketWatch(bucket, (entry) => this.apply(entry), log);
+  }
 
   /** Applies the whole bucket, then keeps watching it; resolves once the entries there were at the start are applied. */
-  async start(): Promise<void> {
-    const status = await this.bucket.status();
-    await new Promise<void>((caughtUp) => {
-      if (status.values === 0) caughtUp();
-      void this.watch(caughtUp);
-    });
+  start(): Promise<void> {
+    return this.watch.start(true);
   }
 
   /** Puts a retained message routed here in `pool` (an empty payload clears the topic's). */
@@ -58,35 +51,12 @@ export class ClusterRetained {
   }
 
   close(): void {
-    this.closed = true;
-    this.stopWatch?.();
-  }
-
-  private async watch(caughtUp: () => void): Promise<void> {
-    while (!this.closed) {
-      try {
-        const from = this.lastRevision + 1;
-        const entries = await this.bucket.watch(this.lastRevision > 0 ? { resumeFromRevision: from } : {});
-        this.stopWatch = () => entries.stop();
-        for await (const entry of entries) {
-          this.apply(entry);
-          if (entry.delta === 0) caughtUp();
-        }
-      } catch (err) {
-        if (!this.closed) this.log.warn({ err }, 'cluster: watching the retained bucket failed; watching again');
-      }
-      if (!this.closed) await new Promise((resume) => setTimeout(resume, REWATCH_DELAY_MS));
-    }
+    this.watch.stop();
   }
 
   private apply(entry: KvEntry): void {
-    this.lastRevision = entry.revision;
     if (entry.operation !== 'PUT') return;
-    try {
-      const { pool, message } = unpackRetained(entry.value);
-      this.target.retainFromBridge(pool, message);
-    } catch (err) {
-      this.log.warn({ err, key: entry.key }, 'cluster: a retained entry that does not decode was skipped');
-    }
+    const { pool, message } = unpackRetained(entry.value);
+    this.target.retainFromBridge(pool, message);
   }
 }

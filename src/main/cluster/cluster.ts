@@ -1,9 +1,10 @@
 /**
  * This node's membership of a cluster on NATS (config `cluster`): the link,
  * the routes (interest, forwarding, other nodes' messages), the retained
- * messages shared through their bucket, and the figures `/metrics` and
- * `stats()` show. It is the broker's RouterBridge, balancing shared
- * subscriptions over every node. Main thread.
+ * messages shared through their bucket, the cluster-wide ownership of
+ * sessions, and the figures `/metrics` and `stats()` show. It is the
+ * broker's RouterBridge, balancing shared subscriptions over every node.
+ * Main thread.
  */
 import { Kvm } from '@nats-io/kv';
 import type { RouterBridge } from '../../api/bridge.js';
@@ -13,13 +14,14 @@ import type { Logger } from '../../shared/log.js';
 import { ClusterRetained, type RetainedTarget } from './cluster-retained.js';
 import { ClusterRoutes, type RoutesTarget, type RouteStats } from './cluster-routes.js';
 import { NatsLink } from './nats-link.js';
+import { SessionOwnership, type OwnershipStats, type SessionHosts } from './session-ownership.js';
 import { ClusterSubjects } from './subjects.js';
 
 /** What the node's cluster membership needs from the broker. */
 export type ClusterBroker = RoutesTarget & RetainedTarget;
 
 /** The cluster figures of this node since it joined. */
-export interface ClusterStats extends RouteStats {
+export interface ClusterStats extends RouteStats, OwnershipStats {
   nodeId: string;
   /** Both connections to NATS are up. */
   linked: boolean;
@@ -38,10 +40,11 @@ export class Cluster implements RouterBridge {
     private readonly link: NatsLink,
     private readonly routes: ClusterRoutes,
     private readonly retained: ClusterRetained,
+    private readonly ownership: SessionOwnership,
   ) {}
 
   /** Connects to NATS, opens the buckets and reads the retained messages; rejects with one clear line when NATS cannot be reached. */
-  static async join(config: ClusterConfig, broker: ClusterBroker, log: Logger): Promise<Cluster> {
+  static async join(config: ClusterConfig, broker: ClusterBroker, hosts: SessionHosts, log: Logger): Promise<Cluster> {
     const clusterLog = log.child({ cluster: config.nodeId });
     let cluster: Cluster | undefined;
     const link = await NatsLink.open(config, clusterLog, (linked) => {
@@ -51,10 +54,13 @@ export class Cluster implements RouterBridge {
       const subjects = new ClusterSubjects(config.subjectPrefix);
       const kvm = new Kvm(link.routes);
       const retainedBucket = await kvm.create(`${config.subjectPrefix}-retained`, { history: 1 });
+      const sessionsBucket = await kvm.create(`${config.subjectPrefix}-sessions`, { history: 1 });
       const routes = new ClusterRoutes(config.nodeId, link, subjects, broker, clusterLog);
       const retained = new ClusterRetained(retainedBucket, broker, clusterLog);
+      const ownership = new SessionOwnership(config, sessionsBucket, link, subjects, hosts, clusterLog);
       await retained.start();
-      cluster = new Cluster(config, link, routes, retained);
+      await ownership.start();
+      cluster = new Cluster(config, link, routes, retained, ownership);
       clusterLog.info({ servers: config.servers }, 'joined the cluster');
       return cluster;
     } catch (err) {
@@ -76,6 +82,11 @@ export class Cluster implements RouterBridge {
     this.routes.removed(pool, filter, group);
   }
 
+  /** Makes this node the owner of a session a CONNECT registers (SessionOwnership.claim); false refuses the CONNECT. */
+  claimSession(pool: string, clientId: string): Promise<boolean> {
+    return this.ownership.claim(pool, clientId);
+  }
+
   ready(): boolean {
     return this.link.linked;
   }
@@ -87,12 +98,14 @@ export class Cluster implements RouterBridge {
       linkLosses: this.linkLosses,
       retainedFailed: this.retained.failed,
       ...this.routes.counts(),
+      ...this.ownership.stats(),
     };
   }
 
   /** Leaves the cluster: what is buffered for NATS is sent, then the connections close. */
   async leave(): Promise<void> {
     this.retained.close();
+    this.ownership.close();
     await this.link.close();
   }
 }

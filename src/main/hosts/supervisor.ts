@@ -12,6 +12,7 @@ import type { BatchEndpoint } from '../../shared/channel/endpoint.js';
 import {
   sessionWeight,
   type HostStats,
+  type MovedSession,
   type ServerDisconnect,
   type ServerRedirect,
   type SessionSummary,
@@ -102,9 +103,24 @@ export class HostSupervisor {
       .slice(0, limit);
   }
 
+  /** Asks the host that owns the client's session to hand it over to another node (HostControl.handOver). */
+  handOver(pool: string, clientId: string): Promise<MovedSession | undefined> {
+    return this.hostOf(clientId).control.handOver(pool, clientId);
+  }
+
+  /** Gives a session handed over by another node to the host that owns its client id. */
+  restore(record: MovedSession): Promise<void> {
+    return this.hostOf(record.clientId).control.restore([record]);
+  }
+
+  /** The host of a client id's session (a rewritten one too). */
+  private hostOf(clientId: string): HostHandle {
+    return this.hosts[hostFor(DEFAULT_POOL, clientId, this.hosts.length)]!;
+  }
+
   /** Asks the host that owns the client's session to disconnect it (a session lives on its client id's host, a rewritten one too). True when it had it. */
   disconnect(pool: string, clientId: string, request: ServerDisconnect): Promise<boolean> {
-    return this.hosts[hostFor(DEFAULT_POOL, clientId, this.hosts.length)]!.control.disconnect(pool, clientId, request);
+    return this.hostOf(clientId).control.disconnect(pool, clientId, request);
   }
 
   /** Every host tells its clients goodbye (or where to go) and stops; each is waited for HOST_SHUTDOWN_TIMEOUT_MS at most. No restart after this. */

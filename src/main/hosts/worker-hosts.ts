@@ -46,6 +46,8 @@ export class WorkerHosts implements HostLauncher {
         topSessions: (by, limit) => remote.topSessions(by, limit),
         shutdown: (redirect) => remote.shutdown(redirect),
         disconnect: (pool, clientId, request) => remote.disconnect(pool, clientId, request),
+        handOver: (pool, clientId) => remote.handOver(pool, clientId),
+        restore: (records) => remote.restore(records),
         ready: () => remote.ready(),
       },
       exited,

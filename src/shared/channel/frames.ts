@@ -77,7 +77,13 @@ export type ToSession =
   /** The outcome of the in-process chain for hookCall `callId`, as src/shared/hooks/wire.ts JSON. */
   | { kind: 'hookResult'; callId: number; result: string }
   /** The CONNECT of `connId` moves to another host (it asked `moveConnect`): hand back what it holds of it, nothing more comes. */
-  | { kind: 'releaseConnect'; connId: number };
+  | { kind: 'releaseConnect'; connId: number }
+  /**
+   * The cluster answered the `claimSession` of `connId`: `ok`, this node now
+   * owns the session (a state handed over by its previous owner was restored
+   * first), or not (the link to the cluster is down: the CONNECT is refused).
+   */
+  | { kind: 'sessionClaimed'; connId: number; ok: boolean };
 
 export interface SubscribeRequest {
   pool: string;
@@ -148,7 +154,9 @@ export type ConnectionFrame =
   /** The CONNECT of `connId` continues on host `host`, which owns the session it registers: the main thread answers `releaseConnect`. */
   | { kind: 'moveConnect'; connId: number; host: number }
   /** Released: the CONNECT's `open` frame for its new host (with `continued`), and the connection's packets that came meanwhile. */
-  | { kind: 'connectReleased'; open: OpenFrame; held: Buffer[] };
+  | { kind: 'connectReleased'; open: OpenFrame; held: Buffer[] }
+  /** The CONNECT of `connId` registers session `clientId` of `pool`: make this node its owner in the cluster, then answer `sessionClaimed`. */
+  | { kind: 'claimSession'; connId: number; pool: string; clientId: string };
 
 /** Host → main: what a session asks of the topic router. */
 export type RoutingFrame =
@@ -187,7 +195,8 @@ const S_OPEN = 1,
   S_HOOK_RESULT = 6,
   S_DROPPED = 7,
   S_RELEASED = 8,
-  S_RELEASE_CONNECT = 9;
+  S_RELEASE_CONNECT = 9,
+  S_SESSION_CLAIMED = 10;
 const R_SEND = 1,
   R_END = 2,
   R_ACCEPTED = 3,
@@ -204,7 +213,8 @@ const R_REDISPATCH = 10,
   R_SEND_SHARED = 14,
   R_THROTTLE = 15,
   R_MOVE_CONNECT = 16,
-  R_CONNECT_RELEASED = 17;
+  R_CONNECT_RELEASED = 17,
+  R_CLAIM_SESSION = 18;
 /** Target flags of a deliver frame, next to the QoS in the low two bits. */
 const T_RETAIN = 4,
   T_SHARE = 8,
@@ -233,6 +243,12 @@ function readOpenBody(r: BatchReader): OpenFrame {
 export function writeReleaseConnect(w: BatchWriter, connId: number): void {
   w.u8(S_RELEASE_CONNECT);
   w.u32(connId);
+}
+
+export function writeSessionClaimed(w: BatchWriter, connId: number, ok: boolean): void {
+  w.u8(S_SESSION_CLAIMED);
+  w.u32(connId);
+  w.u8(ok ? 1 : 0);
 }
 
 export function writePacket(w: BatchWriter, connId: number, packet: Uint8Array): void {
@@ -313,6 +329,8 @@ export function readToSession(r: BatchReader): ToSession {
       return readOpenBody(r);
     case S_RELEASE_CONNECT:
       return { kind: 'releaseConnect', connId: r.u32() };
+    case S_SESSION_CLAIMED:
+      return { kind: 'sessionClaimed', connId: r.u32(), ok: r.u8() === 1 };
     case S_CLOSED:
       return { kind: 'closed', connId: r.u32(), closed: { cause: DISCONNECT_CAUSES[r.u8()]!, reason: r.str() } };
     case S_DROPPED:
@@ -379,6 +397,13 @@ export function writeConnectReleased(w: BatchWriter, open: OpenFrame, held: read
   writeOpenBody(w, open);
   w.u32(held.length);
   for (const packet of held) w.bytes(packet);
+}
+
+export function writeClaimSession(w: BatchWriter, connId: number, pool: string, clientId: string): void {
+  w.u8(R_CLAIM_SESSION);
+  w.u32(connId);
+  w.str(pool);
+  w.str(clientId);
 }
 
 export function writePublish(w: BatchWriter, pool: string, sid: number, message: AppMessage, ackId: number): void {
@@ -469,6 +494,8 @@ export function readToRouter(r: BatchReader): ToRouter {
       return { kind: 'accepted', connId: r.u32(), keepalive: r.u32(), maxPacketSize: r.u32(), maxOutgoingPacketSize: r.u32() };
     case R_MOVE_CONNECT:
       return { kind: 'moveConnect', connId: r.u32(), host: r.u32() };
+    case R_CLAIM_SESSION:
+      return { kind: 'claimSession', connId: r.u32(), pool: r.str(), clientId: r.str() };
     case R_CONNECT_RELEASED: {
       const open = readOpenBody(r);
       const held: Buffer[] = new Array(r.u32());

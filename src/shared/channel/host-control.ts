@@ -66,6 +66,16 @@ export interface ServerRedirect {
 }
 
 /** The control-plane surface of a host (served over comlink for worker hosts). */
+/**
+ * A session as its host's store keeps it (workers/session/session-store.ts
+ * `SessionRecord`): plain data that the main thread carries between the
+ * nodes of a cluster without reading more of it than its pool and client id.
+ */
+export interface MovedSession {
+  readonly pool: string;
+  readonly clientId: string;
+}
+
 export interface HostControl {
   stats(): Promise<HostStats>;
   /** The `limit` sessions of this host with the most messages queued and inflight, or with the most packets, most first. */
@@ -81,6 +91,14 @@ export interface HostControl {
    * per its expiry). False when this host has no such connected client.
    */
   disconnect(pool: string, clientId: string, request: ServerDisconnect): Promise<boolean>;
+  /**
+   * The session `clientId` of `pool` continues on another node: its
+   * connection gets DISCONNECT 0x8E and closes, and it leaves this host;
+   * resolves with its record, or undefined when this host has none.
+   */
+  handOver(pool: string, clientId: string): Promise<MovedSession | undefined>;
+  /** Takes sessions handed over by another node (records of handOver), offline, in place of any this host has under the same pool and client id. */
+  restore(records: readonly MovedSession[]): Promise<void>;
   /** Resolves with the hooks the host's module plugins implement once they and the runtime are loaded; rejects with the loading error. */
   ready(): Promise<string[]>;
 }

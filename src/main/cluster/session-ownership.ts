@@ -1,0 +1,224 @@
+/**
+ * Who owns each session in the cluster. A key-value bucket
+ * (`{prefix}-sessions`, one entry per pool and client id: the owning node,
+ * the one before it, the pool and client id) is written by compare-and-set
+ * on the entry's revision, so of two nodes claiming one session only one
+ * wins, and the revisions order the owners. A node registering a CONNECT
+ * claims the session; when another node owned it, that node is asked, on
+ * its handover subject, to end the client's connection there (0x8E) and
+ * hand the session's record over (subscriptions, queued and unacknowledged
+ * messages, a will waiting for its delay), which is restored here before
+ * the CONNECT goes on, so the client gets `session present`. An owner that
+ * does not answer within `handoverTimeoutMs` (killed, or cut off from NATS)
+ * loses the session: it starts here without its state. The node that owned
+ * a session taken without a handover request (it was cut off from NATS
+ * meanwhile) learns it from the bucket and ends its copy once that timeout
+ * has passed, so two nodes never serve one session for longer than the
+ * split lasts plus that timeout. Main thread.
+ */
+import type { KV, KvEntry } from '@nats-io/kv';
+import type { Msg, Subscription } from '@nats-io/transport-node';
+import type { ClusterConfig } from '../../api/config.js';
+import type { MovedSession } from '../../shared/channel/host-control.js';
+import type { Logger } from '../../shared/log.js';
+import { BucketWatch } from './bucket-watch.js';
+import type { NatsLink } from './nats-link.js';
+import { bucketKey, type ClusterSubjects } from './subjects.js';
+import { packData, unpackData } from './wire.js';
+
+/** What the hosts do for the ownership of their sessions. */
+export interface SessionHosts {
+  handOver(pool: string, clientId: string): Promise<MovedSession | undefined>;
+  restore(record: MovedSession): Promise<void>;
+}
+
+/** What the ownership counted since the node joined. */
+export interface OwnershipStats {
+  /** Sessions this node became the owner of. */
+  claims: number;
+  /** Sessions another node handed over to this one with their state. */
+  takenOver: number;
+  /** Sessions taken from a node that did not answer: they started here without their state. */
+  takenWithoutState: number;
+  /** Sessions this node handed over to another. */
+  handedOver: number;
+  /** Sessions another node took without asking this one (a split), ended here. */
+  evicted: number;
+}
+
+interface OwnerEntry {
+  node: string;
+  previous: string | undefined;
+  pool: string;
+  clientId: string;
+}
+
+interface HandoverRequest {
+  pool: string;
+  clientId: string;
+  node: string;
+}
+
+/** Compare-and-set attempts of one claim before it gives up (each loses only to another node's claim of the same session). */
+const MAX_CLAIM_ATTEMPTS = 5;
+/** How long after the handover timeout a node ends a session another node took without asking it, in ms. */
+const EVICTION_GRACE_MS = 500;
+
+export class SessionOwnership {
+  private readonly watch: BucketWatch;
+  private subscription: Subscription | undefined;
+  /** Sessions another node took from this one, by bucket key: ended when their timer fires, unless a handover request came first. */
+  private readonly evictions = new Map<string, NodeJS.Timeout>();
+  private readonly counts: OwnershipStats = { claims: 0, takenOver: 0, takenWithoutState: 0, handedOver: 0, evicted: 0 };
+
+  constructor(
+    private readonly config: ClusterConfig,
+    private readonly bucket: KV,
+    private readonly link: NatsLink,
+    private readonly subjects: ClusterSubjects,
+    private readonly hosts: SessionHosts,
+    private readonly log: Logger,
+  ) {
+    this.watch = new BucketWatch(bucket, (entry) => this.changed(entry), log);
+  }
+
+  /** Answers handover requests from now on and watches the owners' changes. */
+  async start(): Promise<void> {
+    this.subscription = this.link.routes.subscribe(this.subjects.handover(this.config.nodeId), {
+      callback: (err, msg) => {
+        if (err) this.log.warn({ err }, 'cluster: the handover subscription failed');
+        else void this.answerHandover(msg);
+      },
+    });
+    await this.watch.start(false);
+  }
+
+  /**
+   * Makes this node the owner of session `clientId` of `pool`, the state its
+   * previous owner handed over restored first. False when the CONNECT is to
+   * be refused: the link to NATS is down (or the bucket does not answer) and
+   * `connectWhileUnlinked` is off.
+   */
+  async claim(pool: string, clientId: string): Promise<boolean> {
+    if (!this.link.linked) return this.config.connectWhileUnlinked;
+    const key = bucketKey(pool, clientId);
+    for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
+      let previous: string | undefined;
+      try {
+        const entry = await this.bucket.get(key);
+        if (entry === null || entry.operation !== 'PUT') {
+          await this.bucket.create(key, this.entryFor(pool, clientId, undefined));
+        } else {
+          previous = unpackData<OwnerEntry>(entry.value).node;
+          if (previous === this.config.nodeId) return true;
+          await this.bucket.update(key, this.entryFor(pool, clientId, previous), entry.revision);
+        }
+      } catch (err) {
+        if (lostTheRace(err)) continue;
+        this.log.warn({ err, pool, clientId }, 'cluster: the session could not be claimed in the bucket');
+        return this.config.connectWhileUnlinked;
+      }
+      this.counts.claims++;
+      this.cancelEviction(key);
+      if (previous !== undefined) await this.takeFrom(previous, pool, clientId);
+      return true;
+    }
+    this.log.warn({ pool, clientId }, 'cluster: the session was claimed by other nodes at every attempt; refusing');
+    return false;
+  }
+
+  stats(): OwnershipStats {
+    return { ...this.counts };
+  }
+
+  close(): void {
+    this.watch.stop();
+    this.subscription?.unsubscribe();
+    for (const timer of this.evictions.values()) clearTimeout(timer);
+    this.evictions.clear();
+  }
+
+  private entryFor(pool: string, clientId: string, previous: string | undefined): Buffer {
+    const entry: OwnerEntry = { node: this.config.nodeId, previous, pool, clientId };
+    return packData(entry);
+  }
+
+  /** Asks `node`, the previous owner, for the session; restores what it hands over. */
+  private async takeFrom(node: string, pool: string, clientId: string): Promise<void> {
+    let record: MovedSession | null;
+    try {
+      const request: HandoverRequest = { pool, clientId, node: this.config.nodeId };
+      const reply = await this.link.routes.request(this.subjects.handover(node), packData(request), {
+        timeout: this.config.handoverTimeoutMs,
+      });
+      record = unpackData<MovedSession | null>(reply.data);
+    } catch (err) {
+      this.counts.takenWithoutState++;
+      this.log.warn(
+        { err, pool, clientId, from: node },
+        'cluster: the previous owner did not hand the session over; it starts here without its state',
+      );
+      return;
+    }
+    if (record === null) return;
+    await this.hosts.restore(record);
+    this.counts.takenOver++;
+    this.log.debug({ pool, clientId, from: node }, 'cluster: session handed over from another node');
+  }
+
+  /** Another node asks for a session this node owned: its connection here ends (0x8E), its record goes in the reply. */
+  private async answerHandover(msg: Msg): Promise<void> {
+    let record: MovedSession | undefined;
+    try {
+      const { pool, clientId, node } = unpackData<HandoverRequest>(msg.data);
+      this.cancelEviction(bucketKey(pool, clientId));
+      record = await this.hosts.handOver(pool, clientId);
+      if (record) {
+        this.counts.handedOver++;
+        this.log.debug({ pool, clientId, to: node }, 'cluster: session handed over to another node');
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'cluster: a handover request failed');
+    }
+    msg.respond(packData(record ?? null));
+  }
+
+  /** An owner changed: when another node took a session from this one, this node ends its copy unless the handover request comes in time. */
+  private changed(entry: KvEntry): void {
+    if (entry.operation !== 'PUT') return;
+    const owner = unpackData<OwnerEntry>(entry.value);
+    if (owner.previous !== this.config.nodeId || owner.node === this.config.nodeId) return;
+    this.cancelEviction(entry.key);
+    const timer = setTimeout(() => {
+      this.evictions.delete(entry.key);
+      this.evict(owner);
+    }, this.config.handoverTimeoutMs + EVICTION_GRACE_MS);
+    timer.unref();
+    this.evictions.set(entry.key, timer);
+  }
+
+  private evict(owner: OwnerEntry): void {
+    const { pool, clientId, node } = owner;
+    this.hosts.handOver(pool, clientId).then(
+      (record) => {
+        if (!record) return;
+        this.counts.evicted++;
+        this.log.warn({ pool, clientId, owner: node }, 'cluster: another node took this session without a handover (a split); ended here');
+      },
+      (err: unknown) => this.log.warn({ err, pool, clientId }, 'cluster: ending a session another node took failed'),
+    );
+  }
+
+  private cancelEviction(key: string): void {
+    const timer = this.evictions.get(key);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.evictions.delete(key);
+  }
+}
+
+/** A compare-and-set that lost to another write of the same key (JetStream's "wrong last sequence", 10071). */
+function lostTheRace(err: unknown): boolean {
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  return code === 10071 || (typeof message === 'string' && message.includes('wrong last sequence'));
+}
