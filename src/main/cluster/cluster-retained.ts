@@ -5,8 +5,10 @@
  * the retained messages routed on it there, and applies every entry it
  * watches, its own included, to its local retained store in the bucket's
  * order, so every node ends with the same message per topic. A node
- * joining (or coming back) reads the whole bucket before it serves. Main
- * thread.
+ * joining (or coming back) reads the whole bucket before it serves. A put
+ * that fails (NATS unreachable, JetStream not answering yet after a
+ * restart) is kept, the latest per topic, and put again every
+ * RETRY_INTERVAL_MS and when the link is back. Main thread.
  */
 import type { KV, KvEntry } from '@nats-io/kv';
 import type { AppMessage } from '../../shared/message/app-message.js';
@@ -20,9 +22,16 @@ export interface RetainedTarget {
   retainFromBridge(pool: string, message: AppMessage): void;
 }
 
+/** How often the puts that failed are tried again, in ms. */
+const RETRY_INTERVAL_MS = 1000;
+
 export class ClusterRetained {
   private readonly watch: BucketWatch;
   private failedPuts = 0;
+  /** Puts that failed, the latest per bucket key (by their number), waiting for the link to come back. */
+  private readonly unput = new Map<string, { n: number; bytes: Buffer }>();
+  private puts = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly bucket: KV,
@@ -39,10 +48,32 @@ export class ClusterRetained {
 
   /** Puts a retained message routed here in `pool` (an empty payload clears the topic's). */
   put(pool: string, message: AppMessage): void {
-    this.bucket.put(bucketKey(pool, message.topic), packRetained(pool, message)).catch((err: unknown) => {
-      this.failedPuts++;
-      this.log.warn({ err, pool, topic: message.topic }, 'cluster: a retained message could not be stored in the bucket');
-    });
+    this.send(bucketKey(pool, message.topic), packRetained(pool, message));
+  }
+
+  /** The link is back: the puts that failed are made again. */
+  retry(): void {
+    const waiting = [...this.unput];
+    this.unput.clear();
+    for (const [key, { bytes }] of waiting) this.send(key, bytes);
+  }
+
+  private send(key: string, bytes: Buffer): void {
+    const n = ++this.puts;
+    this.bucket.put(key, bytes).then(
+      () => {
+        if ((this.unput.get(key)?.n ?? n) < n) this.unput.delete(key);
+      },
+      (err: unknown) => {
+        this.failedPuts++;
+        if ((this.unput.get(key)?.n ?? 0) < n) this.unput.set(key, { n, bytes });
+        this.retryTimer ??= setTimeout(() => {
+          this.retryTimer = undefined;
+          this.retry();
+        }, RETRY_INTERVAL_MS).unref();
+        this.log.warn({ err, key }, 'cluster: a retained message could not be stored in the bucket; kept for when the link is back');
+      },
+    );
   }
 
   /** Retained messages that could not be put in the bucket since the node joined. */
@@ -52,6 +83,7 @@ export class ClusterRetained {
 
   close(): void {
     this.watch.stop();
+    clearTimeout(this.retryTimer);
   }
 
   private apply(entry: KvEntry): void {

@@ -48,7 +48,9 @@ export class Cluster implements RouterBridge {
     const clusterLog = log.child({ cluster: config.nodeId });
     let cluster: Cluster | undefined;
     const link = await NatsLink.open(config, clusterLog, (linked) => {
-      if (!linked && cluster) cluster.linkLosses++;
+      if (!cluster) return;
+      if (linked) cluster.retained.retry();
+      else cluster.linkLosses++;
     });
     try {
       const subjects = new ClusterSubjects(config.subjectPrefix);

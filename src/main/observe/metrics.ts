@@ -240,6 +240,47 @@ export class BrokerMetrics {
     ];
     for (const [name, help, kind, pick] of threadMetrics) perThread({ name, help }, kind, pick);
 
+    // The cluster link (only when the node joined a cluster).
+    gauge({ name: 'shoal_cluster_link_up', help: 'The node is linked to NATS (1) or not (0); absent outside a cluster' }, (set, s) => {
+      if (s.cluster) set({}, s.cluster.linked ? 1 : 0);
+    });
+    counter({ name: 'shoal_cluster_link_losses_total', help: 'Times the link to NATS went down' }, (set, s) => {
+      if (s.cluster) set({}, s.cluster.linkLosses);
+    });
+    for (const [direction, messages, bytes] of [
+      ['out', 'forwarded', 'forwardedBytes'],
+      ['in', 'received', 'receivedBytes'],
+    ] as const) {
+      const what = direction === 'out' ? 'published on NATS for the other nodes' : 'of other nodes routed here';
+      counter({ name: `shoal_cluster_messages_${direction}_total`, help: `Messages ${what}` }, (set, s) => {
+        if (s.cluster) set({}, s.cluster[messages]);
+      });
+      counter({ name: `shoal_cluster_bytes_${direction}_total`, help: `Bytes on the NATS link of the messages ${what}` }, (set, s) => {
+        if (s.cluster) set({}, s.cluster[bytes]);
+      });
+    }
+    counter(
+      { name: 'shoal_cluster_drops_total', help: 'Messages not forwarded (larger than NATS max_payload, client buffer full)' },
+      (set, s) => {
+        if (s.cluster) set({}, s.cluster.dropped);
+      },
+    );
+    gauge({ name: 'shoal_cluster_subscriptions', help: 'NATS subscriptions held for the local interest' }, (set, s) => {
+      if (s.cluster) set({}, s.cluster.subscriptions);
+    });
+    counter(
+      { name: 'shoal_cluster_sessions_total', help: 'Session ownership changes of this node, by event', labelNames: ['event'] },
+      (set, s) => {
+        const c = s.cluster;
+        if (!c) return;
+        set({ event: 'claimed' }, c.claims);
+        set({ event: 'taken_over' }, c.takenOver);
+        set({ event: 'taken_without_state' }, c.takenWithoutState);
+        set({ event: 'handed_over' }, c.handedOver);
+        set({ event: 'evicted' }, c.evicted);
+      },
+    );
+
     // Data-plane batches between the main thread and each host.
     for (const [field, what] of [
       ['batches', 'Data-plane batches'],
