@@ -3,7 +3,8 @@
  * tree (what package.json's `files` lets in), and an empty directory
  * installs the tarball with `npm ci --offline`: the install resolves
  * nothing, its lockfile names the tarball and, for every other package,
- * the entry of this repository's package-lock.json, so the tarballs come
+ * the entry of this repository's package-lock.json with its tarball's
+ * address in the configured registry, so the tarballs come
  * from the npm cache that `npm ci` of the repository filled, on a fresh CI
  * machine too. The installed `shoal` then prints its version, the package's
  * entry points import, and the installed command serves MQTT (worker
@@ -37,6 +38,10 @@ interface PackageJson {
 }
 
 interface LockEntry {
+  name?: string;
+  version?: string;
+  resolved?: string;
+  link?: boolean;
   dev?: boolean;
 }
 
@@ -53,14 +58,26 @@ function run(file: string, args: string[], cwd: string): Promise<string> {
 }
 
 /**
+ * `entry` with its tarball's address: a lockfile written with
+ * `omit-lockfile-registry-resolved` has none, and npm would then ask the
+ * registry for the package's metadata, which the cache may not hold.
+ */
+function withResolved(path: string, entry: LockEntry, registry: string): LockEntry {
+  if (entry.resolved !== undefined || entry.link === true || entry.version === undefined) return entry;
+  const name = entry.name ?? path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length);
+  const basename = name.slice(name.lastIndexOf('/') + 1);
+  return { ...entry, resolved: new URL(`${name}/-/${basename}-${entry.version}.tgz`, registry).href };
+}
+
+/**
  * A package.json and package-lock.json for an application that depends on
  * the tarball alone: the lockfile's entries for the package's own
  * dependencies are this repository's entries that are not dev-only, laid out
  * as they are here (hoisted under node_modules, nested where a version
  * conflicts), which is a valid tree for a root that reaches them through
- * the package.
+ * the package; each names its tarball in `registry`.
  */
-function writeApplication(dir: string, tarball: string): void {
+function writeApplication(dir: string, tarball: string, registry: string): void {
   const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
   const dependency = { [pkg.name]: `file:${tarball}` };
   const packages: Record<string, unknown> = {
@@ -75,7 +92,7 @@ function writeApplication(dir: string, tarball: string): void {
     },
   };
   for (const [path, entry] of Object.entries(lock.packages)) {
-    if (path !== '' && entry.dev !== true) packages[path] = entry;
+    if (path !== '' && entry.dev !== true) packages[path] = withResolved(path, entry, registry);
   }
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'app', private: true, dependencies: dependency }));
   writeFileSync(join(dir, 'package-lock.json'), JSON.stringify({ name: 'app', lockfileVersion: 3, requires: true, packages }));
@@ -96,7 +113,8 @@ describe('the packed package', () => {
     packed = result!.files.map((file) => file.path);
     app = join(dir, 'app');
     mkdirSync(app);
-    writeApplication(app, join(dir, result!.filename));
+    const registry = (await run('npm', ['config', 'get', 'registry'], ROOT)).trim();
+    writeApplication(app, join(dir, result!.filename), registry.endsWith('/') ? registry : `${registry}/`);
     await run('npm', ['ci', '--offline', '--no-audit', '--no-fund'], app);
   });
 
