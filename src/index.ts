@@ -18,7 +18,7 @@ export type {
 } from './main/broker-stats.js';
 export type { BrokerAddresses } from './main/listeners.js';
 export type { TransportInfo, TransportName } from './shared/transport.js';
-export type { CloseOptions, DisconnectClientOptions } from './main/server-disconnect.js';
+export type { CloseOptions, DisconnectClientOptions } from './api/server-disconnect.js';
 export { ConfigError, configJsonSchema, configTable, defaultConfig, resolveConfig } from './api/config-schema.js';
 export {
   type BrokerConfig,

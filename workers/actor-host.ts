@@ -3,7 +3,8 @@
  * their index by client id and by connection, the CONNECTs waiting for an
  * authentication exchange or for their plugin hooks (with the packets that
  * arrive meanwhile; one that moves to the host owning its session until the
- * main thread takes it, connect-move.ts), the plugin chains (host-hooks.ts),
+ * main thread takes it, connect-move.ts), the plugin chains (host-hooks.ts)
+ * and the module plugins' requests to the broker (plugin-broker.ts),
  * the session runtime (host-runtime.ts), the data-plane link to the router, and the writes to
  * its session store, when it has one (session-store.ts: the records of the
  * persistent sessions whose state changed in an event-loop turn, written and
@@ -27,6 +28,7 @@ import { handleConnect } from './connect/connect-handler.js';
 import type { OpenFrame, SessionDirectory } from './connect/connect-types.js';
 import type { Runtime } from '../src/api/runtime.js';
 import { HostHooks } from './hooks/host-hooks.js';
+import type { PluginBroker } from './hooks/plugin-broker.js';
 import { HostRuntime } from './runtime/host-runtime.js';
 import { hostAuthenticator } from './connect/plugin-auth.js';
 import { RouterLink } from './router-link.js';
@@ -67,6 +69,8 @@ export interface HostPlugins {
   runtime?: Runtime | Promise<Runtime>;
   /** Where the host saves its persistent sessions and finds them again when it starts; none when absent. */
   store?: SessionStore;
+  /** What the module plugins were given to ask of the broker (their disconnectClient): attached to the host's link. */
+  broker?: PluginBroker;
 }
 
 /** A connection whose CONNECT waits for its plugin hooks: its later packets, and its close. */
@@ -92,6 +96,7 @@ export class ActorHost implements SessionDirectory {
   private readonly env: SessionEnv;
   readonly hooks: HostHooks;
   readonly runtime: HostRuntime;
+  private readonly pluginBroker: PluginBroker | undefined;
   /** Batches received before the module plugins and the runtime were loaded. */
   private early: Buffer[] | undefined;
   private readonly loaded: Promise<void>;
@@ -120,6 +125,8 @@ export class ActorHost implements SessionDirectory {
     this.outbox = new Outbox(endpoint, config);
     this.link = new RouterLink(this.outbox);
     this.hooks = new HostHooks(this.link, plugins.inProcess, config.pluginTimeoutMs, log);
+    this.pluginBroker = plugins.broker;
+    this.pluginBroker?.attach(this.link);
     this.runtime = new HostRuntime(config.pluginTimeoutMs, log);
     this.authenticator = authenticator ?? hostAuthenticator(this.hooks, this.runtime);
     this.env = {
@@ -267,6 +274,9 @@ export class ActorHost implements SessionDirectory {
       case 'sessionClaimed':
         this.claims.get(msg.connId)?.(msg.ok);
         this.claims.delete(msg.connId);
+        return;
+      case 'disconnectResult':
+        this.pluginBroker?.answered(msg.requestId, msg.connected);
         return;
     }
   }
@@ -472,6 +482,7 @@ export class ActorHost implements SessionDirectory {
     this.connecting.clear();
     for (const auth of this.pendingAuth.values()) auth.cancel();
     this.pendingAuth.clear();
+    this.pluginBroker?.close();
     this.outbox.close();
     const saved = this.saver?.close(this.sessions.values());
     // Stop once the store is closed (never rejects), after this turn, so the control reply to shutdown() leaves first.

@@ -16,6 +16,7 @@ import {
   writeConnectReleased,
   writeClaimSession,
   writeCredit,
+  writeDisconnectClient,
   writeEnd,
   writeThrottle,
   writeEvent,
@@ -33,6 +34,7 @@ import {
   type SessionEvent,
   type SubscribeRequest,
 } from '../src/shared/channel/frames.js';
+import type { ServerDisconnect } from '../src/shared/channel/host-control.js';
 
 /** The connections that get one encoding of the message fanning out. */
 interface SharedSend {
@@ -164,6 +166,12 @@ export class RouterLink {
 
   hookCall(callId: number, hook: string, args: string): void {
     writeHookCall(this.writer, callId, hook, args);
+    this.outbox.commit();
+  }
+
+  /** A module plugin's disconnect of client `clientId` of `pool`; the main thread answers disconnectResult `requestId`. */
+  disconnectClient(requestId: number, pool: string, clientId: string, request: ServerDisconnect): void {
+    writeDisconnectClient(this.writer, requestId, pool, clientId, request);
     this.outbox.commit();
   }
 

@@ -13,6 +13,7 @@ import { exposeOnPort } from '../src/shared/channel/comlink-node.js';
 import { portEndpoint } from '../src/shared/channel/endpoint.js';
 import type { BrokerConfig } from '../src/api/config.js';
 import { loadPlugins } from './hooks/loader.js';
+import { PluginBroker } from './hooks/plugin-broker.js';
 import { createLogger } from '../src/shared/log.js';
 import { loadRuntime } from './runtime/loader.js';
 import { ActorHost } from './actor-host.js';
@@ -31,7 +32,8 @@ export interface HostTask {
 export default async function hostTask(task: HostTask): Promise<void> {
   const log = createLogger(task.config.logLevel, `host-${task.index}`, task.config.logFormat);
   const { plugins } = task.config;
-  const modules = plugins.length > 0 ? loadPlugins(plugins, task.index, log) : [];
+  const broker = new PluginBroker();
+  const modules = plugins.length > 0 ? loadPlugins(plugins, task.index, log, broker) : [];
   const { dataDir, durability, workers } = task.config;
   const store =
     dataDir === '' ? undefined : new LmdbSessionStore({ dataDir, durability, index: task.index, hostCount: hostCount(workers), log });
@@ -39,6 +41,7 @@ export default async function hostTask(task: HostTask): Promise<void> {
     modules,
     runtime: loadRuntime(task.config.runtime, task.index, log),
     store,
+    broker,
   });
   const load = new ThreadLoad();
   const control: HostControl = { ...host.control, stats: async () => ({ ...host.stats(), thread: load.stats() }) };

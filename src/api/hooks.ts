@@ -9,6 +9,7 @@ import type { MessageProperties, QoS, UserProperties } from '../shared/message/a
 import type { Logger } from '../shared/log.js';
 import type { HookReturn } from '../shared/hooks/chain.js';
 import type { DropReason } from '../shared/message/drop-reason.js';
+import type { DisconnectClientOptions } from './server-disconnect.js';
 
 /** The client's address (from the PROXY protocol header when there is one). */
 export interface Peer {
@@ -267,6 +268,19 @@ export interface PluginContext {
   log: Logger;
   /** The `options` of its `config.plugins` entry (`{}` for a plain specifier string). */
   options: Readonly<Record<string, unknown>>;
+  /**
+   * Disconnects a connected client as `broker.disconnectClient` does, whichever
+   * actor host holds its session: a 5.0 client gets DISCONNECT with
+   * `reasonCode` (default 0x98 Administrative action), the Reason String and
+   * the Server Reference (0x9C Use another server, 0x9D Server moved with
+   * `serverReference` redirect it); a 3.1.1 client is just closed. Its will
+   * is published and its session lives on per its expiry. Resolves with
+   * whether the client (of `options.pool`, default `''`) was connected;
+   * rejects with a RangeError or TypeError on an option the broker's own call
+   * refuses. The answer comes once the host has loaded its plugins, so a
+   * factory must not wait for it.
+   */
+  disconnectClient(clientId: string, options?: DisconnectClientOptions): Promise<boolean>;
 }
 
 /**

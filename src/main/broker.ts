@@ -37,8 +37,9 @@ import { PluginRegistry } from './hooks/registry.js';
 import { HostSupervisor } from './hosts/supervisor.js';
 import { Listeners, type BrokerAddresses } from './listeners.js';
 import { transportOf } from './net/connection.js';
-import { serverDisconnect, serverRedirect, type CloseOptions, type DisconnectClientOptions } from './server-disconnect.js';
+import { serverDisconnect, serverRedirect, type CloseOptions, type DisconnectClientOptions } from '../api/server-disconnect.js';
 import type { BrokerDependencies } from '../api/dependencies.js';
+import type { ServerDisconnect } from '../shared/channel/host-control.js';
 import type { RouterBridge } from '../api/bridge.js';
 import { MemoryRetainedStore } from './router/retained-store.js';
 import { Cluster } from './cluster/cluster.js';
@@ -124,7 +125,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerWatch {
       dependencies.retainedStore ??
       this.storage.retainedStore ??
       new MemoryRetainedStore({ maxMemoryBytes: this.config.maxRetainedMemory });
-    const dataPlane = new DataPlane(this.config, this.log, this.plugins, this, retainedStore);
+    const dataPlane = new DataPlane(this.config, this.log, this.plugins, this, retainedStore, (pool, clientId, request) =>
+      this.disconnectValidated(pool, clientId, request),
+    );
     this.dataPlane = dataPlane;
     // Hosts never open a data directory the broker could not open (locked by another broker, newer format);
     // a worker's stdout is no terminal, so they learn what 'auto' means here, and whether anonymous clients are welcome.
@@ -345,10 +348,14 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerWatch {
    * DISCONNECT.
    */
   async disconnectClient(clientId: string, options: DisconnectClientOptions = {}): Promise<boolean> {
-    if (typeof clientId !== 'string') throw new TypeError('disconnectClient: clientId must be a string');
-    const request = serverDisconnect(options);
+    const request = serverDisconnect(clientId, options);
+    return this.disconnectValidated(options.pool ?? DEFAULT_POOL, clientId, request);
+  }
+
+  /** A validated disconnect, the broker's own or a module plugin's (from its host): asks the host that owns the session; false while closing. */
+  private async disconnectValidated(pool: string, clientId: string, request: ServerDisconnect): Promise<boolean> {
     if (this.closing) return false;
-    return this.hosts.disconnect(options.pool ?? DEFAULT_POOL, clientId, request);
+    return this.hosts.disconnect(pool, clientId, request);
   }
 
   /**

@@ -8,7 +8,8 @@
  * host sends: connection frames to the client's Connection, routing frames
  * to the Router, control frames to their owners (credits here, hookCalls to
  * the HookServer, session events to the broker and to its connection log,
- * connection-log.ts). It is every Connection's owner, and makes the Router,
+ * connection-log.ts, a module plugin's disconnectClient to the broker and
+ * its answer back). It is every Connection's owner, and makes the Router,
  * the connection registry and the HookServer it drives. Never awaits. Main
  * thread.
  */
@@ -22,6 +23,7 @@ import {
   readToRouter,
   writeClosed,
   writeDeliver,
+  writeDisconnectResult,
   writeDropped,
   writeOpen,
   writePacket,
@@ -47,6 +49,10 @@ import { Traffic } from './net/traffic.js';
 import type { BatchStats } from '../shared/channel/outbox.js';
 import { logSessionEvent } from './connection-log.js';
 import { closeCause } from '../shared/disconnect-cause.js';
+import type { ServerDisconnect } from '../shared/channel/host-control.js';
+
+/** The broker's disconnect of a validated request: whether the client of `pool` was connected. */
+export type DisconnectClient = (pool: string, clientId: string, request: ServerDisconnect) => Promise<boolean>;
 
 export class DataPlane implements ConnectionOwner {
   readonly router: Router;
@@ -71,13 +77,14 @@ export class DataPlane implements ConnectionOwner {
   private readonly corkedConns: Connection[] = [];
   private closing = false;
 
-  /** `events`: the broker, which emits the hosts' session events. */
+  /** `events`: the broker, which emits the hosts' session events; `disconnectClient`: its disconnect, for module plugins. */
   constructor(
     private readonly config: BrokerConfig,
     private readonly log: Logger,
     plugins: PluginRegistry,
     private readonly events: EventEmitter,
     retainedStore: RetainedStore,
+    private readonly disconnectClient: DisconnectClient,
   ) {
     const hosts = hostCount(config.workers);
     this.router = new Router(hosts, this.deliver, retainedStore, log, config.sharedSubscriptionStrategy);
@@ -256,7 +263,24 @@ export class DataPlane implements ConnectionOwner {
         logSessionEvent(this.log, msg);
         this.events.emit(msg.name, msg.clientId, msg.detail);
         return;
+      case 'disconnectClient':
+        this.disconnectForPlugin(host, msg.requestId, msg.pool, msg.clientId, msg.request);
+        return;
     }
+  }
+
+  /** A module plugin of `host` disconnects a client: the broker's own disconnect, answered to that host unless it was replaced meanwhile. */
+  private disconnectForPlugin(host: number, requestId: number, pool: string, clientId: string, request: ServerDisconnect): void {
+    const outbox = this.outboxes[host]!;
+    const answer = (connected: boolean): void => {
+      if (this.closing || this.outboxes[host] !== outbox) return;
+      writeDisconnectResult(outbox.writer, requestId, connected);
+      outbox.commit();
+    };
+    this.disconnectClient(pool, clientId, request).then(answer, (err: unknown) => {
+      this.log.warn({ err, clientId, pool, host }, "a module plugin's disconnectClient failed");
+      answer(false);
+    });
   }
 
   /** A client's message; one with an `ackId` is followed until every commit that keeps it is reported. */

@@ -1,5 +1,6 @@
 /**
- * Test helper for the `shoal` command: runs dist/src/main/cli/main.js as a child
+ * Test helper for the `shoal` command: runs dist/src/main/cli/main.js (or an
+ * installed `shoal`) as a child
  * process of the test process, either to completion with some input (runCli)
  * or as a server (startCli, with listeningPort to wait for its TCP listener
  * and outputMatch for any line of its output), each bounded so a stuck
@@ -52,15 +53,18 @@ export interface CliOptions {
   maxFileBytes?: number;
   /** Environment variables set beside the test's own. */
   env?: Record<string, string>;
+  /** The command to run instead of `node dist/src/main/cli/main.js`, such as the `shoal` an npm install linked in node_modules/.bin. */
+  executable?: string;
 }
 
 /** Starts `node dist/src/main/cli/main.js ...args` with its output collected. */
-export function startCli(args: string[], { boundMs = 30_000, cwd, maxFileBytes, env }: CliOptions = {}): CliRun {
+export function startCli(args: string[], { boundMs = 30_000, cwd, maxFileBytes, env, executable }: CliOptions = {}): CliRun {
+  const [file, ...rest] = executable === undefined ? [process.execPath, CLI, ...args] : [executable, ...args];
   const command: [string, string[]] =
     maxFileBytes === undefined
-      ? [process.execPath, [CLI, ...args]]
+      ? [file!, rest]
       : // POSIX `ulimit -f` counts 512-byte blocks.
-        ['sh', ['-c', `trap '' XFSZ; ulimit -f ${Math.ceil(maxFileBytes / 512)}; exec "$0" "$@"`, process.execPath, CLI, ...args]];
+        ['sh', ['-c', `trap '' XFSZ; ulimit -f ${Math.ceil(maxFileBytes / 512)}; exec "$0" "$@"`, file!, ...rest]];
   const child = spawn(command[0], command[1], { stdio: ['ignore', 'pipe', 'pipe'], cwd, env: { ...process.env, ...env } });
   let out = '',
     err = '';

@@ -17,7 +17,7 @@ import createPasswdPlugin, { parsePasswordFile } from '../../src/plugins/passwd.
 import { CheckCache } from '../../src/plugins/check-cache.js';
 import { hashPassword, parsePasswordHash, verifyPassword } from '../../src/plugins/password-hash.js';
 import { createLogger } from '../../src/shared/log.js';
-import type { Plugin } from '../../src/api/hooks.js';
+import type { Plugin, PluginContext } from '../../src/api/hooks.js';
 import { brokerForSuite } from '../helpers/broker.js';
 import { VERSIONS } from '../helpers/clients.js';
 import { mosquittoAvailable, mosquittoPub } from '../helpers/mosquitto.js';
@@ -50,6 +50,11 @@ function mosquitto6(password: string): string {
 }
 
 const silent = createLogger('silent', 'test');
+
+/** What an actor host hands the plugin's factory (the plugin never disconnects anyone). */
+function context(options: Record<string, unknown>): PluginContext {
+  return { hostIndex: 0, log: silent, options, disconnectClient: async () => false };
+}
 
 describe('mosquitto_passwd hashes', () => {
   test("Mosquitto's own test lines verify with their known passwords, and refuse others", async () => {
@@ -186,7 +191,7 @@ describe('the cache of successful checks', () => {
     test('answers a repeated successful check at once, not a wrong one; forgets everything when the file changes', async () => {
       const file = join(tmp.dir, 'cached');
       replaceFile(file, `alice:${mosquitto7('first')}\n`);
-      const plugin = createPasswdPlugin({ hostIndex: 0, log: silent, options: { file } });
+      const plugin = createPasswdPlugin(context({ file }));
       const first = register(plugin, 'alice', 'first');
       assert.ok(first instanceof Promise, 'the first check hashes');
       assert.equal(await first, 'ok');
@@ -205,7 +210,7 @@ describe('the cache of successful checks', () => {
     test('cacheMaxEntries 0 hashes every time; bad cache options are refused, naming the option', async () => {
       const file = join(tmp.dir, 'options');
       replaceFile(file, `bob:${mosquitto7('b')}\n`);
-      const plugin = createPasswdPlugin({ hostIndex: 0, log: silent, options: { file, cacheMaxEntries: 0 } });
+      const plugin = createPasswdPlugin(context({ file, cacheMaxEntries: 0 }));
       assert.equal(await register(plugin, 'bob', 'b'), 'ok');
       assert.ok(register(plugin, 'bob', 'b') instanceof Promise);
       for (const [options, name] of [
@@ -215,7 +220,7 @@ describe('the cache of successful checks', () => {
         [{ cacheTtlMs: '60s' }, 'cacheTtlMs'],
       ] as const) {
         assert.throws(
-          () => createPasswdPlugin({ hostIndex: 0, log: silent, options: { file, ...options } }),
+          () => createPasswdPlugin(context({ file, ...options })),
           new RegExp(`shoal/passwd: options\\.${name}: expected a whole number`),
         );
       }

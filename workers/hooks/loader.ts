@@ -1,7 +1,8 @@
 /**
  * Loads the module plugins of `config.plugins` for one actor host: each module
  * default-exports a plugin object or a factory (called with the host's index,
- * a logger and the entry's options). An entry is a specifier string or
+ * a logger, the entry's options and the host's PluginBroker, plugin-broker.ts,
+ * whose disconnectClient reaches any session). An entry is a specifier string or
  * `{ module, options }`. A path starting with '.' or '/' is a file, resolved
  * against the working directory; `shoal/passwd` and `shoal/acl` are the
  * bundled plugins (src/plugins/); any other string is imported as a package.
@@ -13,6 +14,7 @@ import { pathToFileURL } from 'node:url';
 import type { Logger } from '../../src/shared/log.js';
 import type { NamedPlugin } from '../../src/shared/hooks/chain.js';
 import { implementedHooks, type Plugin, type PluginFactory, type PluginSpec } from '../../src/api/hooks.js';
+import type { PluginBroker } from './plugin-broker.js';
 
 /** The bundled plugins, by the specifier a configuration names them with. */
 const BUNDLED: Readonly<Record<string, string>> = {
@@ -28,7 +30,12 @@ export async function importDefault(specifier: string): Promise<unknown> {
   return module.default;
 }
 
-export async function loadPlugins(entries: readonly PluginSpec[], hostIndex: number, log: Logger): Promise<NamedPlugin[]> {
+export async function loadPlugins(
+  entries: readonly PluginSpec[],
+  hostIndex: number,
+  log: Logger,
+  broker: PluginBroker,
+): Promise<NamedPlugin[]> {
   const loaded: NamedPlugin[] = [];
   for (const entry of entries) {
     const specifier = typeof entry === 'string' ? entry : entry.module;
@@ -36,7 +43,12 @@ export async function loadPlugins(entries: readonly PluginSpec[], hostIndex: num
     const exported = await importDefault(specifier);
     const plugin =
       typeof exported === 'function'
-        ? await (exported as PluginFactory)({ hostIndex, log: log.child({ plugin: specifier }), options })
+        ? await (exported as PluginFactory)({
+            hostIndex,
+            log: log.child({ plugin: specifier }),
+            options,
+            disconnectClient: broker.disconnectClient,
+          })
         : exported;
     if (typeof plugin !== 'object' || plugin === null || implementedHooks(plugin).length === 0) {
       throw new TypeError(

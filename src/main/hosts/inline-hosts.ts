@@ -10,6 +10,7 @@ import { inlineEndpoints } from '../../shared/channel/endpoint.js';
 import type { BrokerConfig } from '../../api/config.js';
 import type { NamedPlugin } from '../../shared/hooks/chain.js';
 import { loadPlugins } from '../../../workers/hooks/loader.js';
+import { PluginBroker } from '../../../workers/hooks/plugin-broker.js';
 import type { Logger } from '../../shared/log.js';
 import { loadRuntime } from '../../../workers/runtime/loader.js';
 import type { HostHandle, HostLauncher } from './host-handle.js';
@@ -28,7 +29,8 @@ export class InlineHosts implements HostLauncher {
     const [routerSide, hostSide] = inlineEndpoints();
     const log = this.log.child({ host: index });
     const { plugins } = this.config;
-    const modules = plugins.length > 0 ? loadPlugins(plugins, index, log) : [];
+    const broker = new PluginBroker();
+    const modules = plugins.length > 0 ? loadPlugins(plugins, index, log, broker) : [];
     const { dataDir, durability, workers } = this.config;
     const store = dataDir === '' ? undefined : new LmdbSessionStore({ dataDir, durability, index, hostCount: hostCount(workers), log });
     const host = new ActorHost(index, this.config, hostSide, log, undefined, {
@@ -36,6 +38,7 @@ export class InlineHosts implements HostLauncher {
       inProcess: this.inProcess,
       runtime: loadRuntime(this.config.runtime, index, log),
       store,
+      broker,
     });
     return { index, endpoint: routerSide, control: host.control, exited: host.stopped };
   }

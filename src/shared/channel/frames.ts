@@ -14,6 +14,7 @@ import type { BatchWriter } from './batch-writer.js';
 import type { DropReason } from '../message/drop-reason.js';
 import type { TransportInfo, TransportName } from '../transport.js';
 import { DISCONNECT_CAUSES, type DisconnectCause } from '../disconnect-cause.js';
+import type { ServerDisconnect } from './host-control.js';
 
 /** Why the main thread dropped a QoS 0 PUBLISH (the `dropped` frame). */
 export type TransportDropReason = Extract<DropReason, 'queue_full' | 'max_packet_size_exceeded'>;
@@ -83,7 +84,9 @@ export type ToSession =
    * owns the session (a state handed over by its previous owner was restored
    * first), or not (the link to the cluster is down: the CONNECT is refused).
    */
-  | { kind: 'sessionClaimed'; connId: number; ok: boolean };
+  | { kind: 'sessionClaimed'; connId: number; ok: boolean }
+  /** The answer to the host's `disconnectClient` frame `requestId`: whether the client was connected. */
+  | { kind: 'disconnectResult'; requestId: number; connected: boolean };
 
 export interface SubscribeRequest {
   pool: string;
@@ -182,7 +185,13 @@ export type ControlFrame =
    * Run hook `hook` in the in-process plugins with `args` (src/shared/hooks/wire.ts
    * JSON); callId 0 (an `all` hook) expects no hookResult.
    */
-  | { kind: 'hookCall'; callId: number; hook: string; args: string };
+  | { kind: 'hookCall'; callId: number; hook: string; args: string }
+  /**
+   * A module plugin asks to disconnect client `clientId` of `pool`, whichever
+   * host owns its session (PluginContext.disconnectClient): the main thread
+   * asks that host as Broker.disconnectClient does and answers `disconnectResult`.
+   */
+  | { kind: 'disconnectClient'; requestId: number; pool: string; clientId: string; request: ServerDisconnect };
 
 /** Every frame from an actor host to the main thread. */
 export type ToRouter = ConnectionFrame | RoutingFrame | ControlFrame;
@@ -196,7 +205,8 @@ const S_OPEN = 1,
   S_DROPPED = 7,
   S_RELEASED = 8,
   S_RELEASE_CONNECT = 9,
-  S_SESSION_CLAIMED = 10;
+  S_SESSION_CLAIMED = 10,
+  S_DISCONNECT_RESULT = 11;
 const R_SEND = 1,
   R_END = 2,
   R_ACCEPTED = 3,
@@ -214,7 +224,8 @@ const R_REDISPATCH = 10,
   R_THROTTLE = 15,
   R_MOVE_CONNECT = 16,
   R_CONNECT_RELEASED = 17,
-  R_CLAIM_SESSION = 18;
+  R_CLAIM_SESSION = 18,
+  R_DISCONNECT_CLIENT = 19;
 /** Target flags of a deliver frame, next to the QoS in the low two bits. */
 const T_RETAIN = 4,
   T_SHARE = 8,
@@ -302,6 +313,12 @@ export function writeHookResult(w: BatchWriter, callId: number, result: string):
   w.str(result);
 }
 
+export function writeDisconnectResult(w: BatchWriter, requestId: number, connected: boolean): void {
+  w.u8(S_DISCONNECT_RESULT);
+  w.u32(requestId);
+  w.u8(connected ? 1 : 0);
+}
+
 export function readToSession(r: BatchReader): ToSession {
   const kind = r.u8();
   switch (kind) {
@@ -341,6 +358,8 @@ export function readToSession(r: BatchReader): ToSession {
       return { kind: 'plugins', hooks: JSON.parse(r.str()) as string[] };
     case S_HOOK_RESULT:
       return { kind: 'hookResult', callId: r.u32(), result: r.str() };
+    case S_DISCONNECT_RESULT:
+      return { kind: 'disconnectResult', requestId: r.u32(), connected: r.u8() === 1 };
     default:
       throw new Error(`unknown ToSession frame kind ${kind}`);
   }
@@ -474,6 +493,33 @@ export function writeHookCall(w: BatchWriter, callId: number, hook: string, args
   w.str(args);
 }
 
+/** Flags of a disconnectClient frame: which optional properties follow the reason code. */
+const D_REASON_STRING = 1,
+  D_SERVER_REFERENCE = 2;
+
+export function writeDisconnectClient(w: BatchWriter, requestId: number, pool: string, clientId: string, request: ServerDisconnect): void {
+  const { reasonCode, reasonString, serverReference } = request;
+  w.u8(R_DISCONNECT_CLIENT);
+  w.u32(requestId);
+  w.str(pool);
+  w.str(clientId);
+  w.u8(reasonCode);
+  w.u8((reasonString !== undefined ? D_REASON_STRING : 0) | (serverReference !== undefined ? D_SERVER_REFERENCE : 0));
+  if (reasonString !== undefined) w.str(reasonString);
+  if (serverReference !== undefined) w.str(serverReference);
+}
+
+function readDisconnectClient(r: BatchReader): ToRouter {
+  const requestId = r.u32();
+  const pool = r.str();
+  const clientId = r.str();
+  const request: ServerDisconnect = { reasonCode: r.u8() };
+  const flags = r.u8();
+  if (flags & D_REASON_STRING) request.reasonString = r.str();
+  if (flags & D_SERVER_REFERENCE) request.serverReference = r.str();
+  return { kind: 'disconnectClient', requestId, pool, clientId, request };
+}
+
 export function readToRouter(r: BatchReader): ToRouter {
   const kind = r.u8();
   switch (kind) {
@@ -539,6 +585,8 @@ export function readToRouter(r: BatchReader): ToRouter {
       return { kind: 'hookCall', callId: r.u32(), hook: r.str(), args: r.str() };
     case R_EVENT:
       return { kind: 'event', ...(JSON.parse(r.str()) as SessionEvent) };
+    case R_DISCONNECT_CLIENT:
+      return readDisconnectClient(r);
     default:
       throw new Error(`unknown ToRouter frame kind ${kind}`);
   }

@@ -52,7 +52,7 @@ export interface SessionSummary {
   packetsOut: number;
 }
 
-/** A DISCONNECT the embedding application asks for: a reason code a server may send, and its optional properties. */
+/** A DISCONNECT the embedding application or a module plugin asks for: a reason code a server may send, and its optional properties. */
 export interface ServerDisconnect {
   reasonCode: number;
   reasonString?: string;

@@ -1,7 +1,10 @@
 /**
- * The server-initiated DISCONNECTs the embedding application asks for
- * (Broker.disconnectClient, Broker.close with a Server Reference): their
- * options and their validation, with errors naming the option. Main thread.
+ * The server-initiated DISCONNECTs the embedding application and module
+ * plugins ask for (Broker.disconnectClient and a plugin's
+ * PluginContext.disconnectClient, Broker.close with a Server Reference):
+ * their options and their validation, with errors naming the option. Runs
+ * on the main thread for the broker's methods, in an actor host for a
+ * module plugin's.
  */
 import { ReasonCode, SERVER_DISCONNECT_CODES } from '../shared/codec/reason-codes.js';
 import type { ServerDisconnect, ServerRedirect } from '../shared/channel/host-control.js';
@@ -24,8 +27,9 @@ export interface CloseOptions {
   permanent?: boolean;
 }
 
-/** The validated DISCONNECT of `disconnectClient`; throws a TypeError or RangeError naming the bad option. */
-export function serverDisconnect(options: DisconnectClientOptions): ServerDisconnect {
+/** The validated DISCONNECT of `disconnectClient(clientId, options)`; throws a TypeError or RangeError naming the bad argument. */
+export function serverDisconnect(clientId: unknown, options: DisconnectClientOptions): ServerDisconnect {
+  if (typeof clientId !== 'string') throw new TypeError('disconnectClient: clientId must be a string');
   const { reasonCode = ReasonCode.AdministrativeAction, reasonString, serverReference } = options;
   if (!SERVER_DISCONNECT_CODES.has(reasonCode)) {
     throw new RangeError(
