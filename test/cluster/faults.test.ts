@@ -6,6 +6,10 @@
  *   checked; a retained message set meanwhile reaches the cluster once the
  *   link is back; the nodes reconnect by themselves and route again (their
  *   interest is subscribed again).
+ * - A node cut off from NATS (a split): it keeps its local clients; a
+ *   client that connects to another node meanwhile is served there without
+ *   the state the cut node holds; when the link is back, the cut node ends
+ *   its copy (0x8E to its old connection) once the handover timeout passed.
  * - A node killed with SIGKILL: its persistent sessions and their queued
  *   messages are on its disk and back when it restarts with the same data
  *   directory and node id; a client that reconnects to another node
@@ -18,13 +22,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import type { TestBroker } from '../helpers/broker.js';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { listeningPort, startCli, type CliRun } from '../helpers/cli.js';
 import {
   closeAllClients,
   connectClient,
   nextMessage,
   nextMessages,
+  once,
   persistent,
   uniqueId,
   uniqueTopic,
@@ -32,6 +37,7 @@ import {
 } from '../helpers/clients.js';
 import { startNats } from '../helpers/nats.js';
 import { closeAllRawClients, RawClient } from '../helpers/raw-client.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { pollFor, waitUntil } from '../helpers/wait.js';
 import { nodeName, startNode, untilLinked } from './support.js';
 
@@ -94,6 +100,43 @@ describe('NATS stopped and started again', () => {
       await closeAllClients();
       await closeAllRawClients();
       for (const node of nodes) await node.close();
+      await nats.close();
+    }
+  });
+});
+
+describe('a node cut off from NATS (a split)', () => {
+  test('a client connecting elsewhere meanwhile is served there; the cut node ends its copy (0x8E) when its link is back [MQTT-3.1.4-3]', async () => {
+    const nats = await startNats();
+    const proxy = await startTcpProxy(nats.port);
+    const nodes: TestBroker[] = [];
+    try {
+      const handoverTimeoutMs = 500;
+      const cluster = (nodeId: string, url: string) => ({
+        cluster: { servers: [url], nodeId, subjectPrefix: 'shoal', handoverTimeoutMs, connectWhileUnlinked: false },
+      });
+      const cut = await startBroker(cluster(nodeName(), `nats://127.0.0.1:${proxy.port}`));
+      nodes.push(cut);
+      const other = await startBroker(cluster(nodeName(), nats.url));
+      nodes.push(other);
+      const clientId = uniqueId('split');
+      const old = await connectClient(cut.port, { version: 5, clientId, ...persistent(5) });
+      const kicked = once<[{ reasonCode?: number }]>(old, 'disconnect', 30_000);
+
+      await proxy.cut();
+      await waitUntil(async () => !(await cut.broker.readiness()).bridge, 'the cut node to see its link down');
+      assert.equal(old.connected, true, 'the cut node keeps its local client');
+      const moved = await connectClient(other.port, { version: 5, clientId, ...persistent(5) });
+      assert.equal(moved.connack.sessionPresent, false);
+
+      await proxy.mend();
+      assert.equal((await kicked)[0].reasonCode, 0x8e);
+      await waitUntil(async () => (await cut.broker.stats()).cluster!.evicted === 1, 'the cut node to count the session it ended');
+      assert.equal(moved.connected, true, 'the session lives on the other node');
+    } finally {
+      await closeAllClients();
+      for (const node of nodes) await node.close();
+      await proxy.close();
       await nats.close();
     }
   });
