@@ -6,6 +6,7 @@ export { Broker, createBroker, type BrokerEvents, type BrokerOptions, type Publi
 export type { MessageHandler, ReceivedMessage } from './main/router/app-subscribers.js';
 export type {
   BrokerStats,
+  ClusterStats,
   ConnectionCount,
   HostStats,
   Readiness,
@@ -22,6 +23,9 @@ export type { CloseOptions, DisconnectClientOptions } from './api/server-disconn
 export { ConfigError, configJsonSchema, configTable, defaultConfig, resolveConfig } from './api/config-schema.js';
 export {
   type BrokerConfig,
+  type ClusterConfig,
+  type ClusterOptions,
+  type ConfigOptions,
   type Durability,
   type ListenerPools,
   type LogFormat,
@@ -48,6 +52,7 @@ export type { ClientAddress, SessionEventDetails, SessionEventName } from './sha
 export type { AppMessage, MessageProperties, QoS } from './shared/message/app-message.js';
 export type { BrokerDependencies } from './api/dependencies.js';
 export type { RouterBridge } from './api/bridge.js';
+export type { BridgeRouteOptions } from './main/router/router.js';
 export type { MaybePromise, RetainedStore, RetainedStoreStats } from './api/retained-store.js';
 export { MemoryRetainedStore } from './main/router/retained-store.js';
 export { ReasonCode } from './shared/codec/reason-codes.js';

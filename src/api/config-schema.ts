@@ -7,7 +7,7 @@
  * is plain data copied to every actor host.
  */
 import { z } from 'zod';
-import { defaultWorkerCount, type BrokerConfig } from './config.js';
+import { defaultWorkerCount, type BrokerConfig, type ConfigOptions } from './config.js';
 import { LOG_FORMATS, LOG_LEVELS } from '../shared/log.js';
 import { TRANSPORT_NAMES } from '../shared/transport.js';
 
@@ -48,6 +48,7 @@ const CLUSTER = z.strictObject({
   subjectPrefix: TOKEN.default('shoal'),
   handoverTimeoutMs: int(100, 60_000).default(2000),
   connectWhileUnlinked: z.boolean().default(false),
+  bucketReplicas: int(1, 5).default(1),
 });
 
 export const CONFIG_SCHEMA = z
@@ -262,7 +263,7 @@ export const CONFIG_SCHEMA = z
     cluster: CLUSTER.nullable()
       .default(null)
       .describe(
-        'join other Shoal nodes as one broker over NATS ("Cluster"; `--cluster`, `--node-id`): `{ "servers": ["nats://127.0.0.1:4222"], "nodeId": "a" }` and optionally `subjectPrefix` (default `shoal`: first token of every subject, prefix of the key-value buckets), `handoverTimeoutMs` (default 2000: how long a node waits for the owner of a session to hand it over before taking it without its state), `connectWhileUnlinked` (default false: CONNECTs are refused with 0x88 / return code 3 while the link to NATS is down). `nodeId` (letters, digits, `_`, `-`) must be unique and stay the same across restarts; `null` = no cluster',
+        'join other Shoal nodes as one broker over NATS ("Cluster"; `--cluster`, `--node-id`): `{ "servers": ["nats://127.0.0.1:4222"], "nodeId": "a" }` and optionally `subjectPrefix` (default `shoal`: first token of every subject, prefix of the key-value buckets), `handoverTimeoutMs` (default 2000: how long a node waits for the owner of a session to hand it over before taking it without its state), `connectWhileUnlinked` (default false: CONNECTs are refused with 0x88 / return code 3 while the link to NATS is down), `bucketReplicas` (default 1: copies JetStream keeps of the sessions and retained buckets; 3 on a NATS cluster; set when a bucket is first made). `nodeId` (letters, digits, `_`, `-`) must be unique and stay the same across restarts; `null` = no cluster',
       ),
   })
   .superRefine((config, ctx) => {
@@ -311,7 +312,7 @@ export function defaultConfig(): BrokerConfig {
  * ConfigError. A `$schema` key (an editor's hint in a JSON file) is ignored;
  * options that are not a plain object are refused.
  */
-export function resolveConfig(options: Partial<BrokerConfig> = {}): BrokerConfig {
+export function resolveConfig(options: ConfigOptions = {}): BrokerConfig {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new ConfigError([`config: expected an object of configuration fields, got ${JSON.stringify(options)}`]);
   }

@@ -39,6 +39,8 @@ export interface ClusterConfig {
   handoverTimeoutMs: number;
   /** Accept CONNECTs while this node's link to NATS is down (ownership unchecked); false refuses them with 0x88 / return code 3. */
   connectWhileUnlinked: boolean;
+  /** Copies JetStream keeps of the cluster's key-value buckets (sessions, retained): 1 on one NATS server, 3 on a NATS cluster. */
+  bucketReplicas: number;
 }
 
 export interface BrokerConfig {
@@ -207,6 +209,12 @@ export interface BrokerConfig {
   /** The cluster this node joins over NATS; null = a broker on its own. */
   cluster: ClusterConfig | null;
 }
+
+/** The cluster as given: `servers` and `nodeId`, the rest defaulted. */
+export type ClusterOptions = Pick<ClusterConfig, 'servers' | 'nodeId'> & Partial<ClusterConfig>;
+
+/** Configuration as given (createBroker's options, a JSON file): any field, defaults for the rest. */
+export type ConfigOptions = Partial<Omit<BrokerConfig, 'cluster'>> & { cluster?: ClusterOptions | null };
 
 /**
  * Worker count when none is given. On two cores or fewer the load benchmark

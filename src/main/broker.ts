@@ -21,7 +21,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import type { AppMessage, MessageProperties, QoS } from '../shared/message/app-message.js';
-import { anonymousAllowed, type BrokerConfig } from '../api/config.js';
+import { anonymousAllowed, type BrokerConfig, type ConfigOptions } from '../api/config.js';
 import { resolveConfig } from '../api/config-schema.js';
 import type { Plugin } from '../api/hooks.js';
 import { createLogger, resolveLogFormat, type Logger } from '../shared/log.js';
@@ -81,7 +81,7 @@ export type BrokerEvents = { [N in SessionEventName]: [clientId: string, detail:
 const TOP_SESSIONS_MAX = 1000;
 
 /** createBroker's options: any configuration field, and the application's own logger. */
-export interface BrokerOptions extends Partial<BrokerConfig> {
+export interface BrokerOptions extends ConfigOptions {
   /**
    * The application's pino logger: the broker's main-thread records go to a
    * child of it (`thread: 'main'`), at its level, instead of the broker's own

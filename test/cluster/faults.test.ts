@@ -113,7 +113,7 @@ describe('a node cut off from NATS (a split)', () => {
     try {
       const handoverTimeoutMs = 500;
       const cluster = (nodeId: string, url: string) => ({
-        cluster: { servers: [url], nodeId, subjectPrefix: 'shoal', handoverTimeoutMs, connectWhileUnlinked: false },
+        cluster: { servers: [url], nodeId, handoverTimeoutMs },
       });
       const cut = await startBroker(cluster(nodeName(), `nats://127.0.0.1:${proxy.port}`));
       nodes.push(cut);

@@ -14,7 +14,7 @@ import type { BrokerOptions } from '../../src/index.js';
 /** Starts node `nodeId` of the cluster on `nats`. */
 export function startNode(nats: NatsServer, nodeId: string, overrides: BrokerOptions = {}): Promise<TestBroker> {
   return startBroker({
-    cluster: { servers: [nats.url], nodeId, subjectPrefix: 'shoal', handoverTimeoutMs: 2000, connectWhileUnlinked: false },
+    cluster: { servers: [nats.url], nodeId },
     ...overrides,
   });
 }

@@ -30,7 +30,7 @@ export interface RouteStats {
   /** Messages of the other nodes handed to the local router, and their bytes. */
   received: number;
   receivedBytes: number;
-  /** Messages that could not be published (larger than the server's max_payload, the client's buffer full). */
+  /** Messages not published: larger than the server's max_payload, or routed while the link was down. */
   dropped: number;
   /** NATS subscriptions held for this node's interest. */
   subscriptions: number;
@@ -62,8 +62,16 @@ export class ClusterRoutes {
     this.subscribe(this.plain, subjects.allLongTopics(), undefined, undefined);
   }
 
-  /** Publishes a message routed here in `pool` for the nodes with interest in its topic. */
+  /**
+   * Publishes a message routed here in `pool` for the nodes with interest in
+   * its topic. While the link is down it is dropped and counted: the NATS
+   * client discards what it buffered when it connects again.
+   */
   forward(pool: string, message: AppMessage): void {
+    if (!this.link.linked) {
+      this.stats.dropped++;
+      return;
+    }
     const bytes = packRouted(pool, message, { node: this.nodeId, run: this.run, seq: ++this.seq });
     try {
       this.link.routes.publish(this.subjects.topic(pool, message.topic), bytes);

@@ -55,8 +55,9 @@ export class Cluster implements RouterBridge {
     try {
       const subjects = new ClusterSubjects(config.subjectPrefix);
       const kvm = new Kvm(link.routes);
-      const retainedBucket = await kvm.create(`${config.subjectPrefix}-retained`, { history: 1 });
-      const sessionsBucket = await kvm.create(`${config.subjectPrefix}-sessions`, { history: 1 });
+      const bucket = { history: 1, replicas: config.bucketReplicas };
+      const retainedBucket = await kvm.create(`${config.subjectPrefix}-retained`, bucket);
+      const sessionsBucket = await kvm.create(`${config.subjectPrefix}-sessions`, bucket);
       const routes = new ClusterRoutes(config.nodeId, link, subjects, broker, clusterLog);
       const retained = new ClusterRetained(retainedBucket, broker, clusterLog);
       const ownership = new SessionOwnership(config, sessionsBucket, link, subjects, hosts, clusterLog);

@@ -260,7 +260,10 @@ export class BrokerMetrics {
       });
     }
     counter(
-      { name: 'shoal_cluster_drops_total', help: 'Messages not forwarded (larger than NATS max_payload, client buffer full)' },
+      {
+        name: 'shoal_cluster_drops_total',
+        help: 'Messages not forwarded to the other nodes (larger than NATS max_payload, or routed while the link was down)',
+      },
       (set, s) => {
         if (s.cluster) set({}, s.cluster.dropped);
       },
