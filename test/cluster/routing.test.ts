@@ -133,6 +133,24 @@ describe('cluster routing on NATS', () => {
     }
   });
 
+  test("a node's $SYS figures stay on that node: a subscriber on another node gets none of them", async () => {
+    const [a] = nodes as [TestBroker];
+    const watched = await startNode(nats, nodeName(), { sysInterval: 1 });
+    try {
+      const here = await connectClient(watched.port, { version: 5 });
+      const elsewhere = await connectClient(a.port, { version: 5 });
+      await elsewhere.subscribeAsync('$SYS/broker/uptime', { qos: 0 });
+      await here.subscribeAsync('$SYS/broker/uptime', { qos: 0 });
+      await nextMessage(here, () => true, 3000);
+      await nextMessage(here, () => true, 3000);
+      await expectNoMessage(elsewhere, 100);
+      assert.equal((await watched.broker.stats()).cluster!.forwarded, 0);
+    } finally {
+      await closeAllClients();
+      await watched.close();
+    }
+  });
+
   test('a shared subscription group with members on every node gets each message once, spread over its members [MQTT-4.8.2-2]', async () => {
     const topic = uniqueTopic('xsh');
     const members = await Promise.all(nodes.map((node, i) => connectClient(node.port, { version: i === 1 ? 4 : 5 })));

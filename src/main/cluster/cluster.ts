@@ -13,6 +13,7 @@ import type { AppMessage } from '../../shared/message/app-message.js';
 import type { Logger } from '../../shared/log.js';
 import { ClusterRetained, type RetainedTarget } from './cluster-retained.js';
 import { ClusterRoutes, type RoutesTarget, type RouteStats } from './cluster-routes.js';
+import { isSysTopic } from '../../shared/topic/topic.js';
 import { NatsLink } from './nats-link.js';
 import { SessionOwnership, type OwnershipStats, type SessionHosts } from './session-ownership.js';
 import { ClusterSubjects } from './subjects.js';
@@ -72,7 +73,9 @@ export class Cluster implements RouterBridge {
     }
   }
 
+  /** A message routed here goes to the nodes with interest, and into the retained bucket when retained; `$SYS` figures describe this node and stay here. */
   onRouted(pool: string, message: AppMessage): void {
+    if (isSysTopic(message.topic)) return;
     this.routes.forward(pool, message);
     if (message.retain) this.retained.put(pool, message);
   }
