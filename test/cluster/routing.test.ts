@@ -7,7 +7,7 @@
  * node gets each message once.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { TestBroker } from '../helpers/broker.js';
 import {
   closeAllClients,
@@ -20,33 +20,17 @@ import {
   VERSIONS,
   type Received,
 } from '../helpers/clients.js';
-import { startNats, type NatsServer } from '../helpers/nats.js';
 import { pollFor, waitUntil } from '../helpers/wait.js';
-import { nodeName, startNode, untilLinked } from './support.js';
+import { clusterForSuite, nodeName, startNode, untilLinked } from './support.js';
 
 describe('cluster routing on NATS', () => {
-  let nats: NatsServer;
-  let nodes: TestBroker[] = [];
-
-  before(async () => {
-    nats = await startNats();
-    nodes = [
-      await startNode(nats, nodeName()),
-      await startNode(nats, nodeName(), { workers: 2 }),
-      await startNode(nats, nodeName(), { workers: 0 }),
-    ];
-  });
-  after(async () => {
-    await closeAllClients();
-    for (const node of nodes) await node.close();
-    await nats?.close();
-  });
+  const cluster = clusterForSuite([{}, { workers: 2 }, { workers: 0 }]);
 
   for (const version of VERSIONS) {
     describe(`MQTT ${version === 5 ? '5.0' : '3.1.1'}`, () => {
       for (const qos of [0, 1, 2] as const) {
         test(`a QoS ${qos} PUBLISH on one node reaches the subscribers of the other two in order, at the granted QoS [MQTT-3.3.5-1] [MQTT-4.6.0-6]`, async () => {
-          const [a, b, c] = nodes as [TestBroker, TestBroker, TestBroker];
+          const [a, b, c] = cluster.nodes() as [TestBroker, TestBroker, TestBroker];
           const topic = uniqueTopic('xr');
           const publisher = await connectClient(a.port, { version });
           const onB = await connectClient(b.port, { version });
@@ -79,7 +63,7 @@ describe('cluster routing on NATS', () => {
       }
 
       test("a client subscribed on two nodes' worth of overlapping filters gets each message once; nothing comes back to its node", async () => {
-        const [a, b] = nodes as [TestBroker, TestBroker];
+        const [a, b] = cluster.nodes() as [TestBroker, TestBroker];
         const root = uniqueTopic('xo');
         const publisher = await connectClient(b.port, { version });
         const local = await connectClient(b.port, { version });
@@ -102,7 +86,7 @@ describe('cluster routing on NATS', () => {
       });
 
       test('a retained message is kept cluster-wide: a new subscriber on any node gets it with RETAIN 1; an empty one on another node clears it [MQTT-3.3.1-6] [MQTT-3.3.1-10]', async () => {
-        const [a, b, c] = nodes as [TestBroker, TestBroker, TestBroker];
+        const [a, b, c] = cluster.nodes() as [TestBroker, TestBroker, TestBroker];
         const topic = uniqueTopic('xret');
         const publisher = await connectClient(a.port, { version });
         await publisher.publishAsync(topic, 'kept', { qos: 1, retain: true });
@@ -119,12 +103,12 @@ describe('cluster routing on NATS', () => {
   }
 
   test('a node joining later reads the retained messages published before it joined', async () => {
-    const [a] = nodes as [TestBroker];
+    const [a] = cluster.nodes() as [TestBroker];
     const topic = uniqueTopic('xjoin');
     const publisher = await connectClient(a.port);
     await publisher.publishAsync(topic, 'before', { qos: 1, retain: true });
     await waitUntil(async () => (await retainedOn(a.port, topic, 4)) === 'before', 'the retained message on node a');
-    const d = await startNode(nats, nodeName());
+    const d = await startNode(cluster.nats(), nodeName());
     try {
       assert.equal(await retainedOn(d.port, topic, 5), 'before');
     } finally {
@@ -134,8 +118,8 @@ describe('cluster routing on NATS', () => {
   });
 
   test("a node's $SYS figures stay on that node: a subscriber on another node gets none of them", async () => {
-    const [a] = nodes as [TestBroker];
-    const watched = await startNode(nats, nodeName(), { sysInterval: 1 });
+    const [a] = cluster.nodes() as [TestBroker];
+    const watched = await startNode(cluster.nats(), nodeName(), { sysInterval: 1 });
     try {
       const here = await connectClient(watched.port, { version: 5 });
       const elsewhere = await connectClient(a.port, { version: 5 });
@@ -153,9 +137,9 @@ describe('cluster routing on NATS', () => {
 
   test('a shared subscription group with members on every node gets each message once, spread over its members [MQTT-4.8.2-2]', async () => {
     const topic = uniqueTopic('xsh');
-    const members = await Promise.all(nodes.map((node, i) => connectClient(node.port, { version: i === 1 ? 4 : 5 })));
+    const members = await Promise.all(cluster.nodes().map((node, i) => connectClient(node.port, { version: i === 1 ? 4 : 5 })));
     for (const member of members) await member.subscribeAsync(`$share/g/${topic}`, { qos: 1 });
-    const publisher = await connectClient(nodes[0]!.port, { version: 5 });
+    const publisher = await connectClient(cluster.nodes()[0]!.port, { version: 5 });
     // Every member's node took the group (its queue subscription): each gets a probe within some rounds.
     const probed = new Set<number>();
     await waitUntil(async () => {

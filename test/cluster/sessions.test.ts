@@ -7,10 +7,9 @@
  * worker threads.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { TestBroker } from '../helpers/broker.js';
 import {
-  closeAllClients,
   connectClient,
   expectNoMessage,
   nextMessages,
@@ -20,32 +19,16 @@ import {
   uniqueTopic,
   VERSIONS,
 } from '../helpers/clients.js';
-import { startNats, type NatsServer } from '../helpers/nats.js';
 import { waitUntil } from '../helpers/wait.js';
-import { nodeName, startNode, untilLinked } from './support.js';
+import { clusterForSuite, untilLinked } from './support.js';
 
 describe('cluster-wide sessions on NATS', () => {
-  let nats: NatsServer;
-  let nodes: TestBroker[] = [];
-
-  before(async () => {
-    nats = await startNats();
-    nodes = [
-      await startNode(nats, nodeName(), { workers: 0 }),
-      await startNode(nats, nodeName(), { workers: 2 }),
-      await startNode(nats, nodeName()),
-    ];
-  });
-  after(async () => {
-    await closeAllClients();
-    for (const node of nodes) await node.close();
-    await nats?.close();
-  });
+  const cluster = clusterForSuite([{ workers: 0 }, { workers: 2 }, {}]);
 
   for (const version of VERSIONS) {
     describe(`MQTT ${version === 5 ? '5.0' : '3.1.1'}`, () => {
       test('a client reconnecting to another node takes its session there: 0x8E to the old connection, session present, the queued QoS 1 messages [MQTT-3.1.4-3] [MQTT-3.2.2-2] [MQTT-4.4.0-1]', async () => {
-        const [a, b, c] = nodes as [TestBroker, TestBroker, TestBroker];
+        const [a, b, c] = cluster.nodes() as [TestBroker, TestBroker, TestBroker];
         const clientId = uniqueId('mover');
         const topic = uniqueTopic('mv');
         const first = await connectClient(a.port, { version, clientId, ...persistent(version) });
@@ -69,7 +52,7 @@ describe('cluster-wide sessions on NATS', () => {
       });
 
       test('messages queued for an offline session on one node are delivered when its client comes back on another [MQTT-3.1.2-5]', async () => {
-        const [a, b, c] = nodes as [TestBroker, TestBroker, TestBroker];
+        const [a, b, c] = cluster.nodes() as [TestBroker, TestBroker, TestBroker];
         const clientId = uniqueId('offline');
         const topic = uniqueTopic('off');
         const first = await connectClient(b.port, { version, clientId, ...persistent(version) });
@@ -94,7 +77,7 @@ describe('cluster-wide sessions on NATS', () => {
       });
 
       test('a clean start on another node ends the session: no session present, nothing of the old subscriptions [MQTT-3.1.2-4]', async () => {
-        const [a, b] = nodes as [TestBroker, TestBroker];
+        const [a, b] = cluster.nodes() as [TestBroker, TestBroker];
         const clientId = uniqueId('clean');
         const topic = uniqueTopic('cl');
         const first = await connectClient(a.port, { version, clientId, ...persistent(version) });
@@ -110,7 +93,7 @@ describe('cluster-wide sessions on NATS', () => {
   }
 
   test('two CONNECTs of one client id on two nodes at once: one session, one connection left', async () => {
-    const [a, b] = nodes as [TestBroker, TestBroker];
+    const [a, b] = cluster.nodes() as [TestBroker, TestBroker];
     const clientId = uniqueId('race');
     const results = await Promise.allSettled([
       connectClient(a.port, { version: 5, clientId, ...persistent(5) }),
@@ -122,7 +105,7 @@ describe('cluster-wide sessions on NATS', () => {
     const survivor = connected.find((client) => client.connected)!;
     const topic = uniqueTopic('race');
     await survivor.subscribeAsync(topic, { qos: 1 });
-    const publisher = await connectClient(nodes[2]!.port, { version: 5 });
+    const publisher = await connectClient(cluster.nodes()[2]!.port, { version: 5 });
     await untilLinked(publisher, survivor, topic);
     await publisher.publishAsync(topic, 'once', { qos: 1 });
     assert.equal((await nextMessages(survivor, 1, (m) => m.payload.toString() === 'once'))[0]!.packet.qos, 1);

@@ -1,14 +1,15 @@
 /**
  * Shared pieces of the cluster tests: a real nats-server and Shoal nodes
- * joined to it through the embedding API (each with its own port, node id
+ * joined to it through the embedding API (for one test, or a describe block) (each with its own port, node id
  * and, where asked, data directory), and the wait for a subscription to be
  * known across the cluster (its interest reaches NATS a round trip after
  * SUBACK). Runs in the test process.
  */
 import type { MqttClient } from 'mqtt';
+import { after, before } from 'node:test';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { nextMessage, uniqueId, type TestClient } from '../helpers/clients.js';
-import type { NatsServer } from '../helpers/nats.js';
+import { closeAllClients, nextMessage, uniqueId, type TestClient } from '../helpers/clients.js';
+import { startNats, type NatsServer } from '../helpers/nats.js';
 import type { BrokerOptions } from '../../src/index.js';
 
 /** Starts node `nodeId` of the cluster on `nats`. */
@@ -17,6 +18,28 @@ export function startNode(nats: NatsServer, nodeId: string, overrides: BrokerOpt
     cluster: { servers: [nats.url], nodeId },
     ...overrides,
   });
+}
+
+/** A nats-server and the nodes `options` describe for the enclosing describe block; read them inside its tests. */
+export function clusterForSuite(options: BrokerOptions[]): { nats: () => NatsServer; nodes: () => TestBroker[] } {
+  let nats: NatsServer | undefined;
+  const nodes: TestBroker[] = [];
+  before(async () => {
+    nats = await startNats();
+    for (const overrides of options) nodes.push(await startNode(nats, nodeName(), overrides));
+  });
+  after(async () => {
+    await closeAllClients();
+    for (const node of nodes) await node.close();
+    await nats?.close();
+  });
+  return {
+    nats: () => {
+      if (!nats) throw new Error('clusterForSuite: nats-server is not started yet');
+      return nats;
+    },
+    nodes: () => nodes,
+  };
 }
 
 /** A unique node id. */
