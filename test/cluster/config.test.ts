@@ -1,13 +1,14 @@
 /**
  * Joining a cluster from the command line: `--cluster` and `--node-id`
  * checked at start with one clear line naming what is wrong, and a NATS
- * that cannot be reached stopping the start (exit 1) before any listener
- * accepts a client.
+ * that cannot be reached, or has no JetStream, stopping the start (exit 1)
+ * before any listener accepts a client.
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import { runCli } from '../helpers/cli.js';
+import { startNats } from '../helpers/nats.js';
 
 /** A loopback port nothing listens on (bound, then closed). */
 async function closedPort(): Promise<number> {
@@ -24,6 +25,17 @@ describe('cluster options of the shoal command', () => {
     const { code, stderr } = await runCli(['--port', '0', '--in-memory', '--cluster', url, '--node-id', 'a']);
     assert.equal(code, 1);
     assert.match(stderr, new RegExp(`cluster: cannot reach NATS at ${url}`));
+  });
+
+  test('a NATS without JetStream stops the start with one line saying so', async () => {
+    const nats = await startNats({ jetstream: false });
+    try {
+      const { code, stderr } = await runCli(['--port', '0', '--in-memory', '--cluster', nats.url, '--node-id', 'a']);
+      assert.equal(code, 1);
+      assert.match(stderr, /cluster: the key-value buckets could not be opened \(is JetStream on\? nats-server -js\)/);
+    } finally {
+      await nats.close();
+    }
   });
 
   test('--node-id without --cluster, a node id that is no subject token, and --cluster without a node id are refused', async () => {

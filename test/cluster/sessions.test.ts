@@ -9,16 +9,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { TestBroker } from '../helpers/broker.js';
-import {
-  connectClient,
-  expectNoMessage,
-  nextMessages,
-  once,
-  persistent,
-  uniqueId,
-  uniqueTopic,
-  VERSIONS,
-} from '../helpers/clients.js';
+import { connectClient, expectNoMessage, nextMessages, once, persistent, uniqueId, uniqueTopic, VERSIONS } from '../helpers/clients.js';
 import { waitUntil } from '../helpers/wait.js';
 import { clusterForSuite, untilLinked } from './support.js';
 

@@ -1,6 +1,6 @@
 /**
  * Test helper: a real `nats-server` (Debian's package; JetStream on, its
- * store in a temporary directory) on 127.0.0.1 and a free port, started by
+ * store in a temporary directory, unless asked otherwise) on 127.0.0.1 and a free port, started by
  * the test itself, with stop (SIGTERM), kill (SIGKILL) and a restart on
  * the same port and store. Each start is bounded; the process is killed
  * when the test process exits. Runs in the test process.
@@ -33,9 +33,10 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-export async function startNats(): Promise<NatsServer> {
+/** Starts nats-server; `jetstream: false` leaves JetStream off (default on). */
+export async function startNats({ jetstream = true }: { jetstream?: boolean } = {}): Promise<NatsServer> {
   const store = mkdtempSync(join(tmpdir(), 'shoal-nats-'));
-  let child = await spawnNats(store, -1);
+  let child = await spawnNats(store, -1, jetstream);
   const port = child.port;
   const exit = async (signal: NodeJS.Signals): Promise<void> => {
     const { process: proc } = child;
@@ -50,7 +51,7 @@ export async function startNats(): Promise<NatsServer> {
     stop: () => exit('SIGTERM'),
     kill: () => exit('SIGKILL'),
     restart: async () => {
-      child = await spawnNats(store, port);
+      child = await spawnNats(store, port, jetstream);
     },
     close: async () => {
       await exit('SIGTERM');
@@ -59,8 +60,9 @@ export async function startNats(): Promise<NatsServer> {
   };
 }
 
-async function spawnNats(store: string, port: number): Promise<{ process: ChildProcess; port: number }> {
-  const proc = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store], { stdio: ['ignore', 'ignore', 'pipe'] });
+async function spawnNats(store: string, port: number, jetstream: boolean): Promise<{ process: ChildProcess; port: number }> {
+  const args = ['-a', '127.0.0.1', '-p', String(port), ...(jetstream ? ['-js', '-sd', store] : [])];
+  const proc = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   running.add(proc);
   proc.once('exit', () => running.delete(proc));
   let log = '';

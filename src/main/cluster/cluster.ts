@@ -6,7 +6,7 @@
  * broker's RouterBridge, balancing shared subscriptions over every node.
  * Main thread.
  */
-import { Kvm } from '@nats-io/kv';
+import { Kvm, type KV } from '@nats-io/kv';
 import type { RouterBridge } from '../../api/bridge.js';
 import type { ClusterConfig } from '../../api/config.js';
 import type { AppMessage } from '../../shared/message/app-message.js';
@@ -53,21 +53,22 @@ export class Cluster implements RouterBridge {
       if (linked) cluster.retained.retry();
       else cluster.linkLosses++;
     });
+    let retained: ClusterRetained | undefined;
+    let ownership: SessionOwnership | undefined;
     try {
       const subjects = new ClusterSubjects(config.subjectPrefix);
-      const kvm = new Kvm(link.routes);
-      const bucket = { history: 1, replicas: config.bucketReplicas };
-      const retainedBucket = await kvm.create(`${config.subjectPrefix}-retained`, bucket);
-      const sessionsBucket = await kvm.create(`${config.subjectPrefix}-sessions`, bucket);
+      const [retainedBucket, sessionsBucket] = await openBuckets(config, link);
       const routes = new ClusterRoutes(config.nodeId, link, subjects, broker, clusterLog);
-      const retained = new ClusterRetained(retainedBucket, broker, clusterLog);
-      const ownership = new SessionOwnership(config, sessionsBucket, link, subjects, hosts, clusterLog);
+      retained = new ClusterRetained(retainedBucket, broker, clusterLog);
+      ownership = new SessionOwnership(config, sessionsBucket, link, subjects, hosts, clusterLog);
       await retained.start();
       await ownership.start();
       cluster = new Cluster(config, link, routes, retained, ownership);
       clusterLog.info({ servers: config.servers }, 'joined the cluster');
       return cluster;
     } catch (err) {
+      retained?.close();
+      ownership?.close();
       await link.close();
       throw err;
     }
@@ -113,5 +114,18 @@ export class Cluster implements RouterBridge {
     this.retained.close();
     this.ownership.close();
     await this.link.close();
+  }
+}
+
+/** The retained and sessions buckets, made on first use; one clear line when JetStream does not answer. */
+async function openBuckets(config: ClusterConfig, link: NatsLink): Promise<[KV, KV]> {
+  const kvm = new Kvm(link.routes);
+  const options = { history: 1, replicas: config.bucketReplicas };
+  try {
+    return [await kvm.create(`${config.subjectPrefix}-retained`, options), await kvm.create(`${config.subjectPrefix}-sessions`, options)];
+  } catch (err) {
+    throw new Error(`cluster: the key-value buckets could not be opened (is JetStream on? nats-server -js): ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
