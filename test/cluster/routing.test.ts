@@ -20,6 +20,7 @@ import {
   VERSIONS,
   type Received,
 } from '../helpers/clients.js';
+import { scrapeMetrics } from '../helpers/prometheus.js';
 import { pollFor, waitUntil } from '../helpers/wait.js';
 import { clusterForSuite, nodeName, startNode, untilLinked } from './support.js';
 
@@ -129,6 +130,31 @@ describe('cluster routing on NATS', () => {
       await nextMessage(here, () => true, 3000);
       await expectNoMessage(elsewhere, 100);
       assert.equal((await watched.broker.stats()).cluster!.forwarded, 0);
+    } finally {
+      await closeAllClients();
+      await watched.close();
+    }
+  });
+
+  test('/metrics of a node counts the messages it sent and got across the cluster and says it is linked', async () => {
+    const [a] = cluster.nodes() as [TestBroker];
+    const watched = await startNode(cluster.nats(), nodeName(), { metricsPort: 0 });
+    try {
+      const topic = uniqueTopic('xm');
+      const publisher = await connectClient(watched.port, { version: 5 });
+      const remote = await connectClient(a.port, { version: 4 });
+      await remote.subscribeAsync(topic, { qos: 1 });
+      await untilLinked(publisher, remote, topic);
+      const metricsPort = watched.broker.addresses().metrics!.port;
+      const before = await scrapeMetrics(metricsPort);
+      for (let i = 0; i < 3; i++) await publisher.publishAsync(topic, `c${i}`, { qos: 1 });
+      await nextMessages(remote, 3, (m) => m.payload.toString().startsWith('c'));
+      const after = await scrapeMetrics(metricsPort);
+      assert.equal(after.value('shoal_cluster_link_up'), 1);
+      const sent = (after.value('shoal_cluster_messages_out_total') ?? 0) - (before.value('shoal_cluster_messages_out_total') ?? 0);
+      assert.equal(sent, 3);
+      assert.ok((after.value('shoal_cluster_bytes_out_total') ?? 0) > (before.value('shoal_cluster_bytes_out_total') ?? 0));
+      assert.ok((after.value('shoal_cluster_subscriptions') ?? 0) >= 1);
     } finally {
       await closeAllClients();
       await watched.close();
