@@ -90,7 +90,7 @@ export class ActorHost implements SessionDirectory {
   /** Connections between their CONNECT and their CONNACK. */
   private readonly connecting = new Map<number, Connecting>();
   /** CONNECTs waiting for the cluster to make this node their session's owner (claimSession), by connection. */
-  private readonly claims = new Map<number, (owned: boolean) => void>();
+  private readonly claims = new Map<number, (claim: number) => void>();
   private readonly outbox: Outbox;
   readonly link: RouterLink;
   private readonly env: SessionEnv;
@@ -272,7 +272,7 @@ export class ActorHost implements SessionDirectory {
         this.hooks.settle(msg.callId, msg.result);
         return;
       case 'sessionClaimed':
-        this.claims.get(msg.connId)?.(msg.ok);
+        this.claims.get(msg.connId)?.(msg.claim);
         this.claims.delete(msg.connId);
         return;
       case 'disconnectResult':
@@ -354,7 +354,7 @@ export class ActorHost implements SessionDirectory {
     this.link.moveConnect(open.connId, host);
   }
 
-  claimSession(connId: number, pool: string, clientId: string): Promise<boolean> {
+  claimSession(connId: number, pool: string, clientId: string): Promise<number> {
     return new Promise((settle) => {
       this.claims.set(connId, settle);
       this.link.claimSession(connId, pool, clientId);
@@ -414,10 +414,12 @@ export class ActorHost implements SessionDirectory {
     return records;
   }
 
+  /** A session ended: forgotten here, and in a cluster its ownership released unless it moved to another node. */
   private forget(session: SessionActor): void {
     this.sessions.delete(session.sid);
     const key = `${session.pool}\0${session.clientId}`;
     if (this.byClient.get(key) === session) this.byClient.delete(key);
+    if (session.clusterClaim > 0 && !session.movedAway) this.link.sessionReleased(session.pool, session.clientId, session.clusterClaim);
   }
 
   stats(): HostStats {

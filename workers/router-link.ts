@@ -15,6 +15,7 @@ import {
   writeCommitted,
   writeConnectReleased,
   writeClaimSession,
+  writeSessionReleased,
   writeCredit,
   writeDisconnectClient,
   writeEnd,
@@ -125,6 +126,12 @@ export class RouterLink {
   /** The CONNECT of `connId` registers session `clientId` of `pool`: the main thread makes this node its cluster-wide owner and answers sessionClaimed. */
   claimSession(connId: number, pool: string, clientId: string): void {
     writeClaimSession(this.writer, connId, pool, clientId);
+    this.outbox.commit();
+  }
+
+  /** The session `clientId` of `pool`, registered under cluster claim `claim`, ended on this host. */
+  sessionReleased(pool: string, clientId: string, claim: number): void {
+    writeSessionReleased(this.writer, pool, clientId, claim);
     this.outbox.commit();
   }
 

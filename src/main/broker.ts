@@ -413,7 +413,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements BrokerWatch {
     const cluster = await Cluster.join(config, this, this.hosts, this.log);
     this.cluster = cluster;
     this.attachBridge(cluster);
-    this.dataPlane.sessionClaims = (pool, clientId) => cluster.claimSession(pool, clientId);
+    this.dataPlane.sessionClaims = cluster.sessions;
   }
 
   /** A listener or a stream is served, with or without listen(): the module plugins load, the deadlines are checked. */

@@ -54,6 +54,12 @@ import type { ServerDisconnect } from '../shared/channel/host-control.js';
 /** The broker's disconnect of a validated request: whether the client of `pool` was connected. */
 export type DisconnectClient = (pool: string, clientId: string, request: ServerDisconnect) => Promise<boolean>;
 
+/** A cluster's ownership of the sessions, as the data plane asks it (src/main/cluster/session-ownership.ts). */
+export interface SessionClaims {
+  claim(pool: string, clientId: string): Promise<number>;
+  release(pool: string, clientId: string, claim: number): void;
+}
+
 export class DataPlane implements ConnectionOwner {
   readonly router: Router;
   readonly connections: Connections;
@@ -64,8 +70,12 @@ export class DataPlane implements ConnectionOwner {
   readonly traffic = new Traffic();
   /** A plugin implements on_message_drop: QoS 0 drops on this thread are handed to the session's host. */
   reportDrops = false;
-  /** In a cluster: makes this node the owner of a session a CONNECT registers, its state handed over first; false refuses the CONNECT. */
-  sessionClaims: ((pool: string, clientId: string) => Promise<boolean>) | undefined;
+  /**
+   * In a cluster: makes this node the owner of a session a CONNECT registers,
+   * its state handed over first, answering the claim's number (0 refuses the
+   * CONNECT); and releases the ownership of a session that ended under a claim.
+   */
+  sessionClaims: SessionClaims | undefined;
   private readonly byId: ReadonlyMap<number, Connection>;
   private readonly outboxes: Outbox[] = [];
   /** Per host: batches it reported handled, and whether its clients' reads are paused. */
@@ -230,6 +240,9 @@ export class DataPlane implements ConnectionOwner {
       case 'claimSession':
         this.claimSession(host, msg.connId, msg.pool, msg.clientId);
         return;
+      case 'sessionReleased':
+        this.sessionClaims?.release(msg.pool, msg.clientId, msg.claim);
+        return;
       // Routing frames: to the router.
       case 'publish':
         this.publishFromHost(host, msg.pool, msg.sid, msg.message, msg.ackId);
@@ -312,17 +325,17 @@ export class DataPlane implements ConnectionOwner {
    */
   /** Makes this node the owner of a session a CONNECT of `host` registers (sessionClaims, in a cluster), then tells the host. */
   private claimSession(host: number, connId: number, pool: string, clientId: string): void {
-    const answer = (owned: boolean): void => {
+    const answer = (claim: number): void => {
       const outbox = this.outboxes[host];
       if (outbox === undefined || this.closing) return;
-      writeSessionClaimed(outbox.writer, connId, owned);
+      writeSessionClaimed(outbox.writer, connId, claim);
       outbox.commit();
     };
     const claims = this.sessionClaims;
-    if (claims === undefined) return answer(true);
-    claims(pool, clientId).then(answer, (err: unknown) => {
+    if (claims === undefined) return answer(0);
+    claims.claim(pool, clientId).then(answer, (err: unknown) => {
       this.log.error({ err, pool, clientId }, 'claiming a session in the cluster failed');
-      answer(false);
+      answer(0);
     });
   }
 

@@ -11,6 +11,9 @@ import { describe, test } from 'node:test';
 import type { TestBroker } from '../helpers/broker.js';
 import { connectClient, expectNoMessage, nextMessages, once, persistent, uniqueId, uniqueTopic, VERSIONS } from '../helpers/clients.js';
 import { waitUntil } from '../helpers/wait.js';
+import { connect } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
+import { bucketKey } from '../../src/main/cluster/subjects.js';
 import { clusterForSuite, untilLinked } from './support.js';
 
 describe('cluster-wide sessions on NATS', () => {
@@ -82,6 +85,27 @@ describe('cluster-wide sessions on NATS', () => {
       });
     });
   }
+
+  test("the sessions bucket holds the sessions that exist: a clean session's entry goes when it ends, a persistent one's stays", async () => {
+    const [a] = cluster.nodes() as [TestBroker];
+    const nc = await connect({ servers: cluster.nats().url });
+    try {
+      const bucket = await new Kvm(nc).open('shoal-sessions');
+      const owner = async (clientId: string): Promise<string | undefined> => {
+        const entry = await bucket.get(bucketKey('', clientId));
+        return entry?.operation === 'PUT' ? entry.string() : undefined;
+      };
+      const clean = await connectClient(a.port, { version: 5, clientId: uniqueId('gone') });
+      const kept = await connectClient(a.port, { version: 5, clientId: uniqueId('kept'), ...persistent(5) });
+      assert.ok(await owner(clean.clientId));
+      await clean.endAsync();
+      await kept.endAsync();
+      await waitUntil(async () => (await owner(clean.clientId)) === undefined, "the clean session's entry to go");
+      assert.ok(await owner(kept.clientId), "the persistent session's entry stays");
+    } finally {
+      await nc.close();
+    }
+  });
 
   test('two CONNECTs of one client id on two nodes at once: one session, one connection left', async () => {
     const [a, b] = cluster.nodes() as [TestBroker, TestBroker];

@@ -70,6 +70,8 @@ class Register {
   private session: RegisteringSession | undefined;
   private sessionPresent = false;
   private registration: Registration | undefined;
+  /** In a cluster: the claim that made this node the owner of the session (0: none). */
+  private clusterClaim = 0;
   /** The runtime's accepting answer: its user context becomes the session's in accept(). */
   private answer: ConnectAnswer | undefined;
 
@@ -155,9 +157,11 @@ class Register {
     this.registration = registration;
     if (this.dir.config.cluster === null) return this.askRuntime();
     const { mountpoint, clientId } = registration.subscriberId;
-    return this.whileConnecting(this.dir.claimSession(this.connId, mountpoint, clientId), (owned) =>
-      owned ? this.askRuntime() : this.refuse(ReasonCode.ServerUnavailable, 'the cluster cannot be reached'),
-    );
+    return this.whileConnecting(this.dir.claimSession(this.connId, mountpoint, clientId), (claim) => {
+      if (claim === 0) return this.refuse(ReasonCode.ServerUnavailable, 'the cluster cannot be reached');
+      this.clusterClaim = claim;
+      return this.askRuntime();
+    });
   }
 
   /**
@@ -216,6 +220,7 @@ class Register {
     this.sessionPresent = session !== undefined;
     session ??= dir.create(pool, clientId);
     session.holdFor(connId);
+    session.clusterClaim = this.clusterClaim;
     this.session = session;
     return this.whileConnecting(dir.hooks.all('on_client_wakeup', [session.subscriberId]), () => this.registered(session));
   }

@@ -50,9 +50,10 @@ export interface SessionDirectory extends RawConnections {
   /**
    * In a cluster: makes this node the owner of session `clientId` of `pool`
    * (its state, handed over by the node that owned it, restored here first);
-   * false when the cluster cannot be reached and the CONNECT is refused.
+   * resolves with the claim's number, or 0 when the cluster cannot be
+   * reached and the CONNECT is refused.
    */
-  claimSession(connId: number, pool: string, clientId: string): Promise<boolean>;
+  claimSession(connId: number, pool: string, clientId: string): Promise<number>;
 }
 
 export type { OpenFrame };

@@ -131,6 +131,10 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
     },
   });
   private ended = false;
+  /** In a cluster: the claim that made this node the owner of the session for its connection (0: none). */
+  clusterClaim = 0;
+  /** The session continues on another node (moveAway): its ownership went with it. */
+  movedAway = false;
   /** What comes while a hook of a packet of this session answers asynchronously. */
   private readonly held = new HeldPackets();
   /** Packets received from and sent to its clients, over every connection (the sessions with the most are watched). */
@@ -447,6 +451,7 @@ export class SessionActor implements InboundContext, OutboundContext, Registerin
 
   /** The session continues on another node from its record: it ends here without its will, which moved with the record. */
   moveAway(): void {
+    this.movedAway = true;
     this.lifetime.forget();
     this.end();
   }

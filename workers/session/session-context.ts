@@ -213,6 +213,8 @@ export interface RegisteringSession {
   readonly connected: boolean;
   /** A connection whose CONNECT is being registered on this session (its hooks still answering), if any. */
   readonly registering: number | undefined;
+  /** In a cluster: the number of the claim that made this node the session's owner for its connection (0: none). */
+  clusterClaim: number;
   /** A CONNECT is being registered on this session: it must not expire meanwhile. */
   holdFor(connId: number): void;
   /** The CONNECT registering on this session failed or went away before its CONNACK: the session is offline again. */

@@ -89,9 +89,9 @@ export class Cluster implements RouterBridge {
     this.routes.removed(pool, filter, group);
   }
 
-  /** Makes this node the owner of a session a CONNECT registers (SessionOwnership.claim); false refuses the CONNECT. */
-  claimSession(pool: string, clientId: string): Promise<boolean> {
-    return this.ownership.claim(pool, clientId);
+  /** The ownership of sessions, as the data plane asks it (claims of CONNECTs, releases of ended sessions). */
+  get sessions(): SessionOwnership {
+    return this.ownership;
   }
 
   ready(): boolean {

@@ -14,9 +14,14 @@
  * a session taken without a handover request (it was cut off from NATS
  * meanwhile) learns it from the bucket and ends its copy once that timeout
  * has passed, so two nodes never serve one session for longer than the
- * split lasts plus that timeout. Main thread.
+ * split lasts plus that timeout. When a session ends on the node that owns
+ * it (a clean session's disconnect, an expiry), its entry is deleted, by
+ * compare-and-set on the revision its last claim wrote, and only when no
+ * later claim of this node took it meanwhile; the bucket's delete markers
+ * are purged every PURGE_INTERVAL_MS, so the bucket holds the sessions
+ * that exist, not every client id that ever connected. Main thread.
  */
-import type { KV, KvEntry } from '@nats-io/kv';
+import type { Bucket, KV, KvEntry } from '@nats-io/kv';
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import type { ClusterConfig } from '../../api/config.js';
 import type { MovedSession } from '../../shared/channel/host-control.js';
@@ -63,6 +68,8 @@ interface HandoverRequest {
 const MAX_CLAIM_ATTEMPTS = 5;
 /** How long after the handover timeout a node ends a session another node took without asking it, in ms. */
 const EVICTION_GRACE_MS = 500;
+/** How often the delete markers of ended sessions are purged from the bucket, and how old they are then at least, in ms. */
+const PURGE_INTERVAL_MS = 10 * 60_000;
 
 export class SessionOwnership {
   private readonly watch: BucketWatch;
@@ -70,6 +77,10 @@ export class SessionOwnership {
   /** Sessions another node took from this one, by bucket key: ended when their timer fires, unless a handover request came first. */
   private readonly evictions = new Map<string, NodeJS.Timeout>();
   private readonly counts: OwnershipStats = { claims: 0, takenOver: 0, takenWithoutState: 0, handedOver: 0, evicted: 0 };
+  /** The sessions this node owns by its claims, by bucket key: the last claim's number and the entry's revision then. */
+  private readonly owned = new Map<string, { claim: number; revision: number }>();
+  private lastClaim = 0;
+  private purgeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly config: ClusterConfig,
@@ -91,40 +102,63 @@ export class SessionOwnership {
       },
     });
     await this.watch.start(false);
+    this.purgeTimer = setInterval(() => this.purgeDeleted(), PURGE_INTERVAL_MS).unref();
   }
 
   /**
    * Makes this node the owner of session `clientId` of `pool`, the state its
-   * previous owner handed over restored first. False when the CONNECT is to
-   * be refused: the link to NATS is down (or the bucket does not answer) and
-   * `connectWhileUnlinked` is off.
+   * previous owner handed over restored first. Resolves with the claim's
+   * number, or 0 when the CONNECT is to be refused: the link to NATS is down
+   * (or the bucket does not answer) and `connectWhileUnlinked` is off.
    */
-  async claim(pool: string, clientId: string): Promise<boolean> {
-    if (!this.link.linked) return this.config.connectWhileUnlinked;
+  async claim(pool: string, clientId: string): Promise<number> {
+    const claim = ++this.lastClaim;
+    const unchecked = this.config.connectWhileUnlinked ? claim : 0;
+    if (!this.link.linked) return unchecked;
     const key = bucketKey(pool, clientId);
     for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
       let previous: string | undefined;
+      let revision: number;
       try {
         const entry = await this.bucket.get(key);
         if (entry === null || entry.operation !== 'PUT') {
-          await this.bucket.create(key, this.entryFor(pool, clientId, undefined));
+          revision = await this.bucket.create(key, this.entryFor(pool, clientId, undefined));
         } else {
           previous = unpackData<OwnerEntry>(entry.value).node;
-          if (previous === this.config.nodeId) return true;
-          await this.bucket.update(key, this.entryFor(pool, clientId, previous), entry.revision);
+          revision =
+            previous === this.config.nodeId
+              ? entry.revision
+              : await this.bucket.update(key, this.entryFor(pool, clientId, previous), entry.revision);
         }
       } catch (err) {
         if (lostTheRace(err)) continue;
         this.log.warn({ err, pool, clientId }, 'cluster: the session could not be claimed in the bucket');
-        return this.config.connectWhileUnlinked;
+        return unchecked;
       }
+      this.owned.set(key, { claim, revision });
+      if (previous === this.config.nodeId) return claim;
       this.counts.claims++;
       this.cancelEviction(key);
       if (previous !== undefined) await this.takeFrom(previous, pool, clientId);
-      return true;
+      return claim;
     }
     this.log.warn({ pool, clientId }, 'cluster: the session was claimed by other nodes at every attempt; refusing');
-    return false;
+    return 0;
+  }
+
+  /**
+   * The session `clientId` of `pool` ended here, registered under `claim`:
+   * its entry goes, unless a later claim of this node or another node's
+   * took it since.
+   */
+  release(pool: string, clientId: string, claim: number): void {
+    const key = bucketKey(pool, clientId);
+    const owned = this.owned.get(key);
+    if (owned?.claim !== claim) return;
+    this.owned.delete(key);
+    this.bucket.delete(key, { previousSeq: owned.revision }).catch((err: unknown) => {
+      if (!lostTheRace(err)) this.log.debug({ err, pool, clientId }, 'cluster: the entry of an ended session could not be deleted');
+    });
   }
 
   stats(): OwnershipStats {
@@ -133,6 +167,7 @@ export class SessionOwnership {
 
   close(): void {
     this.watch.stop();
+    clearInterval(this.purgeTimer);
     this.subscription?.unsubscribe();
     for (const timer of this.evictions.values()) clearTimeout(timer);
     this.evictions.clear();
@@ -171,7 +206,9 @@ export class SessionOwnership {
     let record: MovedSession | undefined;
     try {
       const { pool, clientId, node } = unpackData<HandoverRequest>(msg.data);
-      this.cancelEviction(bucketKey(pool, clientId));
+      const key = bucketKey(pool, clientId);
+      this.cancelEviction(key);
+      this.owned.delete(key);
       record = await this.hosts.handOver(pool, clientId);
       if (record) {
         this.counts.handedOver++;
@@ -199,6 +236,7 @@ export class SessionOwnership {
 
   private evict(owner: OwnerEntry): void {
     const { pool, clientId, node } = owner;
+    this.owned.delete(bucketKey(pool, clientId));
     this.hosts.handOver(pool, clientId).then(
       (record) => {
         if (!record) return;
@@ -207,6 +245,13 @@ export class SessionOwnership {
       },
       (err: unknown) => this.log.warn({ err, pool, clientId }, 'cluster: ending a session another node took failed'),
     );
+  }
+
+  /** Purges the delete markers older than PURGE_INTERVAL_MS (KV keeps one per key deleted until purged). */
+  private purgeDeleted(): void {
+    (this.bucket as Bucket).purgeDeletes(PURGE_INTERVAL_MS).catch((err: unknown) => {
+      this.log.debug({ err }, 'cluster: purging the delete markers of ended sessions failed');
+    });
   }
 
   private cancelEviction(key: string): void {

@@ -80,11 +80,12 @@ export type ToSession =
   /** The CONNECT of `connId` moves to another host (it asked `moveConnect`): hand back what it holds of it, nothing more comes. */
   | { kind: 'releaseConnect'; connId: number }
   /**
-   * The cluster answered the `claimSession` of `connId`: `ok`, this node now
-   * owns the session (a state handed over by its previous owner was restored
-   * first), or not (the link to the cluster is down: the CONNECT is refused).
+   * The cluster answered the `claimSession` of `connId`: `claim` (above 0)
+   * numbers this node's ownership of the session (a state handed over by
+   * its previous owner was restored first); 0 refuses the CONNECT (the
+   * link to the cluster is down).
    */
-  | { kind: 'sessionClaimed'; connId: number; ok: boolean }
+  | { kind: 'sessionClaimed'; connId: number; claim: number }
   /** The answer to the host's `disconnectClient` frame `requestId`: whether the client was connected. */
   | { kind: 'disconnectResult'; requestId: number; connected: boolean };
 
@@ -159,7 +160,9 @@ export type ConnectionFrame =
   /** Released: the CONNECT's `open` frame for its new host (with `continued`), and the connection's packets that came meanwhile. */
   | { kind: 'connectReleased'; open: OpenFrame; held: Buffer[] }
   /** The CONNECT of `connId` registers session `clientId` of `pool`: make this node its owner in the cluster, then answer `sessionClaimed`. */
-  | { kind: 'claimSession'; connId: number; pool: string; clientId: string };
+  | { kind: 'claimSession'; connId: number; pool: string; clientId: string }
+  /** The session `clientId` of `pool`, registered under cluster claim `claim`, ended here: its ownership entry may go. */
+  | { kind: 'sessionReleased'; pool: string; clientId: string; claim: number };
 
 /** Host → main: what a session asks of the topic router. */
 export type RoutingFrame =
@@ -225,7 +228,8 @@ const R_REDISPATCH = 10,
   R_MOVE_CONNECT = 16,
   R_CONNECT_RELEASED = 17,
   R_CLAIM_SESSION = 18,
-  R_DISCONNECT_CLIENT = 19;
+  R_DISCONNECT_CLIENT = 19,
+  R_SESSION_RELEASED = 20;
 /** Target flags of a deliver frame, next to the QoS in the low two bits. */
 const T_RETAIN = 4,
   T_SHARE = 8,
@@ -256,10 +260,10 @@ export function writeReleaseConnect(w: BatchWriter, connId: number): void {
   w.u32(connId);
 }
 
-export function writeSessionClaimed(w: BatchWriter, connId: number, ok: boolean): void {
+export function writeSessionClaimed(w: BatchWriter, connId: number, claim: number): void {
   w.u8(S_SESSION_CLAIMED);
   w.u32(connId);
-  w.u8(ok ? 1 : 0);
+  w.u32(claim);
 }
 
 export function writePacket(w: BatchWriter, connId: number, packet: Uint8Array): void {
@@ -347,7 +351,7 @@ export function readToSession(r: BatchReader): ToSession {
     case S_RELEASE_CONNECT:
       return { kind: 'releaseConnect', connId: r.u32() };
     case S_SESSION_CLAIMED:
-      return { kind: 'sessionClaimed', connId: r.u32(), ok: r.u8() === 1 };
+      return { kind: 'sessionClaimed', connId: r.u32(), claim: r.u32() };
     case S_CLOSED:
       return { kind: 'closed', connId: r.u32(), closed: { cause: DISCONNECT_CAUSES[r.u8()]!, reason: r.str() } };
     case S_DROPPED:
@@ -423,6 +427,13 @@ export function writeClaimSession(w: BatchWriter, connId: number, pool: string, 
   w.u32(connId);
   w.str(pool);
   w.str(clientId);
+}
+
+export function writeSessionReleased(w: BatchWriter, pool: string, clientId: string, claim: number): void {
+  w.u8(R_SESSION_RELEASED);
+  w.str(pool);
+  w.str(clientId);
+  w.u32(claim);
 }
 
 export function writePublish(w: BatchWriter, pool: string, sid: number, message: AppMessage, ackId: number): void {
@@ -542,6 +553,8 @@ export function readToRouter(r: BatchReader): ToRouter {
       return { kind: 'moveConnect', connId: r.u32(), host: r.u32() };
     case R_CLAIM_SESSION:
       return { kind: 'claimSession', connId: r.u32(), pool: r.str(), clientId: r.str() };
+    case R_SESSION_RELEASED:
+      return { kind: 'sessionReleased', pool: r.str(), clientId: r.str(), claim: r.u32() };
     case R_CONNECT_RELEASED: {
       const open = readOpenBody(r);
       const held: Buffer[] = new Array(r.u32());
