@@ -36,10 +36,12 @@ export interface RouterBridge {
   onFilterRemoved(pool: string, filter: string, group: string | undefined): void;
 
   /**
-   * The bridge balances shared subscriptions over every node: the router
-   * leaves its shared groups out when it routes a message (this node's or a
-   * bridge's without `share`), and the bridge hands each message to the
-   * node it picks per group with Broker.routeFromBridge's `share` option.
+   * The bridge balances shared subscriptions over every node: while true,
+   * the router leaves its shared groups out when it routes a message (this
+   * node's or a bridge's without `share`), and the bridge hands each message
+   * to the node it picks per group with Broker.routeFromBridge's `share`
+   * option. Read at each routed message, so a bridge may give the groups
+   * back to the router while its link is down.
    */
   readonly routesShared?: boolean;
 

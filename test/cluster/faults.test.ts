@@ -1,7 +1,8 @@
 /**
  * The cluster's fault policies against a real nats-server (BENCHMARKS.md
  * and README "Cluster" state them):
- * - NATS unreachable: every node keeps serving its local clients; a new
+ * - NATS unreachable: every node keeps serving its local clients (shared
+ *   groups among their members here); a new
  *   CONNECT is refused (0x88 / return code 3) while ownership cannot be
  *   checked; a retained message set meanwhile reaches the cluster once the
  *   link is back; the nodes reconnect by themselves and route again (their
@@ -62,12 +63,15 @@ describe('NATS stopped and started again', () => {
       await untilLinked(publisher, remote, topic);
       const local = await connectClient(a.port, { version: 4 });
       await local.subscribeAsync(topic, { qos: 1 });
+      const member = await connectClient(a.port, { version: 5 });
+      await member.subscribeAsync(`$share/g/${topic}`, { qos: 1 });
 
       await nats.stop();
       for (const node of nodes) await waitUntil(async () => !(await node.broker.readiness()).bridge, 'the nodes to see the link down');
       assert.equal((await a.broker.readiness()).ready, false);
       await publisher.publishAsync(topic, 'local only', { qos: 1 });
       assert.equal((await nextMessage(local, (m) => m.payload.toString() === 'local only')).packet.qos, 1);
+      assert.equal((await nextMessage(member, (m) => m.payload.toString() === 'local only')).packet.qos, 1);
       for (const version of VERSIONS) {
         const raw = await RawClient.connect(a.port, version);
         const connack = await raw.handshake({ clientId: uniqueId('unlinked') });

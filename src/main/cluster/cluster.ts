@@ -33,7 +33,6 @@ export interface ClusterStats extends RouteStats, OwnershipStats {
 }
 
 export class Cluster implements RouterBridge {
-  readonly routesShared = true;
   private linkLosses = 0;
 
   private constructor(
@@ -72,6 +71,11 @@ export class Cluster implements RouterBridge {
       await link.close();
       throw err;
     }
+  }
+
+  /** Shared groups are balanced over the nodes through NATS while the link is up; while it is down, the local router serves them. */
+  get routesShared(): boolean {
+    return this.link.linked;
   }
 
   /** A message routed here goes to the nodes with interest, and into the retained bucket when retained; `$SYS` figures describe this node and stay here. */
