@@ -268,6 +268,15 @@ export class BrokerMetrics {
         if (s.cluster) set({}, s.cluster.dropped);
       },
     );
+    counter(
+      {
+        name: 'shoal_cluster_retained_put_failures_total',
+        help: 'Retained messages the retained bucket did not take at once (each is put again)',
+      },
+      (set, s) => {
+        if (s.cluster) set({}, s.cluster.retainedFailed);
+      },
+    );
     gauge({ name: 'shoal_cluster_subscriptions', help: 'NATS subscriptions held for the local interest' }, (set, s) => {
       if (s.cluster) set({}, s.cluster.subscriptions);
     });
