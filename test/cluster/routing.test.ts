@@ -118,6 +118,23 @@ describe('cluster routing on NATS', () => {
     }
   });
 
+  test('a request published after SUBACK gets its answer from another node: the subscription went ahead of it on the same NATS connection', async () => {
+    const [a, b] = cluster.nodes() as [TestBroker, TestBroker];
+    const root = uniqueTopic('rr');
+    const responder = await connectClient(b.port, { version: 5 });
+    await responder.subscribeAsync(`${root}/req/+`, { qos: 1 });
+    responder.on('message', (topic, payload) => responder.publish(topic.replace('/req/', '/resp/'), payload, { qos: 1 }));
+    const warm = await connectClient(a.port, { version: 5 });
+    await untilLinked(warm, responder, `${root}/req/warm`);
+    for (let i = 0; i < 20; i++) {
+      const requester = await connectClient(a.port, { version: i % 2 === 0 ? 5 : 4 });
+      await requester.subscribeAsync(`${root}/resp/${i}`, { qos: 1 });
+      await requester.publishAsync(`${root}/req/${i}`, `ask ${i}`, { qos: 1 });
+      assert.equal((await nextMessage(requester, (m) => m.topic === `${root}/resp/${i}`)).payload.toString(), `ask ${i}`);
+      requester.end(true);
+    }
+  });
+
   test("a node's $SYS figures stay on that node: a subscriber on another node gets none of them", async () => {
     const [a] = cluster.nodes() as [TestBroker];
     const watched = await startNode(cluster.nats(), nodeName(), { sysInterval: 1 });
