@@ -5,7 +5,10 @@
  * pinned to the broker CPUs, on a free 127.0.0.1 port), runs the load
  * generator processes (bench/load/generator.ts, pinned to the generator CPUs:
  * `--generators N` of them, each with its share of the clients, for the
- * SHARDED_SCENARIOS; one for the others) against it, and stops the broker. The broker order rotates by one per
+ * SHARDED_SCENARIOS; one for the others) against it, and stops the broker.
+ * With `--cluster`, Shoal also runs as a cluster of `--nodes` processes on
+ * its own nats-server, all on the broker CPUs, beside the single node at the
+ * same worker count. The broker order rotates by one per
  * scenario so no broker always runs first. It shows a progress line on stderr,
  * prints the result table on stdout, and writes the JSON report and SVG chart
  * when asked.
@@ -13,6 +16,7 @@
  *   npm run bench -- [--scenario NAME[,NAME]] [--workers 1,2,4] [--against aedes,mosquitto]
  *               [--duration S] [--json FILE] [--svg FILE] [--sweep-workers] [--hooks] [--no-shoal]
  *               [--broker-cpus LIST] [--generator-cpus LIST] [--generators N]
+ *               [--cluster] [--nodes N] [--latency-rate N]
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +55,8 @@ import { formatFindings, formatHeader, formatTable } from './report/table.js';
 
 const GENERATOR_ENTRY = fileURLToPath(new URL('./load/generator.js', import.meta.url));
 const DEFAULT_WORKERS = [1];
+const DEFAULT_NODES = 2;
+const DEFAULT_LATENCY_RATE = 20_000;
 const SWEEP_WORKERS = [0, 1, 2, 4];
 
 const USAGE = `usage: npm run bench -- [options]
@@ -65,6 +71,11 @@ const USAGE = `usage: npm run bench -- [options]
   --persist                every client opens a persistent session; Shoal runs in memory and with a data
                            directory (+store), Mosquitto also with persistence true (+persist)
   --sync                   with --persist, Shoal also with durability sync (+store sync)
+  --cluster                Shoal also as a cluster (label "cluster×N"): a nats-server and N Shoal nodes joined
+                           to it, all on the broker CPUs; publishers connect to the first node, subscribers
+                           to the others, so every message crosses NATS; each phase counts the NATS traffic
+  --nodes N                nodes of the cluster (default ${DEFAULT_NODES})
+  --latency-rate N         pairwise-qos1: the offered rate of the latency phase, msgs/s (default ${DEFAULT_LATENCY_RATE})
   --watch                  Shoal unwatched (-watch: no $SYS, no monitoring server) and watched (+watch: $SYS
                            every second, /metrics scraped every second, /status.json every two) side by side
   --duration S             seconds per measured phase (default 5)
@@ -88,6 +99,7 @@ interface BenchOptions {
   brokerCpus: string;
   generatorCpus: string;
   generators: number;
+  latencyRate: number;
 }
 
 function list(value: string | undefined): string[] {
@@ -116,6 +128,9 @@ function parseOptions(argv: string[]): BenchOptions {
       'broker-cpus': { type: 'string', default: '0' },
       'generator-cpus': { type: 'string', default: '1' },
       generators: { type: 'string' },
+      cluster: { type: 'boolean', default: false },
+      nodes: { type: 'string', default: String(DEFAULT_NODES) },
+      'latency-rate': { type: 'string', default: String(DEFAULT_LATENCY_RATE) },
     },
     strict: true,
   });
@@ -128,6 +143,10 @@ function parseOptions(argv: string[]): BenchOptions {
   for (const p of peers) if (!(PEERS as readonly string[]).includes(p)) throw new Error(`unknown peer "${p}" (known: ${PEERS.join(', ')})`);
   if (values.hooks && (sweep || values['no-shoal']))
     throw new Error('--hooks runs Shoal: it does not go with --sweep-workers or --no-shoal');
+  if (values.cluster && (sweep || values['no-shoal'] || values.persist))
+    throw new Error('--cluster runs Shoal in memory: it does not go with --sweep-workers, --no-shoal or --persist');
+  const nodes = Number(values.nodes);
+  if (!Number.isInteger(nodes) || nodes < 2) throw new Error(`bad --nodes (2 or more): ${values.nodes}`);
   const shoalTargets = values['no-shoal']
     ? []
     : [...new Set(workers)].flatMap((w): BrokerTarget[] => [
@@ -137,6 +156,7 @@ function parseOptions(argv: string[]): BenchOptions {
               { kind: 'shoal' as const, label: `shoal w=${w} +watch`, workers: w, watch: 'on' as const },
             ]
           : [{ kind: 'shoal' as const, label: `shoal w=${w}`, workers: w }]),
+        ...(values.cluster ? [{ kind: 'shoal-cluster' as const, label: `shoal w=${w} cluster×${nodes}`, workers: w, nodes }] : []),
         ...(values.persist ? [{ kind: 'shoal' as const, label: `shoal w=${w} +store`, workers: w, persist: true }] : []),
         ...(values.persist && values.sync
           ? [{ kind: 'shoal' as const, label: `shoal w=${w} +store sync`, workers: w, persist: true, durability: 'sync' as const }]
@@ -158,6 +178,8 @@ function parseOptions(argv: string[]): BenchOptions {
   if (!(durationS > 0)) throw new Error(`bad --duration: ${values.duration}`);
   const generators = values.generators === undefined ? countCpus(values['generator-cpus']) : Number(values.generators);
   if (!Number.isInteger(generators) || generators < 1) throw new Error(`bad --generators: ${values.generators}`);
+  const latencyRate = Number(values['latency-rate']);
+  if (!(latencyRate > 0)) throw new Error(`bad --latency-rate: ${values['latency-rate']}`);
   return {
     scenarios: scenarios as ScenarioName[],
     targets,
@@ -169,6 +191,7 @@ function parseOptions(argv: string[]): BenchOptions {
     brokerCpus: values['broker-cpus'],
     generatorCpus: values['generator-cpus'],
     generators,
+    latencyRate,
   };
 }
 
@@ -261,8 +284,7 @@ function awaitGenerator(
 async function runGenerators(
   opts: BenchOptions,
   scenario: ScenarioName,
-  port: number,
-  brokerPid: number,
+  broker: RunningBroker,
   progress: Progress,
 ): Promise<ScenarioResult> {
   const shards = SHARDED_SCENARIOS.includes(scenario) ? opts.generators : 1;
@@ -271,11 +293,14 @@ async function runGenerators(
     '--scenario',
     scenario,
     '--port',
-    String(port),
+    broker.ports.join(','),
     '--duration-ms',
     String(Math.round(opts.durationS * 1000)),
     '--broker-pid',
-    String(brokerPid),
+    broker.pids.join(','),
+    '--latency-rate',
+    String(opts.latencyRate),
+    ...(broker.nats === null ? [] : ['--nats-monitor', String(broker.nats.monitorPort), '--nats-pid', String(broker.nats.pid)]),
     ...(opts.persist ? ['--persistent-sessions'] : []),
   ];
   const children = Array.from({ length: shards }, (_, shard) =>
@@ -322,7 +347,7 @@ async function runOne(opts: BenchOptions, scenario: ScenarioName, target: Broker
     const read = (): Promise<ThreadReading | null> =>
       metricsPort === null ? Promise.resolve(null) : readThreads(BROKER_HOST, metricsPort);
     const before = await read();
-    record.result = await runGenerators(opts, scenario, port, broker.pid, progress);
+    record.result = await runGenerators(opts, scenario, broker, progress);
     if (before !== null) {
       // The per-thread figures are an extra: a broker that cannot answer after its scenario loses them, not its result.
       try {
@@ -369,6 +394,7 @@ export async function runBench(argv: string[]): Promise<number> {
       brokerCpus: opts.brokerCpus,
       generatorCpus: opts.generatorCpus,
       generators: opts.generators,
+      latencyRate: opts.latencyRate,
       pinned: TASKSET_AVAILABLE,
       payloadBytes: PAYLOAD_BYTES,
     },

@@ -5,7 +5,12 @@
  *
  *   node dist/bench/load/generator.js --scenario fan-in --port 1883 \
  *     [--host 127.0.0.1] [--duration-ms 5000] [--broker-pid PID] [--persistent-sessions]
- *     [--shard I --shards N]
+ *     [--shard I --shards N] [--latency-rate 20000]
+ *
+ * Against a cluster, `--port` lists every node's port (publishers on the
+ * first, subscribers on the others), `--broker-pid` every node's pid and the
+ * nats-server's, and `--nats-monitor PORT --nats-pid PID` name the
+ * nats-server whose traffic each measured phase counts (nats-traffic.ts).
  *
  * With `--shards N` (N > 1) this process runs share I of the scenario's
  * clients, and waits at each phase start for the orchestrator to say that all
@@ -27,6 +32,7 @@ import {
   type PhaseStats,
   type ScenarioResult,
 } from './result.js';
+import { natsMetrics } from './nats-traffic.js';
 import { SCENARIO_RUNNERS } from './scenarios.js';
 
 /** Run-queue wait (% of a phase) of a main thread from which the phase may count as disturbed. */
@@ -44,13 +50,16 @@ function parseOptions(argv: string[]): GeneratorOptions {
       'persistent-sessions': { type: 'boolean', default: false },
       shard: { type: 'string', default: '0' },
       shards: { type: 'string', default: '1' },
+      'latency-rate': { type: 'string', default: '20000' },
+      'nats-monitor': { type: 'string' },
+      'nats-pid': { type: 'string' },
     },
     strict: true,
   });
   const scenario = values.scenario ?? '';
   if (!isScenarioName(scenario)) throw new Error(`unknown or missing --scenario: ${scenario}`);
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`bad --port: ${values.port}`);
+  const ports = (values.port ?? '').split(',').map(Number);
+  if (!ports.every((port) => Number.isInteger(port) && port > 0 && port <= 65535)) throw new Error(`bad --port: ${values.port}`);
   const durationMs = Number(values['duration-ms']);
   if (!(durationMs > 0)) throw new Error(`bad --duration-ms: ${values['duration-ms']}`);
   const persistentSessions = values['persistent-sessions'];
@@ -59,8 +68,18 @@ function parseOptions(argv: string[]): GeneratorOptions {
   if (!Number.isInteger(shards) || shards < 1) throw new Error(`bad --shards: ${values.shards}`);
   if (!Number.isInteger(shard) || shard < 0 || shard >= shards) throw new Error(`bad --shard: ${values.shard}`);
   if (shards > 1 && !SHARDED_SCENARIOS.includes(scenario)) throw new Error(`${scenario} runs in one generator`);
-  const brokerPid = Number(values['broker-pid']) || 0;
-  return { scenario, host: values.host, port, durationMs, brokerPid, persistentSessions, shard, shards };
+  const brokerPids = values['broker-pid']
+    .split(',')
+    .map((pid) => Number(pid) || 0)
+    .filter((pid) => pid > 0);
+  const latencyRate = Number(values['latency-rate']);
+  if (!(latencyRate > 0)) throw new Error(`bad --latency-rate: ${values['latency-rate']}`);
+  const monitorPort = Number(values['nats-monitor']);
+  const natsPid = Number(values['nats-pid']);
+  if ((values['nats-monitor'] === undefined) !== (values['nats-pid'] === undefined))
+    throw new Error('--nats-monitor and --nats-pid go together');
+  const nats = values['nats-monitor'] === undefined ? null : { monitorPort, pid: natsPid };
+  return { scenario, host: values.host, ports, durationMs, brokerPids, nats, latencyRate, persistentSessions, shard, shards };
 }
 
 /** Waits for GO_PREFIX lines on stdin; with one generator every barrier opens at once. */
@@ -96,7 +115,13 @@ process.on('beforeExit', () => {
  * counts as contention only while its process left its CPUs partly unused;
  * otherwise its own threads (GC, Shoal's workers) were the competition.
  */
-function phaseNotes(phases: readonly PhaseStats[], brokerCpus: number, generatorCpus: number, shards: number): string[] {
+function phaseNotes(
+  phases: readonly PhaseStats[],
+  brokerCpus: number,
+  generatorCpus: number,
+  shards: number,
+  brokerProcesses: number,
+): string[] {
   const notes: string[] = [];
   const list = (picked: PhaseStats[], pct: (p: PhaseStats) => number | null, what: string): string =>
     picked.map((p) => `${p.name} (${what} ${pct(p)}%)`).join(', ');
@@ -108,7 +133,8 @@ function phaseNotes(phases: readonly PhaseStats[], brokerCpus: number, generator
   }
   const contended = (wait: number | null, cpu: number | null, cpus: number): boolean =>
     (wait ?? 0) >= CONTENDED_PCT && cpu !== null && cpu < GENERATOR_BOUND_PCT * cpus;
-  const broker = phases.filter((p) => contended(p.brokerWaitPct, p.brokerCpuPct, brokerCpus));
+  // A cluster's processes share the broker CPUs and wait for each other by design.
+  const broker = brokerProcesses > 1 ? [] : phases.filter((p) => contended(p.brokerWaitPct, p.brokerCpuPct, brokerCpus));
   if (broker.length > 0) notes.push(`other processes took CPU from the broker in ${list(broker, (p) => p.brokerWaitPct, 'waited')}`);
   // Several generators on shared CPUs wait for each other by design; the report judges them by their CPU together.
   const own = shards > 1 ? [] : phases.filter((p) => contended(p.generatorWaitPct, p.generatorCpuPct, generatorCpus));
@@ -123,7 +149,9 @@ async function main(): Promise<void> {
     progress: (text) => process.stderr.write(`${PROGRESS_PREFIX}${text}\n`),
     barrier: barriers(opts.shards),
   });
-  outcome.notes.push(...phaseNotes(outcome.phases, countCpus(cpusAllowed(opts.brokerPid)), countCpus(cpusAllowed('self')), opts.shards));
+  outcome.metrics.push(...natsMetrics(outcome.phases));
+  const brokerCpus = opts.brokerPids.length === 0 ? 1 : countCpus(cpusAllowed(opts.brokerPids[0] as number));
+  outcome.notes.push(...phaseNotes(outcome.phases, brokerCpus, countCpus(cpusAllowed('self')), opts.shards, opts.brokerPids.length));
   const result: ScenarioResult = { scenario: opts.scenario, generatorCpus: cpusAllowed('self'), ...outcome };
   process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
 }

@@ -1,7 +1,7 @@
 /**
  * Measurement helpers for the load generator process (bench/load/generator.ts):
- * per-phase CPU of this process (process.cpuUsage) and of the broker
- * (/proc/<pid>/stat), their main threads' run-queue wait (/proc/<pid>/schedstat:
+ * per-phase CPU of this process (process.cpuUsage) and of the broker's
+ * processes (/proc/<pid>/stat), their main threads' run-queue wait (/proc/<pid>/schedstat:
  * time runnable but kept off the CPU by other work), broker RSS (/proc/<pid>/status VmRSS), open-file limits
  * (/proc/<pid>/limits), latency samples and percentiles, and the small
  * waiting primitives the scenarios share. Linux only.
@@ -60,6 +60,18 @@ function statusField(pid: number | 'self', field: string): string | null {
   }
 }
 
+/** The sum of `read` over the processes `pids`; null when there are none or one is unreadable. */
+export function sumOver(pids: readonly number[], read: (pid: number) => number | null): number | null {
+  if (pids.length === 0) return null;
+  let total = 0;
+  for (const pid of pids) {
+    const value = read(pid);
+    if (value === null) return null;
+    total += value;
+  }
+  return total;
+}
+
 /** Resident set size in KiB; null when unreadable. */
 export function rssKiB(pid: number): number | null {
   const value = pid > 0 ? statusField(pid, 'VmRSS') : null;
@@ -94,35 +106,46 @@ export function openFileLimit(pid: number | 'self'): number | null {
   }
 }
 
-/** Wall time, CPU and run-queue wait of the generator and the broker over one phase. */
+/**
+ * Wall time, CPU and run-queue wait of the generator and the broker over one
+ * phase. A broker of several processes (a cluster) counts their CPU together,
+ * each one's beside it, and the longest wait of their main threads.
+ */
 export class Phase {
   private readonly t0 = performance.now();
   private readonly cpu0 = process.cpuUsage();
-  private readonly broker0: number | null;
-  private readonly brokerWait0: number | null;
+  private readonly broker0: (number | null)[];
+  private readonly brokerWait0: (number | null)[];
   private readonly ownWait0 = runQueueWaitMs('self');
 
   constructor(
     private readonly name: string,
-    private readonly brokerPid: number,
+    private readonly brokerPids: readonly number[],
   ) {
-    this.broker0 = processCpuMs(brokerPid);
-    this.brokerWait0 = runQueueWaitMs(brokerPid);
+    this.broker0 = brokerPids.map(processCpuMs);
+    this.brokerWait0 = brokerPids.map(runQueueWaitMs);
   }
 
   end(detail: PhaseStats['detail'] = {}): PhaseStats {
     const wallMs = performance.now() - this.t0;
     const cpu = process.cpuUsage(this.cpu0);
     const pct = (ms: number): number => Math.round((ms / wallMs) * 1000) / 10;
-    const delta = (before: number | null, after: number | null): number | null =>
-      before === null || after === null ? null : pct(after - before);
+    const delta = (before: number | null | undefined, after: number | null): number | null =>
+      before === null || before === undefined || after === null ? null : pct(after - before);
+    const brokerCpus = this.brokerPids.map((pid, i) => delta(this.broker0[i], processCpuMs(pid)));
+    const brokerWaits = this.brokerPids.map((pid, i) => delta(this.brokerWait0[i], runQueueWaitMs(pid)));
+    const known = (values: (number | null)[]): number[] | null =>
+      values.length === 0 || values.includes(null) ? null : (values as number[]);
+    const cpus = known(brokerCpus);
+    const waits = known(brokerWaits);
     return {
       name: this.name,
       wallMs: Math.round(wallMs),
       generatorCpuPct: pct((cpu.user + cpu.system) / 1000),
-      brokerCpuPct: delta(this.broker0, processCpuMs(this.brokerPid)),
+      brokerCpuPct: cpus === null ? null : Math.round(cpus.reduce((a, b) => a + b, 0) * 10) / 10,
+      ...(brokerCpus.length > 1 ? { brokerCpuPcts: brokerCpus } : {}),
       generatorWaitPct: delta(this.ownWait0, runQueueWaitMs('self')),
-      brokerWaitPct: delta(this.brokerWait0, runQueueWaitMs(this.brokerPid)),
+      brokerWaitPct: waits === null ? null : Math.max(...waits),
       detail,
     };
   }
@@ -202,17 +225,17 @@ const IDLE_CPU_PCT = 10;
 
 /**
  * Waits until the broker has worked off any backlog: over one IDLE_SAMPLE_MS
- * sample, `count()` (deliveries) did not change and the broker process used
- * under IDLE_CPU_PCT of a core (without a readable pid, only the count is
- * checked). Returns false if `maxMs` passed first.
+ * sample, `count()` (deliveries) did not change and the broker's processes
+ * together used under IDLE_CPU_PCT of a core (without readable pids, only the
+ * count is checked). Returns false if `maxMs` passed first.
  */
-export async function waitBrokerIdle(brokerPid: number, count: () => number, maxMs: number): Promise<boolean> {
+export async function waitBrokerIdle(brokerPids: readonly number[], count: () => number, maxMs: number): Promise<boolean> {
   const deadline = performance.now() + maxMs;
   while (performance.now() < deadline) {
     const n0 = count();
-    const cpu0 = processCpuMs(brokerPid);
+    const cpu0 = sumOver(brokerPids, processCpuMs);
     await sleep(IDLE_SAMPLE_MS);
-    const cpu1 = processCpuMs(brokerPid);
+    const cpu1 = sumOver(brokerPids, processCpuMs);
     const busy = cpu0 !== null && cpu1 !== null && ((cpu1 - cpu0) / IDLE_SAMPLE_MS) * 100 >= IDLE_CPU_PCT;
     if (count() === n0 && !busy) return true;
   }

@@ -38,16 +38,34 @@ export const GO_PREFIX = 'go:';
 export interface GeneratorOptions {
   scenario: ScenarioName;
   host: string;
-  port: number;
+  /**
+   * The broker's MQTT ports: one, or one per node of a cluster. With several,
+   * publishers connect to the first node and subscribers to the others
+   * (scenario-context.ts, nodePort), so that every message crosses the cluster.
+   */
+  ports: number[];
   /** Length of each measured phase, in ms. */
   durationMs: number;
-  /** The broker's pid, for /proc CPU and RSS readings; 0 when unknown. */
-  brokerPid: number;
+  /**
+   * The broker's processes, for /proc CPU and RSS readings (summed over them):
+   * one pid, or a cluster's nodes and its nats-server; empty when unknown.
+   */
+  brokerPids: number[];
+  /** A cluster's nats-server, whose traffic each measured phase reads (nats-traffic.ts); null for one broker. */
+  nats: NatsProcess | null;
+  /** Pairwise: the fixed offered rate of the latency phase, in msgs/s. */
+  latencyRate: number;
   /** Every client opens a persistent session (Clean Session 0), as the persistence runs do. */
   persistentSessions: boolean;
   /** This generator's share (0-based) of the run's `shards` generator processes. */
   shard: number;
   shards: number;
+}
+
+/** The nats-server of a cluster under test: its monitoring port (`-m`) and its pid. */
+export interface NatsProcess {
+  monitorPort: number;
+  pid: number;
 }
 
 /** One headline number of a scenario. `better` says which direction is an improvement. */
@@ -69,12 +87,15 @@ export interface PhaseStats {
   generatorCpuPct: number;
   /** With several generators: each one's CPU in the phase, in shard order. */
   generatorCpuPcts?: number[];
-  /** Null when the broker's pid was unknown or /proc could not be read. */
+  /** Null when the broker's pid was unknown or /proc could not be read. With several broker processes, their sum. */
   brokerCpuPct: number | null;
+  /** With several broker processes (a cluster's nodes, then its nats-server): each one's CPU in the phase. */
+  brokerCpuPcts?: (number | null)[];
   /**
    * Share of the phase the main thread was runnable but not running (% of
    * wall time): high values mean another process (or, for a broker pinned
-   * with its worker threads, its own threads) held its CPU.
+   * with its worker threads, its own threads) held its CPU. With several
+   * broker processes, the longest of their main threads' waits.
    */
   generatorWaitPct: number | null;
   brokerWaitPct: number | null;

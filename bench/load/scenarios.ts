@@ -4,11 +4,15 @@
  * clients, runs bounded phases (a warm-up, then a measured window of
  * `durationMs`), and returns metrics plus per-phase CPU of the generator and
  * the broker. All traffic is MQTT 3.1.1 through bench/load/client.ts.
+ * Against a cluster, publishers and subscribers are on different nodes
+ * (scenario-context.ts) and each measured phase also counts the NATS traffic
+ * (nats-traffic.ts).
  */
 import { performance } from 'node:perf_hooks';
 import { connectMany, encodePublish, LoadClient } from './client.js';
-import { LatencySamples, openFileLimit, Phase, rssKiB, sleep, waitBrokerIdle, waitSettled, waitUntil } from './measure.js';
-import { clientOptions, connectAll, share, type ScenarioContext, type ScenarioOutcome } from './scenario-context.js';
+import { LatencySamples, openFileLimit, Phase, rssKiB, sleep, sumOver, waitBrokerIdle, waitSettled, waitUntil } from './measure.js';
+import { natsWindow } from './nats-traffic.js';
+import { awaitRoutes, clientOptions, connectAll, share, type ScenarioContext, type ScenarioOutcome } from './scenario-context.js';
 import { slowSubscriber } from './slow-subscriber.js';
 import type { Metric, PhaseStats, ScenarioName } from './result.js';
 import {
@@ -38,8 +42,7 @@ const FLAT_OUT_BATCH = 32;
 const FAN_OUT_WINDOW = 64;
 /** Pairwise: unacknowledged QoS 1 PUBLISH packets per publisher. */
 const QOS1_WINDOW = 16;
-/** Pairwise: fixed offered rate of the latency phase, in msgs/s, paced every LATENCY_TICK_MS. */
-const LATENCY_RATE = 20_000;
+/** Pairwise: the latency phase's offered rate (GeneratorOptions.latencyRate) is paced every LATENCY_TICK_MS. */
 const LATENCY_TICK_MS = 1;
 /**
  * Fan-in pacing tick. 100 publishers at 150k msgs/s with a 1 ms tick would
@@ -93,6 +96,22 @@ function assertConnected(clients: readonly LoadClient[]): void {
   if (closed > 0) throw new Error(`the broker closed ${closed} of ${clients.length} connections during the phase`);
 }
 
+/**
+ * Starts a measured phase: the CPU and wall time of Phase, and against a
+ * cluster its NATS traffic, added to the phase's details at its end.
+ */
+async function startPhase(ctx: ScenarioContext, name: string): Promise<{ end(detail?: PhaseStats['detail']): Promise<PhaseStats> }> {
+  const nats = ctx.opts.nats === null ? null : await natsWindow(ctx.opts.nats);
+  const phase = new Phase(name, ctx.opts.brokerPids);
+  return {
+    async end(detail = {}): Promise<PhaseStats> {
+      const stats = phase.end(detail);
+      if (nats !== null) Object.assign(stats.detail, await nats.end());
+      return stats;
+    },
+  };
+}
+
 interface WindowResult {
   delta: Record<string, number>;
   rate: Record<string, number>;
@@ -102,8 +121,8 @@ interface WindowResult {
 /** Warms up, then measures how much each counter grows over a window of `durationMs`. */
 async function measureWindow(ctx: ScenarioContext, name: string, counters: () => Record<string, number>): Promise<WindowResult> {
   await sleep(warmupMs(ctx));
+  const phase = await startPhase(ctx, name);
   const before = counters();
-  const phase = new Phase(name, ctx.opts.brokerPid);
   const t0 = performance.now();
   await sleep(ctx.opts.durationMs);
   const after = counters();
@@ -114,7 +133,7 @@ async function measureWindow(ctx: ScenarioContext, name: string, counters: () =>
     delta[key] = value - (before[key] ?? 0);
     rate[key] = round((delta[key] as number) / seconds);
   }
-  return { delta, rate, phase: phase.end(Object.fromEntries(Object.entries(rate).map(([key, value]) => [`${key}PerS`, value]))) };
+  return { delta, rate, phase: await phase.end(Object.fromEntries(Object.entries(rate).map(([key, value]) => [`${key}PerS`, value]))) };
 }
 
 interface StepResult {
@@ -144,7 +163,7 @@ async function sustainStep(
   }));
   pump.stop();
   assertConnected([sub, ...pubs]);
-  const idle = await waitBrokerIdle(ctx.opts.brokerPid, () => sub.received, IDLE_MAX_MS);
+  const idle = await waitBrokerIdle(ctx.opts.brokerPids, () => sub.received, IDLE_MAX_MS);
   const delivered = w.rate.delivered as number;
   const pass =
     delivered >= SUSTAIN_DELIVERED * rate &&
@@ -214,9 +233,10 @@ async function findMaxRate(
 
 /** Fan-in: the paced search first, on a clean broker; flat out last, since it can leave a backlog behind. */
 async function fanIn(ctx: ScenarioContext): Promise<ScenarioOutcome> {
-  const sub = await LoadClient.connect(clientOptions(ctx, 'fan-in-sub'));
+  const sub = await LoadClient.connect(clientOptions(ctx, 'fan-in-sub', 'subscriber'));
   await sub.subscribe('bench/in/+', 0);
-  const pubs = await connectAll(ctx, 'fan-in-pub', FAN_IN_PUBLISHERS);
+  const pubs = await connectAll(ctx, 'fan-in-pub', FAN_IN_PUBLISHERS, 'publisher');
+  await awaitRoutes(ctx, [{ publisher: pubs[0] as LoadClient, topic: 'bench/in/0', subscribers: [sub] }]);
   const sources = pubs.map((_, i) => new RepeatSource(encodePublish(`bench/in/${i}`, payload(), 0, false)));
   const notes: string[] = [];
 
@@ -259,10 +279,11 @@ async function fanIn(ctx: ScenarioContext): Promise<ScenarioOutcome> {
 
 async function fanOut(ctx: ScenarioContext): Promise<ScenarioOutcome> {
   const topic = 'bench/out';
-  const subs = await connectAll(ctx, 'fan-out-sub', FAN_OUT_SUBSCRIBERS);
+  const subs = await connectAll(ctx, 'fan-out-sub', FAN_OUT_SUBSCRIBERS, 'subscriber');
   ctx.progress(`subscribing ${FAN_OUT_SUBSCRIBERS} clients`);
   await Promise.all(subs.map((s) => s.subscribe(topic, 0)));
-  const pub = await LoadClient.connect(clientOptions(ctx, 'fan-out-pub'));
+  const pub = await LoadClient.connect(clientOptions(ctx, 'fan-out-pub', 'publisher'));
+  await awaitRoutes(ctx, [{ publisher: pub, topic, subscribers: subs }]);
   const pump = new GatedPump(pub, new RepeatSource(encodePublish(topic, payload(), 0, false)), subs, FAN_OUT_WINDOW);
   ctx.progress('publishing');
   pump.start();
@@ -283,11 +304,15 @@ async function fanOut(ctx: ScenarioContext): Promise<ScenarioOutcome> {
 async function pairwiseQos1(ctx: ScenarioContext): Promise<ScenarioOutcome> {
   const { start, end } = share(ctx, PAIRS);
   const pairs = end - start;
-  const latencyRate = LATENCY_RATE * (pairs / PAIRS);
-  const subs = await connectAll(ctx, 'pair-sub', pairs, start);
+  const latencyRate = ctx.opts.latencyRate * (pairs / PAIRS);
+  const subs = await connectAll(ctx, 'pair-sub', pairs, 'subscriber', start);
   ctx.progress(`subscribing ${pairs} clients`);
   await Promise.all(subs.map((s, i) => s.subscribe(`bench/pair/${start + i}`, 1)));
-  const pubs = await connectAll(ctx, 'pair-pub', pairs, start);
+  const pubs = await connectAll(ctx, 'pair-pub', pairs, 'publisher', start);
+  await awaitRoutes(
+    ctx,
+    pubs.map((publisher, i) => ({ publisher, topic: `bench/pair/${start + i}`, subscribers: [subs[i] as LoadClient] })),
+  );
   const sources = pubs.map((_, i) => new StampedSource(encodePublish(`bench/pair/${start + i}`, payload(), 1, false)));
   const notes: string[] = [];
 
@@ -298,14 +323,14 @@ async function pairwiseQos1(ctx: ScenarioContext): Promise<ScenarioOutcome> {
   const flat = await measureWindow(ctx, 'acked flat out', () => ({ acked: totalAcked(pubs), delivered: totalReceived(subs) }));
   windowed.stop();
   assertConnected([...pubs, ...subs]);
-  if (!(await waitBrokerIdle(ctx.opts.brokerPid, () => totalAcked(pubs) + totalReceived(subs), IDLE_MAX_MS))) {
+  if (!(await waitBrokerIdle(ctx.opts.brokerPids, () => totalAcked(pubs) + totalReceived(subs), IDLE_MAX_MS))) {
     notes.push(`broker still busy ${IDLE_MAX_MS / 1000} s after the flat-out phase: the latency phase ran on its backlog`);
   }
 
   // Latency runs from the write of a PUBLISH (its batch's performance.now(), in the payload)
   // to its arrival at the subscriber; PUBACK round trips are not part of it.
   await ctx.barrier('latency');
-  ctx.progress(`latency at ${LATENCY_RATE.toLocaleString('en-US')} msgs/s`);
+  ctx.progress(`latency at ${ctx.opts.latencyRate.toLocaleString('en-US')} msgs/s`);
   const samples = new LatencySamples();
   let recording = false;
   for (const s of subs) {
@@ -316,8 +341,8 @@ async function pairwiseQos1(ctx: ScenarioContext): Promise<ScenarioOutcome> {
   const paced = new PacedPump(pubs, sources, latencyRate, LATENCY_TICK_MS);
   paced.start();
   await sleep(warmupMs(ctx));
+  const phase = await startPhase(ctx, 'latency');
   recording = true;
-  const phase = new Phase('latency', ctx.opts.brokerPid);
   const t0 = performance.now();
   await sleep(ctx.opts.durationMs);
   recording = false;
@@ -334,12 +359,12 @@ async function pairwiseQos1(ctx: ScenarioContext): Promise<ScenarioOutcome> {
   return {
     metrics: [
       rateMetric('acked', 'acknowledged rate, QoS 1 flat out', flat.rate.acked as number),
-      { key: 'p50', label: `p50 latency at ${LATENCY_RATE / 1000}k msgs/s`, value: round(p50, 3), unit: 'ms', better: 'lower' },
-      { key: 'p99', label: `p99 latency at ${LATENCY_RATE / 1000}k msgs/s`, value: round(p99, 3), unit: 'ms', better: 'lower' },
+      { key: 'p50', label: `p50 latency at ${ctx.opts.latencyRate / 1000}k msgs/s`, value: round(p50, 3), unit: 'ms', better: 'lower' },
+      { key: 'p99', label: `p99 latency at ${ctx.opts.latencyRate / 1000}k msgs/s`, value: round(p99, 3), unit: 'ms', better: 'lower' },
     ],
     phases: [
       { ...flat.phase, detail: { ...flat.phase.detail, window: QOS1_WINDOW } },
-      phase.end({ offered: latencyRate, delivered: achieved, skipped: paced.skipped, samples: samples.count }),
+      await phase.end({ offered: latencyRate, delivered: achieved, skipped: paced.skipped, samples: samples.count }),
     ],
     notes,
     ...(ctx.opts.shards > 1 ? { latencyMs: samples.rounded() } : {}),
@@ -362,19 +387,20 @@ async function connectionStorm(ctx: ScenarioContext): Promise<ScenarioOutcome> {
   }
   const target = end - start;
   const concurrency = Math.max(1, Math.round(STORM_CONCURRENCY / ctx.opts.shards));
-  const brokerLimit = ctx.opts.brokerPid > 0 ? openFileLimit(ctx.opts.brokerPid) : null;
+  const firstPid = ctx.opts.brokerPids[0] ?? 0;
+  const brokerLimit = firstPid > 0 ? openFileLimit(firstPid) : null;
   if (brokerLimit !== null && brokerLimit < STORM_CLIENTS + 50)
     notes.push(`broker open-file limit is ${brokerLimit}, below ${STORM_CLIENTS} connections`);
 
-  const rssBefore = rssKiB(ctx.opts.brokerPid);
+  const rssBefore = sumOver(ctx.opts.brokerPids, rssKiB);
   await ctx.barrier('connect');
-  const phase = new Phase('connect', ctx.opts.brokerPid);
+  const phase = new Phase('connect', ctx.opts.brokerPids);
   const t0 = performance.now();
   let shown = 0;
   const { clients, failed, errors } = await connectMany(
     target,
     concurrency,
-    (i) => clientOptions(ctx, `storm-${start + i}`),
+    (i) => clientOptions(ctx, `storm-${start + i}`, 'any', start + i),
     (connected, failures) => {
       if (connected + failures - shown >= 500) {
         shown = connected + failures;
@@ -390,7 +416,7 @@ async function connectionStorm(ctx: ScenarioContext): Promise<ScenarioOutcome> {
   ctx.progress('holding connections');
   await sleep(1000);
   const held = clients.filter((c) => !c.closed).length;
-  const rssAfter = rssKiB(ctx.opts.brokerPid);
+  const rssAfter = sumOver(ctx.opts.brokerPids, rssKiB);
   await ctx.barrier('release');
   if (held < clients.length) notes.push(`${clients.length - held} connections closed while held`);
   connectPhase.detail.held = held;
@@ -435,9 +461,9 @@ function retainedBatches(): Buffer[] {
 async function retained(ctx: ScenarioContext): Promise<ScenarioOutcome> {
   const batches = retainedBatches();
   const notes: string[] = [];
-  const pub = await LoadClient.connect(clientOptions(ctx, 'retained-pub'));
+  const pub = await LoadClient.connect(clientOptions(ctx, 'retained-pub', 'publisher'));
   ctx.progress(`publishing ${RETAINED_TOPICS.toLocaleString('en-US')} retained messages`);
-  const publish = new Phase('publish retained', ctx.opts.brokerPid);
+  const publish = new Phase('publish retained', ctx.opts.brokerPids);
   const t0 = performance.now();
   for (const batch of batches) {
     if (!pub.write(batch)) await new Promise<void>((resolve) => (pub.onDrain = resolve));
@@ -451,14 +477,14 @@ async function retained(ctx: ScenarioContext): Promise<ScenarioOutcome> {
   const publishPhase = publish.end({ acked: pub.acked === 1 });
 
   ctx.progress('subscribing to #');
-  const sub = await LoadClient.connect(clientOptions(ctx, 'retained-sub'));
+  const sub = await LoadClient.connect(clientOptions(ctx, 'retained-sub', 'subscriber'));
   let count = 0;
   let done: () => void = () => undefined;
   const all = new Promise<void>((resolve) => (done = resolve));
   sub.onPublish = (_buf, header) => {
     if ((header & 1) !== 0 && ++count === RETAINED_TOPICS) done();
   };
-  const receive = new Phase('receive retained', ctx.opts.brokerPid);
+  const receive = new Phase('receive retained', ctx.opts.brokerPids);
   const t1 = performance.now();
   const subscribed = sub.subscribe('#', 0);
   const deadline = performance.now() + RETAINED_TIMEOUT_MS;

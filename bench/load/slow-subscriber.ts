@@ -8,7 +8,7 @@
  * dropped (kernel socket buffers included in what was received).
  */
 import { encodePublish, LoadClient } from './client.js';
-import { Phase, rssKiB, sleep, waitSettled } from './measure.js';
+import { Phase, rssKiB, sleep, sumOver, waitSettled } from './measure.js';
 import type { Metric } from './result.js';
 import { clientOptions, connectAll, type ScenarioContext, type ScenarioOutcome } from './scenario-context.js';
 import { PacedPump, RepeatSource } from './traffic.js';
@@ -25,37 +25,38 @@ const DRAIN_MAX_MS = 60_000;
 
 export async function slowSubscriber(ctx: ScenarioContext): Promise<ScenarioOutcome> {
   const notes: string[] = [];
-  const sub = await LoadClient.connect(clientOptions(ctx, 'slow-sub'));
+  const sub = await LoadClient.connect(clientOptions(ctx, 'slow-sub', 'subscriber'));
   await sub.subscribe('bench/slow/+', 0);
   sub.pause();
-  const pubs = await connectAll(ctx, 'slow-pub', PUBLISHERS);
+  const pubs = await connectAll(ctx, 'slow-pub', PUBLISHERS, 'publisher');
   const payload = Buffer.alloc(SLOW_PAYLOAD_BYTES, 0x73);
   const sources = pubs.map((_, i) => new RepeatSource(encodePublish(`bench/slow/${i}`, payload, 0, false)));
 
-  const pid = ctx.opts.brokerPid;
-  const rssStart = rssKiB(pid);
+  const pids = ctx.opts.brokerPids;
+  const rss = (): number | null => sumOver(pids, rssKiB);
+  const rssStart = rss();
   let rssPeak = rssStart ?? 0;
   const sampler = setInterval(() => {
-    rssPeak = Math.max(rssPeak, rssKiB(pid) ?? 0);
+    rssPeak = Math.max(rssPeak, rss() ?? 0);
   }, RSS_SAMPLE_MS);
   ctx.progress(`publishing at ${SLOW_RATE} msgs/s to a subscriber that does not read`);
-  const send = new Phase('send, subscriber not reading', pid);
+  const send = new Phase('send, subscriber not reading', pids);
   const pump = new PacedPump(pubs, sources, SLOW_RATE, TICK_MS);
   pump.start();
   await sleep(ctx.opts.durationMs);
   pump.stop();
   await Promise.all(pubs.map((p) => p.ping()));
   clearInterval(sampler);
-  const rssAtStop = rssKiB(pid);
+  const rssAtStop = rss();
   rssPeak = Math.max(rssPeak, rssAtStop ?? 0);
   const sendPhase = send.end({ sent: pump.sent, skipped: pump.skipped });
   if (sub.closed) notes.push('the broker closed the subscriber that did not read');
 
   ctx.progress('subscriber reading again');
-  const drain = new Phase('subscriber reading again', pid);
+  const drain = new Phase('subscriber reading again', pids);
   sub.resume();
   await waitSettled(() => sub.received, pump.sent, DRAIN_QUIET_MS, DRAIN_MAX_MS);
-  const rssEnd = rssKiB(pid);
+  const rssEnd = rss();
   const drainPhase = drain.end({ received: sub.received });
   for (const c of [...pubs, sub]) c.destroy();
 

@@ -41,6 +41,8 @@ export interface BenchReport {
     generatorCpus: string;
     /** Generator processes for each of SHARDED_SCENARIOS (the others run one). */
     generators: number;
+    /** Pairwise: the offered rate of the latency phase, msgs/s (absent from reports before it was an option: 20,000). */
+    latencyRate?: number;
     pinned: boolean;
     payloadBytes: number;
   };
