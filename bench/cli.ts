@@ -346,16 +346,22 @@ async function runOne(opts: BenchOptions, scenario: ScenarioName, target: Broker
     const { metricsPort } = broker;
     const read = (): Promise<ThreadReading | null> =>
       metricsPort === null ? Promise.resolve(null) : readThreads(BROKER_HOST, metricsPort);
-    const before = await read();
+    // The per-thread figures are an extra: a broker whose /metrics does not answer loses them, not its result.
+    let before: ThreadReading | null = null;
+    let unanswered: string | undefined;
+    try {
+      before = await read();
+    } catch (err) {
+      unanswered = `no per-thread figures: /metrics did not answer before the scenario (${failure(err)})`;
+    }
     record.result = await runGenerators(opts, scenario, broker, progress);
+    if (unanswered !== undefined) record.result.notes.push(unanswered);
     if (before !== null) {
-      // The per-thread figures are an extra: a broker that cannot answer after its scenario loses them, not its result.
       try {
         const after = await read();
         if (after !== null) record.threads = threadCost(before, after, costUnit(scenario));
       } catch (err) {
-        const cause = (err as Error).cause instanceof Error ? `: ${((err as Error).cause as Error).message}` : '';
-        record.result.notes.push(`no per-thread figures: /metrics did not answer after the scenario (${(err as Error).message}${cause})`);
+        record.result.notes.push(`no per-thread figures: /metrics did not answer after the scenario (${failure(err)})`);
       }
     }
   } catch (err) {
@@ -371,6 +377,12 @@ async function runOne(opts: BenchOptions, scenario: ScenarioName, target: Broker
   record.wallS = Math.round((Date.now() - t0) / 100) / 10;
   progress.finish();
   return record;
+}
+
+/** An error's message with its cause's (fetch puts the reason a request failed there). */
+function failure(err: unknown): string {
+  const cause = (err as Error).cause instanceof Error ? `: ${((err as Error).cause as Error).message}` : '';
+  return `${(err as Error).message}${cause}`;
 }
 
 /** Entry point of `npm run bench --`; returns the process exit code (0 ok, 1 some run failed, 2 usage). */
