@@ -8,7 +8,7 @@
  * subscription, back to back: the copies after the first (same origin run,
  * a number not above the last) are skipped. Main thread.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import type { AppMessage } from '../../shared/message/app-message.js';
 import type { Logger } from '../../shared/log.js';
@@ -42,7 +42,8 @@ interface Held {
 }
 
 export class ClusterRoutes {
-  private readonly run = randomUUID();
+  /** This start of the node: 48 random bits, told apart from its earlier starts (whose sequence began at 1 too). */
+  private readonly run = randomBytes(6).toString('base64url');
   private seq = 0;
   /** Plain interest: subject → its subscription and the filters needing it. */
   private readonly plain = new Map<string, Held>();
