@@ -80,6 +80,8 @@ export class SessionOwnership {
   /** The sessions this node owns by its claims, by bucket key: the last claim's number and the entry's revision then. */
   private readonly owned = new Map<string, { claim: number; revision: number }>();
   private lastClaim = 0;
+  /** Claims of this node still talking to the bucket, by key: an ended session's entry stays while one runs. */
+  private readonly claiming = new Map<string, number>();
   private purgeTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -113,9 +115,20 @@ export class SessionOwnership {
    */
   async claim(pool: string, clientId: string): Promise<number> {
     const claim = ++this.lastClaim;
-    const unchecked = this.config.connectWhileUnlinked ? claim : 0;
-    if (!this.link.linked) return unchecked;
+    if (!this.link.linked) return this.config.connectWhileUnlinked ? claim : 0;
     const key = bucketKey(pool, clientId);
+    this.claiming.set(key, (this.claiming.get(key) ?? 0) + 1);
+    try {
+      return await this.claimAs(claim, key, pool, clientId);
+    } finally {
+      const running = this.claiming.get(key)! - 1;
+      if (running > 0) this.claiming.set(key, running);
+      else this.claiming.delete(key);
+    }
+  }
+
+  private async claimAs(claim: number, key: string, pool: string, clientId: string): Promise<number> {
+    const unchecked = this.config.connectWhileUnlinked ? claim : 0;
     for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
       let previous: string | undefined;
       let revision: number;
@@ -148,13 +161,13 @@ export class SessionOwnership {
 
   /**
    * The session `clientId` of `pool` ended here, registered under `claim`:
-   * its entry goes, unless a later claim of this node or another node's
-   * took it since.
+   * its entry goes, unless a later claim of this node (done or running) or
+   * another node's took it since.
    */
   release(pool: string, clientId: string, claim: number): void {
     const key = bucketKey(pool, clientId);
     const owned = this.owned.get(key);
-    if (owned?.claim !== claim) return;
+    if (owned?.claim !== claim || this.claiming.has(key)) return;
     this.owned.delete(key);
     this.bucket.delete(key, { previousSeq: owned.revision }).catch((err: unknown) => {
       if (!lostTheRace(err)) this.log.debug({ err, pool, clientId }, 'cluster: the entry of an ended session could not be deleted');
