@@ -296,6 +296,22 @@ export class DataPlane implements ConnectionOwner {
     });
   }
 
+  /** Makes this node the owner of a session a CONNECT of `host` registers (sessionClaims, in a cluster), then tells the host. */
+  private claimSession(host: number, connId: number, pool: string, clientId: string): void {
+    const outbox = this.outboxes[host]!;
+    const answer = (claim: number): void => {
+      if (this.closing || this.outboxes[host] !== outbox) return;
+      writeSessionClaimed(outbox.writer, connId, claim);
+      outbox.commit();
+    };
+    const claims = this.sessionClaims;
+    if (claims === undefined) return answer(0);
+    claims.claim(pool, clientId).then(answer, (err: unknown) => {
+      this.log.error({ err, pool, clientId }, 'claiming a session in the cluster failed');
+      answer(0);
+    });
+  }
+
   /** A client's message; one with an `ackId` is followed until every commit that keeps it is reported. */
   private publishFromHost(host: number, pool: string, sid: number, message: AppMessage, ackId: number): void {
     if (ackId === 0) {
@@ -323,22 +339,6 @@ export class DataPlane implements ConnectionOwner {
    * host `to`'s: the connection's packets wait here from now on, and `from`
    * is asked to release the CONNECT (after every packet already sent to it).
    */
-  /** Makes this node the owner of a session a CONNECT of `host` registers (sessionClaims, in a cluster), then tells the host. */
-  private claimSession(host: number, connId: number, pool: string, clientId: string): void {
-    const answer = (claim: number): void => {
-      const outbox = this.outboxes[host];
-      if (outbox === undefined || this.closing) return;
-      writeSessionClaimed(outbox.writer, connId, claim);
-      outbox.commit();
-    };
-    const claims = this.sessionClaims;
-    if (claims === undefined) return answer(0);
-    claims.claim(pool, clientId).then(answer, (err: unknown) => {
-      this.log.error({ err, pool, clientId }, 'claiming a session in the cluster failed');
-      answer(0);
-    });
-  }
-
   private moveConnect(from: number, connId: number, to: number): void {
     const conn = this.byId.get(connId);
     if (conn === undefined || conn.host !== from || this.outboxes[to] === undefined) return;
