@@ -2,7 +2,7 @@
  * The broker's public face on the main thread: the embedding API
  * (`createBroker`, `listen`, `handle`, `attachWebSocket`, `addPlugin`,
  * `publish`, `subscribe`, `unsubscribe`, `disconnectClient`, `attachBridge`,
- * `routeFromBridge`, `stats`, `topSessions`, `readiness`, `addresses`,
+ * `routeFromBridge`, `retainFromBridge`, `stats`, `topSessions`, `readiness`, `addresses`,
  * `close`) and its typed events ('client-connected', 'client-refused',
  * 'client-disconnected', 'host-failed', 'idle': BrokerEvents), and its
  * main-thread logger: the application's (`logger`), or its own from
@@ -12,7 +12,8 @@
  * connections, router, hosts' batches), the host supervisor
  * (hosts/supervisor.ts), the listeners (listeners.ts) and the in-process
  * plugins (hooks/registry.ts), the `$SYS` tree and the monitoring HTTP
- * server (observe/).
+ * server (observe/), and the membership of a cluster on NATS that
+ * `cluster` configures (cluster/, joined in listen() before any listener).
  */
 import { EventEmitter } from 'node:events';
 import type { Server as HttpServer } from 'node:http';

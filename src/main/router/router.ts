@@ -83,7 +83,7 @@ export class Router {
    * undefined.
    */
   route(pool: string, message: AppMessage, fromHost: number, sid: number, now?: number): Promise<void> | undefined {
-    return this.routeHere(pool, message, fromHost, sid, now ?? Date.now(), true);
+    return this.routeHere(pool, message, fromHost, sid, now, true);
   }
 
   /** route(), where `storeRetained` says whether a retained message is stored here. */
@@ -92,12 +92,12 @@ export class Router {
     message: AppMessage,
     fromHost: number,
     sid: number,
-    now: number,
+    now: number | undefined,
     storeRetained: boolean,
   ): Promise<void> | undefined {
     this.routed++;
     this.routedByQos[message.qos]++;
-    const stored = message.retain && storeRetained ? this.retain(pool, message, now) : undefined;
+    const stored = message.retain && storeRetained ? this.retain(pool, message, now ?? Date.now()) : undefined;
     const sharedHere = this.shared.size > 0 && this.bridge?.routesShared !== true;
     const shared = sharedHere ? this.shared.match(pool, message, this.shards.length) : undefined;
     for (let host = 0; host < this.shards.length; host++) {
@@ -124,7 +124,7 @@ export class Router {
     if (typeof origin !== 'string') throw new TypeError('routeFromBridge: origin must be a string');
     const { share, storeRetained = true } = options;
     if (share === undefined) {
-      void this.routeHere(pool, { ...message, origin }, -1, 0, Date.now(), storeRetained);
+      void this.routeHere(pool, { ...message, origin }, -1, 0, undefined, storeRetained);
       return;
     }
     const picked = this.shared.pickFor(pool, share, message);
