@@ -9,7 +9,9 @@
  * its session store, when it has one (session-store.ts: the records of the
  * persistent sessions whose state changed in an event-loop turn, written and
  * committed together once per turn, and once more when the host shuts down;
- * the ones it takes back when it starts). Until its module plugins, its runtime and
+ * the ones it takes back when it starts), and in a cluster the CONNECTs
+ * waiting for their session's cluster-wide claim, the sessions it hands over
+ * to another node and the ones it takes from one. Until its module plugins, its runtime and
  * its stored sessions are loaded it keeps the batches it receives. It
  * does not care where it runs: a worker thread (worker-main.ts) or the main
  * thread (`workers: 0`).
