@@ -165,6 +165,7 @@ export class ActorHost implements SessionDirectory {
     shutdown: async (redirect) => this.shutdown(redirect),
     disconnect: async (pool, clientId, request) => this.disconnect(pool, clientId, request),
     handOver: async (pool, clientId) => this.handOver(pool, clientId),
+    sessionKeys: async () => [...this.sessions.values()].map(({ pool, clientId }) => ({ pool, clientId })),
     ready: () => this.loaded.then(() => this.hooks.moduleHooks()),
     sessions: async () => this.snapshot(),
     // Records that another node's host made with handOver, or a store's: this host's own format.

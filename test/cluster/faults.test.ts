@@ -15,7 +15,9 @@
  *   messages are on its disk and back when it restarts with the same data
  *   directory and node id; a client that reconnects to another node
  *   meanwhile is served there at once, without that state (session present
- *   0), since the dead node cannot hand it over.
+ *   0), since the dead node cannot hand it over; the restarted node ends
+ *   its stale copy of that session once it checked its store against the
+ *   sessions bucket.
  * mqtt.js and raw clients under both protocol versions.
  */
 import assert from 'node:assert/strict';
@@ -24,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { listeningPort, startCli, type CliRun } from '../helpers/cli.js';
+import { listeningPort, outputMatch, startCli, type CliRun } from '../helpers/cli.js';
 import {
   closeAllClients,
   connectClient,
@@ -38,6 +40,7 @@ import {
 } from '../helpers/clients.js';
 import { startNats } from '../helpers/nats.js';
 import { closeAllRawClients, RawClient } from '../helpers/raw-client.js';
+import { scrapeMetrics } from '../helpers/prometheus.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { pollFor, waitUntil } from '../helpers/wait.js';
 import { nodeName, startNode, untilLinked } from './support.js';
@@ -198,8 +201,10 @@ describe('a node killed with SIGKILL', () => {
         assert.equal(moved.connack.sessionPresent, false, 'the dead node could not hand the session over');
       }
 
-      restarted = startCli(args, { boundMs: 60_000 });
+      restarted = startCli([...args, '--metrics-port', '0'], { boundMs: 60_000 });
       const portAgain = await listeningPort(restarted);
+      const [monitoring] = await outputMatch(restarted, /^.*"msg":"monitoring on .*$/m);
+      const metricsPort = (JSON.parse(monitoring) as { port: number }).port;
       for (const { version, clientId } of stayers) {
         const back = await connectClient(portAgain, { version, clientId, ...persistent(version) });
         assert.equal(back.connack.sessionPresent, true);
@@ -211,6 +216,11 @@ describe('a node killed with SIGKILL', () => {
       }
       const stats = (await b.broker.stats()).cluster!;
       assert.equal(stats.takenWithoutState, movers.length);
+      // The restarted node checks its stored sessions against the bucket and ends the copies of the movers'.
+      await waitUntil(
+        async () => (await scrapeMetrics(metricsPort)).value('shoal_cluster_sessions_total', { event: 'evicted' }) === movers.length,
+        'the restarted node to end its stale copies of the sessions that moved',
+      );
     } finally {
       await closeAllClients();
       killed?.child.kill('SIGKILL');

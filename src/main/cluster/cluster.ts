@@ -64,6 +64,9 @@ export class Cluster implements RouterBridge {
       await ownership.start();
       cluster = new Cluster(config, link, routes, retained, ownership);
       clusterLog.info({ servers: config.servers }, 'joined the cluster');
+      ownership
+        .reconcile()
+        .catch((err: unknown) => clusterLog.warn({ err }, 'cluster: checking the stored sessions against the bucket failed'));
       return cluster;
     } catch (err) {
       retained?.close();

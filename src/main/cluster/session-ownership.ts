@@ -19,7 +19,10 @@
  * compare-and-set on the revision its last claim wrote, and only when no
  * later claim of this node took it meanwhile; the bucket's delete markers
  * are purged every PURGE_INTERVAL_MS, so the bucket holds the sessions
- * that exist, not every client id that ever connected. Main thread.
+ * that exist, not every client id that ever connected. A node that starts
+ * with sessions in its store checks each against the bucket: one another
+ * node took while it was down is ended here, one without an entry is
+ * claimed again. Main thread.
  */
 import type { Bucket, KV, KvEntry } from '@nats-io/kv';
 import type { Msg, Subscription } from '@nats-io/transport-node';
@@ -34,6 +37,7 @@ import { packData, unpackData } from './wire.js';
 /** What the hosts do for the ownership of their sessions. */
 export interface SessionHosts {
   handOver(pool: string, clientId: string): Promise<MovedSession | undefined>;
+  sessionKeys(): Promise<Array<{ pool: string; clientId: string }>>;
   restore(record: MovedSession): Promise<void>;
 }
 
@@ -68,6 +72,8 @@ interface HandoverRequest {
 const MAX_CLAIM_ATTEMPTS = 5;
 /** How long after the handover timeout a node ends a session another node took without asking it, in ms. */
 const EVICTION_GRACE_MS = 500;
+/** Bucket reads at once while a starting node checks its stored sessions. */
+const RECONCILE_CONCURRENCY = 16;
 /** How often the delete markers of ended sessions are purged from the bucket, and how old they are then at least, in ms. */
 const PURGE_INTERVAL_MS = 10 * 60_000;
 
@@ -254,10 +260,44 @@ export class SessionOwnership {
       (record) => {
         if (!record) return;
         this.counts.evicted++;
-        this.log.warn({ pool, clientId, owner: node }, 'cluster: another node took this session without a handover (a split); ended here');
+        this.log.warn({ pool, clientId, owner: node }, 'cluster: another node took this session without a handover; ended here');
       },
       (err: unknown) => this.log.warn({ err, pool, clientId }, 'cluster: ending a session another node took failed'),
     );
+  }
+
+  /**
+   * Checks the sessions the hosts hold (taken back from their stores) against
+   * the bucket, in the background: a session another node owns now is ended
+   * here, unless a claim of this node took it since; one without an entry
+   * gets one. Resolves once every session was checked.
+   */
+  async reconcile(): Promise<void> {
+    const keys = await this.hosts.sessionKeys();
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < keys.length) {
+        const { pool, clientId } = keys[next++]!;
+        await this.reconcileOne(pool, clientId).catch((err: unknown) =>
+          this.log.warn({ err, pool, clientId }, 'cluster: a stored session could not be checked against the bucket'),
+        );
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(RECONCILE_CONCURRENCY, keys.length) }, worker));
+  }
+
+  private async reconcileOne(pool: string, clientId: string): Promise<void> {
+    const key = bucketKey(pool, clientId);
+    const entry = await this.bucket.get(key);
+    if (this.owned.has(key) || this.claiming.has(key)) return;
+    if (entry === null || entry.operation !== 'PUT') {
+      await this.bucket.create(key, this.entryFor(pool, clientId, undefined)).catch((err: unknown) => {
+        if (!lostTheRace(err)) throw err;
+      });
+      return;
+    }
+    const owner = unpackData<OwnerEntry>(entry.value);
+    if (owner.node !== this.config.nodeId) this.evict(owner);
   }
 
   /** Purges the delete markers older than PURGE_INTERVAL_MS (KV keeps one per key deleted until purged). */

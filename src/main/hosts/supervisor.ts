@@ -108,6 +108,11 @@ export class HostSupervisor {
     return this.hostOf(clientId).control.handOver(pool, clientId);
   }
 
+  /** The pool and client id of every session of every host. */
+  async sessionKeys(): Promise<Array<{ pool: string; clientId: string }>> {
+    return (await Promise.all(this.hosts.map((h) => h.control.sessionKeys()))).flat();
+  }
+
   /** Gives a session handed over by another node to the host that owns its client id. */
   restore(record: MovedSession): Promise<void> {
     return this.hostOf(record.clientId).control.restore([record]);

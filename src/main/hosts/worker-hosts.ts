@@ -47,6 +47,7 @@ export class WorkerHosts implements HostLauncher {
         shutdown: (redirect) => remote.shutdown(redirect),
         disconnect: (pool, clientId, request) => remote.disconnect(pool, clientId, request),
         handOver: (pool, clientId) => remote.handOver(pool, clientId),
+        sessionKeys: () => remote.sessionKeys(),
         restore: (records) => remote.restore(records),
         ready: () => remote.ready(),
       },

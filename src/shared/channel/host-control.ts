@@ -97,6 +97,8 @@ export interface HostControl {
    * resolves with its record, or undefined when this host has none.
    */
   handOver(pool: string, clientId: string): Promise<MovedSession | undefined>;
+  /** The pool and client id of every session this host holds. */
+  sessionKeys(): Promise<Array<{ pool: string; clientId: string }>>;
   /** Takes sessions handed over by another node (records of handOver), offline, in place of any this host has under the same pool and client id. */
   restore(records: readonly MovedSession[]): Promise<void>;
   /** Resolves with the hooks the host's module plugins implement once they and the runtime are loaded; rejects with the loading error. */
