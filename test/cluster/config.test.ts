@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import { runCli } from '../helpers/cli.js';
-import { startNats } from '../helpers/nats.js';
+import { natsSkip, startNats } from '../helpers/nats.js';
 
 /** A loopback port nothing listens on (bound, then closed). */
 async function closedPort(): Promise<number> {
@@ -27,7 +27,7 @@ describe('cluster options of the shoal command', () => {
     assert.match(stderr, new RegExp(`cluster: cannot reach NATS at ${url}`));
   });
 
-  test('a NATS without JetStream stops the start with one line saying so', async () => {
+  test('a NATS without JetStream stops the start with one line saying so', { skip: natsSkip }, async () => {
     const nats = await startNats({ jetstream: false });
     try {
       const { code, stderr } = await runCli(['--port', '0', '--in-memory', '--cluster', nats.url, '--node-id', 'a']);

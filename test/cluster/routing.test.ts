@@ -23,8 +23,9 @@ import {
 import { scrapeMetrics } from '../helpers/prometheus.js';
 import { pollFor, waitUntil } from '../helpers/wait.js';
 import { clusterForSuite, nodeName, startNode, untilLinked } from './support.js';
+import { natsSkip } from '../helpers/nats.js';
 
-describe('cluster routing on NATS', () => {
+describe('cluster routing on NATS', { skip: natsSkip }, () => {
   const cluster = clusterForSuite([{}, { workers: 2 }, { workers: 0 }]);
 
   for (const version of VERSIONS) {

@@ -15,8 +15,9 @@ import { connect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { bucketKey } from '../../src/main/cluster/subjects.js';
 import { clusterForSuite, untilLinked } from './support.js';
+import { natsSkip } from '../helpers/nats.js';
 
-describe('cluster-wide sessions on NATS', () => {
+describe('cluster-wide sessions on NATS', { skip: natsSkip }, () => {
   const cluster = clusterForSuite([{ workers: 0 }, { workers: 2 }, {}]);
 
   for (const version of VERSIONS) {

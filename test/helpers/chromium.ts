@@ -6,10 +6,10 @@
  */
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
+import { IN_CI } from './ci.js';
 import { withBound } from './clients.js';
 
 const CHROMIUM = process.env['SHOAL_CHROMIUM'] ?? '/usr/bin/chromium';
-const IN_CI = (process.env['CI'] ?? '') !== '' && !/^(0|false)$/i.test(process.env['CI'] ?? '');
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',

@@ -3,15 +3,19 @@
  * store in a temporary directory, unless asked otherwise) on 127.0.0.1 and a free port, started by
  * the test itself, with stop (SIGTERM), kill (SIGKILL) and a restart on
  * the same port and store. Each start is bounded; the process is killed
- * when the test process exits. Runs in the test process.
+ * when the test process exits. Outside CI, tests skip without it (natsSkip). Runs in the test process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { skipWithout } from './ci.js';
 import { withBound } from './clients.js';
 
 const START_BOUND_MS = 10_000;
+
+/** The `skip` option of tests that start nats-server: a reason when it is not installed outside CI, else false. */
+export const natsSkip = skipWithout('nats-server', ['--version'], 'apt-get install nats-server');
 const LISTENING = /Listening for client connections on [^\s]+:(\d+)/;
 
 export interface NatsServer {

@@ -9,7 +9,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { skipWithout } from '../helpers/ci.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { brokerForSuite } from '../helpers/broker.js';
@@ -23,10 +24,7 @@ const USERS = [
   { username: 'carol', password: 'old-scheme', args: ['-H', 'sha512'] },
 ] as const;
 
-const missing =
-  spawnSync('mosquitto_passwd', ['-h'], { stdio: 'ignore' }).error && !process.env['CI']
-    ? 'mosquitto_passwd not installed (apt-get install mosquitto)'
-    : false;
+const missing = skipWithout('mosquitto_passwd', ['-h'], 'apt-get install mosquitto');
 
 describe("shoal/passwd serving a file written by Debian's mosquitto_passwd", { skip: missing }, () => {
   const tmp = tempDir('passwd-tool');
