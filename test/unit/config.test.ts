@@ -83,10 +83,12 @@ describe('config', () => {
       SHOAL_PROXY_PROTOCOL: '["tcp", "tls"]',
       SHOAL_RUNTIME: '{"module": "./rt.js", "options": {"a": 1}}',
       SHOAL_RESPONSE_INFORMATION: '{"kept": "as text"}',
+      SHOAL_CLUSTER: '{"servers": ["nats://127.0.0.1:4222"], "nodeId": "a"}',
     }).config;
     assert.deepEqual(lists, {
       proxyProtocol: ['tcp', 'tls'],
       runtime: { module: './rt.js', options: { a: 1 } },
+      cluster: { servers: ['nats://127.0.0.1:4222'], nodeId: 'a' },
       responseInformation: '{"kept": "as text"}',
     });
     assert.deepEqual(configFromEnv({ SHOAL_PROXY_PROTOCOL: 'true', SHOAL_RUNTIME: './rt.js' }).config, {

@@ -86,7 +86,7 @@ export function envName(field: string): string {
 /**
  * The configuration fields set in `env` (SHOAL_*), read by the kind of
  * each field's default: numbers and booleans as such, lists and objects
- * (plugins, listenerPools, proxyProtocol, runtime) as JSON, strings as they
+ * (plugins, listenerPools, proxyProtocol, runtime, cluster) as JSON, strings as they
  * are; `allowAnonymous` also takes '' (unset). Also the SHOAL_ variables that
  * name no field.
  */
@@ -105,7 +105,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): { config: Partial<BrokerC
 }
 
 /** Fields whose value may be a list or an object, given as JSON. */
-const JSON_FIELDS = new Set(['plugins', 'listenerPools', 'proxyProtocol', 'runtime']);
+const JSON_FIELDS = new Set(['plugins', 'listenerPools', 'proxyProtocol', 'runtime', 'cluster']);
 
 /**
  * The value of the SHOAL_ variable `name` for `field`, by the kind of the
