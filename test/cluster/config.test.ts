@@ -27,6 +27,16 @@ describe('cluster options of the shoal command', () => {
     assert.match(stderr, new RegExp(`cluster: cannot reach NATS at ${url}`));
   });
 
+  test('--processes: node processes that cannot reach NATS stop them all (exit 1); without --cluster it is refused', async () => {
+    const url = `nats://127.0.0.1:${await closedPort()}`;
+    const failed = await runCli(['--processes', '2', '--port', '0', '--in-memory', '--cluster', url, '--node-id', 'p']);
+    assert.equal(failed.code, 1);
+    assert.match(failed.stderr, new RegExp(`cluster: cannot reach NATS at ${url}`));
+    const refused = await runCli(['--processes', '2', '--in-memory', '--check-config']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /--processes: needs --cluster/);
+  });
+
   test('a NATS without JetStream stops the start with one line saying so', { skip: natsSkip }, async () => {
     const nats = await startNats({ jetstream: false });
     try {

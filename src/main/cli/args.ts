@@ -53,6 +53,9 @@ Options:
   --cluster URLS    join other Shoal nodes as one broker over NATS (comma-separated
                     nats://host:port URLs; needs --node-id or the config's cluster.nodeId)
   --node-id ID      this node's name in the cluster: unique, the same across restarts
+  --processes N     run N nodes of the cluster in N processes behind the same ports (node ids
+                    ID-0 … ID-N-1, data directories DIR/node-0 …, a fixed metrics port + i);
+                    needs --cluster
   --check-config    check the configuration (file, environment, flags), print every problem, and exit
                     (0 when it is valid, 1 when not)
   --print-config    print the resolved configuration as JSON (every field, defaults included) and exit
@@ -76,7 +79,12 @@ export interface CliOptions {
   config: Partial<BrokerConfig>;
   /** SHOAL_* environment variables that name no configuration field (ignored; a typo, or another program's). */
   unknownEnv: string[];
+  /** `--processes`: how many node processes serve the same ports (1: this process alone). */
+  processes: number;
 }
+
+/** Set by `--processes` in each node process it starts: the process's index (src/main/cli/node-processes.ts). */
+export const PROCESS_INDEX_ENV = 'SHOAL_PROCESS_INDEX';
 
 /** The environment variable of a configuration field: maxInflightMessages → SHOAL_MAX_INFLIGHT_MESSAGES. */
 export function envName(field: string): string {
@@ -96,7 +104,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): { config: Partial<BrokerC
   const config: Record<string, unknown> = {};
   const unknown: string[] = [];
   for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith('SHOAL_') || raw === undefined) continue;
+    if (!name.startsWith('SHOAL_') || name === PROCESS_INDEX_ENV || raw === undefined) continue;
     const field = byName.get(name);
     if (field === undefined) unknown.push(name);
     else config[field] = envValue(name, field, defaults[field], raw);
@@ -175,6 +183,7 @@ export function parseCli(argv: string[]): CliOptions {
       'metrics-host': { type: 'string' },
       cluster: { type: 'string' },
       'node-id': { type: 'string' },
+      processes: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean' },
       'check-config': { type: 'boolean' },
@@ -208,6 +217,10 @@ export function parseCli(argv: string[]): CliOptions {
   config.dataDir ??= CLI_DATA_DIR;
   if (values.cluster !== undefined || values['node-id'] !== undefined)
     config.cluster = clusterFrom(config, values.cluster, values['node-id']);
+  const processes = values.processes === undefined ? 1 : toNumber('--processes', values.processes);
+  if (!Number.isInteger(processes) || processes < 1 || processes > 256)
+    throw new TypeError('--processes: expected a whole number in 1..256');
+  if (processes > 1 && !config.cluster) throw new TypeError('--processes: needs --cluster (the processes are nodes of one cluster)');
   return {
     help: values.help === true,
     version: values.version === true,
@@ -215,6 +228,7 @@ export function parseCli(argv: string[]): CliOptions {
     printConfig: values['print-config'] === true,
     config,
     unknownEnv: fromEnv.unknown,
+    processes,
   };
 }
 

@@ -2,7 +2,9 @@
 /**
  * The `shoal` command: serves MQTT until SIGINT/SIGTERM (graceful stop),
  * prints its version (`--version`), checks or prints its configuration
- * (`--check-config`, `--print-config`), or runs the `passwd` subcommand. SIGHUP makes the bundled plugins
+ * (`--check-config`, `--print-config`), or runs the `passwd` subcommand;
+ * with `--processes N`, N node processes behind the same ports
+ * (node-processes.ts). SIGHUP makes the bundled plugins
  * (shoal/passwd, shoal/acl) re-read their files in every actor host, without
  * touching connections (src/plugins/watched-file.ts). Main thread.
  */
@@ -10,7 +12,9 @@ import { ConfigError, resolveConfig } from '../../api/config-schema.js';
 import { createBroker } from '../broker.js';
 import { broadcastReload } from '../../plugins/watched-file.js';
 import { BROKER_VERSION } from '../observe/version.js';
+import { createLogger } from '../../shared/log.js';
 import { parseCli, USAGE } from './args.js';
+import { configForProcess, leavePrimary, processIndex, runNodeProcesses } from './node-processes.js';
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'passwd') {
@@ -46,7 +50,12 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(options.printConfig ? `${JSON.stringify(resolved, null, 2)}\n` : 'the configuration is valid\n');
     return 0;
   }
-  const broker = createBroker(options.config);
+  const index = processIndex();
+  if (options.processes > 1 && index === undefined) {
+    const { logLevel, logFormat } = resolveConfig(options.config);
+    return runNodeProcesses(options.processes, createLogger(logLevel, 'primary', logFormat));
+  }
+  const broker = createBroker(index === undefined ? options.config : configForProcess(options.config, index));
   try {
     await broker.listen();
   } catch (err) {
@@ -71,9 +80,11 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    leavePrimary();
   },
   (err: unknown) => {
     process.stderr.write(`shoal: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;
+    leavePrimary();
   },
 );
