@@ -28,10 +28,10 @@ export function processIndex(): number | undefined {
 
 /** The configuration of node process `index`: its node id, data directory and monitoring port. */
 export function configForProcess(config: Partial<BrokerConfig>, index: number): Partial<BrokerConfig> {
-  const own: Partial<BrokerConfig> = {
-    ...config,
-    cluster: { ...config.cluster, nodeId: `${config.cluster?.nodeId}-${index}` } as ClusterConfig,
-  };
+  const own: Partial<BrokerConfig> = { ...config };
+  const nodeId = config.cluster?.nodeId;
+  // A missing node id stays missing, for the schema to name it.
+  if (config.cluster && typeof nodeId === 'string') own.cluster = { ...config.cluster, nodeId: `${nodeId}-${index}` } as ClusterConfig;
   if (config.dataDir) own.dataDir = join(config.dataDir, `node-${index}`);
   if (config.metricsPort !== undefined && config.metricsPort > 0) own.metricsPort = config.metricsPort + index;
   return own;
