@@ -18,7 +18,7 @@ import type { AppMessage, QoS } from '../../src/shared/message/app-message.js';
 import { ownedCopy } from '../../src/shared/message/owned.js';
 import { BatchReader } from '../../src/shared/channel/batch-reader.js';
 import { BatchWriter } from '../../src/shared/channel/batch-writer.js';
-import { readAppMessage, writeAppMessage } from '../../src/shared/channel/frames.js';
+import { readAppMessage, writeAppMessage } from '../../src/shared/message/message-codec.js';
 import type { Outgoing } from './outbound-flow.js';
 
 const RETAIN = 4,

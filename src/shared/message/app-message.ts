@@ -1,7 +1,7 @@
 /**
  * The application message as the router and the sessions see it: what a
  * PUBLISH carries, independent of the protocol version of the sender or the
- * receiver. Plain data; crosses threads only in the binary form of messages.ts.
+ * receiver. Plain data; crosses threads only in the binary form of message-codec.ts.
  */
 export type QoS = 0 | 1 | 2;
 
