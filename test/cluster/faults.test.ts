@@ -42,8 +42,8 @@ import { natsSkip, startNats } from '../helpers/nats.js';
 import { closeAllRawClients, RawClient } from '../helpers/raw-client.js';
 import { scrapeMetrics } from '../helpers/prometheus.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
-import { pollFor, waitUntil } from '../helpers/wait.js';
-import { nodeName, startNode, untilLinked } from './support.js';
+import { waitUntil } from '../helpers/wait.js';
+import { nodeName, pollRetained, startNode, untilLinked } from './support.js';
 
 after(async () => {
   await closeAllClients();
@@ -88,17 +88,7 @@ describe('NATS stopped and started again', { skip: natsSkip }, () => {
       await untilLinked(publisher, remote, topic);
       await publisher.publishAsync(topic, 'across again', { qos: 1 });
       assert.equal((await nextMessage(remote, (m) => m.payload.toString() === 'across again')).packet.qos, 1);
-      const kept = await pollFor(
-        async () => {
-          const probe = await connectClient(b.port, { version: 5 });
-          await probe.subscribeAsync(retainedTopic, { qos: 1 });
-          const m = await nextMessage(probe, () => true, 300).catch(() => undefined);
-          probe.end(true);
-          return m;
-        },
-        'the retained message on node b',
-        15_000,
-      );
+      const kept = await pollRetained(b.port, retainedTopic, 5, 'set while unlinked', 15_000);
       assert.equal(kept.payload.toString(), 'set while unlinked');
       assert.equal(kept.packet.retain, true);
       const stats = (await a.broker.stats()).cluster!;

@@ -21,8 +21,8 @@ import {
   type Received,
 } from '../helpers/clients.js';
 import { scrapeMetrics } from '../helpers/prometheus.js';
-import { pollFor, waitUntil } from '../helpers/wait.js';
-import { clusterForSuite, nodeName, startNode, untilLinked } from './support.js';
+import { waitUntil } from '../helpers/wait.js';
+import { clusterForSuite, nodeName, pollRetained, retainedFor, startNode, untilLinked } from './support.js';
 import { natsSkip } from '../helpers/nats.js';
 
 describe('cluster routing on NATS', { skip: natsSkip }, () => {
@@ -97,7 +97,7 @@ describe('cluster routing on NATS', { skip: natsSkip }, () => {
         const clearer = await connectClient(b.port, { version });
         await clearer.publishAsync(topic, '', { qos: 1, retain: true });
         await waitUntil(
-          async () => (await retainedOn(c.port, topic, version)) === undefined,
+          async () => (await retainedFor(c.port, topic, version)) === undefined,
           'the cleared topic to have no retained message on node c',
         );
       });
@@ -109,10 +109,10 @@ describe('cluster routing on NATS', { skip: natsSkip }, () => {
     const topic = uniqueTopic('xjoin');
     const publisher = await connectClient(a.port);
     await publisher.publishAsync(topic, 'before', { qos: 1, retain: true });
-    await waitUntil(async () => (await retainedOn(a.port, topic, 4)) === 'before', 'the retained message on node a');
+    await waitUntil(async () => (await retainedFor(a.port, topic, 4))?.payload.toString() === 'before', 'the retained message on node a');
     const d = await startNode(cluster.nats(), nodeName());
     try {
-      assert.equal(await retainedOn(d.port, topic, 5), 'before');
+      assert.equal((await retainedFor(d.port, topic, 5))?.payload.toString(), 'before');
     } finally {
       await closeAllClients();
       await d.close();
@@ -214,30 +214,4 @@ describe('cluster routing on NATS', { skip: natsSkip }, () => {
 /** Not one of the probes untilLinked sent. */
 function notProbe(m: Received): boolean {
   return !m.payload.toString().startsWith('probe');
-}
-
-/** The payload of the retained message a new subscriber on `port` gets for `topic`, or undefined when none comes. */
-async function retainedOn(port: number, topic: string, version: 4 | 5): Promise<string | undefined> {
-  const probe = await connectClient(port, { version });
-  try {
-    await probe.subscribeAsync(topic, { qos: 1 });
-    const m = await nextMessage(probe, () => true, 300).catch(() => undefined);
-    return m?.payload.toString();
-  } finally {
-    probe.end(true);
-  }
-}
-
-/** The retained message a new subscriber on `port` gets for `topic`, once it is `payload`. */
-function pollRetained(port: number, topic: string, version: 4 | 5, payload: string): Promise<Received> {
-  return pollFor(async () => {
-    const probe = await connectClient(port, { version });
-    try {
-      await probe.subscribeAsync(topic, { qos: 1 });
-      const m = await nextMessage(probe, () => true, 300).catch(() => undefined);
-      return m?.payload.toString() === payload ? m : undefined;
-    } finally {
-      probe.end(true);
-    }
-  }, `the retained message ${payload} on ${topic}`);
 }

@@ -8,7 +8,8 @@
 import type { MqttClient } from 'mqtt';
 import { after, before } from 'node:test';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAllClients, nextMessage, uniqueId, type TestClient } from '../helpers/clients.js';
+import { closeAllClients, connectClient, nextMessage, uniqueId, type Received, type TestClient } from '../helpers/clients.js';
+import { pollFor } from '../helpers/wait.js';
 import { startNats, type NatsServer } from '../helpers/nats.js';
 import type { BrokerOptions } from '../../src/index.js';
 
@@ -40,6 +41,29 @@ export function clusterForSuite(options: BrokerOptions[]): { nats: () => NatsSer
     },
     nodes: () => nodes,
   };
+}
+
+/** The retained message a new subscriber on `port` gets for `topic`, or undefined when none comes. */
+export async function retainedFor(port: number, topic: string, version: 4 | 5): Promise<Received | undefined> {
+  const probe = await connectClient(port, { version });
+  try {
+    await probe.subscribeAsync(topic, { qos: 1 });
+    return await nextMessage(probe, () => true, 300).catch(() => undefined);
+  } finally {
+    probe.end(true);
+  }
+}
+
+/** The retained message a new subscriber on `port` gets for `topic`, once its payload is `payload`. */
+export function pollRetained(port: number, topic: string, version: 4 | 5, payload: string, boundMs = 5_000): Promise<Received> {
+  return pollFor(
+    async () => {
+      const m = await retainedFor(port, topic, version);
+      return m?.payload.toString() === payload ? m : undefined;
+    },
+    `the retained message ${payload} on ${topic}`,
+    boundMs,
+  );
 }
 
 /** A unique node id. */

@@ -6,7 +6,8 @@
  * messages of the other nodes handed to the local router. A message that
  * matches several subscriptions of this node arrives once per
  * subscription, back to back: the copies after the first (same origin run,
- * a number not above the last) are skipped. Main thread.
+ * whose random id tells the runs of every node apart, and a number not
+ * above the last) are skipped. Main thread.
  */
 import { randomBytes } from 'node:crypto';
 import type { Msg, Subscription } from '@nats-io/transport-node';
@@ -49,9 +50,15 @@ export class ClusterRoutes {
   private readonly plain = new Map<string, Held>();
   /** Shared groups: `queue\0subject` → its queue subscription and the groups needing it. */
   private readonly queued = new Map<string, Held>();
-  /** The last number seen of each origin run. */
+  /** The last number seen of each origin run, by run id. */
   private readonly lastSeen = new Map<string, number>();
-  private readonly stats: RouteStats = { forwarded: 0, forwardedBytes: 0, received: 0, receivedBytes: 0, dropped: 0, subscriptions: 0 };
+  private readonly stats: Omit<RouteStats, 'subscriptions'> = {
+    forwarded: 0,
+    forwardedBytes: 0,
+    received: 0,
+    receivedBytes: 0,
+    dropped: 0,
+  };
 
   constructor(
     private readonly nodeId: string,
@@ -150,9 +157,8 @@ export class ClusterRoutes {
     }
     const { pool, message, origin } = routed;
     if (share === undefined) {
-      const run = `${origin.node}/${origin.run}`;
-      if (origin.seq <= (this.lastSeen.get(run) ?? 0)) return;
-      this.lastSeen.set(run, origin.seq);
+      if (origin.seq <= (this.lastSeen.get(origin.run) ?? 0)) return;
+      this.lastSeen.set(origin.run, origin.seq);
     }
     this.stats.received++;
     this.stats.receivedBytes += msg.data.length;

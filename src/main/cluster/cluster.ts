@@ -33,8 +33,6 @@ export interface ClusterStats extends RouteStats, OwnershipStats {
 }
 
 export class Cluster implements RouterBridge {
-  private linkLosses = 0;
-
   private constructor(
     private readonly config: ClusterConfig,
     private readonly link: NatsLink,
@@ -48,9 +46,7 @@ export class Cluster implements RouterBridge {
     const clusterLog = log.child({ cluster: config.nodeId });
     let cluster: Cluster | undefined;
     const link = await NatsLink.open(config, clusterLog, (linked) => {
-      if (!cluster) return;
-      if (linked) cluster.retained.retry();
-      else cluster.linkLosses++;
+      if (linked) cluster?.retained.retry();
     });
     let retained: ClusterRetained | undefined;
     let ownership: SessionOwnership | undefined;
@@ -109,7 +105,7 @@ export class Cluster implements RouterBridge {
     return {
       nodeId: this.config.nodeId,
       linked: this.link.linked,
-      linkLosses: this.linkLosses,
+      linkLosses: this.link.lossCount,
       retainedFailed: this.retained.failed,
       ...this.routes.counts(),
       ...this.ownership.stats(),

@@ -14,8 +14,10 @@ import type { Logger } from '../../shared/log.js';
 const RECONNECT_WAIT_MS = 250;
 
 export class NatsLink {
-  private up = true;
+  /** The connections that are down now. */
   private readonly down = new Set<NatsConnection>();
+  /** Times the link went down since it opened. */
+  private losses = 0;
 
   private constructor(
     readonly routes: NatsConnection,
@@ -47,7 +49,12 @@ export class NatsLink {
 
   /** Both connections are up. */
   get linked(): boolean {
-    return this.up;
+    return this.down.size === 0;
+  }
+
+  /** Times the link went down since it opened. */
+  get lossCount(): number {
+    return this.losses;
   }
 
   /** Sends what each connection buffered, then closes both. */
@@ -65,11 +72,12 @@ export class NatsLink {
   }
 
   private mark(nc: NatsConnection, connected: boolean, name: string): void {
+    const was = this.linked;
     if (connected) this.down.delete(nc);
     else this.down.add(nc);
-    const up = this.down.size === 0;
-    if (up === this.up) return;
-    this.up = up;
+    const up = this.linked;
+    if (up === was) return;
+    if (!up) this.losses++;
     if (up) this.log.info({ connection: name }, 'cluster link to NATS is up again');
     else this.log.warn({ connection: name }, 'cluster link to NATS is down; serving local clients, reconnecting');
     this.changed(up);
