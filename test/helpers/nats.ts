@@ -11,12 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { skipWithout } from './ci.js';
 import { withBound } from './clients.js';
+import { natsReadyPort } from '../../bench/peers/nats-server.js';
 
 const START_BOUND_MS = 10_000;
 
 /** The `skip` option of tests that start nats-server: a reason when it is not installed outside CI, else false. */
 export const natsSkip = skipWithout('nats-server', ['--version'], 'apt-get install nats-server');
-const LISTENING = /Listening for client connections on [^\s]+:(\d+)/;
 
 export interface NatsServer {
   /** `nats://127.0.0.1:<port>` */
@@ -69,17 +69,5 @@ async function spawnNats(store: string, port: number, jetstream: boolean): Promi
   const proc = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   running.add(proc);
   proc.once('exit', () => running.delete(proc));
-  let log = '';
-  const ready = new Promise<number>((resolve, reject) => {
-    let found = 0;
-    proc.once('error', (err) => reject(new Error(`nats-server could not start (is Debian's nats-server installed?): ${err.message}`)));
-    proc.once('exit', (code) => reject(new Error(`nats-server exited with ${code}: ${log}`)));
-    proc.stderr!.on('data', (chunk: Buffer) => {
-      log += chunk.toString();
-      const listening = LISTENING.exec(log);
-      if (listening) found = Number(listening[1]);
-      if (found > 0 && log.includes('Server is ready')) resolve(found);
-    });
-  });
-  return { process: proc, port: await withBound(ready, START_BOUND_MS, 'nats-server to be ready') };
+  return { process: proc, port: await natsReadyPort(proc, START_BOUND_MS) };
 }
